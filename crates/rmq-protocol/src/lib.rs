@@ -1,1 +1,31 @@
-//! rmq-protocol
+//! rmq-protocol: the RocketMQ 4.9 remoting wire format, pure (no sockets, no disk, no async).
+//!
+//! # Layout
+//!
+//! * [`frame`] — the length prefix and type word of a frame, and the frame size limit.
+//! * [`command`] — [`RemotingCommand`] and its JSON / ROCKETMQ binary header encodings.
+//! * [`codes`] — request and response code constants.
+//! * [`header`] — typed custom headers ([`CommandHeader`]) mapped to and from `extFields`.
+//! * [`message`] — message properties, batch bodies, stored-message records, message ids.
+//! * [`body`] — JSON bodies (routes, heartbeats, stats) and the fastjson-tolerant reader.
+//! * [`error`] — [`WireError`], the one error type of this crate.
+//!
+//! Decoders take `&[u8]` and return `Ok(None)` when more bytes are needed; encoders append to a
+//! `BytesMut`. No function here panics on any input.
+
+pub mod body;
+pub mod codes;
+pub mod command;
+pub mod error;
+pub mod frame;
+pub mod header;
+pub mod message;
+
+pub use command::{LanguageCode, RemotingCommand, SerializeType};
+pub use error::WireError;
+pub use header::CommandHeader;
+
+/// Version ordinal sent on every request and response (4.9.8 = 409, spec §1.7).
+pub const VERSION: i32 = 409;
+/// Largest frame accepted or produced, length prefix included (spec §1.2).
+pub const MAX_FRAME_BYTES: usize = 16 * 1024 * 1024;

@@ -1,0 +1,305 @@
+//! Request codes (spec §2.1) and response codes (spec §3.1).
+//!
+//! Plain `i32` constants, because unknown codes must flow through dispatch untouched
+//! (the broker answers them with `REQUEST_CODE_NOT_SUPPORTED`).
+
+/// Request codes (`RequestCode.java`), spec §2.1.
+pub mod request_code {
+    pub const SEND_MESSAGE: i32 = 10;
+    pub const PULL_MESSAGE: i32 = 11;
+    pub const QUERY_MESSAGE: i32 = 12;
+    pub const QUERY_BROKER_OFFSET: i32 = 13;
+    pub const QUERY_CONSUMER_OFFSET: i32 = 14;
+    pub const UPDATE_CONSUMER_OFFSET: i32 = 15;
+    pub const UPDATE_AND_CREATE_TOPIC: i32 = 17;
+    pub const GET_ALL_TOPIC_CONFIG: i32 = 21;
+    pub const GET_TOPIC_CONFIG_LIST: i32 = 22;
+    pub const GET_TOPIC_NAME_LIST: i32 = 23;
+    pub const UPDATE_BROKER_CONFIG: i32 = 25;
+    pub const GET_BROKER_CONFIG: i32 = 26;
+    pub const TRIGGER_DELETE_FILES: i32 = 27;
+    pub const GET_BROKER_RUNTIME_INFO: i32 = 28;
+    pub const SEARCH_OFFSET_BY_TIMESTAMP: i32 = 29;
+    pub const GET_MAX_OFFSET: i32 = 30;
+    pub const GET_MIN_OFFSET: i32 = 31;
+    pub const GET_EARLIEST_MSG_STORETIME: i32 = 32;
+    pub const VIEW_MESSAGE_BY_ID: i32 = 33;
+    pub const HEART_BEAT: i32 = 34;
+    pub const UNREGISTER_CLIENT: i32 = 35;
+    pub const CONSUMER_SEND_MSG_BACK: i32 = 36;
+    pub const END_TRANSACTION: i32 = 37;
+    pub const GET_CONSUMER_LIST_BY_GROUP: i32 = 38;
+    pub const CHECK_TRANSACTION_STATE: i32 = 39;
+    pub const NOTIFY_CONSUMER_IDS_CHANGED: i32 = 40;
+    pub const LOCK_BATCH_MQ: i32 = 41;
+    pub const UNLOCK_BATCH_MQ: i32 = 42;
+    pub const GET_ALL_CONSUMER_OFFSET: i32 = 43;
+    pub const GET_ALL_DELAY_OFFSET: i32 = 45;
+    pub const CHECK_CLIENT_CONFIG: i32 = 46;
+    pub const UPDATE_AND_CREATE_ACL_CONFIG: i32 = 50;
+    pub const DELETE_ACL_CONFIG: i32 = 51;
+    pub const GET_BROKER_CLUSTER_ACL_INFO: i32 = 52;
+    pub const UPDATE_GLOBAL_WHITE_ADDRS_CONFIG: i32 = 53;
+    pub const PUT_KV_CONFIG: i32 = 100;
+    pub const GET_KV_CONFIG: i32 = 101;
+    pub const DELETE_KV_CONFIG: i32 = 102;
+    pub const REGISTER_BROKER: i32 = 103;
+    pub const UNREGISTER_BROKER: i32 = 104;
+    pub const GET_ROUTEINFO_BY_TOPIC: i32 = 105;
+    pub const GET_BROKER_CLUSTER_INFO: i32 = 106;
+    pub const UPDATE_AND_CREATE_SUBSCRIPTIONGROUP: i32 = 200;
+    pub const GET_ALL_SUBSCRIPTIONGROUP_CONFIG: i32 = 201;
+    pub const GET_TOPIC_STATS_INFO: i32 = 202;
+    pub const GET_CONSUMER_CONNECTION_LIST: i32 = 203;
+    pub const GET_PRODUCER_CONNECTION_LIST: i32 = 204;
+    pub const WIPE_WRITE_PERM_OF_BROKER: i32 = 205;
+    pub const GET_ALL_TOPIC_LIST_FROM_NAMESERVER: i32 = 206;
+    pub const DELETE_SUBSCRIPTIONGROUP: i32 = 207;
+    pub const GET_CONSUME_STATS: i32 = 208;
+    pub const SUSPEND_CONSUMER: i32 = 209;
+    pub const RESUME_CONSUMER: i32 = 210;
+    pub const RESET_CONSUMER_OFFSET_IN_CONSUMER: i32 = 211;
+    pub const RESET_CONSUMER_OFFSET_IN_BROKER: i32 = 212;
+    pub const ADJUST_CONSUMER_THREAD_POOL: i32 = 213;
+    pub const WHO_CONSUME_THE_MESSAGE: i32 = 214;
+    pub const DELETE_TOPIC_IN_BROKER: i32 = 215;
+    pub const DELETE_TOPIC_IN_NAMESRV: i32 = 216;
+    pub const GET_KVLIST_BY_NAMESPACE: i32 = 219;
+    pub const RESET_CONSUMER_CLIENT_OFFSET: i32 = 220;
+    pub const GET_CONSUMER_STATUS_FROM_CLIENT: i32 = 221;
+    pub const INVOKE_BROKER_TO_RESET_OFFSET: i32 = 222;
+    pub const INVOKE_BROKER_TO_GET_CONSUMER_STATUS: i32 = 223;
+    pub const GET_TOPICS_BY_CLUSTER: i32 = 224;
+    pub const QUERY_TOPIC_CONSUME_BY_WHO: i32 = 300;
+    pub const REGISTER_FILTER_SERVER: i32 = 301;
+    pub const REGISTER_MESSAGE_FILTER_CLASS: i32 = 302;
+    pub const QUERY_CONSUME_TIME_SPAN: i32 = 303;
+    pub const GET_SYSTEM_TOPIC_LIST_FROM_NS: i32 = 304;
+    pub const GET_SYSTEM_TOPIC_LIST_FROM_BROKER: i32 = 305;
+    pub const CLEAN_EXPIRED_CONSUMEQUEUE: i32 = 306;
+    pub const GET_CONSUMER_RUNNING_INFO: i32 = 307;
+    pub const QUERY_CORRECTION_OFFSET: i32 = 308;
+    pub const CONSUME_MESSAGE_DIRECTLY: i32 = 309;
+    pub const SEND_MESSAGE_V2: i32 = 310;
+    pub const GET_UNIT_TOPIC_LIST: i32 = 311;
+    pub const GET_HAS_UNIT_SUB_TOPIC_LIST: i32 = 312;
+    pub const GET_HAS_UNIT_SUB_UNUNIT_TOPIC_LIST: i32 = 313;
+    pub const CLONE_GROUP_OFFSET: i32 = 314;
+    pub const VIEW_BROKER_STATS_DATA: i32 = 315;
+    pub const CLEAN_UNUSED_TOPIC: i32 = 316;
+    pub const GET_BROKER_CONSUME_STATS: i32 = 317;
+    pub const UPDATE_NAMESRV_CONFIG: i32 = 318;
+    pub const GET_NAMESRV_CONFIG: i32 = 319;
+    pub const SEND_BATCH_MESSAGE: i32 = 320;
+    pub const QUERY_CONSUME_QUEUE: i32 = 321;
+    pub const QUERY_DATA_VERSION: i32 = 322;
+    pub const RESUME_CHECK_HALF_MESSAGE: i32 = 323;
+    pub const SEND_REPLY_MESSAGE: i32 = 324;
+    pub const SEND_REPLY_MESSAGE_V2: i32 = 325;
+    pub const PUSH_REPLY_MESSAGE_TO_CLIENT: i32 = 326;
+    pub const ADD_WRITE_PERM_OF_BROKER: i32 = 327;
+    pub const GET_ALL_PRODUCER_INFO: i32 = 328;
+    pub const DELETE_EXPIRED_COMMITLOG: i32 = 329;
+
+    /// The Java constant name of a code, if it is known.
+    pub fn name(code: i32) -> Option<&'static str> {
+        match code {
+            SEND_MESSAGE => Some("SEND_MESSAGE"),
+            PULL_MESSAGE => Some("PULL_MESSAGE"),
+            QUERY_MESSAGE => Some("QUERY_MESSAGE"),
+            QUERY_BROKER_OFFSET => Some("QUERY_BROKER_OFFSET"),
+            QUERY_CONSUMER_OFFSET => Some("QUERY_CONSUMER_OFFSET"),
+            UPDATE_CONSUMER_OFFSET => Some("UPDATE_CONSUMER_OFFSET"),
+            UPDATE_AND_CREATE_TOPIC => Some("UPDATE_AND_CREATE_TOPIC"),
+            GET_ALL_TOPIC_CONFIG => Some("GET_ALL_TOPIC_CONFIG"),
+            GET_TOPIC_CONFIG_LIST => Some("GET_TOPIC_CONFIG_LIST"),
+            GET_TOPIC_NAME_LIST => Some("GET_TOPIC_NAME_LIST"),
+            UPDATE_BROKER_CONFIG => Some("UPDATE_BROKER_CONFIG"),
+            GET_BROKER_CONFIG => Some("GET_BROKER_CONFIG"),
+            TRIGGER_DELETE_FILES => Some("TRIGGER_DELETE_FILES"),
+            GET_BROKER_RUNTIME_INFO => Some("GET_BROKER_RUNTIME_INFO"),
+            SEARCH_OFFSET_BY_TIMESTAMP => Some("SEARCH_OFFSET_BY_TIMESTAMP"),
+            GET_MAX_OFFSET => Some("GET_MAX_OFFSET"),
+            GET_MIN_OFFSET => Some("GET_MIN_OFFSET"),
+            GET_EARLIEST_MSG_STORETIME => Some("GET_EARLIEST_MSG_STORETIME"),
+            VIEW_MESSAGE_BY_ID => Some("VIEW_MESSAGE_BY_ID"),
+            HEART_BEAT => Some("HEART_BEAT"),
+            UNREGISTER_CLIENT => Some("UNREGISTER_CLIENT"),
+            CONSUMER_SEND_MSG_BACK => Some("CONSUMER_SEND_MSG_BACK"),
+            END_TRANSACTION => Some("END_TRANSACTION"),
+            GET_CONSUMER_LIST_BY_GROUP => Some("GET_CONSUMER_LIST_BY_GROUP"),
+            CHECK_TRANSACTION_STATE => Some("CHECK_TRANSACTION_STATE"),
+            NOTIFY_CONSUMER_IDS_CHANGED => Some("NOTIFY_CONSUMER_IDS_CHANGED"),
+            LOCK_BATCH_MQ => Some("LOCK_BATCH_MQ"),
+            UNLOCK_BATCH_MQ => Some("UNLOCK_BATCH_MQ"),
+            GET_ALL_CONSUMER_OFFSET => Some("GET_ALL_CONSUMER_OFFSET"),
+            GET_ALL_DELAY_OFFSET => Some("GET_ALL_DELAY_OFFSET"),
+            CHECK_CLIENT_CONFIG => Some("CHECK_CLIENT_CONFIG"),
+            UPDATE_AND_CREATE_ACL_CONFIG => Some("UPDATE_AND_CREATE_ACL_CONFIG"),
+            DELETE_ACL_CONFIG => Some("DELETE_ACL_CONFIG"),
+            GET_BROKER_CLUSTER_ACL_INFO => Some("GET_BROKER_CLUSTER_ACL_INFO"),
+            UPDATE_GLOBAL_WHITE_ADDRS_CONFIG => Some("UPDATE_GLOBAL_WHITE_ADDRS_CONFIG"),
+            PUT_KV_CONFIG => Some("PUT_KV_CONFIG"),
+            GET_KV_CONFIG => Some("GET_KV_CONFIG"),
+            DELETE_KV_CONFIG => Some("DELETE_KV_CONFIG"),
+            REGISTER_BROKER => Some("REGISTER_BROKER"),
+            UNREGISTER_BROKER => Some("UNREGISTER_BROKER"),
+            GET_ROUTEINFO_BY_TOPIC => Some("GET_ROUTEINFO_BY_TOPIC"),
+            GET_BROKER_CLUSTER_INFO => Some("GET_BROKER_CLUSTER_INFO"),
+            UPDATE_AND_CREATE_SUBSCRIPTIONGROUP => Some("UPDATE_AND_CREATE_SUBSCRIPTIONGROUP"),
+            GET_ALL_SUBSCRIPTIONGROUP_CONFIG => Some("GET_ALL_SUBSCRIPTIONGROUP_CONFIG"),
+            GET_TOPIC_STATS_INFO => Some("GET_TOPIC_STATS_INFO"),
+            GET_CONSUMER_CONNECTION_LIST => Some("GET_CONSUMER_CONNECTION_LIST"),
+            GET_PRODUCER_CONNECTION_LIST => Some("GET_PRODUCER_CONNECTION_LIST"),
+            WIPE_WRITE_PERM_OF_BROKER => Some("WIPE_WRITE_PERM_OF_BROKER"),
+            GET_ALL_TOPIC_LIST_FROM_NAMESERVER => Some("GET_ALL_TOPIC_LIST_FROM_NAMESERVER"),
+            DELETE_SUBSCRIPTIONGROUP => Some("DELETE_SUBSCRIPTIONGROUP"),
+            GET_CONSUME_STATS => Some("GET_CONSUME_STATS"),
+            SUSPEND_CONSUMER => Some("SUSPEND_CONSUMER"),
+            RESUME_CONSUMER => Some("RESUME_CONSUMER"),
+            RESET_CONSUMER_OFFSET_IN_CONSUMER => Some("RESET_CONSUMER_OFFSET_IN_CONSUMER"),
+            RESET_CONSUMER_OFFSET_IN_BROKER => Some("RESET_CONSUMER_OFFSET_IN_BROKER"),
+            ADJUST_CONSUMER_THREAD_POOL => Some("ADJUST_CONSUMER_THREAD_POOL"),
+            WHO_CONSUME_THE_MESSAGE => Some("WHO_CONSUME_THE_MESSAGE"),
+            DELETE_TOPIC_IN_BROKER => Some("DELETE_TOPIC_IN_BROKER"),
+            DELETE_TOPIC_IN_NAMESRV => Some("DELETE_TOPIC_IN_NAMESRV"),
+            GET_KVLIST_BY_NAMESPACE => Some("GET_KVLIST_BY_NAMESPACE"),
+            RESET_CONSUMER_CLIENT_OFFSET => Some("RESET_CONSUMER_CLIENT_OFFSET"),
+            GET_CONSUMER_STATUS_FROM_CLIENT => Some("GET_CONSUMER_STATUS_FROM_CLIENT"),
+            INVOKE_BROKER_TO_RESET_OFFSET => Some("INVOKE_BROKER_TO_RESET_OFFSET"),
+            INVOKE_BROKER_TO_GET_CONSUMER_STATUS => Some("INVOKE_BROKER_TO_GET_CONSUMER_STATUS"),
+            GET_TOPICS_BY_CLUSTER => Some("GET_TOPICS_BY_CLUSTER"),
+            QUERY_TOPIC_CONSUME_BY_WHO => Some("QUERY_TOPIC_CONSUME_BY_WHO"),
+            REGISTER_FILTER_SERVER => Some("REGISTER_FILTER_SERVER"),
+            REGISTER_MESSAGE_FILTER_CLASS => Some("REGISTER_MESSAGE_FILTER_CLASS"),
+            QUERY_CONSUME_TIME_SPAN => Some("QUERY_CONSUME_TIME_SPAN"),
+            GET_SYSTEM_TOPIC_LIST_FROM_NS => Some("GET_SYSTEM_TOPIC_LIST_FROM_NS"),
+            GET_SYSTEM_TOPIC_LIST_FROM_BROKER => Some("GET_SYSTEM_TOPIC_LIST_FROM_BROKER"),
+            CLEAN_EXPIRED_CONSUMEQUEUE => Some("CLEAN_EXPIRED_CONSUMEQUEUE"),
+            GET_CONSUMER_RUNNING_INFO => Some("GET_CONSUMER_RUNNING_INFO"),
+            QUERY_CORRECTION_OFFSET => Some("QUERY_CORRECTION_OFFSET"),
+            CONSUME_MESSAGE_DIRECTLY => Some("CONSUME_MESSAGE_DIRECTLY"),
+            SEND_MESSAGE_V2 => Some("SEND_MESSAGE_V2"),
+            GET_UNIT_TOPIC_LIST => Some("GET_UNIT_TOPIC_LIST"),
+            GET_HAS_UNIT_SUB_TOPIC_LIST => Some("GET_HAS_UNIT_SUB_TOPIC_LIST"),
+            GET_HAS_UNIT_SUB_UNUNIT_TOPIC_LIST => Some("GET_HAS_UNIT_SUB_UNUNIT_TOPIC_LIST"),
+            CLONE_GROUP_OFFSET => Some("CLONE_GROUP_OFFSET"),
+            VIEW_BROKER_STATS_DATA => Some("VIEW_BROKER_STATS_DATA"),
+            CLEAN_UNUSED_TOPIC => Some("CLEAN_UNUSED_TOPIC"),
+            GET_BROKER_CONSUME_STATS => Some("GET_BROKER_CONSUME_STATS"),
+            UPDATE_NAMESRV_CONFIG => Some("UPDATE_NAMESRV_CONFIG"),
+            GET_NAMESRV_CONFIG => Some("GET_NAMESRV_CONFIG"),
+            SEND_BATCH_MESSAGE => Some("SEND_BATCH_MESSAGE"),
+            QUERY_CONSUME_QUEUE => Some("QUERY_CONSUME_QUEUE"),
+            QUERY_DATA_VERSION => Some("QUERY_DATA_VERSION"),
+            RESUME_CHECK_HALF_MESSAGE => Some("RESUME_CHECK_HALF_MESSAGE"),
+            SEND_REPLY_MESSAGE => Some("SEND_REPLY_MESSAGE"),
+            SEND_REPLY_MESSAGE_V2 => Some("SEND_REPLY_MESSAGE_V2"),
+            PUSH_REPLY_MESSAGE_TO_CLIENT => Some("PUSH_REPLY_MESSAGE_TO_CLIENT"),
+            ADD_WRITE_PERM_OF_BROKER => Some("ADD_WRITE_PERM_OF_BROKER"),
+            GET_ALL_PRODUCER_INFO => Some("GET_ALL_PRODUCER_INFO"),
+            DELETE_EXPIRED_COMMITLOG => Some("DELETE_EXPIRED_COMMITLOG"),
+            _ => None,
+        }
+    }
+}
+
+/// Response codes (`ResponseCode.java` + `RemotingSysResponseCode.java`), spec §3.1.
+pub mod response_code {
+    pub const SUCCESS: i32 = 0;
+    pub const SYSTEM_ERROR: i32 = 1;
+    pub const SYSTEM_BUSY: i32 = 2;
+    pub const REQUEST_CODE_NOT_SUPPORTED: i32 = 3;
+    pub const TRANSACTION_FAILED: i32 = 4;
+    pub const FLUSH_DISK_TIMEOUT: i32 = 10;
+    pub const SLAVE_NOT_AVAILABLE: i32 = 11;
+    pub const FLUSH_SLAVE_TIMEOUT: i32 = 12;
+    pub const MESSAGE_ILLEGAL: i32 = 13;
+    pub const SERVICE_NOT_AVAILABLE: i32 = 14;
+    pub const VERSION_NOT_SUPPORTED: i32 = 15;
+    pub const NO_PERMISSION: i32 = 16;
+    pub const TOPIC_NOT_EXIST: i32 = 17;
+    pub const TOPIC_EXIST_ALREADY: i32 = 18;
+    pub const PULL_NOT_FOUND: i32 = 19;
+    pub const PULL_RETRY_IMMEDIATELY: i32 = 20;
+    pub const PULL_OFFSET_MOVED: i32 = 21;
+    pub const QUERY_NOT_FOUND: i32 = 22;
+    pub const SUBSCRIPTION_PARSE_FAILED: i32 = 23;
+    pub const SUBSCRIPTION_NOT_EXIST: i32 = 24;
+    pub const SUBSCRIPTION_NOT_LATEST: i32 = 25;
+    pub const SUBSCRIPTION_GROUP_NOT_EXIST: i32 = 26;
+    pub const FILTER_DATA_NOT_EXIST: i32 = 27;
+    pub const FILTER_DATA_NOT_LATEST: i32 = 28;
+    pub const TRANSACTION_SHOULD_COMMIT: i32 = 200;
+    pub const TRANSACTION_SHOULD_ROLLBACK: i32 = 201;
+    pub const TRANSACTION_STATE_UNKNOW: i32 = 202;
+    pub const TRANSACTION_STATE_GROUP_WRONG: i32 = 203;
+    pub const NO_BUYER_ID: i32 = 204;
+    pub const NOT_IN_CURRENT_UNIT: i32 = 205;
+    pub const CONSUMER_NOT_ONLINE: i32 = 206;
+    pub const CONSUME_MSG_TIMEOUT: i32 = 207;
+    pub const NO_MESSAGE: i32 = 208;
+    pub const UPDATE_AND_CREATE_ACL_CONFIG_FAILED: i32 = 209;
+    pub const DELETE_ACL_CONFIG_FAILED: i32 = 210;
+    pub const UPDATE_GLOBAL_WHITE_ADDRS_CONFIG_FAILED: i32 = 211;
+    pub const FLOW_CONTROL: i32 = 215;
+
+    /// The Java constant name of a code, if it is known.
+    pub fn name(code: i32) -> Option<&'static str> {
+        match code {
+            SUCCESS => Some("SUCCESS"),
+            SYSTEM_ERROR => Some("SYSTEM_ERROR"),
+            SYSTEM_BUSY => Some("SYSTEM_BUSY"),
+            REQUEST_CODE_NOT_SUPPORTED => Some("REQUEST_CODE_NOT_SUPPORTED"),
+            TRANSACTION_FAILED => Some("TRANSACTION_FAILED"),
+            FLUSH_DISK_TIMEOUT => Some("FLUSH_DISK_TIMEOUT"),
+            SLAVE_NOT_AVAILABLE => Some("SLAVE_NOT_AVAILABLE"),
+            FLUSH_SLAVE_TIMEOUT => Some("FLUSH_SLAVE_TIMEOUT"),
+            MESSAGE_ILLEGAL => Some("MESSAGE_ILLEGAL"),
+            SERVICE_NOT_AVAILABLE => Some("SERVICE_NOT_AVAILABLE"),
+            VERSION_NOT_SUPPORTED => Some("VERSION_NOT_SUPPORTED"),
+            NO_PERMISSION => Some("NO_PERMISSION"),
+            TOPIC_NOT_EXIST => Some("TOPIC_NOT_EXIST"),
+            TOPIC_EXIST_ALREADY => Some("TOPIC_EXIST_ALREADY"),
+            PULL_NOT_FOUND => Some("PULL_NOT_FOUND"),
+            PULL_RETRY_IMMEDIATELY => Some("PULL_RETRY_IMMEDIATELY"),
+            PULL_OFFSET_MOVED => Some("PULL_OFFSET_MOVED"),
+            QUERY_NOT_FOUND => Some("QUERY_NOT_FOUND"),
+            SUBSCRIPTION_PARSE_FAILED => Some("SUBSCRIPTION_PARSE_FAILED"),
+            SUBSCRIPTION_NOT_EXIST => Some("SUBSCRIPTION_NOT_EXIST"),
+            SUBSCRIPTION_NOT_LATEST => Some("SUBSCRIPTION_NOT_LATEST"),
+            SUBSCRIPTION_GROUP_NOT_EXIST => Some("SUBSCRIPTION_GROUP_NOT_EXIST"),
+            FILTER_DATA_NOT_EXIST => Some("FILTER_DATA_NOT_EXIST"),
+            FILTER_DATA_NOT_LATEST => Some("FILTER_DATA_NOT_LATEST"),
+            TRANSACTION_SHOULD_COMMIT => Some("TRANSACTION_SHOULD_COMMIT"),
+            TRANSACTION_SHOULD_ROLLBACK => Some("TRANSACTION_SHOULD_ROLLBACK"),
+            TRANSACTION_STATE_UNKNOW => Some("TRANSACTION_STATE_UNKNOW"),
+            TRANSACTION_STATE_GROUP_WRONG => Some("TRANSACTION_STATE_GROUP_WRONG"),
+            NO_BUYER_ID => Some("NO_BUYER_ID"),
+            NOT_IN_CURRENT_UNIT => Some("NOT_IN_CURRENT_UNIT"),
+            CONSUMER_NOT_ONLINE => Some("CONSUMER_NOT_ONLINE"),
+            CONSUME_MSG_TIMEOUT => Some("CONSUME_MSG_TIMEOUT"),
+            NO_MESSAGE => Some("NO_MESSAGE"),
+            UPDATE_AND_CREATE_ACL_CONFIG_FAILED => Some("UPDATE_AND_CREATE_ACL_CONFIG_FAILED"),
+            DELETE_ACL_CONFIG_FAILED => Some("DELETE_ACL_CONFIG_FAILED"),
+            UPDATE_GLOBAL_WHITE_ADDRS_CONFIG_FAILED => Some("UPDATE_GLOBAL_WHITE_ADDRS_CONFIG_FAILED"),
+            FLOW_CONTROL => Some("FLOW_CONTROL"),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spot_check() {
+        assert_eq!(request_code::GET_MIN_OFFSET, 31);
+        assert_eq!(request_code::SEARCH_OFFSET_BY_TIMESTAMP, 29);
+        assert_eq!(request_code::SEND_MESSAGE_V2, 310);
+        assert_eq!(request_code::name(105), Some("GET_ROUTEINFO_BY_TOPIC"));
+        assert_eq!(response_code::name(215), Some("FLOW_CONTROL"));
+        assert_eq!(response_code::name(9999), None);
+    }
+}
