@@ -1,0 +1,331 @@
+package rmq.conformance.harness;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.Paths;
+import java.nio.file.StandardCopyOption;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+
+/**
+ * One NameServer plus one Broker (DefaultCluster / broker-a / brokerId 0), each a child process in its
+ * own temp dir, all on 127.0.0.1.
+ *
+ * <p>System properties:
+ * <ul>
+ *   <li>{@code rmq.target} = {@code rmq} (default, the Rust binary) or {@code java} (Apache RocketMQ,
+ *       needs {@code -Poracle}, which writes the server classpath to {@code rmq.oracle.classpath.file}).</li>
+ *   <li>{@code rmq.bin}: path of the {@code rmq} binary (default {@code ../../target/debug/rmq}).</li>
+ *   <li>{@code rmq.work.dir}: where child stdout/stderr and copied server logs go (default {@code target/rmq-work}).</li>
+ * </ul>
+ */
+public final class Servers implements AutoCloseable {
+    public static final String CLUSTER = "DefaultCluster";
+    public static final String BROKER_NAME = "broker-a";
+
+    static final Duration BOOT_TIMEOUT = Duration.ofSeconds(30);
+    static final Pattern RMQ_NAMESRV_BOOT = Pattern.compile("The Name Server boot success.*listenPort=(\\d+)");
+    static final Pattern JAVA_NAMESRV_BOOT = Pattern.compile("The Name Server boot success");
+    static final Pattern BROKER_BOOT = Pattern.compile("The broker\\[([^,\\]]+), ([^\\]]+)\\] boot success");
+
+    private final String target;
+    private final Path tmp;
+    private final Path logDir;
+    private final List<ServerProcess> processes = new ArrayList<>();
+    private String namesrvAddr;
+    private String brokerAddr;
+    private String brokerName;
+
+    private Servers(String target, Path tmp, Path logDir) {
+        this.target = target;
+        this.tmp = tmp;
+        this.logDir = logDir;
+    }
+
+    public static String target() {
+        return System.getProperty("rmq.target", "rmq").trim();
+    }
+
+    /** Starts namesrv and broker; on failure stops whatever started and rethrows with the output tails. */
+    public static Servers start(String label) throws Exception {
+        String target = target();
+        if (!target.equals("rmq") && !target.equals("java")) {
+            throw new IllegalArgumentException("rmq.target must be 'rmq' or 'java', got '" + target + "'");
+        }
+        Path workRoot = Paths.get(System.getProperty("rmq.work.dir", "target/rmq-work")).toAbsolutePath();
+        Path logDir = workRoot.resolve(target).resolve(label + "-" + System.currentTimeMillis());
+        Files.createDirectories(logDir);
+        Path tmp = Files.createTempDirectory("rmq-conformance-" + target + "-");
+        Servers s = new Servers(target, tmp, logDir);
+        try {
+            if (target.equals("java")) {
+                s.startJava();
+            } else {
+                s.startRmq();
+            }
+            return s;
+        } catch (Throwable t) {
+            s.close();
+            throw t;
+        }
+    }
+
+    public String namesrvAddr() {
+        return namesrvAddr;
+    }
+
+    /** "127.0.0.1:port" exactly as the broker printed it in its boot line. */
+    public String brokerAddr() {
+        return brokerAddr;
+    }
+
+    public String brokerName() {
+        return brokerName;
+    }
+
+    public String targetName() {
+        return target;
+    }
+
+    public Path logDir() {
+        return logDir;
+    }
+
+    // ------------------------------------------------------------------ rmq (Rust)
+
+    private void startRmq() throws Exception {
+        Path bin = Paths.get(System.getProperty("rmq.bin", "../../target/debug/rmq")).toAbsolutePath().normalize();
+        if (!Files.isExecutable(bin)) {
+            throw new IllegalStateException("rmq binary not found or not executable: " + bin
+                + " (build it with `cargo build -p rmq-cli`, or pass -Drmq.bin=/path/to/rmq, or -Drmq.target=java -Poracle)");
+        }
+        Map<String, String> env = childEnv();
+
+        Path nsDir = Files.createDirectories(tmp.resolve("namesrv"));
+        ServerProcess ns = launch("namesrv", List.of(bin.toString(), "namesrv", "--listen-port", "0"), nsDir, env);
+        Matcher m = ns.awaitLine(RMQ_NAMESRV_BOOT, BOOT_TIMEOUT);
+        namesrvAddr = "127.0.0.1:" + m.group(1);
+
+        Path brokerDir = Files.createDirectories(tmp.resolve("broker"));
+        Path conf = writeBrokerConf(brokerDir, 0, Map.of());
+        ServerProcess broker = launch("broker",
+            List.of(bin.toString(), "broker", "-n", namesrvAddr, "-c", conf.toString()), brokerDir, env);
+        awaitBroker(broker);
+    }
+
+    // ------------------------------------------------------------------ java (Apache RocketMQ oracle)
+
+    private void startJava() throws Exception {
+        String cp = oracleClasspath();
+        Path home = Files.createDirectories(tmp.resolve("rocketmq-home"));
+        Path confDir = Files.createDirectories(home.resolve("conf"));
+        Path serverLogs = Files.createDirectories(tmp.resolve("logs"));
+        writeLogback(confDir.resolve("logback_namesrv.xml"), serverLogs.resolve("namesrv.log"));
+        writeLogback(confDir.resolve("logback_broker.xml"), serverLogs.resolve("broker.log"));
+        Map<String, String> env = childEnv();
+        env.put("ROCKETMQ_HOME", home.toString());
+
+        int nsPort = freePort();
+        Path nsDir = Files.createDirectories(tmp.resolve("namesrv"));
+        Path nsConf = nsDir.resolve("namesrv.properties");
+        Files.writeString(nsConf, "listenPort=" + nsPort + "\n", StandardCharsets.UTF_8);
+        ServerProcess ns = launch("namesrv",
+            javaCommand(cp, nsDir, home, "org.apache.rocketmq.namesrv.NamesrvStartup", "-c", nsConf.toString()),
+            nsDir, env);
+        ns.awaitLine(JAVA_NAMESRV_BOOT, BOOT_TIMEOUT);
+        namesrvAddr = "127.0.0.1:" + nsPort;
+
+        // Java can't listen on port 0; it also binds listenPort-2 (fast/VIP port) and listenPort+1 (HA).
+        int brokerPort = freeBrokerPort();
+        Path brokerDir = Files.createDirectories(tmp.resolve("broker"));
+        Path conf = writeBrokerConf(brokerDir, brokerPort, Map.of());
+        ServerProcess broker = launch("broker",
+            javaCommand(cp, brokerDir, home, "org.apache.rocketmq.broker.BrokerStartup",
+                "-c", conf.toString(), "-n", namesrvAddr),
+            brokerDir, env);
+        awaitBroker(broker);
+    }
+
+    private static String oracleClasspath() throws IOException {
+        Path f = Paths.get(System.getProperty("rmq.oracle.classpath.file", "target/oracle.classpath"));
+        if (!Files.isRegularFile(f)) {
+            throw new IllegalStateException("rmq.target=java needs the oracle classpath file " + f.toAbsolutePath()
+                + "; run Maven with -Poracle (mvn -Poracle -Drmq.target=java test)");
+        }
+        String cp = Files.readString(f, StandardCharsets.UTF_8).trim();
+        if (cp.isEmpty()) {
+            throw new IllegalStateException("oracle classpath file is empty: " + f.toAbsolutePath());
+        }
+        return cp;
+    }
+
+    private static List<String> javaCommand(String cp, Path dir, Path home, String mainClass, String... args) {
+        List<String> cmd = new ArrayList<>();
+        cmd.add(Paths.get(System.getProperty("java.home"), "bin", "java").toString());
+        cmd.addAll(Arrays.asList("-Xms256m", "-Xmx256m", "-Xmn128m", "-XX:+UseSerialGC"));
+        String opens = System.getProperty("rmq.jdk.opens", "").trim();
+        if (!opens.isEmpty()) {
+            cmd.addAll(Arrays.asList(opens.split("\\s+")));
+        }
+        cmd.add("-Duser.home=" + dir);
+        cmd.add("-Drocketmq.home.dir=" + home);
+        cmd.add("-Djava.net.preferIPv4Stack=true");
+        cmd.add("-cp");
+        cmd.add(cp);
+        cmd.add(mainClass);
+        cmd.addAll(Arrays.asList(args));
+        return cmd;
+    }
+
+    private static void writeLogback(Path file, Path logFile) throws IOException {
+        String xml = "<configuration>\n"
+            + "  <appender name=\"FILE\" class=\"ch.qos.logback.core.FileAppender\">\n"
+            + "    <file>" + logFile + "</file>\n"
+            + "    <encoder><pattern>%d{yyyy-MM-dd HH:mm:ss,SSS} %-5p [%t] %c{0} - %m%n</pattern></encoder>\n"
+            + "  </appender>\n"
+            + "  <root level=\"INFO\"><appender-ref ref=\"FILE\"/></root>\n"
+            + "</configuration>\n";
+        Files.writeString(file, xml, StandardCharsets.UTF_8);
+    }
+
+    // ------------------------------------------------------------------ common
+
+    private Map<String, String> childEnv() throws IOException {
+        Map<String, String> env = new LinkedHashMap<>();
+        env.put("ROCKETMQ_LOG_DIR", Files.createDirectories(tmp.resolve("logs")).toString());
+        return env;
+    }
+
+    private Path writeBrokerConf(Path dir, int listenPort, Map<String, String> extra) throws IOException {
+        Path store = Files.createDirectories(dir.resolve("store"));
+        StringBuilder sb = new StringBuilder();
+        sb.append("brokerClusterName=").append(CLUSTER).append('\n');
+        sb.append("brokerName=").append(BROKER_NAME).append('\n');
+        sb.append("brokerId=0\n");
+        sb.append("listenPort=").append(listenPort).append('\n');
+        sb.append("brokerIP1=127.0.0.1\n");
+        sb.append("storePathRootDir=").append(store).append('\n');
+        sb.append("flushDiskType=ASYNC_FLUSH\n");
+        sb.append("autoCreateTopicEnable=true\n");
+        extra.forEach((k, v) -> sb.append(k).append('=').append(v).append('\n'));
+        Path conf = dir.resolve("broker.conf");
+        Files.writeString(conf, sb.toString(), StandardCharsets.UTF_8);
+        return conf;
+    }
+
+    private ServerProcess launch(String name, List<String> cmd, Path dir, Map<String, String> env) throws IOException {
+        ServerProcess p = ServerProcess.start(name, cmd, dir, logDir, env);
+        processes.add(p);
+        return p;
+    }
+
+    private void awaitBroker(ServerProcess broker) throws Exception {
+        Matcher m = broker.awaitLine(BROKER_BOOT, BOOT_TIMEOUT);
+        brokerName = m.group(1).trim();
+        brokerAddr = m.group(2).trim();
+    }
+
+    static int freePort() throws IOException {
+        try (ServerSocket s = new ServerSocket()) {
+            s.setReuseAddress(false);
+            s.bind(new InetSocketAddress(InetAddress.getByName("127.0.0.1"), 0));
+            return s.getLocalPort();
+        }
+    }
+
+    private static boolean portFree(int port) {
+        if (port < 1024 || port > 65535) {
+            return false;
+        }
+        try (ServerSocket s = new ServerSocket()) {
+            s.setReuseAddress(false);
+            s.bind(new InetSocketAddress("0.0.0.0", port));
+            return true;
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
+    /** A port p with p-2, p and p+1 free (the Java broker binds all three on 0.0.0.0). */
+    static int freeBrokerPort() throws IOException {
+        for (int i = 0; i < 200; i++) {
+            int p = i < 100 ? freePort() : ThreadLocalRandom.current().nextInt(20000, 60000);
+            if (portFree(p - 2) && portFree(p) && portFree(p + 1)) {
+                return p;
+            }
+        }
+        throw new IOException("no free port triple (p-2, p, p+1) found");
+    }
+
+    /** Tails of every child's stdout/stderr. */
+    public String describe() {
+        StringBuilder sb = new StringBuilder("servers (target=" + target + ", namesrv=" + namesrvAddr
+            + ", broker=" + brokerAddr + ", logs in " + logDir + ")\n");
+        for (ServerProcess p : processes) {
+            sb.append(p.describe());
+        }
+        return sb.toString();
+    }
+
+    /** Stops broker first, then namesrv; keeps server log files under the work dir; deletes the temp dir. */
+    @Override
+    public void close() {
+        for (int i = processes.size() - 1; i >= 0; i--) {
+            processes.get(i).stop();
+        }
+        try {
+            Path logs = tmp.resolve("logs");
+            if (Files.isDirectory(logs)) {
+                copyTree(logs, logDir.resolve("server-logs"));
+            }
+        } catch (IOException | UncheckedIOException e) {
+            System.err.println("warning: cannot copy server logs from " + tmp + ": " + e);
+        }
+        deleteTree(tmp);
+    }
+
+    private static void copyTree(Path from, Path to) throws IOException {
+        try (Stream<Path> walk = Files.walk(from)) {
+            for (Path p : (Iterable<Path>) walk::iterator) {
+                Path dest = to.resolve(from.relativize(p).toString());
+                if (Files.isDirectory(p)) {
+                    Files.createDirectories(dest);
+                } else {
+                    Files.copy(p, dest, StandardCopyOption.REPLACE_EXISTING);
+                }
+            }
+        }
+    }
+
+    private static void deleteTree(Path root) {
+        if (!Files.exists(root)) {
+            return;
+        }
+        try (Stream<Path> walk = Files.walk(root)) {
+            walk.sorted(Comparator.reverseOrder()).forEach(p -> {
+                try {
+                    Files.deleteIfExists(p);
+                } catch (IOException ignored) {
+                    // best effort
+                }
+            });
+        } catch (IOException ignored) {
+            // best effort
+        }
+    }
+}

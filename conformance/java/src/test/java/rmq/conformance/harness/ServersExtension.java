@@ -1,0 +1,67 @@
+package rmq.conformance.harness;
+
+import java.util.Optional;
+import org.junit.jupiter.api.extension.AfterAllCallback;
+import org.junit.jupiter.api.extension.BeforeAllCallback;
+import org.junit.jupiter.api.extension.ExtensionContext;
+import org.junit.jupiter.api.extension.TestWatcher;
+
+/**
+ * Starts one {@link Servers} (namesrv + broker) per test class and stops it after the class. When a
+ * test fails it prints the tails of the servers' stdout/stderr.
+ */
+public final class ServersExtension implements BeforeAllCallback, AfterAllCallback, TestWatcher {
+    private Servers servers;
+    private Throwable startFailure;
+
+    @Override
+    public void beforeAll(ExtensionContext context) throws Exception {
+        servers = null;
+        startFailure = null;
+        try {
+            servers = Servers.start(context.getRequiredTestClass().getSimpleName());
+            System.out.println("[rmq-conformance] " + context.getRequiredTestClass().getSimpleName()
+                + ": target=" + servers.targetName() + " namesrv=" + servers.namesrvAddr()
+                + " broker=" + servers.brokerAddr() + " logs=" + servers.logDir());
+        } catch (Throwable t) {
+            startFailure = t;
+            throw t;
+        }
+    }
+
+    @Override
+    public void afterAll(ExtensionContext context) {
+        if (servers != null) {
+            servers.close();
+            servers = null;
+        }
+    }
+
+    @Override
+    public void testFailed(ExtensionContext context, Throwable cause) {
+        if (servers != null) {
+            System.err.println("[rmq-conformance] " + context.getDisplayName() + " failed; "
+                + servers.describe());
+        }
+    }
+
+    @Override
+    public void testAborted(ExtensionContext context, Throwable cause) {
+        testFailed(context, cause);
+    }
+
+    @Override
+    public void testDisabled(ExtensionContext context, Optional<String> reason) {
+    }
+
+    @Override
+    public void testSuccessful(ExtensionContext context) {
+    }
+
+    public Servers servers() {
+        if (servers == null) {
+            throw new IllegalStateException("servers are not running", startFailure);
+        }
+        return servers;
+    }
+}
