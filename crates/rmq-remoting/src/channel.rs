@@ -1,0 +1,304 @@
+//! One TCP connection, usable from either side.
+//!
+//! A [`Channel`] owns a writer task fed by a bounded queue, and a reader task that completes pending
+//! requests by `opaque` and hands incoming requests to a [`RequestHandler`]. Closing the channel (or
+//! the peer closing it) fails every pending request with [`RemotingError::ConnectionClosed`].
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures_util::{FutureExt, SinkExt, StreamExt};
+use rmq_protocol::codes::response_code;
+use rmq_protocol::command::RPC_RESPONSE;
+use rmq_protocol::RemotingCommand;
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::codec::{FramedRead, FramedWrite};
+use tokio_util::sync::CancellationToken;
+
+use crate::codec::RemotingCodec;
+use crate::server::RequestHandler;
+use crate::RemotingError;
+
+/// Frames queued for writing per connection before senders wait.
+const WRITE_QUEUE_FRAMES: usize = 4096;
+
+static NEXT_OPAQUE: AtomicI32 = AtomicI32::new(1);
+static NEXT_CHANNEL_ID: AtomicU64 = AtomicU64::new(1);
+
+/// The next request id of this process.
+pub fn next_opaque() -> i32 {
+    NEXT_OPAQUE.fetch_add(1, Ordering::Relaxed)
+}
+
+/// A cheap, cloneable handle to one connection.
+#[derive(Clone)]
+pub struct Channel {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    id: u64,
+    peer: SocketAddr,
+    local: SocketAddr,
+    tx: mpsc::Sender<RemotingCommand>,
+    pending: Mutex<HashMap<i32, oneshot::Sender<RemotingCommand>>>,
+    closed: CancellationToken,
+}
+
+impl std::fmt::Debug for Channel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Channel")
+            .field("id", &self.inner.id)
+            .field("peer", &self.inner.peer)
+            .finish()
+    }
+}
+
+impl PartialEq for Channel {
+    fn eq(&self, other: &Self) -> bool {
+        self.inner.id == other.inner.id
+    }
+}
+impl Eq for Channel {}
+
+impl std::hash::Hash for Channel {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.inner.id.hash(state)
+    }
+}
+
+impl Channel {
+    /// Starts the reader and writer tasks of a connected stream. Requests arriving on it go to
+    /// `handler`; without one they are answered with `REQUEST_CODE_NOT_SUPPORTED`.
+    pub fn spawn(stream: TcpStream, handler: Option<Arc<dyn RequestHandler>>) -> std::io::Result<Channel> {
+        stream.set_nodelay(true)?;
+        let peer = stream.peer_addr()?;
+        let local = stream.local_addr()?;
+        let (read_half, write_half) = stream.into_split();
+        let (tx, rx) = mpsc::channel(WRITE_QUEUE_FRAMES);
+        let channel = Channel {
+            inner: Arc::new(Inner {
+                id: NEXT_CHANNEL_ID.fetch_add(1, Ordering::Relaxed),
+                peer,
+                local,
+                tx,
+                pending: Mutex::new(HashMap::new()),
+                closed: CancellationToken::new(),
+            }),
+        };
+        tokio::spawn(write_loop(
+            FramedWrite::new(write_half, RemotingCodec),
+            rx,
+            channel.inner.closed.clone(),
+        ));
+        let reader = channel.clone();
+        tokio::spawn(async move {
+            reader
+                .read_loop(FramedRead::new(read_half, RemotingCodec), handler)
+                .await;
+        });
+        Ok(channel)
+    }
+
+    /// Process-unique id of this connection.
+    pub fn id(&self) -> u64 {
+        self.inner.id
+    }
+
+    /// The remote address.
+    pub fn peer_addr(&self) -> SocketAddr {
+        self.inner.peer
+    }
+
+    /// The local address of this connection.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.inner.local
+    }
+
+    /// True once either side has closed the connection.
+    pub fn is_closed(&self) -> bool {
+        self.inner.closed.is_cancelled()
+    }
+
+    /// Resolves when the connection is closed.
+    pub async fn closed(&self) {
+        self.inner.closed.cancelled().await
+    }
+
+    /// Closes the connection; pending requests fail.
+    pub fn close(&self) {
+        self.inner.closed.cancel();
+        self.fail_pending();
+    }
+
+    /// Queues one frame as it is (responses, or requests whose opaque is already set).
+    pub async fn send(&self, cmd: RemotingCommand) -> Result<(), RemotingError> {
+        if self.is_closed() {
+            return Err(RemotingError::ConnectionClosed(self.inner.peer));
+        }
+        self.inner
+            .tx
+            .send(cmd)
+            .await
+            .map_err(|_| RemotingError::ConnectionClosed(self.inner.peer))
+    }
+
+    /// Sends a request and waits for the response with the same `opaque`.
+    pub async fn invoke(
+        &self,
+        mut cmd: RemotingCommand,
+        timeout: Duration,
+    ) -> Result<RemotingCommand, RemotingError> {
+        let opaque = next_opaque();
+        cmd.opaque = opaque;
+        let (tx, rx) = oneshot::channel();
+        self.lock_pending().insert(opaque, tx);
+        if let Err(e) = self.send(cmd).await {
+            self.lock_pending().remove(&opaque);
+            return Err(e);
+        }
+        if self.is_closed() {
+            // The reader may have drained the table before our insert became visible.
+            self.lock_pending().remove(&opaque);
+        }
+        match tokio::time::timeout(timeout, rx).await {
+            Ok(Ok(resp)) => Ok(resp),
+            Ok(Err(_)) => Err(RemotingError::ConnectionClosed(self.inner.peer)),
+            Err(_) => {
+                self.lock_pending().remove(&opaque);
+                Err(RemotingError::Timeout {
+                    addr: self.inner.peer,
+                    timeout_ms: timeout.as_millis() as u64,
+                })
+            }
+        }
+    }
+
+    /// Sends a request the peer must not answer.
+    pub async fn invoke_oneway(&self, mut cmd: RemotingCommand) -> Result<(), RemotingError> {
+        cmd.opaque = next_opaque();
+        cmd.set_oneway();
+        self.send(cmd).await
+    }
+
+    fn lock_pending(&self) -> std::sync::MutexGuard<'_, HashMap<i32, oneshot::Sender<RemotingCommand>>> {
+        // A poisoned table only means another task panicked while holding it; the map is still valid.
+        self.inner.pending.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn fail_pending(&self) {
+        self.lock_pending().clear();
+    }
+
+    async fn read_loop(
+        &self,
+        mut frames: FramedRead<tokio::net::tcp::OwnedReadHalf, RemotingCodec>,
+        handler: Option<Arc<dyn RequestHandler>>,
+    ) {
+        loop {
+            let next = tokio::select! {
+                _ = self.inner.closed.cancelled() => break,
+                next = frames.next() => next,
+            };
+            match next {
+                None => break,
+                Some(Err(e)) => {
+                    tracing::warn!(peer = %self.inner.peer, error = %e, "closing connection after a bad frame");
+                    break;
+                }
+                Some(Ok(cmd)) if cmd.is_response() => {
+                    let waiter = self.lock_pending().remove(&cmd.opaque);
+                    match waiter {
+                        Some(tx) => {
+                            let _ = tx.send(cmd); // the requester may have timed out meanwhile
+                        }
+                        None => {
+                            tracing::debug!(peer = %self.inner.peer, opaque = cmd.opaque, "response for no pending request")
+                        }
+                    }
+                }
+                Some(Ok(cmd)) => {
+                    let channel = self.clone();
+                    let handler = handler.clone();
+                    tokio::spawn(async move { channel.serve(handler, cmd).await });
+                }
+            }
+        }
+        self.close();
+        if let Some(h) = handler {
+            h.on_channel_closed(self);
+        }
+    }
+
+    async fn serve(self, handler: Option<Arc<dyn RequestHandler>>, request: RemotingCommand) {
+        let oneway = request.is_oneway();
+        let opaque = request.opaque;
+        let code = request.code;
+        let serialize_type = request.serialize_type;
+        let response = match handler {
+            Some(h) => match AssertUnwindSafe(h.handle(self.clone(), request))
+                .catch_unwind()
+                .await
+            {
+                Ok(resp) => resp,
+                Err(_) => {
+                    tracing::error!(code, peer = %self.inner.peer, "request handler panicked");
+                    let mut resp = RemotingCommand::response(response_code::SYSTEM_ERROR)
+                        .with_remark(format!("internal error while handling request code {code}"));
+                    resp.serialize_type = serialize_type;
+                    Some(resp)
+                }
+            },
+            None => {
+                let mut resp = RemotingCommand::response(response_code::REQUEST_CODE_NOT_SUPPORTED)
+                    .with_remark(format!(" request type {code} not supported"));
+                resp.serialize_type = serialize_type;
+                Some(resp)
+            }
+        };
+        if oneway {
+            return;
+        }
+        if let Some(mut resp) = response {
+            resp.opaque = opaque;
+            resp.flag |= RPC_RESPONSE;
+            if let Err(e) = self.send(resp).await {
+                tracing::debug!(peer = %self.inner.peer, error = %e, "response not sent");
+            }
+        }
+    }
+}
+
+async fn write_loop(
+    mut sink: FramedWrite<tokio::net::tcp::OwnedWriteHalf, RemotingCodec>,
+    mut rx: mpsc::Receiver<RemotingCommand>,
+    closed: CancellationToken,
+) {
+    loop {
+        let first = tokio::select! {
+            _ = closed.cancelled() => break,
+            cmd = rx.recv() => match cmd { Some(c) => c, None => break },
+        };
+        // Coalesce whatever else is queued into one write.
+        let mut result = sink.feed(first).await;
+        while result.is_ok() {
+            match rx.try_recv() {
+                Ok(cmd) => result = sink.feed(cmd).await,
+                Err(_) => break,
+            }
+        }
+        if result.is_ok() {
+            result = sink.flush().await;
+        }
+        if let Err(e) = result {
+            tracing::debug!(error = %e, "write failed; closing connection");
+            break;
+        }
+    }
+    closed.cancel();
+}
