@@ -6,7 +6,7 @@
 //!   table, request/response and oneway sends with timeouts.
 //! - [`server`]: accept loop, one reader task per connection, requests handed to a [`RequestHandler`].
 //! - [`client`]: a pool of [`Channel`]s keyed by address, connecting on demand, with RPC hooks.
-//! - [`error`]: [`RemotingError`].
+//! - [`error`]: the error type, [`RemotingError`].
 //!
 //! Invariant: a malformed frame closes only the connection it arrived on; every other connection
 //! keeps being served. Lock order: the pool map lock is never held while a channel lock is taken.
