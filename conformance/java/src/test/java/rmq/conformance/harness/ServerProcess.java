@@ -78,14 +78,24 @@ public final class ServerProcess {
             }
             if (!process.isAlive()) {
                 throw new IllegalStateException(name + " exited with status " + process.exitValue()
-                    + " before printing a line matching /" + bootLine + "/\n" + describe());
+                    + " before printing a line matching /" + bootLine + "/ on stdout" + stderrHint(bootLine)
+                    + "\n" + describe());
             }
             if (System.nanoTime() > deadline) {
-                throw new IllegalStateException(name + " did not print a line matching /" + bootLine + "/ within "
-                    + timeout.toSeconds() + " s\n" + describe());
+                throw new IllegalStateException(name + " did not print a line matching /" + bootLine
+                    + "/ on stdout within " + timeout.toSeconds() + " s" + stderrHint(bootLine) + "\n" + describe());
             }
             Thread.sleep(50);
         }
+    }
+
+    private String stderrHint(Pattern bootLine) {
+        for (String line : readLines(stderr)) {
+            if (bootLine.matcher(line).find()) {
+                return " (the line is on stderr; the boot line must go to stdout)";
+            }
+        }
+        return "";
     }
 
     /** destroy(), then destroyForcibly() after a grace period. */
