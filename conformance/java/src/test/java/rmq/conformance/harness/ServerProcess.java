@@ -101,12 +101,16 @@ public final class ServerProcess {
     /** destroy(), then destroyForcibly() after a grace period. */
     public void stop() {
         try {
+            List<ProcessHandle> children = process.descendants().collect(java.util.stream.Collectors.toList());
             if (process.isAlive()) {
                 process.destroy();
                 if (!process.waitFor(10, TimeUnit.SECONDS)) {
                     process.destroyForcibly();
                     process.waitFor(10, TimeUnit.SECONDS);
                 }
+            }
+            for (ProcessHandle c : children) {
+                c.destroyForcibly();
             }
         } catch (InterruptedException e) {
             process.destroyForcibly();
