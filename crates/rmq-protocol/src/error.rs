@@ -28,6 +28,9 @@ pub enum WireError {
     /// A structurally invalid JSON header (wrong types, out-of-range numbers).
     #[error("bad JSON header: {0}")]
     BadJsonHeader(String),
+    /// A JSON body that is malformed or has the wrong shape.
+    #[error("bad JSON body: {0}")]
+    BadBody(String),
     /// A structurally invalid binary (ROCKETMQ) header.
     #[error("bad binary header: {0}")]
     BadBinaryHeader(&'static str),

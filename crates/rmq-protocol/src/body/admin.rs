@@ -1,0 +1,209 @@
+//! Admin and monitoring bodies (spec Appendix A).
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::{
+    de_consume_from_where, de_consume_type, de_language, de_message_model, mq_map, DataVersion, MessageQueue,
+    SubscriptionData,
+};
+
+/// `ConsumeStats` (GET_CONSUME_STATS body).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ConsumeStats {
+    pub consume_tps: f64,
+    #[serde(with = "mq_map")]
+    pub offset_table: HashMap<MessageQueue, OffsetWrapper>,
+}
+
+/// One queue of [`ConsumeStats`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct OffsetWrapper {
+    pub broker_offset: i64,
+    pub consumer_offset: i64,
+    pub last_timestamp: i64,
+}
+
+/// `TopicStatsTable` (GET_TOPIC_STATS_INFO body).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct TopicStatsTable {
+    #[serde(with = "mq_map")]
+    pub offset_table: HashMap<MessageQueue, TopicOffset>,
+}
+
+/// One queue of [`TopicStatsTable`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct TopicOffset {
+    pub last_update_timestamp: i64,
+    pub max_offset: i64,
+    pub min_offset: i64,
+}
+
+/// `GroupList` (QUERY_TOPIC_CONSUME_BY_WHO body).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct GroupList {
+    pub group_list: Vec<String>,
+}
+
+/// `Connection`: one client connection of a group.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Connection {
+    pub client_addr: String,
+    pub client_id: String,
+    /// LanguageCode name, e.g. `JAVA`.
+    #[serde(deserialize_with = "de_language")]
+    pub language: String,
+    pub version: i32,
+}
+
+/// `ConsumerConnection` (GET_CONSUMER_CONNECTION_LIST body).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ConsumerConnection {
+    pub connection_set: Vec<Connection>,
+    #[serde(deserialize_with = "de_consume_from_where")]
+    pub consume_from_where: String,
+    #[serde(deserialize_with = "de_consume_type")]
+    pub consume_type: String,
+    #[serde(deserialize_with = "de_message_model")]
+    pub message_model: String,
+    pub subscription_table: HashMap<String, SubscriptionData>,
+}
+
+/// `ProducerConnection` (GET_PRODUCER_CONNECTION_LIST body).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ProducerConnection {
+    pub connection_set: Vec<Connection>,
+}
+
+/// `SubscriptionGroupConfig` (spec A.9); `Default` gives the auto-create defaults.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct SubscriptionGroupConfig {
+    pub broker_id: i64,
+    pub consume_broadcast_enable: bool,
+    pub consume_enable: bool,
+    pub consume_from_min_enable: bool,
+    pub group_name: String,
+    pub notify_consumer_ids_changed_enable: bool,
+    pub retry_max_times: i32,
+    pub retry_queue_nums: i32,
+    pub which_broker_when_consume_slowly: i64,
+}
+
+impl Default for SubscriptionGroupConfig {
+    fn default() -> Self {
+        Self {
+            broker_id: 0,
+            consume_broadcast_enable: true,
+            consume_enable: true,
+            consume_from_min_enable: true,
+            group_name: String::new(),
+            notify_consumer_ids_changed_enable: true,
+            retry_max_times: 16,
+            retry_queue_nums: 1,
+            which_broker_when_consume_slowly: 1,
+        }
+    }
+}
+
+impl SubscriptionGroupConfig {
+    pub fn new(group: impl Into<String>) -> Self {
+        Self {
+            group_name: group.into(),
+            ..Self::default()
+        }
+    }
+}
+
+/// `SubscriptionGroupWrapper` (GET_ALL_SUBSCRIPTIONGROUP_CONFIG body).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct SubscriptionGroupWrapper {
+    pub data_version: DataVersion,
+    pub subscription_group_table: HashMap<String, SubscriptionGroupConfig>,
+}
+
+/// `ConsumerOffsetSerializeWrapper`: `"topic@group"` → queue id → offset (spec A.10).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ConsumerOffsetSerializeWrapper {
+    pub offset_table: HashMap<String, HashMap<i32, i64>>,
+}
+
+/// `QueryCorrectionOffsetBody`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct QueryCorrectionOffsetBody {
+    pub correction_offsets: HashMap<i32, i64>,
+}
+
+/// `ConsumerRunningInfo` (GET_CONSUMER_RUNNING_INFO body, spec A.6).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ConsumerRunningInfo {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub jstack: Option<String>,
+    #[serde(with = "mq_map")]
+    pub mq_table: HashMap<MessageQueue, ProcessQueueInfo>,
+    pub properties: HashMap<String, String>,
+    pub status_table: HashMap<String, ConsumeStatus>,
+    pub subscription_set: Vec<SubscriptionData>,
+}
+
+/// One queue of [`ConsumerRunningInfo`] (`droped` is Java's spelling).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ProcessQueueInfo {
+    pub cached_msg_count: i64,
+    pub cached_msg_max_offset: i64,
+    pub cached_msg_min_offset: i64,
+    #[serde(rename = "cachedMsgSizeInMiB")]
+    pub cached_msg_size_in_mib: i64,
+    pub commit_offset: i64,
+    pub droped: bool,
+    pub last_consume_timestamp: i64,
+    pub last_lock_timestamp: i64,
+    pub last_pull_timestamp: i64,
+    pub locked: bool,
+    pub transaction_msg_count: i64,
+    pub transaction_msg_max_offset: i64,
+    pub transaction_msg_min_offset: i64,
+    pub try_unlock_times: i64,
+}
+
+/// Per-topic consume status of [`ConsumerRunningInfo`].
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ConsumeStatus {
+    #[serde(rename = "consumeFailedMsgs")]
+    pub consume_failed_msgs: i64,
+    #[serde(rename = "consumeFailedTPS")]
+    pub consume_failed_tps: f64,
+    #[serde(rename = "consumeOKTPS")]
+    pub consume_ok_tps: f64,
+    #[serde(rename = "consumeRT")]
+    pub consume_rt: f64,
+    #[serde(rename = "pullRT")]
+    pub pull_rt: f64,
+    #[serde(rename = "pullTPS")]
+    pub pull_tps: f64,
+}
+
+/// `GetConsumerStatusBody` (GET_CONSUMER_STATUS_FROM_CLIENT / INVOKE_BROKER_TO_GET_CONSUMER_STATUS).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct GetConsumerStatusBody {
+    /// client id → (queue → offset), kept as raw JSON values (nested MessageQueue keys).
+    pub consumer_table: HashMap<String, serde_json::Value>,
+    #[serde(with = "mq_map")]
+    pub message_queue_table: HashMap<MessageQueue, i64>,
+}
