@@ -1,0 +1,199 @@
+//! Store configuration (`MessageStoreConfig` keys that the store itself uses).
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use crate::StoreError;
+
+/// `flushDiskType`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FlushDiskType {
+    /// Background flush every `flush_interval_commit_log_ms`; puts return before fsync.
+    #[default]
+    AsyncFlush,
+    /// Group commit: a put returns only once its bytes are fsynced.
+    SyncFlush,
+}
+
+impl FromStr for FlushDiskType {
+    type Err = StoreError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "ASYNC_FLUSH" => Ok(FlushDiskType::AsyncFlush),
+            "SYNC_FLUSH" => Ok(FlushDiskType::SyncFlush),
+            other => Err(StoreError::Config(format!("unknown flushDiskType {other:?}"))),
+        }
+    }
+}
+
+/// Configuration of one `MessageStore`. Every field has the Java 4.9.8 default.
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    /// `storePathRootDir`: `commitlog/`, `consumequeue/`, `index/`, `checkpoint`, `abort`, `lock`,
+    /// `config/` live under it.
+    pub store_path_root_dir: PathBuf,
+    /// `mappedFileSizeCommitLog` (1 GiB).
+    pub mapped_file_size_commit_log: u64,
+    /// `mappedFileSizeConsumeQueue` (300 000 × 20); rounded up to a multiple of 20 when used.
+    pub mapped_file_size_consume_queue: u64,
+    pub flush_disk_type: FlushDiskType,
+    /// `flushIntervalCommitLog` (async flush period).
+    pub flush_interval_commit_log_ms: u64,
+    /// `flushCommitLogLeastPages` (async flush threshold in 4 KiB pages).
+    pub flush_commit_log_least_pages: usize,
+    /// `flushCommitLogThoroughInterval`: async flush ignores the page threshold this often.
+    pub flush_commit_log_thorough_interval_ms: u64,
+    /// `flushIntervalConsumeQueue`.
+    pub flush_interval_consume_queue_ms: u64,
+    /// `flushConsumeQueueLeastPages`.
+    pub flush_consume_queue_least_pages: usize,
+    /// `flushConsumeQueueThoroughInterval`: full CQ flush + checkpoint persist this often.
+    pub flush_consume_queue_thorough_interval_ms: u64,
+    /// `syncFlushTimeout`.
+    pub sync_flush_timeout_ms: u64,
+    /// `maxMessageSize` (body bytes).
+    pub max_message_size: usize,
+    /// Written into every record (STOREHOSTADDRESS) and into offset message ids.
+    pub store_host: SocketAddr,
+    /// `checkCRCOnRecover`.
+    pub check_crc_on_recover: bool,
+    /// `osPageCacheBusyTimeOutMills`: a put lock held longer than this makes new puts fail
+    /// with `OsPageCacheBusy`.
+    pub os_page_cache_busy_timeout_ms: u64,
+    /// `messageDelayLevel`, used to compute the consume-queue tag code (deliver time) of
+    /// `SCHEDULE_TOPIC_XXXX` records.
+    pub message_delay_level: String,
+    /// `accessMessageInMemoryMaxRatio` (percent of RAM considered "in memory" for pull caps).
+    pub access_message_in_memory_max_ratio: u64,
+    /// Physical memory used by the in-memory test; `None` = read `/proc/meminfo`, else 24 GiB.
+    pub total_memory_bytes: Option<u64>,
+    pub max_transfer_bytes_on_message_in_memory: usize,
+    pub max_transfer_count_on_message_in_memory: usize,
+    pub max_transfer_bytes_on_message_in_disk: usize,
+    pub max_transfer_count_on_message_in_disk: usize,
+    /// Capacity of the arrival broadcast channel (lossy).
+    pub arrival_channel_capacity: usize,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        let home = std::env::var_os("HOME")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("."));
+        StoreConfig {
+            store_path_root_dir: home.join("store"),
+            mapped_file_size_commit_log: 1024 * 1024 * 1024,
+            mapped_file_size_consume_queue: 300_000 * 20,
+            flush_disk_type: FlushDiskType::AsyncFlush,
+            flush_interval_commit_log_ms: 500,
+            flush_commit_log_least_pages: 4,
+            flush_commit_log_thorough_interval_ms: 10_000,
+            flush_interval_consume_queue_ms: 1000,
+            flush_consume_queue_least_pages: 2,
+            flush_consume_queue_thorough_interval_ms: 60_000,
+            sync_flush_timeout_ms: 5000,
+            max_message_size: 4 * 1024 * 1024,
+            store_host: SocketAddr::from((Ipv4Addr::LOCALHOST, 10911)),
+            check_crc_on_recover: true,
+            os_page_cache_busy_timeout_ms: 1000,
+            message_delay_level: "1s 5s 10s 30s 1m 2m 3m 4m 5m 6m 7m 8m 9m 10m 20m 30m 1h 2h".to_string(),
+            access_message_in_memory_max_ratio: 40,
+            total_memory_bytes: None,
+            max_transfer_bytes_on_message_in_memory: 256 * 1024,
+            max_transfer_count_on_message_in_memory: 32,
+            max_transfer_bytes_on_message_in_disk: 64 * 1024,
+            max_transfer_count_on_message_in_disk: 8,
+            arrival_channel_capacity: 4096,
+        }
+    }
+}
+
+impl StoreConfig {
+    pub fn commit_log_dir(&self) -> PathBuf {
+        self.store_path_root_dir.join("commitlog")
+    }
+    pub fn consume_queue_dir(&self) -> PathBuf {
+        self.store_path_root_dir.join("consumequeue")
+    }
+    pub fn config_dir(&self) -> PathBuf {
+        self.store_path_root_dir.join("config")
+    }
+    pub fn checkpoint_path(&self) -> PathBuf {
+        self.store_path_root_dir.join("checkpoint")
+    }
+    pub fn abort_path(&self) -> PathBuf {
+        self.store_path_root_dir.join("abort")
+    }
+    pub fn lock_path(&self) -> PathBuf {
+        self.store_path_root_dir.join("lock")
+    }
+    /// CQ segment size rounded up to a whole number of 20-byte entries (Java's getter).
+    pub fn consume_queue_file_size(&self) -> u64 {
+        let unit = crate::consume_queue::CQ_STORE_UNIT_SIZE as u64;
+        self.mapped_file_size_consume_queue.div_ceil(unit) * unit
+    }
+
+    pub(crate) fn validate(&self) -> Result<(), StoreError> {
+        // A record of the maximum size must fit into one segment together with the blank.
+        if self.mapped_file_size_commit_log < 4096 {
+            return Err(StoreError::Config(
+                "mapped_file_size_commit_log must be at least 4096".into(),
+            ));
+        }
+        if self.consume_queue_file_size() == 0 {
+            return Err(StoreError::Config(
+                "mapped_file_size_consume_queue must be > 0".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// `messageDelayLevel` parsed into milliseconds per level (level 1 = index 0).
+    pub fn delay_levels_ms(&self) -> Vec<i64> {
+        self.message_delay_level
+            .split(' ')
+            .filter(|s| !s.is_empty())
+            .filter_map(|s| {
+                let (num, unit) = s.split_at(s.len() - 1);
+                let n: i64 = num.parse().ok()?;
+                let ms = match unit {
+                    "s" => 1000,
+                    "m" => 60_000,
+                    "h" => 3_600_000,
+                    "d" => 86_400_000,
+                    _ => return None,
+                };
+                Some(n * ms)
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flush_type_parses_java_names() {
+        assert_eq!(
+            "SYNC_FLUSH".parse::<FlushDiskType>().unwrap(),
+            FlushDiskType::SyncFlush
+        );
+        assert_eq!(
+            "ASYNC_FLUSH".parse::<FlushDiskType>().unwrap(),
+            FlushDiskType::AsyncFlush
+        );
+        assert!("sync".parse::<FlushDiskType>().is_err());
+    }
+
+    #[test]
+    fn defaults_and_delay_levels() {
+        let c = StoreConfig::default();
+        assert_eq!(c.consume_queue_file_size(), 6_000_000);
+        let levels = c.delay_levels_ms();
+        assert_eq!(levels.len(), 18);
+        assert_eq!(levels[0], 1000);
+        assert_eq!(levels[17], 7_200_000);
+    }
+}

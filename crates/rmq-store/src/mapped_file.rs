@@ -1,0 +1,411 @@
+//! `MappedFile` (one fixed-size segment) and `MappedFileQueue` (a directory of segments named by
+//! the 20-digit offset of their first byte), shared by the commitlog and the consume queues.
+//!
+//! Writes go through `pwrite` into the page cache; readers see them through one read-only shared
+//! mapping per segment, which is also what zero-copy `Bytes` handed to the broker point into.
+//! Nothing ever holds a mutable mapping, so readers and the single writer never alias `&mut`.
+//! Invariant: bytes below a segment's published `wrote` position never change while the store is
+//! open (recovery truncates before any reader exists), so slices handed out stay valid.
+
+use std::fs::{self, File, OpenOptions};
+use std::io;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+
+use bytes::Bytes;
+use memmap2::Mmap;
+
+use crate::error::IoContext;
+use crate::StoreError;
+
+/// `MappedFile.OS_PAGE_SIZE`: unit of the "least pages" flush thresholds.
+pub const OS_PAGE_SIZE: u64 = 4096;
+
+/// `UtilAll.offset2FileName`.
+pub fn file_name(offset: u64) -> String {
+    format!("{offset:020}")
+}
+
+/// One segment file of exactly `size` bytes.
+#[derive(Debug)]
+pub struct MappedFile {
+    path: PathBuf,
+    file: File,
+    start_offset: u64,
+    size: u64,
+    /// The whole read-only mapping.
+    data: Bytes,
+    /// Bytes appended (readers see up to here).
+    wrote: AtomicU64,
+    /// Bytes known to be on disk.
+    flushed: AtomicU64,
+}
+
+impl MappedFile {
+    /// Create a new segment (sparse, zero-filled) and fsync its directory entry.
+    pub fn create(dir: &Path, start_offset: u64, size: u64) -> Result<MappedFile, StoreError> {
+        let path = dir.join(file_name(start_offset));
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .at(&path)?;
+        file.set_len(size).at(&path)?;
+        file.sync_all().at(&path)?;
+        sync_dir(dir)?;
+        Self::map(path, file, start_offset, size, 0)
+    }
+
+    /// Open an existing segment; its length must equal `size` (Java refuses to start otherwise).
+    /// All positions start at `size`; recovery corrects the last segments.
+    pub fn open(path: PathBuf, start_offset: u64, size: u64) -> Result<MappedFile, StoreError> {
+        let file = OpenOptions::new().read(true).write(true).open(&path).at(&path)?;
+        let actual = file.metadata().at(&path)?.len();
+        if actual != size {
+            return Err(StoreError::SegmentSize {
+                path,
+                actual,
+                expected: size,
+            });
+        }
+        Self::map(path, file, start_offset, size, size)
+    }
+
+    fn map(
+        path: PathBuf,
+        file: File,
+        start_offset: u64,
+        size: u64,
+        pos: u64,
+    ) -> Result<MappedFile, StoreError> {
+        // SAFETY: the mapping is read-only and private to this store (the `lock` file keeps other
+        // rmq processes out). Bytes under it change only (a) beyond `wrote`, where no reader
+        // looks, and (b) during recovery, before any reader exists. The file is never shrunk
+        // while the store runs.
+        let mmap = unsafe { Mmap::map(&file) }.at(&path)?;
+        Ok(MappedFile {
+            path,
+            file,
+            start_offset,
+            size,
+            data: Bytes::from_owner(mmap),
+            wrote: AtomicU64::new(pos),
+            flushed: AtomicU64::new(pos),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+    pub fn start_offset(&self) -> u64 {
+        self.start_offset
+    }
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+    pub fn end_offset(&self) -> u64 {
+        self.start_offset + self.size
+    }
+    pub fn wrote(&self) -> u64 {
+        self.wrote.load(Ordering::Acquire)
+    }
+    pub fn flushed(&self) -> u64 {
+        self.flushed.load(Ordering::Acquire)
+    }
+    pub fn is_full(&self) -> bool {
+        self.wrote() >= self.size
+    }
+
+    /// Write `bytes` at `pos` and publish `wrote = pos + len`. Only one writer per segment at a
+    /// time (the caller's lock guarantees it); `pos` must be the current `wrote`.
+    pub fn append_at(&self, pos: u64, bytes: &[u8]) -> io::Result<()> {
+        debug_assert_eq!(pos, self.wrote());
+        debug_assert!(pos + bytes.len() as u64 <= self.size);
+        self.file.write_all_at(bytes, pos)?;
+        self.wrote.store(pos + bytes.len() as u64, Ordering::Release);
+        Ok(())
+    }
+
+    /// Mark the rest of the segment as used (after the end-of-file blank).
+    pub fn mark_full(&self) {
+        self.wrote.store(self.size, Ordering::Release);
+    }
+
+    /// Zero-copy slice of published bytes `[pos, pos+len)`.
+    pub fn slice(&self, pos: u64, len: u64) -> Option<Bytes> {
+        let end = pos.checked_add(len)?;
+        (end <= self.wrote()).then(|| self.data.slice(pos as usize..end as usize))
+    }
+
+    /// Published bytes from `pos` to `wrote`.
+    pub fn slice_from(&self, pos: u64) -> Option<Bytes> {
+        let w = self.wrote();
+        (pos <= w).then(|| self.data.slice(pos as usize..w as usize))
+    }
+
+    /// All mapped bytes, published or not. Recovery only.
+    pub fn raw(&self) -> &[u8] {
+        &self.data
+    }
+
+    /// fsync if at least `least_pages` dirty pages (0 = any dirty byte; a full segment always
+    /// qualifies). Returns the flushed position. A failure is fatal to the store.
+    pub fn flush(&self, least_pages: usize) -> io::Result<u64> {
+        let w = self.wrote();
+        let f = self.flushed();
+        if w <= f {
+            return Ok(f);
+        }
+        if least_pages > 0
+            && w < self.size
+            && (w / OS_PAGE_SIZE).saturating_sub(f / OS_PAGE_SIZE) < least_pages as u64
+        {
+            return Ok(f);
+        }
+        self.file.sync_data()?;
+        self.flushed.store(w, Ordering::Release);
+        Ok(w)
+    }
+
+    /// Cut the segment at `pos`: everything after it becomes zeros (ftruncate down and back up,
+    /// so a later recovery can never mistake stale bytes for records). Recovery only.
+    pub fn truncate_tail(&self, pos: u64) -> Result<(), StoreError> {
+        if pos < self.size {
+            self.file.set_len(pos).at(&self.path)?;
+            self.file.set_len(self.size).at(&self.path)?;
+            self.file.sync_all().at(&self.path)?;
+        }
+        self.wrote.store(pos, Ordering::Release);
+        self.flushed.store(pos, Ordering::Release);
+        Ok(())
+    }
+
+    /// Modification time in epoch ms (used by lookup-by-time, §3.5).
+    pub fn modified_ms(&self) -> i64 {
+        self.file
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or(0)
+    }
+}
+
+pub(crate) fn sync_dir(dir: &Path) -> Result<(), StoreError> {
+    File::open(dir).and_then(|d| d.sync_all()).at(dir)
+}
+
+/// The segments of one commitlog or one consume queue, ordered by start offset.
+#[derive(Debug)]
+pub struct MappedFileQueue {
+    dir: PathBuf,
+    file_size: u64,
+    files: RwLock<Vec<Arc<MappedFile>>>,
+    /// Everything below this offset is on disk.
+    flushed_where: AtomicU64,
+}
+
+impl MappedFileQueue {
+    /// Load all segments of `dir` (created if missing). Every segment must be `file_size` bytes.
+    pub fn load(dir: PathBuf, file_size: u64) -> Result<MappedFileQueue, StoreError> {
+        fs::create_dir_all(&dir).at(&dir)?;
+        let mut names = Vec::new();
+        for entry in fs::read_dir(&dir).at(&dir)? {
+            let entry = entry.at(&dir)?;
+            let name = entry.file_name();
+            let Some(name) = name.to_str() else { continue };
+            match name.parse::<u64>() {
+                Ok(start) if name.len() == 20 => names.push((start, entry.path())),
+                _ => tracing::warn!(path = %entry.path().display(), "ignoring non-segment file"),
+            }
+        }
+        names.sort();
+        let mut files = Vec::with_capacity(names.len());
+        for (start, path) in names {
+            if start % file_size != 0 {
+                tracing::warn!(path = %path.display(), "[BUG] segment offset not a multiple of the size");
+            }
+            files.push(Arc::new(MappedFile::open(path, start, file_size)?));
+        }
+        for pair in files.windows(2) {
+            if pair[0].end_offset() != pair[1].start_offset() {
+                tracing::error!(
+                    first = %pair[0].path().display(),
+                    second = %pair[1].path().display(),
+                    "[BUG] segments are not adjacent"
+                );
+            }
+        }
+        let flushed = files.last().map_or(0, |f| f.end_offset());
+        Ok(MappedFileQueue {
+            dir,
+            file_size,
+            files: RwLock::new(files),
+            flushed_where: AtomicU64::new(flushed),
+        })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+    pub fn file_size(&self) -> u64 {
+        self.file_size
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Vec<Arc<MappedFile>>> {
+        self.files.read().unwrap_or_else(|p| p.into_inner())
+    }
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Vec<Arc<MappedFile>>> {
+        self.files.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A snapshot of the segment list.
+    pub fn files(&self) -> Vec<Arc<MappedFile>> {
+        self.read().clone()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.read().is_empty()
+    }
+    pub fn first(&self) -> Option<Arc<MappedFile>> {
+        self.read().first().cloned()
+    }
+    pub fn last(&self) -> Option<Arc<MappedFile>> {
+        self.read().last().cloned()
+    }
+
+    /// The segment containing `offset` (Java's index arithmetic with a linear fallback).
+    pub fn find(&self, offset: u64) -> Option<Arc<MappedFile>> {
+        let files = self.read();
+        let first = files.first()?;
+        if offset < first.start_offset() {
+            return None;
+        }
+        let idx = (offset / self.file_size - first.start_offset() / self.file_size) as usize;
+        if let Some(f) = files.get(idx) {
+            if f.start_offset() <= offset && offset < f.end_offset() {
+                return Some(f.clone());
+            }
+        }
+        files
+            .iter()
+            .find(|f| f.start_offset() <= offset && offset < f.end_offset())
+            .cloned()
+    }
+
+    /// Append a new segment starting at `start` (must be the end of the last one, or any
+    /// multiple of the size for an empty queue).
+    pub fn create(&self, start: u64) -> Result<Arc<MappedFile>, StoreError> {
+        let f = Arc::new(MappedFile::create(&self.dir, start, self.file_size)?);
+        let mut files = self.write();
+        if files.is_empty() {
+            self.flushed_where.store(start, Ordering::Release);
+        }
+        files.push(f.clone());
+        Ok(f)
+    }
+
+    /// First byte offset (`None` when empty).
+    pub fn min_offset(&self) -> Option<u64> {
+        self.first().map(|f| f.start_offset())
+    }
+
+    /// Next byte to write (0 when empty).
+    pub fn max_offset(&self) -> u64 {
+        self.last().map_or(0, |f| f.start_offset() + f.wrote())
+    }
+
+    pub fn flushed_where(&self) -> u64 {
+        self.flushed_where.load(Ordering::Acquire)
+    }
+
+    /// Flush from the segment holding `flushed_where` onwards. Returns the new `flushed_where`.
+    pub fn flush(&self, least_pages: usize) -> io::Result<u64> {
+        let files = self.files();
+        let mut fw = self.flushed_where();
+        let start = files.iter().position(|f| fw < f.end_offset());
+        if let Some(start) = start {
+            for f in &files[start..] {
+                let flushed = f.flush(least_pages)?;
+                fw = fw.max(f.start_offset() + flushed);
+                if flushed < f.size() {
+                    break;
+                }
+            }
+        }
+        self.flushed_where.store(fw, Ordering::Release);
+        Ok(fw)
+    }
+
+    /// Drop everything at and after `offset`: the containing segment is cut (tail zeroed), later
+    /// segments are deleted. Recovery and dirty-CQ truncation only (single-threaded).
+    pub fn truncate_dirty(&self, offset: u64) -> Result<(), StoreError> {
+        let mut files = self.write();
+        let mut keep = Vec::with_capacity(files.len());
+        for f in files.drain(..) {
+            if f.end_offset() <= offset {
+                keep.push(f);
+            } else if f.start_offset() <= offset {
+                f.truncate_tail(offset - f.start_offset())?;
+                keep.push(f);
+            } else {
+                tracing::info!(path = %f.path().display(), "deleting dirty segment");
+                fs::remove_file(f.path()).at(f.path())?;
+            }
+        }
+        *files = keep;
+        let fw = files.last().map_or(0, |f| f.start_offset() + f.wrote());
+        self.flushed_where.store(fw, Ordering::Release);
+        drop(files);
+        sync_dir(&self.dir)
+    }
+
+    /// Delete every segment and the directory.
+    pub fn destroy(&self) -> Result<(), StoreError> {
+        let mut files = self.write();
+        files.clear();
+        match fs::remove_dir_all(&self.dir) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(StoreError::Io {
+                path: self.dir.clone(),
+                source: e,
+            }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn append_flush_truncate_reload() {
+        let dir = tempfile::tempdir().unwrap();
+        let q = MappedFileQueue::load(dir.path().join("q"), 4096).unwrap();
+        assert!(q.is_empty());
+        let f = q.create(0).unwrap();
+        f.append_at(0, b"abcdef").unwrap();
+        assert_eq!(q.max_offset(), 6);
+        assert_eq!(&f.slice(1, 3).unwrap()[..], b"bcd");
+        assert!(f.slice(4, 3).is_none());
+        assert_eq!(q.flush(0).unwrap(), 6);
+        f.mark_full();
+        let g = q.create(4096).unwrap();
+        g.append_at(0, b"xyz").unwrap();
+        assert_eq!(q.find(4097).unwrap().start_offset(), 4096);
+        assert_eq!(q.flush(0).unwrap(), 4099);
+        q.truncate_dirty(3).unwrap();
+        assert_eq!(q.files().len(), 1);
+        assert_eq!(q.max_offset(), 3);
+        assert_eq!(&q.first().unwrap().raw()[..8], b"abc\0\0\0\0\0");
+        drop(q);
+        let q = MappedFileQueue::load(dir.path().join("q"), 4096).unwrap();
+        assert_eq!(q.files().len(), 1);
+        assert_eq!(file_name(4096), "00000000000000004096");
+        assert!(MappedFileQueue::load(dir.path().join("q"), 8192).is_err());
+    }
+}
