@@ -23,6 +23,9 @@ use crate::StoreError;
 /// `MappedFile.OS_PAGE_SIZE`: unit of the "least pages" flush thresholds.
 pub const OS_PAGE_SIZE: u64 = 4096;
 
+/// Suffix of a segment being created.
+const TMP_SUFFIX: &str = ".tmp";
+
 /// `UtilAll.offset2FileName`.
 pub fn file_name(offset: u64) -> String {
     format!("{offset:020}")
@@ -44,17 +47,28 @@ pub struct MappedFile {
 }
 
 impl MappedFile {
-    /// Create a new segment (sparse, zero-filled) and fsync its directory entry.
+    /// Create a new segment (sparse, zero-filled). It is sized as `<name>.tmp` and renamed into
+    /// place, so a crash can never leave a segment of the wrong length (which would make the
+    /// next open fail); stale `.tmp` files are removed at load.
     pub fn create(dir: &Path, start_offset: u64, size: u64) -> Result<MappedFile, StoreError> {
         let path = dir.join(file_name(start_offset));
+        let tmp = dir.join(format!("{}{TMP_SUFFIX}", file_name(start_offset)));
         let file = OpenOptions::new()
             .read(true)
             .write(true)
-            .create_new(true)
-            .open(&path)
-            .at(&path)?;
-        file.set_len(size).at(&path)?;
-        file.sync_all().at(&path)?;
+            .create(true)
+            .truncate(true)
+            .open(&tmp)
+            .at(&tmp)?;
+        file.set_len(size).at(&tmp)?;
+        file.sync_all().at(&tmp)?;
+        if path.exists() {
+            return Err(StoreError::Io {
+                path,
+                source: io::Error::from(io::ErrorKind::AlreadyExists),
+            });
+        }
+        fs::rename(&tmp, &path).at(&path)?;
         sync_dir(dir)?;
         Self::map(path, file, start_offset, size, 0)
     }
@@ -220,6 +234,10 @@ impl MappedFileQueue {
             let Some(name) = name.to_str() else { continue };
             match name.parse::<u64>() {
                 Ok(start) if name.len() == 20 => names.push((start, entry.path())),
+                _ if name.len() == 20 + TMP_SUFFIX.len() && name.ends_with(TMP_SUFFIX) => {
+                    tracing::info!(path = %entry.path().display(), "removing half-created segment");
+                    fs::remove_file(entry.path()).at(&entry.path())?;
+                }
                 _ => tracing::warn!(path = %entry.path().display(), "ignoring non-segment file"),
             }
         }
