@@ -1,1 +1,32 @@
-//! rmq-client
+//! rmq-client: a RocketMQ 4.9 producer and admin client over the remoting protocol.
+//!
+//! # Layout
+//!
+//! * [`config`] — [`ClientConfig`] (Java defaults) and the client id.
+//! * [`message`] — [`Message`], [`MessageQueue`], [`SendStatus`], [`SendResult`].
+//! * `route` — a topic route → its publish queues; round-robin selection avoiding a failed broker.
+//! * `send` — pure request building (V2 header, UNIQ_KEY, compression, batch body) and response
+//!   mapping, plus the retry policy.
+//! * `client` — what producer and admin share: connection pool, name-server failover, route and
+//!   broker-address tables.
+//! * [`producer`] — [`Producer`]: sends, retries, route-refresh and heartbeat tasks.
+//! * [`admin`] — [`Admin`]: routes, cluster info, topic creation, offsets, message lookup, stats.
+//! * [`error`] — [`ClientError`], the one error type of this crate.
+
+pub mod admin;
+mod client;
+pub mod config;
+pub mod error;
+pub mod message;
+pub mod producer;
+mod route;
+mod send;
+
+pub use admin::Admin;
+pub use config::ClientConfig;
+pub use error::ClientError;
+pub use message::{Message, MessageQueue, SendResult, SendStatus};
+pub use producer::Producer;
+pub use rmq_protocol::body::{ClusterInfo, TopicConfig, TopicRouteData, TopicStatsTable};
+pub use rmq_protocol::message::MessageExt;
+pub use rmq_protocol::LanguageCode;

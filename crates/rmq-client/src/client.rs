@@ -1,0 +1,185 @@
+//! [`Client`]: the machinery shared by [`crate::Producer`] and [`crate::Admin`] — the connection
+//! pool, name-server failover, the route and broker-address tables, and response checking.
+//!
+//! Lock order: `routes` and `brokers` are never held together, and no lock is held across an
+//! `.await`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use rmq_protocol::body::{self, TopicRouteData, MASTER_ID};
+use rmq_protocol::codes::{request_code, response_code};
+use rmq_protocol::header::GetRouteInfoRequestHeader;
+use rmq_protocol::RemotingCommand;
+use rmq_remoting::RemotingClient;
+
+use crate::config::ClientConfig;
+use crate::ClientError;
+
+/// Timeout of name-server and admin requests (Java `MQClientAPIImpl` uses 3 s for most).
+pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_millis(3000);
+
+pub(crate) struct Client {
+    pub config: ClientConfig,
+    pub client_id: String,
+    pub remoting: RemotingClient,
+    /// Index into `config.namesrv_addr` of the name server in use; moves on after a failure.
+    namesrv_index: AtomicUsize,
+    /// Last route fetched per topic.
+    routes: Mutex<HashMap<String, TopicRouteData>>,
+    /// brokerName → brokerId → address, merged from every route seen.
+    brokers: Mutex<HashMap<String, BTreeMap<i64, String>>>,
+}
+
+impl Client {
+    pub fn new(config: ClientConfig) -> Self {
+        Client {
+            client_id: config.client_id(),
+            config,
+            remoting: RemotingClient::new(),
+            namesrv_index: AtomicUsize::new(0),
+            routes: Mutex::new(HashMap::new()),
+            brokers: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// A request with this client's language code.
+    pub fn request(&self, code: i32) -> RemotingCommand {
+        let mut cmd = RemotingCommand::request(code);
+        cmd.language = self.config.language;
+        cmd
+    }
+
+    /// Sends `cmd` and returns the response whatever its code.
+    pub async fn invoke(
+        &self,
+        addr: &str,
+        cmd: RemotingCommand,
+        timeout: Duration,
+    ) -> Result<RemotingCommand, ClientError> {
+        self.remoting
+            .invoke(addr, cmd, timeout)
+            .await
+            .map_err(|e| ClientError::remoting(addr, e))
+    }
+
+    /// Sends `cmd`; a non-SUCCESS response becomes [`ClientError::Broker`].
+    pub async fn invoke_ok(
+        &self,
+        addr: &str,
+        cmd: RemotingCommand,
+        timeout: Duration,
+    ) -> Result<RemotingCommand, ClientError> {
+        check(self.invoke(addr, cmd, timeout).await?)
+    }
+
+    pub async fn invoke_oneway(&self, addr: &str, cmd: RemotingCommand) -> Result<(), ClientError> {
+        self.remoting
+            .invoke_oneway(addr, cmd)
+            .await
+            .map_err(|e| ClientError::remoting(addr, e))
+    }
+
+    /// Sends `cmd` to a name server, trying the next one after a transport error. Server answers
+    /// (any code) are returned as they are.
+    pub async fn invoke_namesrv(&self, cmd: RemotingCommand) -> Result<RemotingCommand, ClientError> {
+        let addrs = &self.config.namesrv_addr;
+        if addrs.is_empty() {
+            return Err(ClientError::NoNameServer);
+        }
+        let start = self.namesrv_index.load(Ordering::Relaxed);
+        let mut last_err = ClientError::NoNameServer;
+        for i in 0..addrs.len() {
+            let index = (start + i) % addrs.len();
+            match self.invoke(&addrs[index], cmd.clone(), DEFAULT_TIMEOUT).await {
+                Ok(resp) => {
+                    self.namesrv_index.store(index, Ordering::Relaxed);
+                    return Ok(resp);
+                }
+                Err(e) => {
+                    tracing::warn!(namesrv = %addrs[index], error = %e, "name server request failed");
+                    last_err = e;
+                }
+            }
+        }
+        Err(last_err)
+    }
+
+    /// GET_ROUTEINFO_BY_TOPIC. The route is remembered (and its broker addresses merged) on
+    /// success. TOPIC_NOT_EXIST comes back as [`ClientError::Broker`].
+    pub async fn fetch_route(&self, topic: &str) -> Result<TopicRouteData, ClientError> {
+        let header = GetRouteInfoRequestHeader {
+            topic: topic.to_owned(),
+            accept_standard_json_only: None,
+        };
+        let cmd = self
+            .request(request_code::GET_ROUTEINFO_BY_TOPIC)
+            .with_header(&header);
+        let resp = check(self.invoke_namesrv(cmd).await?)?;
+        let route: TopicRouteData = body::from_fastjson(&resp.body)?;
+        self.remember_route(topic, &route);
+        Ok(route)
+    }
+
+    pub fn remember_route(&self, topic: &str, route: &TopicRouteData) {
+        {
+            let mut brokers = lock(&self.brokers);
+            for bd in &route.broker_datas {
+                let addrs = brokers.entry(bd.broker_name.clone()).or_default();
+                addrs.clear();
+                addrs.extend(bd.broker_addrs.iter().map(|(id, a)| (*id, a.clone())));
+            }
+        }
+        lock(&self.routes).insert(topic.to_owned(), route.clone());
+    }
+
+    /// The master address of `broker_name`, from the routes seen so far.
+    pub fn master_addr(&self, broker_name: &str) -> Option<String> {
+        lock(&self.brokers)
+            .get(broker_name)
+            .and_then(|ids| ids.get(&MASTER_ID))
+            .cloned()
+    }
+
+    /// Every master address known (heartbeat targets).
+    pub fn master_addrs(&self) -> Vec<String> {
+        lock(&self.brokers)
+            .values()
+            .filter_map(|ids| ids.get(&MASTER_ID).cloned())
+            .collect()
+    }
+
+    /// Every broker address known, masters and slaves (unregister targets).
+    pub fn all_broker_addrs(&self) -> Vec<String> {
+        let mut addrs: Vec<String> = lock(&self.brokers)
+            .values()
+            .flat_map(|ids| ids.values().cloned())
+            .collect();
+        addrs.sort();
+        addrs.dedup();
+        addrs
+    }
+}
+
+/// A non-SUCCESS response as [`ClientError::Broker`].
+pub(crate) fn check(resp: RemotingCommand) -> Result<RemotingCommand, ClientError> {
+    if resp.code == response_code::SUCCESS {
+        Ok(resp)
+    } else {
+        Err(broker_error(&resp))
+    }
+}
+
+pub(crate) fn broker_error(resp: &RemotingCommand) -> ClientError {
+    ClientError::Broker {
+        code: resp.code,
+        remark: resp.remark.clone().unwrap_or_default(),
+    }
+}
+
+/// A poisoned lock only means another task panicked while holding it; the data is still valid.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
