@@ -74,6 +74,15 @@ pub struct StoreConfig {
     pub max_transfer_count_on_message_in_disk: usize,
     /// Capacity of the arrival broadcast channel (lossy).
     pub arrival_channel_capacity: usize,
+    /// `messageIndexEnable`: build the key index (`index/`).
+    pub message_index_enable: bool,
+    /// `messageIndexSafe`: after a crash, recover from early enough that the index is rebuilt
+    /// completely (slower recovery).
+    pub message_index_safe: bool,
+    /// `maxHashSlotNum` per index file.
+    pub max_hash_slot_num: u32,
+    /// `maxIndexNum` per index file.
+    pub max_index_num: u32,
 }
 
 impl Default for StoreConfig {
@@ -105,6 +114,10 @@ impl Default for StoreConfig {
             max_transfer_bytes_on_message_in_disk: 64 * 1024,
             max_transfer_count_on_message_in_disk: 8,
             arrival_channel_capacity: 4096,
+            message_index_enable: true,
+            message_index_safe: false,
+            max_hash_slot_num: 5_000_000,
+            max_index_num: 5_000_000 * 4,
         }
     }
 }
@@ -125,6 +138,9 @@ impl StoreConfig {
     pub fn abort_path(&self) -> PathBuf {
         self.store_path_root_dir.join("abort")
     }
+    pub fn index_dir(&self) -> PathBuf {
+        self.store_path_root_dir.join("index")
+    }
     pub fn lock_path(&self) -> PathBuf {
         self.store_path_root_dir.join("lock")
     }
@@ -139,6 +155,11 @@ impl StoreConfig {
         if self.mapped_file_size_commit_log < 4096 {
             return Err(StoreError::Config(
                 "mapped_file_size_commit_log must be at least 4096".into(),
+            ));
+        }
+        if self.message_index_enable && (self.max_hash_slot_num == 0 || self.max_index_num < 2) {
+            return Err(StoreError::Config(
+                "max_hash_slot_num must be > 0 and max_index_num > 1".into(),
             ));
         }
         if self.consume_queue_file_size() == 0 {

@@ -128,6 +128,9 @@ pub(crate) fn consume_queue_flusher(core: Arc<Core>) {
         // Capture before flushing so the persisted value never runs ahead of flushed CQ data.
         let logics = core.checkpoint.logics_msg_timestamp.load(Ordering::Acquire);
         let mut result = core.flush_consume_queues(least);
+        if result.is_ok() {
+            result = core.flush_index(stop.is_some(), logics);
+        }
         if result.is_ok() && thorough {
             result = core.persist_checkpoint(logics);
         }

@@ -13,7 +13,9 @@
 //! - [`config_file`]: atomic `.tmp`/`.bak` persistence for the broker's JSON config files.
 //! - [`message`], [`config`], [`error`]: the API types.
 //!
-//! Not yet implemented: IndexFile (§4) and file cleanup (§7). TODO.
+//! - [`index`]: IndexFile — `topic#key` → commitlog offsets (QUERY_MESSAGE).
+//!
+//! Not yet implemented: file cleanup / disk-space protection (§7). TODO.
 
 pub mod checkpoint;
 pub mod commit_log;
@@ -22,6 +24,7 @@ pub mod config_file;
 pub mod consume_queue;
 pub mod error;
 mod flush;
+pub mod index;
 pub mod mapped_file;
 pub mod message;
 pub mod record;
@@ -29,5 +32,5 @@ pub mod store;
 
 pub use config::{FlushDiskType, StoreConfig};
 pub use error::StoreError;
-pub use message::{Arrival, GetResult, GetStatus, PutMessage, PutResult, PutStatus};
+pub use message::{Arrival, GetResult, GetStatus, PutMessage, PutResult, PutStatus, QueryResult};
 pub use store::MessageStore;

@@ -110,3 +110,12 @@ pub struct Arrival {
     pub queue_offset: i64,
     pub tags_code: i64,
 }
+
+/// Result of `MessageStore::query_message` (QUERY_MESSAGE by key).
+#[derive(Debug, Clone, Default)]
+pub struct QueryResult {
+    /// Whole records, in commitlog order. Hash collisions are not filtered (the client re-checks).
+    pub messages: Vec<Bytes>,
+    pub index_last_update_timestamp: i64,
+    pub index_last_update_phyoffset: i64,
+}

@@ -21,8 +21,9 @@ use crate::commit_log::{CommitLog, ReserveError};
 use crate::consume_queue::{ConsumeQueue, CqEntry};
 use crate::error::IoContext;
 use crate::flush::{self, FlushProgress, Signal, StopMode};
+use crate::index::IndexService;
 use crate::mapped_file::sync_dir;
-use crate::message::{Arrival, GetResult, GetStatus, PutMessage, PutResult, PutStatus};
+use crate::message::{Arrival, GetResult, GetStatus, PutMessage, PutResult, PutStatus, QueryResult};
 use crate::record::{self, sys_flag, EncodeError, RecordInfo};
 use crate::{FlushDiskType, StoreConfig, StoreError};
 
@@ -31,6 +32,7 @@ mod flags {
     pub const SHUT_DOWN: u8 = 1;
     pub const FLUSH_FAILED: u8 = 2;
     pub const CQ_WRITE_ERROR: u8 = 4;
+    pub const INDEX_WRITE_ERROR: u8 = 8;
 }
 
 const DEFAULT_TOTAL_MEMORY: u64 = 24 * 1024 * 1024 * 1024;
@@ -57,6 +59,7 @@ pub(crate) struct Core {
     consume_queues: RwLock<QueueTable>,
     put_lock: Mutex<PutState>,
     pub checkpoint: Checkpoint,
+    index: Option<IndexService>,
     flags: AtomicU8,
     flush_progress: watch::Sender<FlushProgress>,
     pub cl_flush_signal: Signal,
@@ -140,6 +143,17 @@ impl MessageStore {
         let commit_log = CommitLog::load(config.commit_log_dir(), config.mapped_file_size_commit_log)?;
         let consume_queues = load_consume_queues(&config)?;
         let checkpoint = Checkpoint::open(&config.checkpoint_path())?;
+        let index = if config.message_index_enable {
+            Some(IndexService::load(
+                config.index_dir(),
+                config.max_hash_slot_num,
+                config.max_index_num,
+                !abnormal,
+                checkpoint.index_msg_timestamp.load(Ordering::Acquire),
+            )?)
+        } else {
+            None
+        };
         let (flush_progress, _) = watch::channel(FlushProgress::default());
         let (arrivals, _) = broadcast::channel(config.arrival_channel_capacity.max(1));
         let in_memory_window_bytes = (config.total_memory_bytes.unwrap_or_else(total_memory) as i64)
@@ -153,6 +167,7 @@ impl MessageStore {
             consume_queues: RwLock::new(consume_queues),
             put_lock: Mutex::new(PutState::default()),
             checkpoint,
+            index,
             flags: AtomicU8::new(0),
             flush_progress,
             cl_flush_signal: Signal::default(),
@@ -271,6 +286,33 @@ impl MessageStore {
         core.commit_log.store_timestamp(e.phy_offset, e.size)
     }
 
+    /// Messages whose `UNIQ_KEY` or a `KEYS` token equals `key`, stored in `[begin_ts, end_ts]`
+    /// (QUERY_MESSAGE, §4.5). At most `min(max_num, 64)`. Empty if the index is disabled.
+    pub fn query_message(
+        &self,
+        topic: &str,
+        key: &str,
+        max_num: usize,
+        begin_ts: i64,
+        end_ts: i64,
+    ) -> QueryResult {
+        let core = self.core();
+        let Some(index) = &core.index else {
+            return QueryResult::default();
+        };
+        let (mut offsets, ts, phy) = index.query(topic, key, max_num, begin_ts, end_ts);
+        offsets.sort_unstable();
+        offsets.dedup();
+        QueryResult {
+            messages: offsets
+                .into_iter()
+                .filter_map(|o| core.commit_log.read_record(o))
+                .collect(),
+            index_last_update_timestamp: ts,
+            index_last_update_phyoffset: phy,
+        }
+    }
+
     /// One whole record at a commitlog offset (VIEW_MESSAGE_BY_ID).
     pub fn read_record(&self, commit_log_offset: i64) -> Option<Bytes> {
         self.core().commit_log.read_record(commit_log_offset)
@@ -325,14 +367,16 @@ impl MessageStore {
         core.cq_flush_signal.stop(StopMode::Clean);
         join_all(&self.inner.threads);
         let f = core.flags.load(Ordering::Acquire);
-        if f & (flags::FLUSH_FAILED | flags::CQ_WRITE_ERROR) != 0 {
+        if f & (flags::FLUSH_FAILED | flags::CQ_WRITE_ERROR | flags::INDEX_WRITE_ERROR) != 0 {
             tracing::error!("store shut down after a write/flush failure; keeping abort file");
             return Err(StoreError::FlushFailed);
         }
         // The threads did the final flushes; make sure both really happened.
         core.flush_commit_log(0)?;
         core.flush_consume_queues(0)?;
-        core.persist_checkpoint(core.checkpoint.logics_msg_timestamp.load(Ordering::Acquire))?;
+        let logics = core.checkpoint.logics_msg_timestamp.load(Ordering::Acquire);
+        core.flush_index(true, logics)?;
+        core.persist_checkpoint(logics)?;
         let abort = core.config.abort_path();
         fs::remove_file(&abort).at(&abort)?;
         sync_dir(&core.config.store_path_root_dir)?;
@@ -431,7 +475,11 @@ impl Core {
         }
         let segments = cl.queue().files().len();
         let start_idx = if abnormal {
-            cl.abnormal_start_index(self.checkpoint.min_timestamp())
+            let mut min_ts = self.checkpoint.min_timestamp();
+            if self.index.is_some() && self.config.message_index_safe {
+                min_ts = min_ts.min(self.checkpoint.index_msg_timestamp.load(Ordering::Acquire));
+            }
+            cl.abnormal_start_index(min_ts)
         } else {
             segments.saturating_sub(3)
         };
@@ -484,10 +532,19 @@ impl Core {
     }
 
     fn dispatch_recovered(&self, phy: u64, info: &RecordInfo<'_>) -> Result<(), StoreError> {
+        let topic = String::from_utf8_lossy(info.topic);
+        if let Some(index) = &self.index {
+            index.build(
+                &topic,
+                info.properties,
+                phy as i64,
+                info.store_timestamp,
+                info.sys_flag,
+            )?;
+        }
         if !sys_flag::enters_consume_queue(info.sys_flag) {
             return Ok(());
         }
-        let topic = String::from_utf8_lossy(info.topic);
         let tags = record::dispatch_tags_code(
             info.topic,
             info.properties,
@@ -554,14 +611,13 @@ impl Core {
             return Err(PutStatus::OsPageCacheBusy);
         }
         let mut enc = self.encode(batch)?;
-        let first = &batch[0];
         let mut st = self.put_lock.lock().unwrap_or_else(|p| p.into_inner());
         if self.flags.load(Ordering::Acquire) != 0 {
             return Err(PutStatus::ServiceNotAvailable);
         }
         let store_ts = now_ms();
         self.begin_time_in_lock.store(store_ts, Ordering::Release);
-        let result = self.append_locked(&mut st, &mut enc, first, store_ts);
+        let result = self.append_locked(&mut st, &mut enc, batch, store_ts);
         self.begin_time_in_lock.store(0, Ordering::Release);
         drop(st);
         let (wrote_offset, queue_offset) = result?;
@@ -590,9 +646,10 @@ impl Core {
         &self,
         st: &mut PutState,
         enc: &mut Encoded,
-        first: &PutMessage,
+        batch: &[PutMessage],
         store_ts: i64,
     ) -> Result<(u64, i64), PutStatus> {
+        let first = &batch[0];
         let (file, pos) = match self.commit_log.reserve(enc.buf.len()) {
             Ok(r) => r,
             Err(ReserveError::TooLarge) => return Err(PutStatus::MessageIllegal),
@@ -641,7 +698,7 @@ impl Core {
                 .insert(first.queue_id, queue_offset);
         }
         self.last_store_ts.store(store_ts, Ordering::Release);
-        self.dispatch_appended(enc, first, base, next, store_ts);
+        self.dispatch_appended(enc, batch, base, next, store_ts);
         Ok((base, next))
     }
 
@@ -649,15 +706,23 @@ impl Core {
     fn dispatch_appended(
         &self,
         enc: &Encoded,
-        first: &PutMessage,
+        batch: &[PutMessage],
         base: u64,
         first_queue_offset: i64,
         store_ts: i64,
     ) {
+        let first = &batch[0];
         let mut phy = base;
         let mut qo = first_queue_offset;
         let mut cq: Option<Arc<ConsumeQueue>> = None;
-        for &(len, _, enters, tags) in &enc.records {
+        for (&(len, flag, enters, tags), m) in enc.records.iter().zip(batch) {
+            if let Some(index) = &self.index {
+                let built = index.build(&m.topic, m.properties.as_bytes(), phy as i64, store_ts, flag);
+                if let Err(e) = built {
+                    tracing::error!(error = %e, "index write failed; store is now unwriteable");
+                    self.flags.fetch_or(flags::INDEX_WRITE_ERROR, Ordering::AcqRel);
+                }
+            }
             if enters {
                 let q = match &cq {
                     Some(q) => Ok(q.clone()),
@@ -757,6 +822,32 @@ impl Core {
             }
         }
         Ok(())
+    }
+
+    /// Flush index files that became full (with `all`, the current one too) and advance the
+    /// checkpoint's `indexMsgTimestamp`; persists the checkpoint (with `logics` captured before
+    /// the CQ flush) when it moved.
+    pub(crate) fn flush_index(&self, all: bool, logics: i64) -> Result<(), StoreError> {
+        let Some(index) = &self.index else {
+            return Ok(());
+        };
+        match index.flush(all) {
+            Ok(None) => Ok(()),
+            Ok(Some(ts)) => {
+                self.checkpoint
+                    .index_msg_timestamp
+                    .fetch_max(ts, Ordering::AcqRel);
+                self.persist_checkpoint(logics)
+            }
+            Err(source) => {
+                tracing::error!(error = %source, "index fsync failed; store is now unwriteable");
+                self.flags.fetch_or(flags::FLUSH_FAILED, Ordering::AcqRel);
+                Err(StoreError::Io {
+                    path: self.config.index_dir(),
+                    source,
+                })
+            }
+        }
     }
 
     pub(crate) fn persist_checkpoint(&self, logics: i64) -> Result<(), StoreError> {

@@ -408,3 +408,43 @@ async fn schedule_topic_tag_code_is_deliver_time() {
     assert_eq!(got.get(), want);
     store.shutdown().unwrap();
 }
+
+#[tokio::test]
+async fn query_by_key_survives_crash() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path());
+    let store = MessageStore::open(cfg.clone()).unwrap();
+    let mut want = Vec::new();
+    for i in 0..900 {
+        let mut m = msg("Q", i % 2, &format!("q{i}"), None);
+        m.properties = format!("KEYS\u{1}order-{} all\u{2}UNIQ_KEY\u{1}U{i}", i % 7);
+        let r = store.put_message(m).await;
+        if i % 7 == 3 {
+            want.push(r.wrote_offset);
+        }
+    }
+    // 900 messages × 2 keys roll over several 400-entry index files.
+    assert!(fs::read_dir(dir.path().join("index")).unwrap().count() >= 4);
+    let check = |store: &MessageStore| {
+        let r = store.query_message("Q", "order-3", 64, 0, i64::MAX);
+        let got: Vec<i64> = r.messages.iter().map(|m| decode(m).3).collect();
+        let newest: Vec<i64> = want.iter().rev().take(64).rev().copied().collect();
+        assert_eq!(got, newest);
+        let r = store.query_message("Q", "U17", 64, 0, i64::MAX);
+        assert_eq!(r.messages.len(), 1);
+        assert_eq!(decode(&r.messages[0]).4, "q17");
+        assert!(store
+            .query_message("Q", "nope", 64, 0, i64::MAX)
+            .messages
+            .is_empty());
+        assert!(store
+            .query_message("Other", "U17", 64, 0, i64::MAX)
+            .messages
+            .is_empty());
+    };
+    check(&store);
+    drop(store); // crash: newest index files get dropped and rebuilt from the commitlog
+    let store = MessageStore::open(cfg).unwrap();
+    check(&store);
+    store.shutdown().unwrap();
+}

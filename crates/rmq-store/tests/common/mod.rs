@@ -13,6 +13,8 @@ pub fn config(root: &Path) -> StoreConfig {
         mapped_file_size_consume_queue: 50 * 20,
         flush_interval_commit_log_ms: 20,
         flush_interval_consume_queue_ms: 20,
+        max_hash_slot_num: 97,
+        max_index_num: 400,
         ..StoreConfig::default()
     }
 }
