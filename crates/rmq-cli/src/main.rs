@@ -1,1 +1,67 @@
-fn main() {}
+//! `rmq`: the one binary. `rmq namesrv`, `rmq broker`, `rmq standalone`, `rmq shutdown`,
+//! `rmq admin …`, `rmq produce`.
+//!
+//! # Layout
+//! - `servers`: the name server / broker / standalone commands and graceful shutdown.
+//! - `admin`: the `mqadmin` subset.
+//! - `produce`: the quickstart producer.
+//! - `logging`: stdout + `~/logs/rocketmqlogs/<name>.log`.
+//! - `properties`: Java `.properties` parsing for `-c` files.
+
+mod logging;
+mod properties;
+mod servers;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "rmq",
+    version,
+    about = "Apache RocketMQ 4.9 compatible message broker"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a name server (`mqnamesrv`).
+    Namesrv(servers::NamesrvArgs),
+    /// Run a broker (`mqbroker -n host:9876 -c broker.conf`).
+    Broker(servers::BrokerArgs),
+    /// Name server and broker in one process, data under ./data.
+    Standalone(servers::StandaloneArgs),
+    /// Gracefully stop running rmq servers (`mqshutdown namesrv|broker`).
+    Shutdown {
+        /// `namesrv`, `broker` or `standalone`.
+        what: String,
+    },
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("cannot start the runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async move {
+        match cli.command {
+            Command::Namesrv(args) => servers::namesrv(args).await,
+            Command::Broker(args) => servers::broker(args).await,
+            Command::Standalone(args) => servers::standalone(args).await,
+            Command::Shutdown { what } => servers::shutdown(&what),
+        }
+    });
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

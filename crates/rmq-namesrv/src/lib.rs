@@ -1,1 +1,102 @@
-//! rmq-namesrv
+//! The RocketMQ name server: brokers register their topics here, clients look routes up.
+//!
+//! # Layout
+//! - [`config`]: `namesrv.properties` keys.
+//! - [`route`]: the route table and broker liveness.
+//! - [`kv`]: the persisted KV config (`ORDER_TOPIC_CONFIG`, ...).
+//! - [`processor`]: request dispatch by code.
+//!
+//! Name servers never talk to each other: every broker registers with each of them.
+
+pub mod config;
+pub mod kv;
+pub mod processor;
+pub mod route;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rmq_remoting::{Server, ServerHandle};
+use tokio_util_shim::CancelOnDrop;
+
+pub use config::NamesrvConfig;
+
+/// Errors of the name server.
+#[derive(Debug, thiserror::Error)]
+pub enum NamesrvError {
+    #[error("config: {0}")]
+    Config(String),
+    #[error("store: {0}")]
+    Store(#[from] rmq_store::StoreError),
+    #[error("i/o: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// State shared by the request handler and the background scan.
+pub struct NameServerState {
+    pub config: NamesrvConfig,
+    pub routes: route::RouteTable,
+    pub kv: kv::KvConfig,
+}
+
+/// A running name server.
+pub struct NameServer {
+    state: Arc<NameServerState>,
+    server: ServerHandle,
+    _scan: CancelOnDrop,
+}
+
+impl NameServer {
+    /// Loads the KV config, binds `listenPort` and starts the liveness scan.
+    pub async fn start(config: NamesrvConfig) -> Result<NameServer, NamesrvError> {
+        let kv = kv::KvConfig::load(config.kv_config_path.clone())?;
+        let state = Arc::new(NameServerState {
+            config,
+            routes: route::RouteTable::new(),
+            kv,
+        });
+        let bind = format!("{}:{}", state.config.listen_addr, state.config.listen_port);
+        let server = Server::bind(&bind, Arc::new(processor::Processor { state: state.clone() })).await?;
+
+        let scan_state = state.clone();
+        let scan = tokio::spawn(async move {
+            let interval = Duration::from_millis(scan_state.config.scan_not_active_broker_interval_ms);
+            let expiry = Duration::from_millis(scan_state.config.broker_channel_expired_ms);
+            tokio::time::sleep(Duration::from_millis(5000).min(interval)).await;
+            loop {
+                scan_state.routes.expire(expiry);
+                tokio::time::sleep(interval).await;
+            }
+        });
+        Ok(NameServer {
+            state,
+            server,
+            _scan: CancelOnDrop(scan),
+        })
+    }
+
+    /// The bound address.
+    pub fn local_addr(&self) -> std::net::SocketAddr {
+        self.server.local_addr()
+    }
+
+    /// Shared state (route table, KV), for tests and the admin CLI.
+    pub fn state(&self) -> &Arc<NameServerState> {
+        &self.state
+    }
+
+    /// Stops serving.
+    pub async fn shutdown(self) {
+        self.server.shutdown().await;
+    }
+}
+
+mod tokio_util_shim {
+    /// Aborts a background task when dropped.
+    pub struct CancelOnDrop(pub tokio::task::JoinHandle<()>);
+    impl Drop for CancelOnDrop {
+        fn drop(&mut self) {
+            self.0.abort();
+        }
+    }
+}

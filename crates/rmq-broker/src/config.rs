@@ -1,0 +1,230 @@
+//! `broker.conf`: the keys RocketMQ users already write, parsed as Java does (unknown keys and
+//! unparsable values are ignored, with a warning here).
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+
+use rmq_store::{FlushDiskType, StoreConfig};
+
+/// `brokerRole`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BrokerRole {
+    AsyncMaster,
+    SyncMaster,
+    Slave,
+}
+
+/// Broker configuration (BrokerConfig + NettyServerConfig + the store keys).
+#[derive(Debug, Clone)]
+pub struct BrokerConfig {
+    pub broker_cluster_name: String,
+    pub broker_name: String,
+    pub broker_id: i64,
+    /// `namesrvAddr`: `host:port;host:port`.
+    pub namesrv_addr: Vec<String>,
+    /// `listenPort`; 0 picks a free port (the advertised address then carries the real one).
+    pub listen_port: u16,
+    pub broker_ip1: String,
+    pub broker_ip2: String,
+    pub broker_role: BrokerRole,
+    pub broker_permission: i32,
+    pub auto_create_topic_enable: bool,
+    pub auto_create_subscription_group: bool,
+    pub default_topic_queue_nums: i32,
+    pub cluster_topic_enable: bool,
+    pub broker_topic_enable: bool,
+    pub register_name_server_period_ms: u64,
+    pub region_id: String,
+    pub trace_on: bool,
+    pub flush_consumer_offset_interval_ms: u64,
+    pub store: StoreConfig,
+}
+
+impl Default for BrokerConfig {
+    fn default() -> Self {
+        let home = std::env::var_os("HOME")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("."));
+        let ip = local_ip().to_string();
+        let namesrv_addr = std::env::var("NAMESRV_ADDR")
+            .ok()
+            .map(|s| split_addrs(&s))
+            .unwrap_or_default();
+        BrokerConfig {
+            broker_cluster_name: "DefaultCluster".into(),
+            broker_name: hostname(),
+            broker_id: 0,
+            namesrv_addr,
+            listen_port: 10911,
+            broker_ip1: ip.clone(),
+            broker_ip2: ip,
+            broker_role: BrokerRole::AsyncMaster,
+            broker_permission: 6,
+            auto_create_topic_enable: true,
+            auto_create_subscription_group: true,
+            default_topic_queue_nums: 8,
+            cluster_topic_enable: true,
+            broker_topic_enable: true,
+            register_name_server_period_ms: 30_000,
+            region_id: "DefaultRegion".into(),
+            trace_on: true,
+            flush_consumer_offset_interval_ms: 5_000,
+            store: StoreConfig {
+                store_path_root_dir: home.join("store"),
+                ..StoreConfig::default()
+            },
+        }
+    }
+}
+
+/// Splits `a:1;b:2` into addresses.
+pub fn split_addrs(s: &str) -> Vec<String> {
+    s.split(';')
+        .map(str::trim)
+        .filter(|a| !a.is_empty())
+        .map(String::from)
+        .collect()
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .ok()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "broker-a".into())
+}
+
+/// The first non-loopback IPv4 address, found by asking the kernel which source address it would
+/// use (no packet is sent); loopback when there is none.
+pub fn local_ip() -> IpAddr {
+    std::net::UdpSocket::bind("0.0.0.0:0")
+        .and_then(|s| {
+            s.connect("192.0.2.1:9")?;
+            s.local_addr()
+        })
+        .map(|a| a.ip())
+        .unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST))
+}
+
+impl BrokerConfig {
+    /// Applies a properties map. Returns the keys that were not understood (Java ignores them).
+    pub fn apply(&mut self, props: &HashMap<String, String>) -> Vec<String> {
+        let mut ignored = Vec::new();
+        for (k, v) in props {
+            if !self.apply_one(k, v) {
+                ignored.push(k.clone());
+            }
+        }
+        ignored
+    }
+
+    fn apply_one(&mut self, k: &str, v: &str) -> bool {
+        fn num<T: std::str::FromStr>(k: &str, v: &str, slot: &mut T) -> bool {
+            match v.trim().parse() {
+                Ok(n) => {
+                    *slot = n;
+                    true
+                }
+                Err(_) => {
+                    tracing::warn!(key = k, value = v, "ignoring unparsable config value");
+                    false
+                }
+            }
+        }
+        let b = rmq_protocol::header::parse_bool;
+        let s = &mut self.store;
+        match k {
+            "brokerClusterName" => self.broker_cluster_name = v.to_string(),
+            "brokerName" => self.broker_name = v.to_string(),
+            "brokerId" => return num(k, v, &mut self.broker_id),
+            "namesrvAddr" => self.namesrv_addr = split_addrs(v),
+            "listenPort" => return num(k, v, &mut self.listen_port),
+            "brokerIP1" => self.broker_ip1 = v.to_string(),
+            "brokerIP2" => self.broker_ip2 = v.to_string(),
+            "brokerRole" => match v.trim() {
+                "ASYNC_MASTER" => self.broker_role = BrokerRole::AsyncMaster,
+                "SYNC_MASTER" => self.broker_role = BrokerRole::SyncMaster,
+                "SLAVE" => self.broker_role = BrokerRole::Slave,
+                _ => return false,
+            },
+            "brokerPermission" => return num(k, v, &mut self.broker_permission),
+            "autoCreateTopicEnable" => self.auto_create_topic_enable = b(v),
+            "autoCreateSubscriptionGroup" => self.auto_create_subscription_group = b(v),
+            "defaultTopicQueueNums" => return num(k, v, &mut self.default_topic_queue_nums),
+            "clusterTopicEnable" => self.cluster_topic_enable = b(v),
+            "brokerTopicEnable" => self.broker_topic_enable = b(v),
+            "registerNameServerPeriod" => return num(k, v, &mut self.register_name_server_period_ms),
+            "regionId" => self.region_id = v.to_string(),
+            "traceOn" => self.trace_on = b(v),
+            "flushConsumerOffsetInterval" => return num(k, v, &mut self.flush_consumer_offset_interval_ms),
+            "storePathRootDir" => s.store_path_root_dir = PathBuf::from(v.trim()),
+            "flushDiskType" => match v.trim() {
+                "ASYNC_FLUSH" => s.flush_disk_type = FlushDiskType::AsyncFlush,
+                "SYNC_FLUSH" => s.flush_disk_type = FlushDiskType::SyncFlush,
+                _ => return false,
+            },
+            "mappedFileSizeCommitLog" => return num(k, v, &mut s.mapped_file_size_commit_log),
+            "mappedFileSizeConsumeQueue" => return num(k, v, &mut s.mapped_file_size_consume_queue),
+            "maxMessageSize" => return num(k, v, &mut s.max_message_size),
+            "syncFlushTimeout" => return num(k, v, &mut s.sync_flush_timeout_ms),
+            "flushIntervalCommitLog" => return num(k, v, &mut s.flush_interval_commit_log_ms),
+            "flushIntervalConsumeQueue" => return num(k, v, &mut s.flush_interval_consume_queue_ms),
+            "flushCommitLogLeastPages" => return num(k, v, &mut s.flush_commit_log_least_pages),
+            _ => return false,
+        }
+        true
+    }
+
+    /// `brokerIP1:listenPort` with the port actually bound.
+    pub fn advertised_addr(&self, port: u16) -> String {
+        format!("{}:{}", self.broker_ip1, port)
+    }
+
+    /// The store host written into records: the advertised address.
+    pub fn store_host(&self, port: u16) -> SocketAddr {
+        let ip: IpAddr = self.broker_ip1.parse().unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST));
+        SocketAddr::new(ip, port)
+    }
+
+    pub fn is_master(&self) -> bool {
+        self.broker_role != BrokerRole::Slave
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_users_write() {
+        let mut c = BrokerConfig::default();
+        let props: HashMap<String, String> = [
+            ("brokerClusterName", "DefaultCluster"),
+            ("brokerName", "broker-a"),
+            ("brokerId", "0"),
+            ("deleteWhen", "04"),
+            ("flushDiskType", "SYNC_FLUSH"),
+            ("brokerRole", "SYNC_MASTER"),
+            ("namesrvAddr", "127.0.0.1:9876;127.0.0.1:9877"),
+            ("listenPort", "10911 "),
+            ("autoCreateTopicEnable", "false"),
+            ("mappedFileSizeCommitLog", "1048576"),
+            ("maxMessageSize", "nope"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let ignored = c.apply(&props);
+        assert_eq!(c.broker_name, "broker-a");
+        assert_eq!(c.store.flush_disk_type, FlushDiskType::SyncFlush);
+        assert_eq!(c.broker_role, BrokerRole::SyncMaster);
+        assert_eq!(c.namesrv_addr.len(), 2);
+        assert_eq!(c.listen_port, 10911);
+        assert!(!c.auto_create_topic_enable);
+        assert_eq!(c.store.mapped_file_size_commit_log, 1048576);
+        assert_eq!(c.store.max_message_size, 4 * 1024 * 1024);
+        assert!(ignored.contains(&"deleteWhen".to_string()));
+        assert!(ignored.contains(&"maxMessageSize".to_string()));
+    }
+}

@@ -1,0 +1,225 @@
+//! Client management (heartbeat, unregister), topic admin, offsets and stats.
+
+use std::collections::HashMap;
+
+use rmq_protocol::body::{self, HeartbeatData, KvTable, TopicConfig};
+use rmq_protocol::codes::response_code as code;
+use rmq_protocol::header::*;
+use rmq_protocol::RemotingCommand;
+use rmq_remoting::Channel;
+
+use super::{error, header, ok};
+use crate::topic::{self, topic_config};
+use crate::{register, BrokerState};
+
+pub(super) fn heartbeat(s: &BrokerState, channel: &Channel, req: &RemotingCommand) -> RemotingCommand {
+    let hb: HeartbeatData = match body::from_fastjson(&req.body) {
+        Ok(hb) => hb,
+        Err(e) => return error(req, code::SYSTEM_ERROR, format!("bad heartbeat body: {e}")),
+    };
+    for c in &hb.consumer_data_set {
+        if c.message_model != "BROADCASTING" {
+            let retry = format!("{}{}", topic::RETRY_GROUP_TOPIC_PREFIX, c.group_name);
+            if let Err(e) = s.topics.ensure(&retry, 1, 6) {
+                tracing::warn!(topic = %retry, error = %e, "could not create retry topic");
+            }
+        }
+    }
+    let changed = s.clients.heartbeat(
+        channel,
+        req.language.name().unwrap_or("OTHER").to_string(),
+        req.version,
+        &hb,
+    );
+    if !changed.is_empty() {
+        tracing::info!(client = %hb.client_id, groups = ?changed, "consumer group membership changed");
+    }
+    ok(req)
+}
+
+pub(super) fn unregister_client(
+    s: &BrokerState,
+    channel: &Channel,
+    req: &RemotingCommand,
+) -> RemotingCommand {
+    let h = header!(req, UnregisterClientRequestHeader);
+    s.clients
+        .unregister(channel, h.producer_group.as_deref(), h.consumer_group.as_deref());
+    ok(req)
+}
+
+pub(super) fn consumer_list(s: &BrokerState, req: &RemotingCommand) -> RemotingCommand {
+    let h = header!(req, GetConsumerListByGroupRequestHeader);
+    let ids = s.clients.consumer_ids(&h.consumer_group);
+    if ids.is_empty() {
+        return error(
+            req,
+            code::SYSTEM_ERROR,
+            format!("no consumer for this group, {}", h.consumer_group),
+        );
+    }
+    ok(req).with_body(body::to_json(&body::GetConsumerListByGroupResponseBody {
+        consumer_id_list: ids,
+    }))
+}
+
+pub(super) async fn update_topic(s: &BrokerState, req: &RemotingCommand) -> RemotingCommand {
+    let h = header!(req, CreateTopicRequestHeader);
+    if !s.config.is_master() {
+        return error(
+            req,
+            code::SYSTEM_ERROR,
+            "Can't modify topic or subscription group from slave broker, please execute it from master broker.",
+        );
+    }
+    if let Err(remark) = rmq_protocol::message::validate_topic(&h.topic) {
+        return error(req, code::SYSTEM_ERROR, remark);
+    }
+    if topic::is_system_topic(&h.topic) || s.topics.is_broker_system_topic(&h.topic) {
+        return error(
+            req,
+            code::SYSTEM_ERROR,
+            format!("The topic[{}] is conflict with system topic.", h.topic),
+        );
+    }
+    let tc = TopicConfig {
+        topic_filter_type: h.topic_filter_type.clone(),
+        topic_sys_flag: h.topic_sys_flag.unwrap_or(0),
+        ..topic_config(&h.topic, 0, h.perm)
+    };
+    let tc = TopicConfig {
+        read_queue_nums: h.read_queue_nums,
+        write_queue_nums: h.write_queue_nums,
+        ..tc
+    };
+    match s.topics.upsert(tc) {
+        Ok(_) => {
+            register::register_all(s, false).await;
+            ok(req)
+        }
+        Err(e) => error(req, code::SYSTEM_ERROR, format!("update topic failed: {e}")),
+    }
+}
+
+pub(super) fn delete_topic(s: &BrokerState, req: &RemotingCommand) -> RemotingCommand {
+    let h = header!(req, DeleteTopicRequestHeader);
+    if topic::is_system_topic(&h.topic) {
+        return error(
+            req,
+            code::SYSTEM_ERROR,
+            format!("The topic[{}] is conflict with system topic.", h.topic),
+        );
+    }
+    match s.topics.delete(&h.topic) {
+        Ok(_) => {
+            s.store.delete_topics(std::slice::from_ref(&h.topic));
+            ok(req)
+        }
+        Err(e) => error(req, code::SYSTEM_ERROR, format!("delete topic failed: {e}")),
+    }
+}
+
+pub(super) fn all_topic_config(s: &BrokerState, req: &RemotingCommand) -> RemotingCommand {
+    ok(req).with_body(body::to_json(&s.topics.wrapper(6)))
+}
+
+pub(super) fn max_offset(s: &BrokerState, req: &RemotingCommand) -> RemotingCommand {
+    let h = header!(req, GetMaxOffsetRequestHeader);
+    let offset = s.store.max_offset_in_queue(&h.topic, h.queue_id);
+    ok(req).with_ext("offset", offset.to_string())
+}
+
+pub(super) fn min_offset(s: &BrokerState, req: &RemotingCommand) -> RemotingCommand {
+    let h = header!(req, GetMinOffsetRequestHeader);
+    let offset = s.store.min_offset_in_queue(&h.topic, h.queue_id);
+    ok(req).with_ext("offset", offset.to_string())
+}
+
+pub(super) fn search_offset(s: &BrokerState, req: &RemotingCommand) -> RemotingCommand {
+    let h = header!(req, SearchOffsetRequestHeader);
+    let offset = s.store.offset_by_timestamp(&h.topic, h.queue_id, h.timestamp);
+    ok(req).with_ext("offset", offset.to_string())
+}
+
+pub(super) fn earliest_time(s: &BrokerState, req: &RemotingCommand) -> RemotingCommand {
+    let h = header!(req, GetEarliestMsgStoretimeRequestHeader);
+    let ts = s.store.earliest_message_time(&h.topic, h.queue_id).unwrap_or(-1);
+    ok(req).with_ext("timestamp", ts.to_string())
+}
+
+pub(super) fn view_message(s: &BrokerState, req: &RemotingCommand) -> RemotingCommand {
+    let h = header!(req, ViewMessageRequestHeader);
+    match s.store.read_record(h.offset) {
+        Some(record) => ok(req).with_body(record),
+        None => error(
+            req,
+            code::SYSTEM_ERROR,
+            format!("can not find message by the offset, {}", h.offset),
+        ),
+    }
+}
+
+pub(super) fn topic_stats(s: &BrokerState, req: &RemotingCommand) -> RemotingCommand {
+    let h = header!(req, GetTopicStatsInfoRequestHeader);
+    let Some(tc) = s.topics.get(&h.topic) else {
+        return error(
+            req,
+            code::TOPIC_NOT_EXIST,
+            format!("topic[{}] not exist", h.topic),
+        );
+    };
+    let mut table = HashMap::new();
+    for queue_id in 0..tc.write_queue_nums {
+        let max = s.store.max_offset_in_queue(&h.topic, queue_id);
+        let min = s.store.min_offset_in_queue(&h.topic, queue_id);
+        let last = if max > 0 {
+            s.store
+                .message_store_timestamp(&h.topic, queue_id, max - 1)
+                .unwrap_or(0)
+        } else {
+            0
+        };
+        let mq = body::MessageQueue {
+            topic: h.topic.clone(),
+            broker_name: s.config.broker_name.clone(),
+            queue_id,
+        };
+        table.insert(
+            mq,
+            body::TopicOffset {
+                min_offset: min,
+                max_offset: max,
+                last_update_timestamp: last,
+            },
+        );
+    }
+    ok(req).with_body(body::to_json(&body::TopicStatsTable { offset_table: table }))
+}
+
+pub(super) fn runtime_info(s: &BrokerState, req: &RemotingCommand) -> RemotingCommand {
+    let mut table = HashMap::new();
+    let mut put = |k: &str, v: String| {
+        table.insert(k.to_string(), v);
+    };
+    put("brokerVersionDesc", "V4_9_8".into());
+    put("brokerVersion", rmq_protocol::VERSION.to_string());
+    put("commitLogMinOffset", s.store.min_phy_offset().to_string());
+    put("commitLogMaxOffset", s.store.max_phy_offset().to_string());
+    put("putTps", "0.0 0.0 0.0".into());
+    put("getTransferedTps", "0.0 0.0 0.0".into());
+    put("msgPutTotalTodayNow", "0".into());
+    put("msgGetTotalTodayNow", "0".into());
+    put("msgPutTotalYesterdayMorning", "0".into());
+    put("msgPutTotalTodayMorning", "0".into());
+    put("msgGetTotalYesterdayMorning", "0".into());
+    put("msgGetTotalTodayMorning", "0".into());
+    put("earliestMessageTimeStamp", "0".into());
+    put("commitLogDiskRatio", "0.0".into());
+    put(
+        "dispatchBehindBytes",
+        (s.store.max_phy_offset() - s.store.dispatched_offset())
+            .max(0)
+            .to_string(),
+    );
+    ok(req).with_body(body::to_json(&KvTable { table }))
+}

@@ -1,0 +1,276 @@
+//! SEND_MESSAGE (10), SEND_MESSAGE_V2 (310) and SEND_BATCH_MESSAGE (320).
+//!
+//! Checks (`msgCheck`): broker writable, topic name valid and sendable, topic known or
+//! auto-creatable, queue id in range (negative = pick one). Then the store appends; the response
+//! carries the offsetMsgId(s), queue id and queue offset in every outcome the client decodes.
+
+use rand_lite::pick;
+use rmq_protocol::codes::{request_code as rc, response_code as code};
+use rmq_protocol::header::{SendMessageRequestHeader, SendMessageResponseHeader};
+use rmq_protocol::message::{self, property};
+use rmq_protocol::{RemotingCommand, WireError};
+use rmq_remoting::Channel;
+use rmq_store::{PutMessage, PutResult, PutStatus};
+
+use super::error;
+use crate::topic::{self, PERM_WRITE};
+use crate::{register, BrokerState};
+
+/// Parses either header dialect: V1 full names (code 10) or V2 one-letter names (310, 320).
+fn parse_header(req: &RemotingCommand) -> Result<SendMessageRequestHeader, WireError> {
+    if req.code == rc::SEND_MESSAGE {
+        req.header::<SendMessageRequestHeader>()
+    } else {
+        SendMessageRequestHeader::decode_v2(&req.ext_fields)
+    }
+}
+
+pub(super) async fn send(s: &BrokerState, channel: &Channel, req: &RemotingCommand) -> RemotingCommand {
+    let h = match parse_header(req) {
+        Ok(h) => h,
+        Err(e) => return error(req, code::SYSTEM_ERROR, format!("bad send request header: {e}")),
+    };
+    if !s.config.is_master() {
+        return error(
+            req,
+            code::SERVICE_NOT_AVAILABLE,
+            format!(
+                "the broker[{}] is a slave, sending is not allowed",
+                s.config.broker_name
+            ),
+        );
+    }
+    if s.config.broker_permission & PERM_WRITE == 0 {
+        return error(
+            req,
+            code::NO_PERMISSION,
+            format!("the broker[{}] sending message is forbidden", s.addr),
+        );
+    }
+    if let Err(remark) = message::validate_topic(&h.topic) {
+        return error(req, code::SYSTEM_ERROR, remark);
+    }
+    if topic::is_not_allowed_send_topic(&h.topic) {
+        return error(
+            req,
+            code::NO_PERMISSION,
+            format!("Sending message to topic[{}] is forbidden.", h.topic),
+        );
+    }
+    let tc = match s.topics.get(&h.topic) {
+        Some(tc) => tc,
+        None => {
+            let default_topic = h.default_topic.clone();
+            let created = s
+                .topics
+                .create_on_send(&h.topic, &default_topic, h.default_topic_queue_nums, 0);
+            match created {
+                Ok(Some((tc, true))) => {
+                    register::register_all(s, true).await;
+                    tc
+                }
+                Ok(Some((tc, false))) => tc,
+                Ok(None) => {
+                    return error(
+                        req,
+                        code::TOPIC_NOT_EXIST,
+                        format!(
+                            "topic[{}] not exist, apply first please!\nSee http://rocketmq.apache.org/docs/faq/ for further details.",
+                            h.topic
+                        ),
+                    )
+                }
+                Err(e) => return error(req, code::SYSTEM_ERROR, format!("create topic failed: {e}")),
+            }
+        }
+    };
+    if tc.perm & PERM_WRITE == 0 {
+        return error(
+            req,
+            code::NO_PERMISSION,
+            format!("the topic[{}] sending message is forbidden", h.topic),
+        );
+    }
+    let queue_limit = tc.write_queue_nums.max(tc.read_queue_nums);
+    if h.queue_id >= queue_limit {
+        return error(
+            req,
+            code::SYSTEM_ERROR,
+            format!(
+                "request queueId[{}] is illegal, {:?} Producer: {}",
+                h.queue_id,
+                tc,
+                channel.peer_addr()
+            ),
+        );
+    }
+    let queue_id = if h.queue_id < 0 {
+        pick(tc.write_queue_nums.max(1))
+    } else {
+        h.queue_id
+    };
+
+    // Java picks the batch path from the header flag, not from the request code.
+    let batch = h.batch;
+    let cluster = &s.config.broker_cluster_name;
+    let base = PutMessage {
+        topic: h.topic.clone(),
+        queue_id,
+        flag: h.flag,
+        body: req.body.clone(),
+        properties: String::new(),
+        tags_code: 0,
+        sys_flag: h.sys_flag,
+        born_timestamp: h.born_timestamp,
+        born_host: channel.peer_addr(),
+        reconsume_times: h.reconsume_times.unwrap_or(0),
+        prepared_transaction_offset: 0,
+    };
+    let result = if batch {
+        let entries = match message::decode_batch(&req.body) {
+            Ok(e) if !e.is_empty() => e,
+            Ok(_) => return error(req, code::MESSAGE_ILLEGAL, "the batch is empty"),
+            Err(e) => return error(req, code::MESSAGE_ILLEGAL, format!("bad batch body: {e}")),
+        };
+        if req.body.len() > s.config.store.max_message_size {
+            return illegal(req, s);
+        }
+        let msgs = entries
+            .into_iter()
+            .map(|e| {
+                let props = with_cluster(&e.properties, cluster);
+                PutMessage {
+                    flag: e.flag,
+                    body: e.body,
+                    tags_code: tags_code(&props),
+                    properties: props,
+                    ..base.clone()
+                }
+            })
+            .collect();
+        s.store.put_messages(msgs).await
+    } else {
+        if req.body.len() > s.config.store.max_message_size {
+            return illegal(req, s);
+        }
+        let props = with_cluster(h.properties.as_deref().unwrap_or(""), cluster);
+        s.store
+            .put_message(PutMessage {
+                tags_code: tags_code(&props),
+                properties: props,
+                ..base
+            })
+            .await
+    };
+    respond(s, req, queue_id, result)
+}
+
+fn illegal(req: &RemotingCommand, s: &BrokerState) -> RemotingCommand {
+    error(
+        req,
+        code::MESSAGE_ILLEGAL,
+        format!(
+            "the message is illegal, maybe msg body or properties length not matched. msg body length limit {}B, msg properties length limit 32KB.",
+            s.config.store.max_message_size
+        ),
+    )
+}
+
+/// Appends `CLUSTER=<cluster>` to a properties string (the broker adds it on every send); like
+/// Java's encoder, no trailing separator.
+fn with_cluster(props: &str, cluster: &str) -> String {
+    let mut out = String::with_capacity(props.len() + cluster.len() + 10);
+    out.push_str(props);
+    if !out.is_empty() && !out.ends_with('\u{2}') {
+        out.push('\u{2}');
+    }
+    out.push_str(property::CLUSTER);
+    out.push('\u{1}');
+    out.push_str(cluster);
+    out
+}
+
+/// The consume-queue tag code: the hash of the `TAGS` property, 0 without tags.
+fn tags_code(props: &str) -> i64 {
+    let map = message::decode_properties(props);
+    map.get(property::TAGS)
+        .filter(|t| !t.is_empty())
+        .map(|t| message::tag_hash(t))
+        .unwrap_or(0)
+}
+
+fn respond(s: &BrokerState, req: &RemotingCommand, queue_id: i32, r: PutResult) -> RemotingCommand {
+    let c = match r.status {
+        PutStatus::PutOk => code::SUCCESS,
+        PutStatus::FlushDiskTimeout => code::FLUSH_DISK_TIMEOUT,
+        PutStatus::MessageIllegal | PutStatus::PropertiesSizeExceeded => return illegal(req, s),
+        PutStatus::ServiceNotAvailable => {
+            return error(
+                req,
+                code::SERVICE_NOT_AVAILABLE,
+                "service not available now. It may be caused by one of the following reasons: the broker's disk is full, messages are put to the slave, message store has been shut down, etc.",
+            )
+        }
+        PutStatus::OsPageCacheBusy => {
+            return error(req, code::SYSTEM_BUSY, "[PC_SYNCHRONIZED]broker busy, start flow control for a while")
+        }
+        _ => return error(req, code::SYSTEM_ERROR, "UNKNOWN_ERROR"),
+    };
+    let header = SendMessageResponseHeader {
+        msg_id: r.msg_ids.join(","),
+        queue_id,
+        queue_offset: r.queue_offset,
+        transaction_id: None,
+    };
+    let mut resp = RemotingCommand::response_to(req, c)
+        .with_header(&header)
+        .with_ext("MSG_REGION", s.config.region_id.clone())
+        .with_ext("TRACE_ON", s.config.trace_on.to_string());
+    if c != code::SUCCESS {
+        resp = resp.with_remark(format!("{:?}", r.status));
+    }
+    resp
+}
+
+/// A tiny per-thread xorshift for random queue picks (no `rand` dependency for one call).
+mod rand_lite {
+    use std::cell::Cell;
+
+    thread_local! {
+        static STATE: Cell<u64> = Cell::new(
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(1) | 1
+        );
+    }
+
+    /// A value in `0..n` (`n > 0`).
+    pub fn pick(n: i32) -> i32 {
+        STATE.with(|s| {
+            let mut x = s.get();
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            s.set(x);
+            (x % n as u64) as i32
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cluster_property_appended() {
+        assert_eq!(with_cluster("", "C"), "CLUSTER\u{1}C");
+        assert_eq!(
+            with_cluster("TAGS\u{1}A\u{2}", "C"),
+            "TAGS\u{1}A\u{2}CLUSTER\u{1}C"
+        );
+        assert_eq!(with_cluster("TAGS\u{1}A", "C"), "TAGS\u{1}A\u{2}CLUSTER\u{1}C");
+        assert_eq!(tags_code("TAGS\u{1}TagA\u{2}"), message::tag_hash("TagA"));
+        assert_eq!(tags_code("KEYS\u{1}k\u{2}"), 0);
+        for _ in 0..100 {
+            assert!((0..4).contains(&rand_lite::pick(4)));
+        }
+    }
+}

@@ -1,0 +1,77 @@
+//! Registration with every configured name server (they do not talk to each other).
+
+use std::time::Duration;
+
+use rmq_protocol::body::{self, RegisterBrokerBody};
+use rmq_protocol::codes::{request_code, response_code};
+use rmq_protocol::RemotingCommand;
+
+use crate::BrokerState;
+
+const REGISTER_TIMEOUT: Duration = Duration::from_secs(6);
+
+fn register_request(state: &BrokerState) -> RemotingCommand {
+    let body = RegisterBrokerBody {
+        topic_config_serialize_wrapper: state.topics.wrapper(state.config.broker_permission),
+        filter_server_list: Vec::new(),
+    };
+    let body = body::to_json(&body);
+    let crc = (crc32fast::hash(&body) & 0x7FFF_FFFF) as i32;
+    let c = &state.config;
+    RemotingCommand::request(request_code::REGISTER_BROKER)
+        .with_ext("brokerName", c.broker_name.clone())
+        .with_ext("brokerAddr", state.addr.clone())
+        .with_ext("clusterName", c.broker_cluster_name.clone())
+        .with_ext(
+            "haServerAddr",
+            format!("{}:{}", c.broker_ip2, c.listen_port as u32 + 1),
+        )
+        .with_ext("brokerId", c.broker_id.to_string())
+        .with_ext("compressed", "false")
+        .with_ext("bodyCrc32", crc.to_string())
+        .with_body(body)
+}
+
+/// Sends REGISTER_BROKER with every topic to every name server in parallel. Failures are logged;
+/// the next period retries.
+pub async fn register_all(state: &BrokerState, oneway: bool) {
+    let request = register_request(state);
+    let sends = state.config.namesrv_addr.iter().map(|addr| {
+        let request = request.clone();
+        async move {
+            if oneway {
+                if let Err(e) = state.namesrv.invoke_oneway(addr, request).await {
+                    tracing::warn!(namesrv = %addr, error = %e, "register broker (oneway) failed");
+                }
+                return;
+            }
+            match state.namesrv.invoke(addr, request, REGISTER_TIMEOUT).await {
+                Ok(resp) if resp.code == response_code::SUCCESS => {
+                    tracing::debug!(namesrv = %addr, "registered");
+                }
+                Ok(resp) => tracing::warn!(namesrv = %addr, code = resp.code, remark = ?resp.remark, "register broker refused"),
+                Err(e) => tracing::warn!(namesrv = %addr, error = %e, "register broker failed"),
+            }
+        }
+    });
+    futures_util::future::join_all(sends).await;
+}
+
+/// Sends UNREGISTER_BROKER to every name server (clean shutdown).
+pub async fn unregister_all(state: &BrokerState) {
+    let c = &state.config;
+    let request = RemotingCommand::request(request_code::UNREGISTER_BROKER)
+        .with_ext("brokerName", c.broker_name.clone())
+        .with_ext("brokerAddr", state.addr.clone())
+        .with_ext("clusterName", c.broker_cluster_name.clone())
+        .with_ext("brokerId", c.broker_id.to_string());
+    let sends = c.namesrv_addr.iter().map(|addr| {
+        let request = request.clone();
+        async move {
+            if let Err(e) = state.namesrv.invoke(addr, request, Duration::from_secs(3)).await {
+                tracing::warn!(namesrv = %addr, error = %e, "unregister broker failed");
+            }
+        }
+    });
+    futures_util::future::join_all(sends).await;
+}

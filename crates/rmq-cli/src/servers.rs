@@ -1,0 +1,260 @@
+//! Server commands: `namesrv`, `broker`, `standalone`, `shutdown`.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{bail, Context};
+use clap::Args;
+use rmq_broker::{Broker, BrokerConfig};
+use rmq_namesrv::{NameServer, NamesrvConfig};
+
+use crate::{logging, properties};
+
+#[derive(Args)]
+pub struct NamesrvArgs {
+    /// namesrv.properties file.
+    #[arg(short = 'c', long = "config")]
+    config: Option<PathBuf>,
+    /// Overrides `listenPort` (0 = pick a free port).
+    #[arg(long)]
+    listen_port: Option<u16>,
+    /// Print the effective configuration and exit.
+    #[arg(short = 'p', long = "print-config")]
+    print: bool,
+}
+
+#[derive(Args)]
+pub struct BrokerArgs {
+    /// Name server address list, `host:9876;host2:9876`.
+    #[arg(short = 'n', long = "namesrv-addr")]
+    namesrv: Option<String>,
+    /// broker.conf file.
+    #[arg(short = 'c', long = "config")]
+    config: Option<PathBuf>,
+    /// Overrides `listenPort` (0 = pick a free port).
+    #[arg(long)]
+    listen_port: Option<u16>,
+    /// Print the effective configuration and exit.
+    #[arg(short = 'p', long = "print-config")]
+    print: bool,
+}
+
+#[derive(Args)]
+pub struct StandaloneArgs {
+    /// Data directory: the store under `<dir>/store`, name server KV under `<dir>/namesrv`.
+    #[arg(long, default_value = "./data")]
+    data_dir: PathBuf,
+    /// Name server port.
+    #[arg(long, default_value_t = 9876)]
+    namesrv_port: u16,
+    /// Broker port.
+    #[arg(long, default_value_t = 10911)]
+    broker_port: u16,
+    /// Optional broker.conf applied on top of the standalone defaults.
+    #[arg(short = 'c', long = "config")]
+    config: Option<PathBuf>,
+}
+
+fn namesrv_config(args: &NamesrvArgs) -> anyhow::Result<NamesrvConfig> {
+    let mut config = NamesrvConfig::default();
+    if let Some(path) = &args.config {
+        config.apply(&properties::load(path)?)?;
+    }
+    if let Some(p) = args.listen_port {
+        config.listen_port = p;
+    }
+    Ok(config)
+}
+
+fn broker_config(file: Option<&PathBuf>, namesrv: Option<&str>) -> anyhow::Result<BrokerConfig> {
+    let mut config = BrokerConfig::default();
+    if let Some(path) = file {
+        let ignored = config.apply(&properties::load(path)?);
+        if !ignored.is_empty() {
+            tracing::info!(keys = ?ignored, "broker.conf keys not used by rmq (ignored, as Java ignores unknown keys)");
+        }
+    }
+    if let Some(n) = namesrv {
+        config.namesrv_addr = rmq_broker::config::split_addrs(n);
+    }
+    for addr in &config.namesrv_addr {
+        if addr
+            .rsplit_once(':')
+            .and_then(|(_, p)| p.parse::<u16>().ok())
+            .is_none()
+        {
+            bail!("invalid name server address {addr:?}; expected host:port");
+        }
+    }
+    Ok(config)
+}
+
+fn announce(line: String) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}");
+    let _ = out.flush();
+}
+
+fn namesrv_boot_line(ns: &NameServer) -> String {
+    format!(
+        "The Name Server boot success. serializeType=JSON listenPort={}",
+        ns.local_addr().port()
+    )
+}
+
+fn broker_boot_line(b: &Broker, config: &BrokerConfig) -> String {
+    format!(
+        "The broker[{}, {}] boot success. serializeType=JSON and name server is {}",
+        config.broker_name,
+        b.addr(),
+        config.namesrv_addr.join(";")
+    )
+}
+
+pub async fn namesrv(args: NamesrvArgs) -> anyhow::Result<()> {
+    logging::init(Some("namesrv.log"));
+    let config = namesrv_config(&args)?;
+    if args.print {
+        println!("{config:#?}");
+        return Ok(());
+    }
+    let ns = NameServer::start(config)
+        .await
+        .context("name server failed to start")?;
+    announce(namesrv_boot_line(&ns));
+    wait_for_signal().await;
+    ns.shutdown().await;
+    tracing::info!("name server shut down");
+    Ok(())
+}
+
+pub async fn broker(args: BrokerArgs) -> anyhow::Result<()> {
+    logging::init(Some("broker.log"));
+    let mut config = broker_config(args.config.as_ref(), args.namesrv.as_deref())?;
+    if let Some(p) = args.listen_port {
+        config.listen_port = p;
+    }
+    if args.print {
+        println!("{config:#?}");
+        return Ok(());
+    }
+    if config.namesrv_addr.is_empty() {
+        tracing::warn!(
+            "no name server address (-n, namesrvAddr or NAMESRV_ADDR): clients cannot find this broker"
+        );
+    }
+    let broker = Broker::start(config.clone())
+        .await
+        .context("broker failed to start")?;
+    announce(broker_boot_line(&broker, &config));
+    wait_for_signal().await;
+    broker.shutdown().await.context("broker shutdown")?;
+    tracing::info!("broker shut down cleanly");
+    Ok(())
+}
+
+pub async fn standalone(args: StandaloneArgs) -> anyhow::Result<()> {
+    let started = Instant::now();
+    logging::init(Some("broker.log"));
+    std::fs::create_dir_all(&args.data_dir)
+        .with_context(|| format!("cannot create {}", args.data_dir.display()))?;
+    let data_dir = args.data_dir.canonicalize()?;
+
+    let ns_config = NamesrvConfig {
+        listen_port: args.namesrv_port,
+        kv_config_path: Some(data_dir.join("namesrv").join("kvConfig.json")),
+        ..NamesrvConfig::default()
+    };
+    let ns = NameServer::start(ns_config)
+        .await
+        .context("name server failed to start")?;
+    announce(namesrv_boot_line(&ns));
+
+    let mut config = broker_config(args.config.as_ref(), None)?;
+    config.broker_name = if args.config.is_some() {
+        config.broker_name
+    } else {
+        "broker-a".into()
+    };
+    config.listen_port = args.broker_port;
+    config.namesrv_addr = vec![format!("127.0.0.1:{}", ns.local_addr().port())];
+    config.store.store_path_root_dir = data_dir.join("store");
+    let broker = Broker::start(config.clone())
+        .await
+        .context("broker failed to start")?;
+    announce(broker_boot_line(&broker, &config));
+    announce(format!(
+        "rmq standalone started in {} ms: name server 127.0.0.1:{}, broker {}, data in {}",
+        started.elapsed().as_millis(),
+        ns.local_addr().port(),
+        broker.addr(),
+        data_dir.display()
+    ));
+    wait_for_signal().await;
+    broker.shutdown().await.context("broker shutdown")?;
+    ns.shutdown().await;
+    tracing::info!("standalone shut down cleanly");
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt()))
+    else {
+        tracing::error!("cannot install signal handlers; running until killed");
+        std::future::pending::<()>().await;
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM received, shutting down"),
+        _ = int.recv() => tracing::info!("SIGINT received, shutting down"),
+    }
+}
+
+/// `mqshutdown namesrv|broker`: SIGTERM to every matching rmq process.
+pub fn shutdown(what: &str) -> anyhow::Result<()> {
+    let (label, modes): (&str, &[&str]) = match what {
+        "namesrv" => ("mqnamesrv", &["namesrv", "standalone"]),
+        "broker" => ("mqbroker", &["broker", "standalone"]),
+        "standalone" => ("rmq standalone", &["standalone"]),
+        _ => bail!("Useage: mqshutdown broker | namesrv"),
+    };
+    let me = std::process::id();
+    let mut found = false;
+    for entry in std::fs::read_dir("/proc")?.flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+            continue;
+        };
+        if pid == me {
+            continue;
+        }
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
+        let argv: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
+        let is_rmq = argv
+            .first()
+            .map(|a| a.ends_with(b"/rmq") || *a == b"rmq")
+            .unwrap_or(false);
+        let mode_ok = argv
+            .get(1)
+            .map(|a| modes.iter().any(|m| a == &m.as_bytes()))
+            .unwrap_or(false);
+        if is_rmq && mode_ok {
+            found = true;
+            println!("The {label}({pid}) is running...");
+            let status = std::process::Command::new("kill")
+                .arg("-TERM")
+                .arg(pid.to_string())
+                .status()?;
+            if status.success() {
+                println!("Send shutdown request to {label}({pid}) OK");
+            }
+        }
+    }
+    if !found {
+        bail!("No {label} running.");
+    }
+    Ok(())
+}
