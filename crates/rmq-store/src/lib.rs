@@ -15,7 +15,29 @@
 //!
 //! - [`index`]: IndexFile — `topic#key` → commitlog offsets (QUERY_MESSAGE).
 //!
-//! Not yet implemented: file cleanup / disk-space protection (§7). TODO.
+//! # Runtime model
+//! - `MessageStore::open` is synchronous; it starts two std threads (commitlog flush,
+//!   consume-queue/index flush + checkpoint). No tokio runtime is needed for that; `put_message`
+//!   needs one with the time driver when SYNC_FLUSH waits for the group commit.
+//! - Dispatch to consume queues and the index happens synchronously under the put lock, so
+//!   a message is readable as soon as its put returns; `dispatched_offset == max_phy_offset`
+//!   outside recovery.
+//! - Lock order: put lock → consume-queue table → a queue's segment list. Flush threads never
+//!   take the put lock. No std lock is held across `.await`.
+//!
+//! # Invariants
+//! - Bytes below a segment's published write position never change while the store is open;
+//!   readers get zero-copy `Bytes` of a read-only mapping; writes use `pwrite`.
+//! - Every full commitlog segment ends with a blank record; records never span segments.
+//! - A failed fsync (commitlog, CQ, index, checkpoint) makes the store refuse puts for good
+//!   (`ServiceNotAvailable`), pending sync puts get `FlushDiskTimeout`, and `shutdown` keeps the
+//!   `abort` file so the next open recovers abnormally.
+//! - Recovery cuts the commitlog after the last record whose framing and CRC hold, zeroes the
+//!   rest of that segment, deletes later segments, truncates CQ entries pointing past the cut,
+//!   and re-dispatches (from a checkpoint-safe segment after a crash). Segments are created as
+//!   `.tmp` and renamed, so a crash never leaves a wrongly sized segment.
+//!
+//! Not yet implemented: file cleanup / disk-space protection (§7), transient store pool, HA. TODO.
 
 pub mod checkpoint;
 pub mod commit_log;
