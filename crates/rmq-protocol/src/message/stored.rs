@@ -136,7 +136,8 @@ pub fn decode_message(buf: &[u8]) -> Result<(MessageExt, usize), WireError> {
     let body = Bytes::copy_from_slice(c.sized(body_len.into(), "body")?);
     let topic_len = c.i8("topic length")?;
     let topic = c.sized(topic_len.into(), "topic")?;
-    let topic = String::from_utf8(topic.to_vec()).map_err(|_| WireError::Utf8("topic"))?;
+    // Java decodes with `new String(bytes, UTF_8)`: invalid sequences are replaced, not fatal.
+    let topic = String::from_utf8_lossy(topic).into_owned();
     let prop_len = c.i16("properties length")?;
     let props = c.sized(prop_len.into(), "properties")?;
     let props = String::from_utf8_lossy(props);
