@@ -140,12 +140,16 @@ impl Admin {
             .client
             .request(request_code::VIEW_MESSAGE_BY_ID)
             .with_header(&ViewMessageRequestHeader { offset });
-        let resp = self
-            .client
-            .invoke_ok(&addr.to_string(), cmd, self.timeout())
-            .await?;
-        let (msg, _) = message::decode_message(&resp.body)?;
-        Ok(msg)
+        let addr = addr.to_string();
+        let resp = self.client.invoke_ok(&addr, cmd, self.timeout()).await?;
+        // Like Java's `clientDecode`: zlib bodies come back inflated.
+        message::decode_messages(&resp.body)?
+            .into_iter()
+            .next()
+            .ok_or_else(|| ClientError::Broker {
+                code: resp.code,
+                remark: format!("{addr} returned no message"),
+            })
     }
 
     /// GET_TOPIC_STATS_INFO to one address per broker of the topic's route (master preferred),

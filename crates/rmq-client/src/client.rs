@@ -163,6 +163,13 @@ impl Client {
     }
 }
 
+impl Drop for Client {
+    /// Connections are not shared with anyone else; close them with their owner.
+    fn drop(&mut self) {
+        self.remoting.close_all();
+    }
+}
+
 /// A non-SUCCESS response as [`ClientError::Broker`].
 pub(crate) fn check(resp: RemotingCommand) -> Result<RemotingCommand, ClientError> {
     if resp.code == response_code::SUCCESS {
