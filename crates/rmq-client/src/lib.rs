@@ -12,6 +12,24 @@
 //! * [`producer`] — [`Producer`]: sends, retries, route-refresh and heartbeat tasks.
 //! * [`admin`] — [`Admin`]: routes, cluster info, topic creation, offsets, message lookup, stats.
 //! * [`error`] — [`ClientError`], the one error type of this crate.
+//!
+//! # Example
+//!
+//! ```no_run
+//! use rmq_client::{ClientConfig, Message, Producer};
+//!
+//! # async fn run() -> Result<(), rmq_client::ClientError> {
+//! let producer = Producer::new("PG_EXAMPLE", ClientConfig::with_namesrv("127.0.0.1:9876"));
+//! producer.start().await?;
+//! let result = producer.send(Message::new("TopicTest", "Hello").with_tags("TagA")).await?;
+//! println!("{result}"); // SendResult [sendStatus=SEND_OK, msgId=..., ...]
+//! producer.shutdown().await;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Differences from the Java client: no namespace, no latency-fault strategy (off by default in
+//! Java too), no transactional or request/reply producer, and UNIQ_KEY month offsets are in UTC.
 
 pub mod admin;
 mod client;
