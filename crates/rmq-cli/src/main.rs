@@ -8,7 +8,9 @@
 //! - `logging`: stdout + `~/logs/rocketmqlogs/<name>.log`.
 //! - `properties`: Java `.properties` parsing for `-c` files.
 
+mod admin;
 mod logging;
+mod produce;
 mod properties;
 mod servers;
 
@@ -38,6 +40,11 @@ enum Command {
         /// `namesrv`, `broker` or `standalone`.
         what: String,
     },
+    /// Admin commands (`mqadmin`).
+    #[command(subcommand)]
+    Admin(admin::AdminCommand),
+    /// The quickstart producer: sends messages and prints each SendResult.
+    Produce(produce::ProduceArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -55,6 +62,8 @@ fn main() -> std::process::ExitCode {
             Command::Broker(args) => servers::broker(args).await,
             Command::Standalone(args) => servers::standalone(args).await,
             Command::Shutdown { what } => servers::shutdown(&what),
+            Command::Admin(cmd) => admin::run(cmd).await,
+            Command::Produce(args) => produce::run(args).await,
         }
     });
     match result {

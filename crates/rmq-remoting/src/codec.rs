@@ -1,6 +1,6 @@
 //! Thin adapter: `tokio_util` framing over the pure decoder in `rmq_protocol`.
 
-use bytes::{Buf, BytesMut};
+use bytes::BytesMut;
 use rmq_protocol::RemotingCommand;
 use tokio_util::codec::{Decoder, Encoder};
 
@@ -16,13 +16,10 @@ impl Decoder for RemotingCodec {
     type Error = RemotingError;
 
     fn decode(&mut self, src: &mut BytesMut) -> Result<Option<RemotingCommand>, RemotingError> {
-        match RemotingCommand::decode(src)? {
-            Some((cmd, used)) => {
-                src.advance(used);
-                Ok(Some(cmd))
-            }
+        match RemotingCommand::decode_from(src)? {
+            Some(cmd) => Ok(Some(cmd)),
             None => {
-                // Reserve for the declared frame (already bounded by the decoder's size check).
+                // Reserve for the declared frame (the decoder has already bounded its size).
                 if src.len() >= 4 {
                     let declared = u32::from_be_bytes([src[0], src[1], src[2], src[3]]) as usize;
                     let want = declared.saturating_add(4);
