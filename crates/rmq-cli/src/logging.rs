@@ -23,7 +23,8 @@ pub fn log_dir() -> PathBuf {
 /// is reported on stderr and logging continues on stdout only.
 pub fn init(file_name: Option<&str>) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let stdout = fmt::layer().with_target(false);
+    let colour = std::io::IsTerminal::is_terminal(&std::io::stdout());
+    let stdout = fmt::layer().with_target(false).with_ansi(colour);
     let file = file_name.and_then(|name| {
         let dir = log_dir();
         let opened = std::fs::create_dir_all(&dir).and_then(|_| {
