@@ -139,3 +139,42 @@ async fn send_route_and_bad_input() {
         "nothing was lost or duplicated by the bad input"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registers_with_every_name_server() {
+    let dir = temp_dir();
+    let (_ns1, ns1) = namesrv(dir.path());
+    let (_ns2, ns2) = namesrv(dir.path());
+    let (broker_proc, broker_addr) = broker(dir.path(), &format!("{ns1};{ns2}"), "");
+    let client = RemotingClient::new();
+    for ns in [&ns1, &ns2] {
+        let info = invoke(
+            &client,
+            ns,
+            RemotingCommand::request(request_code::GET_BROKER_CLUSTER_INFO),
+        )
+        .await;
+        assert_eq!(info.code, response_code::SUCCESS);
+        let info: rmq_protocol::body::ClusterInfo = rmq_protocol::body::from_fastjson(&info.body).unwrap();
+        assert_eq!(
+            info.broker_addr_table["broker-a"].broker_addrs[&0], broker_addr,
+            "name server {ns}"
+        );
+        assert!(info.cluster_addr_table["DefaultCluster"].contains("broker-a"));
+    }
+    // A clean stop unregisters from both.
+    assert!(broker_proc.terminate().success());
+    for ns in [&ns1, &ns2] {
+        let route = invoke(
+            &client,
+            ns,
+            RemotingCommand::request(request_code::GET_ROUTEINFO_BY_TOPIC).with_ext("topic", "TBW102"),
+        )
+        .await;
+        assert_eq!(
+            route.code,
+            response_code::TOPIC_NOT_EXIST,
+            "name server {ns} still routes to a stopped broker"
+        );
+    }
+}
