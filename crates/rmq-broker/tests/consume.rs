@@ -35,7 +35,11 @@ fn config(dir: &Path) -> BrokerConfig {
 }
 
 async fn start(dir: &Path) -> (Broker, String) {
-    let broker = Broker::start(config(dir)).await.expect("broker start");
+    start_with(config(dir)).await
+}
+
+async fn start_with(config: BrokerConfig) -> (Broker, String) {
+    let broker = Broker::start(config).await.expect("broker start");
     let addr = format!("127.0.0.1:{}", broker.local_addr().port());
     (broker, addr)
 }
@@ -334,6 +338,30 @@ async fn pull_statuses_filters_and_offsets() {
     let no_topic = invoke(&client, &addr, Pull::new("G1", "NoSuchTopic", 0, 0).request()).await;
     assert_eq!(no_topic.code, code::TOPIC_NOT_EXIST);
 
+    // No SQL92 filter on this broker: refused at CHECK_CLIENT_CONFIG and on pulls.
+    let sql = SubscriptionData {
+        expression_type: "SQL92".into(),
+        sub_string: "a > 1".into(),
+        ..SubscriptionData::from_tag_expression(t, "*", 1)
+    };
+    let check = body::CheckClientRequestBody {
+        client_id: "c1".into(),
+        group: "G1".into(),
+        subscription_data: sql,
+    };
+    let check = invoke(
+        &client,
+        &addr,
+        RemotingCommand::request(rc::CHECK_CLIENT_CONFIG).with_body(body::to_json(&check)),
+    )
+    .await;
+    assert_eq!(check.code, code::SYSTEM_ERROR);
+    let mut sql_pull = Pull::new("G1", t, 0, 0).request();
+    sql_pull
+        .ext_fields
+        .insert("expressionType".into(), "SQL92".into());
+    assert_eq!(invoke(&client, &addr, sql_pull).await.code, code::SYSTEM_ERROR);
+
     // Without the SUBSCRIPTION flag the heartbeat's subscription is used.
     let hb_pull = Pull {
         sys_flag: 0,
@@ -586,6 +614,42 @@ async fn membership_changes_notify_the_group() {
     )
     .await;
     assert_eq!(offline.code, code::CONSUMER_NOT_ONLINE);
+    broker.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silent_consumers_expire() {
+    let dir = tempfile::tempdir().unwrap();
+    let (broker, addr) = start_with(BrokerConfig {
+        channel_expired_timeout_ms: 1_500,
+        ..config(dir.path())
+    })
+    .await;
+    let t = "ExpiryTopic";
+    let (a, mut a_rx) = recording_client();
+    let (b, _b_rx) = recording_client();
+    invoke(&a, &addr, heartbeat_request("client-a", "EG", t, "*", 1)).await;
+    invoke(&b, &addr, heartbeat_request("client-b", "EG", t, "*", 1)).await;
+    // a keeps heartbeating, far more often than the timeout; b goes silent.
+    let a = Arc::new(a);
+    let beating = {
+        let (a, addr) = (a.clone(), addr.clone());
+        tokio::spawn(async move {
+            loop {
+                invoke(&a, &addr, heartbeat_request("client-a", "EG", t, "*", 1)).await;
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        })
+    };
+    wait_until("b to expire", || {
+        broker.state().clients.consumer_ids("EG") == ["client-a"]
+    })
+    .await;
+    // Notified when a joined, when b joined, and when b expired.
+    for _ in 0..3 {
+        next_request(&mut a_rx, rc::NOTIFY_CONSUMER_IDS_CHANGED).await;
+    }
+    beating.abort();
     broker.shutdown().await.unwrap();
 }
 

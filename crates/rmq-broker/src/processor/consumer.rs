@@ -1,4 +1,5 @@
-//! Client management (HEART_BEAT, UNREGISTER_CLIENT, GET_CONSUMER_LIST_BY_GROUP), connection
+//! Client management (HEART_BEAT, UNREGISTER_CLIENT, GET_CONSUMER_LIST_BY_GROUP,
+//! CHECK_CLIENT_CONFIG), connection
 //! lists (203, 204), QUERY_TOPIC_CONSUME_BY_WHO (300) and the orderly-consumer queue locks
 //! (LOCK_BATCH_MQ 41 / UNLOCK_BATCH_MQ 42).
 
@@ -83,6 +84,25 @@ pub(super) fn consumer_list(s: &BrokerState, req: &RemotingCommand) -> RemotingC
     ok(req).with_body(body::to_json(&body::GetConsumerListByGroupResponseBody {
         consumer_id_list: ids,
     }))
+}
+
+/// CHECK_CLIENT_CONFIG (46): TAG subscriptions pass; this broker has no SQL92 filter
+/// (`enablePropertyFilter=false`), so anything else is refused as Java refuses it.
+pub(super) fn check_client_config(req: &RemotingCommand) -> RemotingCommand {
+    let Ok(b) = body::from_fastjson::<body::CheckClientRequestBody>(&req.body) else {
+        return ok(req);
+    };
+    if b.subscription_data.is_tag_type() {
+        return ok(req);
+    }
+    error(
+        req,
+        code::SYSTEM_ERROR,
+        format!(
+            "The broker does not support consumer to filter message by {}",
+            b.subscription_data.expression_type
+        ),
+    )
 }
 
 fn connection(c: &ClientConn) -> Connection {

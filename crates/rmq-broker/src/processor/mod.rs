@@ -112,7 +112,7 @@ impl Processor {
             rc::UPDATE_AND_CREATE_SUBSCRIPTIONGROUP => group::update(s, req),
             rc::GET_ALL_SUBSCRIPTIONGROUP_CONFIG => group::all(s, req),
             rc::DELETE_SUBSCRIPTIONGROUP => group::delete(s, req),
-            rc::CHECK_CLIENT_CONFIG => ok(req),
+            rc::CHECK_CLIENT_CONFIG => consumer::check_client_config(req),
             rc::UPDATE_AND_CREATE_TOPIC => admin::update_topic(s, req).await,
             rc::DELETE_TOPIC_IN_BROKER => admin::delete_topic(s, req),
             rc::GET_ALL_TOPIC_CONFIG => admin::all_topic_config(s, req),
