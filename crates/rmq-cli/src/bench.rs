@@ -540,6 +540,8 @@ struct PullQueue {
 #[derive(Default)]
 struct ConsumeStats {
     msgs: AtomicU64,
+    /// Microseconds from the start to the last pull that returned messages.
+    last_msg_us: AtomicU64,
     b2c_sum_ms: AtomicU64,
     b2c_max_ms: AtomicU64,
     s2c_sum_ms: AtomicU64,
@@ -618,6 +620,7 @@ async fn consume(args: ConsumeArgs) -> anyhow::Result<()> {
             remoting.clone(),
             limits.clone(),
             stats.clone(),
+            started,
         ));
     }
     let mut hist = new_histogram();
@@ -641,12 +644,17 @@ async fn consume(args: ConsumeArgs) -> anyhow::Result<()> {
     let msgs = stats.msgs.load(Ordering::Relaxed);
     let secs = elapsed.as_secs_f64().max(1e-9);
     let tps = msgs as f64 / secs;
+    // TPS while there was something to consume: up to the last pull that returned messages.
+    let busy_secs = (stats.last_msg_us.load(Ordering::Relaxed) as f64 / 1e6).max(1e-9);
+    let busy_tps = if msgs > 0 { msgs as f64 / busy_secs } else { 0.0 };
     let (p50, p99, p999, max) = percentiles(&hist);
     println!("---- bench consume summary ----");
-    println!("elapsed {secs:.2} s | consumed {msgs} msgs | consume TPS {tps:.1}");
+    println!(
+        "elapsed {secs:.2} s | consumed {msgs} msgs | consume TPS {tps:.1} | until the last message {busy_secs:.2} s: {busy_tps:.1} msg/s"
+    );
     println!("born->consume RT(ms): p50 {p50:.3} | p99 {p99:.3} | p999 {p999:.3} | max {max:.3}");
     println!(
-        "RESULT consume consumed={msgs} elapsed_s={secs:.3} tps={tps:.1} b2c_p50_ms={p50:.3} b2c_p99_ms={p99:.3} b2c_p999_ms={p999:.3} b2c_max_ms={max:.3}"
+        "RESULT consume consumed={msgs} elapsed_s={secs:.3} tps={tps:.1} busy_s={busy_secs:.3} busy_tps={busy_tps:.1} b2c_p50_ms={p50:.3} b2c_p99_ms={p99:.3} b2c_p999_ms={p999:.3} b2c_max_ms={max:.3}"
     );
     Ok(())
 }
@@ -657,6 +665,7 @@ async fn pull_queue(
     remoting: Arc<RemotingClient>,
     limits: Arc<Limits>,
     stats: Arc<ConsumeStats>,
+    started: Instant,
 ) -> anyhow::Result<Histogram<u64>> {
     let mut hist = new_histogram();
     let sys_flag = pull_sys_flag::SUSPEND | pull_sys_flag::SUBSCRIPTION;
@@ -699,6 +708,8 @@ async fn pull_queue(
                     stats.s2c_max_ms.fetch_max(s2c, Ordering::Relaxed);
                 }
                 stats.msgs.fetch_add(n, Ordering::Relaxed);
+                let since_start = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+                stats.last_msg_us.fetch_max(since_start, Ordering::Relaxed);
                 q.offset = h.next_begin_offset;
                 if limits.count.is_some() && claimed < msgs.len() {
                     limits.stop.store(true, Ordering::Relaxed);
