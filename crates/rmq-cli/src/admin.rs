@@ -1,9 +1,11 @@
-//! The `mqadmin` subset: `updateTopic`, `topicList`, `topicRoute`, `clusterList`, `topicStatus`.
+//! The `mqadmin` subset: `updateTopic`, `topicList`, `topicRoute`, `clusterList`, `topicStatus`,
+//! `consumerProgress`, `resetOffsetByTime`.
 
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
 use rmq_client::{Admin, ClientConfig};
 use rmq_protocol::body::TopicConfig;
+use rmq_protocol::codes::response_code;
 
 #[derive(Args, Clone)]
 pub struct NamesrvOpt {
@@ -55,6 +57,31 @@ pub enum AdminCommand {
         ns: NamesrvOpt,
         #[arg(short = 't', long)]
         topic: String,
+    },
+    /// Per-queue broker offset, consumer offset and lag of a consumer group.
+    ConsumerProgress {
+        #[command(flatten)]
+        ns: NamesrvOpt,
+        #[arg(short = 'g', long = "groupName")]
+        group: String,
+        /// Only this topic (default: every topic the group has offsets for).
+        #[arg(short = 't', long)]
+        topic: Option<String>,
+    },
+    /// Move a group's offsets to a point in time (pushed to live consumers by the brokers).
+    ResetOffsetByTime {
+        #[command(flatten)]
+        ns: NamesrvOpt,
+        #[arg(short = 'g', long = "group")]
+        group: String,
+        #[arg(short = 't', long)]
+        topic: String,
+        /// `now`, epoch ms, or `yyyy-MM-dd#HH:mm:ss:SSS` (UTC).
+        #[arg(short = 's', long = "timestamp")]
+        timestamp: String,
+        /// Also move offsets forward (default true, as mqadmin).
+        #[arg(short = 'f', long = "force", default_value_t = true, action = clap::ArgAction::Set)]
+        force: bool,
     },
 }
 
@@ -159,6 +186,155 @@ pub async fn run(cmd: AdminCommand) -> anyhow::Result<()> {
                 }
             }
         }
+        AdminCommand::ConsumerProgress { ns, group, topic } => {
+            consumer_progress(&admin(&ns)?, &group, topic.as_deref()).await?;
+        }
+        AdminCommand::ResetOffsetByTime {
+            ns,
+            group,
+            topic,
+            timestamp,
+            force,
+        } => {
+            let admin = admin(&ns)?;
+            let ms = parse_timestamp(&timestamp)?;
+            let offsets = match admin.reset_offset_by_time(&group, &topic, ms, force).await {
+                Err(e) if e.broker_code() == Some(response_code::CONSUMER_NOT_ONLINE) => {
+                    println!("the consumer group is not online; resetting the stored offsets directly");
+                    admin.reset_offset_offline(&group, &topic, ms, force).await?
+                }
+                other => other?,
+            };
+            println!(
+                "rollback consumer offset by specified group[{group}], topic[{topic}], force[{force}], timestamp(string)[{timestamp}], timestamp(long)[{ms}]"
+            );
+            println!("{:<40}  {:<40}  {:<40}", "#brokerName", "#queueId", "#offset");
+            let mut rows: Vec<_> = offsets.into_iter().collect();
+            rows.sort();
+            for (mq, offset) in rows {
+                println!("{:<40}  {:<40}  {:<40}", mq.broker_name, mq.queue_id, offset);
+            }
+        }
     }
     Ok(())
+}
+
+/// mqadmin `consumerProgress -g G`: one line per queue, then TPS and the total lag.
+async fn consumer_progress(admin: &Admin, group: &str, topic: Option<&str>) -> anyhow::Result<()> {
+    let stats = admin.consume_stats(group, topic).await?;
+    println!(
+        "{:<64}  {:<32}  {:<4}  {:<20}  {:<20}  {:<20} {:<20}  #LastTime",
+        "#Topic", "#Broker Name", "#QID", "#Broker Offset", "#Consumer Offset", "#Client IP", "#Diff"
+    );
+    let mut rows: Vec<_> = stats.offset_table.iter().collect();
+    rows.sort_by(|a, b| a.0.cmp(b.0));
+    let mut diff_total = 0i64;
+    for (mq, ow) in rows {
+        let diff = ow.broker_offset - ow.consumer_offset;
+        diff_total += diff;
+        let last = if ow.last_timestamp > 0 {
+            format_ms(ow.last_timestamp)
+        } else {
+            "N/A".to_owned()
+        };
+        println!(
+            "{:<64}  {:<32}  {:<4}  {:<20}  {:<20}  {:<20} {:<20}  {}",
+            mq.topic, mq.broker_name, mq.queue_id, ow.broker_offset, ow.consumer_offset, "N/A", diff, last
+        );
+    }
+    println!();
+    println!("Consume TPS: {:.2}", stats.consume_tps);
+    println!("Consume Diff Total: {diff_total}");
+    Ok(())
+}
+
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// `now`, epoch ms, `yyyy-MM-dd#HH:mm:ss:SSS` (mqadmin) or `yyyyMMddHHmmss` (consumeTimestamp),
+/// the last two read as UTC.
+pub(crate) fn parse_timestamp(s: &str) -> anyhow::Result<i64> {
+    let s = s.trim();
+    if s == "now" {
+        return Ok(now_ms());
+    }
+    let digits: String = s.chars().filter(char::is_ascii_digit).collect();
+    let field = |from: usize, len: usize| -> anyhow::Result<i64> {
+        Ok(digits.get(from..from + len).context("truncated date")?.parse()?)
+    };
+    let is_compact = digits.len() == 14 && digits == s;
+    let is_mqadmin = s.len() == 23 && s.as_bytes()[10] == b'#';
+    if !is_compact && !is_mqadmin {
+        if let Ok(ms) = s.parse::<i64>() {
+            return Ok(ms);
+        }
+        bail!("bad timestamp {s:?}: use now, epoch ms, yyyy-MM-dd#HH:mm:ss:SSS or yyyyMMddHHmmss");
+    }
+    let millis = if is_mqadmin { field(14, 3)? } else { 0 };
+    let days = days_from_civil(field(0, 4)?, field(4, 2)?, field(6, 2)?);
+    Ok(((days * 24 + field(8, 2)?) * 60 + field(10, 2)?) * 60_000 + field(12, 2)? * 1000 + millis)
+}
+
+/// `yyyy-MM-dd HH:mm:ss` (UTC) of an epoch-ms timestamp.
+fn format_ms(ms: i64) -> String {
+    let (days, rem) = (ms.div_euclid(86_400_000), ms.rem_euclid(86_400_000) / 1000);
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60
+    )
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (m + if m > 2 { -3 } else { 9 }) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+fn civil_from_days(z: i64) -> (i64, i64, i64) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (
+        if m <= 2 {
+            yoe + era * 400 + 1
+        } else {
+            yoe + era * 400
+        },
+        m,
+        d,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps() {
+        assert_eq!(parse_timestamp("1700000000000").unwrap(), 1_700_000_000_000);
+        assert_eq!(
+            parse_timestamp("2023-11-14#22:13:20:005").unwrap(),
+            1_700_000_000_005
+        );
+        assert_eq!(parse_timestamp("20231114221320").unwrap(), 1_700_000_000_000);
+        assert!(parse_timestamp("yesterday").is_err());
+        assert!((parse_timestamp("now").unwrap() - now_ms()).abs() < 1000);
+        assert_eq!(format_ms(1_700_000_000_005), "2023-11-14 22:13:20");
+        assert_eq!(civil_from_days(days_from_civil(2024, 2, 29)), (2024, 2, 29));
+    }
 }

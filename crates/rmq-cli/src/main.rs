@@ -5,12 +5,14 @@
 //! - `servers`: the name server / broker / standalone commands and graceful shutdown.
 //! - `admin`: the `mqadmin` subset.
 //! - `produce`: the quickstart producer.
+//! - `consume`: the quickstart consumer.
 //! - `bench`: `rmq bench produce | consume` load generators.
 //! - `logging`: stdout + `~/logs/rocketmqlogs/<name>.log`.
 //! - `properties`: Java `.properties` parsing for `-c` files.
 
 mod admin;
 mod bench;
+mod consume;
 mod logging;
 mod produce;
 mod properties;
@@ -47,6 +49,8 @@ enum Command {
     Admin(admin::AdminCommand),
     /// The quickstart producer: sends messages and prints each SendResult.
     Produce(produce::ProduceArgs),
+    /// The quickstart consumer: prints every message it receives.
+    Consume(consume::ConsumeArgs),
     /// Load generators: `rmq bench produce | consume` (per-second TPS/RT, p50/p99/p999).
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -69,6 +73,7 @@ fn main() -> std::process::ExitCode {
             Command::Shutdown { what } => servers::shutdown(&what),
             Command::Admin(cmd) => admin::run(cmd).await,
             Command::Produce(args) => produce::run(args).await,
+            Command::Consume(args) => consume::run(args).await,
             Command::Bench(cmd) => bench::run(cmd).await,
         }
     });

@@ -4,18 +4,22 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use rmq_protocol::body::{
-    self, ClusterInfo, KvTable, TopicConfig, TopicList, TopicRouteData, TopicStatsTable,
+    self, ClusterInfo, ConsumeStats, KvTable, ResetOffsetBody, TopicConfig, TopicList, TopicRouteData,
+    TopicStatsTable,
 };
-use rmq_protocol::codes::request_code;
+use rmq_protocol::codes::{request_code, response_code};
 use rmq_protocol::header::{
-    CreateTopicRequestHeader, GetMaxOffsetRequestHeader, GetMaxOffsetResponseHeader,
-    GetMinOffsetRequestHeader, GetMinOffsetResponseHeader, GetTopicStatsInfoRequestHeader,
-    ViewMessageRequestHeader,
+    CreateTopicRequestHeader, GetConsumeStatsRequestHeader, GetMaxOffsetRequestHeader,
+    GetMaxOffsetResponseHeader, GetMinOffsetRequestHeader, GetMinOffsetResponseHeader,
+    GetTopicStatsInfoRequestHeader, ResetOffsetRequestHeader, SearchOffsetRequestHeader,
+    SearchOffsetResponseHeader, UpdateConsumerOffsetRequestHeader, ViewMessageRequestHeader,
 };
 use rmq_protocol::message::{self, MessageExt};
 
 use crate::client::{check, Client, DEFAULT_TIMEOUT};
 use crate::config::ClientConfig;
+use crate::consumer::pull::retry_topic;
+use crate::message::MessageQueue;
 use crate::send::AUTO_CREATE_TOPIC;
 use crate::ClientError;
 
@@ -189,6 +193,151 @@ impl Admin {
         Ok(table.table.into_iter().collect())
     }
 }
+
+impl Admin {
+    /// GET_CONSUME_STATS of `group` from every master of the route of `topic` (or, without a
+    /// topic, of `%RETRY%<group>`, like mqadmin `consumerProgress`), merged. An empty result is
+    /// `CONSUMER_NOT_ONLINE` (206), as mqadmin reports it.
+    pub async fn consume_stats(&self, group: &str, topic: Option<&str>) -> Result<ConsumeStats, ClientError> {
+        let route_topic = topic.map_or_else(|| retry_topic(group), str::to_owned);
+        let route = self.topic_route(&route_topic).await?;
+        let mut merged = ConsumeStats::default();
+        for addr in route.broker_datas.iter().filter_map(|bd| bd.master_addr()) {
+            let stats = self.consume_stats_of(addr, group, topic).await?;
+            merged.consume_tps += stats.consume_tps;
+            merged.offset_table.extend(stats.offset_table);
+        }
+        if merged.offset_table.is_empty() {
+            return Err(ClientError::Broker {
+                code: response_code::CONSUMER_NOT_ONLINE,
+                remark: format!("Not found the consumer group consume stats, because return offset table is empty, maybe the consumer not consume any message ({group})"),
+            });
+        }
+        Ok(merged)
+    }
+
+    /// GET_CONSUME_STATS from one broker.
+    pub async fn consume_stats_of(
+        &self,
+        broker_addr: &str,
+        group: &str,
+        topic: Option<&str>,
+    ) -> Result<ConsumeStats, ClientError> {
+        let header = GetConsumeStatsRequestHeader {
+            consumer_group: group.to_owned(),
+            topic: topic.map(str::to_owned),
+        };
+        let cmd = self
+            .client
+            .request(request_code::GET_CONSUME_STATS)
+            .with_header(&header);
+        let resp = self.client.invoke_ok(broker_addr, cmd, self.timeout()).await?;
+        Ok(body::from_fastjson(&resp.body)?)
+    }
+
+    /// INVOKE_BROKER_TO_RESET_OFFSET to every master of `topic` (spec A.3): each broker computes
+    /// the offsets for `timestamp_ms` (−1 = the max offset) and pushes them to the group's live
+    /// consumers. Returns the merged offsets. A group with no live consumer gives
+    /// `CONSUMER_NOT_ONLINE` (206); see [`reset_offset_offline`](Self::reset_offset_offline).
+    pub async fn reset_offset_by_time(
+        &self,
+        group: &str,
+        topic: &str,
+        timestamp_ms: i64,
+        force: bool,
+    ) -> Result<HashMap<MessageQueue, i64>, ClientError> {
+        let route = self.topic_route(topic).await?;
+        let mut offsets = HashMap::new();
+        for addr in route.broker_datas.iter().filter_map(|bd| bd.master_addr()) {
+            let header = ResetOffsetRequestHeader {
+                topic: topic.to_owned(),
+                group: group.to_owned(),
+                timestamp: timestamp_ms,
+                is_force: force,
+            };
+            let cmd = self
+                .client
+                .request(request_code::INVOKE_BROKER_TO_RESET_OFFSET)
+                .with_header(&header);
+            let resp = self.client.invoke_ok(addr, cmd, RESET_OFFSET_TIMEOUT).await?;
+            if !resp.body.is_empty() {
+                let table: ResetOffsetBody = body::from_fastjson(&resp.body)?;
+                offsets.extend(table.offset_table.into_iter().map(|(mq, o)| (mq.into(), o)));
+            }
+        }
+        Ok(offsets)
+    }
+
+    /// The offline fallback of mqadmin `resetOffsetByTime` (`ResetOffsetByTimeOldCommand`):
+    /// for every queue of `topic` in the group's consume stats, the offset for `timestamp_ms`
+    /// (−1 = max) is written with UPDATE_CONSUMER_OFFSET when `force` or when it is not ahead of
+    /// the current offset. Returns the resulting offsets.
+    pub async fn reset_offset_offline(
+        &self,
+        group: &str,
+        topic: &str,
+        timestamp_ms: i64,
+        force: bool,
+    ) -> Result<HashMap<MessageQueue, i64>, ClientError> {
+        let route = self.topic_route(topic).await?;
+        let mut offsets = HashMap::new();
+        for addr in route.broker_datas.iter().filter_map(|bd| bd.master_addr()) {
+            let stats = self.consume_stats_of(addr, group, Some(topic)).await?;
+            for (mq, wrapper) in stats.offset_table.into_iter().filter(|(mq, _)| mq.topic == topic) {
+                let target = if timestamp_ms == -1 {
+                    self.max_offset(addr, &mq.topic, mq.queue_id).await?
+                } else {
+                    self.search_offset(addr, &mq.topic, mq.queue_id, timestamp_ms)
+                        .await?
+                };
+                let offset = if force || target <= wrapper.consumer_offset {
+                    target
+                } else {
+                    wrapper.consumer_offset
+                };
+                let header = UpdateConsumerOffsetRequestHeader {
+                    consumer_group: group.to_owned(),
+                    topic: mq.topic.clone(),
+                    queue_id: mq.queue_id,
+                    commit_offset: offset,
+                    bname: Some(mq.broker_name.clone()),
+                };
+                let cmd = self
+                    .client
+                    .request(request_code::UPDATE_CONSUMER_OFFSET)
+                    .with_header(&header);
+                self.client.invoke_ok(addr, cmd, self.timeout()).await?;
+                offsets.insert(mq.into(), offset);
+            }
+        }
+        Ok(offsets)
+    }
+
+    /// SEARCH_OFFSET_BY_TIMESTAMP.
+    pub async fn search_offset(
+        &self,
+        broker_addr: &str,
+        topic: &str,
+        queue_id: i32,
+        timestamp_ms: i64,
+    ) -> Result<i64, ClientError> {
+        let header = SearchOffsetRequestHeader {
+            topic: topic.to_owned(),
+            queue_id,
+            timestamp: timestamp_ms,
+            bname: None,
+        };
+        let cmd = self
+            .client
+            .request(request_code::SEARCH_OFFSET_BY_TIMESTAMP)
+            .with_header(&header);
+        let resp = self.client.invoke_ok(broker_addr, cmd, self.timeout()).await?;
+        Ok(resp.header::<SearchOffsetResponseHeader>()?.offset)
+    }
+}
+
+/// mqadmin's timeout for INVOKE_BROKER_TO_RESET_OFFSET.
+const RESET_OFFSET_TIMEOUT: Duration = Duration::from_millis(5000);
 
 /// The master address of every broker of `cluster`.
 fn master_addrs_of_cluster(info: &ClusterInfo, cluster: &str) -> Result<Vec<String>, ClientError> {

@@ -50,7 +50,7 @@ pub use consumer::{
     PushConsumer,
 };
 pub use error::ClientError;
-pub use message::{Message, MessageQueue, SendResult, SendStatus};
+pub use message::{Message, MessageExtDisplay, MessageQueue, SendResult, SendStatus};
 pub use producer::Producer;
 pub use rmq_protocol::body::{ClusterInfo, TopicConfig, TopicRouteData, TopicStatsTable};
 pub use rmq_protocol::message::MessageExt;

@@ -189,6 +189,44 @@ impl fmt::Display for SendResult {
     }
 }
 
+/// A received message printed like Java's `MessageExt.toString()` (what the quickstart consumer
+/// prints), except that the body is shown as (lossy UTF-8) text, properties are sorted, and
+/// there is no `brokerName`. `msgId` is the client id (UNIQ_KEY) when there is one.
+pub struct MessageExtDisplay<'a>(pub &'a rmq_protocol::message::MessageExt);
+
+impl fmt::Display for MessageExtDisplay<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let m = self.0;
+        let mut props: Vec<(&String, &String)> = m.properties.iter().collect();
+        props.sort();
+        let props: Vec<String> = props.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        write!(
+            f,
+            "MessageExt [queueId={}, storeSize={}, queueOffset={}, sysFlag={}, bornTimestamp={}, \
+             bornHost=/{}, storeTimestamp={}, storeHost=/{}, msgId={}, commitLogOffset={}, bodyCRC={}, \
+             reconsumeTimes={}, preparedTransactionOffset={}, toString()=Message{{topic='{}', flag={}, \
+             properties={{{}}}, body={}, transactionId='null'}}]",
+            m.queue_id,
+            m.store_size,
+            m.queue_offset,
+            m.sys_flag,
+            m.born_timestamp,
+            m.born_host,
+            m.store_timestamp,
+            m.store_host,
+            m.client_msg_id(),
+            m.commit_log_offset,
+            m.body_crc,
+            m.reconsume_times,
+            m.prepared_transaction_offset,
+            m.topic,
+            m.flag,
+            props.join(", "),
+            String::from_utf8_lossy(&m.body),
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,122 @@
+//! The quickstart consumer of the RocketMQ guide: a push consumer on TopicTest printing every
+//! message the way the Java example does (`ConsumeMessageThread_<n> Receive New Messages: [...]`).
+
+use std::cell::Cell;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::{Args, ValueEnum};
+use rmq_client::{
+    ClientConfig, ConsumeFromWhere, ConsumeStatus, ConsumerConfig, MessageExtDisplay, MessageModel,
+    PushConsumer,
+};
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum From {
+    /// CONSUME_FROM_FIRST_OFFSET (the quickstart's choice).
+    First,
+    /// CONSUME_FROM_LAST_OFFSET.
+    Last,
+    /// CONSUME_FROM_TIMESTAMP (see --timestamp).
+    Timestamp,
+}
+
+#[derive(Args)]
+pub struct ConsumeArgs {
+    /// Name server address list (or env NAMESRV_ADDR).
+    #[arg(short = 'n', long = "namesrvAddr")]
+    namesrv: Option<String>,
+    #[arg(short = 'g', long, default_value = "please_rename_unique_group_name")]
+    group: String,
+    #[arg(short = 't', long, default_value = "TopicTest")]
+    topic: String,
+    /// TAG expression: `*`, `TagA`, `TagA || TagC`.
+    #[arg(short = 's', long = "subExpression", default_value = "*")]
+    sub_expression: String,
+    /// Where a queue with no committed offset starts.
+    #[arg(long, value_enum, default_value = "first")]
+    from: From,
+    /// With `--from timestamp`: epoch ms or `yyyyMMddHHmmss` (UTC); default 30 minutes ago.
+    #[arg(long)]
+    timestamp: Option<String>,
+    /// Every member of the group gets every message (offsets kept locally).
+    #[arg(long)]
+    broadcast: bool,
+    /// Exit after this many messages.
+    #[arg(long)]
+    count: Option<u64>,
+}
+
+thread_local! {
+    static THREAD_NO: Cell<usize> = const { Cell::new(0) };
+}
+static NEXT_THREAD_NO: AtomicUsize = AtomicUsize::new(1);
+
+/// A stable small number per listener thread, for the Java-style thread name.
+fn thread_no() -> usize {
+    THREAD_NO.with(|n| {
+        if n.get() == 0 {
+            n.set(NEXT_THREAD_NO.fetch_add(1, Ordering::Relaxed));
+        }
+        n.get()
+    })
+}
+
+pub async fn run(args: ConsumeArgs) -> anyhow::Result<()> {
+    let addr = args
+        .namesrv
+        .or_else(|| std::env::var("NAMESRV_ADDR").ok())
+        .context("no name server address: use -n host:9876 or set NAMESRV_ADDR")?;
+    let consume_from_where = match args.from {
+        From::First => ConsumeFromWhere::FirstOffset,
+        From::Last => ConsumeFromWhere::LastOffset,
+        From::Timestamp => {
+            let ms = match &args.timestamp {
+                Some(s) => crate::admin::parse_timestamp(s)?,
+                None => crate::admin::now_ms() - 30 * 60 * 1000,
+            };
+            ConsumeFromWhere::Timestamp(ms)
+        }
+    };
+    let config = ConsumerConfig {
+        consume_from_where,
+        message_model: if args.broadcast {
+            MessageModel::Broadcasting
+        } else {
+            MessageModel::Clustering
+        },
+        ..ConsumerConfig::default()
+    };
+    let consumer = PushConsumer::new(args.group, ClientConfig::with_namesrv(&addr), config);
+    consumer.subscribe(&args.topic, &args.sub_expression)?;
+    let limit = args.count.unwrap_or(u64::MAX);
+    let received = Arc::new(AtomicU64::new(0));
+    let done = Arc::new(tokio::sync::Notify::new());
+    let (counter, finished) = (received.clone(), done.clone());
+    consumer.register_listener(move |msgs| {
+        let seen = counter.fetch_add(msgs.len() as u64, Ordering::SeqCst);
+        if seen >= limit {
+            // Past --count: leave them unconsumed (and uncommitted) for the next run.
+            return ConsumeStatus::ReconsumeLater;
+        }
+        let shown: Vec<String> = msgs.iter().map(|m| MessageExtDisplay(m).to_string()).collect();
+        println!(
+            "ConsumeMessageThread_{} Receive New Messages: [{}] ",
+            thread_no(),
+            shown.join(", ")
+        );
+        if seen + msgs.len() as u64 >= limit {
+            finished.notify_one();
+        }
+        ConsumeStatus::ConsumeSuccess
+    });
+    consumer.start().await?;
+    println!("Consumer Started.");
+    tokio::select! {
+        _ = done.notified() => {}
+        r = tokio::signal::ctrl_c() => r?,
+    }
+    consumer.shutdown().await;
+    Ok(())
+}
