@@ -38,6 +38,16 @@ pub struct BrokerConfig {
     pub region_id: String,
     pub trace_on: bool,
     pub flush_consumer_offset_interval_ms: u64,
+    /// `enablePropertyFilter`: accept SQL92 subscriptions.
+    pub enable_property_filter: bool,
+    /// `rejectTransactionMessage`: refuse half messages with NO_PERMISSION.
+    pub reject_transaction_message: bool,
+    /// `transactionCheckInterval`: period of the transaction check-back rounds.
+    pub transaction_check_interval_ms: u64,
+    /// `transactionTimeOut`: a half message younger than this is not checked yet.
+    pub transaction_timeout_ms: u64,
+    /// `transactionCheckMax`: checks before a half message is discarded.
+    pub transaction_check_max: i32,
     pub store: StoreConfig,
 }
 
@@ -70,6 +80,11 @@ impl Default for BrokerConfig {
             region_id: "DefaultRegion".into(),
             trace_on: true,
             flush_consumer_offset_interval_ms: 5_000,
+            enable_property_filter: false,
+            reject_transaction_message: false,
+            transaction_check_interval_ms: 60_000,
+            transaction_timeout_ms: 6_000,
+            transaction_check_max: 15,
             store: StoreConfig {
                 store_path_root_dir: home.join("store"),
                 ..StoreConfig::default()
@@ -158,6 +173,11 @@ impl BrokerConfig {
             "regionId" => self.region_id = v.to_string(),
             "traceOn" => self.trace_on = b(v),
             "flushConsumerOffsetInterval" => return num(k, v, &mut self.flush_consumer_offset_interval_ms),
+            "enablePropertyFilter" => self.enable_property_filter = b(v),
+            "rejectTransactionMessage" => self.reject_transaction_message = b(v),
+            "transactionCheckInterval" => return num(k, v, &mut self.transaction_check_interval_ms),
+            "transactionTimeOut" => return num(k, v, &mut self.transaction_timeout_ms),
+            "transactionCheckMax" => return num(k, v, &mut self.transaction_check_max),
             "storePathRootDir" => s.store_path_root_dir = PathBuf::from(v.trim()),
             "flushDiskType" => match v.trim() {
                 "ASYNC_FLUSH" => s.flush_disk_type = FlushDiskType::AsyncFlush,

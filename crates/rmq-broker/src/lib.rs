@@ -5,6 +5,7 @@
 //! - [`config`]: `broker.conf` keys.
 //! - [`topic`]: the topic table (`topics.json`), system topics, auto-creation.
 //! - [`clients`]: producers and consumers learned from heartbeats, per connection.
+//! - [`filter`]: the SQL92 property filter (compile at subscribe time, evaluate at pull time).
 //! - [`register`]: registration with every name server.
 //! - [`processor`]: request dispatch by code; one module per area (`send`, `admin`).
 //!
@@ -13,6 +14,7 @@
 
 pub mod clients;
 pub mod config;
+pub mod filter;
 pub mod processor;
 pub mod register;
 pub mod topic;

@@ -3,6 +3,7 @@
 //! field, an unknown code gets `REQUEST_CODE_NOT_SUPPORTED`.
 
 mod admin;
+mod client_config;
 mod send;
 
 use std::sync::Arc;
@@ -70,7 +71,7 @@ impl Processor {
             rc::HEART_BEAT => admin::heartbeat(s, channel, req),
             rc::UNREGISTER_CLIENT => admin::unregister_client(s, channel, req),
             rc::GET_CONSUMER_LIST_BY_GROUP => admin::consumer_list(s, req),
-            rc::CHECK_CLIENT_CONFIG => ok(req),
+            rc::CHECK_CLIENT_CONFIG => client_config::check_client_config(s, req),
             rc::UPDATE_AND_CREATE_TOPIC => admin::update_topic(s, req).await,
             rc::DELETE_TOPIC_IN_BROKER => admin::delete_topic(s, req),
             rc::GET_ALL_TOPIC_CONFIG => admin::all_topic_config(s, req),
