@@ -136,6 +136,15 @@ impl ClientRegistry {
             .unwrap_or_default()
     }
 
+    /// The connections of a producer group (transaction check-back targets).
+    pub fn producer_channels(&self, group: &str) -> Vec<Channel> {
+        let t = self.lock();
+        t.producers
+            .get(group)
+            .map(|m| m.values().map(|c| c.channel.clone()).collect())
+            .unwrap_or_default()
+    }
+
     /// A group's latest consumer data (subscriptions) from heartbeats.
     pub fn consumer_data(&self, group: &str) -> Option<ConsumerData> {
         self.lock().consumers.get(group).and_then(|g| g.data.clone())

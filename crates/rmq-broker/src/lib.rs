@@ -7,6 +7,7 @@
 //! - [`clients`]: producers and consumers learned from heartbeats, per connection.
 //! - [`filter`]: the SQL92 property filter (compile at subscribe time, evaluate at pull time).
 //! - [`register`]: registration with every name server.
+//! - [`transaction`]: half/op messages, END_TRANSACTION, the check-back service.
 //! - [`processor`]: request dispatch by code; one module per area (`send`, `admin`).
 //!
 //! Request path: socket → `rmq_remoting` channel → [`processor::Processor::handle`] → a handler
@@ -18,6 +19,7 @@ pub mod filter;
 pub mod processor;
 pub mod register;
 pub mod topic;
+pub mod transaction;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -38,6 +40,8 @@ pub enum BrokerError {
     Remoting(#[from] rmq_remoting::RemotingError),
     #[error("i/o: {0}")]
     Io(#[from] std::io::Error),
+    #[error("transaction: {0}")]
+    Transaction(String),
 }
 
 /// Everything the request handlers share.
@@ -49,6 +53,7 @@ pub struct BrokerState {
     pub topics: topic::TopicTable,
     pub clients: clients::ClientRegistry,
     pub namesrv: RemotingClient,
+    pub transactions: transaction::TransactionService,
 }
 
 /// A running broker.
@@ -72,12 +77,14 @@ impl Broker {
         let store = MessageStore::open(config.store.clone())?;
         let topics = topic::TopicTable::load(&config)?;
         let addr = config.advertised_addr(port);
+        let transactions = transaction::TransactionService::load(&config)?;
         let state = Arc::new(BrokerState {
             addr,
             store,
             topics,
             clients: clients::ClientRegistry::default(),
             namesrv: RemotingClient::new(),
+            transactions,
             config,
         });
         let handler = Arc::new(processor::Processor { state: state.clone() });
@@ -96,6 +103,9 @@ impl Broker {
                 register::register_all(&reg_state, false).await;
             }
         }));
+        if state.config.is_master() {
+            background.push(transaction::spawn_check_service(state.clone()));
+        }
         Ok(Broker {
             state,
             server,

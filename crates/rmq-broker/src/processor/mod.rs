@@ -4,6 +4,7 @@
 
 mod admin;
 mod client_config;
+mod end_transaction;
 mod send;
 
 use std::sync::Arc;
@@ -68,6 +69,7 @@ impl Processor {
             rc::SEND_MESSAGE | rc::SEND_MESSAGE_V2 | rc::SEND_BATCH_MESSAGE => {
                 send::send(s, channel, req).await
             }
+            rc::END_TRANSACTION => return end_transaction::end_transaction(s, req).await,
             rc::HEART_BEAT => admin::heartbeat(s, channel, req),
             rc::UNREGISTER_CLIENT => admin::unregister_client(s, channel, req),
             rc::GET_CONSUMER_LIST_BY_GROUP => admin::consumer_list(s, req),
