@@ -4,11 +4,18 @@
 //! # Layout
 //! - [`config`]: `broker.conf` keys.
 //! - [`topic`]: the topic table (`topics.json`), system topics, auto-creation.
-//! - [`clients`]: producers and consumers learned from heartbeats, per connection.
-//! - [`filter`]: the SQL92 property filter (compile at subscribe time, evaluate at pull time).
+//! - [`subscription`]: the subscription group table (`subscriptionGroup.json`), auto-creation.
+//! - [`offsets`]: committed consumer offsets (`consumerOffset.json`).
+//! - [`clients`]: producers and consumers learned from heartbeats, per connection; expiry and
+//!   NOTIFY_CONSUMER_IDS_CHANGED.
+//! - [`filter`]: the consume-queue tag filter of pulls; the SQL92 property filter.
+//! - [`long_poll`]: pulls held until a message arrives (keyed by topic and queue).
+//! - [`locks`]: queue locks of orderly consumers.
 //! - [`register`]: registration with every name server.
 //! - [`transaction`]: half/op messages, END_TRANSACTION, the check-back service.
-//! - [`processor`]: request dispatch by code; one module per area (`send`, `admin`).
+//! - [`processor`]: request dispatch by code; one module per area (`send`, `pull`, `offset`,
+//!   `consumer`, `group`, `admin`,
+//!   `end_transaction`, `client_config`).
 //!
 //! Request path: socket → `rmq_remoting` channel → [`processor::Processor::handle`] → a handler
 //! that validates the header → `rmq_store::MessageStore` → response on the same channel.
@@ -16,8 +23,12 @@
 pub mod clients;
 pub mod config;
 pub mod filter;
+pub mod locks;
+pub mod long_poll;
+pub mod offsets;
 pub mod processor;
 pub mod register;
+pub mod subscription;
 pub mod topic;
 pub mod transaction;
 
@@ -51,7 +62,11 @@ pub struct BrokerState {
     pub addr: String,
     pub store: MessageStore,
     pub topics: topic::TopicTable,
+    pub groups: subscription::SubscriptionGroupTable,
+    pub offsets: offsets::ConsumerOffsetTable,
     pub clients: clients::ClientRegistry,
+    pub pull_waiters: long_poll::PullWaiters,
+    pub locks: locks::RebalanceLocks,
     pub namesrv: RemotingClient,
     pub transactions: transaction::TransactionService,
 }
@@ -76,21 +91,35 @@ impl Broker {
         config.store.store_host = config.store_host(port);
         let store = MessageStore::open(config.store.clone())?;
         let topics = topic::TopicTable::load(&config)?;
+        let groups = subscription::SubscriptionGroupTable::load(&config)?;
+        let offsets = offsets::ConsumerOffsetTable::load(&config.store.store_path_root_dir)?;
         let addr = config.advertised_addr(port);
-        let transactions = transaction::TransactionService::load(&config)?;
+        let transactions = transaction::TransactionService::new(&config);
         let state = Arc::new(BrokerState {
             addr,
             store,
             topics,
+            groups,
+            offsets,
             clients: clients::ClientRegistry::default(),
+            pull_waiters: long_poll::PullWaiters::new(config.max_held_pulls),
+            locks: locks::RebalanceLocks::default(),
             namesrv: RemotingClient::new(),
             transactions,
             config,
         });
+        // Subscribe before serving so that no arrival of a held pull can be missed.
+        let arrivals = state.store.subscribe_arrivals();
         let handler = Arc::new(processor::Processor { state: state.clone() });
         let server = Server::serve(listener, handler)?;
 
         let mut background = Vec::new();
+        let waiters_state = state.clone();
+        background.push(tokio::spawn(async move {
+            long_poll::dispatch_arrivals(&waiters_state.pull_waiters, arrivals).await;
+        }));
+        background.push(tokio::spawn(flush_offsets_periodically(state.clone())));
+        background.push(tokio::spawn(expire_clients_periodically(state.clone())));
         register::register_all(&state, false).await;
         let reg_state = state.clone();
         background.push(tokio::spawn(async move {
@@ -126,7 +155,7 @@ impl Broker {
         &self.state
     }
 
-    /// Unregisters, stops serving, flushes and closes the store cleanly.
+    /// Unregisters, stops serving, persists the consumer offsets, flushes and closes the store.
     pub async fn shutdown(self) -> Result<(), BrokerError> {
         for task in &self.background {
             task.abort();
@@ -134,7 +163,43 @@ impl Broker {
         register::unregister_all(&self.state).await;
         self.server.shutdown().await;
         self.state.namesrv.close_all();
+        let offsets = self.state.offsets.persist();
         self.state.store.shutdown()?;
-        Ok(())
+        offsets
+    }
+}
+
+/// Persists the consumer offsets every `flushConsumerOffsetInterval` (first after 10 s, as Java).
+async fn flush_offsets_periodically(state: Arc<BrokerState>) {
+    let period = Duration::from_millis(state.config.flush_consumer_offset_interval_ms.max(100));
+    tokio::time::sleep(Duration::from_secs(10).min(period * 2)).await;
+    loop {
+        let s = state.clone();
+        match tokio::task::spawn_blocking(move || s.offsets.persist()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::error!(error = %e, "persisting consumer offsets failed"),
+            Err(e) => tracing::error!(error = %e, "consumer offset writer failed"),
+        }
+        tokio::time::sleep(period).await;
+    }
+}
+
+/// Every 10 s: drops and closes connections without a heartbeat for `channelExpiredTimeout`,
+/// and tells the remaining members of their groups.
+async fn expire_clients_periodically(state: Arc<BrokerState>) {
+    let timeout = Duration::from_millis(state.config.channel_expired_timeout_ms);
+    let period = Duration::from_secs(10)
+        .min(timeout / 2)
+        .max(Duration::from_millis(10));
+    loop {
+        tokio::time::sleep(period).await;
+        let (expired, changes) = state.clients.expire(timeout);
+        for ch in &expired {
+            tracing::warn!(peer = %ch.peer_addr(), "client connection expired without heartbeat; closing it");
+            ch.close();
+        }
+        for change in changes {
+            processor::notify_group_change(&state, change);
+        }
     }
 }

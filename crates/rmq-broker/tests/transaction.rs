@@ -246,7 +246,7 @@ async fn unknown_then_check_back_commit() {
 async fn wait_progress(b: &Broker, half_offset: i64) {
     let deadline = std::time::Instant::now() + TIMEOUT;
     loop {
-        let p = b.state().transactions.progress().await;
+        let p = b.state().transactions.progress(b.state()).await;
         if p.half_offset >= half_offset {
             return;
         }
@@ -330,7 +330,7 @@ async fn a_restart_changes_nothing() {
     let stats = s.transactions.check_now(s).await.unwrap();
     assert_eq!((stats.checked, stats.resolved), (0, 2));
     assert_eq!(
-        s.transactions.progress().await.half_offset,
+        s.transactions.progress(s).await.half_offset,
         2,
         "stops at the young pending one"
     );
@@ -341,7 +341,12 @@ async fn a_restart_changes_nothing() {
     let a = addr(&broker);
     let client = RemotingClient::new();
     assert_eq!(
-        broker.state().transactions.progress().await.half_offset,
+        broker
+            .state()
+            .transactions
+            .progress(broker.state())
+            .await
+            .half_offset,
         2,
         "progress persisted"
     );

@@ -1,6 +1,8 @@
-//! Broker-side message filters that go beyond tags (storage.md §14).
+//! Broker-side message filters (storage.md §14): tags at the consume-queue stage, SQL92 over
+//! properties at the commitlog stage.
 //!
 //! # Layout
+//! - [`tag`]: the consume-queue stage tag filter ([`TagFilter`]).
 //! - [`sql92`]: the `MessageSelector.bySql` language — lexer, parser with Java's compile-time
 //!   checks, and the compiled [`Expr`].
 //! - `eval`: runtime values and Java's comparison/conversion rules.
@@ -10,8 +12,10 @@
 
 mod eval;
 pub mod sql92;
+pub mod tag;
 
 pub use sql92::{compile, Expr, FilterError};
+pub use tag::TagFilter;
 
 use rmq_protocol::message::decode_properties;
 use rmq_store::record::{self, RecordCheck};

@@ -9,7 +9,7 @@
 //!    `transactionTimeOut` (or its `CHECK_IMMUNITY_TIME_IN_SECONDS`), or at a copy checked less
 //!    than `transactionTimeOut` ago; otherwise append a copy with `TRANSACTION_CHECK_TIMES` + 1 and
 //!    send CHECK_TRANSACTION_STATE for the copy;
-//! 4. persist the new progress: half = where the walk stopped, op = the first op message whose
+//! 4. commit the new progress: half = where the walk stopped, op = the first op message whose
 //!    half message is still ahead of it.
 //!
 //! Java decides "every op that could resolve this message has been read" from the last op's born
@@ -161,7 +161,8 @@ fn immunity_ms(half: &Stored, timeout_ms: i64) -> (i64, bool) {
 impl TransactionService {
     /// Runs one check round now (the periodic task calls this; tests call it directly).
     pub async fn check_now(&self, s: &BrokerState) -> Result<CheckStats, BrokerError> {
-        let mut progress = self.progress.lock().await;
+        let _round = self.round.lock().await;
+        let progress = Progress::load(s);
         let mut stats = CheckStats::default();
         let half_end = s.store.max_offset_in_queue(TRANS_HALF_TOPIC, HALF_QUEUE);
         let mut half = progress
@@ -184,9 +185,8 @@ impl TransactionService {
             half_offset: half,
             op_offset: ops.progress(half),
         };
-        if next != *progress {
-            self.persist(&next)?;
-            *progress = next;
+        if next != progress {
+            next.commit(s);
         }
         if stats != CheckStats::default() {
             tracing::info!(

@@ -12,14 +12,14 @@
 //!   `TRANS_CHECK_MAX_TIME_TOPIC` after `transactionCheckMax` checks.
 //!
 //! Durability: everything lives in the commitlog; the only extra state is the check progress
-//! (half and op queue offsets already handled), persisted after each round. After a restart the
+//! (half and op queue offsets already handled), kept as consumer offsets of `CID_RMQ_SYS_TRANS`.
+//! Progress lost in a crash only means rescanning: resolved messages are skipped again. After a restart the
 //! half and op queues are rescanned from that progress, so committed messages stay committed,
 //! rolled-back ones are never delivered, and pending ones are checked again.
 
 mod check;
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use bytes::Bytes;
@@ -28,12 +28,11 @@ use rmq_protocol::header::EndTransactionRequestHeader;
 use rmq_protocol::message::{self, property, sys_flag, MessageExt, UniqIdGenerator};
 use rmq_remoting::Channel;
 use rmq_store::{PutMessage, PutResult, PutStatus};
-use serde::{Deserialize, Serialize};
 
 pub use check::CheckStats;
 
 use crate::topic::{TRANS_HALF_TOPIC, TRANS_OP_HALF_TOPIC};
-use crate::{BrokerError, BrokerState};
+use crate::BrokerState;
 
 /// Consumer group under which Java stores the check progress (`CID_RMQ_SYS_TRANS`).
 pub const CHECK_GROUP: &str = "CID_RMQ_SYS_TRANS";
@@ -87,20 +86,35 @@ fn end_error(code: i32, remark: impl Into<String>) -> EndError {
 }
 
 /// Check progress: the next half-queue offset to examine and the first op-queue offset not yet
-/// known to be handled. TODO(merge): Java keeps these as consumer offsets of [`CHECK_GROUP`]
-/// (`consumerOffset.json`); move them there once the consumer offset manager is merged.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+/// known to be handled. Stored as Java does: consumer offsets of [`CHECK_GROUP`] on the half and
+/// op queues (`consumerOffset.json`, flushed with the other consumer offsets and at shutdown).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Progress {
     pub half_offset: i64,
     pub op_offset: i64,
 }
 
+impl Progress {
+    fn load(s: &BrokerState) -> Progress {
+        let q = |topic| s.offsets.query(CHECK_GROUP, topic, 0).unwrap_or(0);
+        Progress {
+            half_offset: q(TRANS_HALF_TOPIC),
+            op_offset: q(TRANS_OP_HALF_TOPIC),
+        }
+    }
+
+    fn commit(&self, s: &BrokerState) {
+        s.offsets
+            .commit(CHECK_GROUP, TRANS_HALF_TOPIC, 0, self.half_offset);
+        s.offsets
+            .commit(CHECK_GROUP, TRANS_OP_HALF_TOPIC, 0, self.op_offset);
+    }
+}
+
 /// Transaction state shared by END_TRANSACTION and the check service.
 pub struct TransactionService {
-    progress_path: PathBuf,
     /// Serializes check rounds (held across the round's awaits, hence tokio's mutex).
-    progress: tokio::sync::Mutex<Progress>,
+    round: tokio::sync::Mutex<()>,
     next_channel: AtomicUsize,
     uniq: UniqIdGenerator,
 }
@@ -154,41 +168,28 @@ pub(crate) fn tags_code(props: &HashMap<String, String>) -> i64 {
 }
 
 impl TransactionService {
-    /// Loads the persisted check progress (`config/transactionProgress.json`).
-    pub fn load(config: &crate::BrokerConfig) -> Result<TransactionService, BrokerError> {
-        let progress_path = config
-            .store
-            .store_path_root_dir
-            .join("config")
-            .join("transactionProgress.json");
-        let progress =
-            rmq_store::config_file::load_with_backup(&progress_path, |b| serde_json::from_slice(b).ok())?
-                .unwrap_or_default();
-        Ok(TransactionService {
-            progress_path,
-            progress: tokio::sync::Mutex::new(progress),
+    pub fn new(config: &crate::BrokerConfig) -> TransactionService {
+        TransactionService {
+            round: tokio::sync::Mutex::new(()),
             next_channel: AtomicUsize::new(0),
             uniq: UniqIdGenerator::with_ip(config.store_host(config.listen_port).ip()),
-        })
+        }
     }
 
-    /// The persisted progress (waits for a running check round).
-    pub async fn progress(&self) -> Progress {
-        *self.progress.lock().await
-    }
-
-    fn persist(&self, p: &Progress) -> Result<(), BrokerError> {
-        let json = serde_json::to_vec_pretty(p).map_err(|e| BrokerError::Config(e.to_string()))?;
-        rmq_store::config_file::write_atomic(&self.progress_path, &json)?;
-        Ok(())
+    /// The committed check progress (waits for a running check round).
+    pub async fn progress(&self, s: &BrokerState) -> Progress {
+        let _round = self.round.lock().await;
+        Progress::load(s)
     }
 
     /// One live connection of a producer group, round-robin (`ProducerManager.getAvailableChannel`).
     fn producer_channel(&self, s: &BrokerState, group: &str) -> Option<Channel> {
         let channels: Vec<Channel> = s
             .clients
-            .producer_channels(group)
+            .producer_conns(group)
+            .unwrap_or_default()
             .into_iter()
+            .map(|c| c.channel)
             .filter(|c| !c.is_closed())
             .collect();
         if channels.is_empty() {
