@@ -38,6 +38,16 @@ pub struct BrokerConfig {
     pub region_id: String,
     pub trace_on: bool,
     pub flush_consumer_offset_interval_ms: u64,
+    /// `enablePropertyFilter`: accept SQL92 subscriptions.
+    pub enable_property_filter: bool,
+    /// `rejectTransactionMessage`: refuse half messages with NO_PERMISSION.
+    pub reject_transaction_message: bool,
+    /// `transactionCheckInterval`: period of the transaction check-back rounds.
+    pub transaction_check_interval_ms: u64,
+    /// `transactionTimeOut`: a half message younger than this is not checked yet.
+    pub transaction_timeout_ms: u64,
+    /// `transactionCheckMax`: checks before a half message is discarded.
+    pub transaction_check_max: i32,
     /// Send NOTIFY_CONSUMER_IDS_CHANGED on membership changes (the group flag must agree).
     pub notify_consumer_ids_changed_enable: bool,
     /// Hold pulls that find nothing for `suspendTimeoutMillis`; otherwise for `short_polling_time_ms`.
@@ -83,6 +93,11 @@ impl Default for BrokerConfig {
             region_id: "DefaultRegion".into(),
             trace_on: true,
             flush_consumer_offset_interval_ms: 5_000,
+            enable_property_filter: false,
+            reject_transaction_message: false,
+            transaction_check_interval_ms: 60_000,
+            transaction_timeout_ms: 6_000,
+            transaction_check_max: 15,
             notify_consumer_ids_changed_enable: true,
             long_polling_enable: true,
             short_polling_time_ms: 1_000,
@@ -178,6 +193,11 @@ impl BrokerConfig {
             "regionId" => self.region_id = v.to_string(),
             "traceOn" => self.trace_on = b(v),
             "flushConsumerOffsetInterval" => return num(k, v, &mut self.flush_consumer_offset_interval_ms),
+            "enablePropertyFilter" => self.enable_property_filter = b(v),
+            "rejectTransactionMessage" => self.reject_transaction_message = b(v),
+            "transactionCheckInterval" => return num(k, v, &mut self.transaction_check_interval_ms),
+            "transactionTimeOut" => return num(k, v, &mut self.transaction_timeout_ms),
+            "transactionCheckMax" => return num(k, v, &mut self.transaction_check_max),
             "notifyConsumerIdsChangedEnable" => self.notify_consumer_ids_changed_enable = b(v),
             "longPollingEnable" => self.long_polling_enable = b(v),
             "shortPollingTimeMills" => return num(k, v, &mut self.short_polling_time_ms),

@@ -8,12 +8,14 @@
 //! - [`offsets`]: committed consumer offsets (`consumerOffset.json`).
 //! - [`clients`]: producers and consumers learned from heartbeats, per connection; expiry and
 //!   NOTIFY_CONSUMER_IDS_CHANGED.
-//! - [`filter`]: the consume-queue tag filter of pulls.
+//! - [`filter`]: the consume-queue tag filter of pulls; the SQL92 property filter.
 //! - [`long_poll`]: pulls held until a message arrives (keyed by topic and queue).
 //! - [`locks`]: queue locks of orderly consumers.
 //! - [`register`]: registration with every name server.
+//! - [`transaction`]: half/op messages, END_TRANSACTION, the check-back service.
 //! - [`processor`]: request dispatch by code; one module per area (`send`, `pull`, `offset`,
-//!   `consumer`, `group`, `admin`).
+//!   `consumer`, `group`, `admin`,
+//!   `end_transaction`, `client_config`).
 //!
 //! Request path: socket → `rmq_remoting` channel → [`processor::Processor::handle`] → a handler
 //! that validates the header → `rmq_store::MessageStore` → response on the same channel.
@@ -28,6 +30,7 @@ pub mod processor;
 pub mod register;
 pub mod subscription;
 pub mod topic;
+pub mod transaction;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -48,6 +51,8 @@ pub enum BrokerError {
     Remoting(#[from] rmq_remoting::RemotingError),
     #[error("i/o: {0}")]
     Io(#[from] std::io::Error),
+    #[error("transaction: {0}")]
+    Transaction(String),
 }
 
 /// Everything the request handlers share.
@@ -63,6 +68,7 @@ pub struct BrokerState {
     pub pull_waiters: long_poll::PullWaiters,
     pub locks: locks::RebalanceLocks,
     pub namesrv: RemotingClient,
+    pub transactions: transaction::TransactionService,
 }
 
 /// A running broker.
@@ -88,6 +94,7 @@ impl Broker {
         let groups = subscription::SubscriptionGroupTable::load(&config)?;
         let offsets = offsets::ConsumerOffsetTable::load(&config.store.store_path_root_dir)?;
         let addr = config.advertised_addr(port);
+        let transactions = transaction::TransactionService::new(&config);
         let state = Arc::new(BrokerState {
             addr,
             store,
@@ -98,6 +105,7 @@ impl Broker {
             pull_waiters: long_poll::PullWaiters::new(config.max_held_pulls),
             locks: locks::RebalanceLocks::default(),
             namesrv: RemotingClient::new(),
+            transactions,
             config,
         });
         // Subscribe before serving so that no arrival of a held pull can be missed.
@@ -124,6 +132,9 @@ impl Broker {
                 register::register_all(&reg_state, false).await;
             }
         }));
+        if state.config.is_master() {
+            background.push(transaction::spawn_check_service(state.clone()));
+        }
         Ok(Broker {
             state,
             server,

@@ -86,25 +86,6 @@ pub(super) fn consumer_list(s: &BrokerState, req: &RemotingCommand) -> RemotingC
     }))
 }
 
-/// CHECK_CLIENT_CONFIG (46): TAG subscriptions pass; this broker has no SQL92 filter
-/// (`enablePropertyFilter=false`), so anything else is refused as Java refuses it.
-pub(super) fn check_client_config(req: &RemotingCommand) -> RemotingCommand {
-    let Ok(b) = body::from_fastjson::<body::CheckClientRequestBody>(&req.body) else {
-        return ok(req);
-    };
-    if b.subscription_data.is_tag_type() {
-        return ok(req);
-    }
-    error(
-        req,
-        code::SYSTEM_ERROR,
-        format!(
-            "The broker does not support consumer to filter message by {}",
-            b.subscription_data.expression_type
-        ),
-    )
-}
-
 fn connection(c: &ClientConn) -> Connection {
     Connection {
         client_addr: c.channel.peer_addr().to_string(),

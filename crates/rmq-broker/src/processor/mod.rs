@@ -3,7 +3,9 @@
 //! field, an unknown code gets `REQUEST_CODE_NOT_SUPPORTED`.
 
 mod admin;
+mod client_config;
 mod consumer;
+mod end_transaction;
 mod group;
 mod offset;
 mod pull;
@@ -95,6 +97,7 @@ impl Processor {
             rc::SEND_MESSAGE | rc::SEND_MESSAGE_V2 | rc::SEND_BATCH_MESSAGE => {
                 send::send(s, channel, req).await
             }
+            rc::END_TRANSACTION => return end_transaction::end_transaction(s, req).await,
             rc::PULL_MESSAGE => pull::pull(s, channel, req).await,
             rc::HEART_BEAT => consumer::heartbeat(s, channel, req).await,
             rc::UNREGISTER_CLIENT => consumer::unregister_client(s, channel, req),
@@ -112,7 +115,7 @@ impl Processor {
             rc::UPDATE_AND_CREATE_SUBSCRIPTIONGROUP => group::update(s, req),
             rc::GET_ALL_SUBSCRIPTIONGROUP_CONFIG => group::all(s, req),
             rc::DELETE_SUBSCRIPTIONGROUP => group::delete(s, req),
-            rc::CHECK_CLIENT_CONFIG => consumer::check_client_config(req),
+            rc::CHECK_CLIENT_CONFIG => client_config::check_client_config(s, req),
             rc::UPDATE_AND_CREATE_TOPIC => admin::update_topic(s, req).await,
             rc::DELETE_TOPIC_IN_BROKER => admin::delete_topic(s, req),
             rc::GET_ALL_TOPIC_CONFIG => admin::all_topic_config(s, req),

@@ -14,7 +14,7 @@ use rmq_store::{PutMessage, PutResult, PutStatus};
 
 use super::error;
 use crate::topic::{self, PERM_WRITE};
-use crate::{register, BrokerState};
+use crate::{register, transaction, BrokerState};
 
 /// Parses either header dialect: V1 full names (code 10) or V2 one-letter names (310, 320).
 fn parse_header(req: &RemotingCommand) -> Result<SendMessageRequestHeader, WireError> {
@@ -154,13 +154,19 @@ pub(super) async fn send(s: &BrokerState, channel: &Channel, req: &RemotingComma
             return illegal(req, s);
         }
         let props = with_cluster(h.properties.as_deref().unwrap_or(""), cluster);
-        s.store
-            .put_message(PutMessage {
-                tags_code: tags_code(&props),
-                properties: props,
-                ..base
-            })
-            .await
+        let mut msg = PutMessage {
+            tags_code: tags_code(&props),
+            properties: props,
+            ..base
+        };
+        if transaction::is_half(&msg.properties) {
+            if s.config.reject_transaction_message {
+                let remark = format!("the broker[{}] sending transaction message is forbidden", s.addr);
+                return error(req, code::NO_PERMISSION, remark);
+            }
+            msg = transaction::to_half(msg);
+        }
+        s.store.put_message(msg).await
     };
     respond(s, req, queue_id, result)
 }

@@ -1,0 +1,36 @@
+//! Broker-side message filters (storage.md §14): tags at the consume-queue stage, SQL92 over
+//! properties at the commitlog stage.
+//!
+//! # Layout
+//! - [`tag`]: the consume-queue stage tag filter ([`TagFilter`]).
+//! - [`sql92`]: the `MessageSelector.bySql` language — lexer, parser with Java's compile-time
+//!   checks, and the compiled [`Expr`].
+//! - `eval`: runtime values and Java's comparison/conversion rules.
+//!
+//! Everything here is pure: no I/O, no locks. The pull path calls [`matches_sql`] on each stored
+//! record that passed the consume-queue stage (SQL92 filters only at the commitlog stage).
+
+mod eval;
+pub mod sql92;
+pub mod tag;
+
+pub use sql92::{compile, Expr, FilterError};
+pub use tag::TagFilter;
+
+use rmq_protocol::message::decode_properties;
+use rmq_store::record::{self, RecordCheck};
+
+/// Evaluates a compiled SQL92 filter against one stored commitlog record (§4.4 layout). The
+/// record's properties are the identifiers' values. A record that does not decode never matches.
+pub fn matches_sql(expr: &Expr, stored_record: &[u8]) -> bool {
+    match record::check(stored_record, false) {
+        RecordCheck::Message(info) => {
+            let props = decode_properties(&String::from_utf8_lossy(info.properties));
+            expr.evaluate(&props)
+        }
+        RecordCheck::Blank | RecordCheck::Invalid => false,
+    }
+}
+
+#[cfg(test)]
+mod tests;
