@@ -2,8 +2,20 @@ package rmq.conformance;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
 import java.util.concurrent.atomic.AtomicInteger;
+import org.apache.rocketmq.client.consumer.DefaultLitePullConsumer;
+import org.apache.rocketmq.client.consumer.DefaultMQPullConsumer;
+import org.apache.rocketmq.client.consumer.DefaultMQPushConsumer;
+import org.apache.rocketmq.client.impl.consumer.ProcessQueue;
 import org.apache.rocketmq.client.producer.DefaultMQProducer;
+import org.apache.rocketmq.common.TopicConfig;
+import org.apache.rocketmq.common.constant.PermName;
+import org.apache.rocketmq.common.consumer.ConsumeFromWhere;
+import org.apache.rocketmq.common.message.MessageQueue;
+import org.apache.rocketmq.common.protocol.route.TopicRouteData;
 import org.apache.rocketmq.tools.admin.DefaultMQAdminExt;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -43,7 +55,67 @@ public abstract class ConformanceBase {
         return admin;
     }
 
-    private static String uniqueInstance() {
+    /**
+     * A push consumer with its own client instance (so two consumers of one group get two client ids),
+     * pointed at the test namesrv, CONSUME_FROM_FIRST_OFFSET; not started (subscribe, register a listener,
+     * then {@code start()}). Shut down after the test.
+     */
+    protected DefaultMQPushConsumer newPushConsumer(String group) {
+        DefaultMQPushConsumer consumer = new DefaultMQPushConsumer(group);
+        consumer.setNamesrvAddr(servers().namesrvAddr());
+        consumer.setInstanceName(uniqueInstance());
+        consumer.setConsumeFromWhere(ConsumeFromWhere.CONSUME_FROM_FIRST_OFFSET);
+        cleanups.add(consumer::shutdown);
+        return consumer;
+    }
+
+    /** A started DefaultLitePullConsumer with its own client instance. */
+    protected DefaultLitePullConsumer startLitePullConsumer(String group) throws Exception {
+        DefaultLitePullConsumer consumer = new DefaultLitePullConsumer(group);
+        consumer.setNamesrvAddr(servers().namesrvAddr());
+        consumer.setInstanceName(uniqueInstance());
+        consumer.start();
+        cleanups.add(consumer::shutdown);
+        return consumer;
+    }
+
+    /** A started (deprecated) DefaultMQPullConsumer with its own client instance. */
+    @SuppressWarnings("deprecation")
+    protected DefaultMQPullConsumer startPullConsumer(String group) throws Exception {
+        DefaultMQPullConsumer consumer = new DefaultMQPullConsumer(group);
+        consumer.setNamesrvAddr(servers().namesrvAddr());
+        consumer.setInstanceName(uniqueInstance());
+        consumer.start();
+        cleanups.add(consumer::shutdown);
+        return consumer;
+    }
+
+    /** UPDATE_AND_CREATE_TOPIC with {@code queues} read/write queues, then waits for the namesrv route. */
+    protected static void createTopic(DefaultMQAdminExt admin, String topic, int queues) throws Exception {
+        admin.createAndUpdateTopicConfig(servers().brokerAddr(),
+            new TopicConfig(topic, queues, queues, PermName.PERM_READ | PermName.PERM_WRITE));
+        eventually(15_000, () -> {
+            TopicRouteData r = admin.examineTopicRouteInfo(topic);
+            if (r == null || r.getQueueDatas().isEmpty() || r.getQueueDatas().get(0).getReadQueueNums() != queues) {
+                throw new AssertionError("route of " + topic + " not yet visible: " + r);
+            }
+            return null;
+        });
+    }
+
+    /** Queue ids of {@code topic} the push consumer currently owns (live, not dropped, process queues). */
+    protected static Set<Integer> ownedQueueIds(DefaultMQPushConsumer consumer, String topic) {
+        Set<Integer> ids = new TreeSet<>();
+        for (Map.Entry<MessageQueue, ProcessQueue> e
+            : consumer.getDefaultMQPushConsumerImpl().getRebalanceImpl().getProcessQueueTable().entrySet()) {
+            if (e.getKey().getTopic().equals(topic) && !e.getValue().isDropped()) {
+                ids.add(e.getKey().getQueueId());
+            }
+        }
+        return ids;
+    }
+
+    protected static String uniqueInstance() {
         return "conformance-" + ProcessHandle.current().pid() + "-" + INSTANCE_SEQ.incrementAndGet();
     }
 
