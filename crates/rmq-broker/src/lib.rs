@@ -6,7 +6,10 @@
 //! - [`topic`]: the topic table (`topics.json`), system topics, auto-creation.
 //! - [`clients`]: producers and consumers learned from heartbeats, per connection.
 //! - [`register`]: registration with every name server.
-//! - [`processor`]: request dispatch by code; one module per area (`send`, `admin`).
+//! - [`schedule`]: delay levels — the put-time rewrite into `SCHEDULE_TOPIC_XXXX` and the task
+//!   that re-puts due messages (`delayOffset.json`).
+//! - [`processor`]: request dispatch by code; one module per area (`send`, `admin`,
+//!   `retry` for send-back/DLQ, `query` for QUERY_MESSAGE).
 //!
 //! Request path: socket → `rmq_remoting` channel → [`processor::Processor::handle`] → a handler
 //! that validates the header → `rmq_store::MessageStore` → response on the same channel.
@@ -15,6 +18,7 @@ pub mod clients;
 pub mod config;
 pub mod processor;
 pub mod register;
+pub mod schedule;
 pub mod topic;
 
 use std::sync::Arc;
@@ -47,6 +51,7 @@ pub struct BrokerState {
     pub topics: topic::TopicTable,
     pub clients: clients::ClientRegistry,
     pub namesrv: RemotingClient,
+    pub schedule: schedule::ScheduleService,
 }
 
 /// A running broker.
@@ -69,6 +74,7 @@ impl Broker {
         config.store.store_host = config.store_host(port);
         let store = MessageStore::open(config.store.clone())?;
         let topics = topic::TopicTable::load(&config)?;
+        let schedule = schedule::ScheduleService::load(&config)?;
         let addr = config.advertised_addr(port);
         let state = Arc::new(BrokerState {
             addr,
@@ -76,10 +82,12 @@ impl Broker {
             topics,
             clients: clients::ClientRegistry::default(),
             namesrv: RemotingClient::new(),
+            schedule,
             config,
         });
         let handler = Arc::new(processor::Processor { state: state.clone() });
         let server = Server::serve(listener, handler)?;
+        schedule::ScheduleService::start(&state);
 
         let mut background = Vec::new();
         register::register_all(&state, false).await;
@@ -119,10 +127,24 @@ impl Broker {
         for task in &self.background {
             task.abort();
         }
+        self.state.schedule.shutdown().await;
         register::unregister_all(&self.state).await;
         self.server.shutdown().await;
         self.state.namesrv.close_all();
         self.state.store.shutdown()?;
         Ok(())
+    }
+
+    /// Stops everything without flushing or persisting anything, like `kill -9` as far as the
+    /// next start on the same store is concerned (`abort` stays, no delay offsets written).
+    /// The store is released once the last in-flight request has finished.
+    #[doc(hidden)]
+    pub async fn crash(self) {
+        for task in &self.background {
+            task.abort();
+        }
+        self.state.schedule.halt().await;
+        self.server.shutdown().await;
+        self.state.namesrv.close_all();
     }
 }

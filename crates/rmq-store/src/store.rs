@@ -286,6 +286,12 @@ impl MessageStore {
         core.commit_log.store_timestamp(e.phy_offset, e.size)
     }
 
+    /// The consume-queue entry at `offset` (commitlog offset, size, tags code); `None` past the
+    /// end or for an unknown queue. For `SCHEDULE_TOPIC_XXXX` the tags code is the deliver time.
+    pub fn consume_queue_entry(&self, topic: &str, queue_id: i32, offset: i64) -> Option<CqEntry> {
+        self.core().find_cq(topic, queue_id)?.entry(offset)
+    }
+
     /// Messages whose `UNIQ_KEY` or a `KEYS` token equals `key`, stored in `[begin_ts, end_ts]`
     /// (QUERY_MESSAGE, §4.5). At most `min(max_num, 64)`. Empty if the index is disabled.
     pub fn query_message(

@@ -3,6 +3,8 @@
 //! field, an unknown code gets `REQUEST_CODE_NOT_SUPPORTED`.
 
 mod admin;
+mod query;
+mod retry;
 mod send;
 
 use std::sync::Arc;
@@ -81,6 +83,9 @@ impl Processor {
             rc::VIEW_MESSAGE_BY_ID => admin::view_message(s, req),
             rc::GET_TOPIC_STATS_INFO => admin::topic_stats(s, req),
             rc::GET_BROKER_RUNTIME_INFO => admin::runtime_info(s, req),
+            rc::CONSUMER_SEND_MSG_BACK => retry::send_back(s, req).await,
+            rc::GET_ALL_DELAY_OFFSET => retry::all_delay_offset(s, req),
+            rc::QUERY_MESSAGE => query::query_message(s, req),
             other => error(
                 req,
                 code::REQUEST_CODE_NOT_SUPPORTED,

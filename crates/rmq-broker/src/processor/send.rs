@@ -127,6 +127,23 @@ pub(super) async fn send(s: &BrokerState, channel: &Channel, req: &RemotingComma
         prepared_transaction_offset: 0,
     };
     let result = if batch {
+        if h.topic.starts_with(topic::RETRY_GROUP_TOPIC_PREFIX) {
+            return error(
+                req,
+                code::MESSAGE_ILLEGAL,
+                format!("batch request does not support retry group {}", h.topic),
+            );
+        }
+        // The store refuses a batch with a delay level (the batch-level properties).
+        let delayed = h
+            .properties
+            .as_deref()
+            .and_then(|p| crate::schedule::property_value(p, property::DELAY))
+            .and_then(|d| d.trim().parse::<i32>().ok())
+            .is_some_and(|d| d > 0);
+        if delayed {
+            return illegal(req, s);
+        }
         let entries = match message::decode_batch(&req.body) {
             Ok(e) if !e.is_empty() => e,
             Ok(_) => return error(req, code::MESSAGE_ILLEGAL, "the batch is empty"),
@@ -154,13 +171,19 @@ pub(super) async fn send(s: &BrokerState, channel: &Channel, req: &RemotingComma
             return illegal(req, s);
         }
         let props = with_cluster(h.properties.as_deref().unwrap_or(""), cluster);
-        s.store
-            .put_message(PutMessage {
-                tags_code: tags_code(&props),
-                properties: props,
-                ..base
-            })
-            .await
+        let mut msg = PutMessage {
+            tags_code: tags_code(&props),
+            properties: props,
+            ..base
+        };
+        if let Err(resp) = super::retry::reroute_exhausted_retry(s, req, &h, &mut msg).await {
+            return resp;
+        }
+        // Java does this inside the store's put; the response still names the original queue.
+        if let Err(remark) = s.schedule.apply_delay(&mut msg) {
+            return error(req, code::SYSTEM_ERROR, remark);
+        }
+        s.store.put_message(msg).await
     };
     respond(s, req, queue_id, result)
 }
@@ -230,6 +253,11 @@ fn respond(s: &BrokerState, req: &RemotingCommand, queue_id: i32, r: PutResult) 
         resp = resp.with_remark(format!("{:?}", r.status));
     }
     resp
+}
+
+/// A random queue id in `0..n` (`n > 0`).
+pub(super) fn pick_queue(n: i32) -> i32 {
+    pick(n)
 }
 
 /// A tiny per-thread xorshift for random queue picks (no `rand` dependency for one call).
