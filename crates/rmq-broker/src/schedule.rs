@@ -199,8 +199,12 @@ async fn run(state: Arc<BrokerState>, mut stop: watch::Receiver<bool>) {
             }
         }
         if delivered {
-            if let Err(e) = sched.persist() {
-                tracing::error!(error = %e, "could not persist delayOffset.json");
+            // fsyncs: off the async workers.
+            let st = state.clone();
+            match tokio::task::spawn_blocking(move || st.schedule.persist()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::error!(error = %e, "could not persist delayOffset.json"),
+                Err(e) => tracing::error!(error = %e, "delayOffset.json persist task failed"),
             }
         }
         tokio::select! {

@@ -88,6 +88,10 @@ pub(super) async fn send_back(s: &BrokerState, req: &RemotingCommand) -> Remotin
         );
     }
     let retry_topic = format!("{RETRY_GROUP_TOPIC_PREFIX}{}", h.group);
+    // Java does not check, but the name becomes a directory under consumequeue/.
+    if let Err(remark) = message::validate_topic(&retry_topic) {
+        return error(req, code::SYSTEM_ERROR, remark);
+    }
     let tc = match ensure_topic(s, &retry_topic, retry_queue_nums).await {
         Ok(tc) => tc,
         Err(remark) => return error(req, code::SYSTEM_ERROR, remark),
