@@ -1,11 +1,18 @@
-//! Producers and consumers known from heartbeats, per connection. A closed connection removes
-//! its client from every group.
+//! Producers and consumers known from heartbeats, per connection (protocol §6.1). A consumer
+//! group keeps its members and one subscription table shared by them. A closed, unregistered or
+//! expired connection leaves every group; an empty group is removed.
+//!
+//! Membership changes are reported to the caller, which sends NOTIFY_CONSUMER_IDS_CHANGED
+//! ([`notify_ids_changed`]) outside the lock.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use rmq_protocol::body::{ConsumerData, HeartbeatData};
+use rmq_protocol::body::{ConsumerData, HeartbeatData, SubscriptionData};
+use rmq_protocol::codes::request_code;
+use rmq_protocol::header::NotifyConsumerIdsChangedRequestHeader;
+use rmq_protocol::RemotingCommand;
 use rmq_remoting::Channel;
 
 /// One client connection as seen by the broker.
@@ -18,11 +25,51 @@ pub struct ClientConn {
     pub last_update: Instant,
 }
 
-/// A consumer group: its members and their (latest) subscriptions.
+/// A consumer group: its members and their shared subscriptions.
 #[derive(Debug, Clone, Default)]
 pub struct ConsumerGroup {
     pub members: HashMap<u64, ClientConn>,
-    pub data: Option<ConsumerData>,
+    pub consume_type: String,
+    pub message_model: String,
+    pub consume_from_where: String,
+    /// topic → subscription; a newer `subVersion` replaces an older one.
+    pub subscriptions: HashMap<String, SubscriptionData>,
+}
+
+impl ConsumerGroup {
+    /// Applies one heartbeat's subscriptions. True when the topic set changed.
+    fn update_subscriptions(&mut self, subs: &[SubscriptionData]) -> bool {
+        let mut changed = false;
+        for sub in subs {
+            match self.subscriptions.get_mut(&sub.topic) {
+                None => {
+                    self.subscriptions.insert(sub.topic.clone(), sub.clone());
+                    changed = true;
+                }
+                Some(old) if sub.sub_version > old.sub_version => *old = sub.clone(),
+                Some(_) => {}
+            }
+        }
+        let before = self.subscriptions.len();
+        self.subscriptions
+            .retain(|topic, _| subs.iter().any(|s| &s.topic == topic));
+        changed || self.subscriptions.len() != before
+    }
+
+    pub fn channels(&self) -> Vec<Channel> {
+        self.members.values().map(|c| c.channel.clone()).collect()
+    }
+
+    pub fn is_broadcasting(&self) -> bool {
+        self.message_model == "BROADCASTING"
+    }
+}
+
+/// A consumer group whose membership or topic set changed, with the connections to notify.
+#[derive(Debug, Clone)]
+pub struct GroupChange {
+    pub group: String,
+    pub channels: Vec<Channel>,
 }
 
 #[derive(Default)]
@@ -37,19 +84,42 @@ pub struct ClientRegistry {
     tables: Mutex<Tables>,
 }
 
+impl Tables {
+    /// Removes the connection from every group; returns the consumer groups that lost it, with
+    /// their remaining members (empty groups are removed and not reported).
+    fn remove_channel(&mut self, channel_id: u64) -> Vec<GroupChange> {
+        for m in self.producers.values_mut() {
+            m.remove(&channel_id);
+        }
+        self.producers.retain(|_, m| !m.is_empty());
+        let mut changed = Vec::new();
+        for (name, group) in self.consumers.iter_mut() {
+            if group.members.remove(&channel_id).is_some() && !group.members.is_empty() {
+                changed.push(GroupChange {
+                    group: name.clone(),
+                    channels: group.channels(),
+                });
+            }
+        }
+        self.consumers.retain(|_, g| !g.members.is_empty());
+        changed
+    }
+}
+
 impl ClientRegistry {
     fn lock(&self) -> std::sync::MutexGuard<'_, Tables> {
         self.tables.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Records a heartbeat. Returns the consumer groups whose membership changed.
+    /// Records a heartbeat. Returns the consumer groups that gained a member or changed their
+    /// topic set.
     pub fn heartbeat(
         &self,
         channel: &Channel,
         language: String,
         version: i32,
         hb: &HeartbeatData,
-    ) -> Vec<String> {
+    ) -> Vec<GroupChange> {
         let conn = ClientConn {
             channel: channel.clone(),
             client_id: hb.client_id.clone(),
@@ -67,51 +137,79 @@ impl ClientRegistry {
         let mut changed = Vec::new();
         for c in &hb.consumer_data_set {
             let group = t.consumers.entry(c.group_name.clone()).or_default();
-            if group.members.insert(channel.id(), conn.clone()).is_none() {
-                changed.push(c.group_name.clone());
+            let new_member = group.members.insert(channel.id(), conn.clone()).is_none();
+            group.consume_type = c.consume_type.clone();
+            group.message_model = c.message_model.clone();
+            group.consume_from_where = c.consume_from_where.clone();
+            let topics_changed = group.update_subscriptions(&c.subscription_data_set);
+            if new_member || topics_changed {
+                changed.push(GroupChange {
+                    group: c.group_name.clone(),
+                    channels: group.channels(),
+                });
             }
-            group.data = Some(c.clone());
         }
         changed
     }
 
-    /// `UNREGISTER_CLIENT` for one group pair.
+    /// `UNREGISTER_CLIENT` for one group pair. Returns the consumer group change to announce.
     pub fn unregister(
         &self,
         channel: &Channel,
         producer_group: Option<&str>,
         consumer_group: Option<&str>,
-    ) -> bool {
+    ) -> Option<GroupChange> {
         let mut t = self.lock();
         if let Some(g) = producer_group {
             if let Some(m) = t.producers.get_mut(g) {
                 m.remove(&channel.id());
+                if m.is_empty() {
+                    t.producers.remove(g);
+                }
             }
         }
-        let mut changed = false;
-        if let Some(g) = consumer_group {
-            if let Some(group) = t.consumers.get_mut(g) {
-                changed = group.members.remove(&channel.id()).is_some();
-            }
+        let g = consumer_group?;
+        let group = t.consumers.get_mut(g)?;
+        group.members.remove(&channel.id())?;
+        if group.members.is_empty() {
+            t.consumers.remove(g);
+            return None;
         }
-        changed
+        Some(GroupChange {
+            group: g.to_string(),
+            channels: group.channels(),
+        })
     }
 
     /// Drops a closed connection everywhere. Returns the consumer groups that lost a member.
-    pub fn channel_closed(&self, channel: &Channel) -> Vec<String> {
+    pub fn channel_closed(&self, channel: &Channel) -> Vec<GroupChange> {
+        self.lock().remove_channel(channel.id())
+    }
+
+    /// Drops connections without a heartbeat for `timeout`. Returns them (to be closed) and the
+    /// consumer groups that lost members.
+    pub fn expire(&self, timeout: Duration) -> (Vec<Channel>, Vec<GroupChange>) {
+        let now = Instant::now();
         let mut t = self.lock();
-        for m in t.producers.values_mut() {
-            m.remove(&channel.id());
-        }
-        t.producers.retain(|_, m| !m.is_empty());
-        let mut changed = Vec::new();
-        for (name, group) in t.consumers.iter_mut() {
-            if group.members.remove(&channel.id()).is_some() {
-                changed.push(name.clone());
+        let mut stale: HashMap<u64, Channel> = HashMap::new();
+        let conns = t
+            .producers
+            .values()
+            .flat_map(|m| m.values())
+            .chain(t.consumers.values().flat_map(|g| g.members.values()));
+        for c in conns {
+            if now.duration_since(c.last_update) > timeout {
+                stale.insert(c.channel.id(), c.channel.clone());
             }
         }
-        t.consumers.retain(|_, g| !g.members.is_empty());
-        changed
+        let mut changes: Vec<GroupChange> = Vec::new();
+        for id in stale.keys() {
+            for change in t.remove_channel(*id) {
+                changes.retain(|c| c.group != change.group);
+                changes.push(change);
+            }
+        }
+        (stale.into_values().collect(), changes)
     }
 
     /// Client ids of a consumer group's members, sorted.
@@ -129,15 +227,88 @@ impl ClientRegistry {
 
     /// The connections of a consumer group.
     pub fn consumer_channels(&self, group: &str) -> Vec<Channel> {
-        let t = self.lock();
-        t.consumers
+        self.lock()
+            .consumers
             .get(group)
-            .map(|g| g.members.values().map(|c| c.channel.clone()).collect())
+            .map(ConsumerGroup::channels)
             .unwrap_or_default()
     }
 
-    /// A group's latest consumer data (subscriptions) from heartbeats.
-    pub fn consumer_data(&self, group: &str) -> Option<ConsumerData> {
-        self.lock().consumers.get(group).and_then(|g| g.data.clone())
+    /// A consumer group as known from heartbeats.
+    pub fn consumer_group(&self, group: &str) -> Option<ConsumerGroup> {
+        self.lock().consumers.get(group).cloned()
     }
+
+    /// The group's subscription to `topic`.
+    pub fn subscription(&self, group: &str, topic: &str) -> Option<SubscriptionData> {
+        self.lock()
+            .consumers
+            .get(group)
+            .and_then(|g| g.subscriptions.get(topic).cloned())
+    }
+
+    /// For a pull without its own expression: `None` when the group is unknown, else whether
+    /// it consumes by broadcasting and its subscription to `topic`.
+    pub fn pull_subscription(&self, group: &str, topic: &str) -> Option<(bool, Option<SubscriptionData>)> {
+        let t = self.lock();
+        let g = t.consumers.get(group)?;
+        Some((g.is_broadcasting(), g.subscriptions.get(topic).cloned()))
+    }
+
+    /// The members of a producer group.
+    pub fn producer_conns(&self, group: &str) -> Option<Vec<ClientConn>> {
+        self.lock()
+            .producers
+            .get(group)
+            .map(|m| m.values().cloned().collect())
+    }
+
+    /// Groups with a live subscription to `topic` (`queryTopicConsumeByWho`).
+    pub fn groups_subscribed_to(&self, topic: &str) -> Vec<String> {
+        self.lock()
+            .consumers
+            .iter()
+            .filter(|(_, g)| g.subscriptions.contains_key(topic))
+            .map(|(name, _)| name.clone())
+            .collect()
+    }
+
+    /// A group's consumer data as a heartbeat would carry it (subscriptions in no order).
+    pub fn consumer_data(&self, group: &str) -> Option<ConsumerData> {
+        self.lock().consumers.get(group).map(|g| ConsumerData {
+            consume_from_where: g.consume_from_where.clone(),
+            consume_type: g.consume_type.clone(),
+            group_name: group.to_string(),
+            message_model: g.message_model.clone(),
+            subscription_data_set: g.subscriptions.values().cloned().collect(),
+            unit_mode: false,
+        })
+    }
+}
+
+/// How long one NOTIFY_CONSUMER_IDS_CHANGED may wait for a congested connection's queue.
+const NOTIFY_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Sends NOTIFY_CONSUMER_IDS_CHANGED (oneway) to every connection of a changed group, in a
+/// background task. Must run inside a tokio runtime.
+pub fn notify_ids_changed(change: GroupChange) {
+    if change.channels.is_empty() {
+        return;
+    }
+    tokio::spawn(async move {
+        let header = NotifyConsumerIdsChangedRequestHeader {
+            consumer_group: change.group.clone(),
+        };
+        let request =
+            RemotingCommand::request(request_code::NOTIFY_CONSUMER_IDS_CHANGED).with_header(&header);
+        for ch in change.channels {
+            match tokio::time::timeout(NOTIFY_TIMEOUT, ch.invoke_oneway(request.clone())).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => {
+                    tracing::debug!(peer = %ch.peer_addr(), error = %e, "notify consumer ids changed failed")
+                }
+                Err(_) => tracing::warn!(peer = %ch.peer_addr(), "notify consumer ids changed timed out"),
+            }
+        }
+    });
 }

@@ -38,6 +38,19 @@ pub struct BrokerConfig {
     pub region_id: String,
     pub trace_on: bool,
     pub flush_consumer_offset_interval_ms: u64,
+    /// Send NOTIFY_CONSUMER_IDS_CHANGED on membership changes (the group flag must agree).
+    pub notify_consumer_ids_changed_enable: bool,
+    /// Hold pulls that find nothing for `suspendTimeoutMillis`; otherwise for `short_polling_time_ms`.
+    pub long_polling_enable: bool,
+    pub short_polling_time_ms: u64,
+    /// rmq's cap on a pull's hold time, whatever the client asks (Java clients ask 15 s or 20 s).
+    pub broker_suspend_max_time_ms: u64,
+    /// Pulls held at once; a pull beyond this is answered PULL_NOT_FOUND at once.
+    pub max_held_pulls: usize,
+    /// A client connection without a heartbeat for this long is dropped (Java: 120 s).
+    pub channel_expired_timeout_ms: u64,
+    /// Let consumers read from a slave (`suggestWhichBrokerId`, protocol §7.4).
+    pub slave_read_enable: bool,
     pub store: StoreConfig,
 }
 
@@ -70,6 +83,13 @@ impl Default for BrokerConfig {
             region_id: "DefaultRegion".into(),
             trace_on: true,
             flush_consumer_offset_interval_ms: 5_000,
+            notify_consumer_ids_changed_enable: true,
+            long_polling_enable: true,
+            short_polling_time_ms: 1_000,
+            broker_suspend_max_time_ms: 15_000,
+            max_held_pulls: 100_000,
+            channel_expired_timeout_ms: 120_000,
+            slave_read_enable: false,
             store: StoreConfig {
                 store_path_root_dir: home.join("store"),
                 ..StoreConfig::default()
@@ -158,6 +178,13 @@ impl BrokerConfig {
             "regionId" => self.region_id = v.to_string(),
             "traceOn" => self.trace_on = b(v),
             "flushConsumerOffsetInterval" => return num(k, v, &mut self.flush_consumer_offset_interval_ms),
+            "notifyConsumerIdsChangedEnable" => self.notify_consumer_ids_changed_enable = b(v),
+            "longPollingEnable" => self.long_polling_enable = b(v),
+            "shortPollingTimeMills" => return num(k, v, &mut self.short_polling_time_ms),
+            "brokerSuspendMaxTimeMillis" => return num(k, v, &mut self.broker_suspend_max_time_ms),
+            "maxHeldPulls" => return num(k, v, &mut self.max_held_pulls),
+            "channelExpiredTimeout" => return num(k, v, &mut self.channel_expired_timeout_ms),
+            "slaveReadEnable" => self.slave_read_enable = b(v),
             "storePathRootDir" => s.store_path_root_dir = PathBuf::from(v.trim()),
             "flushDiskType" => match v.trim() {
                 "ASYNC_FLUSH" => s.flush_disk_type = FlushDiskType::AsyncFlush,

@@ -4,11 +4,18 @@
 //! # Layout
 //! - [`config`]: `broker.conf` keys.
 //! - [`topic`]: the topic table (`topics.json`), system topics, auto-creation.
-//! - [`clients`]: producers and consumers learned from heartbeats, per connection.
+//! - [`subscription`]: the subscription group table (`subscriptionGroup.json`), auto-creation.
+//! - [`offsets`]: committed consumer offsets (`consumerOffset.json`).
+//! - [`clients`]: producers and consumers learned from heartbeats, per connection; expiry and
+//!   NOTIFY_CONSUMER_IDS_CHANGED.
+//! - [`filter`]: the consume-queue tag filter of pulls.
+//! - [`long_poll`]: pulls held until a message arrives (keyed by topic and queue).
+//! - [`locks`]: queue locks of orderly consumers.
 //! - [`register`]: registration with every name server.
 //! - [`schedule`]: delay levels — the put-time rewrite into `SCHEDULE_TOPIC_XXXX` and the task
 //!   that re-puts due messages (`delayOffset.json`).
-//! - [`processor`]: request dispatch by code; one module per area (`send`, `admin`,
+//! - [`processor`]: request dispatch by code; one module per area (`send`, `pull`, `offset`,
+//!   `consumer`, `group`, `admin`,
 //!   `retry` for send-back/DLQ, `query` for QUERY_MESSAGE).
 //!
 //! Request path: socket → `rmq_remoting` channel → [`processor::Processor::handle`] → a handler
@@ -16,9 +23,14 @@
 
 pub mod clients;
 pub mod config;
+pub mod filter;
+pub mod locks;
+pub mod long_poll;
+pub mod offsets;
 pub mod processor;
 pub mod register;
 pub mod schedule;
+pub mod subscription;
 pub mod topic;
 
 use std::sync::Arc;
@@ -49,7 +61,11 @@ pub struct BrokerState {
     pub addr: String,
     pub store: MessageStore,
     pub topics: topic::TopicTable,
+    pub groups: subscription::SubscriptionGroupTable,
+    pub offsets: offsets::ConsumerOffsetTable,
     pub clients: clients::ClientRegistry,
+    pub pull_waiters: long_poll::PullWaiters,
+    pub locks: locks::RebalanceLocks,
     pub namesrv: RemotingClient,
     pub schedule: schedule::ScheduleService,
 }
@@ -74,22 +90,36 @@ impl Broker {
         config.store.store_host = config.store_host(port);
         let store = MessageStore::open(config.store.clone())?;
         let topics = topic::TopicTable::load(&config)?;
+        let groups = subscription::SubscriptionGroupTable::load(&config)?;
+        let offsets = offsets::ConsumerOffsetTable::load(&config.store.store_path_root_dir)?;
         let schedule = schedule::ScheduleService::load(&config)?;
         let addr = config.advertised_addr(port);
         let state = Arc::new(BrokerState {
             addr,
             store,
             topics,
+            groups,
+            offsets,
             clients: clients::ClientRegistry::default(),
+            pull_waiters: long_poll::PullWaiters::new(config.max_held_pulls),
+            locks: locks::RebalanceLocks::default(),
             namesrv: RemotingClient::new(),
             schedule,
             config,
         });
+        // Subscribe before serving so that no arrival of a held pull can be missed.
+        let arrivals = state.store.subscribe_arrivals();
         let handler = Arc::new(processor::Processor { state: state.clone() });
         let server = Server::serve(listener, handler)?;
         schedule::ScheduleService::start(&state);
 
         let mut background = Vec::new();
+        let waiters_state = state.clone();
+        background.push(tokio::spawn(async move {
+            long_poll::dispatch_arrivals(&waiters_state.pull_waiters, arrivals).await;
+        }));
+        background.push(tokio::spawn(flush_offsets_periodically(state.clone())));
+        background.push(tokio::spawn(expire_clients_periodically(state.clone())));
         register::register_all(&state, false).await;
         let reg_state = state.clone();
         background.push(tokio::spawn(async move {
@@ -122,7 +152,7 @@ impl Broker {
         &self.state
     }
 
-    /// Unregisters, stops serving, flushes and closes the store cleanly.
+    /// Unregisters, stops serving, persists the consumer offsets, flushes and closes the store.
     pub async fn shutdown(self) -> Result<(), BrokerError> {
         for task in &self.background {
             task.abort();
@@ -131,8 +161,9 @@ impl Broker {
         register::unregister_all(&self.state).await;
         self.server.shutdown().await;
         self.state.namesrv.close_all();
+        let offsets = self.state.offsets.persist();
         self.state.store.shutdown()?;
-        Ok(())
+        offsets
     }
 
     /// Stops everything without flushing or persisting anything, like `kill -9` as far as the
@@ -146,5 +177,40 @@ impl Broker {
         self.state.schedule.halt().await;
         self.server.shutdown().await;
         self.state.namesrv.close_all();
+    }
+}
+
+/// Persists the consumer offsets every `flushConsumerOffsetInterval` (first after 10 s, as Java).
+async fn flush_offsets_periodically(state: Arc<BrokerState>) {
+    let period = Duration::from_millis(state.config.flush_consumer_offset_interval_ms.max(100));
+    tokio::time::sleep(Duration::from_secs(10).min(period * 2)).await;
+    loop {
+        let s = state.clone();
+        match tokio::task::spawn_blocking(move || s.offsets.persist()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::error!(error = %e, "persisting consumer offsets failed"),
+            Err(e) => tracing::error!(error = %e, "consumer offset writer failed"),
+        }
+        tokio::time::sleep(period).await;
+    }
+}
+
+/// Every 10 s: drops and closes connections without a heartbeat for `channelExpiredTimeout`,
+/// and tells the remaining members of their groups.
+async fn expire_clients_periodically(state: Arc<BrokerState>) {
+    let timeout = Duration::from_millis(state.config.channel_expired_timeout_ms);
+    let period = Duration::from_secs(10)
+        .min(timeout / 2)
+        .max(Duration::from_millis(10));
+    loop {
+        tokio::time::sleep(period).await;
+        let (expired, changes) = state.clients.expire(timeout);
+        for ch in &expired {
+            tracing::warn!(peer = %ch.peer_addr(), "client connection expired without heartbeat; closing it");
+            ch.close();
+        }
+        for change in changes {
+            processor::notify_group_change(&state, change);
+        }
     }
 }

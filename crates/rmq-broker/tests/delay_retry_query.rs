@@ -8,6 +8,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use rmq_broker::{Broker, BrokerConfig};
+use rmq_protocol::body::SubscriptionGroupConfig;
 use rmq_protocol::codes::{request_code as rc, response_code as code};
 use rmq_protocol::header::*;
 use rmq_protocol::message::{self, encode_properties, property, MessageExt};
@@ -502,6 +503,61 @@ async fn exhausted_retries_land_in_dlq_with_retry_topic() {
     })
     .await;
     assert_eq!(read_queue(&b, "%RETRY%G2", 0)[0].reconsume_times, 1);
+    b.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn send_back_follows_the_subscription_group() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(dir.path(), "1s 2s 3s");
+    cfg.auto_create_subscription_group = false;
+    let b = start(&cfg).await;
+    let addr = format!("127.0.0.1:{}", b.local_addr().port());
+    let client = RemotingClient::new();
+    let m = Msg {
+        reconsume_times: Some(1),
+        ..Msg::new("GroupT", b"g")
+    };
+    let (_, off) = send(&client, &addr, m).await;
+
+    // No group and no auto-creation: refused, for send-back and for a retry-topic send.
+    let resp = send_back(&client, &addr, off, "NoGroup", 0, None).await;
+    assert_eq!(resp.code, code::SUBSCRIPTION_GROUP_NOT_EXIST);
+    let m = Msg {
+        reconsume_times: Some(1),
+        ..Msg::new("%RETRY%NoGroup", b"g")
+    };
+    assert_eq!(
+        send_raw(&client, &addr, m).await.code,
+        code::SUBSCRIPTION_GROUP_NOT_EXIST
+    );
+
+    // retryMaxTimes of the group (1) decides when the header has no maximum.
+    let mut g = SubscriptionGroupConfig::new("G9");
+    g.retry_max_times = 1;
+    b.state().groups.upsert(g).unwrap();
+    assert_eq!(
+        send_back(&client, &addr, off, "G9", 0, None).await.code,
+        code::SUCCESS
+    );
+    assert_eq!(max_offset(&client, &addr, "%DLQ%G9", 0).await, 1);
+    // ... and the header's maximum wins over it.
+    assert_eq!(
+        send_back(&client, &addr, off, "G9", 1, Some(5)).await.code,
+        code::SUCCESS
+    );
+    assert_eq!(max_offset(&client, &addr, "%DLQ%G9", 0).await, 1);
+    assert_eq!(max_offset(&client, &addr, SCHEDULE, 0).await, 1);
+
+    // retryQueueNums 0: acknowledged and dropped.
+    let mut g = SubscriptionGroupConfig::new("G0");
+    g.retry_queue_nums = 0;
+    b.state().groups.upsert(g).unwrap();
+    assert_eq!(
+        send_back(&client, &addr, off, "G0", 0, None).await.code,
+        code::SUCCESS
+    );
+    assert!(b.state().topics.get("%RETRY%G0").is_none());
     b.shutdown().await.unwrap();
 }
 

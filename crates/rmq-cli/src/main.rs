@@ -1,14 +1,16 @@
 //! `rmq`: the one binary. `rmq namesrv`, `rmq broker`, `rmq standalone`, `rmq shutdown`,
-//! `rmq admin …`, `rmq produce`.
+//! `rmq admin …`, `rmq produce`, `rmq bench`.
 //!
 //! # Layout
 //! - `servers`: the name server / broker / standalone commands and graceful shutdown.
 //! - `admin`: the `mqadmin` subset.
 //! - `produce`: the quickstart producer.
+//! - `bench`: `rmq bench produce | consume` load generators.
 //! - `logging`: stdout + `~/logs/rocketmqlogs/<name>.log`.
 //! - `properties`: Java `.properties` parsing for `-c` files.
 
 mod admin;
+mod bench;
 mod logging;
 mod produce;
 mod properties;
@@ -45,6 +47,9 @@ enum Command {
     Admin(admin::AdminCommand),
     /// The quickstart producer: sends messages and prints each SendResult.
     Produce(produce::ProduceArgs),
+    /// Load generators: `rmq bench produce | consume` (per-second TPS/RT, p50/p99/p999).
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
 }
 
 fn main() -> std::process::ExitCode {
@@ -64,6 +69,7 @@ fn main() -> std::process::ExitCode {
             Command::Shutdown { what } => servers::shutdown(&what),
             Command::Admin(cmd) => admin::run(cmd).await,
             Command::Produce(args) => produce::run(args).await,
+            Command::Bench(cmd) => bench::run(cmd).await,
         }
     });
     match result {

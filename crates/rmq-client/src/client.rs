@@ -35,10 +35,16 @@ pub(crate) struct Client {
 
 impl Client {
     pub fn new(config: ClientConfig) -> Self {
+        let client_id = config.client_id();
+        Self::with_remoting(config, client_id, RemotingClient::new())
+    }
+
+    /// A client with a given id and transport (consumers serve broker → client requests).
+    pub fn with_remoting(config: ClientConfig, client_id: String, remoting: RemotingClient) -> Self {
         Client {
-            client_id: config.client_id(),
+            client_id,
             config,
-            remoting: RemotingClient::new(),
+            remoting,
             namesrv_index: AtomicUsize::new(0),
             routes: Mutex::new(HashMap::new()),
             brokers: Mutex::new(HashMap::new()),
@@ -141,6 +147,16 @@ impl Client {
             .get(broker_name)
             .and_then(|ids| ids.get(&MASTER_ID))
             .cloned()
+    }
+
+    /// The master of `mq`'s broker, fetching `mq.topic`'s route when the broker is not known yet.
+    pub async fn master_addr_or_fetch(&self, mq: &crate::MessageQueue) -> Result<String, ClientError> {
+        if let Some(addr) = self.master_addr(&mq.broker_name) {
+            return Ok(addr);
+        }
+        self.fetch_route(&mq.topic).await?;
+        self.master_addr(&mq.broker_name)
+            .ok_or_else(|| ClientError::NoBrokerAddr(mq.broker_name.clone()))
     }
 
     /// Every master address known (heartbeat targets).

@@ -3,7 +3,7 @@
 use rmq_protocol::WireError;
 use rmq_remoting::RemotingError;
 
-/// Everything a producer or admin call can fail with.
+/// Everything a producer, consumer or admin call can fail with.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
     /// The transport failed (connect, timeout, closed connection) talking to `addr`.
@@ -37,9 +37,12 @@ pub enum ClientError {
     /// The send did not complete within `send_timeout_ms`, retries included.
     #[error("send timed out after {timeout_ms} ms")]
     Timeout { timeout_ms: u64 },
-    /// The producer was not started, or has been shut down.
-    #[error("producer is not running ({0})")]
+    /// The producer or consumer was not started, or has been shut down.
+    #[error("client is not running ({0})")]
     NotRunning(&'static str),
+    /// A local file (the broadcasting offset store) could not be read or written.
+    #[error("i/o error on {0}: {1}")]
+    Io(String, #[source] std::io::Error),
 }
 
 impl ClientError {

@@ -1,4 +1,4 @@
-//! rmq-client: a RocketMQ 4.9 producer and admin client over the remoting protocol.
+//! rmq-client: a RocketMQ 4.9 producer, consumer and admin client over the remoting protocol.
 //!
 //! # Layout
 //!
@@ -10,6 +10,8 @@
 //! * `client` — what producer and admin share: connection pool, name-server failover, route and
 //!   broker-address tables.
 //! * [`producer`] — [`Producer`]: sends, retries, route-refresh and heartbeat tasks.
+//! * [`consumer`] — [`PushConsumer`] (rebalance, long-polling pull loops, flow control, offset
+//!   commits) and [`PullConsumer`] (assign / seek / poll / commit, low-level pull).
 //! * [`admin`] — [`Admin`]: routes, cluster info, topic creation, offsets, message lookup, stats.
 //! * [`error`] — [`ClientError`], the one error type of this crate.
 //!
@@ -34,6 +36,7 @@
 pub mod admin;
 mod client;
 pub mod config;
+pub mod consumer;
 pub mod error;
 pub mod message;
 pub mod producer;
@@ -42,6 +45,10 @@ mod send;
 
 pub use admin::Admin;
 pub use config::ClientConfig;
+pub use consumer::{
+    ConsumeFromWhere, ConsumeStatus, ConsumerConfig, MessageModel, PullConsumer, PullResult, PullStatus,
+    PushConsumer,
+};
 pub use error::ClientError;
 pub use message::{Message, MessageQueue, SendResult, SendStatus};
 pub use producer::Producer;

@@ -292,6 +292,16 @@ impl MessageStore {
         self.core().find_cq(topic, queue_id)?.entry(offset)
     }
 
+    /// True when the message at `offset` in the queue is outside the "in memory" window (§3.6;
+    /// Java's `checkInDiskByConsumeOffset`). A missing entry counts as in memory.
+    pub fn is_in_disk(&self, topic: &str, queue_id: i32, offset: i64) -> bool {
+        let core = self.core();
+        let Some(e) = core.find_cq(topic, queue_id).and_then(|cq| cq.entry(offset)) else {
+            return false;
+        };
+        core.commit_log.max_offset() as i64 - e.phy_offset > core.in_memory_window_bytes
+    }
+
     /// Messages whose `UNIQ_KEY` or a `KEYS` token equals `key`, stored in `[begin_ts, end_ts]`
     /// (QUERY_MESSAGE, §4.5). At most `min(max_num, 64)`. Empty if the index is disabled.
     pub fn query_message(

@@ -1,67 +1,15 @@
-//! Client management (heartbeat, unregister), topic admin, offsets and stats.
+//! Topic admin, queue offsets by position and time, message lookup and broker stats.
 
 use std::collections::HashMap;
 
-use rmq_protocol::body::{self, HeartbeatData, KvTable, TopicConfig};
+use rmq_protocol::body::{self, KvTable, TopicConfig};
 use rmq_protocol::codes::response_code as code;
 use rmq_protocol::header::*;
 use rmq_protocol::RemotingCommand;
-use rmq_remoting::Channel;
 
 use super::{error, header, ok};
 use crate::topic::{self, topic_config};
 use crate::{register, BrokerState};
-
-pub(super) fn heartbeat(s: &BrokerState, channel: &Channel, req: &RemotingCommand) -> RemotingCommand {
-    let hb: HeartbeatData = match body::from_fastjson(&req.body) {
-        Ok(hb) => hb,
-        Err(e) => return error(req, code::SYSTEM_ERROR, format!("bad heartbeat body: {e}")),
-    };
-    for c in &hb.consumer_data_set {
-        if c.message_model != "BROADCASTING" {
-            let retry = format!("{}{}", topic::RETRY_GROUP_TOPIC_PREFIX, c.group_name);
-            if let Err(e) = s.topics.ensure(&retry, 1, 6) {
-                tracing::warn!(topic = %retry, error = %e, "could not create retry topic");
-            }
-        }
-    }
-    let changed = s.clients.heartbeat(
-        channel,
-        req.language.name().unwrap_or("OTHER").to_string(),
-        req.version,
-        &hb,
-    );
-    if !changed.is_empty() {
-        tracing::info!(client = %hb.client_id, groups = ?changed, "consumer group membership changed");
-    }
-    ok(req)
-}
-
-pub(super) fn unregister_client(
-    s: &BrokerState,
-    channel: &Channel,
-    req: &RemotingCommand,
-) -> RemotingCommand {
-    let h = header!(req, UnregisterClientRequestHeader);
-    s.clients
-        .unregister(channel, h.producer_group.as_deref(), h.consumer_group.as_deref());
-    ok(req)
-}
-
-pub(super) fn consumer_list(s: &BrokerState, req: &RemotingCommand) -> RemotingCommand {
-    let h = header!(req, GetConsumerListByGroupRequestHeader);
-    let ids = s.clients.consumer_ids(&h.consumer_group);
-    if ids.is_empty() {
-        return error(
-            req,
-            code::SYSTEM_ERROR,
-            format!("no consumer for this group, {}", h.consumer_group),
-        );
-    }
-    ok(req).with_body(body::to_json(&body::GetConsumerListByGroupResponseBody {
-        consumer_id_list: ids,
-    }))
-}
 
 pub(super) async fn update_topic(s: &BrokerState, req: &RemotingCommand) -> RemotingCommand {
     let h = header!(req, CreateTopicRequestHeader);

@@ -3,9 +3,15 @@
 //! field, an unknown code gets `REQUEST_CODE_NOT_SUPPORTED`.
 
 mod admin;
+mod consumer;
+mod group;
+mod offset;
+mod pull;
 mod query;
 mod retry;
 mod send;
+
+pub use pull::sys_flag as pull_sys_flag;
 
 use std::sync::Arc;
 
@@ -13,7 +19,14 @@ use rmq_protocol::codes::{request_code as rc, response_code as code};
 use rmq_protocol::RemotingCommand;
 use rmq_remoting::{BoxFuture, Channel, RequestHandler};
 
+use crate::clients::{self, GroupChange};
 use crate::BrokerState;
+
+/// Java's `FAQUrl.suggestTodo` suffix.
+pub(crate) const FAQ: &str = "\nSee http://rocketmq.apache.org/docs/faq/ for further details.";
+
+pub(crate) const SLAVE_REFUSES_ADMIN: &str =
+    "Can't modify topic or subscription group from slave broker, please execute it from master broker.";
 
 /// The broker's [`RequestHandler`].
 pub struct Processor {
@@ -30,11 +43,26 @@ impl RequestHandler for Processor {
     }
 
     fn on_channel_closed(&self, channel: &Channel) {
-        let groups = self.state.clients.channel_closed(channel);
-        if !groups.is_empty() {
-            tracing::info!(peer = %channel.peer_addr(), ?groups, "client connection closed");
+        for change in self.state.clients.channel_closed(channel) {
+            tracing::info!(peer = %channel.peer_addr(), group = %change.group, "consumer connection closed");
+            notify_group_change(&self.state, change);
         }
     }
+}
+
+/// Sends NOTIFY_CONSUMER_IDS_CHANGED to the group's members unless the broker or the group
+/// turned it off.
+pub(crate) fn notify_group_change(s: &BrokerState, change: GroupChange) {
+    if !s.config.notify_consumer_ids_changed_enable {
+        return;
+    }
+    if s.groups
+        .get(&change.group)
+        .is_some_and(|g| !g.notify_consumer_ids_changed_enable)
+    {
+        return;
+    }
+    clients::notify_ids_changed(change);
 }
 
 pub(crate) fn error(req: &RemotingCommand, c: i32, remark: impl Into<String>) -> RemotingCommand {
@@ -69,10 +97,24 @@ impl Processor {
             rc::SEND_MESSAGE | rc::SEND_MESSAGE_V2 | rc::SEND_BATCH_MESSAGE => {
                 send::send(s, channel, req).await
             }
-            rc::HEART_BEAT => admin::heartbeat(s, channel, req),
-            rc::UNREGISTER_CLIENT => admin::unregister_client(s, channel, req),
-            rc::GET_CONSUMER_LIST_BY_GROUP => admin::consumer_list(s, req),
-            rc::CHECK_CLIENT_CONFIG => ok(req),
+            rc::PULL_MESSAGE => pull::pull(s, channel, req).await,
+            rc::HEART_BEAT => consumer::heartbeat(s, channel, req).await,
+            rc::UNREGISTER_CLIENT => consumer::unregister_client(s, channel, req),
+            rc::GET_CONSUMER_LIST_BY_GROUP => consumer::consumer_list(s, req),
+            rc::GET_CONSUMER_CONNECTION_LIST => consumer::consumer_connections(s, req),
+            rc::GET_PRODUCER_CONNECTION_LIST => consumer::producer_connections(s, req),
+            rc::QUERY_TOPIC_CONSUME_BY_WHO => consumer::consumed_by(s, req),
+            rc::LOCK_BATCH_MQ => consumer::lock_batch(s, req),
+            rc::UNLOCK_BATCH_MQ => consumer::unlock_batch(s, req),
+            rc::QUERY_CONSUMER_OFFSET => offset::query(s, req),
+            rc::UPDATE_CONSUMER_OFFSET => offset::update(s, req),
+            rc::GET_ALL_CONSUMER_OFFSET => offset::all(s, req),
+            rc::GET_CONSUME_STATS => offset::consume_stats(s, req),
+            rc::INVOKE_BROKER_TO_RESET_OFFSET => offset::reset(s, req).await,
+            rc::UPDATE_AND_CREATE_SUBSCRIPTIONGROUP => group::update(s, req),
+            rc::GET_ALL_SUBSCRIPTIONGROUP_CONFIG => group::all(s, req),
+            rc::DELETE_SUBSCRIPTIONGROUP => group::delete(s, req),
+            rc::CHECK_CLIENT_CONFIG => consumer::check_client_config(req),
             rc::UPDATE_AND_CREATE_TOPIC => admin::update_topic(s, req).await,
             rc::DELETE_TOPIC_IN_BROKER => admin::delete_topic(s, req),
             rc::GET_ALL_TOPIC_CONFIG => admin::all_topic_config(s, req),

@@ -8,33 +8,54 @@
 //! and `ORIGIN_MESSAGE_ID`, and keep `UNIQ_KEY`, so a DLQ message can later be resent to its
 //! original topic by reading it (VIEW_MESSAGE_BY_ID) and sending it to `RETRY_TOPIC`.
 
+use rmq_protocol::body::SubscriptionGroupConfig;
 use rmq_protocol::codes::response_code as code;
 use rmq_protocol::header::{ConsumerSendMsgBackRequestHeader, SendMessageRequestHeader};
 use rmq_protocol::message::{self, property};
 use rmq_protocol::RemotingCommand;
 use rmq_store::{PutMessage, PutStatus};
 
-use super::{error, header, ok};
+use super::{error, header, ok, FAQ};
 use crate::schedule::{property_value, set_property};
 use crate::topic::{DLQ_GROUP_TOPIC_PREFIX, PERM_READ, PERM_WRITE, RETRY_GROUP_TOPIC_PREFIX};
 use crate::{register, BrokerState};
 
 /// `AbstractSendMessageProcessor.DLQ_NUMS_PER_GROUP`.
 pub const DLQ_NUMS_PER_GROUP: i32 = 1;
-/// `SubscriptionGroupConfig.retryMaxTimes` default.
-pub const DEFAULT_RETRY_MAX_TIMES: i32 = 16;
-/// `SubscriptionGroupConfig.retryQueueNums` default.
-pub const DEFAULT_RETRY_QUEUE_NUMS: i32 = 1;
 /// `MQVersion.Version.V3_4_9.ordinal()`: from here on the header's `maxReconsumeTimes` counts.
 const V3_4_9: i32 = 121;
 
+/// The group's config (auto-created unless `autoCreateSubscriptionGroup` is off), or the
+/// SUBSCRIPTION_GROUP_NOT_EXIST / SYSTEM_ERROR response.
+fn group_config(
+    s: &BrokerState,
+    req: &RemotingCommand,
+    group: &str,
+) -> Result<SubscriptionGroupConfig, Box<RemotingCommand>> {
+    match s.groups.find_or_create(group) {
+        Ok(Some(g)) => Ok(g),
+        Ok(None) => Err(Box::new(error(
+            req,
+            code::SUBSCRIPTION_GROUP_NOT_EXIST,
+            format!("subscription group not exist, {group} {FAQ}"),
+        ))),
+        Err(e) => Err(Box::new(error(
+            req,
+            code::SYSTEM_ERROR,
+            format!("subscription group: {e}"),
+        ))),
+    }
+}
+
 /// The group's `retryMaxTimes`, overridden by the request header's value (clients ≥ 3.4.9).
-fn max_reconsume_times(req: &RemotingCommand, from_header: Option<i32>) -> i32 {
-    // TODO(merge): start from the subscription group's `retryMaxTimes` (SubscriptionGroupManager,
-    // consume-broker branch) instead of the default.
+fn max_reconsume_times(
+    req: &RemotingCommand,
+    group: &SubscriptionGroupConfig,
+    from_header: Option<i32>,
+) -> i32 {
     match from_header {
         Some(t) if req.version >= V3_4_9 => t,
-        _ => DEFAULT_RETRY_MAX_TIMES,
+        _ => group.retry_max_times,
     }
 }
 
@@ -76,10 +97,10 @@ fn status_name(s: PutStatus) -> &'static str {
 /// CONSUMER_SEND_MSG_BACK (`asyncConsumerSendMsgBack`).
 pub(super) async fn send_back(s: &BrokerState, req: &RemotingCommand) -> RemotingCommand {
     let h = header!(req, ConsumerSendMsgBackRequestHeader);
-    // TODO(merge): look up the subscription group (auto-created unless autoCreateSubscriptionGroup
-    // is off → SUBSCRIPTION_GROUP_NOT_EXIST "subscription group not exist, <group> <faq>");
-    // take retryQueueNums from it (<= 0 → SUCCESS, message dropped).
-    let retry_queue_nums = DEFAULT_RETRY_QUEUE_NUMS;
+    let group = match group_config(s, req, &h.group) {
+        Ok(g) => g,
+        Err(resp) => return *resp,
+    };
     if s.config.broker_permission & PERM_WRITE == 0 {
         return error(
             req,
@@ -87,6 +108,11 @@ pub(super) async fn send_back(s: &BrokerState, req: &RemotingCommand) -> Remotin
             format!("the broker[{}] sending message is forbidden", s.addr),
         );
     }
+    if group.retry_queue_nums <= 0 {
+        // Java acknowledges and drops the message.
+        return ok(req);
+    }
+    let retry_queue_nums = group.retry_queue_nums;
     let retry_topic = format!("{RETRY_GROUP_TOPIC_PREFIX}{}", h.group);
     // Java does not check, but the name becomes a directory under consumequeue/.
     if let Err(remark) = message::validate_topic(&retry_topic) {
@@ -118,7 +144,7 @@ pub(super) async fn send_back(s: &BrokerState, req: &RemotingCommand) -> Remotin
     }
     props = set_property(&props, property::WAIT, "false");
 
-    let max_times = max_reconsume_times(req, h.max_reconsume_times);
+    let max_times = max_reconsume_times(req, &group, h.max_reconsume_times);
     let mut topic = retry_topic;
     let delay_level = if orig.reconsume_times >= max_times || h.delay_level < 0 {
         topic = format!("{DLQ_GROUP_TOPIC_PREFIX}{}", h.group);
@@ -185,9 +211,8 @@ pub(super) async fn reroute_exhausted_retry(
     let Some(group) = h.topic.strip_prefix(RETRY_GROUP_TOPIC_PREFIX) else {
         return Ok(());
     };
-    // TODO(merge): SUBSCRIPTION_GROUP_NOT_EXIST when the group config is missing (auto-create
-    // off); its retryMaxTimes is the default maximum.
-    let max_times = max_reconsume_times(req, h.max_reconsume_times);
+    let group_cfg = group_config(s, req, group).map_err(|r| *r)?;
+    let max_times = max_reconsume_times(req, &group_cfg, h.max_reconsume_times);
     if h.reconsume_times.unwrap_or(0) < max_times {
         return Ok(());
     }

@@ -14,6 +14,8 @@ use rmq_protocol::message::{self, property};
 use rmq_protocol::RemotingCommand;
 use rmq_remoting::{BoxFuture, Channel, RequestHandler, Server, ServerHandle};
 
+pub mod consume;
+
 /// One request as a fake broker saw it.
 #[derive(Debug, Clone)]
 pub struct Seen {

@@ -1,0 +1,193 @@
+//! Client management (HEART_BEAT, UNREGISTER_CLIENT, GET_CONSUMER_LIST_BY_GROUP,
+//! CHECK_CLIENT_CONFIG), connection
+//! lists (203, 204), QUERY_TOPIC_CONSUME_BY_WHO (300) and the orderly-consumer queue locks
+//! (LOCK_BATCH_MQ 41 / UNLOCK_BATCH_MQ 42).
+
+use rmq_protocol::body::{self, Connection, HeartbeatData, LockBatchRequestBody};
+use rmq_protocol::codes::response_code as code;
+use rmq_protocol::header::*;
+use rmq_protocol::RemotingCommand;
+use rmq_remoting::Channel;
+
+use super::{error, header, notify_group_change, ok};
+use crate::clients::ClientConn;
+use crate::topic::{self, PERM_READ, PERM_WRITE};
+use crate::{register, BrokerState};
+
+/// HEART_BEAT (protocol §6.1): find or create each consumer group and its retry topic, record
+/// the connection and subscriptions, and tell the group when its membership or topics changed.
+pub(super) async fn heartbeat(s: &BrokerState, channel: &Channel, req: &RemotingCommand) -> RemotingCommand {
+    let hb: HeartbeatData = match body::from_fastjson(&req.body) {
+        Ok(hb) => hb,
+        Err(e) => return error(req, code::SYSTEM_ERROR, format!("bad heartbeat body: {e}")),
+    };
+    let mut created = false;
+    for c in &hb.consumer_data_set {
+        let config = match s.groups.find_or_create(&c.group_name) {
+            Ok(Some(config)) => config,
+            Ok(None) => continue,
+            Err(e) => {
+                tracing::warn!(group = %c.group_name, error = %e, "could not create subscription group");
+                continue;
+            }
+        };
+        let retry = format!("{}{}", topic::RETRY_GROUP_TOPIC_PREFIX, c.group_name);
+        match s
+            .topics
+            .ensure(&retry, config.retry_queue_nums, PERM_READ | PERM_WRITE)
+        {
+            Ok((_, fresh)) => created |= fresh,
+            Err(e) => tracing::warn!(topic = %retry, error = %e, "could not create retry topic"),
+        }
+    }
+    let changes = s.clients.heartbeat(
+        channel,
+        req.language.name().unwrap_or("OTHER").to_string(),
+        req.version,
+        &hb,
+    );
+    for change in changes {
+        tracing::info!(client = %hb.client_id, group = %change.group, "consumer group changed");
+        notify_group_change(s, change);
+    }
+    if created {
+        register::register_all(s, true).await;
+    }
+    ok(req)
+}
+
+pub(super) fn unregister_client(
+    s: &BrokerState,
+    channel: &Channel,
+    req: &RemotingCommand,
+) -> RemotingCommand {
+    let h = header!(req, UnregisterClientRequestHeader);
+    let change = s
+        .clients
+        .unregister(channel, h.producer_group.as_deref(), h.consumer_group.as_deref());
+    if let Some(change) = change {
+        notify_group_change(s, change);
+    }
+    ok(req)
+}
+
+pub(super) fn consumer_list(s: &BrokerState, req: &RemotingCommand) -> RemotingCommand {
+    let h = header!(req, GetConsumerListByGroupRequestHeader);
+    let ids = s.clients.consumer_ids(&h.consumer_group);
+    if ids.is_empty() {
+        return error(
+            req,
+            code::SYSTEM_ERROR,
+            format!("no consumer for this group, {}", h.consumer_group),
+        );
+    }
+    ok(req).with_body(body::to_json(&body::GetConsumerListByGroupResponseBody {
+        consumer_id_list: ids,
+    }))
+}
+
+/// CHECK_CLIENT_CONFIG (46): TAG subscriptions pass; this broker has no SQL92 filter
+/// (`enablePropertyFilter=false`), so anything else is refused as Java refuses it.
+pub(super) fn check_client_config(req: &RemotingCommand) -> RemotingCommand {
+    let Ok(b) = body::from_fastjson::<body::CheckClientRequestBody>(&req.body) else {
+        return ok(req);
+    };
+    if b.subscription_data.is_tag_type() {
+        return ok(req);
+    }
+    error(
+        req,
+        code::SYSTEM_ERROR,
+        format!(
+            "The broker does not support consumer to filter message by {}",
+            b.subscription_data.expression_type
+        ),
+    )
+}
+
+fn connection(c: &ClientConn) -> Connection {
+    Connection {
+        client_addr: c.channel.peer_addr().to_string(),
+        client_id: c.client_id.clone(),
+        language: c.language.clone(),
+        version: c.version,
+    }
+}
+
+/// GET_CONSUMER_CONNECTION_LIST (203, protocol A.5).
+pub(super) fn consumer_connections(s: &BrokerState, req: &RemotingCommand) -> RemotingCommand {
+    let h = header!(req, GetConsumerConnectionListRequestHeader);
+    let Some(g) = s.clients.consumer_group(&h.consumer_group) else {
+        return error(
+            req,
+            code::CONSUMER_NOT_ONLINE,
+            format!("the consumer group[{}] not online", h.consumer_group),
+        );
+    };
+    let mut connection_set: Vec<Connection> = g.members.values().map(connection).collect();
+    connection_set.sort_by(|a, b| a.client_id.cmp(&b.client_id));
+    ok(req).with_body(body::to_json(&body::ConsumerConnection {
+        connection_set,
+        consume_from_where: g.consume_from_where,
+        consume_type: g.consume_type,
+        message_model: g.message_model,
+        subscription_table: g.subscriptions,
+    }))
+}
+
+/// GET_PRODUCER_CONNECTION_LIST (204, protocol A.5).
+pub(super) fn producer_connections(s: &BrokerState, req: &RemotingCommand) -> RemotingCommand {
+    let h = header!(req, GetProducerConnectionListRequestHeader);
+    let Some(conns) = s.clients.producer_conns(&h.producer_group) else {
+        return error(
+            req,
+            code::SYSTEM_ERROR,
+            format!("the producer group[{}] not exist", h.producer_group),
+        );
+    };
+    ok(req).with_body(body::to_json(&body::ProducerConnection {
+        connection_set: conns.iter().map(connection).collect(),
+    }))
+}
+
+/// QUERY_TOPIC_CONSUME_BY_WHO (300, protocol A.4): live subscribers plus groups with offsets.
+pub(super) fn consumed_by(s: &BrokerState, req: &RemotingCommand) -> RemotingCommand {
+    let h = header!(req, QueryTopicConsumeByWhoRequestHeader);
+    let mut groups = s.offsets.groups_of_topic(&h.topic);
+    groups.extend(s.clients.groups_subscribed_to(&h.topic));
+    let mut group_list: Vec<String> = groups.into_iter().collect();
+    group_list.sort();
+    ok(req).with_body(body::to_json(&body::GroupList { group_list }))
+}
+
+fn lock_body(req: &RemotingCommand) -> Result<LockBatchRequestBody, Box<RemotingCommand>> {
+    body::from_fastjson(&req.body).map_err(|e| {
+        Box::new(error(
+            req,
+            code::SYSTEM_ERROR,
+            format!("bad lock batch body: {e}"),
+        ))
+    })
+}
+
+/// LOCK_BATCH_MQ (41): the response lists the queues the caller holds now.
+pub(super) fn lock_batch(s: &BrokerState, req: &RemotingCommand) -> RemotingCommand {
+    let b = match lock_body(req) {
+        Ok(b) => b,
+        Err(resp) => return *resp,
+    };
+    let locked = s.locks.try_lock_batch(&b.consumer_group, &b.mq_set, &b.client_id);
+    ok(req).with_body(body::to_json(&body::LockBatchResponseBody {
+        lock_ok_mq_set: locked,
+    }))
+}
+
+/// UNLOCK_BATCH_MQ (42): releases the caller's locks; always SUCCESS.
+pub(super) fn unlock_batch(s: &BrokerState, req: &RemotingCommand) -> RemotingCommand {
+    let b = match lock_body(req) {
+        Ok(b) => b,
+        Err(resp) => return *resp,
+    };
+    s.locks.unlock_batch(&b.consumer_group, &b.mq_set, &b.client_id);
+    ok(req)
+}

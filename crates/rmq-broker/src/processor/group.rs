@@ -1,0 +1,61 @@
+//! Subscription group admin: UPDATE_AND_CREATE_SUBSCRIPTIONGROUP (200),
+//! GET_ALL_SUBSCRIPTIONGROUP_CONFIG (201), DELETE_SUBSCRIPTIONGROUP (207).
+
+use rmq_protocol::body::{self, SubscriptionGroupConfig};
+use rmq_protocol::codes::response_code as code;
+use rmq_protocol::header::DeleteSubscriptionGroupRequestHeader;
+use rmq_protocol::RemotingCommand;
+
+use super::{error, header, ok, SLAVE_REFUSES_ADMIN};
+use crate::BrokerState;
+
+pub(super) fn update(s: &BrokerState, req: &RemotingCommand) -> RemotingCommand {
+    if !s.config.is_master() {
+        return error(req, code::SYSTEM_ERROR, SLAVE_REFUSES_ADMIN);
+    }
+    let config: SubscriptionGroupConfig = match body::from_fastjson(&req.body) {
+        Ok(c) => c,
+        Err(e) => {
+            return error(
+                req,
+                code::SYSTEM_ERROR,
+                format!("bad subscription group body: {e}"),
+            )
+        }
+    };
+    if let Err(remark) = rmq_protocol::message::validate_group(&config.group_name) {
+        return error(req, code::SYSTEM_ERROR, remark);
+    }
+    tracing::info!(group = %config.group_name, "update subscription group");
+    match s.groups.upsert(config) {
+        Ok(()) => ok(req),
+        Err(e) => error(
+            req,
+            code::SYSTEM_ERROR,
+            format!("update subscription group failed: {e}"),
+        ),
+    }
+}
+
+pub(super) fn all(s: &BrokerState, req: &RemotingCommand) -> RemotingCommand {
+    ok(req).with_body(body::to_json(&s.groups.wrapper()))
+}
+
+pub(super) fn delete(s: &BrokerState, req: &RemotingCommand) -> RemotingCommand {
+    if !s.config.is_master() {
+        return error(req, code::SYSTEM_ERROR, SLAVE_REFUSES_ADMIN);
+    }
+    let h = header!(req, DeleteSubscriptionGroupRequestHeader);
+    if let Err(e) = s.groups.delete(&h.group_name) {
+        return error(
+            req,
+            code::SYSTEM_ERROR,
+            format!("delete subscription group failed: {e}"),
+        );
+    }
+    if h.remove_offset {
+        s.offsets.remove_group(&h.group_name);
+    }
+    tracing::info!(group = %h.group_name, remove_offset = h.remove_offset, "subscription group deleted");
+    ok(req)
+}

@@ -1,0 +1,444 @@
+//! PULL_MESSAGE (11), protocol §7: checks in Java's order (§7.2), the tag filter, the store read,
+//! the status → response-code mapping, the COMMIT_OFFSET commit, and long polling (§7.3).
+//!
+//! Every pull response carries all four `PullMessageResponseHeader` fields and the store status
+//! name as remark; a SUCCESS body is the concatenated stored records.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use rmq_protocol::body::{MessageQueue, SubscriptionData, SubscriptionGroupConfig};
+use rmq_protocol::codes::response_code as code;
+use rmq_protocol::header::{PullMessageRequestHeader, PullMessageResponseHeader};
+use rmq_protocol::message::{self, property};
+use rmq_protocol::RemotingCommand;
+use rmq_remoting::Channel;
+use rmq_store::{GetResult, GetStatus, PutMessage};
+
+use super::{error, header, FAQ};
+use crate::filter::TagFilter;
+use crate::topic::{self, PERM_READ};
+use crate::BrokerState;
+
+/// Pull `sysFlag` bits (protocol §7.1).
+pub mod sys_flag {
+    pub const COMMIT_OFFSET: i32 = 0x1;
+    pub const SUSPEND: i32 = 0x2;
+    pub const SUBSCRIPTION: i32 = 0x4;
+    pub const CLASS_FILTER: i32 = 0x8;
+    pub const LITE_PULL: i32 = 0x10;
+}
+
+/// A frame must stay under the remoting limit whatever the batch caps say.
+const MAX_PULL_BODY_BYTES: usize = rmq_protocol::MAX_FRAME_BYTES - 64 * 1024;
+
+/// A validated pull: everything a (re-)read needs.
+struct PullQuery {
+    group: String,
+    topic: String,
+    queue_id: i32,
+    max_msg_nums: i32,
+    filter: Arc<TagFilter>,
+    group_config: SubscriptionGroupConfig,
+}
+
+impl PullQuery {
+    fn read(&self, s: &BrokerState, offset: i64) -> GetResult {
+        let filter = &*self.filter;
+        s.store.get_message(
+            &self.topic,
+            self.queue_id,
+            offset,
+            self.max_msg_nums,
+            MAX_PULL_BODY_BYTES,
+            &|tags_code| filter.matches(tags_code),
+        )
+    }
+}
+
+/// `GetMessageStatus` names, the remark of every pull response.
+fn status_name(s: GetStatus) -> &'static str {
+    match s {
+        GetStatus::Found => "FOUND",
+        GetStatus::NoMatchedMessage => "NO_MATCHED_MESSAGE",
+        GetStatus::MessageWasRemoving => "MESSAGE_WAS_REMOVING",
+        GetStatus::OffsetFoundNull => "OFFSET_FOUND_NULL",
+        GetStatus::OffsetOverflowBadly => "OFFSET_OVERFLOW_BADLY",
+        GetStatus::OffsetOverflowOne => "OFFSET_OVERFLOW_ONE",
+        GetStatus::OffsetTooSmall => "OFFSET_TOO_SMALL",
+        GetStatus::NoMatchedLogicQueue => "NO_MATCHED_LOGIC_QUEUE",
+        GetStatus::NoMessageInQueue => "NO_MESSAGE_IN_QUEUE",
+    }
+}
+
+/// Store status → response code on a master (protocol §7.2 table).
+fn response_code(status: GetStatus, requested_offset: i64) -> i32 {
+    match status {
+        GetStatus::Found => code::SUCCESS,
+        GetStatus::NoMatchedMessage | GetStatus::MessageWasRemoving => code::PULL_RETRY_IMMEDIATELY,
+        GetStatus::NoMessageInQueue | GetStatus::NoMatchedLogicQueue if requested_offset != 0 => {
+            code::PULL_OFFSET_MOVED
+        }
+        GetStatus::NoMessageInQueue | GetStatus::NoMatchedLogicQueue => code::PULL_NOT_FOUND,
+        GetStatus::OffsetTooSmall | GetStatus::OffsetOverflowBadly => code::PULL_OFFSET_MOVED,
+        GetStatus::OffsetOverflowOne | GetStatus::OffsetFoundNull => code::PULL_NOT_FOUND,
+    }
+}
+
+pub(super) async fn pull(s: &BrokerState, channel: &Channel, req: &RemotingCommand) -> RemotingCommand {
+    let h = header!(req, PullMessageRequestHeader);
+    let q = match validate(s, channel, req, &h) {
+        Ok(q) => q,
+        Err(resp) => return *resp,
+    };
+    let first = q.read(s, h.queue_offset);
+    // Step 8: commit on the first processing, whatever the result, also when the pull is held.
+    if h.sys_flag & sys_flag::COMMIT_OFFSET != 0 && s.config.is_master() {
+        s.offsets.commit(&q.group, &q.topic, q.queue_id, h.commit_offset);
+    }
+    let suspend = h.sys_flag & sys_flag::SUSPEND != 0;
+    if suspend && response_code(first.status, h.queue_offset) == code::PULL_NOT_FOUND && s.config.is_master()
+    {
+        let hold_ms = if s.config.long_polling_enable {
+            (h.suspend_timeout_millis.max(0) as u64).min(s.config.broker_suspend_max_time_ms)
+        } else {
+            s.config.short_polling_time_ms
+        };
+        if hold_ms > 0 {
+            return hold(
+                s,
+                channel,
+                req,
+                &q,
+                h.queue_offset,
+                first,
+                Duration::from_millis(hold_ms),
+            )
+            .await;
+        }
+    }
+    respond(s, req, &q, h.queue_offset, first, None).await
+}
+
+/// Steps 1–5 of §7.2: permissions, group, topic, queue id, subscription.
+fn validate(
+    s: &BrokerState,
+    channel: &Channel,
+    req: &RemotingCommand,
+    h: &PullMessageRequestHeader,
+) -> Result<PullQuery, Box<RemotingCommand>> {
+    let fail = |c: i32, remark: String| Box::new(error(req, c, remark));
+    if s.config.broker_permission & PERM_READ == 0 {
+        return Err(fail(
+            code::NO_PERMISSION,
+            format!("the broker[{}] pulling message is forbidden", s.addr),
+        ));
+    }
+    let group_config = match s.groups.find_or_create(&h.consumer_group) {
+        Ok(Some(g)) => g,
+        Ok(None) => {
+            return Err(fail(
+                code::SUBSCRIPTION_GROUP_NOT_EXIST,
+                format!("subscription group [{}] does not exist, {FAQ}", h.consumer_group),
+            ))
+        }
+        Err(e) => return Err(fail(code::SYSTEM_ERROR, format!("subscription group: {e}"))),
+    };
+    if !group_config.consume_enable {
+        return Err(fail(
+            code::NO_PERMISSION,
+            format!("subscription group no permission, {}", h.consumer_group),
+        ));
+    }
+    let Some(tc) = s.topics.get(&h.topic) else {
+        return Err(fail(
+            code::TOPIC_NOT_EXIST,
+            format!("topic[{}] not exist, apply first please! {FAQ}", h.topic),
+        ));
+    };
+    if tc.perm & PERM_READ == 0 {
+        return Err(fail(
+            code::NO_PERMISSION,
+            format!("the topic[{}] pulling message is forbidden", h.topic),
+        ));
+    }
+    if h.queue_id < 0 || h.queue_id >= tc.read_queue_nums {
+        return Err(fail(
+            code::SYSTEM_ERROR,
+            format!(
+                "queueId[{}] is illegal, topic:[{}] topicConfig.readQueueNums:[{}] consumer:[{}]",
+                h.queue_id,
+                h.topic,
+                tc.read_queue_nums,
+                channel.peer_addr()
+            ),
+        ));
+    }
+    let sub = subscription(s, h, &group_config).map_err(|(c, remark)| fail(c, remark))?;
+    if !sub.is_tag_type() {
+        return Err(fail(
+            code::SYSTEM_ERROR,
+            format!(
+                "The broker does not support consumer to filter message by {}",
+                sub.expression_type
+            ),
+        ));
+    }
+    Ok(PullQuery {
+        group: h.consumer_group.clone(),
+        topic: h.topic.clone(),
+        queue_id: h.queue_id,
+        max_msg_nums: h.max_msg_nums,
+        filter: Arc::new(TagFilter::from_subscription(&sub)),
+        group_config,
+    })
+}
+
+/// Step 5: the header's expression with the SUBSCRIPTION flag, else the heartbeat's.
+fn subscription(
+    s: &BrokerState,
+    h: &PullMessageRequestHeader,
+    group_config: &SubscriptionGroupConfig,
+) -> Result<SubscriptionData, (i32, String)> {
+    if h.sys_flag & sys_flag::SUBSCRIPTION != 0 {
+        let expression = h.subscription.as_deref().unwrap_or(rmq_protocol::body::SUB_ALL);
+        let mut sub = SubscriptionData::from_tag_expression(&h.topic, expression, h.sub_version);
+        if let Some(t) = h.expression_type.as_deref().filter(|t| !t.is_empty()) {
+            sub.expression_type = t.to_string();
+        }
+        return Ok(sub);
+    }
+    let Some((broadcasting, sub)) = s.clients.pull_subscription(&h.consumer_group, &h.topic) else {
+        return Err((
+            code::SUBSCRIPTION_NOT_EXIST,
+            format!("the consumer's group info not exist{FAQ}"),
+        ));
+    };
+    if broadcasting && !group_config.consume_broadcast_enable {
+        return Err((
+            code::NO_PERMISSION,
+            format!(
+                "the consumer group[{}] can not consume by broadcast way",
+                h.consumer_group
+            ),
+        ));
+    }
+    let Some(sub) = sub else {
+        return Err((
+            code::SUBSCRIPTION_NOT_EXIST,
+            format!("the consumer's subscription not exist{FAQ}"),
+        ));
+    };
+    if sub.sub_version < h.sub_version {
+        return Err((
+            code::SUBSCRIPTION_NOT_LATEST,
+            "the consumer's subscription not latest".to_string(),
+        ));
+    }
+    Ok(sub)
+}
+
+/// Holds a pull that found nothing until a usable message is dispatched, `hold` passes, or the
+/// connection closes. Never commits and never holds again (a re-run, in Java's words).
+async fn hold(
+    s: &BrokerState,
+    channel: &Channel,
+    req: &RemotingCommand,
+    q: &PullQuery,
+    offset: i64,
+    first: GetResult,
+    hold: Duration,
+) -> RemotingCommand {
+    let deadline = tokio::time::Instant::now() + hold;
+    let Some(waiter) = s
+        .pull_waiters
+        .register(&q.topic, q.queue_id, offset, q.filter.clone())
+    else {
+        tracing::warn!(
+            held = s.pull_waiters.held(),
+            "held pull limit reached; answering at once"
+        );
+        return respond(s, req, q, offset, first, None).await;
+    };
+    // Messages in [offset, cursor) exist but do not match the filter.
+    let mut cursor = offset;
+    loop {
+        // Registered first, so a message dispatched from here on also wakes us.
+        if s.store.max_offset_in_queue(&q.topic, q.queue_id) > cursor {
+            let r = q.read(s, cursor);
+            match r.status {
+                GetStatus::NoMatchedMessage if r.next_begin_offset > cursor => {
+                    cursor = r.next_begin_offset;
+                    waiter.advance(cursor);
+                    tokio::task::yield_now().await;
+                    continue;
+                }
+                GetStatus::OffsetOverflowOne => {}
+                _ => return respond(s, req, q, cursor, r, Some(offset)).await,
+            }
+        }
+        tokio::select! {
+            _ = waiter.notified() => {}
+            _ = tokio::time::sleep_until(deadline) => break,
+            _ = channel.closed() => break,
+        }
+    }
+    drop(waiter);
+    let r = q.read(s, cursor);
+    respond(s, req, q, cursor, r, Some(offset)).await
+}
+
+/// Builds the response of a read at `read_offset`. `held_from` is the requested offset of a held
+/// pull whose read cursor moved past non-matching messages.
+async fn respond(
+    s: &BrokerState,
+    req: &RemotingCommand,
+    q: &PullQuery,
+    read_offset: i64,
+    r: GetResult,
+    held_from: Option<i64>,
+) -> RemotingCommand {
+    let requested = held_from.unwrap_or(read_offset);
+    let mut c = response_code(r.status, read_offset);
+    let mut remark = status_name(r.status);
+    if c == code::PULL_NOT_FOUND && read_offset > requested {
+        // Java's re-run from the requested offset would have scanned the non-matching ones.
+        c = code::PULL_RETRY_IMMEDIATELY;
+        remark = status_name(GetStatus::NoMatchedMessage);
+    }
+    let g = &q.group_config;
+    let mut suggest = if s.config.slave_read_enable {
+        if r.suggest_pulling_from_slave {
+            g.which_broker_when_consume_slowly
+        } else {
+            g.broker_id
+        }
+    } else {
+        0
+    };
+    if !s.config.is_master() {
+        if !s.config.slave_read_enable {
+            c = code::PULL_RETRY_IMMEDIATELY;
+            suggest = 0;
+        } else if c == code::PULL_OFFSET_MOVED {
+            c = code::PULL_RETRY_IMMEDIATELY;
+            suggest = g.broker_id;
+        }
+    }
+    if c == code::PULL_OFFSET_MOVED {
+        offset_moved_event(s, q, requested, r.next_begin_offset).await;
+    }
+    let header = PullMessageResponseHeader {
+        suggest_which_broker_id: suggest,
+        next_begin_offset: r.next_begin_offset,
+        min_offset: r.min_offset,
+        max_offset: r.max_offset,
+    };
+    let resp = RemotingCommand::response_to(req, c)
+        .with_header(&header)
+        .with_remark(remark);
+    if c == code::SUCCESS {
+        resp.with_body(concat(r.messages, r.total_bytes))
+    } else {
+        resp
+    }
+}
+
+fn concat(mut messages: Vec<Bytes>, total_bytes: usize) -> Bytes {
+    if messages.len() == 1 {
+        return messages.pop().unwrap_or_default();
+    }
+    let mut body = BytesMut::with_capacity(total_bytes);
+    for m in &messages {
+        body.extend_from_slice(m);
+    }
+    body.freeze()
+}
+
+/// On a master, a PULL_OFFSET_MOVED also stores an `OffsetMovedEvent` in `OFFSET_MOVED_EVENT`
+/// queue 0, tags = keys = the group (§7.2 step 7).
+async fn offset_moved_event(s: &BrokerState, q: &PullQuery, requested: i64, new_offset: i64) {
+    let event = serde_json::json!({
+        "consumerGroup": q.group,
+        "messageQueue": MessageQueue::new(q.topic.clone(), s.config.broker_name.clone(), q.queue_id),
+        "offsetNew": new_offset,
+        "offsetRequest": requested,
+    });
+    let properties = message::encode_properties(&[
+        (property::TAGS, q.group.as_str()),
+        (property::KEYS, q.group.as_str()),
+    ]);
+    let born_host = s.config.store.store_host;
+    let result = s
+        .store
+        .put_message(PutMessage {
+            topic: topic::OFFSET_MOVED_EVENT.to_string(),
+            queue_id: 0,
+            flag: 0,
+            body: Bytes::from(event.to_string()),
+            properties,
+            tags_code: message::tag_hash(&q.group),
+            sys_flag: 0,
+            born_timestamp: now_ms(),
+            born_host,
+            reconsume_times: 0,
+            prepared_transaction_offset: 0,
+        })
+        .await;
+    if !result.is_stored() {
+        tracing::warn!(status = ?result.status, group = %q.group, "could not store OffsetMovedEvent");
+    }
+    tracing::info!(group = %q.group, topic = %q.topic, queue_id = q.queue_id, requested, new_offset, "pull offset moved");
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_mapping() {
+        assert_eq!(response_code(GetStatus::Found, 3), code::SUCCESS);
+        assert_eq!(
+            response_code(GetStatus::NoMatchedMessage, 3),
+            code::PULL_RETRY_IMMEDIATELY
+        );
+        assert_eq!(
+            response_code(GetStatus::MessageWasRemoving, 3),
+            code::PULL_RETRY_IMMEDIATELY
+        );
+        assert_eq!(
+            response_code(GetStatus::NoMessageInQueue, 0),
+            code::PULL_NOT_FOUND
+        );
+        assert_eq!(
+            response_code(GetStatus::NoMessageInQueue, 1),
+            code::PULL_OFFSET_MOVED
+        );
+        assert_eq!(
+            response_code(GetStatus::NoMatchedLogicQueue, 1),
+            code::PULL_OFFSET_MOVED
+        );
+        assert_eq!(
+            response_code(GetStatus::OffsetTooSmall, 1),
+            code::PULL_OFFSET_MOVED
+        );
+        assert_eq!(
+            response_code(GetStatus::OffsetOverflowBadly, 9),
+            code::PULL_OFFSET_MOVED
+        );
+        assert_eq!(
+            response_code(GetStatus::OffsetOverflowOne, 9),
+            code::PULL_NOT_FOUND
+        );
+        assert_eq!(response_code(GetStatus::OffsetFoundNull, 9), code::PULL_NOT_FOUND);
+        assert_eq!(status_name(GetStatus::OffsetOverflowOne), "OFFSET_OVERFLOW_ONE");
+    }
+}

@@ -1,0 +1,33 @@
+//! Consumers: [`PushConsumer`] (pull loops with long polling, rebalance, flow control, offset
+//! commits) and [`PullConsumer`] (lite-pull style: assign, seek, poll, commit).
+//!
+//! # Layout
+//!
+//! * [`config`] — [`ConsumerConfig`] (Java defaults), [`MessageModel`], [`ConsumeFromWhere`].
+//! * `allocate` — `AllocateMessageQueueAveragely`.
+//! * `process_queue` — the per-queue cache of pulled, unconsumed messages and flow control.
+//! * [`pull`] — PULL_MESSAGE requests and responses, the client-side tag re-check.
+//! * `offset_store` — remote (broker) and local-file offset stores.
+//! * `rebalance` — subscriptions, queue discovery and where a new queue starts (§6.5).
+//! * [`push`] — [`PushConsumer`]: lifecycle, rebalance, heartbeat, offset persistence.
+//! * `pull_loop` — one pull task per owned queue, and the consume tasks that run the listener.
+//! * `requests` — broker → client requests: ids changed, offset reset, running info, consume
+//!   directly.
+//! * [`lite`] — [`PullConsumer`].
+
+mod allocate;
+pub mod config;
+pub mod lite;
+mod offset_store;
+mod process_queue;
+pub mod pull;
+mod pull_loop;
+pub mod push;
+mod rebalance;
+mod requests;
+
+pub use allocate::allocate_averagely;
+pub use config::{ConsumeFromWhere, ConsumerConfig, MessageModel};
+pub use lite::PullConsumer;
+pub use pull::{PullResult, PullStatus};
+pub use push::{ConsumeStatus, MessageListener, PushConsumer};

@@ -1,0 +1,637 @@
+//! [`PushConsumer`]: subscriptions, lifecycle, rebalance, heartbeat and offset persistence.
+//! The per-queue pull loops and consume tasks are in `pull_loop`; broker → client requests in
+//! `requests`.
+//!
+//! Tasks while running: one rebalance task (every `rebalance_interval_ms` and on wake-up), one
+//! heartbeat task, one offset-persist task, one pull task per assigned queue, and one short task
+//! per consume batch. Listener calls run on tokio's blocking pool, at most
+//! `consume_thread_max` at a time.
+//!
+//! Lock order: `rebalance` (async, held across `.await`) before any std mutex; std mutexes
+//! (`state`, `queues`, `subscriptions`, `listener`, the offset table) are never held together
+//! and never across an `.await`.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::time::Duration;
+
+use rmq_protocol::body::{
+    self, ConsumerData, GetConsumerListByGroupResponseBody, HeartbeatData, ProducerData, SubscriptionData,
+    TopicRouteData,
+};
+use rmq_protocol::codes::request_code;
+use rmq_protocol::header::{GetConsumerListByGroupRequestHeader, UnregisterClientRequestHeader};
+use rmq_protocol::message::{self, MessageExt};
+use rmq_remoting::RemotingClient;
+use tokio::sync::{Notify, Semaphore};
+use tokio::task::JoinHandle;
+
+use super::allocate::allocate_averagely;
+use super::config::{ConsumerConfig, MessageModel};
+use super::offset_store::OffsetStore;
+use super::process_queue::ProcessQueue;
+use super::pull::retry_topic;
+use super::rebalance::{start_offset, subscribe_queues};
+use super::requests::BrokerRequests;
+use crate::client::{check, lock, Client, DEFAULT_TIMEOUT};
+use crate::config::ClientConfig;
+use crate::message::MessageQueue;
+use crate::ClientError;
+
+/// Producer group every Java client instance registers (`MixAll.CLIENT_INNER_PRODUCER_GROUP`).
+const CLIENT_INNER_PRODUCER_GROUP: &str = "CLIENT_INNER_PRODUCER";
+
+/// What the listener answers for a batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ConsumeStatus {
+    /// The batch is done; its offsets may be committed.
+    ConsumeSuccess,
+    /// Hand the batch over again later. The messages stay un-acked (the committed offset
+    /// cannot pass them) and are retried locally after `reconsume_later_delay_ms`.
+    ReconsumeLater,
+}
+
+/// The message listener: a plain (blocking) function, run on tokio's blocking pool so it may
+/// block, sleep or do synchronous I/O. A panic counts as [`ConsumeStatus::ReconsumeLater`].
+pub type MessageListener = Arc<dyn Fn(&[MessageExt]) -> ConsumeStatus + Send + Sync + 'static>;
+
+/// A concurrently consuming push consumer (`DefaultMQPushConsumer` with a
+/// `MessageListenerConcurrently`).
+///
+/// ```no_run
+/// use rmq_client::consumer::{ConsumeStatus, ConsumerConfig, PushConsumer};
+/// use rmq_client::ClientConfig;
+///
+/// # async fn run() -> Result<(), rmq_client::ClientError> {
+/// let consumer = PushConsumer::new("CG", ClientConfig::with_namesrv("127.0.0.1:9876"), ConsumerConfig::default());
+/// consumer.subscribe("TopicTest", "TagA || TagC")?;
+/// consumer.register_listener(|msgs| {
+///     for m in msgs {
+///         println!("{}", String::from_utf8_lossy(&m.body));
+///     }
+///     ConsumeStatus::ConsumeSuccess
+/// });
+/// consumer.start().await?;
+/// # Ok(())
+/// # }
+/// ```
+///
+/// Dropping a running consumer stops it without committing anything (like a killed process);
+/// call [`shutdown`](Self::shutdown) to persist offsets and unregister.
+pub struct PushConsumer {
+    inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub group: String,
+    pub config: ConsumerConfig,
+    pub client: Client,
+    pub retry_topic: String,
+    /// topic → subscription; `%RETRY%<group>` included in clustering mode once started.
+    subscriptions: Mutex<BTreeMap<String, SubscriptionData>>,
+    listener: Mutex<Option<MessageListener>>,
+    offsets: OnceLock<OffsetStore>,
+    /// The queues this consumer owns now.
+    queues: Mutex<HashMap<MessageQueue, Assigned>>,
+    pub consume_permits: Arc<Semaphore>,
+    pub flow_control_hits: AtomicU64,
+    /// Serializes rebalances and offset resets.
+    rebalance: tokio::sync::Mutex<()>,
+    rebalance_wakeup: Notify,
+    state: Mutex<State>,
+    pub start_ms: i64,
+}
+
+struct Assigned {
+    pq: Arc<ProcessQueue>,
+    task: JoinHandle<()>,
+}
+
+enum State {
+    Created,
+    Running(Vec<JoinHandle<()>>),
+    Shutdown,
+}
+
+impl PushConsumer {
+    pub fn new(group: impl Into<String>, client_config: ClientConfig, config: ConsumerConfig) -> Self {
+        let group = group.into();
+        // Java replaces the DEFAULT instance name for clustering consumers only, so a
+        // broadcasting consumer keeps a stable id (and offsets file) across restarts.
+        let client_id = match config.message_model {
+            MessageModel::Clustering => client_config.client_id(),
+            MessageModel::Broadcasting => {
+                format!("{}@{}", client_config.client_ip, client_config.instance_name)
+            }
+        };
+        let inner = Arc::new_cyclic(|weak: &Weak<Inner>| {
+            let remoting = RemotingClient::new().with_handler(Arc::new(BrokerRequests::new(weak.clone())));
+            Inner {
+                retry_topic: retry_topic(&group),
+                group,
+                consume_permits: Arc::new(Semaphore::new(config.consume_thread_max.max(1))),
+                config,
+                client: Client::with_remoting(client_config, client_id, remoting),
+                subscriptions: Mutex::new(BTreeMap::new()),
+                listener: Mutex::new(None),
+                offsets: OnceLock::new(),
+                queues: Mutex::new(HashMap::new()),
+                flow_control_hits: AtomicU64::new(0),
+                rebalance: tokio::sync::Mutex::new(()),
+                rebalance_wakeup: Notify::new(),
+                state: Mutex::new(State::Created),
+                start_ms: now_ms(),
+            }
+        });
+        PushConsumer { inner }
+    }
+
+    pub fn group(&self) -> &str {
+        &self.inner.group
+    }
+
+    /// The id this consumer heartbeats with (and is allocated queues by).
+    pub fn client_id(&self) -> &str {
+        &self.inner.client.client_id
+    }
+
+    /// Subscribes to `topic` with a TAG expression: `"*"`, `"TagA"`, `"TagA || TagC"`.
+    /// Replaces an earlier subscription to the same topic.
+    pub fn subscribe(&self, topic: &str, expression: &str) -> Result<(), ClientError> {
+        message::validate_topic(topic).map_err(ClientError::InvalidArgument)?;
+        let sub = SubscriptionData::from_tag_expression(topic, expression, now_ms());
+        lock(&self.inner.subscriptions).insert(topic.to_owned(), sub);
+        self.inner.rebalance_wakeup.notify_one();
+        Ok(())
+    }
+
+    /// Sets the listener (see [`MessageListener`]). Must be called before [`start`](Self::start).
+    pub fn register_listener<F>(&self, listener: F)
+    where
+        F: Fn(&[MessageExt]) -> ConsumeStatus + Send + Sync + 'static,
+    {
+        *lock(&self.inner.listener) = Some(Arc::new(listener));
+    }
+
+    /// Fetches routes, heartbeats, and starts the rebalance (immediately, then every
+    /// `rebalance_interval_ms`), heartbeat and offset-persist tasks.
+    pub async fn start(&self) -> Result<(), ClientError> {
+        let inner = &self.inner;
+        message::validate_group(&inner.group).map_err(ClientError::InvalidArgument)?;
+        if inner.client.config.namesrv_addr.is_empty() {
+            return Err(ClientError::NoNameServer);
+        }
+        if lock(&inner.listener).is_none() {
+            return Err(ClientError::InvalidArgument(
+                "no message listener registered".into(),
+            ));
+        }
+        if lock(&inner.subscriptions).is_empty() {
+            return Err(ClientError::InvalidArgument("no subscription".into()));
+        }
+        match *lock(&inner.state) {
+            State::Running(_) => return Ok(()),
+            State::Shutdown => return Err(ClientError::NotRunning("shut down")),
+            State::Created => {}
+        }
+        let store = match inner.config.message_model {
+            MessageModel::Clustering => OffsetStore::remote(),
+            MessageModel::Broadcasting => OffsetStore::local(OffsetStore::local_path(
+                inner.config.offset_store_dir.as_deref(),
+                &inner.client.client_id,
+                &inner.group,
+            ))?,
+        };
+        let _ = inner.offsets.set(store);
+        if inner.config.message_model == MessageModel::Clustering {
+            let retry = SubscriptionData::from_tag_expression(&inner.retry_topic, "*", now_ms());
+            lock(&inner.subscriptions).insert(inner.retry_topic.clone(), retry);
+        }
+        for topic in inner.topics() {
+            if let Err(e) = inner.client.fetch_route(&topic).await {
+                tracing::warn!(topic, error = %e, "no route for subscribed topic yet");
+            }
+        }
+        inner.send_heartbeat(&inner.subscriptions_snapshot()).await;
+
+        let weak = Arc::downgrade(inner);
+        let cfg = &inner.config;
+        let rebalance = tokio::spawn(rebalance_loop(weak.clone(), ms(cfg.rebalance_interval_ms)));
+        let heartbeat = spawn_periodic(weak.clone(), ms(cfg.heartbeat_interval_ms), |inner| async move {
+            inner.send_heartbeat(&inner.subscriptions_snapshot()).await
+        });
+        let persist = spawn_periodic(weak, ms(cfg.persist_offset_interval_ms), |inner| async move {
+            inner.persist_offsets().await
+        });
+        let mut state = lock(&inner.state);
+        if !matches!(*state, State::Created) {
+            // Raced with another start or a shutdown; keep the first outcome.
+            [rebalance, heartbeat, persist].iter().for_each(JoinHandle::abort);
+            return Ok(());
+        }
+        *state = State::Running(vec![rebalance, heartbeat, persist]);
+        tracing::info!(group = %inner.group, client_id = %inner.client.client_id, "push consumer started");
+        Ok(())
+    }
+
+    /// Stops pulling, persists every owned queue's offset, sends UNREGISTER_CLIENT to every
+    /// known broker and closes the connections. In-flight listener calls finish on their own;
+    /// their results are not committed.
+    pub async fn shutdown(&self) {
+        let inner = &self.inner;
+        let previous = std::mem::replace(&mut *lock(&inner.state), State::Shutdown);
+        let State::Running(tasks) = previous else { return };
+        tasks.iter().for_each(JoinHandle::abort);
+        let _guard = inner.rebalance.lock().await;
+        let owned: Vec<MessageQueue> = inner.drop_all_queues();
+        inner.offsets().persist(&inner.client, &inner.group, &owned).await;
+        let client = &inner.client;
+        for addr in client.all_broker_addrs() {
+            let header = UnregisterClientRequestHeader {
+                client_id: client.client_id.clone(),
+                producer_group: None,
+                consumer_group: Some(inner.group.clone()),
+            };
+            let cmd = client
+                .request(request_code::UNREGISTER_CLIENT)
+                .with_header(&header);
+            if let Err(e) = client.invoke_ok(&addr, cmd, DEFAULT_TIMEOUT).await {
+                tracing::warn!(broker = %addr, error = %e, "unregister client failed");
+            }
+        }
+        client.remoting.close_all();
+        tracing::info!(group = %inner.group, "push consumer shut down");
+    }
+
+    /// The queues owned now, sorted.
+    pub fn assigned_queues(&self) -> Vec<MessageQueue> {
+        let mut mqs: Vec<MessageQueue> = lock(&self.inner.queues).keys().cloned().collect();
+        mqs.sort();
+        mqs
+    }
+
+    /// Messages of `mq` pulled but not yet consumed successfully; `None` if `mq` is not owned.
+    pub fn cached_msg_count(&self, mq: &MessageQueue) -> Option<usize> {
+        self.inner.process_queue(mq).map(|pq| pq.stats().count)
+    }
+
+    /// Body bytes of those messages.
+    pub fn cached_msg_size(&self, mq: &MessageQueue) -> Option<u64> {
+        self.inner.process_queue(mq).map(|pq| pq.stats().size_bytes)
+    }
+
+    /// How many times a pull was postponed by flow control (count, size or span).
+    pub fn flow_control_hits(&self) -> u64 {
+        self.inner.flow_control_hits.load(Ordering::Relaxed)
+    }
+
+    /// The offset that would be committed for `mq` now (the smallest offset still in flight).
+    pub fn consume_offset(&self, mq: &MessageQueue) -> Option<i64> {
+        self.inner.offsets.get().and_then(|s| s.read(mq))
+    }
+
+    /// Triggers a rebalance now (as NOTIFY_CONSUMER_IDS_CHANGED does).
+    pub fn rebalance_now(&self) {
+        self.inner.rebalance_wakeup.notify_one();
+    }
+}
+
+impl Drop for PushConsumer {
+    /// Stops everything without persisting or unregistering (a crash, as far as the broker
+    /// can tell: it sees the connections close).
+    fn drop(&mut self) {
+        let previous = std::mem::replace(&mut *lock(&self.inner.state), State::Shutdown);
+        if let State::Running(tasks) = previous {
+            tasks.iter().for_each(JoinHandle::abort);
+            self.inner.drop_all_queues();
+            self.inner.client.remoting.close_all();
+        }
+    }
+}
+
+/// The rebalance task: now, then every `period` or when woken.
+async fn rebalance_loop(weak: Weak<Inner>, period: Duration) {
+    loop {
+        let Some(inner) = weak.upgrade() else { return };
+        inner.do_rebalance().await;
+        let wakeup = async {
+            tokio::select! {
+                _ = inner.rebalance_wakeup.notified() => {}
+                _ = tokio::time::sleep(period) => {}
+            }
+        };
+        wakeup.await;
+    }
+}
+
+/// Runs `job` every `period` (first run after one period) while the consumer exists.
+fn spawn_periodic<F, Fut>(weak: Weak<Inner>, period: Duration, job: F) -> JoinHandle<()>
+where
+    F: Fn(Arc<Inner>) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            let Some(inner) = weak.upgrade() else { return };
+            job(inner).await;
+        }
+    })
+}
+
+impl Inner {
+    pub fn is_running(&self) -> bool {
+        matches!(*lock(&self.state), State::Running(_))
+    }
+
+    pub fn offsets(&self) -> &OffsetStore {
+        // Set in `start` before any task that reads it exists.
+        self.offsets.get_or_init(OffsetStore::remote)
+    }
+
+    pub fn listener(&self) -> Option<MessageListener> {
+        lock(&self.listener).clone()
+    }
+
+    pub fn subscription(&self, topic: &str) -> Option<SubscriptionData> {
+        lock(&self.subscriptions).get(topic).cloned()
+    }
+
+    pub fn subscriptions_snapshot(&self) -> BTreeMap<String, SubscriptionData> {
+        lock(&self.subscriptions).clone()
+    }
+
+    fn topics(&self) -> Vec<String> {
+        lock(&self.subscriptions).keys().cloned().collect()
+    }
+
+    pub fn process_queue(&self, mq: &MessageQueue) -> Option<Arc<ProcessQueue>> {
+        lock(&self.queues).get(mq).map(|a| a.pq.clone())
+    }
+
+    pub fn owned_queues(&self) -> Vec<(MessageQueue, Arc<ProcessQueue>)> {
+        lock(&self.queues)
+            .iter()
+            .map(|(mq, a)| (mq.clone(), a.pq.clone()))
+            .collect()
+    }
+
+    pub fn wake_rebalance(&self) {
+        self.rebalance_wakeup.notify_one();
+    }
+
+    /// Marks every owned queue dropped and stops its pull task; returns the queues.
+    fn drop_all_queues(&self) -> Vec<MessageQueue> {
+        let drained: Vec<(MessageQueue, Assigned)> = lock(&self.queues).drain().collect();
+        drained
+            .into_iter()
+            .map(|(mq, a)| {
+                a.pq.set_dropped();
+                a.task.abort();
+                mq
+            })
+            .collect()
+    }
+
+    /// Stops owning `mq` if its process queue is still `pq`; returns whether it did.
+    pub fn release_queue(&self, mq: &MessageQueue, pq: &Arc<ProcessQueue>) -> bool {
+        let mut queues = lock(&self.queues);
+        match queues.get(mq) {
+            Some(a) if Arc::ptr_eq(&a.pq, pq) => {
+                queues.remove(mq);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Starts pulling `mq` from `offset` with a fresh process queue (replacing any old one).
+    pub fn start_queue(self: &Arc<Self>, mq: MessageQueue, offset: i64) {
+        if !self.is_running() {
+            return;
+        }
+        let pq = Arc::new(ProcessQueue::default());
+        let task = tokio::spawn(super::pull_loop::run(
+            self.clone(),
+            mq.clone(),
+            pq.clone(),
+            offset,
+        ));
+        tracing::info!(group = %self.group, %mq, offset, "start pulling");
+        if let Some(old) = lock(&self.queues).insert(mq, Assigned { pq, task }) {
+            old.pq.set_dropped();
+            old.task.abort();
+        }
+    }
+
+    /// Stops owning `mq`: its process queue is dropped and its offset persisted then forgotten.
+    async fn remove_queue(&self, mq: &MessageQueue) {
+        let Some(a) = lock(&self.queues).remove(mq) else {
+            return;
+        };
+        a.pq.set_dropped();
+        a.task.abort();
+        let store = self.offsets();
+        store
+            .persist(&self.client, &self.group, std::slice::from_ref(mq))
+            .await;
+        if store.is_remote() {
+            store.remove(mq);
+        }
+        tracing::info!(group = %self.group, %mq, "queue released");
+    }
+
+    /// One rebalance round over every subscribed topic (spec §6.4).
+    pub async fn do_rebalance(self: &Arc<Self>) {
+        let _guard = self.rebalance.lock().await;
+        if !self.is_running() {
+            return;
+        }
+        let mut changed_topics = Vec::new();
+        let mut to_start = Vec::new();
+        for topic in self.topics() {
+            let route = match self.client.fetch_route(&topic).await {
+                Ok(route) => route,
+                Err(e) => {
+                    tracing::debug!(topic, error = %e, "rebalance: no route");
+                    continue;
+                }
+            };
+            let mq_all = subscribe_queues(&topic, &route);
+            let mine = match self.config.message_model {
+                MessageModel::Broadcasting => mq_all,
+                MessageModel::Clustering => match self.consumer_ids(&route).await {
+                    Ok(cids) => allocate_averagely(&self.client.client_id, &mq_all, &cids),
+                    Err(e) => {
+                        tracing::debug!(topic, error = %e, "rebalance: consumer list unavailable");
+                        continue;
+                    }
+                },
+            };
+            let (removed, added) = self.update_queues(&topic, &mine).await;
+            if removed || !added.is_empty() {
+                changed_topics.push(topic);
+            }
+            to_start.extend(added);
+        }
+        if !changed_topics.is_empty() {
+            // New subVersions reach the broker (heartbeat) before any pull carries them.
+            let mut subs = self.subscriptions_snapshot();
+            let now = now_ms();
+            for topic in &changed_topics {
+                if let Some(sub) = subs.get_mut(topic) {
+                    sub.sub_version = sub.sub_version.max(now);
+                }
+            }
+            self.send_heartbeat(&subs).await;
+            let mut current = lock(&self.subscriptions);
+            for topic in &changed_topics {
+                if let (Some(cur), Some(new)) = (current.get_mut(topic), subs.get(topic)) {
+                    cur.sub_version = cur.sub_version.max(new.sub_version);
+                }
+            }
+        }
+        for (mq, offset) in to_start {
+            self.start_queue(mq, offset);
+        }
+    }
+
+    /// Drops owned queues of `topic` not in `mine`; returns whether any was dropped and the new
+    /// queues with their start offsets (queues whose offset could not be read are retried at
+    /// the next round).
+    async fn update_queues(&self, topic: &str, mine: &[MessageQueue]) -> (bool, Vec<(MessageQueue, i64)>) {
+        let mine_set: HashSet<&MessageQueue> = mine.iter().collect();
+        let (stale, owned): (Vec<MessageQueue>, HashSet<MessageQueue>) = {
+            let queues = lock(&self.queues);
+            let stale = queues
+                .keys()
+                .filter(|mq| mq.topic == topic && !mine_set.contains(mq))
+                .cloned()
+                .collect();
+            (stale, queues.keys().cloned().collect())
+        };
+        for mq in &stale {
+            self.remove_queue(mq).await;
+        }
+        let store = self.offsets();
+        let mut added = Vec::new();
+        for mq in mine.iter().filter(|mq| !owned.contains(*mq)) {
+            if store.is_remote() {
+                store.remove(mq);
+            }
+            match start_offset(
+                &self.client,
+                store,
+                &self.group,
+                mq,
+                self.config.consume_from_where,
+            )
+            .await
+            {
+                Ok(offset) => added.push((mq.clone(), offset)),
+                Err(e) => tracing::warn!(%mq, error = %e, "cannot compute the start offset; retrying later"),
+            }
+        }
+        (!stale.is_empty(), added)
+    }
+
+    /// GET_CONSUMER_LIST_BY_GROUP from one broker of the route (a master if there is one),
+    /// sorted.
+    async fn consumer_ids(&self, route: &TopicRouteData) -> Result<Vec<String>, ClientError> {
+        let mut datas: Vec<_> = route.broker_datas.iter().collect();
+        datas.sort_by_key(|bd| bd.master_addr().is_none());
+        let addr = datas
+            .first()
+            .and_then(|bd| {
+                bd.master_addr()
+                    .or_else(|| bd.broker_addrs.values().next().map(String::as_str))
+            })
+            .ok_or_else(|| ClientError::NoRoute(self.group.clone()))?
+            .to_owned();
+        let header = GetConsumerListByGroupRequestHeader {
+            consumer_group: self.group.clone(),
+        };
+        let cmd = self
+            .client
+            .request(request_code::GET_CONSUMER_LIST_BY_GROUP)
+            .with_header(&header);
+        let resp = check(self.client.invoke(&addr, cmd, DEFAULT_TIMEOUT).await?)?;
+        let mut ids = body::from_fastjson::<GetConsumerListByGroupResponseBody>(&resp.body)?.consumer_id_list;
+        ids.sort();
+        ids.dedup();
+        Ok(ids)
+    }
+
+    fn heartbeat_data(&self, subs: &BTreeMap<String, SubscriptionData>) -> HeartbeatData {
+        HeartbeatData {
+            client_id: self.client.client_id.clone(),
+            consumer_data_set: vec![ConsumerData {
+                consume_from_where: self.config.consume_from_where.name().to_owned(),
+                consume_type: "CONSUME_PASSIVELY".to_owned(),
+                group_name: self.group.clone(),
+                message_model: self.config.message_model.name().to_owned(),
+                subscription_data_set: subs.values().cloned().collect(),
+                unit_mode: false,
+            }],
+            producer_data_set: vec![ProducerData {
+                group_name: CLIENT_INNER_PRODUCER_GROUP.to_owned(),
+            }],
+        }
+    }
+
+    /// HEART_BEAT to every known broker address (a consumer heartbeats slaves too).
+    async fn send_heartbeat(&self, subs: &BTreeMap<String, SubscriptionData>) {
+        let body = body::to_json(&self.heartbeat_data(subs));
+        for addr in self.client.all_broker_addrs() {
+            let cmd = self
+                .client
+                .request(request_code::HEART_BEAT)
+                .with_body(body.clone());
+            match self.client.invoke_ok(&addr, cmd, DEFAULT_TIMEOUT).await {
+                Ok(_) => tracing::debug!(broker = %addr, "heartbeat sent"),
+                Err(e) => tracing::warn!(broker = %addr, error = %e, "heartbeat failed"),
+            }
+        }
+    }
+
+    async fn persist_offsets(&self) {
+        let mqs: Vec<MessageQueue> = lock(&self.queues).keys().cloned().collect();
+        self.offsets().persist(&self.client, &self.group, &mqs).await;
+    }
+
+    /// RESET_CONSUMER_CLIENT_OFFSET: every owned queue of `topic` in `table` forgets its cache
+    /// and restarts from the given offset, which is also stored and persisted.
+    pub async fn reset_offsets(self: &Arc<Self>, topic: &str, table: HashMap<MessageQueue, i64>) {
+        let _guard = self.rebalance.lock().await;
+        let store = self.offsets();
+        for (mq, offset) in table {
+            if mq.topic != topic {
+                continue;
+            }
+            let Some(pq) = self.process_queue(&mq) else {
+                continue;
+            };
+            pq.set_dropped();
+            pq.clear();
+            store.update(&mq, offset, false);
+            store
+                .persist(&self.client, &self.group, std::slice::from_ref(&mq))
+                .await;
+            tracing::info!(group = %self.group, %mq, offset, "offset reset by the broker");
+            self.start_queue(mq, offset);
+        }
+    }
+}
+
+fn ms(v: u64) -> Duration {
+    Duration::from_millis(v.max(1))
+}
+
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
