@@ -218,6 +218,19 @@ impl BrokerConfig {
             "flushIntervalCommitLog" => return num(k, v, &mut s.flush_interval_commit_log_ms),
             "flushIntervalConsumeQueue" => return num(k, v, &mut s.flush_interval_consume_queue_ms),
             "flushCommitLogLeastPages" => return num(k, v, &mut s.flush_commit_log_least_pages),
+            "messageDelayLevel" => {
+                if !v.is_ascii() {
+                    return false;
+                }
+                let mut c = s.clone();
+                c.message_delay_level = v.trim().to_string();
+                let n = c.delay_levels_ms().len();
+                if n == 0 || n != c.message_delay_level.split(' ').filter(|t| !t.is_empty()).count() {
+                    tracing::warn!(key = k, value = v, "ignoring unparsable messageDelayLevel");
+                    return false;
+                }
+                s.message_delay_level = c.message_delay_level;
+            }
             _ => return false,
         }
         true
@@ -258,6 +271,7 @@ mod tests {
             ("autoCreateTopicEnable", "false"),
             ("mappedFileSizeCommitLog", "1048576"),
             ("maxMessageSize", "nope"),
+            ("messageDelayLevel", "1s 2s 3s"),
         ]
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -273,5 +287,10 @@ mod tests {
         assert_eq!(c.store.max_message_size, 4 * 1024 * 1024);
         assert!(ignored.contains(&"deleteWhen".to_string()));
         assert!(ignored.contains(&"maxMessageSize".to_string()));
+        assert_eq!(c.store.delay_levels_ms(), vec![1000, 2000, 3000]);
+        let mut bad = HashMap::new();
+        bad.insert("messageDelayLevel".to_string(), "1s 2x".to_string());
+        assert_eq!(c.apply(&bad), vec!["messageDelayLevel".to_string()]);
+        assert_eq!(c.store.delay_levels_ms().len(), 3);
     }
 }

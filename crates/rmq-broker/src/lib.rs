@@ -13,9 +13,11 @@
 //! - [`locks`]: queue locks of orderly consumers.
 //! - [`register`]: registration with every name server.
 //! - [`transaction`]: half/op messages, END_TRANSACTION, the check-back service.
+//! - [`schedule`]: delay levels — the put-time rewrite into `SCHEDULE_TOPIC_XXXX` and the task
+//!   that re-puts due messages (`delayOffset.json`).
 //! - [`processor`]: request dispatch by code; one module per area (`send`, `pull`, `offset`,
-//!   `consumer`, `group`, `admin`,
-//!   `end_transaction`, `client_config`).
+//!   `consumer`, `group`, `admin`, `end_transaction`, `client_config`,
+//!   `retry` for send-back/DLQ, `query` for QUERY_MESSAGE).
 //!
 //! Request path: socket → `rmq_remoting` channel → [`processor::Processor::handle`] → a handler
 //! that validates the header → `rmq_store::MessageStore` → response on the same channel.
@@ -28,6 +30,7 @@ pub mod long_poll;
 pub mod offsets;
 pub mod processor;
 pub mod register;
+pub mod schedule;
 pub mod subscription;
 pub mod topic;
 pub mod transaction;
@@ -69,6 +72,7 @@ pub struct BrokerState {
     pub locks: locks::RebalanceLocks,
     pub namesrv: RemotingClient,
     pub transactions: transaction::TransactionService,
+    pub schedule: schedule::ScheduleService,
 }
 
 /// A running broker.
@@ -93,6 +97,7 @@ impl Broker {
         let topics = topic::TopicTable::load(&config)?;
         let groups = subscription::SubscriptionGroupTable::load(&config)?;
         let offsets = offsets::ConsumerOffsetTable::load(&config.store.store_path_root_dir)?;
+        let schedule = schedule::ScheduleService::load(&config)?;
         let addr = config.advertised_addr(port);
         let transactions = transaction::TransactionService::new(&config);
         let state = Arc::new(BrokerState {
@@ -106,12 +111,14 @@ impl Broker {
             locks: locks::RebalanceLocks::default(),
             namesrv: RemotingClient::new(),
             transactions,
+            schedule,
             config,
         });
         // Subscribe before serving so that no arrival of a held pull can be missed.
         let arrivals = state.store.subscribe_arrivals();
         let handler = Arc::new(processor::Processor { state: state.clone() });
         let server = Server::serve(listener, handler)?;
+        schedule::ScheduleService::start(&state);
 
         let mut background = Vec::new();
         let waiters_state = state.clone();
@@ -160,12 +167,26 @@ impl Broker {
         for task in &self.background {
             task.abort();
         }
+        self.state.schedule.shutdown().await;
         register::unregister_all(&self.state).await;
         self.server.shutdown().await;
         self.state.namesrv.close_all();
         let offsets = self.state.offsets.persist();
         self.state.store.shutdown()?;
         offsets
+    }
+
+    /// Stops everything without flushing or persisting anything, like `kill -9` as far as the
+    /// next start on the same store is concerned (`abort` stays, no delay offsets written).
+    /// The store is released once the last in-flight request has finished.
+    #[doc(hidden)]
+    pub async fn crash(self) {
+        for task in &self.background {
+            task.abort();
+        }
+        self.state.schedule.halt().await;
+        self.server.shutdown().await;
+        self.state.namesrv.close_all();
     }
 }
 

@@ -286,6 +286,12 @@ impl MessageStore {
         core.commit_log.store_timestamp(e.phy_offset, e.size)
     }
 
+    /// The consume-queue entry at `offset` (commitlog offset, size, tags code); `None` past the
+    /// end or for an unknown queue. For `SCHEDULE_TOPIC_XXXX` the tags code is the deliver time.
+    pub fn consume_queue_entry(&self, topic: &str, queue_id: i32, offset: i64) -> Option<CqEntry> {
+        self.core().find_cq(topic, queue_id)?.entry(offset)
+    }
+
     /// True when the message at `offset` in the queue is outside the "in memory" window (§3.6;
     /// Java's `checkInDiskByConsumeOffset`). A missing entry counts as in memory.
     pub fn is_in_disk(&self, topic: &str, queue_id: i32, offset: i64) -> bool {

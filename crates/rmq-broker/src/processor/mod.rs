@@ -9,6 +9,8 @@ mod end_transaction;
 mod group;
 mod offset;
 mod pull;
+mod query;
+mod retry;
 mod send;
 
 pub use pull::sys_flag as pull_sys_flag;
@@ -126,6 +128,9 @@ impl Processor {
             rc::VIEW_MESSAGE_BY_ID => admin::view_message(s, req),
             rc::GET_TOPIC_STATS_INFO => admin::topic_stats(s, req),
             rc::GET_BROKER_RUNTIME_INFO => admin::runtime_info(s, req),
+            rc::CONSUMER_SEND_MSG_BACK => retry::send_back(s, req).await,
+            rc::GET_ALL_DELAY_OFFSET => retry::all_delay_offset(s, req),
+            rc::QUERY_MESSAGE => query::query_message(s, req),
             other => error(
                 req,
                 code::REQUEST_CODE_NOT_SUPPORTED,

@@ -127,6 +127,23 @@ pub(super) async fn send(s: &BrokerState, channel: &Channel, req: &RemotingComma
         prepared_transaction_offset: 0,
     };
     let result = if batch {
+        if h.topic.starts_with(topic::RETRY_GROUP_TOPIC_PREFIX) {
+            return error(
+                req,
+                code::MESSAGE_ILLEGAL,
+                format!("batch request does not support retry group {}", h.topic),
+            );
+        }
+        // The store refuses a batch with a delay level (the batch-level properties).
+        let delayed = h
+            .properties
+            .as_deref()
+            .and_then(|p| crate::schedule::property_value(p, property::DELAY))
+            .and_then(|d| d.trim().parse::<i32>().ok())
+            .is_some_and(|d| d > 0);
+        if delayed {
+            return illegal(req, s);
+        }
         let entries = match message::decode_batch(&req.body) {
             Ok(e) if !e.is_empty() => e,
             Ok(_) => return error(req, code::MESSAGE_ILLEGAL, "the batch is empty"),
@@ -159,12 +176,18 @@ pub(super) async fn send(s: &BrokerState, channel: &Channel, req: &RemotingComma
             properties: props,
             ..base
         };
+        if let Err(resp) = super::retry::reroute_exhausted_retry(s, req, &h, &mut msg).await {
+            return resp;
+        }
         if transaction::is_half(&msg.properties) {
             if s.config.reject_transaction_message {
                 let remark = format!("the broker[{}] sending transaction message is forbidden", s.addr);
                 return error(req, code::NO_PERMISSION, remark);
             }
             msg = transaction::to_half(msg);
+        } else if let Err(remark) = s.schedule.apply_delay(&mut msg) {
+            // Java does this inside the store's put; the response still names the original queue.
+            return error(req, code::SYSTEM_ERROR, remark);
         }
         s.store.put_message(msg).await
     };
@@ -236,6 +259,11 @@ fn respond(s: &BrokerState, req: &RemotingCommand, queue_id: i32, r: PutResult) 
         resp = resp.with_remark(format!("{:?}", r.status));
     }
     resp
+}
+
+/// A random queue id in `0..n` (`n > 0`).
+pub(super) fn pick_queue(n: i32) -> i32 {
+    pick(n)
 }
 
 /// A tiny per-thread xorshift for random queue picks (no `rand` dependency for one call).
