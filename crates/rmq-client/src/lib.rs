@@ -32,6 +32,11 @@
 //!
 //! Differences from the Java client: no namespace, no latency-fault strategy (off by default in
 //! Java too), no transactional or request/reply producer, and UNIQ_KEY month offsets are in UTC.
+//! Consumers: concurrent listeners only (no orderly consumer / LOCK_BATCH_MQ yet); a
+//! `ReconsumeLater` batch is retried locally instead of being sent back (CONSUMER_SEND_MSG_BACK,
+//! issue #5); pulls always go to the master (`suggestWhichBrokerId` is ignored); a pull never
+//! asks for more than `pull_threshold_for_queue − cached` messages, so the cache never exceeds
+//! the threshold (Java may overshoot by a batch); [`PullConsumer`] sends no heartbeat.
 
 pub mod admin;
 mod client;
