@@ -17,7 +17,7 @@ use rmq_remoting::Channel;
 use rmq_store::{GetResult, GetStatus, PutMessage};
 
 use super::{error, header, FAQ};
-use crate::filter::TagFilter;
+use crate::filter::{compile, matches_sql, Expr, TagFilter};
 use crate::topic::{self, PERM_READ};
 use crate::BrokerState;
 
@@ -40,20 +40,31 @@ struct PullQuery {
     queue_id: i32,
     max_msg_nums: i32,
     filter: Arc<TagFilter>,
+    /// SQL92 subscriptions: applied to each record that passed the (match-all) tag stage.
+    sql: Option<Arc<Expr>>,
     group_config: SubscriptionGroupConfig,
 }
 
 impl PullQuery {
     fn read(&self, s: &BrokerState, offset: i64) -> GetResult {
         let filter = &*self.filter;
-        s.store.get_message(
+        let mut r = s.store.get_message(
             &self.topic,
             self.queue_id,
             offset,
             self.max_msg_nums,
             MAX_PULL_BODY_BYTES,
             &|tags_code| filter.matches(tags_code),
-        )
+        );
+        if let Some(expr) = &self.sql {
+            r.messages.retain(|record| matches_sql(expr, record));
+            r.total_bytes = r.messages.iter().map(|m| m.len()).sum();
+            if r.messages.is_empty() && r.status == GetStatus::Found {
+                // Like Java: the read position still moves past the records that did not match.
+                r.status = GetStatus::NoMatchedMessage;
+            }
+        }
+        r
     }
 }
 
@@ -176,7 +187,18 @@ fn validate(
         ));
     }
     let sub = subscription(s, h, &group_config).map_err(|(c, remark)| fail(c, remark))?;
-    if !sub.is_tag_type() {
+    let (filter, sql) = if sub.is_tag_type() {
+        (TagFilter::from_subscription(&sub), None)
+    } else if sub.expression_type == "SQL92" && s.config.enable_property_filter {
+        let expr = compile(&sub.sub_string).map_err(|e| {
+            fail(
+                code::SUBSCRIPTION_PARSE_FAILED,
+                format!("parse the consumer's subscription failed: {e}"),
+            )
+        })?;
+        let all = SubscriptionData::from_tag_expression(&h.topic, rmq_protocol::body::SUB_ALL, 0);
+        (TagFilter::from_subscription(&all), Some(Arc::new(expr)))
+    } else {
         return Err(fail(
             code::SYSTEM_ERROR,
             format!(
@@ -184,13 +206,14 @@ fn validate(
                 sub.expression_type
             ),
         ));
-    }
+    };
     Ok(PullQuery {
         group: h.consumer_group.clone(),
         topic: h.topic.clone(),
         queue_id: h.queue_id,
         max_msg_nums: h.max_msg_nums,
-        filter: Arc::new(TagFilter::from_subscription(&sub)),
+        filter: Arc::new(filter),
+        sql,
         group_config,
     })
 }
