@@ -915,8 +915,10 @@ impl Core {
         }
         if offset > max {
             r.status = GetStatus::OffsetOverflowBadly;
-            // 4.9.x: back to 0 while the queue still starts at 0, else to max.
-            r.next_begin_offset = if min == 0 { 0 } else { max };
+            // 4.9.7 DefaultMessageStore.getMessage: nextOffsetCorrection(offset, maxOffset), whatever the
+            // min offset (the "back to 0 while min == 0" branch is pre-4.9; the Java conformance suite's
+            // PullConsumerTest sees next 10 for offsets 11 and 100 of a 10-message queue on the oracle).
+            r.next_begin_offset = max;
             return r;
         }
         let max_scan = (max_msg_nums.max(0) as usize).max(16000 / crate::consume_queue::CQ_STORE_UNIT_SIZE);

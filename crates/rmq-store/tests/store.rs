@@ -111,7 +111,15 @@ async fn get_message_statuses_and_tag_filter() {
     );
     let r = store.get_message("T", 0, 15, 32, usize::MAX, ALL);
     assert_eq!(r.status, GetStatus::OffsetOverflowBadly);
-    assert_eq!(r.next_begin_offset, 0, "4.9: min offset 0 -> back to 0");
+    assert_eq!(
+        r.next_begin_offset, 10,
+        "4.9.7: overflow -> max offset, even with min offset 0"
+    );
+    let r = store.get_message("T", 0, 100, 32, usize::MAX, ALL);
+    assert_eq!(
+        (r.status, r.next_begin_offset),
+        (GetStatus::OffsetOverflowBadly, 10)
+    );
     let r = store.get_message("T", 0, -1, 32, usize::MAX, ALL);
     assert_eq!((r.status, r.next_begin_offset), (GetStatus::OffsetTooSmall, 0));
     assert_eq!((r.min_offset, r.max_offset), (0, 10));
