@@ -47,14 +47,22 @@ public final class Servers implements AutoCloseable {
     private final Path tmp;
     private final Path logDir;
     private final List<ServerProcess> processes = new ArrayList<>();
+    private final Map<String, String> extraBrokerConf;
     private String namesrvAddr;
     private String brokerAddr;
     private String brokerName;
+    // what restartBroker() needs to launch the broker again on the same store dir and port
+    private ServerProcess brokerProcess;
+    private Path brokerDir;
+    private Map<String, String> brokerEnv;
+    private java.util.function.Function<Path, List<String>> brokerCommand;
+    private int brokerRestarts;
 
-    private Servers(String target, Path tmp, Path logDir) {
+    private Servers(String target, Path tmp, Path logDir, Map<String, String> extraBrokerConf) {
         this.target = target;
         this.tmp = tmp;
         this.logDir = logDir;
+        this.extraBrokerConf = extraBrokerConf;
     }
 
     public static String target() {
@@ -63,6 +71,14 @@ public final class Servers implements AutoCloseable {
 
     /** Starts namesrv and broker; on failure stops whatever started and rethrows with the output tails. */
     public static Servers start(String label) throws Exception {
+        return start(label, Map.of());
+    }
+
+    /**
+     * Like {@link #start(String)}, with {@code extraBrokerConf} appended to the broker's broker.conf
+     * (in iteration order).
+     */
+    public static Servers start(String label, Map<String, String> extraBrokerConf) throws Exception {
         String target = target();
         if (!target.equals("rmq") && !target.equals("java")) {
             throw new IllegalArgumentException("rmq.target must be 'rmq' or 'java', got '" + target + "'");
@@ -71,7 +87,7 @@ public final class Servers implements AutoCloseable {
         Path logDir = workRoot.resolve(target).resolve(label + "-" + System.currentTimeMillis());
         Files.createDirectories(logDir);
         Path tmp = Files.createTempDirectory("rmq-conformance-" + target + "-");
-        Servers s = new Servers(target, tmp, logDir);
+        Servers s = new Servers(target, tmp, logDir, new LinkedHashMap<>(extraBrokerConf));
         try {
             if (target.equals("java")) {
                 s.startJava();
@@ -121,11 +137,43 @@ public final class Servers implements AutoCloseable {
         Matcher m = ns.awaitLine(RMQ_NAMESRV_BOOT, BOOT_TIMEOUT);
         namesrvAddr = "127.0.0.1:" + m.group(1);
 
-        Path brokerDir = Files.createDirectories(tmp.resolve("broker"));
-        Path conf = writeBrokerConf(brokerDir, 0, Map.of());
-        ServerProcess broker = launch("broker",
-            List.of(bin.toString(), "broker", "-n", namesrvAddr, "-c", conf.toString()), brokerDir, env);
-        awaitBroker(broker);
+        brokerDir = Files.createDirectories(tmp.resolve("broker"));
+        brokerEnv = env;
+        brokerCommand = conf -> List.of(bin.toString(), "broker", "-n", namesrvAddr, "-c", conf.toString());
+        Path conf = writeBrokerConf(brokerDir, 0, extraBrokerConf);
+        brokerProcess = launch("broker", brokerCommand.apply(conf), brokerDir, env);
+        awaitBroker(brokerProcess);
+    }
+
+    /**
+     * Stops the broker (SIGTERM, i.e. a graceful shutdown on both targets; forcibly after 10 s) and starts it
+     * again with the same broker.conf, store dir and listen port (so the clients' routes stay valid), then
+     * waits for its boot line. The namesrv keeps running. Output goes to {@code broker-restart<N>.out}.
+     */
+    public void restartBroker() throws Exception {
+        brokerProcess.stop(); // stays in `processes` so that describe() still shows its output
+        int port = Integer.parseInt(brokerAddr.substring(brokerAddr.lastIndexOf(':') + 1));
+        Path conf = writeBrokerConf(brokerDir, port, extraBrokerConf);
+        brokerRestarts++;
+        String oldAddr = brokerAddr;
+        // the port may linger for a moment after the old process is gone
+        long deadline = System.currentTimeMillis() + 15_000;
+        while (true) {
+            brokerProcess = launch("broker-restart" + brokerRestarts, brokerCommand.apply(conf), brokerDir, brokerEnv);
+            try {
+                awaitBroker(brokerProcess);
+                break;
+            } catch (IllegalStateException e) {
+                if (brokerProcess.isAlive() || System.currentTimeMillis() > deadline) {
+                    throw e;
+                }
+                brokerRestarts++;
+                Thread.sleep(500);
+            }
+        }
+        if (!brokerAddr.equals(oldAddr)) {
+            throw new IllegalStateException("restarted broker advertises " + brokerAddr + ", was " + oldAddr);
+        }
     }
 
     // ------------------------------------------------------------------ java (Apache RocketMQ oracle)
@@ -152,13 +200,14 @@ public final class Servers implements AutoCloseable {
 
         // Java can't listen on port 0; it also binds listenPort-2 (fast/VIP port) and listenPort+1 (HA).
         int brokerPort = freeBrokerPort();
-        Path brokerDir = Files.createDirectories(tmp.resolve("broker"));
-        Path conf = writeBrokerConf(brokerDir, brokerPort, Map.of());
-        ServerProcess broker = launch("broker",
-            javaCommand(cp, brokerDir, home, "org.apache.rocketmq.broker.BrokerStartup",
-                "-c", conf.toString(), "-n", namesrvAddr),
-            brokerDir, env);
-        awaitBroker(broker);
+        brokerDir = Files.createDirectories(tmp.resolve("broker"));
+        brokerEnv = env;
+        Path dir = brokerDir;
+        brokerCommand = conf -> javaCommand(cp, dir, home, "org.apache.rocketmq.broker.BrokerStartup",
+            "-c", conf.toString(), "-n", namesrvAddr);
+        Path conf = writeBrokerConf(brokerDir, brokerPort, extraBrokerConf);
+        brokerProcess = launch("broker", brokerCommand.apply(conf), brokerDir, env);
+        awaitBroker(brokerProcess);
     }
 
     private static String oracleClasspath() throws IOException {
@@ -211,7 +260,7 @@ public final class Servers implements AutoCloseable {
         return env;
     }
 
-    private Path writeBrokerConf(Path dir, int listenPort, Map<String, String> extra) throws IOException {
+    private static Path writeBrokerConf(Path dir, int listenPort, Map<String, String> extra) throws IOException {
         Path store = Files.createDirectories(dir.resolve("store"));
         StringBuilder sb = new StringBuilder();
         sb.append("brokerClusterName=").append(CLUSTER).append('\n');

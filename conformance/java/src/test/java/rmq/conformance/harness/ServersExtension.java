@@ -1,5 +1,7 @@
 package rmq.conformance.harness;
 
+import java.util.LinkedHashMap;
+import java.util.Map;
 import java.util.Optional;
 import org.junit.jupiter.api.extension.AfterAllCallback;
 import org.junit.jupiter.api.extension.BeforeAllCallback;
@@ -19,7 +21,18 @@ public final class ServersExtension implements BeforeAllCallback, AfterAllCallba
         servers = null;
         startFailure = null;
         try {
-            servers = Servers.start(context.getRequiredTestClass().getSimpleName());
+            Map<String, String> extra = new LinkedHashMap<>();
+            BrokerConfig bc = context.getRequiredTestClass().getAnnotation(BrokerConfig.class);
+            if (bc != null) {
+                for (String line : bc.value()) {
+                    int eq = line.indexOf('=');
+                    if (eq <= 0) {
+                        throw new IllegalArgumentException("@BrokerConfig line is not key=value: " + line);
+                    }
+                    extra.put(line.substring(0, eq).trim(), line.substring(eq + 1).trim());
+                }
+            }
+            servers = Servers.start(context.getRequiredTestClass().getSimpleName(), extra);
             System.out.println("[rmq-conformance] " + context.getRequiredTestClass().getSimpleName()
                 + ": target=" + servers.targetName() + " namesrv=" + servers.namesrvAddr()
                 + " broker=" + servers.brokerAddr() + " logs=" + servers.logDir());
