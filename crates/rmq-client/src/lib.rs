@@ -12,7 +12,8 @@
 //! * [`producer`] — [`Producer`]: sends, retries, route-refresh and heartbeat tasks.
 //! * [`consumer`] — [`PushConsumer`] (rebalance, long-polling pull loops, flow control, offset
 //!   commits) and [`PullConsumer`] (assign / seek / poll / commit, low-level pull).
-//! * [`admin`] — [`Admin`]: routes, cluster info, topic creation, offsets, message lookup, stats.
+//! * [`admin`] — [`Admin`]: routes, cluster info, topic creation, offsets, stats, message lookup
+//!   (by id, key, unique key) and DLQ resend.
 //! * [`error`] — [`ClientError`], the one error type of this crate.
 //!
 //! # Example
@@ -33,8 +34,8 @@
 //! Differences from the Java client: no namespace, no latency-fault strategy (off by default in
 //! Java too), no transactional or request/reply producer, and UNIQ_KEY month offsets are in UTC.
 //! Consumers: concurrent listeners only (no orderly consumer / LOCK_BATCH_MQ yet); a
-//! `ReconsumeLater` batch is retried locally instead of being sent back (CONSUMER_SEND_MSG_BACK,
-//! issue #5); pulls always go to the master (`suggestWhichBrokerId` is ignored); a pull never
+//! `ReconsumeLater` message is sent back (CONSUMER_SEND_MSG_BACK) and retried locally only when
+//! that fails (Java would also try its internal producer first); pulls always go to the master (`suggestWhichBrokerId` is ignored); a pull never
 //! asks for more than `pull_threshold_for_queue − cached` messages, so the cache never exceeds
 //! the threshold (Java may overshoot by a batch); [`PullConsumer`] sends no heartbeat.
 

@@ -221,7 +221,8 @@ async fn committed_offset_waits_for_the_slowest_message() {
         let m = &msgs[0];
         let n = seen.entry(m.queue_offset).or_default();
         *n += 1;
-        // Offset 3 fails once: it is retried locally and holds the commit back meanwhile.
+        // Offset 3 fails once; the send-back is refused, so it is retried locally and holds
+        // the commit back meanwhile.
         if m.queue_offset == 3 && *n == 1 {
             assert_eq!(m.reconsume_times, 0);
             ConsumeStatus::ReconsumeLater
@@ -238,6 +239,13 @@ async fn committed_offset_waits_for_the_slowest_message() {
         "offset 3 is still in flight"
     );
     eventually("the retry", || attempts.lock().unwrap()[&3] == 2).await;
+    assert!(c
+        .broker
+        .state
+        .lock()
+        .unwrap()
+        .codes
+        .contains(&rmq_protocol::codes::request_code::CONSUMER_SEND_MSG_BACK));
     eventually("offset 10", || consumer.consume_offset(&mq(0)) == Some(10)).await;
     consumer.shutdown().await;
     c.shutdown().await;

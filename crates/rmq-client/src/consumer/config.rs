@@ -80,9 +80,13 @@ pub struct ConsumerConfig {
     pub heartbeat_interval_ms: u64,
     /// Periodic offset persist. Default 5000.
     pub persist_offset_interval_ms: u64,
-    /// Delay before a batch the listener answered `ReconsumeLater` is handed to it again
+    /// Delay before a batch is handed to the listener again when sending it back failed
     /// (Java's local retry after a failed send-back). Default 5000.
     pub reconsume_later_delay_ms: u64,
+    /// Deliveries of a message after the first before the broker moves it to `%DLQ%<group>`
+    /// (sent as `maxReconsumeTimes`); −1 means 16, as in Java. An orderly consumer retries
+    /// locally this many times, then sends the message to the DLQ. Default 16.
+    pub max_reconsume_times: i32,
     /// Root of broadcasting offset files. Default `~/.rocketmq_offsets`.
     pub offset_store_dir: Option<PathBuf>,
 }
@@ -108,6 +112,7 @@ impl Default for ConsumerConfig {
             heartbeat_interval_ms: 30_000,
             persist_offset_interval_ms: 5000,
             reconsume_later_delay_ms: 5000,
+            max_reconsume_times: 16,
             offset_store_dir: None,
         }
     }

@@ -13,18 +13,20 @@
 //! * `pull_loop` — one pull task per owned queue, and the consume tasks that run the listener.
 //! * `requests` — broker → client requests: ids changed, offset reset, running info, consume
 //!   directly.
+//! * `send_back` — CONSUMER_SEND_MSG_BACK for messages the listener gave up on.
 //! * [`lite`] — [`PullConsumer`].
 
 mod allocate;
 pub mod config;
 pub mod lite;
 mod offset_store;
-mod process_queue;
+pub(crate) mod process_queue;
 pub mod pull;
 mod pull_loop;
 pub mod push;
 mod rebalance;
 mod requests;
+mod send_back;
 
 pub use allocate::allocate_averagely;
 pub use config::{ConsumeFromWhere, ConsumerConfig, MessageModel};

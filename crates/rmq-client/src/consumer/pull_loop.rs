@@ -13,6 +13,7 @@ use super::config::MessageModel;
 use super::process_queue::{FlowLimits, ProcessQueue};
 use super::pull::{self, PullArgs, PullResult, PullStatus};
 use super::push::{now_ms, ConsumeStatus, Inner};
+use super::send_back;
 use crate::message::MessageQueue;
 use crate::ClientError;
 
@@ -191,21 +192,56 @@ async fn consume(inner: Arc<Inner>, mq: MessageQueue, pq: Arc<ProcessQueue>, mut
         }
         match status {
             ConsumeStatus::ConsumeSuccess => {
-                let offsets: Vec<i64> = batch.iter().map(|m| m.queue_offset).collect();
-                if let Some(commit) = pq.remove(&offsets) {
-                    inner.offsets().update(&mq, commit, true);
+                commit(&inner, &mq, &pq, &batch);
+                return;
+            }
+            ConsumeStatus::ReconsumeLater if inner.config.message_model == MessageModel::Broadcasting => {
+                // Java drops failed broadcast messages: there is no retry topic for them.
+                for m in &batch {
+                    tracing::warn!(%mq, offset = m.queue_offset, msg_id = m.client_msg_id(), "broadcasting: dropping a message the listener failed on");
                 }
+                commit(&inner, &mq, &pq, &batch);
                 return;
             }
             ConsumeStatus::ReconsumeLater => {
-                // TODO(#5): CONSUMER_SEND_MSG_BACK to the broker (retry topic, delay levels,
-                // DLQ). Until then the batch stays in the process queue, which holds the
-                // committed offset back, and is handed to the listener again after a delay.
+                // Send each message back (a delayed copy lands in the retry topic); what the
+                // broker took counts as consumed. The rest stay un-acked and are retried here.
+                let mut failed = Vec::new();
+                let mut sent = Vec::new();
+                for m in batch {
+                    match send_back::send_back(&inner, &mq, &m, send_back::DELAY_LEVEL_BROKER_DECIDES).await {
+                        Ok(()) => sent.push(m),
+                        Err(e) => {
+                            tracing::warn!(%mq, offset = m.queue_offset, error = %e, "send-back failed; retrying locally");
+                            failed.push(m);
+                        }
+                    }
+                }
+                if pq.is_dropped() {
+                    return;
+                }
+                commit(&inner, &mq, &pq, &sent);
+                if failed.is_empty() {
+                    return;
+                }
+                batch = failed;
                 for m in &mut batch {
                     m.reconsume_times += 1;
                 }
                 tokio::time::sleep(Duration::from_millis(inner.config.reconsume_later_delay_ms)).await;
             }
         }
+    }
+}
+
+/// Removes `done` from the process queue and moves the queue's offset to the smallest offset
+/// still in flight.
+fn commit(inner: &Inner, mq: &MessageQueue, pq: &ProcessQueue, done: &[MessageExt]) {
+    if done.is_empty() {
+        return;
+    }
+    let offsets: Vec<i64> = done.iter().map(|m| m.queue_offset).collect();
+    if let Some(offset) = pq.remove(&offsets) {
+        inner.offsets().update(mq, offset, true);
     }
 }

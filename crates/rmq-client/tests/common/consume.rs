@@ -287,6 +287,11 @@ impl RequestHandler for ConsumeBroker {
                     self.state.lock().unwrap().pulls.push(h.clone());
                     self.pull(h).await
                 }
+                // No retry topic here: the consumer must fall back to retrying locally.
+                request_code::CONSUMER_SEND_MSG_BACK => {
+                    RemotingCommand::response(response_code::SYSTEM_ERROR)
+                        .with_remark("fake broker: no send-back")
+                }
                 _ => ok(),
             })
         })

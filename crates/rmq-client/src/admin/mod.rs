@@ -1,4 +1,5 @@
 //! [`Admin`]: name-server queries and broker administration, as mqadmin does them (spec §2.3).
+//! Message lookup by key / unique key and the DLQ resend are in `query`.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -15,6 +16,8 @@ use rmq_protocol::header::{
     SearchOffsetResponseHeader, UpdateConsumerOffsetRequestHeader, ViewMessageRequestHeader,
 };
 use rmq_protocol::message::{self, MessageExt};
+
+mod query;
 
 use crate::client::{check, Client, DEFAULT_TIMEOUT};
 use crate::config::ClientConfig;
