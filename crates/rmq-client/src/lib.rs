@@ -10,6 +10,7 @@
 //! * `client` — what producer and admin share: connection pool, name-server failover, route and
 //!   broker-address tables.
 //! * [`producer`] — [`Producer`]: sends, retries, route-refresh and heartbeat tasks.
+//! * [`transaction`] — [`TransactionProducer`]: half messages, END_TRANSACTION, check-backs.
 //! * [`consumer`] — [`PushConsumer`] (rebalance, long-polling pull loops, flow control, offset
 //!   commits) and [`PullConsumer`] (assign / seek / poll / commit, low-level pull).
 //! * [`admin`] — [`Admin`]: routes, cluster info, topic creation, offsets, stats, message lookup
@@ -32,7 +33,7 @@
 //! ```
 //!
 //! Differences from the Java client: no namespace, no latency-fault strategy (off by default in
-//! Java too), no transactional or request/reply producer, and UNIQ_KEY month offsets are in UTC.
+//! Java too), no request/reply producer, and UNIQ_KEY month offsets are in UTC.
 //! Consumers: concurrent listeners only (no orderly consumer / LOCK_BATCH_MQ yet); a
 //! `ReconsumeLater` message is sent back (CONSUMER_SEND_MSG_BACK) and retried locally only when
 //! that fails (Java would also try its internal producer first); pulls always go to the master (`suggestWhichBrokerId` is ignored); a pull never
@@ -48,6 +49,7 @@ pub mod message;
 pub mod producer;
 mod route;
 mod send;
+pub mod transaction;
 
 pub use admin::Admin;
 pub use config::ClientConfig;
@@ -61,3 +63,6 @@ pub use producer::Producer;
 pub use rmq_protocol::body::{ClusterInfo, TopicConfig, TopicRouteData, TopicStatsTable};
 pub use rmq_protocol::message::MessageExt;
 pub use rmq_protocol::LanguageCode;
+pub use transaction::{
+    LocalTransactionState, TransactionListener, TransactionProducer, TransactionSendResult,
+};

@@ -9,6 +9,7 @@ use rmq_protocol::body::{self, HeartbeatData, ProducerData};
 use rmq_protocol::codes::{request_code, response_code};
 use rmq_protocol::header::UnregisterClientRequestHeader;
 use rmq_protocol::message::{self, UniqIdGenerator};
+use rmq_remoting::RemotingClient;
 use tokio::task::JoinHandle;
 
 use crate::client::{lock, Client, DEFAULT_TIMEOUT};
@@ -59,11 +60,22 @@ impl Drop for Inner {
 
 impl Producer {
     pub fn new(group: impl Into<String>, config: ClientConfig) -> Self {
+        Self::with_remoting(group, config, RemotingClient::new())
+    }
+
+    /// A producer whose connections serve broker → client requests with `remoting`'s handler
+    /// (the transactional producer answers CHECK_TRANSACTION_STATE).
+    pub(crate) fn with_remoting(
+        group: impl Into<String>,
+        config: ClientConfig,
+        remoting: RemotingClient,
+    ) -> Self {
         let ids = UniqIdGenerator::with_ip(config.client_ip_addr());
+        let client_id = config.client_id();
         Producer {
             inner: Arc::new(Inner {
                 group: group.into(),
-                client: Client::new(config),
+                client: Client::with_remoting(config, client_id, remoting),
                 ids,
                 publish: Mutex::new(HashMap::new()),
                 state: Mutex::new(State::Created),
@@ -201,6 +213,24 @@ impl Producer {
             return Err(ClientError::NoRoute(topic.to_owned()));
         }
         Ok(info.queues)
+    }
+
+    /// The master address of `broker_name` known from the routes seen so far.
+    pub(crate) fn master_addr(&self, broker_name: &str) -> Result<String, ClientError> {
+        self.inner.broker_addr(broker_name)
+    }
+
+    /// Sends `cmd` oneway to `addr` over this producer's connections.
+    pub(crate) async fn invoke_oneway(
+        &self,
+        addr: &str,
+        cmd: rmq_protocol::RemotingCommand,
+    ) -> Result<(), ClientError> {
+        self.inner.client.invoke_oneway(addr, cmd).await
+    }
+
+    pub(crate) fn language(&self) -> rmq_protocol::LanguageCode {
+        self.inner.client.config.language
     }
 
     /// Stops the background tasks, sends UNREGISTER_CLIENT to every known broker, and closes

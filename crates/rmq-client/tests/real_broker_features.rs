@@ -9,6 +9,7 @@ use rmq_client::{
     Admin, ClientConfig, ConsumeFromWhere, ConsumeStatus, ConsumerConfig, Message, MessageExt, Producer,
     PushConsumer, TopicConfig,
 };
+use rmq_client::{LocalTransactionState, TransactionListener, TransactionProducer};
 use rmq_namesrv::{NameServer, NamesrvConfig};
 
 const DEADLINE: Duration = Duration::from_secs(60);
@@ -235,6 +236,80 @@ async fn failing_listener_retries_then_dead_letters_and_resend_brings_it_back() 
         ("TR".to_string(), "poison".to_string(), 0)
     );
     healthy.shutdown().await;
+    producer.shutdown().await;
+    env.shutdown().await;
+}
+
+struct Decide {
+    checks: Arc<Mutex<Vec<String>>>,
+}
+
+impl TransactionListener for Decide {
+    fn execute_local(&self, msg: &Message) -> LocalTransactionState {
+        assert!(msg.uniq_key().is_some(), "the message carries its id");
+        match &msg.body[..] {
+            b"commit" => LocalTransactionState::CommitMessage,
+            b"rollback" => LocalTransactionState::RollbackMessage,
+            _ => LocalTransactionState::Unknow,
+        }
+    }
+
+    fn check_local(&self, msg: &MessageExt) -> LocalTransactionState {
+        self.checks.lock().unwrap().push(body(msg));
+        assert_eq!(msg.topic, "TX", "the check carries the real topic");
+        LocalTransactionState::CommitMessage
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn transactions_commit_rollback_and_check_back() {
+    let env = Env::start().await;
+    env.create_topic("TX", 2).await;
+    let checks: Arc<Mutex<Vec<String>>> = Arc::default();
+    let producer = TransactionProducer::new(
+        "PG_TX",
+        env.config("tx"),
+        Decide {
+            checks: checks.clone(),
+        },
+    );
+    producer.start().await.expect("start");
+    let (consumer, seen) = recording_consumer(&env, "CG_TX", "c1", "TX", ConsumeStatus::ConsumeSuccess);
+    consumer.start().await.expect("start consumer");
+
+    let mut states = Vec::new();
+    for b in ["commit", "rollback", "unknown"] {
+        let r = producer
+            .send_message_in_transaction(Message::new("TX", b))
+            .await
+            .expect("send in transaction");
+        assert_eq!(r.send_result.message_queue.topic, "TX");
+        states.push(r.local_state);
+    }
+    assert_eq!(
+        states,
+        [
+            LocalTransactionState::CommitMessage,
+            LocalTransactionState::RollbackMessage,
+            LocalTransactionState::Unknow
+        ]
+    );
+    eventually("the committed and the checked message", || {
+        seen.lock().unwrap().len() >= 2
+    })
+    .await;
+    // Time for anything wrong (a rollback delivered, a duplicate) to show.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let mut bodies: Vec<String> = seen.lock().unwrap().iter().map(|(_, b, _)| b.clone()).collect();
+    bodies.sort();
+    assert_eq!(
+        bodies,
+        ["commit", "unknown"],
+        "commit once, rollback never, unknown after the check"
+    );
+    assert!(checks.lock().unwrap().iter().all(|b| b == "unknown"));
+    assert!(!checks.lock().unwrap().is_empty());
+    consumer.shutdown().await;
     producer.shutdown().await;
     env.shutdown().await;
 }
