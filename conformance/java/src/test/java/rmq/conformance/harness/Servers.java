@@ -231,6 +231,9 @@ public final class Servers implements AutoCloseable {
         if (!opens.isEmpty()) {
             cmd.addAll(Arrays.asList(opens.split("\\s+")));
         }
+        // the store unmaps its files on shutdown through jdk.internal.ref.Cleaner; without this the graceful
+        // shutdown fails half way, leaves the abort file, and the next start on the store fails to load it
+        cmd.addAll(Arrays.asList("--add-opens", "java.base/jdk.internal.ref=ALL-UNNAMED"));
         cmd.add("-Duser.home=" + dir);
         cmd.add("-Drocketmq.home.dir=" + home);
         cmd.add("-Djava.net.preferIPv4Stack=true");
