@@ -5,8 +5,9 @@
 //!   `REAL_QID`, topic `SCHEDULE_TOPIC_XXXX` and queue `level − 1` (level clamped to the max).
 //!   The store computes that queue's tags code as the deliver time.
 //! - One tokio task walks every level's queue from its offset every 100 ms and re-puts what is
-//!   due: real topic/queue restored, `DELAY` removed, every other property (UNIQ_KEY, KEYS,
-//!   REAL_TOPIC, REAL_QID…), body, flag, sysFlag, born time/host and reconsume times kept.
+//!   due: real topic/queue restored, every property kept (DELAY, UNIQ_KEY, KEYS, REAL_TOPIC,
+//!   REAL_QID…: Java 4.9.7 delivers `DELAY` too), body, flag, sysFlag, born time/host and
+//!   reconsume times kept.
 //! - Progress (`offsetTable {level: next offset}`) is written to
 //!   `<storePathRootDir>/config/delayOffset.json` right after each pass that delivered something,
 //!   i.e. only after the re-puts succeeded, and on shutdown. A restart resumes from it, so a clean
@@ -296,7 +297,9 @@ fn real_message(record: &[u8]) -> Result<Option<PutMessage>, String> {
     if real_topic == TRANS_HALF_TOPIC {
         return Ok(None);
     }
-    let properties = remove_property(&raw_props, property::DELAY);
+    // 4.9.7 keeps DELAY: `messageTimeup` clears it from the properties map only after
+    // `setPropertiesString`, and the store writes the string (observed on the oracle).
+    let properties = raw_props;
     let tags_code = m.tags().map_or(0, message::tag_hash);
     Ok(Some(PutMessage {
         topic: real_topic,
