@@ -312,6 +312,73 @@ async fn without_a_producer_the_message_is_discarded_after_check_max() {
     broker.shutdown().await.unwrap();
 }
 
+/// A name server that records the topics of every REGISTER_BROKER it gets.
+struct RecordingNamesrv {
+    registered: mpsc::UnboundedSender<String>,
+}
+
+impl RequestHandler for RecordingNamesrv {
+    fn handle(
+        self: Arc<Self>,
+        _channel: Channel,
+        req: RemotingCommand,
+    ) -> BoxFuture<'static, Option<RemotingCommand>> {
+        Box::pin(async move {
+            if req.code == rc::REGISTER_BROKER {
+                let _ = self
+                    .registered
+                    .send(String::from_utf8_lossy(&req.body).into_owned());
+            }
+            if req.is_oneway() {
+                None
+            } else {
+                Some(RemotingCommand::response_to(&req, code::SUCCESS))
+            }
+        })
+    }
+}
+
+/// Java's `createTopicOfTranCheckMaxTime` registers with the name servers as soon as it creates the
+/// topic, so the discarded message can be queried (QUERY_MESSAGE needs the route) at once; found by
+/// conformance `TransactionTest` (rmq took up to the 30 s periodic re-register).
+#[tokio::test]
+async fn discard_registers_the_check_max_topic_at_once() {
+    let (tx, mut registered) = mpsc::unbounded_channel();
+    let namesrv = rmq_remoting::Server::bind("127.0.0.1:0", Arc::new(RecordingNamesrv { registered: tx }))
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(dir.path());
+    cfg.transaction_check_max = 0;
+    cfg.namesrv_addr = vec![namesrv.local_addr().to_string()];
+    let broker = Broker::start(cfg).await.unwrap();
+    let a = addr(&broker);
+    let client = RemotingClient::new();
+    send_half(&client, &a, "orphan", "UNIQ-REG").await;
+    let s = broker.state();
+    let mut discarded = 0;
+    for _ in 0..3 {
+        discarded += s.transactions.check_now(s).await.unwrap().discarded;
+    }
+    assert_eq!(discarded, 1);
+    let found = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+        while let Some(body) = registered.recv().await {
+            if body.contains(CHECK_MAX_TOPIC) {
+                return true;
+            }
+        }
+        false
+    })
+    .await;
+    assert_eq!(
+        found,
+        Ok(true),
+        "no REGISTER_BROKER with {CHECK_MAX_TOPIC} within 5 s of the discard"
+    );
+    broker.shutdown().await.unwrap();
+    namesrv.shutdown().await;
+}
+
 #[tokio::test]
 async fn a_restart_changes_nothing() {
     let dir = tempfile::tempdir().unwrap();

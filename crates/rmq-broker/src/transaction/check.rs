@@ -322,7 +322,12 @@ impl TransactionService {
     /// Moves a half message that was checked too often to `TRANS_CHECK_MAX_TIME_TOPIC`
     /// (`resolveDiscardMsg`). Unlike Java, compression bits of sysFlag are kept.
     async fn discard(&self, s: &BrokerState, half: &Stored) -> Result<(), BrokerError> {
-        s.topics.ensure(TRANS_CHECK_MAX_TIME_TOPIC, 1, 6)?;
+        let (_, created) = s.topics.ensure(TRANS_CHECK_MAX_TIME_TOPIC, 1, 6)?;
+        if created {
+            // `createTopicOfTranCheckMaxTime` registers with the name servers at once, so the
+            // discarded message can be queried right away (not only after the 30 s re-register).
+            crate::register::register_all(s, true).await;
+        }
         let m = &half.msg;
         let msg = PutMessage {
             topic: TRANS_CHECK_MAX_TIME_TOPIC.to_string(),
