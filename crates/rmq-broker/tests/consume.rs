@@ -478,18 +478,42 @@ async fn long_poll_wakes_on_arrival() {
         (code::SUCCESS, &["for-me".to_string()][..], 3)
     );
 
+    // Only non-matching messages arrive: like Java's 5 s hold re-check, the held pull is answered
+    // within ~5 s (not at its 15 s timeout) with PULL_RETRY_IMMEDIATELY and the offset moved past
+    // them, so the consumer's committed offset catches up (found by conformance Sql92FilterTest).
+    let held = {
+        let (client, addr) = (client.clone(), addr.clone());
+        tokio::spawn(async move {
+            let p = Pull {
+                sys_flag: flag::SUBSCRIPTION | flag::SUSPEND,
+                subscription: Some("TagB"),
+                suspend_ms: 15_000,
+                ..Pull::new("LP", t, 1, 3)
+            };
+            let started = Instant::now();
+            let resp = pulled(invoke(&client, &addr, p.request()).await);
+            (resp, started.elapsed())
+        })
+    };
+    wait_until("the tag pull to be held", || waiters.pull_waiters.held() == 1).await;
+    send(&client, &addr, t, 1, "not-for-me-either", "TagA").await;
+    let (resp, held_for) = held.await.unwrap();
+    assert_eq!((resp.code, resp.next), (code::PULL_RETRY_IMMEDIATELY, 4));
+    assert!(resp.bodies.is_empty());
+    assert!(held_for < Duration::from_secs(10), "answered after {held_for:?}");
+
     // Nothing arrives: PULL_NOT_FOUND with the full header after the (short) hold.
     let p = Pull {
         sys_flag: flag::SUBSCRIPTION | flag::SUSPEND,
         suspend_ms: 300,
-        ..Pull::new("LP", t, 1, 3)
+        ..Pull::new("LP", t, 1, 4)
     };
     let started = Instant::now();
     let resp = pull(&client, &addr, &p).await;
     let waited = started.elapsed();
     assert_eq!(
         (resp.code, resp.remark.as_str(), resp.next, resp.max),
-        (code::PULL_NOT_FOUND, "OFFSET_OVERFLOW_ONE", 3, 3)
+        (code::PULL_NOT_FOUND, "OFFSET_OVERFLOW_ONE", 4, 4)
     );
     assert!(waited >= Duration::from_millis(300), "answered after {waited:?}");
     broker.shutdown().await.unwrap();

@@ -262,6 +262,9 @@ fn subscription(
     Ok(sub)
 }
 
+/// `PullRequestHoldService`'s period with long polling enabled.
+const HOLD_RECHECK: Duration = Duration::from_secs(5);
+
 /// Holds a pull that found nothing until a usable message is dispatched, `hold` passes, or the
 /// connection closes. Never commits and never holds again (a re-run, in Java's words).
 async fn hold(
@@ -274,6 +277,11 @@ async fn hold(
     hold: Duration,
 ) -> RemotingCommand {
     let deadline = tokio::time::Instant::now() + hold;
+    // Java's PullRequestHoldService re-checks every held pull each 5 s without a tags code, which
+    // wakes one whose queue grew, even by non-matching messages only: its re-run then answers
+    // PULL_RETRY_IMMEDIATELY with the offset moved past them.
+    let mut recheck_at = tokio::time::Instant::now() + HOLD_RECHECK;
+    let mut rechecked = false;
     let Some(waiter) = s
         .pull_waiters
         .register(&q.topic, q.queue_id, offset, q.filter.clone())
@@ -301,9 +309,19 @@ async fn hold(
                 _ => return respond(s, req, q, cursor, r, Some(offset)).await,
             }
         }
+        if rechecked && cursor > offset {
+            break;
+        }
+        rechecked = false;
         tokio::select! {
             _ = waiter.notified() => {}
-            _ = tokio::time::sleep_until(deadline) => break,
+            _ = tokio::time::sleep_until(deadline.min(recheck_at)) => {
+                if tokio::time::Instant::now() >= deadline {
+                    break;
+                }
+                recheck_at += HOLD_RECHECK;
+                rechecked = true;
+            }
             _ = channel.closed() => break,
         }
     }
