@@ -1,9 +1,10 @@
 //! The `mqadmin` subset: `updateTopic`, `topicList`, `topicRoute`, `clusterList`, `topicStatus`,
-//! `consumerProgress`, `resetOffsetByTime`.
+//! `consumerProgress`, `resetOffsetByTime`, `queryMsgById`, `queryMsgByKey`, `queryMsgByUniqueKey`,
+//! and `resendDlqMessage` (the console's DLQ resend).
 
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
-use rmq_client::{Admin, ClientConfig};
+use rmq_client::{Admin, ClientConfig, MessageExt};
 use rmq_protocol::body::TopicConfig;
 use rmq_protocol::codes::response_code;
 
@@ -82,6 +83,49 @@ pub enum AdminCommand {
         /// Also move offsets forward (default true, as mqadmin).
         #[arg(short = 'f', long = "force", default_value_t = true, action = clap::ArgAction::Set)]
         force: bool,
+    },
+    /// Print a message by its offsetMsgId (or, with -t, by its client id when that fails).
+    QueryMsgById {
+        #[command(flatten)]
+        ns: NamesrvOpt,
+        #[arg(short = 'i', long = "msgId")]
+        msg_id: String,
+        /// Topic to search by unique key if the id is not an offsetMsgId.
+        #[arg(short = 't', long)]
+        topic: Option<String>,
+    },
+    /// List the messages of a topic whose KEYS contain a key.
+    QueryMsgByKey {
+        #[command(flatten)]
+        ns: NamesrvOpt,
+        #[arg(short = 't', long)]
+        topic: String,
+        #[arg(short = 'k', long = "msgKey")]
+        key: String,
+        /// Max messages per broker.
+        #[arg(short = 'c', long = "maxNum", default_value_t = 64)]
+        max_num: i32,
+        /// Store-time window, epoch ms.
+        #[arg(short = 'b', long = "beginTimestamp", default_value_t = 0)]
+        begin: i64,
+        #[arg(short = 'e', long = "endTimestamp", default_value_t = i64::MAX)]
+        end: i64,
+    },
+    /// Print a message by its client id (UNIQ_KEY).
+    QueryMsgByUniqueKey {
+        #[command(flatten)]
+        ns: NamesrvOpt,
+        #[arg(short = 't', long)]
+        topic: String,
+        #[arg(short = 'i', long = "msgId")]
+        msg_id: String,
+    },
+    /// Send a copy of a dead-lettered message (by offsetMsgId) back to its original topic.
+    ResendDlqMessage {
+        #[command(flatten)]
+        ns: NamesrvOpt,
+        #[arg(short = 'i', long = "msgId")]
+        msg_id: String,
     },
 }
 
@@ -215,8 +259,74 @@ pub async fn run(cmd: AdminCommand) -> anyhow::Result<()> {
                 println!("{:<40}  {:<40}  {:<40}", mq.broker_name, mq.queue_id, offset);
             }
         }
+        AdminCommand::QueryMsgById { ns, msg_id, topic } => {
+            let admin = admin(&ns)?;
+            let msg = match (admin.view_message(&msg_id).await, topic) {
+                (Ok(m), _) => m,
+                (Err(_), Some(topic)) => admin.query_message_by_unique_key(&topic, &msg_id).await?,
+                (Err(e), None) => return Err(e.into()),
+            };
+            print_message(&msg);
+        }
+        AdminCommand::QueryMsgByKey {
+            ns,
+            topic,
+            key,
+            max_num,
+            begin,
+            end,
+        } => {
+            let msgs = admin(&ns)?
+                .query_message_by_key(&topic, &key, max_num, begin, end)
+                .await?;
+            println!("{:<50} {:>4} {:>40}", "#Message ID", "#QID", "#Offset");
+            for m in msgs {
+                println!(
+                    "{:<50} {:>4} {:>40}",
+                    m.client_msg_id(),
+                    m.queue_id,
+                    m.queue_offset
+                );
+            }
+        }
+        AdminCommand::QueryMsgByUniqueKey { ns, topic, msg_id } => {
+            print_message(&admin(&ns)?.query_message_by_unique_key(&topic, &msg_id).await?);
+        }
+        AdminCommand::ResendDlqMessage { ns, msg_id } => {
+            let result = admin(&ns)?.resend_from_dlq(&msg_id).await?;
+            println!("{result}");
+        }
     }
     Ok(())
+}
+
+/// mqadmin's `printMsg`, with the body printed (lossy UTF-8) instead of saved to a file, and
+/// times in UTC.
+fn print_message(m: &MessageExt) {
+    let mut props: Vec<_> = m.properties.iter().collect();
+    props.sort();
+    let props: Vec<String> = props.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let keys: Vec<&str> = m.keys().collect();
+    let rows = [
+        ("OffsetID:", m.msg_id.clone()),
+        ("Topic:", m.topic.clone()),
+        ("Tags:", format!("[{}]", m.tags().unwrap_or_default())),
+        ("Keys:", format!("[{}]", keys.join(" "))),
+        ("Queue ID:", m.queue_id.to_string()),
+        ("Queue Offset:", m.queue_offset.to_string()),
+        ("CommitLog Offset:", m.commit_log_offset.to_string()),
+        ("Reconsume Times:", m.reconsume_times.to_string()),
+        ("Born Timestamp:", format_ms(m.born_timestamp)),
+        ("Store Timestamp:", format_ms(m.store_timestamp)),
+        ("Born Host:", m.born_host.to_string()),
+        ("Store Host:", m.store_host.to_string()),
+        ("System Flag:", m.sys_flag.to_string()),
+        ("Properties:", format!("{{{}}}", props.join(", "))),
+        ("Message Body:", String::from_utf8_lossy(&m.body).into_owned()),
+    ];
+    for (name, value) in rows {
+        println!("{name:<20} {value}");
+    }
 }
 
 /// mqadmin `consumerProgress -g G`: one line per queue, then TPS and the total lag.

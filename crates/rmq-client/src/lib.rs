@@ -34,10 +34,13 @@
 //!
 //! Differences from the Java client: no namespace, no latency-fault strategy (off by default in
 //! Java too), no request/reply producer, and UNIQ_KEY month offsets are in UTC.
-//! Consumers: concurrent listeners only (no orderly consumer / LOCK_BATCH_MQ yet); a
-//! `ReconsumeLater` message is sent back (CONSUMER_SEND_MSG_BACK) and retried locally only when
-//! that fails (Java would also try its internal producer first); pulls always go to the master (`suggestWhichBrokerId` is ignored); a pull never
-//! asks for more than `pull_threshold_for_queue − cached` messages, so the cache never exceeds
+//! Consumers: a `ReconsumeLater` message is sent back (CONSUMER_SEND_MSG_BACK) and retried
+//! locally only when that fails (Java would also try its internal producer first); an orderly
+//! listener's message that used up its retries goes to the DLQ through CONSUMER_SEND_MSG_BACK
+//! with delay level −1 (Java sends it through its internal producer), and orderly consumers
+//! share `max_reconsume_times` (16; Java's orderly default is unlimited); pulls always go to the
+//! master (`suggestWhichBrokerId` is ignored); a pull never asks for more than
+//! `pull_threshold_for_queue − cached` messages, so the cache never exceeds
 //! the threshold (Java may overshoot by a batch); [`PullConsumer`] sends no heartbeat.
 
 pub mod admin;
@@ -54,8 +57,8 @@ pub mod transaction;
 pub use admin::Admin;
 pub use config::ClientConfig;
 pub use consumer::{
-    ConsumeFromWhere, ConsumeStatus, ConsumerConfig, MessageModel, PullConsumer, PullResult, PullStatus,
-    PushConsumer,
+    ConsumeFromWhere, ConsumeOrderlyStatus, ConsumeStatus, ConsumerConfig, MessageModel, PullConsumer,
+    PullResult, PullStatus, PushConsumer,
 };
 pub use error::ClientError;
 pub use message::{Message, MessageExtDisplay, MessageQueue, SendResult, SendStatus};

@@ -1,13 +1,14 @@
 //! Issue #5 client features against a real in-process name server and broker: send-back,
 //! retry and DLQ, resend from the DLQ, message queries, transactions, orderly consumption.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rmq_broker::{Broker, BrokerConfig};
 use rmq_client::{
-    Admin, ClientConfig, ConsumeFromWhere, ConsumeStatus, ConsumerConfig, Message, MessageExt, Producer,
-    PushConsumer, TopicConfig,
+    Admin, ClientConfig, ConsumeFromWhere, ConsumeOrderlyStatus, ConsumeStatus, ConsumerConfig, Message,
+    MessageExt, Producer, PushConsumer, TopicConfig,
 };
 use rmq_client::{LocalTransactionState, TransactionListener, TransactionProducer};
 use rmq_namesrv::{NameServer, NamesrvConfig};
@@ -310,6 +311,160 @@ async fn transactions_commit_rollback_and_check_back() {
     assert!(checks.lock().unwrap().iter().all(|b| b == "unknown"));
     assert!(!checks.lock().unwrap().is_empty());
     consumer.shutdown().await;
+    producer.shutdown().await;
+    env.shutdown().await;
+}
+
+/// (consumer, queue id, order, step, reconsume times) of every delivery, in delivery order.
+type OrderlyLog = Arc<Mutex<Vec<(String, i32, u32, u32, i32)>>>;
+
+fn orderly_consumer(
+    env: &Env,
+    instance: &str,
+    log: &OrderlyLog,
+    suspended: &Arc<Mutex<bool>>,
+) -> PushConsumer {
+    let c = PushConsumer::new("CG_O", env.config(instance), consumer_config());
+    c.subscribe("TO", "*").unwrap();
+    let (log, suspended, me) = (log.clone(), suspended.clone(), instance.to_owned());
+    c.register_orderly_listener(move |msgs| {
+        assert_eq!(msgs.len(), 1, "one message per batch");
+        let m = &msgs[0];
+        let text = body(m);
+        let (order, step) = text.split_once(':').unwrap();
+        let (order, step): (u32, u32) = (order.parse().unwrap(), step.parse().unwrap());
+        log.lock()
+            .unwrap()
+            .push((me.clone(), m.queue_id, order, step, m.reconsume_times));
+        std::thread::sleep(Duration::from_millis(5));
+        let mut suspended = suspended.lock().unwrap();
+        if (order, step) == (0, 1) && !*suspended {
+            *suspended = true;
+            return ConsumeOrderlyStatus::SuspendCurrentQueueAMoment;
+        }
+        ConsumeOrderlyStatus::Success
+    });
+    c
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn orderly_consumers_keep_each_order_in_sequence() {
+    let env = Env::start().await;
+    env.create_topic("TO", 4).await;
+    let log: OrderlyLog = Arc::default();
+    let suspended = Arc::new(Mutex::new(false));
+    let c1 = orderly_consumer(&env, "o1", &log, &suspended);
+    let c2 = orderly_consumer(&env, "o2", &log, &suspended);
+    c1.start().await.expect("start c1");
+    eventually("c1 owns every queue", || owned(&c1, "TO").len() == 4).await;
+    c2.start().await.expect("start c2");
+    // c2 gets its half only once c1 has let the locks go.
+    eventually("the split", || {
+        owned(&c1, "TO").len() == 2 && owned(&c2, "TO").len() == 2
+    })
+    .await;
+    let (q1, q2) = (owned(&c1, "TO"), owned(&c2, "TO"));
+    assert!(q1.iter().all(|q| !q2.contains(q)), "no queue owned twice");
+
+    let producer = env.producer("PG_O").await;
+    for step in 0..3u32 {
+        for order in 0..20u32 {
+            let msg = Message::new("TO", format!("{order}:{step}")).with_keys(format!("ORDER-{order}"));
+            producer
+                .send_with_selector(msg, |queues, _| order as usize % queues.len())
+                .await
+                .expect("send");
+        }
+    }
+    eventually("every step (and one redelivery)", || {
+        log.lock().unwrap().len() >= 61
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let log = log.lock().unwrap().clone();
+    assert_eq!(log.len(), 61, "no duplicates: {log:?}");
+    let mut per_order: BTreeMap<u32, Vec<u32>> = BTreeMap::new();
+    let mut consumer_of_queue: BTreeMap<i32, BTreeSet<String>> = BTreeMap::new();
+    for (who, queue, order, step, _) in &log {
+        per_order.entry(*order).or_default().push(*step);
+        consumer_of_queue.entry(*queue).or_default().insert(who.clone());
+    }
+    for (order, steps) in &per_order {
+        let want: &[u32] = if *order == 0 { &[0, 1, 1, 2] } else { &[0, 1, 2] };
+        assert_eq!(steps, want, "order {order}");
+    }
+    assert_eq!(per_order.len(), 20);
+    assert!(
+        consumer_of_queue.values().all(|who| who.len() == 1),
+        "{consumer_of_queue:?}"
+    );
+    let who: BTreeSet<&String> = consumer_of_queue.values().flatten().collect();
+    assert_eq!(who.len(), 2, "both consumers took part");
+    let retried: Vec<i32> = log
+        .iter()
+        .filter(|(_, _, o, s, _)| (*o, *s) == (0, 1))
+        .map(|e| e.4)
+        .collect();
+    assert_eq!(
+        retried,
+        [0, 1],
+        "the suspended message comes back with reconsume_times 1"
+    );
+
+    c1.shutdown().await;
+    c2.shutdown().await;
+    producer.shutdown().await;
+    env.shutdown().await;
+}
+
+fn owned(c: &PushConsumer, topic: &str) -> Vec<rmq_client::MessageQueue> {
+    c.assigned_queues()
+        .into_iter()
+        .filter(|q| q.topic == topic)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn orderly_suspends_then_dead_letters_and_moves_on() {
+    let env = Env::start().await;
+    env.create_topic("TOD", 1).await;
+    let producer = env.producer("PG_OD").await;
+    let poison = producer.send(Message::new("TOD", "poison")).await.expect("send");
+    producer.send(Message::new("TOD", "next")).await.expect("send");
+    let config = ConsumerConfig {
+        max_reconsume_times: 1,
+        ..consumer_config()
+    };
+    let c = PushConsumer::new("CG_OD", env.config("od"), config);
+    c.subscribe("TOD", "*").unwrap();
+    let seen: Arc<Mutex<Vec<(String, i32)>>> = Arc::default();
+    let sink = seen.clone();
+    c.register_orderly_listener(move |msgs| {
+        let m = &msgs[0];
+        sink.lock().unwrap().push((body(m), m.reconsume_times));
+        if body(m) == "poison" {
+            ConsumeOrderlyStatus::SuspendCurrentQueueAMoment
+        } else {
+            ConsumeOrderlyStatus::Success
+        }
+    });
+    c.start().await.expect("start");
+    eventually("next", || seen.lock().unwrap().iter().any(|(b, _)| b == "next")).await;
+    let want = [
+        ("poison".to_string(), 0),
+        ("poison".to_string(), 1),
+        ("next".to_string(), 0),
+    ];
+    assert_eq!(seen.lock().unwrap().clone(), want);
+    let dead = eventually_async("poison in the DLQ", || async {
+        env.admin
+            .query_message_by_unique_key("%DLQ%CG_OD", &poison.msg_id)
+            .await
+            .ok()
+    })
+    .await;
+    assert_eq!(body(&dead), "poison");
+    c.shutdown().await;
     producer.shutdown().await;
     env.shutdown().await;
 }

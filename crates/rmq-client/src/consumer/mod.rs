@@ -13,6 +13,7 @@
 //! * `pull_loop` — one pull task per owned queue, and the consume tasks that run the listener.
 //! * `requests` — broker → client requests: ids changed, offset reset, running info, consume
 //!   directly.
+//! * [`orderly`] — orderly listeners: queue locks (LOCK_BATCH_MQ) and the per-queue consume task.
 //! * `send_back` — CONSUMER_SEND_MSG_BACK for messages the listener gave up on.
 //! * [`lite`] — [`PullConsumer`].
 
@@ -20,6 +21,7 @@ mod allocate;
 pub mod config;
 pub mod lite;
 mod offset_store;
+pub mod orderly;
 pub(crate) mod process_queue;
 pub mod pull;
 mod pull_loop;
@@ -31,5 +33,6 @@ mod send_back;
 pub use allocate::allocate_averagely;
 pub use config::{ConsumeFromWhere, ConsumerConfig, MessageModel};
 pub use lite::PullConsumer;
+pub use orderly::{ConsumeOrderlyStatus, OrderlyListener};
 pub use pull::{PullResult, PullStatus};
 pub use push::{ConsumeStatus, MessageListener, PushConsumer};

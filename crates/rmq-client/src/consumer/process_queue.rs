@@ -5,6 +5,8 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::Mutex;
 
+use tokio::sync::Notify;
+
 use rmq_protocol::message::MessageExt;
 
 use crate::client::lock;
@@ -18,7 +20,18 @@ pub(crate) struct ProcessQueue {
     dropped: AtomicBool,
     pub last_pull_ms: AtomicI64,
     pub last_consume_ms: AtomicI64,
+    /// Orderly: whether the broker lock is held, and when it was last granted.
+    locked: AtomicBool,
+    last_lock_ms: AtomicI64,
+    /// Orderly: held while the listener runs on a batch of this queue, so a rebalance can
+    /// wait for it before giving the broker lock up.
+    pub consume_lock: tokio::sync::Mutex<()>,
+    /// Orderly: woken when messages arrive or the queue is dropped.
+    pub changed: Notify,
 }
+
+/// Orderly: a lock not renewed for this long is not trusted (`lockMaxLiveTime`, 30 s).
+pub(crate) const LOCK_MAX_LIVE_MS: i64 = 30_000;
 
 #[derive(Debug, Default)]
 struct Cache {
@@ -63,7 +76,31 @@ impl ProcessQueue {
             cache.msgs.insert(m.queue_offset, m.clone());
             added += 1;
         }
+        drop(cache);
+        if added > 0 {
+            self.changed.notify_one();
+        }
         added
+    }
+
+    /// Orderly: the first `n` cached messages, in offset order (they stay cached until
+    /// [`remove`](Self::remove)d).
+    pub fn first(&self, n: usize) -> Vec<MessageExt> {
+        lock(&self.cache).msgs.values().take(n).cloned().collect()
+    }
+
+    /// Orderly: the broker granted (`true`) or refused the lock at `now_ms`.
+    pub fn set_locked(&self, locked: bool, now_ms: i64) {
+        if locked {
+            self.last_lock_ms.store(now_ms, Ordering::Release);
+        }
+        self.locked.store(locked, Ordering::Release);
+    }
+
+    /// Orderly: the lock is held and was renewed within [`LOCK_MAX_LIVE_MS`].
+    pub fn is_lock_valid(&self, now_ms: i64) -> bool {
+        self.locked.load(Ordering::Acquire)
+            && now_ms - self.last_lock_ms.load(Ordering::Acquire) <= LOCK_MAX_LIVE_MS
     }
 
     /// Removes consumed messages and returns the offset to commit: the smallest offset still
@@ -110,6 +147,7 @@ impl ProcessQueue {
     /// move its offset.
     pub fn set_dropped(&self) {
         self.dropped.store(true, Ordering::Release);
+        self.changed.notify_one();
     }
 }
 
@@ -203,6 +241,21 @@ pub(crate) mod tests {
                 ..Default::default()
             }
         );
+    }
+
+    #[test]
+    fn orderly_take_and_lock_validity() {
+        let pq = ProcessQueue::default();
+        pq.put(&[msg(7, 1), msg(5, 1), msg(6, 1)]);
+        let first: Vec<i64> = pq.first(2).iter().map(|m| m.queue_offset).collect();
+        assert_eq!(first, [5, 6]);
+        assert_eq!(pq.stats().count, 3, "taking does not remove");
+        assert!(!pq.is_lock_valid(1000));
+        pq.set_locked(true, 1000);
+        assert!(pq.is_lock_valid(1000 + LOCK_MAX_LIVE_MS));
+        assert!(!pq.is_lock_valid(1001 + LOCK_MAX_LIVE_MS), "stale lock");
+        pq.set_locked(false, 2000);
+        assert!(!pq.is_lock_valid(2000));
     }
 
     #[test]

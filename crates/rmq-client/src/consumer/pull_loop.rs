@@ -21,6 +21,8 @@ use crate::ClientError;
 const OFFSET_MOVED_DELAY: Duration = Duration::from_secs(10);
 /// Delay after a FLOW_CONTROL (215) answer.
 const BROKER_FLOW_CONTROL_DELAY: Duration = Duration::from_millis(20);
+/// Delay of a pull of an orderly queue whose lock is not valid.
+const ORDERLY_UNLOCKED_PULL_DELAY: Duration = Duration::from_millis(1000);
 /// Log every this many flow-control hits (Java: every 1000th).
 const FLOW_CONTROL_LOG_EVERY: u64 = 1000;
 
@@ -36,6 +38,12 @@ pub(crate) async fn run(inner: Arc<Inner>, mq: MessageQueue, pq: Arc<ProcessQueu
     loop {
         if pq.is_dropped() {
             return;
+        }
+        if inner.is_orderly() && cfg.message_model == MessageModel::Clustering && !pq.is_lock_valid(now_ms())
+        {
+            // Java: pull again in 3 s; the lock renewal may bring the queue back.
+            tokio::time::sleep(ORDERLY_UNLOCKED_PULL_DELAY).await;
+            continue;
         }
         let max_nums = match limits.check(&pq.stats()) {
             Ok(n) => n,
@@ -83,7 +91,10 @@ pub(crate) async fn run(inner: Arc<Inner>, mq: MessageQueue, pq: Arc<ProcessQueu
                             pull::reset_retry_topic(m, &inner.retry_topic);
                         }
                         pq.put(&msgs);
-                        submit(&inner, &mq, &pq, msgs);
+                        // An orderly queue's consume task takes them from the cache itself.
+                        if !inner.is_orderly() {
+                            submit(&inner, &mq, &pq, msgs);
+                        }
                         if cfg.pull_interval_ms > 0 {
                             tokio::time::sleep(Duration::from_millis(cfg.pull_interval_ms)).await;
                         }
@@ -236,7 +247,7 @@ async fn consume(inner: Arc<Inner>, mq: MessageQueue, pq: Arc<ProcessQueue>, mut
 
 /// Removes `done` from the process queue and moves the queue's offset to the smallest offset
 /// still in flight.
-fn commit(inner: &Inner, mq: &MessageQueue, pq: &ProcessQueue, done: &[MessageExt]) {
+pub(crate) fn commit(inner: &Inner, mq: &MessageQueue, pq: &ProcessQueue, done: &[MessageExt]) {
     if done.is_empty() {
         return;
     }

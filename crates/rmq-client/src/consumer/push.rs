@@ -7,9 +7,13 @@
 //! per consume batch. Listener calls run on tokio's blocking pool, at most
 //! `consume_thread_max` at a time.
 //!
+//! With an orderly listener each queue also has a consume task (see `orderly`), and clustering
+//! consumers renew their queue locks every 20 s.
+//!
 //! Lock order: `rebalance` (async, held across `.await`) before any std mutex; std mutexes
 //! (`state`, `queues`, `subscriptions`, `listener`, the offset table) are never held together
-//! and never across an `.await`.
+//! and never across an `.await`. A process queue's `consume_lock` (async, orderly only) is held
+//! only around one listener call and taken by nothing else that holds another lock.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -30,6 +34,7 @@ use tokio::task::JoinHandle;
 use super::allocate::allocate_averagely;
 use super::config::{ConsumerConfig, MessageModel};
 use super::offset_store::OffsetStore;
+use super::orderly::{self, ConsumeOrderlyStatus, OrderlyListener};
 use super::process_queue::ProcessQueue;
 use super::pull::retry_topic;
 use super::rebalance::{start_offset, subscribe_queues};
@@ -56,8 +61,9 @@ pub enum ConsumeStatus {
 /// block, sleep or do synchronous I/O. A panic counts as [`ConsumeStatus::ReconsumeLater`].
 pub type MessageListener = Arc<dyn Fn(&[MessageExt]) -> ConsumeStatus + Send + Sync + 'static>;
 
-/// A concurrently consuming push consumer (`DefaultMQPushConsumer` with a
-/// `MessageListenerConcurrently`).
+/// A push consumer (`DefaultMQPushConsumer`) with a concurrent listener
+/// ([`register_listener`](Self::register_listener)) or an orderly one
+/// ([`register_orderly_listener`](Self::register_orderly_listener)).
 ///
 /// ```no_run
 /// use rmq_client::consumer::{ConsumeStatus, ConsumerConfig, PushConsumer};
@@ -91,6 +97,7 @@ pub(crate) struct Inner {
     /// topic → subscription; `%RETRY%<group>` included in clustering mode once started.
     subscriptions: Mutex<BTreeMap<String, SubscriptionData>>,
     listener: Mutex<Option<MessageListener>>,
+    orderly_listener: Mutex<Option<OrderlyListener>>,
     offsets: OnceLock<OffsetStore>,
     /// The queues this consumer owns now.
     queues: Mutex<HashMap<MessageQueue, Assigned>>,
@@ -106,6 +113,18 @@ pub(crate) struct Inner {
 struct Assigned {
     pq: Arc<ProcessQueue>,
     task: JoinHandle<()>,
+    /// Orderly consumers: the queue's consume task.
+    consume_task: Option<JoinHandle<()>>,
+}
+
+impl Assigned {
+    fn stop(&self) {
+        self.pq.set_dropped();
+        self.task.abort();
+        if let Some(t) = &self.consume_task {
+            t.abort();
+        }
+    }
 }
 
 enum State {
@@ -135,6 +154,7 @@ impl PushConsumer {
                 client: Client::with_remoting(client_config, client_id, remoting),
                 subscriptions: Mutex::new(BTreeMap::new()),
                 listener: Mutex::new(None),
+                orderly_listener: Mutex::new(None),
                 offsets: OnceLock::new(),
                 queues: Mutex::new(HashMap::new()),
                 flow_control_hits: AtomicU64::new(0),
@@ -174,6 +194,19 @@ impl PushConsumer {
         *lock(&self.inner.listener) = Some(Arc::new(listener));
     }
 
+    /// Sets an orderly listener instead (`MessageListenerOrderly`): each queue is consumed by one
+    /// task, one batch at a time in offset order, and — in clustering mode — only while this
+    /// consumer holds the queue's broker lock (LOCK_BATCH_MQ), so no two members of the group
+    /// consume a queue at once. A suspended batch is retried after a second, up to
+    /// `max_reconsume_times` times, then sent to `%DLQ%<group>`. Must be called before
+    /// [`start`](Self::start).
+    pub fn register_orderly_listener<F>(&self, listener: F)
+    where
+        F: Fn(&[MessageExt]) -> ConsumeOrderlyStatus + Send + Sync + 'static,
+    {
+        *lock(&self.inner.orderly_listener) = Some(Arc::new(listener));
+    }
+
     /// Fetches routes, heartbeats, and starts the rebalance (immediately, then every
     /// `rebalance_interval_ms`), heartbeat and offset-persist tasks.
     pub async fn start(&self) -> Result<(), ClientError> {
@@ -182,7 +215,7 @@ impl PushConsumer {
         if inner.client.config.namesrv_addr.is_empty() {
             return Err(ClientError::NoNameServer);
         }
-        if lock(&inner.listener).is_none() {
+        if lock(&inner.listener).is_none() && lock(&inner.orderly_listener).is_none() {
             return Err(ClientError::InvalidArgument(
                 "no message listener registered".into(),
             ));
@@ -221,16 +254,26 @@ impl PushConsumer {
         let heartbeat = spawn_periodic(weak.clone(), ms(cfg.heartbeat_interval_ms), |inner| async move {
             inner.send_heartbeat(&inner.subscriptions_snapshot()).await
         });
-        let persist = spawn_periodic(weak, ms(cfg.persist_offset_interval_ms), |inner| async move {
-            inner.persist_offsets().await
-        });
+        let persist = spawn_periodic(
+            weak.clone(),
+            ms(cfg.persist_offset_interval_ms),
+            |inner| async move { inner.persist_offsets().await },
+        );
+        let mut tasks = vec![rebalance, heartbeat, persist];
+        if inner.needs_locks() {
+            tasks.push(spawn_periodic(
+                weak,
+                orderly::LOCK_RENEW_INTERVAL,
+                |inner| async move { orderly::renew_locks(&inner).await },
+            ));
+        }
         let mut state = lock(&inner.state);
         if !matches!(*state, State::Created) {
             // Raced with another start or a shutdown; keep the first outcome.
-            [rebalance, heartbeat, persist].iter().for_each(JoinHandle::abort);
+            tasks.iter().for_each(JoinHandle::abort);
             return Ok(());
         }
-        *state = State::Running(vec![rebalance, heartbeat, persist]);
+        *state = State::Running(tasks);
         tracing::info!(group = %inner.group, client_id = %inner.client.client_id, "push consumer started");
         Ok(())
     }
@@ -246,6 +289,9 @@ impl PushConsumer {
         let _guard = inner.rebalance.lock().await;
         let owned: Vec<MessageQueue> = inner.drop_all_queues();
         inner.offsets().persist(&inner.client, &inner.group, &owned).await;
+        if inner.needs_locks() && !owned.is_empty() {
+            orderly::unlock(inner, owned, false).await;
+        }
         let client = &inner.client;
         for addr in client.all_broker_addrs() {
             let header = UnregisterClientRequestHeader {
@@ -356,6 +402,20 @@ impl Inner {
         lock(&self.listener).clone()
     }
 
+    pub fn orderly_listener(&self) -> Option<OrderlyListener> {
+        lock(&self.orderly_listener).clone()
+    }
+
+    /// Whether an orderly listener is registered (it takes precedence over a concurrent one).
+    pub fn is_orderly(&self) -> bool {
+        lock(&self.orderly_listener).is_some()
+    }
+
+    /// Orderly clustering consumers take queues only under a broker lock.
+    fn needs_locks(&self) -> bool {
+        self.is_orderly() && self.config.message_model == MessageModel::Clustering
+    }
+
     pub fn subscription(&self, topic: &str) -> Option<SubscriptionData> {
         lock(&self.subscriptions).get(topic).cloned()
     }
@@ -389,8 +449,7 @@ impl Inner {
         drained
             .into_iter()
             .map(|(mq, a)| {
-                a.pq.set_dropped();
-                a.task.abort();
+                a.stop();
                 mq
             })
             .collect()
@@ -414,21 +473,31 @@ impl Inner {
             return;
         }
         let pq = Arc::new(ProcessQueue::default());
+        // Queues of an orderly clustering consumer are started once their lock was granted.
+        pq.set_locked(self.needs_locks(), now_ms());
         let task = tokio::spawn(super::pull_loop::run(
             self.clone(),
             mq.clone(),
             pq.clone(),
             offset,
         ));
+        let consume_task = self
+            .is_orderly()
+            .then(|| tokio::spawn(orderly::consume_loop(self.clone(), mq.clone(), pq.clone())));
         tracing::info!(group = %self.group, %mq, offset, "start pulling");
-        if let Some(old) = lock(&self.queues).insert(mq, Assigned { pq, task }) {
-            old.pq.set_dropped();
-            old.task.abort();
+        let assigned = Assigned {
+            pq,
+            task,
+            consume_task,
+        };
+        if let Some(old) = lock(&self.queues).insert(mq, assigned) {
+            old.stop();
         }
     }
 
-    /// Stops owning `mq`: its process queue is dropped and its offset persisted then forgotten.
-    async fn remove_queue(&self, mq: &MessageQueue) {
+    /// Stops owning `mq`: its process queue is dropped and its offset persisted then forgotten;
+    /// an orderly queue's lock is given up once its in-flight batch is done.
+    async fn remove_queue(self: &Arc<Self>, mq: &MessageQueue) {
         let Some(a) = lock(&self.queues).remove(mq) else {
             return;
         };
@@ -440,6 +509,13 @@ impl Inner {
             .await;
         if store.is_remote() {
             store.remove(mq);
+        }
+        if self.needs_locks() {
+            // The consume task ends by itself once idle; aborting it mid-listener would
+            // release the consume lock while the listener still runs.
+            orderly::unlock_when_idle(self.clone(), mq.clone(), a.pq.clone());
+        } else if let Some(t) = &a.consume_task {
+            t.abort();
         }
         tracing::info!(group = %self.group, %mq, "queue released");
     }
@@ -502,7 +578,11 @@ impl Inner {
     /// Drops owned queues of `topic` not in `mine`; returns whether any was dropped and the new
     /// queues with their start offsets (queues whose offset could not be read are retried at
     /// the next round).
-    async fn update_queues(&self, topic: &str, mine: &[MessageQueue]) -> (bool, Vec<(MessageQueue, i64)>) {
+    async fn update_queues(
+        self: &Arc<Self>,
+        topic: &str,
+        mine: &[MessageQueue],
+    ) -> (bool, Vec<(MessageQueue, i64)>) {
         let mine_set: HashSet<&MessageQueue> = mine.iter().collect();
         let (stale, owned): (Vec<MessageQueue>, HashSet<MessageQueue>) = {
             let queues = lock(&self.queues);
@@ -517,8 +597,20 @@ impl Inner {
             self.remove_queue(mq).await;
         }
         let store = self.offsets();
+        let mut new: Vec<MessageQueue> = mine.iter().filter(|mq| !owned.contains(*mq)).cloned().collect();
+        if self.needs_locks() && !new.is_empty() {
+            // Lock first, then read the offset the previous owner left.
+            let granted = orderly::lock(self, &new).await;
+            new.retain(|mq| {
+                let ok = granted.contains(mq);
+                if !ok {
+                    tracing::info!(group = %self.group, %mq, "queue locked by another consumer; not taken this round");
+                }
+                ok
+            });
+        }
         let mut added = Vec::new();
-        for mq in mine.iter().filter(|mq| !owned.contains(*mq)) {
+        for mq in &new {
             if store.is_remote() {
                 store.remove(mq);
             }

@@ -14,6 +14,7 @@ use rmq_protocol::RemotingCommand;
 use rmq_remoting::{BoxFuture, Channel, RequestHandler};
 
 use super::config::MessageModel;
+use super::orderly::ConsumeOrderlyStatus;
 use super::push::{now_ms, ConsumeStatus, Inner};
 
 const MIB: u64 = 1024 * 1024;
@@ -99,7 +100,7 @@ fn running_info(inner: &Inner) -> RemotingCommand {
     for (k, v) in [
         ("PROP_NAMESERVER_ADDR", client_config.namesrv_addr.join(";")),
         ("PROP_CONSUME_TYPE", "CONSUME_PASSIVELY".to_owned()),
-        ("PROP_CONSUMEORDERLY", "false".to_owned()),
+        ("PROP_CONSUMEORDERLY", inner.is_orderly().to_string()),
         ("PROP_CLIENT_VERSION", "V4_9_8".to_owned()),
         ("PROP_THREADPOOL_CORE_SIZE", cfg.consume_thread_max.to_string()),
         ("PROP_CONSUMER_START_TIMESTAMP", inner.start_ms.to_string()),
@@ -151,22 +152,37 @@ async fn consume_directly(inner: &Inner, req: &RemotingCommand) -> RemotingComma
         Ok(_) => return error(response_code::SYSTEM_ERROR, "no message in the body".into()),
         Err(e) => return error(response_code::SYSTEM_ERROR, format!("bad message: {e}")),
     };
-    let Some(listener) = inner.listener() else {
-        return error(response_code::SYSTEM_ERROR, "no listener".into());
-    };
     let started = now_ms();
-    let outcome =
-        tokio::task::spawn_blocking(move || std::panic::catch_unwind(AssertUnwindSafe(|| listener(&msgs))))
-            .await;
+    let order = inner.is_orderly();
+    let outcome = match (inner.orderly_listener(), inner.listener()) {
+        (Some(orderly), _) => {
+            tokio::task::spawn_blocking(move || {
+                std::panic::catch_unwind(AssertUnwindSafe(|| match orderly(&msgs) {
+                    ConsumeOrderlyStatus::Success => "CR_SUCCESS",
+                    ConsumeOrderlyStatus::SuspendCurrentQueueAMoment => "CR_LATER",
+                }))
+            })
+            .await
+        }
+        (None, Some(listener)) => {
+            tokio::task::spawn_blocking(move || {
+                std::panic::catch_unwind(AssertUnwindSafe(|| match listener(&msgs) {
+                    ConsumeStatus::ConsumeSuccess => "CR_SUCCESS",
+                    ConsumeStatus::ReconsumeLater => "CR_LATER",
+                }))
+            })
+            .await
+        }
+        (None, None) => return error(response_code::SYSTEM_ERROR, "no listener".into()),
+    };
     let (consume_result, remark) = match outcome {
-        Ok(Ok(ConsumeStatus::ConsumeSuccess)) => ("CR_SUCCESS", None),
-        Ok(Ok(ConsumeStatus::ReconsumeLater)) => ("CR_LATER", None),
+        Ok(Ok(result)) => (result, None),
         _ => ("CR_THROW_EXCEPTION", Some("the listener panicked".to_owned())),
     };
     let result = ConsumeMessageDirectlyResult {
         auto_commit: true,
         consume_result: consume_result.to_owned(),
-        order: false,
+        order,
         remark,
         spent_time_mills: now_ms() - started,
     };

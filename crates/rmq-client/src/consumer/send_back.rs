@@ -13,6 +13,8 @@ use crate::ClientError;
 
 /// `delayLevel` asking the broker to pick `3 + reconsumeTimes`.
 pub(crate) const DELAY_LEVEL_BROKER_DECIDES: i32 = 0;
+/// `delayLevel` sending the message straight to the DLQ.
+pub(crate) const DELAY_LEVEL_DLQ: i32 = -1;
 
 /// The request for `msg`, pulled from `mq`. `originMsgId` is the client id (UNIQ_KEY when
 /// present) and `originTopic` the topic the listener saw, as in Java's `sendMessageBack`.
