@@ -44,6 +44,8 @@ use crate::config::ClientConfig;
 use crate::message::MessageQueue;
 use crate::ClientError;
 
+/// First retry of a rebalance round that left a topic or queue out.
+const INCOMPLETE_REBALANCE_RETRY: Duration = Duration::from_secs(1);
 /// Producer group every Java client instance registers (`MixAll.CLIENT_INNER_PRODUCER_GROUP`).
 const CLIENT_INNER_PRODUCER_GROUP: &str = "CLIENT_INNER_PRODUCER";
 
@@ -356,15 +358,28 @@ impl Drop for PushConsumer {
     }
 }
 
-/// The rebalance task: now, then every `period` or when woken.
+/// The rebalance task: now, then every `period` or when woken — or sooner when a round left
+/// something out (a topic without a route yet, typically `%RETRY%<group>`, which the broker
+/// creates on the first heartbeat and registers a moment later; or a queue whose lock was
+/// refused): after [`INCOMPLETE_REBALANCE_RETRY`], doubling up to `period`. Java simply waits
+/// for the next periodic round.
 async fn rebalance_loop(weak: Weak<Inner>, period: Duration) {
+    let mut retry = INCOMPLETE_REBALANCE_RETRY;
     loop {
         let Some(inner) = weak.upgrade() else { return };
-        inner.do_rebalance().await;
+        let complete = inner.do_rebalance().await;
+        let next = if complete {
+            retry = INCOMPLETE_REBALANCE_RETRY;
+            period
+        } else {
+            let next = period.min(retry);
+            retry = retry.saturating_mul(2);
+            next
+        };
         let wakeup = async {
             tokio::select! {
                 _ = inner.rebalance_wakeup.notified() => {}
-                _ = tokio::time::sleep(period) => {}
+                _ = tokio::time::sleep(next) => {}
             }
         };
         wakeup.await;
@@ -521,11 +536,13 @@ impl Inner {
     }
 
     /// One rebalance round over every subscribed topic (spec §6.4).
-    pub async fn do_rebalance(self: &Arc<Self>) {
+    /// Returns whether every subscribed topic could be rebalanced.
+    pub async fn do_rebalance(self: &Arc<Self>) -> bool {
         let _guard = self.rebalance.lock().await;
         if !self.is_running() {
-            return;
+            return true;
         }
+        let mut complete = true;
         let mut changed_topics = Vec::new();
         let mut to_start = Vec::new();
         for topic in self.topics() {
@@ -533,6 +550,7 @@ impl Inner {
                 Ok(route) => route,
                 Err(e) => {
                     tracing::debug!(topic, error = %e, "rebalance: no route");
+                    complete = false;
                     continue;
                 }
             };
@@ -543,11 +561,22 @@ impl Inner {
                     Ok(cids) => allocate_averagely(&self.client.client_id, &mq_all, &cids),
                     Err(e) => {
                         tracing::debug!(topic, error = %e, "rebalance: consumer list unavailable");
+                        complete = false;
                         continue;
                     }
                 },
             };
             let (removed, added) = self.update_queues(&topic, &mine).await;
+            {
+                // A queue not taken (lock refused, offset unreadable) is retried soon.
+                let queues = lock(&self.queues);
+                if mine
+                    .iter()
+                    .any(|mq| !queues.contains_key(mq) && !added.iter().any(|(a, _)| a == mq))
+                {
+                    complete = false;
+                }
+            }
             if removed || !added.is_empty() {
                 changed_topics.push(topic);
             }
@@ -573,6 +602,7 @@ impl Inner {
         for (mq, offset) in to_start {
             self.start_queue(mq, offset);
         }
+        complete
     }
 
     /// Drops owned queues of `topic` not in `mine`; returns whether any was dropped and the new
