@@ -28,9 +28,10 @@ import rmq.conformance.harness.BrokerConfig;
 
 /**
  * CONSUMER_SEND_MSG_BACK → %RETRY%group (through the delay levels) → %DLQ%group after maxReconsumeTimes, and
- * a DLQ message re-sent to its original topic (issue #5). Every delay level is 1 s so the retries are quick.
+ * a DLQ message re-sent to its original topic (issue #5). Retry n uses delay level 3 + n; levels 3, 4 and 5 are
+ * 1 s, 2 s and 3 s here, so the intervals between deliveries grow while the test stays quick.
  */
-@BrokerConfig({"messageDelayLevel=1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s"})
+@BrokerConfig({"messageDelayLevel=1s 1s 1s 2s 3s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s"})
 class RetryDlqTest extends ConformanceBase {
 
     record Attempt(String topic, int reconsumeTimes, String body, String msgId, long at) {
@@ -89,6 +90,13 @@ class RetryDlqTest extends ConformanceBase {
             assertEquals(sent.getMsgId(), a.msgId(), "the client shows the original UNIQ_KEY on every attempt");
         }
         assertEquals(List.of(0, 1, 2, 3), times, "reconsumeTimes of the deliveries: " + seen);
+        // Growing intervals: retry n is never delivered before its delay level (1 s, 2 s, 3 s) has passed.
+        for (int i = 1; i < seen.size(); i++) {
+            long gap = seen.get(i).at() - seen.get(i - 1).at();
+            long delay = 1000L * i;
+            assertTrue(gap >= delay - 50, "retry " + i + " came " + gap + " ms after the previous delivery, before its "
+                + delay + " ms delay level: " + seen);
+        }
         // the first delivery comes from the topic itself, the retries from %RETRY%group (the client restores
         // the topic from RETRY_TOPIC before the listener sees it)
         for (Attempt a : seen) {
