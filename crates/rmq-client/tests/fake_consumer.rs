@@ -340,6 +340,16 @@ async fn broadcasting_consumers_each_get_everything_and_keep_offsets_locally() {
         r1.lock().unwrap().len() == 10 && r2.lock().unwrap().len() == 10
     })
     .await;
+    // The listener sees a batch before its offsets advance: wait until b1's offsets cover all 10,
+    // or the file written at shutdown may miss the last batch and the restart would see it again.
+    eventually("b1's offsets to cover all 10", || {
+        b1.assigned_queues()
+            .iter()
+            .map(|q| b1.consume_offset(q).unwrap_or(0))
+            .sum::<i64>()
+            == 10
+    })
+    .await;
     b1.shutdown().await;
     b2.shutdown().await;
     let file = dir.path().join("127.0.0.1@b1").join("BG").join("offsets.json");
