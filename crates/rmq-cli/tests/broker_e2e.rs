@@ -96,7 +96,7 @@ async fn send_route_and_bad_input() {
     let resp = invoke(&client, &broker_addr, bad).await;
     assert_eq!(resp.code, response_code::SYSTEM_ERROR);
     let remark = resp.remark.as_deref().unwrap_or("");
-    assert!(remark.contains("queueId") || remark.contains("`e`"), "{remark:?}");
+    assert!(remark.contains("queueId"), "{remark:?}");
 
     // Oversized body: MESSAGE_ILLEGAL.
     let big = vec![b'x'; 4 * 1024 * 1024 + 1];

@@ -52,7 +52,11 @@ fn either<T: WireValue>(
 ) -> Result<Option<T>, WireError> {
     match optional(ext, v1)? {
         Some(v) => Ok(Some(v)),
-        None => optional(ext, v2),
+        // Name the field by its V1 name too, so a remark says which field `e` was.
+        None => optional(ext, v2).map_err(|e| match e {
+            WireError::BadField { value, .. } => WireError::BadField { field: v1, value },
+            other => other,
+        }),
     }
 }
 
