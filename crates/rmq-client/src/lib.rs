@@ -49,6 +49,7 @@ pub mod config;
 pub mod consumer;
 pub mod error;
 pub mod message;
+mod periodic;
 pub mod producer;
 mod route;
 mod send;

@@ -2,7 +2,7 @@
 //! route-refresh and heartbeat tasks (spec §2.3, §3.2, §5.4, §6.1).
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rmq_protocol::body::{self, HeartbeatData, ProducerData};
@@ -11,6 +11,8 @@ use rmq_protocol::header::UnregisterClientRequestHeader;
 use rmq_protocol::message::{self, UniqIdGenerator};
 use rmq_remoting::RemotingClient;
 use tokio::task::JoinHandle;
+
+use crate::periodic::spawn_periodic;
 
 use crate::client::{lock, Client, DEFAULT_TIMEOUT};
 use crate::config::ClientConfig;
@@ -256,23 +258,6 @@ impl Producer {
         client.remoting.close_all();
         tracing::info!(group = %self.inner.group, "producer shut down");
     }
-}
-
-/// Runs `job` after `delay`, then every `period`, for as long as the producer exists.
-fn spawn_periodic<F, Fut>(weak: Weak<Inner>, delay: Duration, period: Duration, job: F) -> JoinHandle<()>
-where
-    F: Fn(Arc<Inner>) -> Fut + Send + 'static,
-    Fut: std::future::Future<Output = ()> + Send,
-{
-    tokio::spawn(async move {
-        let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + delay, period);
-        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            ticks.tick().await;
-            let Some(inner) = weak.upgrade() else { return };
-            job(inner).await;
-        }
-    })
 }
 
 impl Inner {

@@ -31,6 +31,8 @@ use rmq_remoting::RemotingClient;
 use tokio::sync::{Notify, Semaphore};
 use tokio::task::JoinHandle;
 
+use crate::periodic::spawn_periodic;
+
 use super::allocate::allocate_averagely;
 use super::config::{ConsumerConfig, MessageModel};
 use super::offset_store::OffsetStore;
@@ -253,18 +255,20 @@ impl PushConsumer {
         let weak = Arc::downgrade(inner);
         let cfg = &inner.config;
         let rebalance = tokio::spawn(rebalance_loop(weak.clone(), ms(cfg.rebalance_interval_ms)));
-        let heartbeat = spawn_periodic(weak.clone(), ms(cfg.heartbeat_interval_ms), |inner| async move {
+        // Each job first runs one period after start.
+        let hb = ms(cfg.heartbeat_interval_ms);
+        let heartbeat = spawn_periodic(weak.clone(), hb, hb, |inner| async move {
             inner.send_heartbeat(&inner.subscriptions_snapshot()).await
         });
-        let persist = spawn_periodic(
-            weak.clone(),
-            ms(cfg.persist_offset_interval_ms),
-            |inner| async move { inner.persist_offsets().await },
-        );
+        let persist_every = ms(cfg.persist_offset_interval_ms);
+        let persist = spawn_periodic(weak.clone(), persist_every, persist_every, |inner| async move {
+            inner.persist_offsets().await
+        });
         let mut tasks = vec![rebalance, heartbeat, persist];
         if inner.needs_locks() {
             tasks.push(spawn_periodic(
                 weak,
+                orderly::LOCK_RENEW_INTERVAL,
                 orderly::LOCK_RENEW_INTERVAL,
                 |inner| async move { orderly::renew_locks(&inner).await },
             ));
@@ -384,23 +388,6 @@ async fn rebalance_loop(weak: Weak<Inner>, period: Duration) {
         };
         wakeup.await;
     }
-}
-
-/// Runs `job` every `period` (first run after one period) while the consumer exists.
-fn spawn_periodic<F, Fut>(weak: Weak<Inner>, period: Duration, job: F) -> JoinHandle<()>
-where
-    F: Fn(Arc<Inner>) -> Fut + Send + 'static,
-    Fut: std::future::Future<Output = ()> + Send,
-{
-    tokio::spawn(async move {
-        let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
-        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            ticks.tick().await;
-            let Some(inner) = weak.upgrade() else { return };
-            job(inner).await;
-        }
-    })
 }
 
 impl Inner {
