@@ -6,8 +6,8 @@
 //! recovery). Readers: any thread, lock-free apart from the segment list `RwLock`.
 
 use std::path::Path;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use crate::error::IoContext;
 use crate::mapped_file::{MappedFile, MappedFileQueue};
@@ -72,6 +72,10 @@ pub struct ConsumeQueue {
     min_logic_offset: AtomicU64,
     /// End (offset + size) of the last dispatched commitlog record.
     max_phy_offset: AtomicI64,
+    /// Serializes creating the first segment (which may run outside the store's put lock).
+    first_segment: Mutex<()>,
+    /// The first segment exists and is filled (set under `first_segment`).
+    ready: AtomicBool,
 }
 
 impl ConsumeQueue {
@@ -85,12 +89,15 @@ impl ConsumeQueue {
         let dir = cq_root.join(&*topic).join(queue_id.to_string());
         let queue = MappedFileQueue::load(dir, file_size)?;
         let min = queue.min_offset().unwrap_or(0);
+        let min_exists = !queue.is_empty();
         Ok(ConsumeQueue {
             topic,
             queue_id,
             queue,
             min_logic_offset: AtomicU64::new(min),
             max_phy_offset: AtomicI64::new(0),
+            first_segment: Mutex::new(()),
+            ready: AtomicBool::new(min_exists),
         })
     }
 
@@ -191,13 +198,7 @@ impl ConsumeQueue {
             return Ok(false);
         }
         let expected = queue_offset as u64 * UNIT;
-        let file_size = self.queue.file_size();
-        if self.queue.is_empty() {
-            let start = expected - expected % file_size;
-            self.queue.create(start)?;
-            self.fill_pre_blank(start, expected)?;
-            self.min_logic_offset.store(expected, Ordering::Release);
-        } else {
+        if !self.ensure_first_segment(queue_offset)? {
             let cur = self.queue.max_offset();
             if expected < cur {
                 tracing::warn!(topic = %self.topic, queue_id = self.queue_id, queue_offset,
@@ -213,6 +214,28 @@ impl ConsumeQueue {
         self.append(&entry.encode())?;
         self.max_phy_offset
             .store(entry.phy_offset + entry.size as i64, Ordering::Release);
+        Ok(true)
+    }
+
+    /// Create the segment that will hold `queue_offset` if the queue has none yet (pre-blank
+    /// entries before it, as Java). Returns whether it did. Cheap when the queue has segments;
+    /// the store calls it before taking its put lock for a queue that is new, so that creating
+    /// files does not stall unrelated sends.
+    pub fn ensure_first_segment(&self, queue_offset: i64) -> Result<bool, StoreError> {
+        if self.ready.load(Ordering::Acquire) && !self.queue.is_empty() {
+            return Ok(false);
+        }
+        let _guard = self.first_segment.lock().unwrap_or_else(|p| p.into_inner());
+        if !self.queue.is_empty() {
+            self.ready.store(true, Ordering::Release);
+            return Ok(false);
+        }
+        let expected = queue_offset as u64 * UNIT;
+        let start = expected - expected % self.queue.file_size();
+        self.queue.create(start)?;
+        self.fill_pre_blank(start, expected)?;
+        self.min_logic_offset.store(expected, Ordering::Release);
+        self.ready.store(true, Ordering::Release);
         Ok(true)
     }
 

@@ -3,21 +3,20 @@
 //!
 //! Layout: 40-byte header, `slot_num` × i32 hash slots, `index_num` × 20-byte entries
 //! `(keyHash i32, phyOffset i64, timeDiff s i32, prevIndex i32)`. Entry 0 is never used.
-//! Writes (entry + slot) go through `pwrite` under the put lock; the header lives in memory and
-//! is written on flush. A stale on-disk header is harmless: slots pointing past `index_count`
+//! Writes (entry, then slot) are copies into the file's shared mapping under the put lock; slots
+//! are read and written as aligned atomic i32s (queries run concurrently), entries are read only
+//! below the published `index_count`. The header lives in memory and is written on flush. A stale on-disk header is harmless: slots pointing past `index_count`
 //! read as empty and the entries are overwritten.
 //!
 //! File names use UTC (Java uses local time); only their order matters.
 
 use std::fs::{self, File, OpenOptions};
 use std::io;
-use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicI32, AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicI64, AtomicU32, Ordering};
 use std::sync::{Arc, RwLock};
 
-use bytes::Bytes;
-use memmap2::Mmap;
+use memmap2::{Advice, MmapRaw};
 
 use crate::error::IoContext;
 use crate::mapped_file::sync_dir;
@@ -48,8 +47,7 @@ pub fn key_hash(key: &str) -> i32 {
 #[derive(Debug)]
 pub struct IndexFile {
     path: PathBuf,
-    file: File,
-    data: Bytes,
+    map: MmapRaw,
     slot_num: u32,
     index_num: u32,
     begin_ts: AtomicI64,
@@ -107,7 +105,7 @@ impl IndexFile {
             });
         }
         let f = Self::map(path, file, slot_num, index_num)?;
-        let h = &f.data[..INDEX_HEADER_SIZE];
+        let h = f.read_bytes::<INDEX_HEADER_SIZE>(0);
         let i64_at = |p: usize| i64::from_be_bytes(h[p..p + 8].try_into().expect("8 bytes"));
         let i32_at = |p: usize| i32::from_be_bytes(h[p..p + 4].try_into().expect("4 bytes"));
         f.begin_ts.store(i64_at(0), Ordering::Release);
@@ -122,13 +120,13 @@ impl IndexFile {
     }
 
     fn map(path: PathBuf, file: File, slot_num: u32, index_num: u32) -> Result<IndexFile, StoreError> {
-        // SAFETY: read-only mapping; bytes change only through this store's pwrites to slots and
-        // entries, which readers bound by `index_count` and tolerate being stale.
-        let mmap = unsafe { Mmap::map(&file) }.at(&path)?;
+        let map = MmapRaw::map_raw(&file).at(&path)?;
+        // Slots and entries are scattered: a fault should bring in one page, not a read-ahead
+        // window.
+        map.advise(Advice::Random).at(&path)?;
         Ok(IndexFile {
             path,
-            file,
-            data: Bytes::from_owner(mmap),
+            map,
             slot_num,
             index_num,
             begin_ts: AtomicI64::new(0),
@@ -159,9 +157,31 @@ impl IndexFile {
             + self.slot_num as u64 * HASH_SLOT_SIZE as u64
             + idx as u64 * INDEX_ENTRY_SIZE as u64
     }
-    fn read_i32(&self, pos: u64) -> i32 {
-        let p = pos as usize;
-        i32::from_be_bytes(self.data[p..p + 4].try_into().expect("4 bytes"))
+    /// The hash slot at `pos` (4-aligned: the header is 40 bytes, slots 4).
+    fn slot(&self, pos: u64) -> &AtomicU32 {
+        assert!(pos as usize + HASH_SLOT_SIZE <= self.map.len() && pos.is_multiple_of(4));
+        // SAFETY: in bounds and aligned (asserted; the mapping is page-aligned); slots are only
+        // ever accessed through this atomic view while the file is open.
+        unsafe { &*(self.map.as_ptr().add(pos as usize) as *const AtomicU32) }
+    }
+    fn read_slot(&self, pos: u64) -> i32 {
+        u32::from_be(self.slot(pos).load(Ordering::Acquire)) as i32
+    }
+    /// `N` bytes at `pos`: the header (no writer yet) or an entry below `index_count`, which
+    /// is never written again.
+    fn read_bytes<const N: usize>(&self, pos: usize) -> [u8; N] {
+        assert!(pos + N <= self.map.len());
+        let mut out = [0u8; N];
+        // SAFETY: in bounds (asserted); no concurrent writer for these bytes (see above).
+        unsafe { std::ptr::copy_nonoverlapping(self.map.as_ptr().add(pos), out.as_mut_ptr(), N) };
+        out
+    }
+    /// Copy `bytes` to `pos`. Single writer (the put lock); `pos` is the header (flush, under
+    /// the same lock) or the entry at `index_count`, which no reader looks at yet.
+    fn write_bytes(&self, pos: usize, bytes: &[u8]) {
+        assert!(pos + bytes.len() <= self.map.len());
+        // SAFETY: in bounds (asserted); nobody reads these bytes concurrently (see above).
+        unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), self.map.as_mut_ptr().add(pos), bytes.len()) };
     }
 
     /// Insert one key (§4.3). Single writer (put lock). Returns false if the file is full.
@@ -172,7 +192,7 @@ impl IndexFile {
         }
         let hash = key_hash(key);
         let slot_pos = self.slot_pos(hash);
-        let mut prev = self.read_i32(slot_pos);
+        let mut prev = self.read_slot(slot_pos);
         if prev <= 0 || prev > count {
             prev = 0;
         }
@@ -187,8 +207,9 @@ impl IndexFile {
         entry[4..12].copy_from_slice(&phy.to_be_bytes());
         entry[12..16].copy_from_slice(&diff.to_be_bytes());
         entry[16..].copy_from_slice(&prev.to_be_bytes());
-        self.file.write_all_at(&entry, self.entry_pos(count))?;
-        self.file.write_all_at(&count.to_be_bytes(), slot_pos)?;
+        self.write_bytes(self.entry_pos(count) as usize, &entry);
+        self.slot(slot_pos)
+            .store((count as u32).to_be(), Ordering::Release);
         if count <= 1 {
             self.begin_phy.store(phy, Ordering::Release);
             self.begin_ts.store(store_ts, Ordering::Release);
@@ -210,12 +231,12 @@ impl IndexFile {
         }
         let count = self.index_count.load(Ordering::Acquire);
         let hash = key_hash(key);
-        let mut idx = self.read_i32(self.slot_pos(hash));
+        let mut idx = self.read_slot(self.slot_pos(hash));
         let mut steps = 0;
         while idx > 0 && idx < count && out.len() < max && steps < count {
             steps += 1;
             let p = self.entry_pos(idx) as usize;
-            let e = &self.data[p..p + INDEX_ENTRY_SIZE];
+            let e = self.read_bytes::<INDEX_ENTRY_SIZE>(p);
             let h = i32::from_be_bytes(e[..4].try_into().expect("4 bytes"));
             let phy = i64::from_be_bytes(e[4..12].try_into().expect("8 bytes"));
             let diff = i32::from_be_bytes(e[12..16].try_into().expect("4 bytes"));
@@ -239,12 +260,13 @@ impl IndexFile {
         h[24..32].copy_from_slice(&self.end_phy().to_be_bytes());
         h[32..36].copy_from_slice(&self.slot_count.load(Ordering::Acquire).to_be_bytes());
         h[36..].copy_from_slice(&self.index_count.load(Ordering::Acquire).to_be_bytes());
-        self.file.write_all_at(&h, 0)
+        self.write_bytes(0, &h);
+        Ok(())
     }
 
     fn flush(&self) -> io::Result<()> {
         self.write_header()?;
-        self.file.sync_data()
+        self.map.flush()
     }
 }
 
