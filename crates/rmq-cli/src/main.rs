@@ -20,6 +20,11 @@ mod servers;
 
 use clap::{Parser, Subcommand};
 
+/// mimalloc instead of glibc malloc: the send path allocates per request (frames, headers,
+/// properties), and glibc's malloc/free was ~14 % of broker CPU under load in `perf`.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "rmq",
