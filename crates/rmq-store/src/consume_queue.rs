@@ -101,6 +101,11 @@ impl ConsumeQueue {
         })
     }
 
+    /// Has its first segment (set once `ensure_first_segment` or a load found one).
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::Acquire)
+    }
+
     pub fn topic(&self) -> &Arc<str> {
         &self.topic
     }

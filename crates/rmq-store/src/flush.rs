@@ -29,6 +29,9 @@ pub(crate) enum StopMode {
 #[derive(Debug, Default)]
 struct SignalState {
     requested: bool,
+    /// The service is blocked in `wait` (only then does `wake` need to notify: a futex syscall
+    /// per put otherwise, for a flag the service reads anyway before it next sleeps).
+    waiting: bool,
     stop: Option<StopMode>,
 }
 
@@ -45,8 +48,16 @@ impl Signal {
     }
 
     pub fn wake(&self) {
-        self.lock().requested = true;
-        self.cv.notify_one();
+        let mut s = self.lock();
+        if s.requested {
+            return;
+        }
+        s.requested = true;
+        let waiting = s.waiting;
+        drop(s);
+        if waiting {
+            self.cv.notify_one();
+        }
     }
 
     pub fn stop(&self, mode: StopMode) {
@@ -61,11 +72,13 @@ impl Signal {
 
     /// Wait until woken, stopped or `timeout`; returns the stop mode if stopping.
     fn wait(&self, timeout: Duration) -> Option<StopMode> {
-        let guard = self.lock();
+        let mut guard = self.lock();
+        guard.waiting = true;
         let (mut s, _) = self
             .cv
             .wait_timeout_while(guard, timeout, |s| !s.requested && s.stop.is_none())
             .unwrap_or_else(|p| p.into_inner());
+        s.waiting = false;
         s.requested = false;
         s.stop
     }

@@ -16,7 +16,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicI64, AtomicU32, Ordering};
 use std::sync::{Arc, RwLock};
 
-use memmap2::{Advice, MmapRaw};
+use memmap2::{Advice, MmapRaw, UncheckedAdvice};
 
 use crate::error::IoContext;
 use crate::mapped_file::sync_dir;
@@ -58,7 +58,12 @@ pub struct IndexFile {
     index_count: AtomicI32,
     /// Flushed after becoming full.
     sealed: AtomicBool,
+    /// `index_count` when the pages were last dropped from the mapping.
+    released_at: AtomicI32,
 }
+
+/// The mapping's pages are dropped (`release_pages`) after this many more entries (~1 MiB).
+const RELEASE_ENTRIES: i32 = 1 << 16;
 
 impl IndexFile {
     pub fn file_size(slot_num: u32, index_num: u32) -> u64 {
@@ -136,6 +141,7 @@ impl IndexFile {
             slot_count: AtomicI32::new(0),
             index_count: AtomicI32::new(1),
             sealed: AtomicBool::new(false),
+            released_at: AtomicI32::new(0),
         })
     }
 
@@ -262,6 +268,27 @@ impl IndexFile {
         h[36..].copy_from_slice(&self.index_count.load(Ordering::Acquire).to_be_bytes());
         self.write_bytes(0, &h);
         Ok(())
+    }
+
+    /// Unmap the file's pages from the process (they stay in the page cache, dirty ones too,
+    /// and fault back in on the next access) once `RELEASE_ENTRIES` entries were added since the
+    /// last time, so RSS does not keep every slot page the hash ever touched.
+    fn release_pages(&self) {
+        let count = self.index_count.load(Ordering::Acquire);
+        if count - self.released_at.load(Ordering::Acquire) < RELEASE_ENTRIES {
+            return;
+        }
+        // SAFETY: MADV_DONTNEED on a shared file mapping drops page-table entries only; the
+        // bytes (including unflushed writes, and a concurrent writer's) stay in the page cache
+        // and every later access sees them.
+        let r = unsafe {
+            self.map
+                .unchecked_advise_range(UncheckedAdvice::DontNeed, 0, self.map.len())
+        };
+        match r {
+            Ok(()) => self.released_at.store(count, Ordering::Release),
+            Err(e) => tracing::debug!(error = %e, path = %self.path.display(), "madvise(DONTNEED) failed"),
+        }
     }
 
     fn flush(&self) -> io::Result<()> {
@@ -443,6 +470,7 @@ impl IndexService {
                 // only for full files, too).
                 f.flush()?;
             }
+            f.release_pages();
         }
         Ok(index_ts)
     }

@@ -9,7 +9,10 @@
 //! `Bytes` from a read-only mapping with the kernel's default read-ahead, always bounded by
 //! `wrote`, so a reader's slice and the writer's destination never overlap. Invariant: bytes below a segment's published `wrote` position never change while the
 //! store is open (recovery truncates before any reader exists), so slices handed out stay valid.
-//! Flushing is `msync` of the dirty range.
+//! Flushing is `msync` of the dirty range. Flushed whole pages are then dropped from both mappings
+//! (`MADV_DONTNEED`, in steps of at least `RELEASE_STEP`): they stay in the page cache, readers
+//! and the writer fault them back in from it, but the process does not keep every page it ever
+//! wrote or served mapped (which is what RSS counts).
 
 use std::fs::{self, File, OpenOptions};
 use std::io;
@@ -18,13 +21,16 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use bytes::Bytes;
-use memmap2::{Advice, Mmap, MmapRaw};
+use memmap2::{Advice, Mmap, MmapRaw, UncheckedAdvice};
 
 use crate::error::IoContext;
 use crate::StoreError;
 
 /// `MappedFile.OS_PAGE_SIZE`: unit of the "least pages" flush thresholds.
 pub const OS_PAGE_SIZE: u64 = 4096;
+
+/// Flushed pages are unmapped from the process in steps of at least this many bytes.
+const RELEASE_STEP: u64 = 1 << 20;
 
 /// Suffix of a segment being created.
 const TMP_SUFFIX: &str = ".tmp";
@@ -43,8 +49,12 @@ pub struct MappedFile {
     size: u64,
     /// The write mapping (raw pointer) and flushes.
     map: MmapRaw,
-    /// The read-only mapping as `Bytes`, which readers' zero-copy slices are cut from.
+    /// The read-only mapping, and the same as `Bytes`, which readers' zero-copy slices are cut
+    /// from.
+    read: Arc<Mmap>,
     data: Bytes,
+    /// Pages below this offset have been dropped from both mappings after a flush.
+    released: AtomicU64,
     /// Bytes appended (readers see up to here).
     wrote: AtomicU64,
     /// Bytes known to be on disk.
@@ -111,13 +121,15 @@ impl MappedFile {
         let map = MmapRaw::map_raw(&file).at(&path)?;
         map.advise(Advice::Random).at(&path)?;
         // SAFETY: as above: no byte a reader can see through this mapping changes.
-        let read = unsafe { Mmap::map(&file) }.at(&path)?;
+        let read = Arc::new(unsafe { Mmap::map(&file) }.at(&path)?);
         Ok(MappedFile {
             path,
             file,
             start_offset,
             size,
-            data: Bytes::from_owner(read),
+            data: Bytes::from_owner(ReadMap(read.clone())),
+            read,
+            released: AtomicU64::new(0),
             map,
             wrote: AtomicU64::new(pos),
             flushed: AtomicU64::new(pos),
@@ -222,7 +234,34 @@ impl MappedFile {
             }
         }
         self.flushed.store(w, Ordering::Release);
+        self.release_pages(w);
         Ok(w)
+    }
+
+    /// Drop the whole pages below `flushed` from both mappings (see the module docs).
+    fn release_pages(&self, flushed: u64) {
+        let floor = flushed / OS_PAGE_SIZE * OS_PAGE_SIZE;
+        let from = self.released.load(Ordering::Acquire);
+        if floor < from + RELEASE_STEP && floor < self.size {
+            return;
+        }
+        let len = (floor - from) as usize;
+        // SAFETY: MADV_DONTNEED on a shared file mapping only unmaps the pages: the next access
+        // faults in the same bytes from the page cache (dirty pages are kept there), so a reader
+        // holding a slice over the range sees no change. The range is flushed, below `wrote`,
+        // and never written again.
+        let r = unsafe {
+            self.map
+                .unchecked_advise_range(UncheckedAdvice::DontNeed, from as usize, len)
+                .and_then(|()| {
+                    self.read
+                        .unchecked_advise_range(UncheckedAdvice::DontNeed, from as usize, len)
+                })
+        };
+        match r {
+            Ok(()) => self.released.store(floor, Ordering::Release),
+            Err(e) => tracing::debug!(error = %e, path = %self.path.display(), "madvise(DONTNEED) failed"),
+        }
     }
 
     /// Cut the segment at `pos`: everything after it becomes zeros (ftruncate down and back up,
@@ -247,6 +286,15 @@ impl MappedFile {
             .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
             .map(|d| d.as_millis() as i64)
             .unwrap_or(0)
+    }
+}
+
+/// `Bytes` owner of a segment's read mapping.
+struct ReadMap(Arc<Mmap>);
+
+impl AsRef<[u8]> for ReadMap {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
     }
 }
 
@@ -466,5 +514,37 @@ mod tests {
         assert_eq!(q.files().len(), 1);
         assert_eq!(file_name(4096), "00000000000000004096");
         assert!(MappedFileQueue::load(dir.path().join("q"), 8192).is_err());
+    }
+
+    #[test]
+    fn released_pages_read_back_and_appends_continue() {
+        let dir = tempfile::tempdir().unwrap();
+        let size = 4 * RELEASE_STEP;
+        let q = MappedFileQueue::load(dir.path().join("q"), size).unwrap();
+        let f = q.create(0).unwrap();
+        let chunk: Vec<u8> = (0..=255u8).cycle().take(4096 + 17).collect();
+        let mut pos = 0;
+        while pos + (chunk.len() as u64) < 2 * RELEASE_STEP {
+            f.append_at(pos, &chunk).unwrap();
+            pos += chunk.len() as u64;
+        }
+        let held = f.slice(0, pos).unwrap();
+        assert_eq!(f.flush(0).unwrap(), pos);
+        assert!(
+            f.released.load(Ordering::Acquire) >= RELEASE_STEP,
+            "pages were released"
+        );
+        // A slice taken before the release, one taken after, and appends into the partly
+        // released page all see the same bytes.
+        for (i, b) in held.iter().enumerate() {
+            assert_eq!(*b, chunk[i % chunk.len()], "held slice byte {i}");
+        }
+        assert_eq!(f.slice(0, pos).unwrap(), held);
+        f.append_at(pos, b"tail").unwrap();
+        assert_eq!(&f.slice(pos, 4).unwrap()[..], b"tail");
+        drop(q);
+        let raw = std::fs::read(dir.path().join("q").join(file_name(0))).unwrap();
+        assert_eq!(&raw[..pos as usize], &held[..]);
+        assert_eq!(&raw[pos as usize..pos as usize + 4], b"tail");
     }
 }

@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -66,6 +66,9 @@ pub(crate) struct Core {
     pub cq_flush_signal: Signal,
     arrivals: broadcast::Sender<Arrival>,
     dispatched: AtomicI64,
+    /// Bumped (under the put lock) whenever consume queues are removed, so a queue looked up
+    /// before the put lock is known to still be the live one.
+    cq_generation: AtomicU64,
     /// Store timestamp of the newest appended record (for the checkpoint).
     last_store_ts: AtomicI64,
     /// `beginTimeInLock` (0 when the put lock is free).
@@ -174,6 +177,7 @@ impl MessageStore {
             cq_flush_signal: Signal::default(),
             arrivals,
             dispatched: AtomicI64::new(0),
+            cq_generation: AtomicU64::new(0),
             begin_time_in_lock: AtomicI64::new(0),
             in_memory_window_bytes,
         });
@@ -617,10 +621,10 @@ impl Core {
     /// mappings) before taking the put lock, so file-system work for a new queue does not stall
     /// every other send (BenchmarkTest has 1024 queues). Dispatch under the lock creates it if
     /// this did not (an error here is left for dispatch to report).
-    fn prepare_consume_queue(&self, first: &PutMessage) {
+    fn prepare_consume_queue(&self, first: &PutMessage) -> Option<Arc<ConsumeQueue>> {
         if let Some(cq) = self.find_cq(&first.topic, first.queue_id) {
-            if cq.max_offset() > 0 {
-                return;
+            if cq.is_ready() {
+                return Some(cq);
             }
         }
         let next = {
@@ -631,9 +635,9 @@ impl Core {
                 .copied()
                 .unwrap_or(0)
         };
-        if let Ok(cq) = self.find_or_create_cq(&first.topic, first.queue_id) {
-            let _ = cq.ensure_first_segment(next);
-        }
+        let cq = self.find_or_create_cq(&first.topic, first.queue_id).ok()?;
+        let _ = cq.ensure_first_segment(next);
+        Some(cq)
     }
 
     fn is_os_page_cache_busy(&self) -> bool {
@@ -650,14 +654,16 @@ impl Core {
             return Err(PutStatus::OsPageCacheBusy);
         }
         let mut enc = self.encode(batch)?;
-        self.prepare_consume_queue(&batch[0]);
+        let generation = self.cq_generation.load(Ordering::Acquire);
+        let prepared = self.prepare_consume_queue(&batch[0]);
         let mut st = self.put_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let prepared = prepared.filter(|_| self.cq_generation.load(Ordering::Acquire) == generation);
         if self.flags.load(Ordering::Acquire) != 0 {
             return Err(PutStatus::ServiceNotAvailable);
         }
         let store_ts = now_ms();
         self.begin_time_in_lock.store(store_ts, Ordering::Release);
-        let result = self.append_locked(&mut st, &mut enc, batch, store_ts);
+        let result = self.append_locked(&mut st, &mut enc, batch, store_ts, prepared);
         self.begin_time_in_lock.store(0, Ordering::Release);
         drop(st);
         let (wrote_offset, queue_offset) = result?;
@@ -688,6 +694,7 @@ impl Core {
         enc: &mut Encoded,
         batch: &[PutMessage],
         store_ts: i64,
+        cq: Option<Arc<ConsumeQueue>>,
     ) -> Result<(u64, i64), PutStatus> {
         let first = &batch[0];
         let (file, pos) = match self.commit_log.reserve(enc.buf.len()) {
@@ -738,7 +745,7 @@ impl Core {
                 .insert(first.queue_id, queue_offset);
         }
         self.last_store_ts.store(store_ts, Ordering::Release);
-        self.dispatch_appended(enc, batch, base, next, store_ts);
+        self.dispatch_appended(enc, batch, base, next, store_ts, cq);
         Ok((base, next))
     }
 
@@ -750,11 +757,11 @@ impl Core {
         base: u64,
         first_queue_offset: i64,
         store_ts: i64,
+        mut cq: Option<Arc<ConsumeQueue>>,
     ) {
         let first = &batch[0];
         let mut phy = base;
         let mut qo = first_queue_offset;
-        let mut cq: Option<Arc<ConsumeQueue>> = None;
         for (&(len, flag, enters, tags), m) in enc.records.iter().zip(batch) {
             if let Some(index) = &self.index {
                 let built = index.build(&m.topic, m.properties.as_bytes(), phy as i64, store_ts, flag);
@@ -1022,6 +1029,7 @@ impl Core {
 
     fn delete_topics(&self, topics: &[String]) {
         let mut st = self.put_lock.lock().unwrap_or_else(|p| p.into_inner());
+        self.cq_generation.fetch_add(1, Ordering::AcqRel);
         for topic in topics {
             st.next_queue_offset.remove(topic.as_str());
             let removed = self
