@@ -65,4 +65,4 @@ pub mod store;
 pub use config::{FlushDiskType, StoreConfig};
 pub use error::StoreError;
 pub use message::{Arrival, GetResult, GetStatus, PutMessage, PutResult, PutStatus, QueryResult};
-pub use store::{CleanupReport, MessageStore};
+pub use store::{CleanupReport, MessageStore, PendingPut};

@@ -242,6 +242,21 @@ impl MessageStore {
         result
     }
 
+    /// `put_messages` in two halves: this one holds the put lock (encode, append, dispatch) and
+    /// returns at once; [`PendingPut::wait`] waits for the group commit under SYNC_FLUSH. The
+    /// broker's send queue gives its permit back in between.
+    pub fn append_messages(&self, batch: Vec<PutMessage>) -> PendingPut<'_> {
+        let (result, end) = match self.core().append(&batch) {
+            Ok((r, end)) => (r, Some(end)),
+            Err(status) => (PutResult::failed(status), None),
+        };
+        PendingPut {
+            store: self,
+            result,
+            end,
+        }
+    }
+
     /// Read up to `max_msg_nums` records from a queue starting at `offset` (storage.md §3.6).
     /// `filter` is the consume-queue stage tag filter (true = match).
     pub fn get_message(
@@ -443,6 +458,29 @@ impl MessageStore {
         sync_dir(&core.config.store_path_root_dir)?;
         tracing::info!("message store shut down cleanly");
         Ok(())
+    }
+}
+
+/// An appended put whose SYNC_FLUSH wait is still to come (see `MessageStore::append_messages`).
+#[must_use = "the result is only final after wait()"]
+pub struct PendingPut<'a> {
+    store: &'a MessageStore,
+    result: PutResult,
+    /// Commitlog end offset to wait for; `None` if nothing was stored.
+    end: Option<u64>,
+}
+
+impl PendingPut<'_> {
+    /// The final result: under SYNC_FLUSH, once the bytes are on disk (or `FlushDiskTimeout`).
+    pub async fn wait(self) -> PutResult {
+        let mut result = self.result;
+        let core = self.store.core();
+        if let Some(end) = self.end {
+            if core.config.flush_disk_type == FlushDiskType::SyncFlush {
+                result.status = core.wait_flushed(end).await;
+            }
+        }
+        result
     }
 }
 
