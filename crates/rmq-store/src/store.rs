@@ -410,14 +410,15 @@ impl MessageStore {
         self.core().delete_expired_manually()
     }
 
-    /// Hold the put lock for `d` as a stuck put would (blocks the calling thread). Test hook
-    /// for the broker's flow control: meanwhile puts wait and `is_os_page_cache_busy` turns
-    /// true after `os_page_cache_busy_timeout_ms`.
+    /// Hold the put lock for `d` as a stuck put would (blocks the calling thread); `locked` runs
+    /// once the lock is held. Test hook for the broker's flow control: meanwhile puts wait and
+    /// `is_os_page_cache_busy` turns true after `os_page_cache_busy_timeout_ms`.
     #[doc(hidden)]
-    pub fn stall_puts_for(&self, d: Duration) {
+    pub fn stall_puts_for(&self, d: Duration, locked: impl FnOnce()) {
         let core = self.core();
         let _st = core.put_lock.lock().unwrap_or_else(|p| p.into_inner());
         core.begin_time_in_lock.store(now_ms(), Ordering::Release);
+        locked();
         std::thread::sleep(d);
         core.begin_time_in_lock.store(0, Ordering::Release);
     }
