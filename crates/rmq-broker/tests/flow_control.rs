@@ -47,7 +47,12 @@ async fn stall(broker: &Broker, d: Duration) -> tokio::task::JoinHandle<()> {
 }
 
 /// Sends `n` messages at once; (body, response) per send.
-async fn burst(client: &Arc<RemotingClient>, addr: &str, tag: &str, n: usize) -> Vec<(String, RemotingCommand)> {
+async fn burst(
+    client: &Arc<RemotingClient>,
+    addr: &str,
+    tag: &str,
+    n: usize,
+) -> Vec<(String, RemotingCommand)> {
     let mut tasks = Vec::new();
     for i in 0..n {
         let (client, addr) = (client.clone(), addr.to_string());
@@ -129,7 +134,11 @@ async fn overload_timeout_and_reject_while_the_store_is_stuck() {
             r.remark
         );
     }
-    assert_eq!(count("[OVERLOAD]system busy, start flow control for a while"), 7, "{results:?}");
+    assert_eq!(
+        count("[OVERLOAD]system busy, start flow control for a while"),
+        7,
+        "{results:?}"
+    );
     // Queued ones time out after 1 s (before the page cache counts as busy at 1.5 s).
     assert_eq!(
         count("[TIMEOUT_CLEAN_QUEUE]broker busy, start flow control for a while, period in queue: "),
@@ -151,7 +160,10 @@ async fn overload_timeout_and_reject_while_the_store_is_stuck() {
             .unwrap();
         if !stalled.is_finished() {
             assert_eq!(r.code, code::SYSTEM_BUSY);
-            assert_eq!(remark(&r), "[REJECTREQUEST]system busy, start flow control for a while");
+            assert_eq!(
+                remark(&r),
+                "[REJECTREQUEST]system busy, start flow control for a while"
+            );
         }
     }
     stalled.await.unwrap();
@@ -185,7 +197,9 @@ async fn queued_send_sees_the_page_cache_turn_busy() {
     assert_eq!(busy.len(), 2, "{results:?}");
     for (_, r) in busy {
         assert!(
-            remark(r).starts_with("[PCBUSY_CLEAN_QUEUE]broker busy, start flow control for a while, period in queue: "),
+            remark(r).starts_with(
+                "[PCBUSY_CLEAN_QUEUE]broker busy, start flow control for a while, period in queue: "
+            ),
             "{:?}",
             r.remark
         );

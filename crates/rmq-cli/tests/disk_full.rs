@@ -72,7 +72,12 @@ fn full_tmpfs_refuses_writes_cleanly_and_recovers() {
     let out = Command::new("unshare")
         .arg("-rm")
         .arg(std::env::current_exe().unwrap())
-        .args(["--exact", "full_tmpfs_refuses_writes_cleanly_and_recovers", "--nocapture", "--test-threads=1"])
+        .args([
+            "--exact",
+            "full_tmpfs_refuses_writes_cleanly_and_recovers",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env(CHILD_ENV, "1")
         .output()
         .expect("neither mount nor unshare available: cannot run the full-disk test");
@@ -137,7 +142,8 @@ fn body(i: usize) -> String {
 }
 
 const CREATE_FAILED: &str = "create mapped file failed, server is busy or broken.";
-const DISK_FULL_REMARK: &str = "service not available now. It may be caused by one of the following reasons: the broker's disk is full";
+const DISK_FULL_REMARK: &str =
+    "service not available now. It may be caused by one of the following reasons: the broker's disk is full";
 
 async fn queue_offsets(client: &RemotingClient, addr: &str, code: i32) -> Vec<i64> {
     let mut v = Vec::new();
@@ -167,7 +173,11 @@ async fn check_acked(client: &RemotingClient, addr: &str, acked: &Acked) {
             RemotingCommand::request(request_code::VIEW_MESSAGE_BY_ID).with_ext("offset", offset.to_string()),
         )
         .await;
-        assert_eq!(view.code, response_code::SUCCESS, "acked message at {offset} lost");
+        assert_eq!(
+            view.code,
+            response_code::SUCCESS,
+            "acked message at {offset} lost"
+        );
         let (m, _) = message::decode_message(&view.body).unwrap();
         assert_eq!(std::str::from_utf8(&m.body).unwrap(), body);
         assert_eq!((m.queue_id, m.queue_offset), (*queue, *qo));
@@ -206,7 +216,10 @@ fn is_create_failed(r: &RemotingCommand) -> bool {
 }
 
 fn is_disk_full(r: &RemotingCommand) -> bool {
-    r.code == response_code::SERVICE_NOT_AVAILABLE && r.remark.as_deref().is_some_and(|m| m.starts_with(DISK_FULL_REMARK))
+    r.code == response_code::SERVICE_NOT_AVAILABLE
+        && r.remark
+            .as_deref()
+            .is_some_and(|m| m.starts_with(DISK_FULL_REMARK))
 }
 
 async fn scenario(dir: &Path, mnt: &Path) {
@@ -232,7 +245,12 @@ async fn scenario(dir: &Path, mnt: &Path) {
             break r;
         }
     };
-    assert!(is_create_failed(&refused), "{} {:?}", refused.code, refused.remark);
+    assert!(
+        is_create_failed(&refused),
+        "{} {:?}",
+        refused.code,
+        refused.remark
+    );
     assert!(acked.len() > 1000, "only {} messages fit", acked.len());
     for _ in 0..20 {
         let r = send_until(&client, &addr, &mut acked, &mut next, |_| true).await;
@@ -277,7 +295,10 @@ async fn scenario(dir: &Path, mnt: &Path) {
 
     // 4. Free space: writes resume.
     std::fs::remove_file(&ballast).unwrap();
-    let r = send_until(&client, &addr, &mut acked, &mut next, |r| r.code == response_code::SUCCESS).await;
+    let r = send_until(&client, &addr, &mut acked, &mut next, |r| {
+        r.code == response_code::SUCCESS
+    })
+    .await;
     assert_eq!(r.code, response_code::SUCCESS);
     for _ in 0..200 {
         let r = send_until(&client, &addr, &mut acked, &mut next, |_| true).await;
@@ -293,7 +314,12 @@ async fn scenario(dir: &Path, mnt: &Path) {
         .unwrap()
         .set_modified(SystemTime::now() - Duration::from_secs(2 * 3600))
         .unwrap();
-    let r = invoke(&client, &addr, RemotingCommand::request(request_code::DELETE_EXPIRED_COMMITLOG)).await;
+    let r = invoke(
+        &client,
+        &addr,
+        RemotingCommand::request(request_code::DELETE_EXPIRED_COMMITLOG),
+    )
+    .await;
     assert_eq!(r.code, response_code::SUCCESS);
     let deadline = Instant::now() + Duration::from_secs(30);
     while first.exists() {

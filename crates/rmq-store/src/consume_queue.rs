@@ -203,9 +203,14 @@ impl ConsumeQueue {
         let mut n = 0;
         loop {
             let files = self.queue.files();
-            let Some(first) = files.first().filter(|_| files.len() > 1) else { break };
-            let last = first.slice(first.size() - UNIT, UNIT).map(|b| CqEntry::decode(&b));
-            if !last.is_some_and(|e| e.phy_offset < min_phy) {
+            let Some(first) = files.first().filter(|_| files.len() > 1) else {
+                break;
+            };
+            let last = first
+                .slice(first.size() - UNIT, UNIT)
+                .map(|b| CqEntry::decode(&b));
+            let expired = matches!(last, Some(e) if e.phy_offset < min_phy);
+            if !expired {
                 break;
             }
             if !self.queue.remove_first(first)? {

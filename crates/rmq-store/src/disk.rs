@@ -40,9 +40,7 @@ pub fn reserve(file: &File, size: u64) -> io::Result<()> {
     }
     match rustix::fs::fallocate(file, rustix::fs::FallocateFlags::empty(), 0, size) {
         Ok(()) => Ok(()),
-        Err(e) if e == rustix::io::Errno::OPNOTSUPP || e == rustix::io::Errno::NOSYS => {
-            file.set_len(size)
-        }
+        Err(e) if e == rustix::io::Errno::OPNOTSUPP || e == rustix::io::Errno::NOSYS => file.set_len(size),
         Err(e) => {
             // ext4 may keep a partial allocation after ENOSPC; give it back.
             let _ = file.set_len(0);

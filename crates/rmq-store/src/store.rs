@@ -756,7 +756,8 @@ impl Core {
             .and_then(|q| q.get(&first.queue_id))
             .copied()
             .unwrap_or(0);
-        if enc.records.iter().any(|r| r.2) && !self.reserve_dispatch_space(&first.topic, first.queue_id, next) {
+        if enc.records.iter().any(|r| r.2) && !self.reserve_dispatch_space(&first.topic, first.queue_id, next)
+        {
             return Err(PutStatus::CreateMappedFileFailed);
         }
         let (file, pos) = match self.commit_log.reserve(enc.buf.len()) {
