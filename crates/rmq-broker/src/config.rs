@@ -307,6 +307,9 @@ mod tests {
             ("mappedFileSizeCommitLog", "1048576"),
             ("maxMessageSize", "nope"),
             ("messageDelayLevel", "1s 2s 3s"),
+            ("fileReservedTime", "48"),
+            ("diskMaxUsedSpaceRatio", "88"),
+            ("waitTimeMillsInSendQueue", "300"),
         ]
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -320,7 +323,10 @@ mod tests {
         assert!(!c.auto_create_topic_enable);
         assert_eq!(c.store.mapped_file_size_commit_log, 1048576);
         assert_eq!(c.store.max_message_size, 4 * 1024 * 1024);
-        assert!(ignored.contains(&"deleteWhen".to_string()));
+        assert_eq!(c.store.delete_when, "04");
+        assert_eq!(c.store.file_reserved_time_hours, 48);
+        assert_eq!(c.store.disk_max_used_space_ratio, 88);
+        assert_eq!(c.wait_time_mills_in_send_queue, 300);
         assert!(ignored.contains(&"maxMessageSize".to_string()));
         assert_eq!(c.store.delay_levels_ms(), vec![1000, 2000, 3000]);
         let mut bad = HashMap::new();
