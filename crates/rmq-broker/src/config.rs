@@ -61,6 +61,17 @@ pub struct BrokerConfig {
     pub channel_expired_timeout_ms: u64,
     /// Let consumers read from a slave (`suggestWhichBrokerId`, protocol §7.4).
     pub slave_read_enable: bool,
+    /// `sendMessageThreadPoolNums`: sends processed at once (the permits of the send queue).
+    /// rmq default 1 (Java 4.9.0's value; 4.9.8: min(cores, 4)): a permit covers the checks and
+    /// the append under the store's put lock, not the flush wait, so more permits only add
+    /// threads blocked on that lock.
+    pub send_message_thread_pool_nums: usize,
+    /// `sendThreadPoolQueueCapacity`: sends waiting for a permit; beyond it `[OVERLOAD]`.
+    pub send_thread_pool_queue_capacity: usize,
+    /// `waitTimeMillsInSendQueue`: a send that waited this long gets `[TIMEOUT_CLEAN_QUEUE]`.
+    pub wait_time_mills_in_send_queue: u64,
+    /// `brokerFastFailureEnable`: the two checks above that answer SYSTEM_BUSY early.
+    pub broker_fast_failure_enable: bool,
     pub store: StoreConfig,
 }
 
@@ -105,6 +116,10 @@ impl Default for BrokerConfig {
             max_held_pulls: 100_000,
             channel_expired_timeout_ms: 120_000,
             slave_read_enable: false,
+            send_message_thread_pool_nums: 1,
+            send_thread_pool_queue_capacity: 10_000,
+            wait_time_mills_in_send_queue: 200,
+            broker_fast_failure_enable: true,
             store: StoreConfig {
                 store_path_root_dir: home.join("store"),
                 ..StoreConfig::default()
@@ -205,6 +220,26 @@ impl BrokerConfig {
             "maxHeldPulls" => return num(k, v, &mut self.max_held_pulls),
             "channelExpiredTimeout" => return num(k, v, &mut self.channel_expired_timeout_ms),
             "slaveReadEnable" => self.slave_read_enable = b(v),
+            "sendMessageThreadPoolNums" => return num(k, v, &mut self.send_message_thread_pool_nums),
+            "sendThreadPoolQueueCapacity" => return num(k, v, &mut self.send_thread_pool_queue_capacity),
+            "waitTimeMillsInSendQueue" => return num(k, v, &mut self.wait_time_mills_in_send_queue),
+            "brokerFastFailureEnable" => self.broker_fast_failure_enable = b(v),
+            "osPageCacheBusyTimeOutMills" => return num(k, v, &mut s.os_page_cache_busy_timeout_ms),
+            "messageIndexEnable" => s.message_index_enable = b(v),
+            "maxHashSlotNum" => return num(k, v, &mut s.max_hash_slot_num),
+            "maxIndexNum" => return num(k, v, &mut s.max_index_num),
+            "fileReservedTime" => return num(k, v, &mut s.file_reserved_time_hours),
+            "deleteWhen" => s.delete_when = v.trim().to_string(),
+            "diskMaxUsedSpaceRatio" => return num(k, v, &mut s.disk_max_used_space_ratio),
+            "cleanFileForciblyEnable" => s.clean_file_forcibly_enable = b(v),
+            "cleanResourceInterval" => return num(k, v, &mut s.clean_resource_interval_ms),
+            "deleteCommitLogFilesInterval" => return num(k, v, &mut s.delete_commit_log_files_interval_ms),
+            // JVM system properties in Java (rocketmq.broker.*); broker.conf keys here.
+            "diskSpaceWarningLevelRatio" => return num(k, v, &mut s.disk_space_warning_level_ratio),
+            "diskSpaceCleanForciblyRatio" => return num(k, v, &mut s.disk_space_clean_forcibly_ratio),
+            // rmq only (fixed in Java: 60 s and 10 s).
+            "cleanResourceFirstDelay" => return num(k, v, &mut s.clean_first_delay_ms),
+            "diskCheckInterval" => return num(k, v, &mut s.disk_check_interval_ms),
             "storePathRootDir" => s.store_path_root_dir = PathBuf::from(v.trim()),
             "flushDiskType" => match v.trim() {
                 "ASYNC_FLUSH" => s.flush_disk_type = FlushDiskType::AsyncFlush,
@@ -272,6 +307,9 @@ mod tests {
             ("mappedFileSizeCommitLog", "1048576"),
             ("maxMessageSize", "nope"),
             ("messageDelayLevel", "1s 2s 3s"),
+            ("fileReservedTime", "48"),
+            ("diskMaxUsedSpaceRatio", "88"),
+            ("waitTimeMillsInSendQueue", "300"),
         ]
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -285,7 +323,10 @@ mod tests {
         assert!(!c.auto_create_topic_enable);
         assert_eq!(c.store.mapped_file_size_commit_log, 1048576);
         assert_eq!(c.store.max_message_size, 4 * 1024 * 1024);
-        assert!(ignored.contains(&"deleteWhen".to_string()));
+        assert_eq!(c.store.delete_when, "04");
+        assert_eq!(c.store.file_reserved_time_hours, 48);
+        assert_eq!(c.store.disk_max_used_space_ratio, 88);
+        assert_eq!(c.wait_time_mills_in_send_queue, 300);
         assert!(ignored.contains(&"maxMessageSize".to_string()));
         assert_eq!(c.store.delay_levels_ms(), vec![1000, 2000, 3000]);
         let mut bad = HashMap::new();

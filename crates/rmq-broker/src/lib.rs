@@ -13,6 +13,7 @@
 //! - [`locks`]: queue locks of orderly consumers.
 //! - [`register`]: registration with every name server.
 //! - [`transaction`]: half/op messages, END_TRANSACTION, the check-back service.
+//! - [`send_queue`]: flow control of sends (bounded queue, SYSTEM_BUSY after 200 ms waiting).
 //! - [`schedule`]: delay levels — the put-time rewrite into `SCHEDULE_TOPIC_XXXX` and the task
 //!   that re-puts due messages (`delayOffset.json`).
 //! - [`processor`]: request dispatch by code; one module per area (`send`, `pull`, `offset`,
@@ -31,6 +32,7 @@ pub mod offsets;
 pub mod processor;
 pub mod register;
 pub mod schedule;
+pub mod send_queue;
 pub mod subscription;
 pub mod topic;
 pub mod transaction;
@@ -73,6 +75,7 @@ pub struct BrokerState {
     pub namesrv: RemotingClient,
     pub transactions: transaction::TransactionService,
     pub schedule: schedule::ScheduleService,
+    pub send_queue: send_queue::SendQueue,
 }
 
 /// A running broker.
@@ -112,6 +115,7 @@ impl Broker {
             namesrv: RemotingClient::new(),
             transactions,
             schedule,
+            send_queue: send_queue::SendQueue::new(&config),
             config,
         });
         // Subscribe before serving so that no arrival of a held pull can be missed.

@@ -83,6 +83,28 @@ pub struct StoreConfig {
     pub max_hash_slot_num: u32,
     /// `maxIndexNum` per index file.
     pub max_index_num: u32,
+    /// `fileReservedTime` (hours): a commitlog segment whose mtime is older is expired (§7).
+    pub file_reserved_time_hours: u64,
+    /// `deleteWhen`: hours of the day (`"04"`, `"04;16"`) when expired segments are deleted.
+    pub delete_when: String,
+    /// `diskMaxUsedSpaceRatio` (percent, clamped to 10-95): above it, delete expired segments
+    /// at any hour.
+    pub disk_max_used_space_ratio: u32,
+    /// `cleanFileForciblyEnable`: under disk pressure delete segments whatever their age.
+    pub clean_file_forcibly_enable: bool,
+    /// `cleanResourceInterval`: period of the cleanup task.
+    pub clean_resource_interval_ms: u64,
+    /// Delay before the first cleanup (Java: 60 s; not a broker.conf key there).
+    pub clean_first_delay_ms: u64,
+    /// Period of the DISK_FULL check (Java: every 10 s, first after 1 s).
+    pub disk_check_interval_ms: u64,
+    /// `deleteCommitLogFilesInterval`: pause between two deleted commitlog segments.
+    pub delete_commit_log_files_interval_ms: u64,
+    /// `rocketmq.broker.diskSpaceWarningLevelRatio` (a JVM property in Java): above this used
+    /// fraction the store is marked DISK_FULL and refuses puts.
+    pub disk_space_warning_level_ratio: f64,
+    /// `rocketmq.broker.diskSpaceCleanForciblyRatio`: above this, clean immediately.
+    pub disk_space_clean_forcibly_ratio: f64,
 }
 
 impl Default for StoreConfig {
@@ -118,6 +140,16 @@ impl Default for StoreConfig {
             message_index_safe: false,
             max_hash_slot_num: 5_000_000,
             max_index_num: 5_000_000 * 4,
+            file_reserved_time_hours: 72,
+            delete_when: "04".to_string(),
+            disk_max_used_space_ratio: 75,
+            clean_file_forcibly_enable: true,
+            clean_resource_interval_ms: 10_000,
+            clean_first_delay_ms: 60_000,
+            disk_check_interval_ms: 10_000,
+            delete_commit_log_files_interval_ms: 100,
+            disk_space_warning_level_ratio: 0.90,
+            disk_space_clean_forcibly_ratio: 0.85,
         }
     }
 }

@@ -180,20 +180,81 @@ impl ConsumeQueue {
         Ok(())
     }
 
-    /// `correctMinOffset`: the first entry of the first segment pointing at or after the
-    /// commitlog's min offset.
+    /// `correctMinOffset`: the first entry pointing at or after the commitlog's min offset.
+    /// Java looks only into the first segment and otherwise leaves the min alone; here, when
+    /// every written entry points below `min_phy` (all its messages were cleaned up), the min
+    /// becomes the write position, so GET_MIN_OFFSET and OFFSET_TOO_SMALL agree that nothing
+    /// older than the next message can be read. The min never moves backwards.
     pub fn correct_min_offset(&self, min_phy: i64) {
-        let Some(f) = self.queue.first() else { return };
-        let Some(data) = f.slice_from(0) else { return };
         let floor = self.min_logic_offset.load(Ordering::Acquire);
-        for (i, chunk) in data.chunks_exact(CQ_STORE_UNIT_SIZE).enumerate() {
-            let e = CqEntry::decode(chunk);
-            let at = f.start_offset() + (i * CQ_STORE_UNIT_SIZE) as u64;
-            if e.is_valid() && !e.is_pre_blank() && e.phy_offset >= min_phy {
-                self.min_logic_offset.store(at.max(floor), Ordering::Release);
-                return;
+        for f in self.queue.files() {
+            let Some(data) = f.slice_from(0) else { continue };
+            for (i, chunk) in data.chunks_exact(CQ_STORE_UNIT_SIZE).enumerate() {
+                let e = CqEntry::decode(chunk);
+                let at = f.start_offset() + (i * CQ_STORE_UNIT_SIZE) as u64;
+                if at < floor {
+                    continue;
+                }
+                if e.is_valid() && !e.is_pre_blank() && e.phy_offset >= min_phy {
+                    self.min_logic_offset.store(at.max(floor), Ordering::Release);
+                    return;
+                }
             }
         }
+        let end = self.queue.max_offset();
+        if end > floor && self.max_phy_offset() <= min_phy && self.max_phy_offset() > 0 {
+            self.min_logic_offset.store(end, Ordering::Release);
+        }
+    }
+
+    /// `deleteExpiredFile`: delete the oldest segments (never the last) whose last entry points
+    /// below the commitlog's `min_phy`, after moving the min offset past them. Returns how many
+    /// segments went.
+    pub fn delete_expired(&self, min_phy: i64) -> Result<usize, StoreError> {
+        self.correct_min_offset(min_phy);
+        let mut n = 0;
+        loop {
+            let files = self.queue.files();
+            let Some(first) = files.first().filter(|_| files.len() > 1) else {
+                break;
+            };
+            let last = first
+                .slice(first.size() - UNIT, UNIT)
+                .map(|b| CqEntry::decode(&b));
+            let expired = matches!(last, Some(e) if e.phy_offset < min_phy);
+            if !expired {
+                break;
+            }
+            if !self.queue.remove_first(first)? {
+                break;
+            }
+            tracing::info!(topic = %self.topic, queue_id = self.queue_id, path = %first.path().display(),
+                "deleted expired consume queue segment");
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    /// Make sure the segment for the next entry (at `queue_offset`) exists, so that a full disk
+    /// refuses a put before its commitlog record is written rather than after (a failed
+    /// consume-queue write makes the store unwriteable). Creates only what the next put would
+    /// create anyway. A batch that crosses into a new segment still creates that one mid-batch.
+    pub fn reserve(&self, queue_offset: i64) -> Result<(), StoreError> {
+        match self.queue.last() {
+            None => self.ensure_first_segment(queue_offset.max(0)).map(drop),
+            Some(f) if f.is_full() => self.queue.create(f.end_offset()).map(drop),
+            Some(_) => Ok(()),
+        }
+    }
+
+    /// First segment of an empty queue, for the entry at CQ byte `expected`.
+    fn init_at(&self, expected: u64) -> Result<(), StoreError> {
+        let file_size = self.queue.file_size();
+        let start = expected - expected % file_size;
+        self.queue.create(start)?;
+        self.fill_pre_blank(start, expected)?;
+        self.min_logic_offset.store(expected, Ordering::Release);
+        Ok(())
     }
 
     /// Write the entry for the record with `queue_offset`. Idempotent: a record already indexed
@@ -235,11 +296,7 @@ impl ConsumeQueue {
             self.ready.store(true, Ordering::Release);
             return Ok(false);
         }
-        let expected = queue_offset as u64 * UNIT;
-        let start = expected - expected % self.queue.file_size();
-        self.queue.create(start)?;
-        self.fill_pre_blank(start, expected)?;
-        self.min_logic_offset.store(expected, Ordering::Release);
+        self.init_at(queue_offset as u64 * UNIT)?;
         self.ready.store(true, Ordering::Release);
         Ok(true)
     }

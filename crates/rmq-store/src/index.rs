@@ -85,7 +85,11 @@ impl IndexFile {
             .create_new(true)
             .open(&path)
             .at(&path)?;
-        file.set_len(Self::file_size(slot_num, index_num)).at(&path)?;
+        if let Err(e) = crate::disk::reserve(&file, Self::file_size(slot_num, index_num)) {
+            drop(file);
+            let _ = fs::remove_file(&path);
+            return Err(StoreError::Io { path, source: e });
+        }
         let f = Self::map(path, file, slot_num, index_num)?;
         for a in [&f.begin_phy, &f.end_phy] {
             a.store(seed_phy, Ordering::Release);
@@ -425,7 +429,16 @@ impl IndexService {
             let key = format!("{topic}#{}", String::from_utf8_lossy(k));
             let mut tries = 0;
             loop {
-                let f = self.writable_file(store_ts)?;
+                let f = match self.writable_file(store_ts) {
+                    Ok(f) => f,
+                    // A full disk must not make the store unwriteable for good: the message is
+                    // stored and consumable, only its keys stay unindexed.
+                    Err(StoreError::Io { source, path }) if crate::disk::is_out_of_space(&source) => {
+                        tracing::warn!(path = %path.display(), phy, "no space for a new index file; message keys not indexed");
+                        return Ok(());
+                    }
+                    Err(e) => return Err(e),
+                };
                 if f.put_key(&key, phy, store_ts).at(&f.path)? {
                     break;
                 }
@@ -436,6 +449,25 @@ impl IndexService {
             }
         }
         Ok(())
+    }
+
+    /// Delete the oldest index files (never the last) whose end phy offset is below the
+    /// commitlog's `min_phy` (`IndexService.deleteExpiredFile`). Returns how many went.
+    pub fn delete_expired(&self, min_phy: i64) -> Result<usize, StoreError> {
+        let mut files = self.files.write().unwrap_or_else(|p| p.into_inner());
+        let mut n = 0;
+        while files.len() > 1 && files[0].end_phy() < min_phy {
+            let f = files.remove(0);
+            fs::remove_file(&f.path).at(&f.path)?;
+            tracing::info!(path = %f.path.display(), "deleted expired index file");
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    /// Number of index files.
+    pub fn file_count(&self) -> usize {
+        self.files.read().unwrap_or_else(|p| p.into_inner()).len()
     }
 
     /// Commitlog offsets for `topic#key` with index time in `[begin, end]`, newest files first.

@@ -37,13 +37,23 @@
 //!   and re-dispatches (from a checkpoint-safe segment after a crash). Segments are created as
 //!   `.tmp` and renamed, so a crash never leaves a wrongly sized segment.
 //!
-//! Not yet implemented: file cleanup / disk-space protection (§7), transient store pool, HA. TODO.
+//! - [`disk`]: the used-space ratio of a partition; real block reservation for new files.
+//! - `store::cleanup`: deletion of expired commitlog / consume-queue / index files and the
+//!   DISK_FULL check (§7), on the `rmq-clean` thread.
+//!
+//! A full disk refuses puts cleanly: new files get their blocks at creation (`fallocate`), the
+//! consume-queue file for a put's entry is created before its commitlog record is written, and
+//! a file that cannot be created fails only that put (`CreateMappedFileFailed`). DISK_FULL
+//! (`ServiceNotAvailable`) is set and cleared by the periodic disk check.
+//!
+//! Not yet implemented: transient store pool, HA. TODO.
 
 pub mod checkpoint;
 pub mod commit_log;
 pub mod config;
 pub mod config_file;
 pub mod consume_queue;
+pub mod disk;
 pub mod error;
 mod flush;
 pub mod index;
@@ -55,4 +65,4 @@ pub mod store;
 pub use config::{FlushDiskType, StoreConfig};
 pub use error::StoreError;
 pub use message::{Arrival, GetResult, GetStatus, PutMessage, PutResult, PutStatus, QueryResult};
-pub use store::MessageStore;
+pub use store::{CleanupReport, MessageStore, PendingPut};

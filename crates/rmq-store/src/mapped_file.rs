@@ -79,7 +79,13 @@ impl MappedFile {
             .truncate(true)
             .open(&tmp)
             .at(&tmp)?;
-        file.set_len(size).at(&tmp)?;
+        // Real blocks, not a sparse `set_len`: a full disk must fail here, not as SIGBUS on a
+        // later store into the mapping (see `disk::reserve`).
+        if let Err(e) = crate::disk::reserve(&file, size) {
+            drop(file);
+            let _ = fs::remove_file(&tmp);
+            return Err(StoreError::Io { path: tmp, source: e });
+        }
         if path.exists() {
             return Err(StoreError::Io {
                 path,
@@ -468,6 +474,19 @@ impl MappedFileQueue {
         self.flushed_where.store(fw, Ordering::Release);
         drop(files);
         sync_dir(&self.dir)
+    }
+
+    /// Unlink `f` if it is still the first segment and not the last one (cleanup, storage.md
+    /// §7). Readers holding the segment (or `Bytes` of it) keep their mapping; the blocks are
+    /// freed when the last of them is dropped. Returns whether it was removed.
+    pub fn remove_first(&self, f: &Arc<MappedFile>) -> Result<bool, StoreError> {
+        let mut files = self.write();
+        if files.len() < 2 || !Arc::ptr_eq(&files[0], f) {
+            return Ok(false);
+        }
+        fs::remove_file(f.path()).at(f.path())?;
+        files.remove(0);
+        Ok(true)
     }
 
     /// Delete every segment and the directory.

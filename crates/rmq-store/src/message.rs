@@ -35,6 +35,9 @@ pub enum PutStatus {
     PropertiesSizeExceeded,
     ServiceNotAvailable,
     OsPageCacheBusy,
+    /// A new commitlog or consume-queue file could not be created (typically: disk full).
+    /// Nothing was written.
+    CreateMappedFileFailed,
     UnknownError,
 }
 

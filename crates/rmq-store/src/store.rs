@@ -27,12 +27,17 @@ use crate::message::{Arrival, GetResult, GetStatus, PutMessage, PutResult, PutSt
 use crate::record::{self, sys_flag, EncodeError, RecordInfo};
 use crate::{FlushDiskType, StoreConfig, StoreError};
 
+mod cleanup;
+pub use cleanup::CleanupReport;
+
 /// `RunningFlags` bits; any set bit makes the store refuse puts.
 mod flags {
     pub const SHUT_DOWN: u8 = 1;
     pub const FLUSH_FAILED: u8 = 2;
     pub const CQ_WRITE_ERROR: u8 = 4;
     pub const INDEX_WRITE_ERROR: u8 = 8;
+    /// Set and cleared by the disk check (`cleanup`); the only bit that goes away by itself.
+    pub const DISK_FULL: u8 = 16;
 }
 
 const DEFAULT_TOTAL_MEMORY: u64 = 24 * 1024 * 1024 * 1024;
@@ -75,6 +80,7 @@ pub(crate) struct Core {
     begin_time_in_lock: AtomicI64,
     delay_levels_ms: Vec<i64>,
     in_memory_window_bytes: i64,
+    cleanup: cleanup::CleanupState,
 }
 
 /// The message store. Cheap to clone; all clones share one store.
@@ -103,6 +109,7 @@ impl Drop for Inner {
         // place, exactly like a crash as far as the next open is concerned.
         self.core.cl_flush_signal.stop(StopMode::Abandon);
         self.core.cq_flush_signal.stop(StopMode::Abandon);
+        self.core.cleanup.stop();
         join_all(&self.threads);
     }
 }
@@ -180,6 +187,7 @@ impl MessageStore {
             cq_generation: AtomicU64::new(0),
             begin_time_in_lock: AtomicI64::new(0),
             in_memory_window_bytes,
+            cleanup: cleanup::CleanupState::default(),
         });
         core.recover(abnormal)?;
 
@@ -190,6 +198,7 @@ impl MessageStore {
         for (name, f) in [
             ("rmq-cl-flush", flush::commit_log_flusher as fn(Arc<Core>)),
             ("rmq-cq-flush", flush::consume_queue_flusher),
+            ("rmq-clean", cleanup::cleaner),
         ] {
             let c = core.clone();
             let h = std::thread::Builder::new()
@@ -235,6 +244,21 @@ impl MessageStore {
             result.status = self.core().wait_flushed(end).await;
         }
         result
+    }
+
+    /// `put_messages` in two halves: this one holds the put lock (encode, append, dispatch) and
+    /// returns at once; [`PendingPut::wait`] waits for the group commit under SYNC_FLUSH. The
+    /// broker's send queue gives its permit back in between.
+    pub fn append_messages(&self, batch: Vec<PutMessage>) -> PendingPut<'_> {
+        let (result, end) = match self.core().append(&batch) {
+            Ok((r, end)) => (r, Some(end)),
+            Err(status) => (PutResult::failed(status), None),
+        };
+        PendingPut {
+            store: self,
+            result,
+            end,
+        }
     }
 
     /// Read up to `max_msg_nums` records from a queue starting at `offset` (storage.md §3.6).
@@ -367,6 +391,42 @@ impl MessageStore {
         self.core().flags.load(Ordering::Acquire) == 0
     }
 
+    /// True while the disk check sees the disk above `disk_space_warning_level_ratio`.
+    pub fn is_disk_full(&self) -> bool {
+        self.core().flags.load(Ordering::Acquire) & flags::DISK_FULL != 0
+    }
+
+    /// `isOSPageCacheBusy`: some put has held the put lock longer than
+    /// `os_page_cache_busy_timeout_ms` (the broker's flow control rejects sends meanwhile).
+    pub fn is_os_page_cache_busy(&self) -> bool {
+        self.core().is_os_page_cache_busy()
+    }
+
+    /// Run the disk check and one cleanup now (what the `rmq-clean` thread does every
+    /// `clean_resource_interval_ms`), returning what was deleted.
+    pub fn run_cleanup_once(&self) -> CleanupReport {
+        self.core().check_disk_space();
+        self.core().run_cleanup()
+    }
+
+    /// DELETE_EXPIRED_COMMITLOG: the next 20 cleanup runs delete expired segments at any hour.
+    pub fn delete_expired_files_manually(&self) {
+        self.core().delete_expired_manually()
+    }
+
+    /// Hold the put lock for `d` as a stuck put would (blocks the calling thread); `locked` runs
+    /// once the lock is held. Test hook for the broker's flow control: meanwhile puts wait and
+    /// `is_os_page_cache_busy` turns true after `os_page_cache_busy_timeout_ms`.
+    #[doc(hidden)]
+    pub fn stall_puts_for(&self, d: Duration, locked: impl FnOnce()) {
+        let core = self.core();
+        let _st = core.put_lock.lock().unwrap_or_else(|p| p.into_inner());
+        core.begin_time_in_lock.store(now_ms(), Ordering::Release);
+        locked();
+        std::thread::sleep(d);
+        core.begin_time_in_lock.store(0, Ordering::Release);
+    }
+
     /// Remove the consume queues (files and offsets) of these topics. Commitlog records stay
     /// until the commitlog is cleaned.
     pub fn delete_topics(&self, topics: &[String]) {
@@ -385,6 +445,7 @@ impl MessageStore {
         drop(core.put_lock.lock().unwrap_or_else(|p| p.into_inner()));
         core.cl_flush_signal.stop(StopMode::Clean);
         core.cq_flush_signal.stop(StopMode::Clean);
+        core.cleanup.stop();
         join_all(&self.inner.threads);
         let f = core.flags.load(Ordering::Acquire);
         if f & (flags::FLUSH_FAILED | flags::CQ_WRITE_ERROR | flags::INDEX_WRITE_ERROR) != 0 {
@@ -402,6 +463,29 @@ impl MessageStore {
         sync_dir(&core.config.store_path_root_dir)?;
         tracing::info!("message store shut down cleanly");
         Ok(())
+    }
+}
+
+/// An appended put whose SYNC_FLUSH wait is still to come (see `MessageStore::append_messages`).
+#[must_use = "the result is only final after wait()"]
+pub struct PendingPut<'a> {
+    store: &'a MessageStore,
+    result: PutResult,
+    /// Commitlog end offset to wait for; `None` if nothing was stored.
+    end: Option<u64>,
+}
+
+impl PendingPut<'_> {
+    /// The final result: under SYNC_FLUSH, once the bytes are on disk (or `FlushDiskTimeout`).
+    pub async fn wait(self) -> PutResult {
+        let mut result = self.result;
+        let core = self.store.core();
+        if let Some(end) = self.end {
+            if core.config.flush_disk_type == FlushDiskType::SyncFlush {
+                result.status = core.wait_flushed(end).await;
+            }
+        }
+        result
     }
 }
 
@@ -697,21 +781,27 @@ impl Core {
         cq: Option<Arc<ConsumeQueue>>,
     ) -> Result<(u64, i64), PutStatus> {
         let first = &batch[0];
-        let (file, pos) = match self.commit_log.reserve(enc.buf.len()) {
-            Ok(r) => r,
-            Err(ReserveError::TooLarge) => return Err(PutStatus::MessageIllegal),
-            Err(ReserveError::Io(e)) => {
-                tracing::error!(error = %e, "commitlog segment allocation failed");
-                return Err(PutStatus::UnknownError);
-            }
-        };
-        let base = file.start_offset() + pos;
         let next = st
             .next_queue_offset
             .get(first.topic.as_str())
             .and_then(|q| q.get(&first.queue_id))
             .copied()
             .unwrap_or(0);
+        if enc.records.iter().any(|r| r.2)
+            && !self.reserve_dispatch_space(cq.as_ref(), &first.topic, first.queue_id, next)
+        {
+            return Err(PutStatus::CreateMappedFileFailed);
+        }
+        let (file, pos) = match self.commit_log.reserve(enc.buf.len()) {
+            Ok(r) => r,
+            Err(ReserveError::TooLarge) => return Err(PutStatus::MessageIllegal),
+            Err(ReserveError::Io(e)) => {
+                tracing::error!(error = %e, "commitlog segment allocation failed");
+                self.after_write_error(&e);
+                return Err(PutStatus::CreateMappedFileFailed);
+            }
+        };
+        let base = file.start_offset() + pos;
         let schedule = first.topic == record::SCHEDULE_TOPIC;
         let mut queue_offset = next;
         let mut at = 0usize;
@@ -736,6 +826,10 @@ impl Core {
         }
         if let Err(e) = file.append_at(pos, &enc.buf) {
             tracing::error!(error = %e, path = %file.path().display(), "commitlog write failed");
+            self.after_write_error(&StoreError::Io {
+                path: file.path().to_path_buf(),
+                source: e,
+            });
             return Err(PutStatus::UnknownError);
         }
         if queue_offset != next {

@@ -171,3 +171,10 @@ pub(super) fn runtime_info(s: &BrokerState, req: &RemotingCommand) -> RemotingCo
     );
     ok(req).with_body(body::to_json(&KvTable { table }))
 }
+
+/// DELETE_EXPIRED_COMMITLOG (329): the next cleanup runs delete expired commitlog files
+/// whatever the hour (`executeDeleteFilesManually`).
+pub(super) fn delete_expired_commit_log(s: &BrokerState, req: &RemotingCommand) -> RemotingCommand {
+    s.store.delete_expired_files_manually();
+    ok(req)
+}

@@ -97,7 +97,10 @@ impl Processor {
         let s = &*self.state;
         let resp = match req.code {
             rc::SEND_MESSAGE | rc::SEND_MESSAGE_V2 | rc::SEND_BATCH_MESSAGE => {
-                send::send(s, channel, req).await
+                match s.send_queue.enter(&s.store, std::time::Instant::now()).await {
+                    Ok(permit) => send::send(s, channel, req, permit).await,
+                    Err(busy) => error(req, code::SYSTEM_BUSY, busy.remark()),
+                }
             }
             rc::END_TRANSACTION => return end_transaction::end_transaction(s, req).await,
             rc::PULL_MESSAGE => pull::pull(s, channel, req).await,
@@ -131,6 +134,7 @@ impl Processor {
             rc::CONSUMER_SEND_MSG_BACK => retry::send_back(s, req).await,
             rc::GET_ALL_DELAY_OFFSET => retry::all_delay_offset(s, req),
             rc::QUERY_MESSAGE => query::query_message(s, req),
+            rc::DELETE_EXPIRED_COMMITLOG => admin::delete_expired_commit_log(s, req),
             other => error(
                 req,
                 code::REQUEST_CODE_NOT_SUPPORTED,

@@ -90,6 +90,7 @@ fn status_name(s: PutStatus) -> &'static str {
         PutStatus::PropertiesSizeExceeded => "PROPERTIES_SIZE_EXCEEDED",
         PutStatus::ServiceNotAvailable => "SERVICE_NOT_AVAILABLE",
         PutStatus::OsPageCacheBusy => "OS_PAGECACHE_BUSY",
+        PutStatus::CreateMappedFileFailed => "CREATE_MAPEDFILE_FAILED",
         PutStatus::UnknownError => "UNKNOWN_ERROR",
     }
 }

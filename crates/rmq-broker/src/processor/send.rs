@@ -25,7 +25,14 @@ fn parse_header(req: &RemotingCommand) -> Result<SendMessageRequestHeader, WireE
     }
 }
 
-pub(super) async fn send(s: &BrokerState, channel: &Channel, req: &RemotingCommand) -> RemotingCommand {
+/// Handles a send holding `permit`, a place of the send queue, which is given back as soon as
+/// the record is appended (before any SYNC_FLUSH wait).
+pub(super) async fn send(
+    s: &BrokerState,
+    channel: &Channel,
+    req: &RemotingCommand,
+    permit: tokio::sync::SemaphorePermit<'_>,
+) -> RemotingCommand {
     let h = match parse_header(req) {
         Ok(h) => h,
         Err(e) => return error(req, code::SYSTEM_ERROR, format!("bad send request header: {e}")),
@@ -165,7 +172,9 @@ pub(super) async fn send(s: &BrokerState, channel: &Channel, req: &RemotingComma
                 }
             })
             .collect();
-        s.store.put_messages(msgs).await
+        let pending = s.store.append_messages(msgs);
+        drop(permit);
+        pending.wait().await
     } else {
         if req.body.len() > s.config.store.max_message_size {
             return illegal(req, s);
@@ -189,7 +198,9 @@ pub(super) async fn send(s: &BrokerState, channel: &Channel, req: &RemotingComma
             // Java does this inside the store's put; the response still names the original queue.
             return error(req, code::SYSTEM_ERROR, remark);
         }
-        s.store.put_message(msg).await
+        let pending = s.store.append_messages(vec![msg]);
+        drop(permit);
+        pending.wait().await
     };
     respond(s, req, queue_id, result)
 }
@@ -239,6 +250,9 @@ fn respond(s: &BrokerState, req: &RemotingCommand, queue_id: i32, r: PutResult) 
                 code::SERVICE_NOT_AVAILABLE,
                 "service not available now. It may be caused by one of the following reasons: the broker's disk is full, messages are put to the slave, message store has been shut down, etc.",
             )
+        }
+        PutStatus::CreateMappedFileFailed => {
+            return error(req, code::SYSTEM_ERROR, "create mapped file failed, server is busy or broken.")
         }
         PutStatus::OsPageCacheBusy => {
             return error(req, code::SYSTEM_BUSY, "[PC_SYNCHRONIZED]broker busy, start flow control for a while")
