@@ -57,7 +57,11 @@ impl FaultTable {
 
     /// Records one attempt on `broker`: `isolation` for a failed one.
     pub fn update(&self, broker: &str, latency_ms: u64, isolation: bool) {
-        let charged = if isolation { ISOLATION_LATENCY_MS } else { latency_ms };
+        let charged = if isolation {
+            ISOLATION_LATENCY_MS
+        } else {
+            latency_ms
+        };
         let duration = Duration::from_millis(self.not_available_duration(charged));
         let item = FaultItem {
             latency_ms,

@@ -296,7 +296,10 @@ mod tests {
         assert_eq!(picked.iter().filter(|b| *b == "broker-a").count(), 2);
         faults.update("broker-a", 3, true);
         for _ in 0..10 {
-            assert_eq!(info.select_avoiding_faults(&faults).unwrap().broker_name, "broker-b");
+            assert_eq!(
+                info.select_avoiding_faults(&faults).unwrap().broker_name,
+                "broker-b"
+            );
         }
         // Both out: the least bad one (lower latency) still gets the messages, on its own queues.
         faults.update("broker-b", 2600, false);
@@ -306,12 +309,24 @@ mod tests {
             assert_eq!(mq.broker_name, "broker-a");
             ids.push(mq.queue_id);
         }
-        assert!(ids.iter().all(|id| *id < 2) && ids.contains(&0) && ids.contains(&1), "{ids:?}");
+        assert!(
+            ids.iter().all(|id| *id < 2) && ids.contains(&0) && ids.contains(&1),
+            "{ids:?}"
+        );
         // The least bad broker is not in this topic's route: forgotten, round robin instead.
-        let only_b = PublishInfo::from_route("T", &route(vec![qd("broker-b", 1, 1, 6)], vec![bd("broker-b", &[0])]));
+        let only_b = PublishInfo::from_route(
+            "T",
+            &route(vec![qd("broker-b", 1, 1, 6)], vec![bd("broker-b", &[0])]),
+        );
         faults.update("broker-b", 3, true);
-        assert_eq!(only_b.select_avoiding_faults(&faults).unwrap().broker_name, "broker-b");
-        assert!(faults.is_available("broker-a"), "broker-a was removed from the table");
+        assert_eq!(
+            only_b.select_avoiding_faults(&faults).unwrap().broker_name,
+            "broker-b"
+        );
+        assert!(
+            faults.is_available("broker-a"),
+            "broker-a was removed from the table"
+        );
     }
 
     #[test]

@@ -48,7 +48,11 @@ async fn without_fault_avoidance_round_robin_keeps_trying_the_failing_broker() {
         let r = send(&c, i).await.expect("retried on broker-b");
         assert_eq!(r.message_queue.broker_name, "broker-b");
     }
-    assert!(c.a.sends().len() > 1, "{} sends reached broker-a", c.a.sends().len());
+    assert!(
+        c.a.sends().len() > 1,
+        "{} sends reached broker-a",
+        c.a.sends().len()
+    );
     c.shutdown().await;
 }
 
@@ -152,6 +156,10 @@ async fn not_store_ok_is_sent_again_only_when_asked() {
     *c.b.send_code.lock().unwrap() = response_code::FLUSH_DISK_TIMEOUT;
     let r = send(&c, 0).await.expect("send");
     assert_eq!(r.send_status, SendStatus::FlushDiskTimeout);
-    assert_eq!(c.a.sends().len() + c.b.sends().len(), 1, "not sent again by default");
+    assert_eq!(
+        c.a.sends().len() + c.b.sends().len(),
+        1,
+        "not sent again by default"
+    );
     c.shutdown().await;
 }
