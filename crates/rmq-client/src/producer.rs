@@ -181,11 +181,12 @@ impl Producer {
         self.inner.ensure_running()?;
         let prepared = send::prepare_single(msg, &self.inner.client.config, &self.inner.ids)?;
         let info = self.inner.publish_info(&prepared.topic).await?;
-        let mq = info
-            .select(None)
+        let mq = self
+            .inner
+            .select_queue(&info, None)
             .ok_or_else(|| ClientError::NoRoute(prepared.topic.clone()))?;
         let addr = self.inner.broker_addr(&mq.broker_name)?;
-        let cmd = send::build_request(&prepared, mq, &self.inner.group, &self.inner.client.config);
+        let cmd = send::build_request(&prepared, &mq, &self.inner.group, &self.inner.client.config);
         self.inner.client.invoke_oneway(&addr, cmd).await
     }
 

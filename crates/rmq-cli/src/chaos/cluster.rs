@@ -21,6 +21,8 @@ pub struct Node {
     child: Option<Child>,
     /// SIGSTOPped and not yet continued.
     pub paused: bool,
+    /// Left down by [`Cluster::heal`] (a lost master whose slave must serve everything).
+    pub keep_down: bool,
 }
 
 impl Node {
@@ -32,6 +34,7 @@ impl Node {
             store,
             child: None,
             paused: false,
+            keep_down: false,
         }
     }
 
@@ -234,11 +237,13 @@ impl Cluster {
         ))
     }
 
-    /// Brings every process back: continues paused ones, starts stopped ones.
+    /// Brings every process back (but those marked `keep_down`): continues paused ones, starts
+    /// stopped ones.
     pub fn heal(&mut self) -> anyhow::Result<()> {
         for node in std::iter::once(&mut self.namesrv)
             .chain(self.masters.iter_mut())
             .chain(self.slaves.iter_mut())
+            .filter(|n| !n.keep_down)
         {
             node.resume();
             node.start()?;

@@ -132,17 +132,21 @@ async fn kill_loop(
     Ok(())
 }
 
-/// Each master in turn: kill -9, its store deleted, restarted empty (the topic is created
-/// again). Without a synchronous slave what only that master had is gone.
+/// Without slaves, each master in turn: kill -9, its store deleted, restarted empty (the topic
+/// is created again); what only that master had is gone. With slaves, master `a` is killed, its
+/// store deleted, and it stays down: its slave must serve every message it acknowledged.
 async fn master_loss(
     args: &ChaosArgs,
     cluster: &mut Cluster,
     admin: &Admin,
     faults: &mut Faults,
 ) -> anyhow::Result<()> {
-    let step = Duration::from_secs(args.duration) / (2 * cluster.masters.len() as u32 + 1);
-    for (group, node) in cluster.masters.iter_mut().enumerate() {
+    let with_slaves = !cluster.slaves.is_empty();
+    let victims = if with_slaves { 1 } else { cluster.masters.len() };
+    let step = Duration::from_secs(args.duration) / (2 * victims as u32 + 1);
+    for group in 0..victims {
         tokio::time::sleep(step).await;
+        let node = &mut cluster.masters[group];
         println!("chaos: kill -9 {} and delete its store", node.name);
         node.kill9();
         faults.kills += 1;
@@ -151,6 +155,11 @@ async fn master_loss(
                 Ok(()) => faults.stores_deleted += 1,
                 Err(e) => println!("chaos: could not delete {}: {e}", store.display()),
             }
+        }
+        if with_slaves {
+            println!("chaos: {} stays down; its slave serves the consumers", node.name);
+            node.keep_down = true;
+            continue;
         }
         tokio::time::sleep(step).await;
         tokio::task::block_in_place(|| node.start())?;
