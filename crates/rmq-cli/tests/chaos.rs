@@ -68,7 +68,7 @@ fn deleting_a_masters_store_loses_messages_and_the_report_says_so() {
         "4",
         "--late-consumers",
         "--drain-timeout",
-        "10",
+        "15",
     ]);
     // Without slaves the loss is allowed: the run passes, but it must count what went, and
     // find it missing from the stores, while what was sent after the restarts is delivered.

@@ -40,7 +40,8 @@ pub struct ClientConfig {
     /// `notAvailableDuration`: how long (ms) a broker is skipped after reaching each step.
     pub not_available_duration_ms: Vec<u64>,
     /// `retryAnotherBrokerWhenNotStoreOK`: a synchronous send whose status is not SEND_OK
-    /// (flush or slave timeout, slave not available) is sent again to another broker. Default false.
+    /// (flush or slave timeout, slave not available) is sent again to another broker, so it may
+    /// be stored twice. Default false.
     pub retry_another_broker_when_not_store_ok: bool,
 }
 

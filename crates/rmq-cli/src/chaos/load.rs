@@ -40,7 +40,8 @@ pub struct Ledger {
     longest_task_gap_ms: AtomicU64,
     /// Longest time with no acknowledgement from any producer task.
     longest_global_gap_ms: AtomicU64,
-    last_ack: Mutex<Instant>,
+    /// None until the first acknowledgement (start-up is not an outage).
+    last_ack: Mutex<Option<Instant>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -58,7 +59,7 @@ impl Ledger {
             trial: AtomicUsize::new(0),
             longest_task_gap_ms: AtomicU64::new(0),
             longest_global_gap_ms: AtomicU64::new(0),
-            last_ack: Mutex::new(Instant::now()),
+            last_ack: Mutex::new(None),
         })
     }
 
@@ -76,9 +77,11 @@ impl Ledger {
             },
         );
         let mut last = lock(&self.last_ack);
-        let gap = last.elapsed().as_millis() as u64;
-        self.longest_global_gap_ms.fetch_max(gap, Ordering::Relaxed);
-        *last = Instant::now();
+        if let Some(previous) = *last {
+            let gap = previous.elapsed().as_millis() as u64;
+            self.longest_global_gap_ms.fetch_max(gap, Ordering::Relaxed);
+        }
+        *last = Some(Instant::now());
     }
 
     fn task_gap(&self, gap: Duration) {
