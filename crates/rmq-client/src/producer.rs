@@ -304,9 +304,11 @@ impl Inner {
         let mut failed_broker: Option<String> = None;
         let mut last_err = None;
         let mut last_result = None;
+        let mut timed_out = false;
         for attempt in 0..attempts {
             let remaining = deadline.saturating_duration_since(Instant::now());
             if remaining.is_zero() {
+                timed_out = true;
                 break;
             }
             let mq = self
@@ -333,9 +335,13 @@ impl Inner {
         if let Some(result) = last_result {
             return Ok(result);
         }
-        Err(last_err.unwrap_or(ClientError::Timeout {
+        let timeout = ClientError::Timeout {
             timeout_ms: self.client.config.send_timeout_ms,
-        }))
+        };
+        match last_err {
+            Some(e) if !timed_out => Err(e),
+            _ => Err(timeout),
+        }
     }
 
     /// The queue of the next attempt: with `send_latency_fault_enable` any queue of an

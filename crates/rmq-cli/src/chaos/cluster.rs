@@ -14,6 +14,9 @@ const BOOT_TIMEOUT: Duration = Duration::from_secs(30);
 /// One server process: how to start it, and the running child if any.
 pub struct Node {
     pub name: String,
+    /// This binary, resolved once: a rebuild during the run replaces the file, and
+    /// `current_exe()` of a replaced binary names a deleted file.
+    exe: PathBuf,
     args: Vec<String>,
     dir: PathBuf,
     /// The broker's store directory (None for the name server).
@@ -26,9 +29,10 @@ pub struct Node {
 }
 
 impl Node {
-    fn new(name: &str, args: Vec<String>, dir: PathBuf, store: Option<PathBuf>) -> Self {
+    fn new(name: &str, exe: &Path, args: Vec<String>, dir: PathBuf, store: Option<PathBuf>) -> Self {
         Node {
             name: name.to_owned(),
+            exe: exe.to_path_buf(),
             args,
             dir,
             store,
@@ -53,8 +57,7 @@ impl Node {
             .append(true)
             .open(&out_path)
             .with_context(|| format!("open {}", out_path.display()))?;
-        let exe = std::env::current_exe().context("current_exe")?;
-        let mut child = Command::new(exe)
+        let mut child = Command::new(&self.exe)
             .args(&self.args)
             .env("ROCKETMQ_LOG_DIR", self.dir.join(format!("{}-logs", self.name)))
             .env("RUST_LOG", "warn")
@@ -157,6 +160,7 @@ pub struct BrokerSettings {
 
 /// A name server and, per broker group, a master and optionally a slave.
 pub struct Cluster {
+    exe: PathBuf,
     pub namesrv_addr: String,
     pub namesrv: Node,
     /// Masters, in group order (`a`, `b`).
@@ -170,17 +174,20 @@ pub const GROUPS: [&str; 2] = ["a", "b"];
 impl Cluster {
     /// Writes the configuration files under `dir` and starts every process.
     pub fn start(dir: &Path, settings: &BrokerSettings, slaves: bool) -> anyhow::Result<Cluster> {
+        let exe = std::env::current_exe().context("current_exe")?;
         let mut taken = Vec::new();
         let ns_port = free_port(false, &mut taken)?;
         let namesrv_addr = format!("127.0.0.1:{ns_port}");
         let mut namesrv = Node::new(
             "namesrv",
+            &exe,
             vec!["namesrv".into(), "--listen-port".into(), ns_port.to_string()],
             dir.to_path_buf(),
             None,
         );
         namesrv.start()?;
         let mut cluster = Cluster {
+            exe,
             namesrv_addr,
             namesrv,
             masters: Vec::new(),
@@ -232,7 +239,7 @@ impl Cluster {
             conf_path.to_string_lossy().into_owned(),
         ];
         Ok((
-            Node::new(&name, args, dir.to_path_buf(), Some(store)),
+            Node::new(&name, &self.exe, args, dir.to_path_buf(), Some(store)),
             format!("127.0.0.1:{port}"),
         ))
     }
