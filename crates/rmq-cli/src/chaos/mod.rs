@@ -31,7 +31,8 @@ pub enum Scenario {
     Mixed,
     /// --trials rounds of: load, kill -9 of one master (a, b, a, …), restart.
     KillLoop,
-    /// kill -9 of each master in turn, its store deleted before it restarts.
+    /// kill -9 of each master in turn, its store deleted before it restarts empty; with
+    /// --slaves only master a, which stays down (its slave must serve everything).
     MasterLoss,
 }
 
@@ -59,8 +60,10 @@ pub struct ChaosArgs {
     /// Rounds of the kill-loop scenario.
     #[arg(long, default_value_t = 20)]
     pub trials: usize,
+    /// `flushDiskType` of every broker.
     #[arg(long, value_enum, default_value = "SYNC_FLUSH")]
     pub flush: Flush,
+    /// `brokerRole` of the masters (slaves are SLAVE).
     #[arg(long, value_enum, default_value = "ASYNC_MASTER")]
     pub role: Role,
     /// A slave (brokerId=1) per group; needs HA replication.
