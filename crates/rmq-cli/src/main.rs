@@ -1,5 +1,5 @@
 //! `rmq`: the one binary. `rmq namesrv`, `rmq broker`, `rmq standalone`, `rmq shutdown`,
-//! `rmq admin …`, `rmq produce`, `rmq bench`.
+//! `rmq admin …`, `rmq produce`, `rmq bench`, and the hidden `rmq chaos` (run by `scripts/chaos`).
 //!
 //! # Layout
 //! - `servers`: the name server / broker / standalone commands and graceful shutdown.
@@ -7,11 +7,13 @@
 //! - `produce`: the quickstart producer.
 //! - `consume`: the quickstart consumer.
 //! - `bench`: `rmq bench produce | consume` load generators.
+//! - `chaos`: the fault-injection harness (cluster of child processes, load, report).
 //! - `logging`: stdout + `~/logs/rocketmqlogs/<name>.log`.
 //! - `properties`: Java `.properties` parsing for `-c` files.
 
 mod admin;
 mod bench;
+mod chaos;
 mod consume;
 mod logging;
 mod produce;
@@ -59,6 +61,9 @@ enum Command {
     /// Load generators: `rmq bench produce | consume` (per-second TPS/RT, p50/p99/p999).
     #[command(subcommand)]
     Bench(bench::BenchCommand),
+    /// Fault injection against a local cluster of child processes (`scripts/chaos`).
+    #[command(hide = true)]
+    Chaos(chaos::ChaosArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -80,6 +85,7 @@ fn main() -> std::process::ExitCode {
             Command::Produce(args) => produce::run(args).await,
             Command::Consume(args) => consume::run(args).await,
             Command::Bench(cmd) => bench::run(cmd).await,
+            Command::Chaos(args) => chaos::run(args).await,
         }
     });
     match result {

@@ -119,11 +119,12 @@ pub async fn namesrv(args: NamesrvArgs) -> anyhow::Result<()> {
         println!("{config:#?}");
         return Ok(());
     }
+    let signals = install_signals();
     let ns = NameServer::start(config)
         .await
         .context("name server failed to start")?;
     announce(namesrv_boot_line(&ns));
-    wait_for_signal().await;
+    wait_for_signal(signals).await;
     ns.shutdown().await;
     tracing::info!("name server shut down");
     Ok(())
@@ -144,11 +145,12 @@ pub async fn broker(args: BrokerArgs) -> anyhow::Result<()> {
             "no name server address (-n, namesrvAddr or NAMESRV_ADDR): clients cannot find this broker"
         );
     }
+    let signals = install_signals();
     let broker = Broker::start(config.clone())
         .await
         .context("broker failed to start")?;
     announce(broker_boot_line(&broker, &config));
-    wait_for_signal().await;
+    wait_for_signal(signals).await;
     broker.shutdown().await.context("broker shutdown")?;
     tracing::info!("broker shut down cleanly");
     Ok(())
@@ -160,6 +162,7 @@ pub async fn standalone(args: StandaloneArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&args.data_dir)
         .with_context(|| format!("cannot create {}", args.data_dir.display()))?;
     let data_dir = args.data_dir.canonicalize()?;
+    let signals = install_signals();
 
     let ns_config = NamesrvConfig {
         listen_port: args.namesrv_port,
@@ -191,18 +194,30 @@ pub async fn standalone(args: StandaloneArgs) -> anyhow::Result<()> {
         broker.addr(),
         data_dir.display()
     ));
-    wait_for_signal().await;
+    wait_for_signal(signals).await;
     broker.shutdown().await.context("broker shutdown")?;
     ns.shutdown().await;
     tracing::info!("standalone shut down cleanly");
     Ok(())
 }
 
-async fn wait_for_signal() {
+/// SIGTERM / SIGINT handlers, installed before a server starts so that a signal arriving while
+/// it boots (or right after its boot line) means a clean shutdown, not the default kill.
+struct Signals(Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>);
+
+fn install_signals() -> Signals {
     use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt()))
-    else {
-        tracing::error!("cannot install signal handlers; running until killed");
+    match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
+        (Ok(term), Ok(int)) => Signals(Some((term, int))),
+        _ => {
+            tracing::error!("cannot install signal handlers; running until killed");
+            Signals(None)
+        }
+    }
+}
+
+async fn wait_for_signal(signals: Signals) {
+    let Some((mut term, mut int)) = signals.0 else {
         std::future::pending::<()>().await;
         return;
     };

@@ -163,7 +163,8 @@ async fn registers_with_every_name_server() {
         assert!(info.cluster_addr_table["DefaultCluster"].contains("broker-a"));
     }
     // A clean stop unregisters from both.
-    assert!(broker_proc.terminate().success());
+    let status = broker_proc.terminate();
+    assert!(status.success(), "broker exit status after SIGTERM: {status:?}");
     for ns in [&ns1, &ns2] {
         let route = invoke(
             &client,

@@ -32,6 +32,17 @@ pub struct ClientConfig {
     pub compress_over_bytes: usize,
     /// Language code sent in every request header. Default `Rust`.
     pub language: LanguageCode,
+    /// `sendLatencyFaultEnable`: skip brokers that recently failed or answered slowly (see
+    /// `fault.rs`). Default false, as in Java.
+    pub send_latency_fault_enable: bool,
+    /// `latencyMax`: latency steps (ms) of the fault strategy.
+    pub latency_max_ms: Vec<u64>,
+    /// `notAvailableDuration`: how long (ms) a broker is skipped after reaching each step.
+    pub not_available_duration_ms: Vec<u64>,
+    /// `retryAnotherBrokerWhenNotStoreOK`: a synchronous send whose status is not SEND_OK
+    /// (flush or slave timeout, slave not available) is sent again to another broker, so it may
+    /// be stored twice. Default false.
+    pub retry_another_broker_when_not_store_ok: bool,
 }
 
 impl Default for ClientConfig {
@@ -50,6 +61,10 @@ impl Default for ClientConfig {
             max_message_size: 4 * 1024 * 1024,
             compress_over_bytes: 4096,
             language: LanguageCode::Rust,
+            send_latency_fault_enable: false,
+            latency_max_ms: crate::fault::DEFAULT_LATENCY_MAX_MS.to_vec(),
+            not_available_duration_ms: crate::fault::DEFAULT_NOT_AVAILABLE_DURATION_MS.to_vec(),
+            retry_another_broker_when_not_store_ok: false,
         }
     }
 }

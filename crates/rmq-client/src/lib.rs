@@ -5,6 +5,7 @@
 //! * [`config`] — [`ClientConfig`] (Java defaults) and the client id.
 //! * [`message`] — [`Message`], [`MessageQueue`], [`SendStatus`], [`SendResult`].
 //! * `route` — a topic route → its publish queues; round-robin selection avoiding a failed broker.
+//! * `fault` — latency-based broker fault avoidance (`sendLatencyFaultEnable`).
 //! * `send` — pure request building (V2 header, UNIQ_KEY, compression, batch body) and response
 //!   mapping, plus the retry policy.
 //! * `client` — what producer and admin share: connection pool, name-server failover, route and
@@ -32,8 +33,9 @@
 //! # }
 //! ```
 //!
-//! Differences from the Java client: no namespace, no latency-fault strategy (off by default in
-//! Java too), no request/reply producer, and UNIQ_KEY month offsets are in UTC.
+//! Differences from the Java client: no namespace, no request/reply producer, SYSTEM_BUSY is
+//! retried on another broker (as the 5.x client does; 4.9 does not), and UNIQ_KEY month offsets
+//! are in UTC.
 //! Consumers: a `ReconsumeLater` message is sent back (CONSUMER_SEND_MSG_BACK) and retried
 //! locally only when that fails (Java would also try its internal producer first); an orderly
 //! listener's message that used up its retries goes to the DLQ through CONSUMER_SEND_MSG_BACK
@@ -48,6 +50,7 @@ mod client;
 pub mod config;
 pub mod consumer;
 pub mod error;
+mod fault;
 pub mod message;
 mod periodic;
 pub mod producer;

@@ -16,7 +16,8 @@ use crate::periodic::spawn_periodic;
 
 use crate::client::{lock, Client, DEFAULT_TIMEOUT};
 use crate::config::ClientConfig;
-use crate::message::{Message, MessageQueue, SendResult};
+use crate::fault::FaultTable;
+use crate::message::{Message, MessageQueue, SendResult, SendStatus};
 use crate::route::{clamp_default_route, PublishInfo};
 use crate::send::{self, Prepared, RetryPolicy, AUTO_CREATE_TOPIC};
 use crate::ClientError;
@@ -49,6 +50,8 @@ struct Inner {
     ids: UniqIdGenerator,
     /// topic → queues to publish to. Lock never held across `.await`.
     publish: Mutex<HashMap<String, Arc<PublishInfo>>>,
+    /// Latency and isolation per broker (used with `send_latency_fault_enable`).
+    faults: FaultTable,
     state: Mutex<State>,
 }
 
@@ -74,8 +77,10 @@ impl Producer {
     ) -> Self {
         let ids = UniqIdGenerator::with_ip(config.client_ip_addr());
         let client_id = config.client_id();
+        let faults = FaultTable::new(&config.latency_max_ms, &config.not_available_duration_ms);
         Producer {
             inner: Arc::new(Inner {
+                faults,
                 group: group.into(),
                 client: Client::with_remoting(config, client_id, remoting),
                 ids,
@@ -123,7 +128,9 @@ impl Producer {
     }
 
     /// Synchronous send: up to `1 + retry_times_when_send_failed` attempts, each on a queue of
-    /// another broker than the one that just failed, within `send_timeout_ms` overall.
+    /// another broker than the one that just failed (or, with `send_latency_fault_enable`, of
+    /// a broker not isolated by a recent failure or slow answer), within `send_timeout_ms`
+    /// overall.
     pub async fn send(&self, msg: Message) -> Result<SendResult, ClientError> {
         self.inner.ensure_running()?;
         let prepared = send::prepare_single(msg, &self.inner.client.config, &self.inner.ids)?;
@@ -174,16 +181,17 @@ impl Producer {
         self.inner.ensure_running()?;
         let prepared = send::prepare_single(msg, &self.inner.client.config, &self.inner.ids)?;
         let info = self.inner.publish_info(&prepared.topic).await?;
-        let mq = info
-            .select(None)
+        let mq = self
+            .inner
+            .select_queue(&info, None)
             .ok_or_else(|| ClientError::NoRoute(prepared.topic.clone()))?;
         let addr = self.inner.broker_addr(&mq.broker_name)?;
-        let cmd = send::build_request(&prepared, mq, &self.inner.group, &self.inner.client.config);
+        let cmd = send::build_request(&prepared, &mq, &self.inner.group, &self.inner.client.config);
         self.inner.client.invoke_oneway(&addr, cmd).await
     }
 
     /// Sends in a task; transport failures are retried `retry_times_when_send_async_failed` times
-    /// on another broker. Broker errors are returned as they are.
+    /// on another broker. Broker errors and non-SEND_OK results are returned as they are.
     pub fn send_async(&self, msg: Message) -> JoinHandle<Result<SendResult, ClientError>> {
         let inner = self.inner.clone();
         tokio::spawn(async move {
@@ -280,6 +288,8 @@ impl Inner {
     }
 
     /// `sendDefaultImpl`: select, send, and on a retryable failure move to another broker.
+    /// With `retry_another_broker_when_not_store_ok`, a synchronous send whose status is not
+    /// SEND_OK is sent again too; the last result is returned when no attempt is left.
     async fn send_with_retry(
         &self,
         prepared: &Prepared,
@@ -289,19 +299,30 @@ impl Inner {
         let timeout = self.send_timeout();
         let deadline = Instant::now() + timeout;
         let info = self.publish_info(&prepared.topic).await?;
+        let retry_not_ok =
+            policy == RetryPolicy::Sync && self.client.config.retry_another_broker_when_not_store_ok;
         let mut failed_broker: Option<String> = None;
         let mut last_err = None;
+        let mut last_result = None;
+        let mut timed_out = false;
         for attempt in 0..attempts {
             let remaining = deadline.saturating_duration_since(Instant::now());
             if remaining.is_zero() {
-                return Err(ClientError::Timeout {
-                    timeout_ms: self.client.config.send_timeout_ms,
-                });
+                timed_out = true;
+                break;
             }
-            let mq = info
-                .select(failed_broker.as_deref())
+            let mq = self
+                .select_queue(&info, failed_broker.as_deref())
                 .ok_or_else(|| ClientError::NoRoute(prepared.topic.clone()))?;
-            match self.send_once(prepared, mq, remaining).await {
+            let begin = Instant::now();
+            let outcome = self.send_once(prepared, &mq, remaining).await;
+            self.report_latency(&mq.broker_name, begin, outcome.is_err());
+            match outcome {
+                Ok(result) if retry_not_ok && result.send_status != SendStatus::SendOk => {
+                    tracing::warn!(attempt, broker = %mq.broker_name, status = ?result.send_status, "stored but not SEND_OK, sending again to another broker");
+                    failed_broker = Some(mq.broker_name.clone());
+                    last_result = Some(result);
+                }
                 Ok(result) => return Ok(result),
                 Err(e) if policy.should_retry(&e) => {
                     tracing::warn!(attempt, broker = %mq.broker_name, queue = mq.queue_id, error = %e, "send failed, trying another broker");
@@ -311,7 +332,35 @@ impl Inner {
                 Err(e) => return Err(e),
             }
         }
-        Err(last_err.unwrap_or(ClientError::NoRoute(prepared.topic.clone())))
+        if let Some(result) = last_result {
+            return Ok(result);
+        }
+        let timeout = ClientError::Timeout {
+            timeout_ms: self.client.config.send_timeout_ms,
+        };
+        match last_err {
+            Some(e) if !timed_out => Err(e),
+            _ => Err(timeout),
+        }
+    }
+
+    /// The queue of the next attempt: with `send_latency_fault_enable` any queue of an
+    /// available broker (`MQFaultStrategy`), else round robin avoiding the broker that just
+    /// failed.
+    fn select_queue(&self, info: &PublishInfo, failed_broker: Option<&str>) -> Option<MessageQueue> {
+        if self.client.config.send_latency_fault_enable {
+            info.select_avoiding_faults(&self.faults)
+        } else {
+            info.select(failed_broker).cloned()
+        }
+    }
+
+    /// `updateFaultItem`: a failed attempt isolates its broker.
+    fn report_latency(&self, broker: &str, begin: Instant, failed: bool) {
+        if self.client.config.send_latency_fault_enable {
+            let latency_ms = begin.elapsed().as_millis() as u64;
+            self.faults.update(broker, latency_ms, failed);
+        }
     }
 
     async fn send_once(

@@ -4,6 +4,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use rmq_protocol::body::{perm, TopicRouteData};
 
+use crate::fault::FaultTable;
 use crate::message::MessageQueue;
 
 /// The queues a producer may send a topic's messages to.
@@ -61,6 +62,33 @@ impl PublishInfo {
             }
         }
         Some(self.next_queue())
+    }
+
+    /// `MQFaultStrategy.selectOneMessageQueue` with `sendLatencyFaultEnable`: the next queue
+    /// round-robin whose broker is available; when none is, a queue of the least bad broker
+    /// (or plain round robin when that broker has no queue of this topic).
+    pub fn select_avoiding_faults(&self, faults: &FaultTable) -> Option<MessageQueue> {
+        if self.queues.is_empty() {
+            return None;
+        }
+        // One step of the shared position per call (Java's local `index++`), so that callers
+        // keep rotating over the queues whatever this call skipped.
+        let start = self.next.fetch_add(1, Ordering::Relaxed);
+        for i in 0..self.queues.len() {
+            let mq = &self.queues[(start + i) % self.queues.len()];
+            if faults.is_available(&mq.broker_name) {
+                return Some(mq.clone());
+            }
+        }
+        if let Some(broker) = faults.pick_one_at_least() {
+            let mut own = self.queues.iter().filter(|q| q.broker_name == broker).peekable();
+            if own.peek().is_some() {
+                let count = self.queues.iter().filter(|q| q.broker_name == broker).count();
+                return own.nth(start % count).cloned();
+            }
+            faults.remove(&broker);
+        }
+        Some(self.queues[start % self.queues.len()].clone())
     }
 
     fn next_queue(&self) -> &MessageQueue {
@@ -250,6 +278,55 @@ mod tests {
         for _ in 0..8 {
             assert_eq!(info.select(Some("broker-b")).unwrap().broker_name, "broker-a");
         }
+    }
+
+    #[test]
+    fn fault_aware_selection_skips_unavailable_brokers() {
+        use crate::fault::{DEFAULT_LATENCY_MAX_MS, DEFAULT_NOT_AVAILABLE_DURATION_MS};
+        let r = route(
+            vec![qd("broker-a", 2, 2, 6), qd("broker-b", 3, 3, 6)],
+            vec![bd("broker-a", &[0]), bd("broker-b", &[0])],
+        );
+        let info = PublishInfo::from_route("T", &r).with_start(0);
+        let faults = FaultTable::new(&DEFAULT_LATENCY_MAX_MS, &DEFAULT_NOT_AVAILABLE_DURATION_MS);
+        // Nothing known: plain round robin over both brokers.
+        let picked: Vec<String> = (0..5)
+            .map(|_| info.select_avoiding_faults(&faults).unwrap().broker_name)
+            .collect();
+        assert_eq!(picked.iter().filter(|b| *b == "broker-a").count(), 2);
+        faults.update("broker-a", 3, true);
+        for _ in 0..10 {
+            assert_eq!(
+                info.select_avoiding_faults(&faults).unwrap().broker_name,
+                "broker-b"
+            );
+        }
+        // Both out: the least bad one (lower latency) still gets the messages, on its own queues.
+        faults.update("broker-b", 2600, false);
+        let mut ids = Vec::new();
+        for _ in 0..4 {
+            let mq = info.select_avoiding_faults(&faults).unwrap();
+            assert_eq!(mq.broker_name, "broker-a");
+            ids.push(mq.queue_id);
+        }
+        assert!(
+            ids.iter().all(|id| *id < 2) && ids.contains(&0) && ids.contains(&1),
+            "{ids:?}"
+        );
+        // The least bad broker is not in this topic's route: forgotten, round robin instead.
+        let only_b = PublishInfo::from_route(
+            "T",
+            &route(vec![qd("broker-b", 1, 1, 6)], vec![bd("broker-b", &[0])]),
+        );
+        faults.update("broker-b", 3, true);
+        assert_eq!(
+            only_b.select_avoiding_faults(&faults).unwrap().broker_name,
+            "broker-b"
+        );
+        assert!(
+            faults.is_available("broker-a"),
+            "broker-a was removed from the table"
+        );
     }
 
     #[test]

@@ -240,11 +240,13 @@ pub(crate) fn read_response(
     })
 }
 
-/// Broker codes after which a synchronous send tries another broker (spec §3.2).
+/// Broker codes after which a synchronous send tries another broker (spec §3.2), plus
+/// SYSTEM_BUSY (a broker under flow control; the 5.x client retries it, 4.9 does not).
 const RETRY_RESPONSE_CODES: &[i32] = &[
     response_code::TOPIC_NOT_EXIST,
     response_code::SERVICE_NOT_AVAILABLE,
     response_code::SYSTEM_ERROR,
+    response_code::SYSTEM_BUSY,
     response_code::NO_PERMISSION,
     response_code::NO_BUYER_ID,
     response_code::NOT_IN_CURRENT_UNIT,

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use rmq_client::{ClientConfig, Producer};
@@ -38,6 +38,8 @@ pub struct FakeBroker {
     pub fail_next_send: AtomicBool,
     /// Answer every send with this code instead of SUCCESS.
     pub send_code: Mutex<i32>,
+    /// Answer sends after this many milliseconds.
+    pub send_delay_ms: AtomicU64,
     next_offset: AtomicI64,
     seen: Mutex<Vec<Seen>>,
     /// Canned answers to other request codes (default: SUCCESS with nothing).
@@ -50,6 +52,7 @@ impl FakeBroker {
             addr: Mutex::new(None),
             fail_next_send: AtomicBool::new(false),
             send_code: Mutex::new(response_code::SUCCESS),
+            send_delay_ms: AtomicU64::new(0),
             next_offset: AtomicI64::new(0),
             seen: Mutex::new(Vec::new()),
             canned: Mutex::new(HashMap::new()),
@@ -69,7 +72,12 @@ impl FakeBroker {
             return RemotingCommand::response(response_code::SYSTEM_ERROR).with_remark("injected failure");
         }
         let code = *self.send_code.lock().unwrap();
-        if code != response_code::SUCCESS {
+        let storing = [
+            response_code::FLUSH_DISK_TIMEOUT,
+            response_code::FLUSH_SLAVE_TIMEOUT,
+            response_code::SLAVE_NOT_AVAILABLE,
+        ];
+        if code != response_code::SUCCESS && !storing.contains(&code) {
             return RemotingCommand::response(code).with_remark("injected error");
         }
         let count = if header.batch {
@@ -82,7 +90,7 @@ impl FakeBroker {
         let ids: Vec<String> = (0..count as i64)
             .map(|i| message::offset_msg_id(host, (first + i) * 100))
             .collect();
-        RemotingCommand::response(response_code::SUCCESS)
+        RemotingCommand::response(code)
             .with_ext("msgId", ids.join(","))
             .with_ext("queueId", header.queue_id.to_string())
             .with_ext("queueOffset", first.to_string())
@@ -114,6 +122,10 @@ impl RequestHandler for FakeBroker {
                 body: req.body.clone(),
             });
             let canned = self.canned.lock().unwrap().get(&req.code).cloned();
+            let delay_ms = self.send_delay_ms.load(Ordering::SeqCst);
+            if header.is_some() && delay_ms > 0 {
+                tokio::time::sleep(std::time::Duration::from_millis(delay_ms)).await;
+            }
             Some(match header {
                 Some(h) => self.answer_send(&req, &h),
                 None => canned.unwrap_or_else(|| RemotingCommand::response(response_code::SUCCESS)),
@@ -209,6 +221,11 @@ async fn bind(broker: &Arc<FakeBroker>) -> ServerHandle {
 /// `TopicTest` on both brokers (4 queues each); `TBW102` on broker-a only (8 queues, perm 7).
 /// The name server also answers GET_BROKER_CLUSTER_INFO (fastjson form) and the topic list.
 pub async fn cluster() -> Cluster {
+    cluster_with(|_| {}).await
+}
+
+/// [`cluster`] with the producer's configuration adjusted by `tune`.
+pub async fn cluster_with(tune: impl FnOnce(&mut ClientConfig)) -> Cluster {
     let (a, b) = (FakeBroker::new(), FakeBroker::new());
     let (sa, sb) = (bind(&a).await, bind(&b).await);
     let (addr_a, addr_b) = (sa.local_addr(), sb.local_addr());
@@ -237,12 +254,13 @@ pub async fn cluster() -> Cluster {
     let sn = Server::bind("127.0.0.1:0", namesrv.clone())
         .await
         .expect("bind namesrv");
-    let config = ClientConfig {
+    let mut config = ClientConfig {
         namesrv_addr: vec![sn.local_addr().to_string()],
         client_ip: "127.0.0.1".into(),
         send_timeout_ms: 3000,
         ..Default::default()
     };
+    tune(&mut config);
     let producer = Producer::new("PG_TEST", config.clone());
     producer.start().await.expect("start");
     Cluster {

@@ -1,0 +1,394 @@
+//! `rmq chaos` (hidden; `scripts/chaos` runs it): a name server and two broker groups (`a`, `b`)
+//! as child processes of this binary, producers and push consumers in this process, and faults
+//! injected while they run (kill -9, SIGSTOP/SIGCONT, graceful restarts, a master's store
+//! deleted). At the end every process is brought back, the consumers drain, and the run
+//! reports acknowledged, delivered, lost, duplicated and the longest time producers could not
+//! send. It fails when an acknowledged message is lost where no loss is allowed.
+//!
+//! # Layout
+//! - `cluster`: the server processes, their broker.conf files and ports.
+//! - `load`: producer tasks, push consumers and the ledger of acknowledgements and deliveries.
+//! - `scenario`: the fault schedules.
+
+mod cluster;
+mod load;
+mod scenario;
+
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use clap::{Args, ValueEnum};
+use rmq_client::{Admin, ClientConfig, TopicConfig};
+
+use cluster::{BrokerSettings, Cluster};
+use load::{Ledger, Load, TOPIC};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Scenario {
+    /// Random kill -9 / SIGSTOP / graceful restart of random brokers for --duration.
+    Mixed,
+    /// --trials rounds of: load, kill -9 of one master (a, b, a, …), restart.
+    KillLoop,
+    /// kill -9 of each master in turn, its store deleted before it restarts empty; with
+    /// --slaves only master a, which stays down (its slave must serve everything).
+    MasterLoss,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[value(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Flush {
+    SyncFlush,
+    AsyncFlush,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[value(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Role {
+    AsyncMaster,
+    SyncMaster,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ChaosArgs {
+    #[arg(long, value_enum, default_value = "mixed")]
+    pub scenario: Scenario,
+    /// Seconds of fault injection (mixed, master-loss).
+    #[arg(long, default_value_t = 30)]
+    pub duration: u64,
+    /// Rounds of the kill-loop scenario.
+    #[arg(long, default_value_t = 20)]
+    pub trials: usize,
+    /// `flushDiskType` of every broker.
+    #[arg(long, value_enum, default_value = "SYNC_FLUSH")]
+    pub flush: Flush,
+    /// `brokerRole` of the masters (slaves are SLAVE).
+    #[arg(long, value_enum, default_value = "ASYNC_MASTER")]
+    pub role: Role,
+    /// A slave (brokerId=1) per group; needs HA replication.
+    #[arg(long)]
+    pub slaves: bool,
+    /// Producer tasks.
+    #[arg(long, default_value_t = 8)]
+    pub producers: usize,
+    /// Messages per second, all producer tasks together.
+    #[arg(long, default_value_t = 1000)]
+    pub rate: u64,
+    /// Producers use latency-based fault avoidance (`sendLatencyFaultEnable`).
+    #[arg(long)]
+    pub fault_avoidance: bool,
+    /// Start the consumers only after the faults, so that every acknowledged message has to be
+    /// read back from the restarted brokers' stores.
+    #[arg(long)]
+    pub late_consumers: bool,
+    /// Seconds the consumers get to deliver every acknowledged message at the end.
+    #[arg(long, default_value_t = 90)]
+    pub drain_timeout: u64,
+    /// Random seed of the fault schedule (default: the clock).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Working directory (stores, configs, process output); default a new temp directory,
+    /// removed after a passing run.
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
+}
+
+/// Counts of the faults injected, for the report.
+#[derive(Debug, Default)]
+pub struct Faults {
+    pub kills: u32,
+    pub pauses: u32,
+    pub restarts: u32,
+    pub stores_deleted: u32,
+    /// kill-loop: the broker killed in each trial.
+    pub trial_targets: Vec<String>,
+}
+
+pub async fn run(args: ChaosArgs) -> anyhow::Result<()> {
+    if args.producers == 0 || args.rate == 0 {
+        bail!("--producers and --rate must be at least 1");
+    }
+    let seed = args.seed.unwrap_or_else(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(1, |d| d.as_nanos() as u64)
+    });
+    let (dir, temp) = match &args.dir {
+        Some(d) => (d.clone(), false),
+        None => (
+            std::env::temp_dir().join(format!("rmq-chaos-{}-{seed}", std::process::id())),
+            true,
+        ),
+    };
+    std::fs::create_dir_all(&dir).with_context(|| format!("create {}", dir.display()))?;
+    let settings = BrokerSettings {
+        flush: name(args.flush),
+        role: name(args.role),
+    };
+    println!(
+        "chaos: scenario={} flush={} role={} slaves={} producers={} rate={}/s fault_avoidance={} late_consumers={} seed={seed} dir={}",
+        name(args.scenario),
+        settings.flush,
+        settings.role,
+        args.slaves,
+        args.producers,
+        args.rate,
+        args.fault_avoidance,
+        args.late_consumers,
+        dir.display()
+    );
+    let mut cluster = tokio::task::block_in_place(|| Cluster::start(&dir, &settings, args.slaves))?;
+    let outcome = exercise(&args, seed, &mut cluster).await;
+    tokio::task::block_in_place(|| cluster.shutdown());
+    let passed = outcome?;
+    if !passed {
+        bail!(
+            "acknowledged messages were lost; stores and logs kept in {}",
+            dir.display()
+        );
+    }
+    if temp {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    Ok(())
+}
+
+/// Load, faults, heal, drain, report. `Ok(false)`: a loss that is not allowed.
+async fn exercise(args: &ChaosArgs, seed: u64, cluster: &mut Cluster) -> anyhow::Result<bool> {
+    let admin = Admin::new(ClientConfig::with_namesrv(&cluster.namesrv_addr));
+    create_topic(&admin, &cluster.master_addrs).await?;
+    let ledger = Ledger::new();
+    let mut consumers = Vec::new();
+    if !args.late_consumers {
+        consumers = load::start_consumers(&cluster.namesrv_addr, ledger.clone()).await?;
+    }
+    let load = Load::start(
+        &cluster.namesrv_addr,
+        args.producers,
+        args.rate,
+        args.fault_avoidance,
+        ledger.clone(),
+    )
+    .await?;
+    let started = Instant::now();
+    wait_until(Duration::from_secs(30), || ledger.acked_count() > 0)
+        .await
+        .context("no message acknowledged before the faults")?;
+
+    let mut faults = Faults::default();
+    let result = scenario::run(args, seed, cluster, &admin, &ledger, &mut faults).await;
+    let chaos_time = started.elapsed();
+    load.stop().await;
+    result?;
+
+    tokio::task::block_in_place(|| cluster.heal())?;
+    println!(
+        "chaos: faults over after {:.1} s; every process is up, draining",
+        chaos_time.as_secs_f64()
+    );
+    if args.late_consumers {
+        consumers = load::start_consumers(&cluster.namesrv_addr, ledger.clone()).await?;
+    }
+    let drain_started = Instant::now();
+    let deadline = drain_started + Duration::from_secs(args.drain_timeout);
+    let mut last_rebalance = Instant::now();
+    loop {
+        let undelivered = ledger.undelivered().len();
+        if undelivered == 0 || Instant::now() > deadline {
+            break;
+        }
+        if last_rebalance.elapsed() > Duration::from_secs(5) {
+            println!(
+                "chaos: +{:.0}s of drain: {undelivered} acknowledged messages not delivered yet",
+                drain_started.elapsed().as_secs_f64()
+            );
+            consumers.iter().for_each(|c| c.rebalance_now());
+            last_rebalance = Instant::now();
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let drain_time = drain_started.elapsed();
+    let passed = report(args, &admin, &ledger, &faults, chaos_time, drain_time).await;
+    for c in consumers {
+        c.shutdown().await;
+    }
+    Ok(passed)
+}
+
+async fn create_topic(admin: &Admin, masters: &[String]) -> anyhow::Result<()> {
+    for addr in masters {
+        admin
+            .create_topic(addr, &topic_config())
+            .await
+            .with_context(|| format!("create {TOPIC} on {addr}"))?;
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        match admin.topic_route(TOPIC).await {
+            Ok(route) if route.queue_datas.len() == masters.len() => return Ok(()),
+            _ if Instant::now() > deadline => bail!("{TOPIC} is not routed to every broker group"),
+            _ => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
+}
+
+/// Polls `done` every 20 ms until it holds or `timeout` passes.
+pub async fn wait_until(timeout: Duration, mut done: impl FnMut() -> bool) -> anyhow::Result<()> {
+    let deadline = Instant::now() + timeout;
+    while !done() {
+        if Instant::now() > deadline {
+            bail!("not reached within {timeout:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    Ok(())
+}
+
+/// Prints the result; false when acknowledged messages were lost and loss is not allowed.
+async fn report(
+    args: &ChaosArgs,
+    admin: &Admin,
+    ledger: &Ledger,
+    faults: &Faults,
+    chaos_time: Duration,
+    drain_time: Duration,
+) -> bool {
+    let lost = ledger.undelivered();
+    // Is a lost message still in its broker's store (a delivery problem) or gone (storage loss)?
+    let mut missing_from_store = 0;
+    for (body, ack) in lost.iter().take(200) {
+        // The id is (store host, commitlog offset): after a store was deleted another message
+        // may sit at that offset now.
+        let found = admin.view_message(&ack.offset_msg_id).await;
+        if !found.is_ok_and(|m| m.body == body.as_bytes()) {
+            missing_from_store += 1;
+        }
+    }
+    let (distinct, deliveries, dups, extra, unacked) = ledger.delivery_counts();
+    let (task_gap, global_gap) = ledger.gaps_ms();
+    let loss_allowed = loss_allowed(args);
+    println!(
+        "chaos result ({} s of faults, drained in {:.1} s):",
+        chaos_time.as_secs(),
+        drain_time.as_secs_f64()
+    );
+    println!(
+        "  faults injected:  kill -9 x{}, SIGSTOP x{}, graceful restart x{}, store deleted x{}",
+        faults.kills, faults.pauses, faults.restarts, faults.stores_deleted
+    );
+    println!("  acknowledged:     {}", ledger.acked_count());
+    println!(
+        "  delivered:        {distinct} distinct ({deliveries} deliveries; {unacked} never acknowledged)"
+    );
+    println!(
+        "  lost:             {} (acknowledged, never delivered{})",
+        lost.len(),
+        if lost.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "; of the first {} looked up, {missing_from_store} are missing from the store",
+                lost.len().min(200)
+            )
+        }
+    );
+    println!("  duplicated:       {dups} messages delivered more than once ({extra} extra deliveries)");
+    println!(
+        "  failed sends:     {} (error after retries), {} stored but not SEND_OK",
+        ledger.failed_sends.load(Ordering::Relaxed),
+        ledger.not_ok.load(Ordering::Relaxed)
+    );
+    println!("  longest time a producer could not send: {task_gap} ms (no producer at all: {global_gap} ms)");
+    if args.scenario == Scenario::KillLoop {
+        // A message acknowledged by broker X during trial t was at risk at X's next kill.
+        let targets = &faults.trial_targets;
+        let mut lost_per_trial = vec![0usize; targets.len()];
+        for (_, ack) in &lost {
+            if let Some(k) = (ack.trial..targets.len()).find(|k| targets[*k] == ack.broker) {
+                lost_per_trial[k] += 1;
+            }
+        }
+        let per_trial: Vec<String> = lost_per_trial
+            .iter()
+            .enumerate()
+            .map(|(t, n)| format!("{}:{n}", t + 1))
+            .collect();
+        println!("  lost per trial (trial:lost): {}", per_trial.join(" "));
+    }
+    for (body, ack) in lost.iter().take(10) {
+        println!("    lost {body} on broker {} ({})", ack.broker, ack.offset_msg_id);
+    }
+    let passed = lost.is_empty() || loss_allowed;
+    println!(
+        "chaos: {} (loss {} for flush={} role={} slaves={} scenario={})",
+        if passed { "PASS" } else { "FAIL" },
+        if loss_allowed { "allowed" } else { "not allowed" },
+        name(args.flush),
+        name(args.role),
+        args.slaves,
+        name(args.scenario)
+    );
+    passed
+}
+
+/// No acknowledged message may be lost under SYNC_FLUSH (the process dies, the disk stays), nor
+/// under SYNC_MASTER with slaves (a master's store may go, its slave has everything). Deleting a
+/// master's store without a synchronous slave loses what only it had.
+fn loss_allowed(args: &ChaosArgs) -> bool {
+    let replicated = args.role == Role::SyncMaster && args.slaves;
+    match args.scenario {
+        Scenario::MasterLoss => !replicated,
+        Scenario::Mixed | Scenario::KillLoop => args.flush == Flush::AsyncFlush && !replicated,
+    }
+}
+
+fn name(v: impl ValueEnum) -> String {
+    v.to_possible_value()
+        .map(|p| p.get_name().to_owned())
+        .unwrap_or_default()
+}
+
+/// The test topic: 4 queues on each master.
+fn topic_config() -> TopicConfig {
+    TopicConfig {
+        topic_name: TOPIC.to_owned(),
+        read_queue_nums: 4,
+        write_queue_nums: 4,
+        ..TopicConfig::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: ChaosArgs,
+    }
+
+    fn args(line: &str) -> ChaosArgs {
+        Cli::parse_from(std::iter::once("chaos").chain(line.split_whitespace())).args
+    }
+
+    #[test]
+    fn loss_is_allowed_only_without_sync_flush_or_sync_replication() {
+        assert!(!loss_allowed(&args("")));
+        assert!(!loss_allowed(&args("--scenario kill-loop --flush SYNC_FLUSH")));
+        assert!(loss_allowed(&args("--scenario kill-loop --flush ASYNC_FLUSH")));
+        assert!(!loss_allowed(&args(
+            "--flush ASYNC_FLUSH --role SYNC_MASTER --slaves"
+        )));
+        assert!(loss_allowed(&args("--scenario master-loss")));
+        assert!(loss_allowed(&args("--scenario master-loss --role SYNC_MASTER")));
+        assert!(!loss_allowed(&args(
+            "--scenario master-loss --role SYNC_MASTER --slaves"
+        )));
+        assert_eq!(name(Flush::AsyncFlush), "ASYNC_FLUSH");
+        assert_eq!(name(Scenario::KillLoop), "kill-loop");
+    }
+}
