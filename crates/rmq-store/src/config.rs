@@ -27,6 +27,28 @@ impl FromStr for FlushDiskType {
     }
 }
 
+/// `brokerRole`: a slave's store refuses puts and is fed by HA replication; a SYNC_MASTER's puts
+/// wait for a slave's acknowledgement (storage.md §8).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BrokerRole {
+    #[default]
+    AsyncMaster,
+    SyncMaster,
+    Slave,
+}
+
+impl FromStr for BrokerRole {
+    type Err = StoreError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "ASYNC_MASTER" => Ok(BrokerRole::AsyncMaster),
+            "SYNC_MASTER" => Ok(BrokerRole::SyncMaster),
+            "SLAVE" => Ok(BrokerRole::Slave),
+            other => Err(StoreError::Config(format!("unknown brokerRole {other:?}"))),
+        }
+    }
+}
+
 /// Configuration of one `MessageStore`. Every field has the Java 4.9.8 default.
 #[derive(Debug, Clone)]
 pub struct StoreConfig {
@@ -83,6 +105,18 @@ pub struct StoreConfig {
     pub max_hash_slot_num: u32,
     /// `maxIndexNum` per index file.
     pub max_index_num: u32,
+    /// `brokerRole`.
+    pub broker_role: BrokerRole,
+    /// `slaveTimeout`: how long a SYNC_MASTER put waits for a slave's ack.
+    pub slave_timeout_ms: u64,
+    /// `haSlaveFallbehindMax`: a slave further behind than this is not waited for.
+    pub ha_slave_fallbehind_max: u64,
+    /// `haSendHeartbeatInterval`: master heartbeat / slave report period.
+    pub ha_send_heartbeat_interval_ms: u64,
+    /// `haHousekeepingInterval`: an HA connection silent this long is closed.
+    pub ha_housekeeping_interval_ms: u64,
+    /// `haTransferBatchSize`: most commitlog bytes per HA frame.
+    pub ha_transfer_batch_size: usize,
 }
 
 impl Default for StoreConfig {
@@ -118,6 +152,12 @@ impl Default for StoreConfig {
             message_index_safe: false,
             max_hash_slot_num: 5_000_000,
             max_index_num: 5_000_000 * 4,
+            broker_role: BrokerRole::AsyncMaster,
+            slave_timeout_ms: 3000,
+            ha_slave_fallbehind_max: 256 * 1024 * 1024,
+            ha_send_heartbeat_interval_ms: 5000,
+            ha_housekeeping_interval_ms: 20_000,
+            ha_transfer_batch_size: 32 * 1024,
         }
     }
 }

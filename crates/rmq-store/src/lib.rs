@@ -13,6 +13,8 @@
 //! - [`config_file`]: atomic `.tmp`/`.bak` persistence for the broker's JSON config files.
 //! - [`message`], [`config`], [`error`]: the API types.
 //!
+//! - [`ha`]: master/slave replication — the master's HA listener, the slave's client, the
+//!   SYNC_MASTER wait for a slave's acknowledgement (storage.md §8).
 //! - [`index`]: IndexFile — `topic#key` → commitlog offsets (QUERY_MESSAGE).
 //!
 //! # Runtime model
@@ -37,7 +39,7 @@
 //!   and re-dispatches (from a checkpoint-safe segment after a crash). Segments are created as
 //!   `.tmp` and renamed, so a crash never leaves a wrongly sized segment.
 //!
-//! Not yet implemented: file cleanup / disk-space protection (§7), transient store pool, HA. TODO.
+//! Not yet implemented: file cleanup / disk-space protection (§7), transient store pool. TODO.
 
 pub mod checkpoint;
 pub mod commit_log;
@@ -46,13 +48,14 @@ pub mod config_file;
 pub mod consume_queue;
 pub mod error;
 mod flush;
+pub mod ha;
 pub mod index;
 pub mod mapped_file;
 pub mod message;
 pub mod record;
 pub mod store;
 
-pub use config::{FlushDiskType, StoreConfig};
+pub use config::{BrokerRole, FlushDiskType, StoreConfig};
 pub use error::StoreError;
 pub use message::{Arrival, GetResult, GetStatus, PutMessage, PutResult, PutStatus, QueryResult};
 pub use store::MessageStore;

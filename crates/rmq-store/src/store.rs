@@ -25,7 +25,9 @@ use crate::index::IndexService;
 use crate::mapped_file::sync_dir;
 use crate::message::{Arrival, GetResult, GetStatus, PutMessage, PutResult, PutStatus, QueryResult};
 use crate::record::{self, sys_flag, EncodeError, RecordInfo};
-use crate::{FlushDiskType, StoreConfig, StoreError};
+use crate::{BrokerRole, FlushDiskType, StoreConfig, StoreError};
+
+mod replica;
 
 /// `RunningFlags` bits; any set bit makes the store refuse puts.
 mod flags {
@@ -72,6 +74,8 @@ pub(crate) struct Core {
     begin_time_in_lock: AtomicI64,
     delay_levels_ms: Vec<i64>,
     in_memory_window_bytes: i64,
+    /// Slave acknowledgements (HA, storage.md §8).
+    pub ha: crate::ha::HaState,
 }
 
 /// The message store. Cheap to clone; all clones share one store.
@@ -176,6 +180,7 @@ impl MessageStore {
             dispatched: AtomicI64::new(0),
             begin_time_in_lock: AtomicI64::new(0),
             in_memory_window_bytes,
+            ha: crate::ha::HaState::default(),
         });
         core.recover(abnormal)?;
 
@@ -222,13 +227,40 @@ impl MessageStore {
     }
 
     /// Store a batch to one topic/queue: consecutive queue offsets, one append under the lock.
+    /// On a SLAVE every put is refused (`ServiceNotAvailable`); on a SYNC_MASTER a message that
+    /// waits for the store (`WAIT` absent or true) also waits for a slave's ack (storage.md §8.3).
     pub async fn put_messages(&self, batch: Vec<PutMessage>) -> PutResult {
+        let config = &self.core().config;
+        if config.broker_role == BrokerRole::Slave {
+            return PutResult::failed(PutStatus::ServiceNotAvailable);
+        }
+        let replicate = config.broker_role == BrokerRole::SyncMaster
+            && batch.first().is_some_and(|m| crate::ha::waits_store_ok(&m.properties));
         let (mut result, end) = match self.core().append(&batch) {
             Ok(r) => r,
             Err(status) => return PutResult::failed(status),
         };
-        if self.core().config.flush_disk_type == FlushDiskType::SyncFlush {
-            result.status = self.core().wait_flushed(end).await;
+        let flush = async {
+            if config.flush_disk_type == FlushDiskType::SyncFlush {
+                self.core().wait_flushed(end).await
+            } else {
+                PutStatus::PutOk
+            }
+        };
+        let slave = async {
+            if replicate {
+                self.core().ha.wait_for_slave(end, config).await
+            } else {
+                PutStatus::PutOk
+            }
+        };
+        // Java combines both futures: a replication failure wins over a flush failure.
+        let (flushed, replicated) = tokio::join!(flush, slave);
+        if flushed != PutStatus::PutOk {
+            result.status = flushed;
+        }
+        if replicated != PutStatus::PutOk {
+            result.status = replicated;
         }
         result
     }
