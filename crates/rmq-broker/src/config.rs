@@ -5,15 +5,8 @@ use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 
+pub use rmq_store::BrokerRole;
 use rmq_store::{FlushDiskType, StoreConfig};
-
-/// `brokerRole`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BrokerRole {
-    AsyncMaster,
-    SyncMaster,
-    Slave,
-}
 
 /// Broker configuration (BrokerConfig + NettyServerConfig + the store keys).
 #[derive(Debug, Clone)]
@@ -61,6 +54,11 @@ pub struct BrokerConfig {
     pub channel_expired_timeout_ms: u64,
     /// Let consumers read from a slave (`suggestWhichBrokerId`, protocol §7.4).
     pub slave_read_enable: bool,
+    /// `haMasterAddress`: a slave's fixed master HA address (otherwise learned from the name
+    /// server).
+    pub ha_master_address: Option<String>,
+    /// The HA port actually bound: `listenPort + 1` (set at start; Java ignores the key too).
+    pub ha_listen_port: u16,
     pub store: StoreConfig,
 }
 
@@ -105,6 +103,8 @@ impl Default for BrokerConfig {
             max_held_pulls: 100_000,
             channel_expired_timeout_ms: 120_000,
             slave_read_enable: false,
+            ha_master_address: None,
+            ha_listen_port: 10912,
             store: StoreConfig {
                 store_path_root_dir: home.join("store"),
                 ..StoreConfig::default()
@@ -177,12 +177,19 @@ impl BrokerConfig {
             "listenPort" => return num(k, v, &mut self.listen_port),
             "brokerIP1" => self.broker_ip1 = v.to_string(),
             "brokerIP2" => self.broker_ip2 = v.to_string(),
-            "brokerRole" => match v.trim() {
-                "ASYNC_MASTER" => self.broker_role = BrokerRole::AsyncMaster,
-                "SYNC_MASTER" => self.broker_role = BrokerRole::SyncMaster,
-                "SLAVE" => self.broker_role = BrokerRole::Slave,
-                _ => return false,
+            "brokerRole" => match v.trim().parse() {
+                Ok(role) => {
+                    self.broker_role = role;
+                    s.broker_role = role;
+                }
+                Err(_) => return false,
             },
+            "haMasterAddress" => self.ha_master_address = Some(v.trim().to_string()),
+            "slaveTimeout" => return num(k, v, &mut s.slave_timeout_ms),
+            "haSlaveFallbehindMax" => return num(k, v, &mut s.ha_slave_fallbehind_max),
+            "haSendHeartbeatInterval" => return num(k, v, &mut s.ha_send_heartbeat_interval_ms),
+            "haHousekeepingInterval" => return num(k, v, &mut s.ha_housekeeping_interval_ms),
+            "haTransferBatchSize" => return num(k, v, &mut s.ha_transfer_batch_size),
             "brokerPermission" => return num(k, v, &mut self.broker_permission),
             "autoCreateTopicEnable" => self.auto_create_topic_enable = b(v),
             "autoCreateSubscriptionGroup" => self.auto_create_subscription_group = b(v),

@@ -25,6 +25,9 @@ fn parse_header(req: &RemotingCommand) -> Result<SendMessageRequestHeader, WireE
     }
 }
 
+/// Java's remark for a store that refuses puts (slave role, disk full, shut down).
+const SERVICE_NOT_AVAILABLE_REMARK: &str = "service not available now. It may be caused by one of the following reasons: the broker's disk is full, messages are put to the slave, message store has been shut down, etc.";
+
 pub(super) async fn send(s: &BrokerState, channel: &Channel, req: &RemotingCommand) -> RemotingCommand {
     let h = match parse_header(req) {
         Ok(h) => h,
@@ -34,10 +37,7 @@ pub(super) async fn send(s: &BrokerState, channel: &Channel, req: &RemotingComma
         return error(
             req,
             code::SERVICE_NOT_AVAILABLE,
-            format!(
-                "the broker[{}] is a slave, sending is not allowed",
-                s.config.broker_name
-            ),
+            SERVICE_NOT_AVAILABLE_REMARK,
         );
     }
     if s.config.broker_permission & PERM_WRITE == 0 {
@@ -233,12 +233,10 @@ fn respond(s: &BrokerState, req: &RemotingCommand, queue_id: i32, r: PutResult) 
         PutStatus::PutOk => code::SUCCESS,
         PutStatus::FlushDiskTimeout => code::FLUSH_DISK_TIMEOUT,
         PutStatus::MessageIllegal | PutStatus::PropertiesSizeExceeded => return illegal(req, s),
+        PutStatus::FlushSlaveTimeout => code::FLUSH_SLAVE_TIMEOUT,
+        PutStatus::SlaveNotAvailable => code::SLAVE_NOT_AVAILABLE,
         PutStatus::ServiceNotAvailable => {
-            return error(
-                req,
-                code::SERVICE_NOT_AVAILABLE,
-                "service not available now. It may be caused by one of the following reasons: the broker's disk is full, messages are put to the slave, message store has been shut down, etc.",
-            )
+            return error(req, code::SERVICE_NOT_AVAILABLE, SERVICE_NOT_AVAILABLE_REMARK)
         }
         PutStatus::OsPageCacheBusy => {
             return error(req, code::SYSTEM_BUSY, "[PC_SYNCHRONIZED]broker busy, start flow control for a while")
