@@ -31,6 +31,8 @@ pub(crate) struct Client {
     routes: Mutex<HashMap<String, TopicRouteData>>,
     /// brokerName → brokerId → address, merged from every route seen.
     brokers: Mutex<HashMap<String, BTreeMap<i64, String>>>,
+    /// `pullFromWhichNodeTable`: the broker id each queue's last pull response suggested.
+    pull_from: Mutex<HashMap<crate::MessageQueue, i64>>,
 }
 
 impl Client {
@@ -48,6 +50,7 @@ impl Client {
             namesrv_index: AtomicUsize::new(0),
             routes: Mutex::new(HashMap::new()),
             brokers: Mutex::new(HashMap::new()),
+            pull_from: Mutex::new(HashMap::new()),
         }
     }
 
@@ -156,6 +159,56 @@ impl Client {
         }
         self.fetch_route(&mq.topic).await?;
         self.master_addr(&mq.broker_name)
+            .ok_or_else(|| ClientError::NoBrokerAddr(mq.broker_name.clone()))
+    }
+
+    /// `findBrokerAddressInSubscribe`: broker `id` of `broker_name`; for a missing slave id the
+    /// next one; then (unless `only_this`) any address of that broker name, lowest id first.
+    /// Returns the address and whether it is a slave.
+    pub fn find_broker_in_subscribe(&self, broker_name: &str, id: i64, only_this: bool) -> Option<(String, bool)> {
+        let brokers = lock(&self.brokers);
+        let ids = brokers.get(broker_name).filter(|ids| !ids.is_empty())?;
+        if let Some(a) = ids.get(&id) {
+            return Some((a.clone(), id != MASTER_ID));
+        }
+        if id != MASTER_ID {
+            if let Some(a) = ids.get(&(id + 1)) {
+                return Some((a.clone(), true));
+            }
+        }
+        if only_this {
+            return None;
+        }
+        ids.iter().next().map(|(i, a)| (a.clone(), *i != MASTER_ID))
+    }
+
+    /// Where the next pull of `mq` goes: the suggested broker (master by default), else any
+    /// broker of that name — so a slave serves while the master is gone. Fetches the route
+    /// when the broker is unknown. Returns the address and whether it is a slave.
+    pub async fn pull_addr(&self, mq: &crate::MessageQueue) -> Result<(String, bool), ClientError> {
+        let id = lock(&self.pull_from).get(mq).copied().unwrap_or(MASTER_ID);
+        if let Some(found) = self.find_broker_in_subscribe(&mq.broker_name, id, false) {
+            return Ok(found);
+        }
+        self.fetch_route(&mq.topic).await?;
+        self.find_broker_in_subscribe(&mq.broker_name, id, false)
+            .ok_or_else(|| ClientError::NoBrokerAddr(mq.broker_name.clone()))
+    }
+
+    /// Remembers the broker id a pull response suggested for `mq`.
+    pub fn suggest_pull_from(&self, mq: &crate::MessageQueue, broker_id: i64) {
+        lock(&self.pull_from).insert(mq.clone(), broker_id);
+    }
+
+    /// `findBrokerAddressInAdmin` with a route refresh: the master of `mq`'s broker if known,
+    /// else any of its slaves (consumer offsets go there while the master is down).
+    pub async fn admin_addr_or_fetch(&self, mq: &crate::MessageQueue) -> Result<String, ClientError> {
+        if let Some((addr, _)) = self.find_broker_in_subscribe(&mq.broker_name, MASTER_ID, false) {
+            return Ok(addr);
+        }
+        self.fetch_route(&mq.topic).await?;
+        self.find_broker_in_subscribe(&mq.broker_name, MASTER_ID, false)
+            .map(|(addr, _)| addr)
             .ok_or_else(|| ClientError::NoBrokerAddr(mq.broker_name.clone()))
     }
 
