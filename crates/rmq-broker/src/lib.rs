@@ -227,7 +227,10 @@ async fn start_ha_listener(store: &MessageStore, port: u16) -> Result<HaService,
     match HaService::start_master(store.clone(), port.saturating_add(1)).await {
         Ok(ha) => Ok(ha),
         Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
-            tracing::warn!(port = port.saturating_add(1), "HA port in use; listening on a free port instead");
+            tracing::warn!(
+                port = port.saturating_add(1),
+                "HA port in use; listening on a free port instead"
+            );
             Ok(HaService::start_master(store.clone(), 0).await?)
         }
         Err(e) => Err(e.into()),

@@ -22,10 +22,7 @@ fn register_request(state: &BrokerState) -> RemotingCommand {
         .with_ext("brokerName", c.broker_name.clone())
         .with_ext("brokerAddr", state.addr.clone())
         .with_ext("clusterName", c.broker_cluster_name.clone())
-        .with_ext(
-            "haServerAddr",
-            format!("{}:{}", c.broker_ip2, c.ha_listen_port),
-        )
+        .with_ext("haServerAddr", format!("{}:{}", c.broker_ip2, c.ha_listen_port))
         .with_ext("brokerId", c.broker_id.to_string())
         .with_ext("compressed", "false")
         .with_ext("bodyCrc32", crc.to_string())

@@ -6,7 +6,9 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use rmq_protocol::body::{self, ConsumerOffsetSerializeWrapper, SubscriptionGroupWrapper, TopicConfigSerializeWrapper};
+use rmq_protocol::body::{
+    self, ConsumerOffsetSerializeWrapper, SubscriptionGroupWrapper, TopicConfigSerializeWrapper,
+};
 use rmq_protocol::codes::{request_code, response_code};
 use rmq_protocol::RemotingCommand;
 use tokio::sync::watch;
@@ -82,7 +84,9 @@ pub fn spawn_sync(state: Arc<BrokerState>) -> tokio::task::JoinHandle<()> {
 
 /// `SlaveSynchronize.syncAll`: each step fails on its own (logged).
 pub async fn sync_all(s: &BrokerState) {
-    let Some(master) = s.master.master_addr() else { return };
+    let Some(master) = s.master.master_addr() else {
+        return;
+    };
     if master == s.addr {
         return;
     }
@@ -120,7 +124,9 @@ fn parse<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, BrokerError>
 
 async fn sync_topics(s: &BrokerState, master: &str) -> Result<(), BrokerError> {
     let b = fetch(s, master, request_code::GET_ALL_TOPIC_CONFIG).await?;
-    if s.topics.replace_from_master(parse::<TopicConfigSerializeWrapper>(&b)?)? {
+    if s.topics
+        .replace_from_master(parse::<TopicConfigSerializeWrapper>(&b)?)?
+    {
         tracing::info!(master, "topic configs updated from master");
     }
     Ok(())
@@ -128,7 +134,8 @@ async fn sync_topics(s: &BrokerState, master: &str) -> Result<(), BrokerError> {
 
 async fn sync_offsets(s: &BrokerState, master: &str) -> Result<(), BrokerError> {
     let b = fetch(s, master, request_code::GET_ALL_CONSUMER_OFFSET).await?;
-    s.offsets.merge_from_master(parse::<ConsumerOffsetSerializeWrapper>(&b)?);
+    s.offsets
+        .merge_from_master(parse::<ConsumerOffsetSerializeWrapper>(&b)?);
     s.offsets.persist()
 }
 
@@ -139,7 +146,9 @@ async fn sync_delay_offsets(s: &BrokerState, master: &str) -> Result<(), BrokerE
 
 async fn sync_groups(s: &BrokerState, master: &str) -> Result<(), BrokerError> {
     let b = fetch(s, master, request_code::GET_ALL_SUBSCRIPTIONGROUP_CONFIG).await?;
-    if s.groups.replace_from_master(parse::<SubscriptionGroupWrapper>(&b)?)? {
+    if s.groups
+        .replace_from_master(parse::<SubscriptionGroupWrapper>(&b)?)?
+    {
         tracing::info!(master, "subscription groups updated from master");
     }
     Ok(())

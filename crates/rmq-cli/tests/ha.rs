@@ -11,7 +11,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::*;
-use rmq_client::{ClientConfig, ConsumeFromWhere, ConsumeStatus, ConsumerConfig, Message, Producer, PushConsumer, SendStatus};
+use rmq_client::{
+    ClientConfig, ConsumeFromWhere, ConsumeStatus, ConsumerConfig, Message, Producer, PushConsumer,
+    SendStatus,
+};
 use rmq_protocol::body::{self, TopicConfigSerializeWrapper};
 use rmq_protocol::codes::{request_code, response_code};
 use rmq_protocol::RemotingCommand;
@@ -88,13 +91,19 @@ async fn sync_master_replicates_and_the_slave_serves_after_the_master_dies() {
         .with_ext("perm", "6")
         .with_ext("topicFilterType", "SINGLE_TAG")
         .with_ext("order", "false");
-    assert_eq!(invoke(&admin, &master_addr, create).await.code, response_code::SUCCESS);
+    assert_eq!(
+        invoke(&admin, &master_addr, create).await.code,
+        response_code::SUCCESS
+    );
     let commit = RemotingCommand::request(request_code::UPDATE_CONSUMER_OFFSET)
         .with_ext("consumerGroup", "SyncedGroup")
         .with_ext("topic", TOPIC)
         .with_ext("queueId", "0")
         .with_ext("commitOffset", "7");
-    assert_eq!(invoke(&admin, &master_addr, commit).await.code, response_code::SUCCESS);
+    assert_eq!(
+        invoke(&admin, &master_addr, commit).await.code,
+        response_code::SUCCESS
+    );
 
     let sdir = subdir(dir.path(), "slave");
     let (_slave, slave_addr) = broker(&sdir, &ns_addr, "brokerRole=SLAVE\nbrokerId=1");
@@ -102,7 +111,10 @@ async fn sync_master_replicates_and_the_slave_serves_after_the_master_dies() {
     // A slave refuses sends with Java's remark.
     let refused = invoke(&admin, &slave_addr, send_request(TOPIC, 0, b"x", "WAIT\u{1}true")).await;
     assert_eq!(refused.code, response_code::SERVICE_NOT_AVAILABLE);
-    assert!(refused.remark.unwrap_or_default().contains("messages are put to the slave"));
+    assert!(refused
+        .remark
+        .unwrap_or_default()
+        .contains("messages are put to the slave"));
 
     let producer = Producer::new("HaProducer", client_config(&ns_addr, "p"));
     producer.start().await.expect("producer start");
@@ -114,15 +126,16 @@ async fn sync_master_replicates_and_the_slave_serves_after_the_master_dies() {
         probe += 1;
         let msg = Message::new(TOPIC, format!("probe-{probe}"));
         let producer = &producer;
-        async move {
-            matches!(producer.send(msg).await, Ok(r) if r.send_status == SendStatus::SendOk)
-        }
+        async move { matches!(producer.send(msg).await, Ok(r) if r.send_status == SendStatus::SendOk) }
     })
     .await;
     acked.insert(format!("probe-{probe}"));
     for i in 0..MESSAGES {
         let body = format!("ha-{i}");
-        let r = producer.send(Message::new(TOPIC, body.clone())).await.expect("send");
+        let r = producer
+            .send(Message::new(TOPIC, body.clone()))
+            .await
+            .expect("send");
         assert_eq!(r.send_status, SendStatus::SendOk, "message {i}");
         acked.insert(body);
     }
@@ -136,7 +149,11 @@ async fn sync_master_replicates_and_the_slave_serves_after_the_master_dies() {
     .await;
     for q in 0..QUEUES {
         let on_master = max_offset(&admin, &master_addr, q).await.unwrap();
-        assert_eq!(max_offset(&admin, &slave_addr, q).await, Some(on_master), "queue {q}");
+        assert_eq!(
+            max_offset(&admin, &slave_addr, q).await,
+            Some(on_master),
+            "queue {q}"
+        );
     }
 
     master.kill9();
@@ -176,7 +193,10 @@ async fn sync_master_replicates_and_the_slave_serves_after_the_master_dies() {
                 .with_ext("topic", TOPIC)
                 .with_ext("queueId", q.to_string());
             if let Ok(resp) = admin.invoke(&slave_addr, req, Duration::from_secs(3)).await {
-                total += resp.ext("offset").and_then(|o| o.parse::<i64>().ok()).unwrap_or(0);
+                total += resp
+                    .ext("offset")
+                    .and_then(|o| o.parse::<i64>().ok())
+                    .unwrap_or(0);
             }
         }
         total >= acked.len() as i64
@@ -191,7 +211,12 @@ async fn sync_master_without_slave_answers_slave_not_available() {
     let (_ns, ns_addr) = namesrv(dir.path());
     let (_master, master_addr) = broker(dir.path(), &ns_addr, "brokerRole=SYNC_MASTER");
     let client = RemotingClient::new();
-    let resp = invoke(&client, &master_addr, send_request("LonelyTopic", 0, b"m", "WAIT\u{1}true")).await;
+    let resp = invoke(
+        &client,
+        &master_addr,
+        send_request("LonelyTopic", 0, b"m", "WAIT\u{1}true"),
+    )
+    .await;
     assert_eq!(resp.code, response_code::SLAVE_NOT_AVAILABLE);
     assert!(resp.ext("msgId").is_some() && resp.ext("queueOffset") == Some("0"));
     // Stored anyway.
@@ -200,6 +225,11 @@ async fn sync_master_without_slave_answers_slave_not_available() {
         .with_ext("queueId", "0");
     assert_eq!(invoke(&client, &master_addr, req).await.ext("offset"), Some("1"));
     // WAIT=false does not wait for a slave.
-    let resp = invoke(&client, &master_addr, send_request("LonelyTopic", 0, b"n", "WAIT\u{1}false")).await;
+    let resp = invoke(
+        &client,
+        &master_addr,
+        send_request("LonelyTopic", 0, b"n", "WAIT\u{1}false"),
+    )
+    .await;
     assert_eq!(resp.code, response_code::SUCCESS);
 }

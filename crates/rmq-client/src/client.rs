@@ -165,7 +165,12 @@ impl Client {
     /// `findBrokerAddressInSubscribe`: broker `id` of `broker_name`; for a missing slave id the
     /// next one; then (unless `only_this`) any address of that broker name, lowest id first.
     /// Returns the address and whether it is a slave.
-    pub fn find_broker_in_subscribe(&self, broker_name: &str, id: i64, only_this: bool) -> Option<(String, bool)> {
+    pub fn find_broker_in_subscribe(
+        &self,
+        broker_name: &str,
+        id: i64,
+        only_this: bool,
+    ) -> Option<(String, bool)> {
         let brokers = lock(&self.brokers);
         let ids = brokers.get(broker_name).filter(|ids| !ids.is_empty())?;
         if let Some(a) = ids.get(&id) {

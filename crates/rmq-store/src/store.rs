@@ -235,7 +235,9 @@ impl MessageStore {
             return PutResult::failed(PutStatus::ServiceNotAvailable);
         }
         let replicate = config.broker_role == BrokerRole::SyncMaster
-            && batch.first().is_some_and(|m| crate::ha::waits_store_ok(&m.properties));
+            && batch
+                .first()
+                .is_some_and(|m| crate::ha::waits_store_ok(&m.properties));
         let (mut result, end) = match self.core().append(&batch) {
             Ok(r) => r,
             Err(status) => return PutResult::failed(status),

@@ -63,7 +63,9 @@ async fn put_many(store: &MessageStore, from: usize, n: usize) {
         let topic = if i % 3 == 0 { "TopicB" } else { "TopicA" };
         // Sizes up to ~5 KiB so records straddle 32 KiB frames and 64 KiB segments roll.
         let body = body_of_size(i, 40 + (i * 397) % 5000);
-        let r = store.put_message(msg(topic, (i % 4) as i32, &body, Some("TagA"))).await;
+        let r = store
+            .put_message(msg(topic, (i % 4) as i32, &body, Some("TagA")))
+            .await;
         assert!(r.is_stored(), "put {i}: {:?}", r.status);
     }
 }
@@ -83,7 +85,10 @@ async fn slave_replicates_byte_identically_and_reconnects_after_master_restart()
     let client = HaService::start_slave(slave.clone(), rx);
 
     put_many(&master, 20, 300).await;
-    until("slave catch-up", || slave.max_phy_offset() == master.max_phy_offset()).await;
+    until("slave catch-up", || {
+        slave.max_phy_offset() == master.max_phy_offset()
+    })
+    .await;
     until("master sees the ack", || {
         master.ha().push2slave_max_offset() == master.max_phy_offset()
     })
@@ -93,11 +98,17 @@ async fn slave_replicates_byte_identically_and_reconnects_after_master_restart()
     // Queues that started on the slave's first segment carry the same entries from there on.
     for topic in ["TopicA", "TopicB"] {
         for q in 0..4 {
-            assert_eq!(slave.max_offset_in_queue(topic, q), master.max_offset_in_queue(topic, q));
+            assert_eq!(
+                slave.max_offset_in_queue(topic, q),
+                master.max_offset_in_queue(topic, q)
+            );
             let s = read_queue(&slave, topic, q);
             let m = read_queue(&master, topic, q);
             assert!(!s.is_empty());
-            assert!(m.ends_with(&s), "{topic}/{q}: slave records are not the master's tail");
+            assert!(
+                m.ends_with(&s),
+                "{topic}/{q}: slave records are not the master's tail"
+            );
         }
     }
     // A slave refuses puts.
@@ -116,7 +127,10 @@ async fn slave_replicates_byte_identically_and_reconnects_after_master_restart()
     })
     .await;
     assert_commitlogs_identical(&master, &slave);
-    until("slave dispatch", || slave.dispatched_offset() == master.max_phy_offset()).await;
+    until("slave dispatch", || {
+        slave.dispatched_offset() == master.max_phy_offset()
+    })
+    .await;
     assert_eq!(
         slave.max_offset_in_queue("TopicA", 1),
         master.max_offset_in_queue("TopicA", 1)
@@ -159,7 +173,10 @@ async fn sync_master_waits_for_the_slave_ack() {
     let (_tx, rx) = watch::channel(Some(format!("127.0.0.1:{port}")));
     let _client = HaService::start_slave(slave.clone(), rx);
     until("slave connected", || master.ha().connection_count() == 1).await;
-    until("slave caught up", || master.ha().push2slave_max_offset() == master.max_phy_offset()).await;
+    until("slave caught up", || {
+        master.ha().push2slave_max_offset() == master.max_phy_offset()
+    })
+    .await;
     for i in 0..20 {
         let r = master.put_message(msg("T", 0, &format!("sync-{i}"), None)).await;
         assert_eq!(r.status, PutStatus::PutOk, "put {i}");

@@ -34,11 +34,7 @@ pub(super) async fn send(s: &BrokerState, channel: &Channel, req: &RemotingComma
         Err(e) => return error(req, code::SYSTEM_ERROR, format!("bad send request header: {e}")),
     };
     if !s.config.is_master() {
-        return error(
-            req,
-            code::SERVICE_NOT_AVAILABLE,
-            SERVICE_NOT_AVAILABLE_REMARK,
-        );
+        return error(req, code::SERVICE_NOT_AVAILABLE, SERVICE_NOT_AVAILABLE_REMARK);
     }
     if s.config.broker_permission & PERM_WRITE == 0 {
         return error(
@@ -239,7 +235,11 @@ fn respond(s: &BrokerState, req: &RemotingCommand, queue_id: i32, r: PutResult) 
             return error(req, code::SERVICE_NOT_AVAILABLE, SERVICE_NOT_AVAILABLE_REMARK)
         }
         PutStatus::OsPageCacheBusy => {
-            return error(req, code::SYSTEM_BUSY, "[PC_SYNCHRONIZED]broker busy, start flow control for a while")
+            return error(
+                req,
+                code::SYSTEM_BUSY,
+                "[PC_SYNCHRONIZED]broker busy, start flow control for a while",
+            )
         }
         _ => return error(req, code::SYSTEM_ERROR, "UNKNOWN_ERROR"),
     };

@@ -179,4 +179,3 @@ async fn transfer(
         }
     }
 }
-

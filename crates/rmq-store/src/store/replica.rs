@@ -49,7 +49,7 @@ impl Core {
         let size = log.file_size();
         let empty = log.queue().is_empty();
         let max = log.max_offset();
-        if (empty && offset % size != 0) || (!empty && offset != max) {
+        if (empty && !offset.is_multiple_of(size)) || (!empty && offset != max) {
             return Err(ReplicaError::Discontinuous { offset, max });
         }
         while !data.is_empty() {
@@ -79,7 +79,9 @@ impl Core {
         let end = log.max_offset();
         while off < end {
             let Some(f) = log.queue().find(off) else { break };
-            let Some(data) = f.slice_from(off - f.start_offset()) else { break };
+            let Some(data) = f.slice_from(off - f.start_offset()) else {
+                break;
+            };
             if is_incomplete(&data) {
                 break;
             }
