@@ -300,4 +300,35 @@ mod tests {
         assert_eq!(c.apply(&bad), vec!["messageDelayLevel".to_string()]);
         assert_eq!(c.store.delay_levels_ms().len(), 3);
     }
+
+    #[test]
+    fn ha_keys() {
+        let mut c = BrokerConfig::default();
+        let props: HashMap<String, String> = [
+            ("brokerRole", "SLAVE"),
+            ("brokerId", "2"),
+            ("haMasterAddress", "10.0.0.1:10912"),
+            ("slaveTimeout", "1500"),
+            ("haSlaveFallbehindMax", "1024"),
+            ("slaveReadEnable", "true"),
+            ("brokerIP2", "10.0.0.9"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        assert!(c.apply(&props).is_empty());
+        assert_eq!(c.broker_role, BrokerRole::Slave);
+        assert_eq!(c.store.broker_role, BrokerRole::Slave);
+        assert!(!c.is_master());
+        assert_eq!(c.broker_id, 2);
+        assert_eq!(c.ha_master_address.as_deref(), Some("10.0.0.1:10912"));
+        assert_eq!(c.store.slave_timeout_ms, 1500);
+        assert_eq!(c.store.ha_slave_fallbehind_max, 1024);
+        assert!(c.slave_read_enable);
+        assert_eq!(c.broker_ip2, "10.0.0.9");
+        let mut bad = HashMap::new();
+        bad.insert("brokerRole".to_string(), "slave".to_string());
+        assert_eq!(c.apply(&bad), vec!["brokerRole".to_string()]);
+        assert_eq!(c.broker_role, BrokerRole::Slave);
+    }
 }

@@ -264,3 +264,55 @@ pub(crate) fn broker_error(resp: &RemotingCommand) -> ClientError {
 pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rmq_protocol::body::BrokerData;
+
+    fn client_with(addrs: &[(i64, &str)]) -> Client {
+        let c = Client::new(ClientConfig::default());
+        let route = TopicRouteData {
+            broker_datas: vec![BrokerData {
+                cluster: "C".into(),
+                broker_name: "b".into(),
+                broker_addrs: addrs.iter().map(|(i, a)| (*i, a.to_string())).collect(),
+            }],
+            ..Default::default()
+        };
+        c.remember_route("T", &route);
+        c
+    }
+
+    #[test]
+    fn find_broker_in_subscribe_like_java() {
+        let c = client_with(&[(0, "m:1"), (1, "s:1")]);
+        assert_eq!(
+            c.find_broker_in_subscribe("b", 0, false),
+            Some(("m:1".into(), false))
+        );
+        assert_eq!(
+            c.find_broker_in_subscribe("b", 1, false),
+            Some(("s:1".into(), true))
+        );
+        // A missing slave id tries the next one, then (if allowed) any address.
+        let c = client_with(&[(0, "m:1"), (2, "s:2")]);
+        assert_eq!(
+            c.find_broker_in_subscribe("b", 1, true),
+            Some(("s:2".into(), true))
+        );
+        assert_eq!(c.find_broker_in_subscribe("b", 5, true), None);
+        assert_eq!(
+            c.find_broker_in_subscribe("b", 5, false),
+            Some(("m:1".into(), false))
+        );
+        // The master gone from the route: pulls and offsets go to the slave.
+        let c = client_with(&[(1, "s:1")]);
+        assert_eq!(c.find_broker_in_subscribe("b", 0, true), None);
+        assert_eq!(
+            c.find_broker_in_subscribe("b", 0, false),
+            Some(("s:1".into(), true))
+        );
+        assert_eq!(c.find_broker_in_subscribe("other", 0, false), None);
+    }
+}
