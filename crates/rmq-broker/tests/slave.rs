@@ -109,9 +109,10 @@ async fn slave_serves_pulls_and_offsets_of_replicated_messages() {
         .invoke(&s, offset_request(rc::QUERY_CONSUMER_OFFSET, None), TIMEOUT)
         .await
         .unwrap();
+    // (Java answers 0 for a group without an offset whose queue starts in memory.)
     assert_ne!(
-        q.code,
-        code::SUCCESS,
+        q.ext("offset"),
+        Some("3"),
         "a slave must not store a pull's commit offset"
     );
 
