@@ -108,9 +108,6 @@ async fn read_acks(
         }
         let last = i64::from_be_bytes(buf[whole - 8..whole].try_into().expect("8 bytes"));
         let _ = buf.split_to(whole);
-        if buf.capacity() < 64 {
-            buf.reserve(1024 * 1024);
-        }
         if first {
             first = false;
             tracing::info!(offset = last, "slave requested transfer");
