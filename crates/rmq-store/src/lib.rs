@@ -21,6 +21,9 @@
 //! - `MessageStore::open` is synchronous; it starts two std threads (commitlog flush,
 //!   consume-queue/index flush + checkpoint). No tokio runtime is needed for that; `put_message`
 //!   needs one with the time driver when SYNC_FLUSH waits for the group commit.
+//! - HA (`ha`) runs as tokio tasks: the master's listener and one task per slave connection, or
+//!   the slave's client; a slave applies frames under the put lock and dispatches complete
+//!   records like recovery does.
 //! - Dispatch to consume queues and the index happens synchronously under the put lock, so
 //!   a message is readable as soon as its put returns; `dispatched_offset == max_phy_offset`
 //!   outside recovery.

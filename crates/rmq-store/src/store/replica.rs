@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 
 use bytes::Bytes;
 
-use super::{flags, Core, MessageStore};
+use super::{Core, MessageStore};
 use crate::ha::ReplicaError;
 use crate::message::Arrival;
 use crate::record::{self, RecordCheck};
@@ -41,10 +41,14 @@ impl MessageStore {
 
 impl Core {
     fn append_raw(&self, mut offset: u64, mut data: &[u8]) -> Result<(), ReplicaError> {
-        if self.flags.load(Ordering::Acquire) & !flags::SHUT_DOWN != 0 {
+        if self.flags.load(Ordering::Acquire) != 0 {
             return Err(ReplicaError::NotWritable);
         }
         let mut st = self.put_lock.lock().unwrap_or_else(|p| p.into_inner());
+        // Shutdown takes the put lock after setting its flag: re-check under the lock.
+        if self.flags.load(Ordering::Acquire) != 0 {
+            return Err(ReplicaError::NotWritable);
+        }
         let log = &self.commit_log;
         let size = log.file_size();
         let empty = log.queue().is_empty();
