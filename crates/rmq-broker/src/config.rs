@@ -5,15 +5,8 @@ use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 
+pub use rmq_store::BrokerRole;
 use rmq_store::{FlushDiskType, StoreConfig};
-
-/// `brokerRole`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BrokerRole {
-    AsyncMaster,
-    SyncMaster,
-    Slave,
-}
 
 /// Broker configuration (BrokerConfig + NettyServerConfig + the store keys).
 #[derive(Debug, Clone)]
@@ -72,6 +65,11 @@ pub struct BrokerConfig {
     pub wait_time_mills_in_send_queue: u64,
     /// `brokerFastFailureEnable`: the two checks above that answer SYSTEM_BUSY early.
     pub broker_fast_failure_enable: bool,
+    /// `haMasterAddress`: a slave's fixed master HA address (otherwise learned from the name
+    /// server).
+    pub ha_master_address: Option<String>,
+    /// The HA port actually bound: `listenPort + 1` (set at start; Java ignores the key too).
+    pub ha_listen_port: u16,
     pub store: StoreConfig,
 }
 
@@ -120,6 +118,8 @@ impl Default for BrokerConfig {
             send_thread_pool_queue_capacity: 10_000,
             wait_time_mills_in_send_queue: 200,
             broker_fast_failure_enable: true,
+            ha_master_address: None,
+            ha_listen_port: 10912,
             store: StoreConfig {
                 store_path_root_dir: home.join("store"),
                 ..StoreConfig::default()
@@ -192,12 +192,19 @@ impl BrokerConfig {
             "listenPort" => return num(k, v, &mut self.listen_port),
             "brokerIP1" => self.broker_ip1 = v.to_string(),
             "brokerIP2" => self.broker_ip2 = v.to_string(),
-            "brokerRole" => match v.trim() {
-                "ASYNC_MASTER" => self.broker_role = BrokerRole::AsyncMaster,
-                "SYNC_MASTER" => self.broker_role = BrokerRole::SyncMaster,
-                "SLAVE" => self.broker_role = BrokerRole::Slave,
-                _ => return false,
+            "brokerRole" => match v.trim().parse() {
+                Ok(role) => {
+                    self.broker_role = role;
+                    s.broker_role = role;
+                }
+                Err(_) => return false,
             },
+            "haMasterAddress" => self.ha_master_address = Some(v.trim().to_string()),
+            "slaveTimeout" => return num(k, v, &mut s.slave_timeout_ms),
+            "haSlaveFallbehindMax" => return num(k, v, &mut s.ha_slave_fallbehind_max),
+            "haSendHeartbeatInterval" => return num(k, v, &mut s.ha_send_heartbeat_interval_ms),
+            "haHousekeepingInterval" => return num(k, v, &mut s.ha_housekeeping_interval_ms),
+            "haTransferBatchSize" => return num(k, v, &mut s.ha_transfer_batch_size),
             "brokerPermission" => return num(k, v, &mut self.broker_permission),
             "autoCreateTopicEnable" => self.auto_create_topic_enable = b(v),
             "autoCreateSubscriptionGroup" => self.auto_create_subscription_group = b(v),
@@ -333,5 +340,36 @@ mod tests {
         bad.insert("messageDelayLevel".to_string(), "1s 2x".to_string());
         assert_eq!(c.apply(&bad), vec!["messageDelayLevel".to_string()]);
         assert_eq!(c.store.delay_levels_ms().len(), 3);
+    }
+
+    #[test]
+    fn ha_keys() {
+        let mut c = BrokerConfig::default();
+        let props: HashMap<String, String> = [
+            ("brokerRole", "SLAVE"),
+            ("brokerId", "2"),
+            ("haMasterAddress", "10.0.0.1:10912"),
+            ("slaveTimeout", "1500"),
+            ("haSlaveFallbehindMax", "1024"),
+            ("slaveReadEnable", "true"),
+            ("brokerIP2", "10.0.0.9"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        assert!(c.apply(&props).is_empty());
+        assert_eq!(c.broker_role, BrokerRole::Slave);
+        assert_eq!(c.store.broker_role, BrokerRole::Slave);
+        assert!(!c.is_master());
+        assert_eq!(c.broker_id, 2);
+        assert_eq!(c.ha_master_address.as_deref(), Some("10.0.0.1:10912"));
+        assert_eq!(c.store.slave_timeout_ms, 1500);
+        assert_eq!(c.store.ha_slave_fallbehind_max, 1024);
+        assert!(c.slave_read_enable);
+        assert_eq!(c.broker_ip2, "10.0.0.9");
+        let mut bad = HashMap::new();
+        bad.insert("brokerRole".to_string(), "slave".to_string());
+        assert_eq!(c.apply(&bad), vec!["brokerRole".to_string()]);
+        assert_eq!(c.broker_role, BrokerRole::Slave);
     }
 }

@@ -12,6 +12,7 @@
 //! - [`long_poll`]: pulls held until a message arrives (keyed by topic and queue).
 //! - [`locks`]: queue locks of orderly consumers.
 //! - [`register`]: registration with every name server.
+//! - [`slave`]: a slave's master addresses (HA and remoting) and its metadata sync.
 //! - [`transaction`]: half/op messages, END_TRANSACTION, the check-back service.
 //! - [`send_queue`]: flow control of sends (bounded queue, SYSTEM_BUSY after 200 ms waiting).
 //! - [`schedule`]: delay levels — the put-time rewrite into `SCHEDULE_TOPIC_XXXX` and the task
@@ -33,6 +34,7 @@ pub mod processor;
 pub mod register;
 pub mod schedule;
 pub mod send_queue;
+pub mod slave;
 pub mod subscription;
 pub mod topic;
 pub mod transaction;
@@ -41,6 +43,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rmq_remoting::{RemotingClient, Server, ServerHandle};
+use rmq_store::ha::HaService;
 use rmq_store::MessageStore;
 
 pub use config::{BrokerConfig, BrokerRole};
@@ -76,6 +79,8 @@ pub struct BrokerState {
     pub transactions: transaction::TransactionService,
     pub schedule: schedule::ScheduleService,
     pub send_queue: send_queue::SendQueue,
+    /// A slave's master (HA address followed by the store's HA client, remoting address).
+    pub master: slave::MasterLinks,
 }
 
 /// A running broker.
@@ -83,6 +88,8 @@ pub struct Broker {
     state: Arc<BrokerState>,
     server: ServerHandle,
     background: Vec<tokio::task::JoinHandle<()>>,
+    /// The HA listener (masters) or HA client (slaves).
+    ha: Option<HaService>,
 }
 
 impl Broker {
@@ -90,13 +97,27 @@ impl Broker {
     pub async fn start(mut config: BrokerConfig) -> Result<Broker, BrokerError> {
         if config.broker_role != BrokerRole::Slave {
             config.broker_id = 0;
+        } else if config.broker_id <= 0 {
+            return Err(BrokerError::Config(
+                "a SLAVE needs brokerId > 0 (brokerId=0 is the master)".into(),
+            ));
         }
+        config.store.broker_role = config.broker_role;
         // Bind first: with listenPort=0 the real port is part of every stored record's store host.
         let listener = std::net::TcpListener::bind(("0.0.0.0", config.listen_port))?;
         let port = listener.local_addr()?.port();
         config.listen_port = port;
         config.store.store_host = config.store_host(port);
         let store = MessageStore::open(config.store.clone())?;
+        let master = slave::MasterLinks::new(config.ha_master_address.as_deref());
+        let ha = if config.is_master() {
+            let ha = start_ha_listener(&store, port).await?;
+            config.ha_listen_port = ha.local_addr().map_or(0, |a| a.port());
+            ha
+        } else {
+            config.ha_listen_port = port.saturating_add(1);
+            HaService::start_slave(store.clone(), master.ha_addr())
+        };
         let topics = topic::TopicTable::load(&config)?;
         let groups = subscription::SubscriptionGroupTable::load(&config)?;
         let offsets = offsets::ConsumerOffsetTable::load(&config.store.store_path_root_dir)?;
@@ -116,6 +137,7 @@ impl Broker {
             transactions,
             schedule,
             send_queue: send_queue::SendQueue::new(&config),
+            master,
             config,
         });
         // Subscribe before serving so that no arrival of a held pull can be missed.
@@ -145,11 +167,14 @@ impl Broker {
         }));
         if state.config.is_master() {
             background.push(transaction::spawn_check_service(state.clone()));
+        } else {
+            background.push(slave::spawn_sync(state.clone()));
         }
         Ok(Broker {
             state,
             server,
             background,
+            ha: Some(ha),
         })
     }
 
@@ -167,9 +192,12 @@ impl Broker {
     }
 
     /// Unregisters, stops serving, persists the consumer offsets, flushes and closes the store.
-    pub async fn shutdown(self) -> Result<(), BrokerError> {
+    pub async fn shutdown(mut self) -> Result<(), BrokerError> {
         for task in &self.background {
             task.abort();
+        }
+        if let Some(ha) = self.ha.take() {
+            ha.shutdown().await;
         }
         self.state.schedule.shutdown().await;
         register::unregister_all(&self.state).await;
@@ -184,13 +212,32 @@ impl Broker {
     /// next start on the same store is concerned (`abort` stays, no delay offsets written).
     /// The store is released once the last in-flight request has finished.
     #[doc(hidden)]
-    pub async fn crash(self) {
+    pub async fn crash(mut self) {
         for task in &self.background {
             task.abort();
+        }
+        if let Some(ha) = self.ha.take() {
+            ha.shutdown().await;
         }
         self.state.schedule.halt().await;
         self.server.shutdown().await;
         self.state.namesrv.close_all();
+    }
+}
+
+/// The master's HA listener on `listenPort + 1`. With an ephemeral listen port (0, tests) that
+/// neighbour may be taken; then any free port is used (and registered as `haServerAddr`).
+async fn start_ha_listener(store: &MessageStore, port: u16) -> Result<HaService, BrokerError> {
+    match HaService::start_master(store.clone(), port.saturating_add(1)).await {
+        Ok(ha) => Ok(ha),
+        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
+            tracing::warn!(
+                port = port.saturating_add(1),
+                "HA port in use; listening on a free port instead"
+            );
+            Ok(HaService::start_master(store.clone(), 0).await?)
+        }
+        Err(e) => Err(e.into()),
     }
 }
 

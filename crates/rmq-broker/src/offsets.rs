@@ -97,6 +97,13 @@ impl ConsumerOffsetTable {
         self.version.fetch_add(1, Ordering::AcqRel);
     }
 
+    /// Slave metadata sync: `putAll` of the master's table (per `topic@group` key, the master's
+    /// queue map replaces ours; keys only we have stay).
+    pub fn merge_from_master(&self, w: ConsumerOffsetSerializeWrapper) {
+        self.lock().extend(w.offset_table);
+        self.version.fetch_add(1, Ordering::AcqRel);
+    }
+
     /// The whole table (GET_ALL_CONSUMER_OFFSET body, the file content).
     pub fn snapshot(&self) -> ConsumerOffsetSerializeWrapper {
         ConsumerOffsetSerializeWrapper {

@@ -22,10 +22,7 @@ fn register_request(state: &BrokerState) -> RemotingCommand {
         .with_ext("brokerName", c.broker_name.clone())
         .with_ext("brokerAddr", state.addr.clone())
         .with_ext("clusterName", c.broker_cluster_name.clone())
-        .with_ext(
-            "haServerAddr",
-            format!("{}:{}", c.broker_ip2, c.listen_port as u32 + 1),
-        )
+        .with_ext("haServerAddr", format!("{}:{}", c.broker_ip2, c.ha_listen_port))
         .with_ext("brokerId", c.broker_id.to_string())
         .with_ext("compressed", "false")
         .with_ext("bodyCrc32", crc.to_string())
@@ -48,6 +45,9 @@ pub async fn register_all(state: &BrokerState, oneway: bool) {
             match state.namesrv.invoke(addr, request, REGISTER_TIMEOUT).await {
                 Ok(resp) if resp.code == response_code::SUCCESS => {
                     tracing::debug!(namesrv = %addr, "registered");
+                    if !state.config.is_master() {
+                        state.master.on_register_response(&resp);
+                    }
                 }
                 Ok(resp) => tracing::warn!(namesrv = %addr, code = resp.code, remark = ?resp.remark, "register broker refused"),
                 Err(e) => tracing::warn!(namesrv = %addr, error = %e, "register broker failed"),

@@ -111,6 +111,16 @@ impl ScheduleService {
         self.offsets.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Slave metadata sync: the master's `delayOffset.json` content, written verbatim (and
+    /// taken as the in-memory table when it parses).
+    pub fn replace_from_master(&self, content: &[u8]) -> Result<(), BrokerError> {
+        if let Ok(w) = rmq_protocol::body::from_fastjson::<DelayOffsetWrapper>(content) {
+            *self.lock() = w.offset_table;
+        }
+        rmq_store::config_file::write_atomic(&self.path, content)?;
+        Ok(())
+    }
+
     pub fn persist(&self) -> Result<(), BrokerError> {
         rmq_store::config_file::write_atomic(&self.path, &self.encode())?;
         Ok(())

@@ -134,6 +134,19 @@ impl SubscriptionGroupTable {
         Ok(existed)
     }
 
+    /// Slave metadata sync: take the master's whole table when its data version differs.
+    /// Returns whether anything was replaced.
+    pub fn replace_from_master(&self, w: SubscriptionGroupWrapper) -> Result<bool, BrokerError> {
+        let mut s = self.lock();
+        if s.data_version == w.data_version {
+            return Ok(false);
+        }
+        s.table = w.subscription_group_table;
+        s.data_version = w.data_version;
+        self.persist(&s)?;
+        Ok(true)
+    }
+
     /// GET_ALL_SUBSCRIPTIONGROUP_CONFIG body.
     pub fn wrapper(&self) -> SubscriptionGroupWrapper {
         let s = self.lock();

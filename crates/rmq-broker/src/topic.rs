@@ -282,6 +282,19 @@ impl TopicTable {
     }
 
     /// Built-in topics named after this broker and cluster (refused by admin create too).
+    /// Slave metadata sync: take the master's whole table when its data version differs
+    /// (`SlaveSynchronize.syncTopicConfig`). Returns whether anything was replaced.
+    pub fn replace_from_master(&self, w: TopicConfigSerializeWrapper) -> Result<bool, BrokerError> {
+        let mut s = self.lock();
+        if s.data_version == w.data_version {
+            return Ok(false);
+        }
+        s.table = w.topic_config_table;
+        s.data_version = w.data_version;
+        self.persist(&s)?;
+        Ok(true)
+    }
+
     pub fn is_broker_system_topic(&self, topic: &str) -> bool {
         self.system.iter().any(|t| t == topic)
     }

@@ -31,6 +31,8 @@ pub(crate) struct Client {
     routes: Mutex<HashMap<String, TopicRouteData>>,
     /// brokerName → brokerId → address, merged from every route seen.
     brokers: Mutex<HashMap<String, BTreeMap<i64, String>>>,
+    /// `pullFromWhichNodeTable`: the broker id each queue's last pull response suggested.
+    pull_from: Mutex<HashMap<crate::MessageQueue, i64>>,
 }
 
 impl Client {
@@ -48,6 +50,7 @@ impl Client {
             namesrv_index: AtomicUsize::new(0),
             routes: Mutex::new(HashMap::new()),
             brokers: Mutex::new(HashMap::new()),
+            pull_from: Mutex::new(HashMap::new()),
         }
     }
 
@@ -159,6 +162,61 @@ impl Client {
             .ok_or_else(|| ClientError::NoBrokerAddr(mq.broker_name.clone()))
     }
 
+    /// `findBrokerAddressInSubscribe`: broker `id` of `broker_name`; for a missing slave id the
+    /// next one; then (unless `only_this`) any address of that broker name, lowest id first.
+    /// Returns the address and whether it is a slave.
+    pub fn find_broker_in_subscribe(
+        &self,
+        broker_name: &str,
+        id: i64,
+        only_this: bool,
+    ) -> Option<(String, bool)> {
+        let brokers = lock(&self.brokers);
+        let ids = brokers.get(broker_name).filter(|ids| !ids.is_empty())?;
+        if let Some(a) = ids.get(&id) {
+            return Some((a.clone(), id != MASTER_ID));
+        }
+        if id != MASTER_ID {
+            if let Some(a) = ids.get(&(id + 1)) {
+                return Some((a.clone(), true));
+            }
+        }
+        if only_this {
+            return None;
+        }
+        ids.iter().next().map(|(i, a)| (a.clone(), *i != MASTER_ID))
+    }
+
+    /// Where the next pull of `mq` goes: the suggested broker (master by default), else any
+    /// broker of that name — so a slave serves while the master is gone. Fetches the route
+    /// when the broker is unknown. Returns the address and whether it is a slave.
+    pub async fn pull_addr(&self, mq: &crate::MessageQueue) -> Result<(String, bool), ClientError> {
+        let id = lock(&self.pull_from).get(mq).copied().unwrap_or(MASTER_ID);
+        if let Some(found) = self.find_broker_in_subscribe(&mq.broker_name, id, false) {
+            return Ok(found);
+        }
+        self.fetch_route(&mq.topic).await?;
+        self.find_broker_in_subscribe(&mq.broker_name, id, false)
+            .ok_or_else(|| ClientError::NoBrokerAddr(mq.broker_name.clone()))
+    }
+
+    /// Remembers the broker id a pull response suggested for `mq`.
+    pub fn suggest_pull_from(&self, mq: &crate::MessageQueue, broker_id: i64) {
+        lock(&self.pull_from).insert(mq.clone(), broker_id);
+    }
+
+    /// `findBrokerAddressInAdmin` with a route refresh: the master of `mq`'s broker if known,
+    /// else any of its slaves (consumer offsets go there while the master is down).
+    pub async fn admin_addr_or_fetch(&self, mq: &crate::MessageQueue) -> Result<String, ClientError> {
+        if let Some((addr, _)) = self.find_broker_in_subscribe(&mq.broker_name, MASTER_ID, false) {
+            return Ok(addr);
+        }
+        self.fetch_route(&mq.topic).await?;
+        self.find_broker_in_subscribe(&mq.broker_name, MASTER_ID, false)
+            .map(|(addr, _)| addr)
+            .ok_or_else(|| ClientError::NoBrokerAddr(mq.broker_name.clone()))
+    }
+
     /// Every master address known (heartbeat targets).
     pub fn master_addrs(&self) -> Vec<String> {
         lock(&self.brokers)
@@ -205,4 +263,56 @@ pub(crate) fn broker_error(resp: &RemotingCommand) -> ClientError {
 /// A poisoned lock only means another task panicked while holding it; the data is still valid.
 pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rmq_protocol::body::BrokerData;
+
+    fn client_with(addrs: &[(i64, &str)]) -> Client {
+        let c = Client::new(ClientConfig::default());
+        let route = TopicRouteData {
+            broker_datas: vec![BrokerData {
+                cluster: "C".into(),
+                broker_name: "b".into(),
+                broker_addrs: addrs.iter().map(|(i, a)| (*i, a.to_string())).collect(),
+            }],
+            ..Default::default()
+        };
+        c.remember_route("T", &route);
+        c
+    }
+
+    #[test]
+    fn find_broker_in_subscribe_like_java() {
+        let c = client_with(&[(0, "m:1"), (1, "s:1")]);
+        assert_eq!(
+            c.find_broker_in_subscribe("b", 0, false),
+            Some(("m:1".into(), false))
+        );
+        assert_eq!(
+            c.find_broker_in_subscribe("b", 1, false),
+            Some(("s:1".into(), true))
+        );
+        // A missing slave id tries the next one, then (if allowed) any address.
+        let c = client_with(&[(0, "m:1"), (2, "s:2")]);
+        assert_eq!(
+            c.find_broker_in_subscribe("b", 1, true),
+            Some(("s:2".into(), true))
+        );
+        assert_eq!(c.find_broker_in_subscribe("b", 5, true), None);
+        assert_eq!(
+            c.find_broker_in_subscribe("b", 5, false),
+            Some(("m:1".into(), false))
+        );
+        // The master gone from the route: pulls and offsets go to the slave.
+        let c = client_with(&[(1, "s:1")]);
+        assert_eq!(c.find_broker_in_subscribe("b", 0, true), None);
+        assert_eq!(
+            c.find_broker_in_subscribe("b", 0, false),
+            Some(("s:1".into(), true))
+        );
+        assert_eq!(c.find_broker_in_subscribe("other", 0, false), None);
+    }
 }

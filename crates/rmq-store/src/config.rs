@@ -27,6 +27,28 @@ impl FromStr for FlushDiskType {
     }
 }
 
+/// `brokerRole`: a slave's store refuses puts and is fed by HA replication; a SYNC_MASTER's puts
+/// wait for a slave's acknowledgement (storage.md §8).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BrokerRole {
+    #[default]
+    AsyncMaster,
+    SyncMaster,
+    Slave,
+}
+
+impl FromStr for BrokerRole {
+    type Err = StoreError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "ASYNC_MASTER" => Ok(BrokerRole::AsyncMaster),
+            "SYNC_MASTER" => Ok(BrokerRole::SyncMaster),
+            "SLAVE" => Ok(BrokerRole::Slave),
+            other => Err(StoreError::Config(format!("unknown brokerRole {other:?}"))),
+        }
+    }
+}
+
 /// Configuration of one `MessageStore`. Every field has the Java 4.9.8 default.
 #[derive(Debug, Clone)]
 pub struct StoreConfig {
@@ -105,6 +127,18 @@ pub struct StoreConfig {
     pub disk_space_warning_level_ratio: f64,
     /// `rocketmq.broker.diskSpaceCleanForciblyRatio`: above this, clean immediately.
     pub disk_space_clean_forcibly_ratio: f64,
+    /// `brokerRole`.
+    pub broker_role: BrokerRole,
+    /// `slaveTimeout`: how long a SYNC_MASTER put waits for a slave's ack.
+    pub slave_timeout_ms: u64,
+    /// `haSlaveFallbehindMax`: a slave further behind than this is not waited for.
+    pub ha_slave_fallbehind_max: u64,
+    /// `haSendHeartbeatInterval`: master heartbeat / slave report period.
+    pub ha_send_heartbeat_interval_ms: u64,
+    /// `haHousekeepingInterval`: an HA connection silent this long is closed.
+    pub ha_housekeeping_interval_ms: u64,
+    /// `haTransferBatchSize`: most commitlog bytes per HA frame.
+    pub ha_transfer_batch_size: usize,
 }
 
 impl Default for StoreConfig {
@@ -150,6 +184,12 @@ impl Default for StoreConfig {
             delete_commit_log_files_interval_ms: 100,
             disk_space_warning_level_ratio: 0.90,
             disk_space_clean_forcibly_ratio: 0.85,
+            broker_role: BrokerRole::AsyncMaster,
+            slave_timeout_ms: 3000,
+            ha_slave_fallbehind_max: 256 * 1024 * 1024,
+            ha_send_heartbeat_interval_ms: 5000,
+            ha_housekeeping_interval_ms: 20_000,
+            ha_transfer_batch_size: 32 * 1024,
         }
     }
 }

@@ -150,5 +150,6 @@ pub(crate) fn consume_queue_flusher(core: Arc<Core>) {
         if result.is_err() || stop.is_some() {
             return;
         }
+        core.release_commit_log_pages();
     }
 }

@@ -13,12 +13,17 @@
 //! - [`config_file`]: atomic `.tmp`/`.bak` persistence for the broker's JSON config files.
 //! - [`message`], [`config`], [`error`]: the API types.
 //!
+//! - [`ha`]: master/slave replication — the master's HA listener, the slave's client, the
+//!   SYNC_MASTER wait for a slave's acknowledgement (storage.md §8).
 //! - [`index`]: IndexFile — `topic#key` → commitlog offsets (QUERY_MESSAGE).
 //!
 //! # Runtime model
 //! - `MessageStore::open` is synchronous; it starts two std threads (commitlog flush,
 //!   consume-queue/index flush + checkpoint). No tokio runtime is needed for that; `put_message`
 //!   needs one with the time driver when SYNC_FLUSH waits for the group commit.
+//! - HA (`ha`) runs as tokio tasks: the master's listener and one task per slave connection, or
+//!   the slave's client; a slave applies frames under the put lock and dispatches complete
+//!   records like recovery does.
 //! - Dispatch to consume queues and the index happens synchronously under the put lock, so
 //!   a message is readable as soon as its put returns; `dispatched_offset == max_phy_offset`
 //!   outside recovery.
@@ -27,7 +32,8 @@
 //!
 //! # Invariants
 //! - Bytes below a segment's published write position never change while the store is open;
-//!   readers get zero-copy `Bytes` of a read-only mapping; writes use `pwrite`.
+//!   readers get zero-copy `Bytes` of a read-only mapping; the writer copies into a second,
+//!   writable mapping of the same pages (see `mapped_file`).
 //! - Every full commitlog segment ends with a blank record; records never span segments.
 //! - A failed fsync (commitlog, CQ, index, checkpoint) makes the store refuse puts for good
 //!   (`ServiceNotAvailable`), pending sync puts get `FlushDiskTimeout`, and `shutdown` keeps the
@@ -46,7 +52,10 @@
 //! a file that cannot be created fails only that put (`CreateMappedFileFailed`). DISK_FULL
 //! (`ServiceNotAvailable`) is set and cleared by the periodic disk check.
 //!
-//! Not yet implemented: transient store pool, HA. TODO.
+//! - [`ha`]: master/slave replication (§8): the master's HA listener and per-slave streams,
+//!   the slave's client, and the SYNC_MASTER acknowledgement wait.
+//!
+//! Not yet implemented: transient store pool. TODO.
 
 pub mod checkpoint;
 pub mod commit_log;
@@ -56,13 +65,14 @@ pub mod consume_queue;
 pub mod disk;
 pub mod error;
 mod flush;
+pub mod ha;
 pub mod index;
 pub mod mapped_file;
 pub mod message;
 pub mod record;
 pub mod store;
 
-pub use config::{FlushDiskType, StoreConfig};
+pub use config::{BrokerRole, FlushDiskType, StoreConfig};
 pub use error::StoreError;
 pub use message::{Arrival, GetResult, GetStatus, PutMessage, PutResult, PutStatus, QueryResult};
 pub use store::{CleanupReport, MessageStore, PendingPut};

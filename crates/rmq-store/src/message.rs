@@ -34,6 +34,10 @@ pub enum PutStatus {
     MessageIllegal,
     PropertiesSizeExceeded,
     ServiceNotAvailable,
+    /// SYNC_MASTER: stored, but no slave acknowledged it within `slave_timeout_ms`.
+    FlushSlaveTimeout,
+    /// SYNC_MASTER: stored, but no slave is connected or the best one is too far behind.
+    SlaveNotAvailable,
     OsPageCacheBusy,
     /// A new commitlog or consume-queue file could not be created (typically: disk full).
     /// Nothing was written.
@@ -70,9 +74,15 @@ impl PutResult {
         }
     }
 
-    /// True when the records are in the commitlog (even if the flush timed out).
+    /// True when the records are in the commitlog (even if the flush or replication timed out).
     pub fn is_stored(&self) -> bool {
-        matches!(self.status, PutStatus::PutOk | PutStatus::FlushDiskTimeout)
+        matches!(
+            self.status,
+            PutStatus::PutOk
+                | PutStatus::FlushDiskTimeout
+                | PutStatus::FlushSlaveTimeout
+                | PutStatus::SlaveNotAvailable
+        )
     }
 }
 

@@ -342,7 +342,6 @@ pub fn dispatch_tags_code(topic: &[u8], properties: &[u8], store_ts: i64, delay_
 
 /// offsetMsgId: upper-case hex of store ip (4/16) + port (i32) + commitlog offset (i64).
 pub fn offset_msg_id(store_host: &SocketAddr, offset: i64) -> String {
-    use std::fmt::Write;
     let mut raw = Vec::with_capacity(28);
     match store_host.ip() {
         IpAddr::V4(ip) => raw.extend_from_slice(&ip.octets()),
@@ -350,10 +349,11 @@ pub fn offset_msg_id(store_host: &SocketAddr, offset: i64) -> String {
     }
     raw.extend_from_slice(&(store_host.port() as i32).to_be_bytes());
     raw.extend_from_slice(&offset.to_be_bytes());
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
     let mut s = String::with_capacity(raw.len() * 2);
     for b in raw {
-        // Writing into a String cannot fail.
-        let _ = write!(s, "{b:02X}");
+        s.push(HEX[(b >> 4) as usize] as char);
+        s.push(HEX[(b & 0xF) as usize] as char);
     }
     s
 }

@@ -25,7 +25,9 @@ use crate::index::IndexService;
 use crate::mapped_file::sync_dir;
 use crate::message::{Arrival, GetResult, GetStatus, PutMessage, PutResult, PutStatus, QueryResult};
 use crate::record::{self, sys_flag, EncodeError, RecordInfo};
-use crate::{FlushDiskType, StoreConfig, StoreError};
+use crate::{BrokerRole, FlushDiskType, StoreConfig, StoreError};
+
+mod replica;
 
 mod cleanup;
 pub use cleanup::CleanupReport;
@@ -81,6 +83,8 @@ pub(crate) struct Core {
     delay_levels_ms: Vec<i64>,
     in_memory_window_bytes: i64,
     cleanup: cleanup::CleanupState,
+    /// Slave acknowledgements (HA, storage.md §8).
+    pub ha: crate::ha::HaState,
 }
 
 /// The message store. Cheap to clone; all clones share one store.
@@ -188,6 +192,7 @@ impl MessageStore {
             begin_time_in_lock: AtomicI64::new(0),
             in_memory_window_bytes,
             cleanup: cleanup::CleanupState::default(),
+            ha: crate::ha::HaState::default(),
         });
         core.recover(abnormal)?;
 
@@ -235,21 +240,29 @@ impl MessageStore {
     }
 
     /// Store a batch to one topic/queue: consecutive queue offsets, one append under the lock.
+    /// On a SLAVE every put is refused (`ServiceNotAvailable`); on a SYNC_MASTER a message that
+    /// waits for the store (`WAIT` absent or true) also waits for a slave's ack (storage.md §8.3).
     pub async fn put_messages(&self, batch: Vec<PutMessage>) -> PutResult {
-        let (mut result, end) = match self.core().append(&batch) {
-            Ok(r) => r,
-            Err(status) => return PutResult::failed(status),
-        };
-        if self.core().config.flush_disk_type == FlushDiskType::SyncFlush {
-            result.status = self.core().wait_flushed(end).await;
-        }
-        result
+        self.append_messages(batch).wait().await
     }
 
     /// `put_messages` in two halves: this one holds the put lock (encode, append, dispatch) and
     /// returns at once; [`PendingPut::wait`] waits for the group commit under SYNC_FLUSH. The
     /// broker's send queue gives its permit back in between.
     pub fn append_messages(&self, batch: Vec<PutMessage>) -> PendingPut<'_> {
+        let config = &self.core().config;
+        if config.broker_role == BrokerRole::Slave {
+            return PendingPut {
+                store: self,
+                result: PutResult::failed(PutStatus::ServiceNotAvailable),
+                end: None,
+                replicate: false,
+            };
+        }
+        let replicate = config.broker_role == BrokerRole::SyncMaster
+            && batch
+                .first()
+                .is_some_and(|m| crate::ha::waits_store_ok(&m.properties));
         let (result, end) = match self.core().append(&batch) {
             Ok((r, end)) => (r, Some(end)),
             Err(status) => (PutResult::failed(status), None),
@@ -258,6 +271,7 @@ impl MessageStore {
             store: self,
             result,
             end,
+            replicate,
         }
     }
 
@@ -473,17 +487,41 @@ pub struct PendingPut<'a> {
     result: PutResult,
     /// Commitlog end offset to wait for; `None` if nothing was stored.
     end: Option<u64>,
+    /// SYNC_MASTER and the message waits for the store: wait for a slave's ack too.
+    replicate: bool,
 }
 
 impl PendingPut<'_> {
-    /// The final result: under SYNC_FLUSH, once the bytes are on disk (or `FlushDiskTimeout`).
+    /// The final result: under SYNC_FLUSH, once the bytes are on disk (or `FlushDiskTimeout`);
+    /// under SYNC_MASTER, once a slave has them (or `FlushSlaveTimeout` / `SlaveNotAvailable`).
     pub async fn wait(self) -> PutResult {
         let mut result = self.result;
+        let Some(end) = self.end else {
+            return result;
+        };
         let core = self.store.core();
-        if let Some(end) = self.end {
-            if core.config.flush_disk_type == FlushDiskType::SyncFlush {
-                result.status = core.wait_flushed(end).await;
+        let config = &core.config;
+        let flush = async {
+            if config.flush_disk_type == FlushDiskType::SyncFlush {
+                core.wait_flushed(end).await
+            } else {
+                PutStatus::PutOk
             }
+        };
+        let slave = async {
+            if self.replicate {
+                core.ha.wait_for_slave(end, config).await
+            } else {
+                PutStatus::PutOk
+            }
+        };
+        // Java combines both futures: a replication failure wins over a flush failure.
+        let (flushed, replicated) = tokio::join!(flush, slave);
+        if flushed != PutStatus::PutOk {
+            result.status = flushed;
+        }
+        if replicated != PutStatus::PutOk {
+            result.status = replicated;
         }
         result
     }
@@ -947,6 +985,15 @@ impl Core {
                     source,
                 })
             }
+        }
+    }
+
+    /// Unmap the commitlog's flushed pages from the process (`MappedFile::release_read_pages`),
+    /// so RSS does not keep what pulls of old messages faulted in. On the CQ flush thread, once
+    /// per `flushIntervalConsumeQueue`.
+    pub(crate) fn release_commit_log_pages(&self) {
+        for f in self.commit_log.queue().files() {
+            f.release_read_pages();
         }
     }
 

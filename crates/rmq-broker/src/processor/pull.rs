@@ -109,8 +109,8 @@ pub(super) async fn pull(s: &BrokerState, channel: &Channel, req: &RemotingComma
         s.offsets.commit(&q.group, &q.topic, q.queue_id, h.commit_offset);
     }
     let suspend = h.sys_flag & sys_flag::SUSPEND != 0;
-    if suspend && response_code(first.status, h.queue_offset) == code::PULL_NOT_FOUND && s.config.is_master()
-    {
+    // A slave holds pulls too: its HA dispatch announces arrivals like local puts do.
+    if suspend && response_code(first.status, h.queue_offset) == code::PULL_NOT_FOUND {
         let hold_ms = if s.config.long_polling_enable {
             (h.suspend_timeout_millis.max(0) as u64).min(s.config.broker_suspend_max_time_ms)
         } else {
@@ -358,11 +358,24 @@ async fn respond(
     } else {
         0
     };
+    let mut r = r;
     if !s.config.is_master() {
-        if !s.config.slave_read_enable {
-            c = code::PULL_RETRY_IMMEDIATELY;
-            suggest = 0;
-        } else if c == code::PULL_OFFSET_MOVED {
+        // 4.9.x PullMessageProcessor: the SLAVE + !slaveReadEnable → PULL_RETRY_IMMEDIATELY
+        // assignment is overwritten by the status switch right after it, so a slave serves
+        // what it has either way (that is how consumers go on while the master is down); only
+        // the suggestion points back at the master. Without offsetCheckInSlave the store does
+        // not correct the offset, and OFFSET_MOVED becomes a retry suggesting the group's broker.
+        if matches!(
+            r.status,
+            GetStatus::NoMessageInQueue
+                | GetStatus::NoMatchedLogicQueue
+                | GetStatus::OffsetTooSmall
+                | GetStatus::OffsetOverflowBadly
+                | GetStatus::OffsetFoundNull
+        ) {
+            r.next_begin_offset = read_offset;
+        }
+        if c == code::PULL_OFFSET_MOVED {
             c = code::PULL_RETRY_IMMEDIATELY;
             suggest = g.broker_id;
         }

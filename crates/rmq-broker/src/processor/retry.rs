@@ -89,6 +89,8 @@ fn status_name(s: PutStatus) -> &'static str {
         PutStatus::MessageIllegal => "MESSAGE_ILLEGAL",
         PutStatus::PropertiesSizeExceeded => "PROPERTIES_SIZE_EXCEEDED",
         PutStatus::ServiceNotAvailable => "SERVICE_NOT_AVAILABLE",
+        PutStatus::FlushSlaveTimeout => "FLUSH_SLAVE_TIMEOUT",
+        PutStatus::SlaveNotAvailable => "SLAVE_NOT_AVAILABLE",
         PutStatus::OsPageCacheBusy => "OS_PAGECACHE_BUSY",
         PutStatus::CreateMappedFileFailed => "CREATE_MAPEDFILE_FAILED",
         PutStatus::UnknownError => "UNKNOWN_ERROR",

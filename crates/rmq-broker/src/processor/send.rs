@@ -25,6 +25,9 @@ fn parse_header(req: &RemotingCommand) -> Result<SendMessageRequestHeader, WireE
     }
 }
 
+/// Java's remark for a store that refuses puts (slave role, disk full, shut down).
+const SERVICE_NOT_AVAILABLE_REMARK: &str = "service not available now. It may be caused by one of the following reasons: the broker's disk is full, messages are put to the slave, message store has been shut down, etc.";
+
 /// Handles a send holding `permit`, a place of the send queue, which is given back as soon as
 /// the record is appended (before any SYNC_FLUSH wait).
 pub(super) async fn send(
@@ -38,14 +41,7 @@ pub(super) async fn send(
         Err(e) => return error(req, code::SYSTEM_ERROR, format!("bad send request header: {e}")),
     };
     if !s.config.is_master() {
-        return error(
-            req,
-            code::SERVICE_NOT_AVAILABLE,
-            format!(
-                "the broker[{}] is a slave, sending is not allowed",
-                s.config.broker_name
-            ),
-        );
+        return error(req, code::SERVICE_NOT_AVAILABLE, SERVICE_NOT_AVAILABLE_REMARK);
     }
     if s.config.broker_permission & PERM_WRITE == 0 {
         return error(
@@ -244,18 +240,24 @@ fn respond(s: &BrokerState, req: &RemotingCommand, queue_id: i32, r: PutResult) 
         PutStatus::PutOk => code::SUCCESS,
         PutStatus::FlushDiskTimeout => code::FLUSH_DISK_TIMEOUT,
         PutStatus::MessageIllegal | PutStatus::PropertiesSizeExceeded => return illegal(req, s),
+        PutStatus::FlushSlaveTimeout => code::FLUSH_SLAVE_TIMEOUT,
+        PutStatus::SlaveNotAvailable => code::SLAVE_NOT_AVAILABLE,
         PutStatus::ServiceNotAvailable => {
-            return error(
-                req,
-                code::SERVICE_NOT_AVAILABLE,
-                "service not available now. It may be caused by one of the following reasons: the broker's disk is full, messages are put to the slave, message store has been shut down, etc.",
-            )
+            return error(req, code::SERVICE_NOT_AVAILABLE, SERVICE_NOT_AVAILABLE_REMARK)
         }
         PutStatus::CreateMappedFileFailed => {
-            return error(req, code::SYSTEM_ERROR, "create mapped file failed, server is busy or broken.")
+            return error(
+                req,
+                code::SYSTEM_ERROR,
+                "create mapped file failed, server is busy or broken.",
+            )
         }
         PutStatus::OsPageCacheBusy => {
-            return error(req, code::SYSTEM_BUSY, "[PC_SYNCHRONIZED]broker busy, start flow control for a while")
+            return error(
+                req,
+                code::SYSTEM_BUSY,
+                "[PC_SYNCHRONIZED]broker busy, start flow control for a while",
+            )
         }
         _ => return error(req, code::SYSTEM_ERROR, "UNKNOWN_ERROR"),
     };

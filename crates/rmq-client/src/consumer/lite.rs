@@ -223,10 +223,12 @@ impl PullConsumer {
             suspend_timeout_ms: PULL_SUSPEND_TIMEOUT_MS,
             sub,
         };
-        let addr = self.client.master_addr_or_fetch(mq).await?;
+        let (addr, _) = self.client.pull_addr(mq).await?;
         let cmd = pull::build_request(&args, self.client.config.language);
         let resp = self.client.invoke(&addr, cmd, PULL_TIMEOUT).await?;
-        pull::read_response(&resp, sub)
+        let result = pull::read_response(&resp, sub)?;
+        self.client.suggest_pull_from(mq, result.suggest_which_broker_id);
+        Ok(result)
     }
 
     /// The readable queues of `topic`, sorted.

@@ -155,14 +155,14 @@ impl OffsetStore {
     }
 }
 
-/// QUERY_CONSUMER_OFFSET to the master of `mq`'s broker. Any non-SUCCESS answer (normally
+/// QUERY_CONSUMER_OFFSET to the master of `mq`'s broker (a slave while it is down). Any non-SUCCESS answer (normally
 /// QUERY_NOT_FOUND) means "no offset" (`None`); transport failures are errors.
 pub(crate) async fn query_offset(
     client: &Client,
     group: &str,
     mq: &MessageQueue,
 ) -> Result<Option<i64>, ClientError> {
-    let addr = client.master_addr_or_fetch(mq).await?;
+    let addr = client.admin_addr_or_fetch(mq).await?;
     let header = QueryConsumerOffsetRequestHeader {
         consumer_group: group.to_owned(),
         topic: mq.topic.clone(),
@@ -179,7 +179,8 @@ pub(crate) async fn query_offset(
     Ok(Some(resp.header::<QueryConsumerOffsetResponseHeader>()?.offset))
 }
 
-/// UPDATE_CONSUMER_OFFSET to the master of `mq`'s broker, oneway or awaiting SUCCESS.
+/// UPDATE_CONSUMER_OFFSET to the master of `mq`'s broker (a slave while it is down), oneway
+/// or awaiting SUCCESS.
 pub(crate) async fn update_offset(
     client: &Client,
     group: &str,
@@ -187,7 +188,7 @@ pub(crate) async fn update_offset(
     offset: i64,
     oneway: bool,
 ) -> Result<(), ClientError> {
-    let addr = client.master_addr_or_fetch(mq).await?;
+    let addr = client.admin_addr_or_fetch(mq).await?;
     let header = UpdateConsumerOffsetRequestHeader {
         consumer_group: group.to_owned(),
         topic: mq.topic.clone(),

@@ -54,6 +54,8 @@ pub struct PullResult {
     pub min_offset: i64,
     pub max_offset: i64,
     pub messages: Vec<MessageExt>,
+    /// The broker id the next pull of this queue should go to (0 = master).
+    pub suggest_which_broker_id: i64,
 }
 
 /// The `sysFlag` of a pull request (`PullSysFlag.buildSysFlag`).
@@ -138,6 +140,7 @@ pub(crate) fn read_response(
         next_begin_offset: header.next_begin_offset,
         min_offset: header.min_offset,
         max_offset: header.max_offset,
+        suggest_which_broker_id: header.suggest_which_broker_id,
         messages,
     })
 }

@@ -134,11 +134,18 @@ pub(crate) async fn run(inner: Arc<Inner>, mq: MessageQueue, pq: Arc<ProcessQueu
 
 async fn pull_once(inner: &Inner, args: &PullArgs<'_>) -> Result<PullResult, ClientError> {
     let client = &inner.client;
-    let addr = client.master_addr_or_fetch(args.mq).await?;
-    let cmd = pull::build_request(args, client.config.language);
+    let (addr, slave) = client.pull_addr(args.mq).await?;
+    let mut args = args.clone();
+    if slave {
+        // A slave does not store commit offsets (Java clears the flag for slave targets).
+        args.sys_flag &= !rmq_protocol::message::pull_sys_flag::COMMIT_OFFSET;
+    }
+    let cmd = pull::build_request(&args, client.config.language);
     let timeout = Duration::from_millis(inner.config.pull_timeout_ms);
     let resp = client.invoke(&addr, cmd, timeout).await?;
-    pull::read_response(&resp, args.sub)
+    let result = pull::read_response(&resp, args.sub)?;
+    client.suggest_pull_from(args.mq, result.suggest_which_broker_id);
+    Ok(result)
 }
 
 /// PULL_OFFSET_MOVED: after a pause, store the broker's offset, persist it and release the

@@ -120,6 +120,16 @@ public final class ServerProcess {
         }
     }
 
+    /** destroyForcibly() (SIGKILL, i.e. kill -9) and wait for the exit. */
+    public void kill() {
+        try {
+            process.destroyForcibly();
+            process.waitFor(10, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
     public boolean isAlive() {
         return process.isAlive();
     }

@@ -56,6 +56,9 @@ public final class Servers implements AutoCloseable {
     private Path brokerDir;
     private Map<String, String> brokerEnv;
     private java.util.function.Function<Path, List<String>> brokerCommand;
+    /** (working dir, broker.conf) -> command line; the slave's is built with its own dir. */
+    private java.util.function.BiFunction<Path, Path, List<String>> brokerCommandIn;
+    private ServerProcess slaveProcess;
     private int brokerRestarts;
 
     private Servers(String target, Path tmp, Path logDir, Map<String, String> extraBrokerConf) {
@@ -139,7 +142,8 @@ public final class Servers implements AutoCloseable {
 
         brokerDir = Files.createDirectories(tmp.resolve("broker"));
         brokerEnv = env;
-        brokerCommand = conf -> List.of(bin.toString(), "broker", "-n", namesrvAddr, "-c", conf.toString());
+        brokerCommandIn = (dir, conf) -> List.of(bin.toString(), "broker", "-n", namesrvAddr, "-c", conf.toString());
+        brokerCommand = conf -> brokerCommandIn.apply(brokerDir, conf);
         Path conf = writeBrokerConf(brokerDir, 0, extraBrokerConf);
         brokerProcess = launch("broker", brokerCommand.apply(conf), brokerDir, env);
         awaitBroker(brokerProcess);
@@ -176,6 +180,33 @@ public final class Servers implements AutoCloseable {
         }
     }
 
+    /**
+     * Starts a SLAVE (brokerId=1) of the broker: same broker name and name server, its own directory and
+     * store, the class's extra broker.conf lines with brokerRole=SLAVE on top. It learns the master's HA
+     * address from the name server. Returns its address as printed in its boot line.
+     */
+    public String startSlave() throws Exception {
+        Path dir = Files.createDirectories(tmp.resolve("slave"));
+        Map<String, String> extra = new LinkedHashMap<>(extraBrokerConf);
+        extra.put("brokerRole", "SLAVE");
+        extra.put("brokerId", "1");
+        int port = target.equals("java") ? freeBrokerPort() : 0;
+        Path conf = writeBrokerConf(dir, port, extra);
+        slaveProcess = launch("slave", brokerCommandIn.apply(dir, conf), dir, brokerEnv);
+        Matcher m = slaveProcess.awaitLine(BROKER_BOOT, BOOT_TIMEOUT);
+        return m.group(2).trim();
+    }
+
+    /** kill -9 of the broker (master) process. */
+    public void killBroker() {
+        brokerProcess.kill();
+    }
+
+    /** The broker's (master's) store directory. */
+    public Path brokerStoreDir() {
+        return brokerDir.resolve("store");
+    }
+
     // ------------------------------------------------------------------ java (Apache RocketMQ oracle)
 
     private void startJava() throws Exception {
@@ -202,9 +233,9 @@ public final class Servers implements AutoCloseable {
         int brokerPort = freeBrokerPort();
         brokerDir = Files.createDirectories(tmp.resolve("broker"));
         brokerEnv = env;
-        Path dir = brokerDir;
-        brokerCommand = conf -> javaCommand(cp, dir, home, "org.apache.rocketmq.broker.BrokerStartup",
+        brokerCommandIn = (dir, conf) -> javaCommand(cp, dir, home, "org.apache.rocketmq.broker.BrokerStartup",
             "-c", conf.toString(), "-n", namesrvAddr);
+        brokerCommand = conf -> brokerCommandIn.apply(brokerDir, conf);
         Path conf = writeBrokerConf(brokerDir, brokerPort, extraBrokerConf);
         brokerProcess = launch("broker", brokerCommand.apply(conf), brokerDir, env);
         awaitBroker(brokerProcess);

@@ -1,0 +1,178 @@
+//! The master's HA listener (`HAService.AcceptSocketService` + `HAConnection`).
+//!
+//! Per slave connection, two halves run in one task (either ending closes both):
+//! - the reader takes 8-byte big-endian offsets; the last complete one counts. The first sets
+//!   where transfer starts; every one is an ack that advances `push2SlaveMaxOffset`. From the
+//!   second on, an ack past the master's own max offset closes the connection.
+//! - the writer waits for that first report, then streams frames: a report of 0 starts at the
+//!   beginning of the master's last segment, anything else at the reported offset. Frames carry
+//!   at most `ha_transfer_batch_size` bytes and never cross a segment; with nothing to send for
+//!   `ha_send_heartbeat_interval_ms` a header with size 0 goes out.
+
+use std::io;
+use std::time::{Duration, Instant};
+
+use bytes::{BufMut, BytesMut};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{broadcast, watch};
+use tokio::task::JoinSet;
+
+use super::{HaService, HEADER_LEN};
+use crate::MessageStore;
+
+/// How often the writer looks for new data when no arrival woke it (Java waits 100 ms).
+const POLL_INTERVAL: Duration = Duration::from_millis(100);
+
+/// Most slave connections served at once.
+const MAX_CONNECTIONS: usize = 64;
+
+impl HaService {
+    /// Binds the HA port (`0.0.0.0:port`; 0 picks one) and serves slaves of `store`.
+    pub async fn start_master(store: MessageStore, port: u16) -> io::Result<HaService> {
+        let listener = TcpListener::bind(("0.0.0.0", port)).await?;
+        let local_addr = listener.local_addr()?;
+        tracing::info!(%local_addr, "HA service listening for slaves");
+        let task = tokio::spawn(accept_loop(store, listener));
+        Ok(HaService {
+            task: Some(task),
+            local_addr: Some(local_addr),
+        })
+    }
+}
+
+async fn accept_loop(store: MessageStore, listener: TcpListener) {
+    // Dropping the set (when this task is aborted) aborts every connection.
+    let mut connections = JoinSet::new();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => {
+                    if connections.len() >= MAX_CONNECTIONS {
+                        tracing::warn!(%peer, "too many HA connections; refusing slave");
+                        continue;
+                    }
+                    tracing::info!(%peer, "slave connected");
+                    let store = store.clone();
+                    connections.spawn(async move {
+                        let result = serve_slave(&store, stream).await;
+                        match result {
+                            Ok(()) => tracing::info!(%peer, "slave connection closed"),
+                            Err(e) => tracing::warn!(%peer, error = %e, "slave connection closed"),
+                        }
+                    });
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "HA accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            },
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+        }
+    }
+}
+
+async fn serve_slave(store: &MessageStore, stream: TcpStream) -> io::Result<()> {
+    stream.set_nodelay(true)?;
+    let ha = &store.ha();
+    let _guard = ha.connected();
+    let (reader, writer) = stream.into_split();
+    let (request_tx, request_rx) = watch::channel(None);
+    tokio::select! {
+        r = read_acks(store, reader, request_tx) => r,
+        w = transfer(store, writer, request_rx) => w,
+    }
+}
+
+/// Reads the slave's reports until the connection fails or stays silent too long.
+async fn read_acks(
+    store: &MessageStore,
+    mut reader: OwnedReadHalf,
+    request: watch::Sender<Option<i64>>,
+) -> io::Result<()> {
+    let housekeeping = Duration::from_millis(store.config().ha_housekeeping_interval_ms);
+    let mut buf = BytesMut::with_capacity(1024 * 1024);
+    let mut first = true;
+    loop {
+        let n = match tokio::time::timeout(housekeeping, reader.read_buf(&mut buf)).await {
+            Ok(r) => r?,
+            Err(_) => return Err(io::Error::new(io::ErrorKind::TimedOut, "slave silent too long")),
+        };
+        if n == 0 {
+            return Ok(());
+        }
+        let whole = buf.len() - buf.len() % 8;
+        if whole == 0 {
+            continue;
+        }
+        let last = i64::from_be_bytes(buf[whole - 8..whole].try_into().expect("8 bytes"));
+        let _ = buf.split_to(whole);
+        if first {
+            first = false;
+            tracing::info!(offset = last, "slave requested transfer");
+            request.send_replace(Some(last));
+        } else if last > store.max_phy_offset() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("slave ack {last} is past the master's max offset"),
+            ));
+        }
+        store.ha().ack(last);
+    }
+}
+
+/// Streams commitlog bytes (and heartbeats) to the slave.
+async fn transfer(
+    store: &MessageStore,
+    mut writer: OwnedWriteHalf,
+    mut request: watch::Receiver<Option<i64>>,
+) -> io::Result<()> {
+    let requested = request.wait_for(Option::is_some).await.ok().and_then(|r| *r);
+    let Some(requested) = requested else {
+        // The reader ended first; select! reports its result.
+        return std::future::pending().await;
+    };
+    let config = store.config();
+    let mut next = if requested == 0 {
+        let max = store.max_phy_offset();
+        max - max % config.mapped_file_size_commit_log as i64
+    } else {
+        requested
+    };
+    tracing::info!(requested, start = next, "transfer to slave starts");
+    let heartbeat = Duration::from_millis(config.ha_send_heartbeat_interval_ms);
+    let mut arrivals = store.subscribe_arrivals();
+    let mut last_write = Instant::now();
+    let mut frame = BytesMut::new();
+    loop {
+        match store.read_replication_chunk(next, config.ha_transfer_batch_size) {
+            Some(chunk) => {
+                frame.clear();
+                frame.put_i64(next);
+                frame.put_i32(chunk.len() as i32);
+                writer.write_all(&frame).await?;
+                writer.write_all(&chunk).await?;
+                next += chunk.len() as i64;
+                last_write = Instant::now();
+            }
+            None => {
+                if last_write.elapsed() >= heartbeat {
+                    frame.clear();
+                    frame.put_i64(next);
+                    frame.put_i32(0);
+                    writer.write_all(&frame[..HEADER_LEN]).await?;
+                    last_write = Instant::now();
+                }
+                tokio::select! {
+                    r = arrivals.recv() => {
+                        if let Err(broadcast::error::RecvError::Closed) = r {
+                            tokio::time::sleep(POLL_INTERVAL).await;
+                        }
+                    }
+                    _ = tokio::time::sleep(POLL_INTERVAL) => {}
+                }
+            }
+        }
+    }
+}
