@@ -239,12 +239,21 @@ impl ConsumeQueue {
     /// refuses a put before its commitlog record is written rather than after (a failed
     /// consume-queue write makes the store unwriteable). Creates only what the next put would
     /// create anyway. A batch that crosses into a new segment still creates that one mid-batch.
-    pub fn reserve(&self, queue_offset: i64) -> Result<(), StoreError> {
-        match self.queue.last() {
-            None => self.ensure_first_segment(queue_offset.max(0)).map(drop),
-            Some(f) if f.is_full() => self.queue.create(f.end_offset()).map(drop),
-            Some(_) => Ok(()),
-        }
+    pub fn reserve(&self, queue_offset: i64, entries: usize) -> Result<(), StoreError> {
+        let f = match self.queue.last() {
+            None => {
+                self.ensure_first_segment(queue_offset.max(0))?;
+                match self.queue.last() {
+                    Some(f) => f,
+                    None => return Ok(()),
+                }
+            }
+            Some(f) if f.is_full() => self.queue.create(f.end_offset())?,
+            Some(f) => f,
+        };
+        // Blocks for this put's entries (within this segment), so writing them cannot fail.
+        let end = (f.wrote() + entries as u64 * UNIT).min(f.size());
+        f.ensure_reserved(end).at(f.path())
     }
 
     /// First segment of an empty queue, for the entry at CQ byte `expected`.

@@ -13,7 +13,7 @@
 use std::fs::{self, File, OpenOptions};
 use std::io;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicI32, AtomicI64, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicI64, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use memmap2::{Advice, MmapRaw, UncheckedAdvice};
@@ -48,6 +48,11 @@ pub fn key_hash(key: &str) -> i32 {
 pub struct IndexFile {
     path: PathBuf,
     map: MmapRaw,
+    /// For block reservation ahead of the entries being written.
+    file: File,
+    /// Bytes from the start with blocks allocated (header and slots at creation, entries in
+    /// chunks ahead of the writer).
+    reserved: AtomicU64,
     slot_num: u32,
     index_num: u32,
     begin_ts: AtomicI64,
@@ -61,6 +66,9 @@ pub struct IndexFile {
     /// `index_count` when the pages were last dropped from the mapping.
     released_at: AtomicI32,
 }
+
+/// Index entries get their blocks this many bytes at a time (52 428 entries).
+const ENTRY_RESERVE_CHUNK: u64 = 1 << 20;
 
 /// The mapping's pages are dropped (`release_pages`) after this many more entries (~1 MiB).
 const RELEASE_ENTRIES: i32 = 1 << 16;
@@ -85,12 +93,20 @@ impl IndexFile {
             .create_new(true)
             .open(&path)
             .at(&path)?;
-        if let Err(e) = crate::disk::reserve(&file, Self::file_size(slot_num, index_num)) {
+        // Sparse length; blocks for the header, the slots and a first chunk of entries now, the
+        // rest as entries are written (`reserve_entries`), so a full disk is an error, not SIGBUS.
+        let head = Self::file_size(slot_num, 0);
+        let first = (head + ENTRY_RESERVE_CHUNK).min(Self::file_size(slot_num, index_num));
+        if let Err(e) = file
+            .set_len(Self::file_size(slot_num, index_num))
+            .and_then(|()| crate::disk::reserve_range(&file, 0, first))
+        {
             drop(file);
             let _ = fs::remove_file(&path);
             return Err(StoreError::Io { path, source: e });
         }
         let f = Self::map(path, file, slot_num, index_num)?;
+        f.reserved.store(first, Ordering::Release);
         for a in [&f.begin_phy, &f.end_phy] {
             a.store(seed_phy, Ordering::Release);
         }
@@ -136,6 +152,8 @@ impl IndexFile {
         Ok(IndexFile {
             path,
             map,
+            file,
+            reserved: AtomicU64::new(0),
             slot_num,
             index_num,
             begin_ts: AtomicI64::new(0),
@@ -167,6 +185,20 @@ impl IndexFile {
             + self.slot_num as u64 * HASH_SLOT_SIZE as u64
             + idx as u64 * INDEX_ENTRY_SIZE as u64
     }
+    /// Blocks for the file up to `end` (a chunk at a time). A file opened from disk starts at 0:
+    /// its first call covers the header and slots too (already allocated: cheap).
+    fn reserve_entries(&self, end: u64) -> io::Result<()> {
+        let from = self.reserved.load(Ordering::Acquire);
+        if end <= from {
+            return Ok(());
+        }
+        let size = self.map.len() as u64;
+        let to = end.max(from + ENTRY_RESERVE_CHUNK).min(size);
+        crate::disk::reserve_range(&self.file, from, to - from)?;
+        self.reserved.fetch_max(to, Ordering::AcqRel);
+        Ok(())
+    }
+
     /// The hash slot at `pos` (4-aligned: the header is 40 bytes, slots 4).
     fn slot(&self, pos: u64) -> &AtomicU32 {
         assert!(pos as usize + HASH_SLOT_SIZE <= self.map.len() && pos.is_multiple_of(4));
@@ -200,6 +232,7 @@ impl IndexFile {
         if count as u32 >= self.index_num {
             return Ok(false);
         }
+        self.reserve_entries(self.entry_pos(count) + INDEX_ENTRY_SIZE as u64)?;
         let hash = key_hash(key);
         let slot_pos = self.slot_pos(hash);
         let mut prev = self.read_slot(slot_pos);

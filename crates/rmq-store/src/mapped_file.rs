@@ -61,6 +61,14 @@ pub struct MappedFile {
     flushed: AtomicU64,
     /// Created since the last directory sync: the first flush syncs the directory too.
     dir_unsynced: AtomicBool,
+    /// Bytes from the segment's start known to have blocks allocated (`ensure_reserved`).
+    reserved: AtomicU64,
+}
+
+/// How far ahead of the writer a segment's blocks are allocated: 1/64 of the segment, within
+/// [64 KiB, 16 MiB] (16 MiB for a 1 GiB commitlog segment, ~90 KiB for a consume queue file).
+fn reserve_chunk(size: u64) -> u64 {
+    (size / 64).clamp(64 << 10, 16 << 20).min(size)
 }
 
 impl MappedFile {
@@ -79,9 +87,12 @@ impl MappedFile {
             .truncate(true)
             .open(&tmp)
             .at(&tmp)?;
-        // Real blocks, not a sparse `set_len`: a full disk must fail here, not as SIGBUS on a
-        // later store into the mapping (see `disk::reserve`).
-        if let Err(e) = crate::disk::reserve(&file, size) {
+        // Sparse length, then real blocks for the first chunk: a full disk must fail here or in
+        // `ensure_reserved`, never as SIGBUS on a store into the mapping (see `disk`).
+        if let Err(e) = file
+            .set_len(size)
+            .and_then(|()| crate::disk::reserve_range(&file, 0, reserve_chunk(size)))
+        {
             drop(file);
             let _ = fs::remove_file(&tmp);
             return Err(StoreError::Io { path: tmp, source: e });
@@ -95,6 +106,7 @@ impl MappedFile {
         fs::rename(&tmp, &path).at(&path)?;
         let f = Self::map(path, file, start_offset, size, 0)?;
         f.dir_unsynced.store(true, Ordering::Release);
+        f.reserved.store(reserve_chunk(size), Ordering::Release);
         Ok(f)
     }
 
@@ -140,6 +152,7 @@ impl MappedFile {
             wrote: AtomicU64::new(pos),
             flushed: AtomicU64::new(pos),
             dir_unsynced: AtomicBool::new(false),
+            reserved: AtomicU64::new(0),
         })
     }
 
@@ -179,6 +192,7 @@ impl MappedFile {
                 ),
             ));
         }
+        self.ensure_reserved(pos + bytes.len() as u64)?;
         // SAFETY: `[pos, pos + len)` lies inside the mapping (checked above) and at or beyond
         // `wrote`, so no reader holds a slice over it (readers are bounded by `wrote`, which is
         // published only after the copy), and the caller's lock makes this the only writer.
@@ -191,6 +205,20 @@ impl MappedFile {
             );
         }
         self.wrote.store(pos + bytes.len() as u64, Ordering::Release);
+        Ok(())
+    }
+
+    /// Make sure bytes `[0, end)` have blocks allocated (in chunks ahead, see `reserve_chunk`),
+    /// so a store into the mapping there cannot fault for lack of space. `ENOSPC` is returned
+    /// as an error with nothing written. Called by the single writer.
+    pub fn ensure_reserved(&self, end: u64) -> io::Result<()> {
+        let from = self.reserved.load(Ordering::Acquire);
+        if end <= from {
+            return Ok(());
+        }
+        let to = end.max(from + reserve_chunk(self.size)).min(self.size);
+        crate::disk::reserve_range(&self.file, from, to - from)?;
+        self.reserved.fetch_max(to, Ordering::AcqRel);
         Ok(())
     }
 
@@ -591,5 +619,31 @@ mod tests {
         let raw = std::fs::read(dir.path().join("q").join(file_name(0))).unwrap();
         assert_eq!(&raw[..pos as usize], &held[..]);
         assert_eq!(&raw[pos as usize..pos as usize + 4], b"tail");
+    }
+
+    #[test]
+    fn blocks_are_reserved_in_chunks_ahead_of_the_writer() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = tempfile::tempdir().unwrap();
+        let size = 16 << 20;
+        let chunk = reserve_chunk(size);
+        assert_eq!(chunk, 256 << 10);
+        let q = MappedFileQueue::load(dir.path().join("q"), size).unwrap();
+        let f = q.create(0).unwrap();
+        let allocated = || std::fs::metadata(f.path()).unwrap().blocks() * 512;
+        assert!(
+            allocated() >= chunk && allocated() < size / 2,
+            "first chunk only: {}",
+            allocated()
+        );
+        let data = vec![7u8; (chunk + chunk / 2) as usize];
+        f.append_at(0, &data).unwrap();
+        assert!(
+            allocated() >= 2 * chunk,
+            "the next chunk before the write: {}",
+            allocated()
+        );
+        assert!(f.reserved.load(Ordering::Acquire) >= data.len() as u64);
+        assert_eq!(&f.slice(0, data.len() as u64).unwrap()[..], &data[..]);
     }
 }

@@ -825,8 +825,9 @@ impl Core {
             .and_then(|q| q.get(&first.queue_id))
             .copied()
             .unwrap_or(0);
-        if enc.records.iter().any(|r| r.2)
-            && !self.reserve_dispatch_space(cq.as_ref(), &first.topic, first.queue_id, next)
+        let entries = enc.records.iter().filter(|r| r.2).count();
+        if entries > 0
+            && !self.reserve_dispatch_space(cq.as_ref(), &first.topic, first.queue_id, next, entries)
         {
             return Err(PutStatus::CreateMappedFileFailed);
         }
@@ -864,11 +865,18 @@ impl Core {
         }
         if let Err(e) = file.append_at(pos, &enc.buf) {
             tracing::error!(error = %e, path = %file.path().display(), "commitlog write failed");
+            // Out of space reserving blocks for the record: nothing was written, like a segment
+            // that could not be created.
+            let status = if crate::disk::is_out_of_space(&e) {
+                PutStatus::CreateMappedFileFailed
+            } else {
+                PutStatus::UnknownError
+            };
             self.after_write_error(&StoreError::Io {
                 path: file.path().to_path_buf(),
                 source: e,
             });
-            return Err(PutStatus::UnknownError);
+            return Err(status);
         }
         if queue_offset != next {
             st.next_queue_offset

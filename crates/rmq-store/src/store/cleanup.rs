@@ -271,17 +271,18 @@ impl Core {
         topic: &str,
         queue_id: i32,
         queue_offset: i64,
+        entries: usize,
     ) -> bool {
         let reserved = match cq {
-            Some(cq) => cq.reserve(queue_offset),
+            Some(cq) => cq.reserve(queue_offset, entries),
             None => self
                 .find_or_create_cq(topic, queue_id)
-                .and_then(|cq| cq.reserve(queue_offset)),
+                .and_then(|cq| cq.reserve(queue_offset, entries)),
         };
         match reserved {
             Ok(()) => true,
             Err(e) => {
-                tracing::error!(error = %e, topic, queue_id, "cannot create consume queue file; put refused");
+                tracing::error!(error = %e, topic, queue_id, "cannot create or reserve consume queue space; put refused");
                 self.after_write_error(&e);
                 false
             }
