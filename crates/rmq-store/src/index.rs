@@ -70,8 +70,9 @@ pub struct IndexFile {
 /// Index entries get their blocks this many bytes at a time (52 428 entries).
 const ENTRY_RESERVE_CHUNK: u64 = 1 << 20;
 
-/// The mapping's pages are dropped (`release_pages`) after this many more entries (~1 MiB).
-const RELEASE_ENTRIES: i32 = 1 << 16;
+/// The mapping's pages are dropped (`release_pages`, at most once per index flush tick, 1 s)
+/// after this many more entries.
+const RELEASE_ENTRIES: i32 = 1 << 14;
 
 impl IndexFile {
     pub fn file_size(slot_num: u32, index_num: u32) -> u64 {

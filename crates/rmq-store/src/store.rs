@@ -32,6 +32,10 @@ mod replica;
 mod cleanup;
 pub use cleanup::CleanupReport;
 
+/// Pulls that served this many commitlog bytes release the commitlog's flushed pages from the
+/// process's mappings (see `MappedFile::release_read_pages`).
+const READ_RELEASE_BYTES: u64 = 16 << 20;
+
 /// `RunningFlags` bits; any set bit makes the store refuse puts.
 mod flags {
     pub const SHUT_DOWN: u8 = 1;
@@ -76,6 +80,8 @@ pub(crate) struct Core {
     /// Bumped (under the put lock) whenever consume queues are removed, so a queue looked up
     /// before the put lock is known to still be the live one.
     cq_generation: AtomicU64,
+    /// Commitlog bytes served to pulls since the read mapping's pages were last released.
+    read_since_release: AtomicU64,
     /// Store timestamp of the newest appended record (for the checkpoint).
     last_store_ts: AtomicI64,
     /// `beginTimeInLock` (0 when the put lock is free).
@@ -189,6 +195,7 @@ impl MessageStore {
             arrivals,
             dispatched: AtomicI64::new(0),
             cq_generation: AtomicU64::new(0),
+            read_since_release: AtomicU64::new(0),
             begin_time_in_lock: AtomicI64::new(0),
             in_memory_window_bytes,
             cleanup: cleanup::CleanupState::default(),
@@ -286,8 +293,19 @@ impl MessageStore {
         max_total_bytes: usize,
         filter: &dyn Fn(i64) -> bool,
     ) -> GetResult {
-        self.core()
-            .get_message(topic, queue_id, offset, max_msg_nums, max_total_bytes, filter)
+        let core = self.core();
+        let r = core.get_message(topic, queue_id, offset, max_msg_nums, max_total_bytes, filter);
+        // Pages a drain of old messages faults into the read mapping are unmapped again every
+        // READ_RELEASE_BYTES (not only on the once-a-second tick), so RSS stays bounded.
+        let served = core
+            .read_since_release
+            .fetch_add(r.total_bytes as u64, Ordering::AcqRel);
+        if served + r.total_bytes as u64 >= READ_RELEASE_BYTES
+            && core.read_since_release.swap(0, Ordering::AcqRel) >= READ_RELEASE_BYTES
+        {
+            core.release_commit_log_pages();
+        }
+        r
     }
 
     /// Next queue offset to be written; 0 for an unknown queue.
