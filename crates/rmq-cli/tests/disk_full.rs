@@ -125,19 +125,7 @@ fn start_broker(dir: &Path, store: &Path, ns: &str) -> (Proc, String) {
         ),
     )
     .unwrap();
-    let p = Proc::spawn(
-        &["broker", "-n", ns, "-c", conf.to_str().unwrap()],
-        dir,
-        "boot success",
-    );
-    let addr = p
-        .boot_line
-        .split(", ")
-        .nth(1)
-        .and_then(|s| s.split(']').next())
-        .unwrap()
-        .to_string();
-    (p, addr)
+    spawn_broker(dir, ns, &conf)
 }
 
 /// body → (commitlog offset, queue, queue offset)

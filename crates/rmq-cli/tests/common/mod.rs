@@ -112,6 +112,12 @@ pub fn broker(dir: &Path, namesrv: &str, extra: &str) -> (Proc, String) {
         ),
     )
     .unwrap();
+    spawn_broker(dir, namesrv, &conf)
+}
+
+/// Starts `rmq broker -n namesrv -c conf`; returns it and its advertised address (from the boot
+/// line `The broker[<name>, <ip:port>] boot success...`).
+pub fn spawn_broker(dir: &Path, namesrv: &str, conf: &Path) -> (Proc, String) {
     let p = Proc::spawn(
         &["broker", "-n", namesrv, "-c", conf.to_str().unwrap()],
         dir,
