@@ -8,6 +8,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 
+use super::net;
+
 /// How long a process may take to print its boot line.
 const BOOT_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -26,6 +28,11 @@ pub struct Node {
     pub paused: bool,
     /// Left down by [`Cluster::heal`] (a lost master whose slave must serve everything).
     pub keep_down: bool,
+    /// TCP ports made unreachable when the node is cut off: its listen port, and the HA port
+    /// its replication runs over (a master's own, a slave's master's).
+    cut_ports: Vec<u16>,
+    /// Cut off and not yet reconnected.
+    pub cut: bool,
 }
 
 impl Node {
@@ -39,6 +46,8 @@ impl Node {
             child: None,
             paused: false,
             keep_down: false,
+            cut_ports: Vec::new(),
+            cut: false,
         }
     }
 
@@ -134,6 +143,28 @@ impl Node {
         }
         self.paused = false;
     }
+
+    /// Makes the node's ports unreachable (see [`super::net`]); the process keeps running.
+    pub fn cut_off(&mut self) -> anyhow::Result<()> {
+        if !self.cut {
+            self.cut = true;
+            for port in &self.cut_ports {
+                net::block(*port)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Undoes [`Node::cut_off`].
+    pub fn reconnect(&mut self) -> anyhow::Result<()> {
+        if self.cut {
+            for port in &self.cut_ports {
+                net::unblock(*port)?;
+            }
+            self.cut = false;
+        }
+        Ok(())
+    }
 }
 
 impl Drop for Node {
@@ -167,13 +198,15 @@ pub struct Cluster {
     pub masters: Vec<Node>,
     pub master_addrs: Vec<String>,
     pub slaves: Vec<Node>,
+    /// Running in a private network namespace: brokers can be cut off.
+    pub net: bool,
 }
 
 pub const GROUPS: [&str; 2] = ["a", "b"];
 
 impl Cluster {
     /// Writes the configuration files under `dir` and starts every process.
-    pub fn start(dir: &Path, settings: &BrokerSettings, slaves: bool) -> anyhow::Result<Cluster> {
+    pub fn start(dir: &Path, settings: &BrokerSettings, slaves: bool, net: bool) -> anyhow::Result<Cluster> {
         let exe = std::env::current_exe().context("current_exe")?;
         let mut taken = Vec::new();
         let ns_port = free_port(false, &mut taken)?;
@@ -193,13 +226,16 @@ impl Cluster {
             masters: Vec::new(),
             master_addrs: Vec::new(),
             slaves: Vec::new(),
+            net,
         };
         for group in GROUPS {
-            let (node, addr) = cluster.broker_node(dir, group, 0, settings, &mut taken)?;
+            let (mut node, port) = cluster.broker_node(dir, group, 0, settings, &mut taken)?;
+            node.cut_ports = vec![port, port + 1];
             cluster.masters.push(node);
-            cluster.master_addrs.push(addr);
+            cluster.master_addrs.push(format!("127.0.0.1:{port}"));
             if slaves {
-                let (node, _) = cluster.broker_node(dir, group, 1, settings, &mut taken)?;
+                let (mut node, slave_port) = cluster.broker_node(dir, group, 1, settings, &mut taken)?;
+                node.cut_ports = vec![slave_port, port + 1];
                 cluster.slaves.push(node);
             }
         }
@@ -216,7 +252,7 @@ impl Cluster {
         id: u32,
         settings: &BrokerSettings,
         taken: &mut Vec<u16>,
-    ) -> anyhow::Result<(Node, String)> {
+    ) -> anyhow::Result<(Node, u16)> {
         // The HA port is listenPort + 1: keep it free too.
         let port = free_port(true, taken)?;
         let name = format!("{group}-{id}");
@@ -240,18 +276,19 @@ impl Cluster {
         ];
         Ok((
             Node::new(&name, &self.exe, args, dir.to_path_buf(), Some(store)),
-            format!("127.0.0.1:{port}"),
+            port,
         ))
     }
 
-    /// Brings every process back (but those marked `keep_down`): continues paused ones, starts
-    /// stopped ones.
+    /// Brings every process back (but those marked `keep_down`): reconnects cut-off ones,
+    /// continues paused ones, starts stopped ones.
     pub fn heal(&mut self) -> anyhow::Result<()> {
         for node in std::iter::once(&mut self.namesrv)
             .chain(self.masters.iter_mut())
             .chain(self.slaves.iter_mut())
             .filter(|n| !n.keep_down)
         {
+            node.reconnect()?;
             node.resume();
             node.start()?;
         }

@@ -42,7 +42,12 @@ pub struct Ledger {
     longest_global_gap_ms: AtomicU64,
     /// None until the first acknowledgement (start-up is not an outage).
     last_ack: Mutex<Option<Instant>>,
+    /// The zero of the "+N s" times the run prints.
+    pub epoch: Instant,
 }
+
+/// A stretch without any acknowledgement longer than this is printed when it ends.
+const REPORTED_GAP_MS: u64 = 2000;
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
@@ -60,6 +65,7 @@ impl Ledger {
             longest_task_gap_ms: AtomicU64::new(0),
             longest_global_gap_ms: AtomicU64::new(0),
             last_ack: Mutex::new(None),
+            epoch: Instant::now(),
         })
     }
 
@@ -80,6 +86,12 @@ impl Ledger {
         if let Some(previous) = *last {
             let gap = previous.elapsed().as_millis() as u64;
             self.longest_global_gap_ms.fetch_max(gap, Ordering::Relaxed);
+            if gap > REPORTED_GAP_MS {
+                println!(
+                    "chaos: +{:5.1}s no acknowledgement from any producer for the last {gap} ms",
+                    self.epoch.elapsed().as_secs_f64()
+                );
+            }
         }
         *last = Some(Instant::now());
     }
@@ -102,6 +114,15 @@ impl Ledger {
             .get(&(trial, broker.to_owned()))
             .copied()
             .unwrap_or(0)
+    }
+
+    /// Acknowledgements from `broker` so far (every trial).
+    pub fn acks_from(&self, broker: &str) -> u64 {
+        lock(&self.acks_per_trial)
+            .iter()
+            .filter(|((_, b), _)| b == broker)
+            .map(|(_, n)| *n)
+            .sum()
     }
 
     /// Acknowledged messages never delivered.

@@ -1,17 +1,19 @@
 //! `rmq chaos` (hidden; `scripts/chaos` runs it): a name server and two broker groups (`a`, `b`)
 //! as child processes of this binary, producers and push consumers in this process, and faults
-//! injected while they run (kill -9, SIGSTOP/SIGCONT, graceful restarts, a master's store
-//! deleted). At the end every process is brought back, the consumers drain, and the run
+//! injected while they run (kill -9, SIGSTOP/SIGCONT, graceful restarts, network cut-offs, a
+//! master's store deleted). At the end every process is brought back, the consumers drain, and the run
 //! reports acknowledged, delivered, lost, duplicated and the longest time producers could not
 //! send. It fails when an acknowledged message is lost where no loss is allowed.
 //!
 //! # Layout
 //! - `cluster`: the server processes, their broker.conf files and ports.
 //! - `load`: producer tasks, push consumers and the ledger of acknowledgements and deliveries.
+//! - `net`: the private network namespace and the cut-off rules.
 //! - `scenario`: the fault schedules.
 
 mod cluster;
 mod load;
+mod net;
 mod scenario;
 
 use std::path::PathBuf;
@@ -34,6 +36,10 @@ pub enum Scenario {
     /// kill -9 of each master in turn, its store deleted before it restarts empty; with
     /// --slaves only master a, which stays down (its slave must serve everything).
     MasterLoss,
+    /// Each master in turn (then each slave, with --slaves) cut off the network: no send to a
+    /// cut-off master may succeed while the other group keeps acknowledging, and it must
+    /// acknowledge again once reconnected. Needs a private network namespace.
+    Partition,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -48,6 +54,17 @@ pub enum Flush {
 pub enum Role {
     AsyncMaster,
     SyncMaster,
+}
+
+/// Network cut-offs in the mixed scenario.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Cut {
+    /// When a private network namespace can be had (`unshare -rn` and `ip rule` work).
+    Auto,
+    /// Always; fail when no private network namespace can be had.
+    On,
+    /// Never (the run stays in the caller's network namespace).
+    Off,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -75,6 +92,10 @@ pub struct ChaosArgs {
     /// Messages per second, all producer tasks together.
     #[arg(long, default_value_t = 1000)]
     pub rate: u64,
+    /// Cut brokers off the network in the mixed scenario: the harness re-runs itself in a
+    /// private network namespace where TCP to a broker's ports can be made unreachable.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub cut: Cut,
     /// Producers use latency-based fault avoidance (`sendLatencyFaultEnable`).
     #[arg(long)]
     pub fault_avoidance: bool,
@@ -101,6 +122,7 @@ pub struct Faults {
     pub pauses: u32,
     pub restarts: u32,
     pub stores_deleted: u32,
+    pub cuts: u32,
     /// kill-loop: the broker killed in each trial.
     pub trial_targets: Vec<String>,
 }
@@ -108,6 +130,25 @@ pub struct Faults {
 pub async fn run(args: ChaosArgs) -> anyhow::Result<()> {
     if args.producers == 0 || args.rate == 0 {
         bail!("--producers and --rate must be at least 1");
+    }
+    let wants_net = match args.scenario {
+        Scenario::Mixed => args.cut != Cut::Off,
+        Scenario::Partition => true,
+        Scenario::KillLoop | Scenario::MasterLoss => false,
+    };
+    let net = wants_net && net::in_private_netns();
+    if wants_net && !net {
+        if tokio::task::block_in_place(net::available) {
+            let code = tokio::task::block_in_place(net::reexec_in_netns)?;
+            std::process::exit(code);
+        }
+        if args.cut == Cut::On || args.scenario == Scenario::Partition {
+            bail!("--cut on: no private network namespace (`unshare -rn` with `ip rule … dport` failed)");
+        }
+        println!("chaos: no private network namespace here (`unshare -rn` or `ip rule … dport` failed): no cut-offs");
+    }
+    if net {
+        tokio::task::block_in_place(net::setup_loopback)?;
     }
     let seed = args.seed.unwrap_or_else(|| {
         std::time::SystemTime::now()
@@ -127,7 +168,7 @@ pub async fn run(args: ChaosArgs) -> anyhow::Result<()> {
         role: name(args.role),
     };
     println!(
-        "chaos: scenario={} flush={} role={} slaves={} producers={} rate={}/s fault_avoidance={} late_consumers={} seed={seed} dir={}",
+        "chaos: scenario={} flush={} role={} slaves={} cut-offs={net} producers={} rate={}/s fault_avoidance={} late_consumers={} seed={seed} dir={}",
         name(args.scenario),
         settings.flush,
         settings.role,
@@ -138,7 +179,7 @@ pub async fn run(args: ChaosArgs) -> anyhow::Result<()> {
         args.late_consumers,
         dir.display()
     );
-    let mut cluster = tokio::task::block_in_place(|| Cluster::start(&dir, &settings, args.slaves))?;
+    let mut cluster = tokio::task::block_in_place(|| Cluster::start(&dir, &settings, args.slaves, net))?;
     let outcome = exercise(&args, seed, &mut cluster).await;
     tokio::task::block_in_place(|| cluster.shutdown());
     let passed = outcome?;
@@ -274,8 +315,8 @@ async fn report(
         drain_time.as_secs_f64()
     );
     println!(
-        "  faults injected:  kill -9 x{}, SIGSTOP x{}, graceful restart x{}, store deleted x{}",
-        faults.kills, faults.pauses, faults.restarts, faults.stores_deleted
+        "  faults injected:  kill -9 x{}, SIGSTOP x{}, graceful restart x{}, cut off x{}, store deleted x{}",
+        faults.kills, faults.pauses, faults.restarts, faults.cuts, faults.stores_deleted
     );
     println!("  acknowledged:     {}", ledger.acked_count());
     println!(
@@ -339,7 +380,9 @@ fn loss_allowed(args: &ChaosArgs) -> bool {
     let replicated = args.role == Role::SyncMaster && args.slaves;
     match args.scenario {
         Scenario::MasterLoss => !replicated,
-        Scenario::Mixed | Scenario::KillLoop => args.flush == Flush::AsyncFlush && !replicated,
+        Scenario::Mixed | Scenario::KillLoop | Scenario::Partition => {
+            args.flush == Flush::AsyncFlush && !replicated
+        }
     }
 }
 

@@ -22,22 +22,25 @@ pub async fn run(
     faults: &mut Faults,
 ) -> anyhow::Result<()> {
     match args.scenario {
-        Scenario::Mixed => mixed(args, seed, cluster, faults).await,
+        Scenario::Mixed => mixed(args, seed, cluster, ledger, faults).await,
         Scenario::KillLoop => kill_loop(args, cluster, ledger, faults).await,
         Scenario::MasterLoss => master_loss(args, cluster, admin, faults).await,
+        Scenario::Partition => partition(args, cluster, ledger, faults).await,
     }
 }
 
 /// Random faults on random brokers (masters and slaves) for `--duration` seconds, a healthy
-/// pause of 1-3 s between two faults.
+/// pause of 1-3 s between two faults: kill -9, SIGSTOP, graceful restart and, in a private
+/// network namespace, a cut-off.
 async fn mixed(
     args: &ChaosArgs,
     seed: u64,
     cluster: &mut Cluster,
+    ledger: &Ledger,
     faults: &mut Faults,
 ) -> anyhow::Result<()> {
-    let started = Instant::now();
-    let end = started + Duration::from_secs(args.duration);
+    let started = ledger.epoch;
+    let end = Instant::now() + Duration::from_secs(args.duration);
     let mut rng = Rng::new(seed);
     loop {
         let healthy = rng.duration_ms(1000, 3000);
@@ -54,7 +57,8 @@ async fn mixed(
             &mut cluster.slaves[index - cluster.masters.len()]
         };
         let at = started.elapsed().as_secs_f64();
-        match rng.below(3) {
+        let kinds = if cluster.net { 4 } else { 3 };
+        match rng.below(kinds) {
             0 => {
                 let down = rng.duration_ms(500, 3000);
                 println!(
@@ -78,6 +82,18 @@ async fn mixed(
                 faults.pauses += 1;
                 tokio::time::sleep(paused).await;
                 node.resume();
+            }
+            3 => {
+                let cut = rng.duration_ms(1000, 5000);
+                println!(
+                    "chaos: +{at:5.1}s cut {} off the network for {} ms",
+                    node.name,
+                    cut.as_millis()
+                );
+                node.cut_off()?;
+                faults.cuts += 1;
+                tokio::time::sleep(cut).await;
+                node.reconnect()?;
             }
             _ => {
                 println!("chaos: +{at:5.1}s graceful restart of {}", node.name);
@@ -170,6 +186,83 @@ async fn master_loss(
             .with_context(|| format!("create the topic again on {addr}"))?;
     }
     tokio::time::sleep(step).await;
+    Ok(())
+}
+
+/// Each master in turn cut off the network for a sixth of `--duration` (at least 5 s: a send
+/// stuck on it takes the 3 s timeout), then,
+/// with slaves, each slave. While a master is cut off (after a 500 ms grace for responses
+/// already on their way) it must acknowledge nothing and the other group must keep
+/// acknowledging; once reconnected it must acknowledge again within 30 s (unless
+/// `--fault-avoidance` keeps the producers away from it).
+async fn partition(
+    args: &ChaosArgs,
+    cluster: &mut Cluster,
+    ledger: &Ledger,
+    faults: &mut Faults,
+) -> anyhow::Result<()> {
+    const GRACE: Duration = Duration::from_millis(500);
+    let cut_for = (Duration::from_secs(args.duration) / 6).max(Duration::from_secs(5));
+    let at = |ledger: &Ledger| ledger.epoch.elapsed().as_secs_f64();
+    for group in 0..cluster.masters.len() {
+        let (broker, other) = (GROUPS[group], GROUPS[1 - group]);
+        let node = &mut cluster.masters[group];
+        println!(
+            "chaos: +{:5.1}s cut {} off the network for {} ms",
+            at(ledger),
+            node.name,
+            cut_for.as_millis()
+        );
+        node.cut_off()?;
+        faults.cuts += 1;
+        tokio::time::sleep(GRACE).await;
+        let (own, others) = (ledger.acks_from(broker), ledger.acks_from(other));
+        tokio::time::sleep(cut_for - GRACE).await;
+        let own_during = ledger.acks_from(broker) - own;
+        let others_during = ledger.acks_from(other) - others;
+        node.reconnect()?;
+        println!(
+            "chaos: +{:5.1}s {} reconnected; while it was cut off: {own_during} acknowledged by it, {others_during} by {other}",
+            at(ledger),
+            node.name
+        );
+        if own_during > 0 {
+            anyhow::bail!("{} acknowledged {own_during} sends while cut off", node.name);
+        }
+        if others_during == 0 {
+            anyhow::bail!("no send went to {other} while {} was cut off", node.name);
+        }
+        if args.fault_avoidance {
+            // A timed-out send keeps the broker out of the producers' choice for 10 min.
+            println!("chaos: producers avoid {broker} now (latency fault avoidance): not waiting for it");
+            continue;
+        }
+        let before = ledger.acks_from(broker);
+        let resumed = Instant::now();
+        wait_until(Duration::from_secs(30), || ledger.acks_from(broker) > before)
+            .await
+            .with_context(|| format!("{} acknowledged nothing after reconnecting", node.name))?;
+        println!(
+            "chaos: +{:5.1}s {} acknowledges again ({} ms after reconnecting)",
+            at(ledger),
+            node.name,
+            resumed.elapsed().as_millis()
+        );
+    }
+    for node in &mut cluster.slaves {
+        println!(
+            "chaos: +{:5.1}s cut {} off the network for {} ms",
+            at(ledger),
+            node.name,
+            cut_for.as_millis()
+        );
+        node.cut_off()?;
+        faults.cuts += 1;
+        tokio::time::sleep(cut_for).await;
+        node.reconnect()?;
+        println!("chaos: +{:5.1}s {} reconnected", at(ledger), node.name);
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
     Ok(())
 }
 
