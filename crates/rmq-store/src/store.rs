@@ -263,21 +263,29 @@ impl MessageStore {
                 store: self,
                 result: PutResult::failed(PutStatus::ServiceNotAvailable),
                 end: None,
+                wait_flush: false,
                 replicate: false,
             };
         }
-        let replicate = config.broker_role == BrokerRole::SyncMaster
-            && batch
-                .first()
-                .is_some_and(|m| crate::ha::waits_store_ok(&m.properties));
+        // A message with WAIT=false is acknowledged once appended, in every mode (Java's
+        // handleDiskFlush / handleHA); under SYNC_FLUSH the flusher is still woken for it.
+        let waits = batch
+            .first()
+            .is_some_and(|m| crate::ha::waits_store_ok(&m.properties));
+        let wait_flush = config.flush_disk_type == FlushDiskType::SyncFlush && waits;
+        let replicate = config.broker_role == BrokerRole::SyncMaster && waits;
         let (result, end) = match self.core().append(&batch) {
             Ok((r, end)) => (r, Some(end)),
             Err(status) => (PutResult::failed(status), None),
         };
+        if end.is_some() && config.flush_disk_type == FlushDiskType::SyncFlush && !waits {
+            self.core().cl_flush_signal.wake();
+        }
         PendingPut {
             store: self,
             result,
             end,
+            wait_flush,
             replicate,
         }
     }
@@ -505,13 +513,16 @@ pub struct PendingPut<'a> {
     result: PutResult,
     /// Commitlog end offset to wait for; `None` if nothing was stored.
     end: Option<u64>,
+    /// SYNC_FLUSH and the message waits for the store (`WAIT` absent or true).
+    wait_flush: bool,
     /// SYNC_MASTER and the message waits for the store: wait for a slave's ack too.
     replicate: bool,
 }
 
 impl PendingPut<'_> {
     /// The final result: under SYNC_FLUSH, once the bytes are on disk (or `FlushDiskTimeout`);
-    /// under SYNC_MASTER, once a slave has them (or `FlushSlaveTimeout` / `SlaveNotAvailable`).
+    /// under SYNC_MASTER, once a slave has them (or `FlushSlaveTimeout` / `SlaveNotAvailable`);
+    /// at once for a message with `WAIT=false`.
     pub async fn wait(self) -> PutResult {
         let mut result = self.result;
         let Some(end) = self.end else {
@@ -520,7 +531,7 @@ impl PendingPut<'_> {
         let core = self.store.core();
         let config = &core.config;
         let flush = async {
-            if config.flush_disk_type == FlushDiskType::SyncFlush {
+            if self.wait_flush {
                 core.wait_flushed(end).await
             } else {
                 PutStatus::PutOk
@@ -1217,5 +1228,56 @@ impl Core {
             }
             tracing::info!(topic = %topic, "deleted consume queues of topic");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn put(properties: &str) -> PutMessage {
+        PutMessage {
+            topic: "T".into(),
+            queue_id: 0,
+            flag: 0,
+            body: Bytes::from_static(b"body"),
+            properties: properties.into(),
+            tags_code: 0,
+            sys_flag: 0,
+            born_timestamp: 1_700_000_000_000,
+            born_host: "10.1.2.3:40000".parse().unwrap(),
+            reconsume_times: 0,
+            prepared_transaction_offset: 0,
+        }
+    }
+
+    #[tokio::test]
+    async fn sync_flush_waits_only_for_messages_that_wait_for_the_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = MessageStore::open(StoreConfig {
+            store_path_root_dir: dir.path().to_path_buf(),
+            flush_disk_type: FlushDiskType::SyncFlush,
+            // The flusher's own tick never comes during the test: only a wake flushes.
+            flush_interval_commit_log_ms: 600_000,
+            mapped_file_size_commit_log: 64 * 1024,
+            ..StoreConfig::default()
+        })
+        .unwrap();
+        let waiting = store.append_messages(vec![put("UNIQ_KEY\u{1}a")]);
+        assert!(waiting.wait_flush);
+        assert_eq!(waiting.wait().await.status, PutStatus::PutOk);
+        assert_eq!(store.flushed_phy_offset(), store.max_phy_offset());
+
+        let no_wait = store.append_messages(vec![put("UNIQ_KEY\u{1}b\u{2}WAIT\u{1}false")]);
+        assert!(!no_wait.wait_flush && !no_wait.replicate);
+        let end = no_wait.end.unwrap() as i64;
+        assert_eq!(no_wait.wait().await.status, PutStatus::PutOk);
+        // Not waited for, but the flusher was woken for it.
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while store.flushed_phy_offset() < end {
+            assert!(std::time::Instant::now() < deadline, "never flushed");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        store.shutdown().unwrap();
     }
 }
