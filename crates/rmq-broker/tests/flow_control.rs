@@ -215,3 +215,55 @@ async fn queued_send_sees_the_page_cache_turn_busy() {
     assert_eq!(check_stored(&broker, &results), 1);
     broker.shutdown().await.unwrap();
 }
+
+/// CONSUMER_SEND_MSG_BACK waits in the same send queue as sends (Java runs both on the send
+/// executor): refused up front while the page cache is busy, served once the store moves again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn send_back_is_flow_controlled_like_a_send() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(dir.path());
+    cfg.send_message_thread_pool_nums = 1;
+    cfg.store.os_page_cache_busy_timeout_ms = 300;
+    let (broker, client, a) = start(cfg).await;
+    let warm_up = broker
+        .state()
+        .store
+        .get_message(TOPIC, 0, 0, 1, usize::MAX, &|_| true);
+    let phy = rmq_protocol::message::decode_messages(&warm_up.messages[0]).unwrap()[0].commit_log_offset;
+    let send_back = || {
+        let h = rmq_protocol::header::ConsumerSendMsgBackRequestHeader {
+            offset: phy,
+            group: "CG".into(),
+            delay_level: 0,
+            ..Default::default()
+        };
+        RemotingCommand::request(rc::CONSUMER_SEND_MSG_BACK).with_header(&h)
+    };
+
+    // Busy after 300 ms; the send-back goes out right then, well before the 8 s stall ends.
+    let stalled = stall(&broker, Duration::from_millis(8000)).await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !broker.state().store.is_os_page_cache_busy() && !stalled.is_finished() {
+        assert!(Instant::now() < deadline);
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let sent_while_stuck = !stalled.is_finished();
+    let r = client
+        .invoke(&a, send_back(), Duration::from_secs(15))
+        .await
+        .unwrap();
+    if sent_while_stuck {
+        assert_eq!(r.code, code::SYSTEM_BUSY, "{:?}", r.remark);
+        assert_eq!(
+            remark(&r),
+            "[REJECTREQUEST]system busy, start flow control for a while"
+        );
+    }
+    stalled.await.unwrap();
+    let r = client
+        .invoke(&a, send_back(), Duration::from_secs(15))
+        .await
+        .unwrap();
+    assert_eq!(r.code, code::SUCCESS, "{:?}", r.remark);
+    broker.shutdown().await.unwrap();
+}

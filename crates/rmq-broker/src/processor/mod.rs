@@ -131,7 +131,13 @@ impl Processor {
             rc::VIEW_MESSAGE_BY_ID => admin::view_message(s, req),
             rc::GET_TOPIC_STATS_INFO => admin::topic_stats(s, req),
             rc::GET_BROKER_RUNTIME_INFO => admin::runtime_info(s, req),
-            rc::CONSUMER_SEND_MSG_BACK => retry::send_back(s, req).await,
+            // Java runs it on the send executor: it waits in the same send queue.
+            rc::CONSUMER_SEND_MSG_BACK => {
+                match s.send_queue.enter(&s.store, std::time::Instant::now()).await {
+                    Ok(permit) => retry::send_back(s, req, permit).await,
+                    Err(busy) => error(req, code::SYSTEM_BUSY, busy.remark()),
+                }
+            }
             rc::GET_ALL_DELAY_OFFSET => retry::all_delay_offset(s, req),
             rc::QUERY_MESSAGE => query::query_message(s, req),
             rc::DELETE_EXPIRED_COMMITLOG => admin::delete_expired_commit_log(s, req),

@@ -97,8 +97,13 @@ fn status_name(s: PutStatus) -> &'static str {
     }
 }
 
-/// CONSUMER_SEND_MSG_BACK (`asyncConsumerSendMsgBack`).
-pub(super) async fn send_back(s: &BrokerState, req: &RemotingCommand) -> RemotingCommand {
+/// CONSUMER_SEND_MSG_BACK (`asyncConsumerSendMsgBack`), holding `permit`, a place of the send
+/// queue, until the message is appended.
+pub(super) async fn send_back(
+    s: &BrokerState,
+    req: &RemotingCommand,
+    permit: tokio::sync::SemaphorePermit<'_>,
+) -> RemotingCommand {
     let h = header!(req, ConsumerSendMsgBackRequestHeader);
     let group = match group_config(s, req, &h.group) {
         Ok(g) => g,
@@ -182,7 +187,9 @@ pub(super) async fn send_back(s: &BrokerState, req: &RemotingCommand) -> Remotin
         return error(req, code::SYSTEM_ERROR, remark);
     }
     let target = msg.topic.clone();
-    let r = s.store.put_message(msg).await;
+    let pending = s.store.append_messages(vec![msg]);
+    drop(permit);
+    let r = pending.wait().await;
     match r.status {
         PutStatus::PutOk => {
             tracing::debug!(group = %h.group, offset = h.offset, to = %target, delay_level, "message sent back");
