@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use rmq_protocol::body::{self, KvTable, RegisterBrokerBody, TopicConfigSerializeWrapper, TopicList};
+use rmq_protocol::body::{self, KvTable, RegisterBrokerBody, TopicList};
 use rmq_protocol::codes::{request_code as rc, response_code as code};
 use rmq_protocol::header::*;
 use rmq_protocol::RemotingCommand;
@@ -147,13 +147,6 @@ impl Processor {
 
     fn register_broker(&self, channel: &Channel, req: &RemotingCommand) -> RemotingCommand {
         let h = header!(req, RegisterBrokerRequestHeader);
-        if h.compressed {
-            return error(
-                req,
-                code::SYSTEM_ERROR,
-                "compressed broker registration is not supported; set compressedRegister=false",
-            );
-        }
         let crc = h.body_crc32;
         if crc != 0 {
             let actual = (crc32fast::hash(&req.body) & 0x7FFF_FFFF) as i32;
@@ -161,25 +154,22 @@ impl Processor {
                 return error(req, code::SYSTEM_ERROR, "crc32 not match");
             }
         }
-        let (wrapper, filter_servers) = if req.body.is_empty() {
-            (TopicConfigSerializeWrapper::default(), Vec::new())
-        } else if req.version >= V3_0_11 {
-            match body::from_fastjson::<RegisterBrokerBody>(&req.body) {
+        // Before V3_0_11 the body is a bare TopicConfigSerializeWrapper and `compressed` is not
+        // looked at (as Java); from it, a RegisterBrokerBody, zlib-compressed when the broker
+        // has compressedRegister=true.
+        let compressed = h.compressed && req.version >= V3_0_11;
+        let (wrapper, filter_servers) =
+            match RegisterBrokerBody::decode_request(&req.body, compressed, req.version) {
                 Ok(b) => (b.topic_config_serialize_wrapper, b.filter_server_list),
-                Err(e) => return error(req, code::SYSTEM_ERROR, format!("bad RegisterBrokerBody: {e}")),
-            }
-        } else {
-            match body::from_fastjson::<TopicConfigSerializeWrapper>(&req.body) {
-                Ok(w) => (w, Vec::new()),
                 Err(e) => {
-                    return error(
-                        req,
-                        code::SYSTEM_ERROR,
-                        format!("bad TopicConfigSerializeWrapper: {e}"),
-                    )
+                    let what = if req.version >= V3_0_11 {
+                        "RegisterBrokerBody"
+                    } else {
+                        "TopicConfigSerializeWrapper"
+                    };
+                    return error(req, code::SYSTEM_ERROR, format!("bad {what}: {e}"));
                 }
-            }
-        };
+            };
         let outcome = self.state.routes.register(Registration {
             cluster_name: h.cluster_name,
             broker_name: h.broker_name,

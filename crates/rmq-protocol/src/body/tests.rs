@@ -72,6 +72,38 @@ fn compressed_register_golden_inflated_layout() {
     );
 }
 
+/// The REGISTER_BROKER body of a real Apache RocketMQ 4.9.7 broker with
+/// `compressedRegister=true` (captured by a logging proxy in front of the name server; header
+/// `"compressed":"true","bodyCrc32":"192447988"`, version 407).
+const JAVA_COMPRESSED_REGISTER: [&str; 5] = [
+    "78da63606050af564ace2fcd2b492d52b232d0512ac9cc4d2d2e49cc2d50b23234b7343535b730333130b534af65",
+    "6060e00062b560670f5797501fd7f810ff004fe7f808205030b400213385604f3f77908ca33b50a5585662596292",
+    "8221109aa3cac87b39c707b906f84442cc002b41d3ace2949a979c919b58941d02748e82a1819109844053a7ecef",
+    "e616ec1a12efeb1fe6ea12ef1ae6ea1782cd38512fa02d662084e614f110a770a0b90a16408826a510eceae3161f",
+    "e21a1c82db994cd1b100952c4e1b",
+];
+
+#[test]
+fn compressed_register_captured_from_java() {
+    let body: Vec<u8> = JAVA_COMPRESSED_REGISTER
+        .concat()
+        .as_bytes()
+        .chunks(2)
+        .map(|p| u8::from_str_radix(std::str::from_utf8(p).unwrap(), 16).unwrap())
+        .collect();
+    assert_eq!((crc32fast::hash(&body) & 0x7FFF_FFFF) as i32, 192_447_988);
+    let b = RegisterBrokerBody::decode_request(&body, true, 407).unwrap();
+    let w = &b.topic_config_serialize_wrapper;
+    assert_eq!(w.data_version.counter, 0);
+    assert_eq!(w.topic_config_table.len(), 8);
+    let tbw = &w.topic_config_table["TBW102"];
+    assert_eq!((tbw.read_queue_nums, tbw.write_queue_nums, tbw.perm), (8, 8, 7));
+    let schedule = &w.topic_config_table["SCHEDULE_TOPIC_XXXX"];
+    assert_eq!((schedule.read_queue_nums, schedule.perm), (18, 6));
+    assert_eq!(w.topic_config_table["BenchmarkTest"].write_queue_nums, 1024);
+    assert!(b.filter_server_list.is_empty());
+}
+
 #[test]
 fn topic_config_wrapper_golden_and_defaults() {
     exact::<TopicConfigSerializeWrapper>(
