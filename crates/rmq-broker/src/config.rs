@@ -18,6 +18,8 @@ pub struct BrokerConfig {
     pub namesrv_addr: Vec<String>,
     /// `listenPort`; 0 picks a free port (the advertised address then carries the real one).
     pub listen_port: u16,
+    /// `serverChannelMaxIdleTimeSeconds` (120): a connection silent this long is closed; 0 never.
+    pub server_channel_max_idle_time_seconds: u64,
     pub broker_ip1: String,
     pub broker_ip2: String,
     pub broker_role: BrokerRole,
@@ -89,6 +91,7 @@ impl Default for BrokerConfig {
             broker_id: 0,
             namesrv_addr,
             listen_port: 10911,
+            server_channel_max_idle_time_seconds: 120,
             broker_ip1: ip.clone(),
             broker_ip2: ip,
             broker_role: BrokerRole::AsyncMaster,
@@ -190,6 +193,9 @@ impl BrokerConfig {
             "brokerId" => return num(k, v, &mut self.broker_id),
             "namesrvAddr" => self.namesrv_addr = split_addrs(v),
             "listenPort" => return num(k, v, &mut self.listen_port),
+            "serverChannelMaxIdleTimeSeconds" => {
+                return num(k, v, &mut self.server_channel_max_idle_time_seconds)
+            }
             "brokerIP1" => self.broker_ip1 = v.to_string(),
             "brokerIP2" => self.broker_ip2 = v.to_string(),
             "brokerRole" => match v.trim().parse() {

@@ -42,7 +42,7 @@ pub mod transaction;
 use std::sync::Arc;
 use std::time::Duration;
 
-use rmq_remoting::{RemotingClient, Server, ServerHandle};
+use rmq_remoting::{RemotingClient, Server, ServerHandle, ServerOptions};
 use rmq_store::ha::HaService;
 use rmq_store::MessageStore;
 
@@ -143,7 +143,8 @@ impl Broker {
         // Subscribe before serving so that no arrival of a held pull can be missed.
         let arrivals = state.store.subscribe_arrivals();
         let handler = Arc::new(processor::Processor { state: state.clone() });
-        let server = Server::serve(listener, handler)?;
+        let options = ServerOptions::with_max_idle_seconds(state.config.server_channel_max_idle_time_seconds);
+        let server = Server::serve(listener, handler, options)?;
         schedule::ScheduleService::start(&state);
 
         let mut background = Vec::new();

@@ -20,6 +20,8 @@ pub struct NamesrvConfig {
     pub scan_not_active_broker_interval_ms: u64,
     /// A broker is dead after this long without registering (120 s).
     pub broker_channel_expired_ms: u64,
+    /// `serverChannelMaxIdleTimeSeconds` (120): a connection silent this long is closed; 0 never.
+    pub server_channel_max_idle_time_seconds: u64,
 }
 
 impl Default for NamesrvConfig {
@@ -34,6 +36,7 @@ impl Default for NamesrvConfig {
             order_message_enable: false,
             scan_not_active_broker_interval_ms: 10_000,
             broker_channel_expired_ms: 120_000,
+            server_channel_max_idle_time_seconds: 120,
         }
     }
 }
@@ -52,6 +55,9 @@ impl NamesrvConfig {
                 }
                 "brokerChannelExpiredTime" => {
                     self.broker_channel_expired_ms = v.parse().map_err(|_| bad())?
+                }
+                "serverChannelMaxIdleTimeSeconds" => {
+                    self.server_channel_max_idle_time_seconds = v.trim().parse().map_err(|_| bad())?
                 }
                 _ => tracing::debug!(key = %k, "ignoring unknown namesrv config key"),
             }

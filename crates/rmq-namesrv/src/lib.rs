@@ -16,7 +16,7 @@ pub mod route;
 use std::sync::Arc;
 use std::time::Duration;
 
-use rmq_remoting::{Server, ServerHandle};
+use rmq_remoting::{Server, ServerHandle, ServerOptions};
 use tokio_util_shim::CancelOnDrop;
 
 pub use config::NamesrvConfig;
@@ -56,7 +56,9 @@ impl NameServer {
             kv,
         });
         let bind = format!("{}:{}", state.config.listen_addr, state.config.listen_port);
-        let server = Server::bind(&bind, Arc::new(processor::Processor { state: state.clone() })).await?;
+        let options = ServerOptions::with_max_idle_seconds(state.config.server_channel_max_idle_time_seconds);
+        let handler = Arc::new(processor::Processor { state: state.clone() });
+        let server = Server::bind_with(&bind, handler, options).await?;
 
         let scan_state = state.clone();
         let scan = tokio::spawn(async move {

@@ -8,8 +8,8 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 use futures_util::{FutureExt, SinkExt, StreamExt};
 use rmq_protocol::codes::response_code;
@@ -30,6 +30,12 @@ const WRITE_QUEUE_FRAMES: usize = 4096;
 static NEXT_OPAQUE: AtomicI32 = AtomicI32::new(1);
 static NEXT_CHANNEL_ID: AtomicU64 = AtomicU64::new(1);
 
+/// Milliseconds since the first call in this process (a cheap clock for activity stamps).
+fn now_ms() -> u64 {
+    static EPOCH: OnceLock<Instant> = OnceLock::new();
+    EPOCH.get_or_init(Instant::now).elapsed().as_millis() as u64
+}
+
 /// The next request id of this process.
 pub fn next_opaque() -> i32 {
     NEXT_OPAQUE.fetch_add(1, Ordering::Relaxed)
@@ -48,6 +54,8 @@ struct Inner {
     tx: mpsc::Sender<RemotingCommand>,
     pending: Mutex<HashMap<i32, oneshot::Sender<RemotingCommand>>>,
     closed: CancellationToken,
+    /// [`now_ms`] of the last frame read or written.
+    last_active_ms: Arc<AtomicU64>,
 }
 
 impl std::fmt::Debug for Channel {
@@ -81,6 +89,7 @@ impl Channel {
         let local = stream.local_addr()?;
         let (read_half, write_half) = stream.into_split();
         let (tx, rx) = mpsc::channel(WRITE_QUEUE_FRAMES);
+        let last_active_ms = Arc::new(AtomicU64::new(now_ms()));
         let channel = Channel {
             inner: Arc::new(Inner {
                 id: NEXT_CHANNEL_ID.fetch_add(1, Ordering::Relaxed),
@@ -89,12 +98,14 @@ impl Channel {
                 tx,
                 pending: Mutex::new(HashMap::new()),
                 closed: CancellationToken::new(),
+                last_active_ms: last_active_ms.clone(),
             }),
         };
         tokio::spawn(write_loop(
             FramedWrite::new(write_half, RemotingCodec),
             rx,
             channel.inner.closed.clone(),
+            last_active_ms,
         ));
         let reader = channel.clone();
         tokio::spawn(async move {
@@ -128,6 +139,12 @@ impl Channel {
     /// Resolves when the connection is closed.
     pub async fn closed(&self) {
         self.inner.closed.cancelled().await
+    }
+
+    /// How long since a frame was last read or written on this connection.
+    pub fn idle_for(&self) -> Duration {
+        let last = self.inner.last_active_ms.load(Ordering::Relaxed);
+        Duration::from_millis(now_ms().saturating_sub(last))
     }
 
     /// Closes the connection; pending requests fail.
@@ -205,6 +222,9 @@ impl Channel {
                 _ = self.inner.closed.cancelled() => break,
                 next = frames.next() => next,
             };
+            if next.is_some() {
+                self.inner.last_active_ms.store(now_ms(), Ordering::Relaxed);
+            }
             match next {
                 None => break,
                 Some(Err(e)) => {
@@ -278,6 +298,7 @@ async fn write_loop(
     mut sink: FramedWrite<tokio::net::tcp::OwnedWriteHalf, RemotingCodec>,
     mut rx: mpsc::Receiver<RemotingCommand>,
     closed: CancellationToken,
+    last_active_ms: Arc<AtomicU64>,
 ) {
     loop {
         let first = tokio::select! {
@@ -294,6 +315,7 @@ async fn write_loop(
         }
         if result.is_ok() {
             result = sink.flush().await;
+            last_active_ms.store(now_ms(), Ordering::Relaxed);
         }
         if let Err(e) = result {
             tracing::debug!(error = %e, "write failed; closing connection");

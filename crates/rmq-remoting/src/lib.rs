@@ -20,7 +20,7 @@ pub mod server;
 pub use channel::Channel;
 pub use client::{RemotingClient, RpcHook};
 pub use error::RemotingError;
-pub use server::{RequestHandler, Server, ServerHandle};
+pub use server::{RequestHandler, Server, ServerHandle, ServerOptions};
 
 use std::future::Future;
 use std::pin::Pin;

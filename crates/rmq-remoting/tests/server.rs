@@ -191,3 +191,40 @@ async fn closed_server_fails_pending_and_reconnects() {
         "unexpected error: {err}"
     );
 }
+
+/// A connection with nothing read or written for `max_idle` is closed by the server (Java's
+/// serverChannelMaxIdleTimeSeconds); one that keeps talking stays open.
+#[tokio::test]
+async fn idle_connections_are_closed_busy_ones_kept() {
+    let handler = Arc::new(TestHandler::default());
+    let options = rmq_remoting::ServerOptions {
+        max_idle: Some(Duration::from_secs(1)),
+    };
+    let server = Server::bind_with("127.0.0.1:0", handler, options).await.unwrap();
+    let addr = server.local_addr().to_string();
+
+    let started = std::time::Instant::now();
+    let mut silent = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    // One connection (no reconnects, unlike RemotingClient), ten requests a second for 2.5 s:
+    // never idle for 1 s.
+    let busy = Channel::spawn(tokio::net::TcpStream::connect(&addr).await.unwrap(), None).unwrap();
+    while started.elapsed() < Duration::from_millis(2500) {
+        let resp = busy
+            .invoke(RemotingCommand::request(ECHO), Duration::from_secs(5))
+            .await
+            .expect("a busy connection stays open");
+        assert_eq!(resp.code, response_code::SUCCESS);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let mut buf = [0u8; 16];
+    let n = tokio::time::timeout(Duration::from_secs(20), silent.read(&mut buf))
+        .await
+        .expect("the idle connection must be closed")
+        .unwrap_or(0);
+    assert_eq!(n, 0, "closed without a frame");
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "not before it was idle"
+    );
+    server.shutdown().await;
+}
