@@ -56,6 +56,9 @@ pub struct BrokerConfig {
     pub channel_expired_timeout_ms: u64,
     /// Let consumers read from a slave (`suggestWhichBrokerId`, protocol §7.4).
     pub slave_read_enable: bool,
+    /// `offsetCheckInSlave` (false): a slave answers an out-of-range pull offset like a master
+    /// (OFFSET_MOVED with the corrected offset) instead of PULL_RETRY_IMMEDIATELY.
+    pub offset_check_in_slave: bool,
     /// `sendMessageThreadPoolNums`: sends processed at once (the permits of the send queue).
     /// rmq default 1 (Java 4.9.0's value; 4.9.8: min(cores, 4)): a permit covers the checks and
     /// the append under the store's put lock, not the flush wait, so more permits only add
@@ -117,6 +120,7 @@ impl Default for BrokerConfig {
             max_held_pulls: 100_000,
             channel_expired_timeout_ms: 120_000,
             slave_read_enable: false,
+            offset_check_in_slave: false,
             send_message_thread_pool_nums: 1,
             send_thread_pool_queue_capacity: 10_000,
             wait_time_mills_in_send_queue: 200,
@@ -233,6 +237,7 @@ impl BrokerConfig {
             "maxHeldPulls" => return num(k, v, &mut self.max_held_pulls),
             "channelExpiredTimeout" => return num(k, v, &mut self.channel_expired_timeout_ms),
             "slaveReadEnable" => self.slave_read_enable = b(v),
+            "offsetCheckInSlave" => self.offset_check_in_slave = b(v),
             "sendMessageThreadPoolNums" => return num(k, v, &mut self.send_message_thread_pool_nums),
             "sendThreadPoolQueueCapacity" => return num(k, v, &mut self.send_thread_pool_queue_capacity),
             "waitTimeMillsInSendQueue" => return num(k, v, &mut self.wait_time_mills_in_send_queue),
@@ -358,6 +363,7 @@ mod tests {
             ("slaveTimeout", "1500"),
             ("haSlaveFallbehindMax", "1024"),
             ("slaveReadEnable", "true"),
+            ("offsetCheckInSlave", "true"),
             ("brokerIP2", "10.0.0.9"),
         ]
         .iter()
@@ -372,6 +378,7 @@ mod tests {
         assert_eq!(c.store.slave_timeout_ms, 1500);
         assert_eq!(c.store.ha_slave_fallbehind_max, 1024);
         assert!(c.slave_read_enable);
+        assert!(c.offset_check_in_slave);
         assert_eq!(c.broker_ip2, "10.0.0.9");
         let mut bad = HashMap::new();
         bad.insert("brokerRole".to_string(), "slave".to_string());

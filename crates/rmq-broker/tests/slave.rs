@@ -141,6 +141,29 @@ async fn slave_serves_pulls_and_offsets_of_replicated_messages() {
     let r = client.invoke(&s, send("x"), TIMEOUT).await.unwrap();
     assert_eq!(r.code, code::SERVICE_NOT_AVAILABLE);
 
+    // A second slave with offsetCheckInSlave=true answers an out-of-range offset like a master.
+    let mut cc = config(&dir.path().join("checking-slave"));
+    cc.broker_role = BrokerRole::Slave;
+    cc.broker_id = 2;
+    cc.offset_check_in_slave = true;
+    cc.ha_master_address = Some(format!("127.0.0.1:{ha_port}"));
+    let checking = Broker::start(cc).await.unwrap();
+    let start = Instant::now();
+    while checking.state().store.max_offset_in_queue(TOPIC, 0) < 5 {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "second slave never caught up"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let r = client
+        .invoke(&addr(&checking), pull(50, 0x4, 0), TIMEOUT)
+        .await
+        .unwrap();
+    assert_eq!(r.code, code::PULL_OFFSET_MOVED, "{:?}", r.remark);
+    assert_eq!(r.ext("nextBeginOffset"), Some("5"));
+
+    checking.shutdown().await.unwrap();
     slave.shutdown().await.unwrap();
     master.shutdown().await.unwrap();
 }

@@ -359,12 +359,13 @@ async fn respond(
         0
     };
     let mut r = r;
-    if !s.config.is_master() {
+    if !s.config.is_master() && !s.config.offset_check_in_slave {
         // 4.9.x PullMessageProcessor: the SLAVE + !slaveReadEnable → PULL_RETRY_IMMEDIATELY
         // assignment is overwritten by the status switch right after it, so a slave serves
         // what it has either way (that is how consumers go on while the master is down); only
         // the suggestion points back at the master. Without offsetCheckInSlave the store does
-        // not correct the offset, and OFFSET_MOVED becomes a retry suggesting the group's broker.
+        // not correct the offset, and OFFSET_MOVED becomes a retry suggesting the group's broker;
+        // with it, a slave answers like a master (event included).
         if matches!(
             r.status,
             GetStatus::NoMessageInQueue

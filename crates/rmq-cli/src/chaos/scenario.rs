@@ -85,13 +85,7 @@ async fn mixed(
             }
             3 => {
                 let cut = rng.duration_ms(1000, 5000);
-                println!(
-                    "chaos: +{at:5.1}s cut {} off the network for {} ms",
-                    node.name,
-                    cut.as_millis()
-                );
-                node.cut_off()?;
-                faults.cuts += 1;
+                cut_off(node, faults, at, cut)?;
                 tokio::time::sleep(cut).await;
                 node.reconnect()?;
             }
@@ -207,14 +201,7 @@ async fn partition(
     for group in 0..cluster.masters.len() {
         let (broker, other) = (GROUPS[group], GROUPS[1 - group]);
         let node = &mut cluster.masters[group];
-        println!(
-            "chaos: +{:5.1}s cut {} off the network for {} ms",
-            at(ledger),
-            node.name,
-            cut_for.as_millis()
-        );
-        node.cut_off()?;
-        faults.cuts += 1;
+        cut_off(node, faults, at(ledger), cut_for)?;
         tokio::time::sleep(GRACE).await;
         let (own, others) = (ledger.acks_from(broker), ledger.acks_from(other));
         tokio::time::sleep(cut_for - GRACE).await;
@@ -250,20 +237,23 @@ async fn partition(
         );
     }
     for node in &mut cluster.slaves {
-        println!(
-            "chaos: +{:5.1}s cut {} off the network for {} ms",
-            at(ledger),
-            node.name,
-            cut_for.as_millis()
-        );
-        node.cut_off()?;
-        faults.cuts += 1;
+        cut_off(node, faults, at(ledger), cut_for)?;
         tokio::time::sleep(cut_for).await;
         node.reconnect()?;
         println!("chaos: +{:5.1}s {} reconnected", at(ledger), node.name);
     }
     tokio::time::sleep(Duration::from_secs(2)).await;
     Ok(())
+}
+
+fn cut_off(node: &mut Node, faults: &mut Faults, at: f64, cut_for: Duration) -> anyhow::Result<()> {
+    println!(
+        "chaos: +{at:5.1}s cut {} off the network for {} ms",
+        node.name,
+        cut_for.as_millis()
+    );
+    faults.cuts += 1;
+    node.cut_off()
 }
 
 /// xorshift64*: a reproducible fault schedule from `--seed`.
