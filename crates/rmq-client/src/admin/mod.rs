@@ -16,6 +16,7 @@ use rmq_protocol::header::{
     SearchOffsetResponseHeader, UpdateConsumerOffsetRequestHeader, ViewMessageRequestHeader,
 };
 use rmq_protocol::message::{self, MessageExt};
+use rmq_protocol::CommandHeader;
 
 mod query;
 
@@ -112,12 +113,10 @@ impl Admin {
             queue_id,
             bname: None,
         };
-        let cmd = self
-            .client
-            .request(request_code::GET_MAX_OFFSET)
-            .with_header(&header);
-        let resp = self.client.invoke_ok(broker_addr, cmd, self.timeout()).await?;
-        Ok(resp.header::<GetMaxOffsetResponseHeader>()?.offset)
+        let resp: GetMaxOffsetResponseHeader = self
+            .invoke_for_header(broker_addr, request_code::GET_MAX_OFFSET, &header)
+            .await?;
+        Ok(resp.offset)
     }
 
     /// GET_MIN_OFFSET.
@@ -132,12 +131,22 @@ impl Admin {
             queue_id,
             bname: None,
         };
-        let cmd = self
-            .client
-            .request(request_code::GET_MIN_OFFSET)
-            .with_header(&header);
-        let resp = self.client.invoke_ok(broker_addr, cmd, self.timeout()).await?;
-        Ok(resp.header::<GetMinOffsetResponseHeader>()?.offset)
+        let resp: GetMinOffsetResponseHeader = self
+            .invoke_for_header(broker_addr, request_code::GET_MIN_OFFSET, &header)
+            .await?;
+        Ok(resp.offset)
+    }
+
+    /// A request with a typed header whose SUCCESS response carries a typed header.
+    async fn invoke_for_header<R: CommandHeader>(
+        &self,
+        addr: &str,
+        code: i32,
+        header: &impl CommandHeader,
+    ) -> Result<R, ClientError> {
+        let cmd = self.client.request(code).with_header(header);
+        let resp = self.client.invoke_ok(addr, cmd, self.timeout()).await?;
+        Ok(resp.header::<R>()?)
     }
 
     /// VIEW_MESSAGE_BY_ID to the store host encoded in `offset_msg_id` (spec §4.7.1).
@@ -330,12 +339,10 @@ impl Admin {
             timestamp: timestamp_ms,
             bname: None,
         };
-        let cmd = self
-            .client
-            .request(request_code::SEARCH_OFFSET_BY_TIMESTAMP)
-            .with_header(&header);
-        let resp = self.client.invoke_ok(broker_addr, cmd, self.timeout()).await?;
-        Ok(resp.header::<SearchOffsetResponseHeader>()?.offset)
+        let resp: SearchOffsetResponseHeader = self
+            .invoke_for_header(broker_addr, request_code::SEARCH_OFFSET_BY_TIMESTAMP, &header)
+            .await?;
+        Ok(resp.offset)
     }
 }
 
