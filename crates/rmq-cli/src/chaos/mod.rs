@@ -96,6 +96,10 @@ pub struct ChaosArgs {
     /// private network namespace where TCP to a broker's ports can be made unreachable.
     #[arg(long, value_enum, default_value = "auto")]
     pub cut: Cut,
+    /// Stay in the caller's namespaces: no cut-offs, and server processes may outlive a
+    /// harness that is killed.
+    #[arg(long)]
+    pub no_namespaces: bool,
     /// Producers use latency-based fault avoidance (`sendLatencyFaultEnable`).
     #[arg(long)]
     pub fault_avoidance: bool,
@@ -131,25 +135,43 @@ pub async fn run(args: ChaosArgs) -> anyhow::Result<()> {
     if args.producers == 0 || args.rate == 0 {
         bail!("--producers and --rate must be at least 1");
     }
-    let wants_net = match args.scenario {
-        Scenario::Mixed => args.cut != Cut::Off,
-        Scenario::Partition => true,
-        Scenario::KillLoop | Scenario::MasterLoss => false,
-    };
-    let net = wants_net && net::in_private_netns();
-    if wants_net && !net {
+    // Every scenario runs in private namespaces when they can be had: cut-offs need the
+    // network one, and as PID 1 of its own PID namespace the harness takes every server
+    // process with it if it is killed.
+    let needs_net = args.cut == Cut::On || args.scenario == Scenario::Partition;
+    let isolated = net::in_private_netns();
+    if args.no_namespaces && needs_net {
+        bail!("--no-namespaces: cut-offs need a private network namespace");
+    }
+    if !args.no_namespaces && !isolated {
         if tokio::task::block_in_place(net::available) {
-            let code = tokio::task::block_in_place(net::reexec_in_netns)?;
-            std::process::exit(code);
+            return Err(net::reexec_in_netns());
         }
-        if args.cut == Cut::On || args.scenario == Scenario::Partition {
-            bail!("--cut on: no private network namespace (`unshare -rn` with `ip rule … dport` failed)");
+        if needs_net {
+            bail!("no private network namespace (`unshare -rn --pid --fork` with `ip rule … dport` failed): cut-offs are impossible here");
         }
-        println!("chaos: no private network namespace here (`unshare -rn` or `ip rule … dport` failed): no cut-offs");
+        println!("chaos: no private namespaces here (`unshare -rn --pid --fork` or `ip rule … dport` failed): no cut-offs, and servers may outlive a killed harness");
     }
-    if net {
+    if isolated {
         tokio::task::block_in_place(net::setup_loopback)?;
+        // PID 1 ignores signals it has no handler for: exit (taking the servers along) on
+        // Ctrl-C or SIGTERM.
+        tokio::spawn(async {
+            let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
+            }
+            println!("chaos: interrupted");
+            std::process::exit(130);
+        });
     }
+    let net = isolated
+        && match args.scenario {
+            Scenario::Mixed => args.cut != Cut::Off,
+            Scenario::Partition => true,
+            Scenario::KillLoop | Scenario::MasterLoss => false,
+        };
     let seed = args.seed.unwrap_or_else(|| {
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -168,7 +190,7 @@ pub async fn run(args: ChaosArgs) -> anyhow::Result<()> {
         role: name(args.role),
     };
     println!(
-        "chaos: scenario={} flush={} role={} slaves={} cut-offs={net} producers={} rate={}/s fault_avoidance={} late_consumers={} seed={seed} dir={}",
+        "chaos: scenario={} flush={} role={} slaves={} namespaces={isolated} cut-offs={net} producers={} rate={}/s fault_avoidance={} late_consumers={} seed={seed} dir={}",
         name(args.scenario),
         settings.flush,
         settings.role,

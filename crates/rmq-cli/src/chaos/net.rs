@@ -1,6 +1,8 @@
-//! Network cut-offs. The harness re-executes itself in a private network namespace
-//! (`unshare -rn`: no root needed where unprivileged user namespaces are allowed), where it owns
-//! the routing rules of its own loopback device. Cutting a broker off adds
+//! Network cut-offs. The harness re-executes itself in a private network and PID namespace
+//! (`unshare -rn --pid --fork --kill-child`: no root needed where unprivileged user namespaces
+//! are allowed), where it owns the routing rules of its own loopback device, and where it is
+//! PID 1: if it dies, even by SIGKILL, the kernel kills every server process it started (and
+//! `--kill-child` kills it if the `unshare` outside is killed). Cutting a broker off adds
 //! `ip rule … ipproto tcp dport <port> unreachable` for its ports: packets towards them are
 //! dropped, so established connections stall (requests time out, nothing is reset) and new
 //! connections fail with "no route to host"; removing the rules lets TCP retransmit and the
@@ -12,7 +14,7 @@ use std::process::{Command, Stdio};
 
 use anyhow::{bail, Context};
 
-/// Set in the re-executed harness: it already runs in its own network namespace.
+/// Set in the re-executed harness: it already runs in its own namespaces.
 const IN_NETNS_ENV: &str = "RMQ_CHAOS_IN_NETNS";
 
 /// Priority of the cut-off rules: before the `local` table, which is moved to 100.
@@ -23,11 +25,15 @@ pub fn in_private_netns() -> bool {
     std::env::var_os(IN_NETNS_ENV).is_some()
 }
 
-/// Whether `unshare -rn` and `ip rule … dport` work here (both are needed for cut-offs).
+/// `unshare` arguments: user (mapped to root), network and PID namespaces, this process as
+/// the namespace's PID 1.
+const UNSHARE: [&str; 4] = ["-rn", "--pid", "--fork", "--kill-child"];
+
+/// Whether the namespaces can be had and `ip rule … dport` works in them.
 pub fn available() -> bool {
     Command::new("unshare")
+        .args(UNSHARE)
         .args([
-            "-rn",
             "sh",
             "-c",
             "ip link set lo up && ip rule add pref 10 ipproto tcp dport 9 unreachable",
@@ -38,19 +44,23 @@ pub fn available() -> bool {
         .is_ok_and(|s| s.success())
 }
 
-/// Runs this same command line again inside a private network namespace and returns its exit
-/// code (the caller exits with it).
-pub fn reexec_in_netns() -> anyhow::Result<i32> {
-    let exe = std::env::current_exe().context("current_exe")?;
-    let status = Command::new("unshare")
-        .arg("-rn")
+/// Replaces this process by `unshare` running this same command line inside the private
+/// namespaces (so killing the process the caller started kills the whole run). Returns only on
+/// failure.
+pub fn reexec_in_netns() -> anyhow::Error {
+    use std::os::unix::process::CommandExt;
+    let exe = match std::env::current_exe() {
+        Ok(exe) => exe,
+        Err(e) => return anyhow::Error::new(e).context("current_exe"),
+    };
+    let err = Command::new("unshare")
+        .args(UNSHARE)
         .arg("--")
         .arg(exe)
         .args(std::env::args_os().skip(1))
         .env(IN_NETNS_ENV, "1")
-        .status()
-        .context("run unshare -rn")?;
-    Ok(status.code().unwrap_or(1))
+        .exec();
+    anyhow::Error::new(err).context("exec unshare")
 }
 
 /// Brings the namespace's loopback up and moves the `local` routing table behind [`CUT_PREF`]
