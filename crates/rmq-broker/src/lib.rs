@@ -15,6 +15,7 @@
 //! - [`slave`]: a slave's master addresses (HA and remoting) and its metadata sync.
 //! - [`transaction`]: half/op messages, END_TRANSACTION, the check-back service.
 //! - [`send_queue`]: flow control of sends (bounded queue, SYSTEM_BUSY after 200 ms waiting).
+//! - [`stats`]: per-minute rates (messages pulled per group and topic: `consumeTps`).
 //! - [`schedule`]: delay levels — the put-time rewrite into `SCHEDULE_TOPIC_XXXX` and the task
 //!   that re-puts due messages (`delayOffset.json`).
 //! - [`processor`]: request dispatch by code; one module per area (`send`, `pull`, `offset`,
@@ -35,6 +36,7 @@ pub mod register;
 pub mod schedule;
 pub mod send_queue;
 pub mod slave;
+pub mod stats;
 pub mod subscription;
 pub mod topic;
 pub mod transaction;
@@ -79,6 +81,8 @@ pub struct BrokerState {
     pub transactions: transaction::TransactionService,
     pub schedule: schedule::ScheduleService,
     pub send_queue: send_queue::SendQueue,
+    /// Messages pulled per `topic@group` (consumeTps).
+    pub pulled: stats::MinuteRates,
     /// A slave's master (HA address followed by the store's HA client, remoting address).
     pub master: slave::MasterLinks,
 }
@@ -137,6 +141,7 @@ impl Broker {
             transactions,
             schedule,
             send_queue: send_queue::SendQueue::new(&config),
+            pulled: stats::MinuteRates::default(),
             master,
             config,
         });

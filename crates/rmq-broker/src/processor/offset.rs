@@ -75,6 +75,7 @@ pub(super) fn consume_stats(s: &BrokerState, req: &RemotingCommand) -> RemotingC
                 continue;
             }
         }
+        stats.consume_tps += s.pulled.per_second(&crate::stats::group_key(&topic, group));
         for queue_id in 0..tc.read_queue_nums {
             let broker_offset = s.store.max_offset_in_queue(&topic, queue_id).max(0);
             let consumer_offset = s.offsets.query(group, &topic, queue_id).unwrap_or(-1).max(0);

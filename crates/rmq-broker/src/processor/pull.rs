@@ -394,6 +394,10 @@ async fn respond(
         .with_header(&header)
         .with_remark(remark);
     if c == code::SUCCESS {
+        s.pulled.add(
+            &crate::stats::group_key(&q.topic, &q.group),
+            r.messages.len() as u64,
+        );
         resp.with_body(concat(r.messages, r.total_bytes))
     } else {
         resp
