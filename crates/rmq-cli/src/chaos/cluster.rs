@@ -218,6 +218,7 @@ impl Cluster {
             dir.to_path_buf(),
             None,
         );
+        namesrv.cut_ports = vec![ns_port];
         namesrv.start()?;
         let mut cluster = Cluster {
             exe,

@@ -31,7 +31,7 @@ pub async fn run(
 
 /// Random faults on random brokers (masters and slaves) for `--duration` seconds, a healthy
 /// pause of 1-3 s between two faults: kill -9, SIGSTOP, graceful restart and, in a private
-/// network namespace, a cut-off.
+/// network namespace, a cut-off (of a broker or, now and then, of the name server).
 async fn mixed(
     args: &ChaosArgs,
     seed: u64,
@@ -85,9 +85,16 @@ async fn mixed(
             }
             3 => {
                 let cut = rng.duration_ms(1000, 5000);
-                cut_off(node, faults, at, cut)?;
+                // One cut-off in (brokers + 1) is the name server's: registrations and route
+                // look-ups stall, what is already known keeps working.
+                let target = if rng.below(brokers as u64 + 1) == brokers as u64 {
+                    &mut cluster.namesrv
+                } else {
+                    node
+                };
+                cut_off(target, faults, at, cut)?;
                 tokio::time::sleep(cut).await;
-                node.reconnect()?;
+                target.reconnect()?;
             }
             _ => {
                 println!("chaos: +{at:5.1}s graceful restart of {}", node.name);
