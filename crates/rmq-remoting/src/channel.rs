@@ -1,4 +1,4 @@
-//! One TCP connection, usable from either side.
+//! One connection (TCP, or TLS over TCP), usable from either side.
 //!
 //! A [`Channel`] owns a writer task fed by a bounded queue, and a reader task that completes pending
 //! requests by `opaque` and hands incoming requests to a [`RequestHandler`]. Closing the channel (or
@@ -15,6 +15,7 @@ use futures_util::{FutureExt, SinkExt, StreamExt};
 use rmq_protocol::codes::response_code;
 use rmq_protocol::command::RPC_RESPONSE;
 use rmq_protocol::RemotingCommand;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::codec::{FramedRead, FramedWrite};
@@ -87,7 +88,37 @@ impl Channel {
         stream.set_nodelay(true)?;
         let peer = stream.peer_addr()?;
         let local = stream.local_addr()?;
+        // The plain path keeps tokio's lock-free owned halves.
         let (read_half, write_half) = stream.into_split();
+        Ok(Self::start(read_half, write_half, peer, local, handler))
+    }
+
+    /// [`Channel::spawn`] over any stream, e.g. TLS over a `TcpStream` (whose `nodelay` the
+    /// caller sets): its halves are split with a lock, which costs the plain path nothing.
+    pub fn spawn_io<S>(
+        stream: S,
+        peer: SocketAddr,
+        local: SocketAddr,
+        handler: Option<Arc<dyn RequestHandler>>,
+    ) -> Channel
+    where
+        S: AsyncRead + AsyncWrite + Send + 'static,
+    {
+        let (read_half, write_half) = tokio::io::split(stream);
+        Self::start(read_half, write_half, peer, local, handler)
+    }
+
+    fn start<R, W>(
+        read_half: R,
+        write_half: W,
+        peer: SocketAddr,
+        local: SocketAddr,
+        handler: Option<Arc<dyn RequestHandler>>,
+    ) -> Channel
+    where
+        R: AsyncRead + Unpin + Send + 'static,
+        W: AsyncWrite + Unpin + Send + 'static,
+    {
         let (tx, rx) = mpsc::channel(WRITE_QUEUE_FRAMES);
         let last_active_ms = Arc::new(AtomicU64::new(now_ms()));
         let channel = Channel {
@@ -113,7 +144,7 @@ impl Channel {
                 .read_loop(FramedRead::new(read_half, RemotingCodec), handler)
                 .await;
         });
-        Ok(channel)
+        channel
     }
 
     /// Process-unique id of this connection.
@@ -212,9 +243,9 @@ impl Channel {
         self.lock_pending().clear();
     }
 
-    async fn read_loop(
+    async fn read_loop<R: AsyncRead + Unpin>(
         &self,
-        mut frames: FramedRead<tokio::net::tcp::OwnedReadHalf, RemotingCodec>,
+        mut frames: FramedRead<R, RemotingCodec>,
         handler: Option<Arc<dyn RequestHandler>>,
     ) {
         loop {
@@ -294,8 +325,8 @@ impl Channel {
     }
 }
 
-async fn write_loop(
-    mut sink: FramedWrite<tokio::net::tcp::OwnedWriteHalf, RemotingCodec>,
+async fn write_loop<W: AsyncWrite + Unpin>(
+    mut sink: FramedWrite<W, RemotingCodec>,
     mut rx: mpsc::Receiver<RemotingCommand>,
     closed: CancellationToken,
     last_active_ms: Arc<AtomicU64>,

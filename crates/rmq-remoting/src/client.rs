@@ -1,4 +1,5 @@
-//! Client side: one [`Channel`] per remote address, opened on demand and replaced when closed.
+//! Client side: one [`Channel`] per remote address, opened on demand and replaced when closed,
+//! over TLS when the client was built [`RemotingClient::with_tls`].
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -9,6 +10,7 @@ use tokio::net::TcpStream;
 
 use crate::channel::Channel;
 use crate::server::RequestHandler;
+use crate::tls::ClientTls;
 use crate::RemotingError;
 
 /// Default connect timeout of the Java client.
@@ -28,6 +30,7 @@ pub struct RemotingClient {
     handler: Option<Arc<dyn RequestHandler>>,
     hooks: Vec<Arc<dyn RpcHook>>,
     connect_timeout: Duration,
+    tls: Option<ClientTls>,
 }
 
 impl Default for RemotingClient {
@@ -43,6 +46,7 @@ impl RemotingClient {
             handler: None,
             hooks: Vec::new(),
             connect_timeout: CONNECT_TIMEOUT,
+            tls: None,
         }
     }
 
@@ -59,6 +63,12 @@ impl RemotingClient {
 
     pub fn with_connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = timeout;
+        self
+    }
+
+    /// Connect with TLS (Java's `useTLS` / `tls.enable`); `None` keeps plain TCP.
+    pub fn with_tls(mut self, tls: Option<ClientTls>) -> Self {
+        self.tls = tls;
         self
     }
 
@@ -89,9 +99,40 @@ impl RemotingClient {
                 })
             }
         };
-        let channel = Channel::spawn(stream, self.handler.clone())?;
+        let channel = match &self.tls {
+            None => Channel::spawn(stream, self.handler.clone())?,
+            Some(tls) => self.tls_channel(tls, addr, stream).await?,
+        };
         *guard = Some(channel.clone());
         Ok(channel)
+    }
+
+    async fn tls_channel(
+        &self,
+        tls: &ClientTls,
+        addr: &str,
+        stream: TcpStream,
+    ) -> Result<Channel, RemotingError> {
+        stream.set_nodelay(true)?;
+        let peer = stream.peer_addr()?;
+        let local = stream.local_addr()?;
+        let handshake = tokio::time::timeout(self.connect_timeout, tls.connect(addr, stream));
+        let stream = match handshake.await {
+            Ok(Ok(s)) => s,
+            Ok(Err(source)) => {
+                return Err(RemotingError::TlsHandshake {
+                    addr: addr.to_string(),
+                    source,
+                })
+            }
+            Err(_) => {
+                return Err(RemotingError::ConnectTimeout {
+                    addr: addr.to_string(),
+                    timeout_ms: self.connect_timeout.as_millis() as u64,
+                })
+            }
+        };
+        Ok(Channel::spawn_io(stream, peer, local, self.handler.clone()))
     }
 
     /// Sends `request` to `addr` and waits up to `timeout` for its response.

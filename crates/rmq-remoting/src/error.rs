@@ -1,4 +1,5 @@
 use std::net::SocketAddr;
+use std::path::PathBuf;
 
 use rmq_protocol::WireError;
 
@@ -23,4 +24,16 @@ pub enum RemotingError {
     Io(#[from] std::io::Error),
     #[error("wire error: {0}")]
     Wire(#[from] WireError),
+    #[error("TLS handshake with {addr} failed: {source}")]
+    TlsHandshake {
+        addr: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("TLS: {0}")]
+    Tls(#[from] rustls::Error),
+    #[error("TLS configuration: {0}")]
+    TlsConfig(String),
+    #[error("TLS file {path}: {reason}")]
+    TlsFile { path: PathBuf, reason: String },
 }

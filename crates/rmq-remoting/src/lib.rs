@@ -4,8 +4,11 @@
 //! - [`codec`]: the `tokio_util` adapter around `rmq_protocol`'s pure frame decoder/encoder.
 //! - [`channel`]: one TCP connection, either side: a writer task, the `opaque` → pending-response
 //!   table, request/response and oneway sends with timeouts.
-//! - [`server`]: accept loop, one reader task per connection, requests handed to a [`RequestHandler`].
+//! - [`server`]: accept loop (with TLS: first-byte sniffing beside it), one reader task per
+//!   connection, requests handed to a [`RequestHandler`].
 //! - [`client`]: a pool of [`Channel`]s keyed by address, connecting on demand, with RPC hooks.
+//! - [`tls`]: the `tls.*` settings, server first-byte sniffing (permissive/enforcing) and the
+//!   client connector (rustls with the ring provider).
 //! - [`error`]: the error type, [`RemotingError`].
 //!
 //! Invariant: a malformed frame closes only the connection it arrived on; every other connection
@@ -16,11 +19,13 @@ pub mod client;
 pub mod codec;
 pub mod error;
 pub mod server;
+pub mod tls;
 
 pub use channel::Channel;
 pub use client::{RemotingClient, RpcHook};
 pub use error::RemotingError;
 pub use server::{RequestHandler, Server, ServerHandle, ServerOptions};
+pub use tls::{ClientTls, ServerTls, TlsMode, TlsSettings};
 
 use std::future::Future;
 use std::pin::Pin;

@@ -11,6 +11,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::channel::Channel;
+use crate::tls::{Accepted, ServerTls};
 use crate::BoxFuture;
 
 /// Upper bound on concurrently open server connections; further accepts wait.
@@ -21,16 +22,20 @@ pub const MAX_CONNECTIONS: usize = 4096;
 pub const DEFAULT_MAX_IDLE: Duration = Duration::from_secs(120);
 
 /// How a server treats its connections.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct ServerOptions {
     /// Close a connection idle (no frame either way) this long; `None` never does.
     pub max_idle: Option<Duration>,
+    /// TLS (`tls.server.mode` permissive or enforcing); `None` serves plain remoting only, and a
+    /// TLS hello then closes its connection as a bad frame (Java's `disabled` mode).
+    pub tls: Option<ServerTls>,
 }
 
 impl Default for ServerOptions {
     fn default() -> Self {
         ServerOptions {
             max_idle: Some(DEFAULT_MAX_IDLE),
+            tls: None,
         }
     }
 }
@@ -40,7 +45,14 @@ impl ServerOptions {
     pub fn with_max_idle_seconds(seconds: u64) -> Self {
         ServerOptions {
             max_idle: (seconds > 0).then(|| Duration::from_secs(seconds)),
+            tls: None,
         }
+    }
+
+    /// With TLS served as `tls`'s mode says.
+    pub fn with_tls(mut self, tls: Option<ServerTls>) -> Self {
+        self.tls = tls;
+        self
     }
 }
 
@@ -124,6 +136,37 @@ impl ServerHandle {
     }
 }
 
+/// The connections a server has open, closed together at shutdown.
+struct Open {
+    channels: std::sync::Mutex<Vec<Channel>>,
+    stop: CancellationToken,
+}
+
+impl Open {
+    /// Keeps `channel` for shutdown, or closes it when the server is already stopping (a TLS
+    /// handshake can finish after the accept loop is gone).
+    fn adopt(&self, channel: &Channel) {
+        {
+            let mut channels = self.channels.lock().unwrap_or_else(|e| e.into_inner());
+            // Checked under the lock: `close_all` runs after `stop` is cancelled, so a channel is
+            // either seen by it or closed here.
+            if !self.stop.is_cancelled() {
+                channels.retain(|c| !c.is_closed());
+                channels.push(channel.clone());
+                return;
+            }
+        }
+        channel.close();
+    }
+
+    fn close_all(&self) {
+        let channels = std::mem::take(&mut *self.channels.lock().unwrap_or_else(|e| e.into_inner()));
+        for channel in channels {
+            channel.close();
+        }
+    }
+}
+
 async fn accept_loop(
     listener: TcpListener,
     handler: Arc<dyn RequestHandler>,
@@ -131,7 +174,10 @@ async fn accept_loop(
     stop: CancellationToken,
 ) {
     let limit = Arc::new(Semaphore::new(MAX_CONNECTIONS));
-    let mut open: Vec<Channel> = Vec::new();
+    let open = Arc::new(Open {
+        channels: std::sync::Mutex::new(Vec::new()),
+        stop: stop.clone(),
+    });
     loop {
         let permit = tokio::select! {
             _ = stop.cancelled() => break,
@@ -149,26 +195,70 @@ async fn accept_loop(
                 continue;
             }
         };
-        match Channel::spawn(stream, Some(handler.clone())) {
-            Ok(channel) => {
-                tracing::debug!(%peer, "connection accepted");
-                let watched = channel.clone();
+        match &options.tls {
+            None => match Channel::spawn(stream, Some(handler.clone())) {
+                Ok(channel) => {
+                    tracing::debug!(%peer, "connection accepted");
+                    watch(channel, permit, options.max_idle, &open);
+                }
+                Err(e) => tracing::warn!(%peer, error = %e, "connection setup failed"),
+            },
+            // Sniffing and the handshake run beside the accept loop: a slow peer stalls only itself.
+            Some(tls) => {
+                let (tls, handler, open, max_idle) =
+                    (tls.clone(), handler.clone(), open.clone(), options.max_idle);
                 tokio::spawn(async move {
-                    match options.max_idle {
-                        Some(max_idle) => close_when_idle(&watched, max_idle).await,
-                        None => watched.closed().await,
+                    let first_byte_wait = max_idle.unwrap_or(DEFAULT_MAX_IDLE);
+                    match sniffed_channel(&tls, stream, first_byte_wait, handler).await {
+                        Ok(Some(channel)) => watch(channel, permit, max_idle, &open),
+                        Ok(None) => {}
+                        Err(e) => tracing::warn!(%peer, error = %e, "connection setup failed"),
                     }
-                    drop(permit);
                 });
-                open.retain(|c| !c.is_closed());
-                open.push(channel);
             }
-            Err(e) => tracing::warn!(%peer, error = %e, "connection setup failed"),
         }
     }
-    for channel in open {
-        channel.close();
-    }
+    open.close_all();
+}
+
+/// A channel for a connection of a TLS-capable server: TLS or plain as its first byte says.
+async fn sniffed_channel(
+    tls: &ServerTls,
+    stream: tokio::net::TcpStream,
+    first_byte_wait: Duration,
+    handler: Arc<dyn RequestHandler>,
+) -> std::io::Result<Option<Channel>> {
+    stream.set_nodelay(true)?;
+    let peer = stream.peer_addr()?;
+    let local = stream.local_addr()?;
+    Ok(match tls.accept(stream, first_byte_wait).await? {
+        None => None,
+        Some(Accepted::Plain(stream)) => {
+            tracing::debug!(%peer, "connection accepted");
+            Some(Channel::spawn(stream, Some(handler))?)
+        }
+        Some(Accepted::Tls(stream)) => {
+            tracing::debug!(%peer, "TLS connection accepted");
+            Some(Channel::spawn_io(*stream, peer, local, Some(handler)))
+        }
+    })
+}
+
+/// Keeps `channel` for shutdown and its connection permit until it closes (or idles out).
+fn watch(
+    channel: Channel,
+    permit: tokio::sync::OwnedSemaphorePermit,
+    max_idle: Option<Duration>,
+    open: &Open,
+) {
+    open.adopt(&channel);
+    tokio::spawn(async move {
+        match max_idle {
+            Some(max_idle) => close_when_idle(&channel, max_idle).await,
+            None => channel.closed().await,
+        }
+        drop(permit);
+    });
 }
 
 /// Returns when the channel closes, closing it first once nothing was read or written on it

@@ -199,6 +199,7 @@ async fn idle_connections_are_closed_busy_ones_kept() {
     let handler = Arc::new(TestHandler::default());
     let options = rmq_remoting::ServerOptions {
         max_idle: Some(Duration::from_secs(1)),
+        tls: None,
     };
     let server = Server::bind_with("127.0.0.1:0", handler, options).await.unwrap();
     let addr = server.local_addr().to_string();
