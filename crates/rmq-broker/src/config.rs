@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 
+use rmq_remoting::TlsSettings;
 pub use rmq_store::BrokerRole;
 use rmq_store::{FlushDiskType, StoreConfig};
 
@@ -20,6 +21,9 @@ pub struct BrokerConfig {
     pub listen_port: u16,
     /// `serverChannelMaxIdleTimeSeconds` (120): a connection silent this long is closed; 0 never.
     pub server_channel_max_idle_time_seconds: u64,
+    /// The `tls.*` keys: `tls.server.mode` (permissive) for the listen port, `tls.enable` for the
+    /// broker's own connections to the name servers. The HA port stays plain, as in Java.
+    pub tls: TlsSettings,
     pub broker_ip1: String,
     pub broker_ip2: String,
     pub broker_role: BrokerRole,
@@ -95,6 +99,7 @@ impl Default for BrokerConfig {
             namesrv_addr,
             listen_port: 10911,
             server_channel_max_idle_time_seconds: 120,
+            tls: TlsSettings::default(),
             broker_ip1: ip.clone(),
             broker_ip2: ip,
             broker_role: BrokerRole::AsyncMaster,
@@ -200,6 +205,7 @@ impl BrokerConfig {
             "serverChannelMaxIdleTimeSeconds" => {
                 return num(k, v, &mut self.server_channel_max_idle_time_seconds)
             }
+            k if k.starts_with("tls.") => return self.tls.apply(k, v),
             "brokerIP1" => self.broker_ip1 = v.to_string(),
             "brokerIP2" => self.broker_ip2 = v.to_string(),
             "brokerRole" => match v.trim().parse() {

@@ -107,6 +107,13 @@ impl Broker {
             ));
         }
         config.store.broker_role = config.broker_role;
+        // TLS first: a bad certificate or key stops the start before anything is opened.
+        let server_tls = config.tls.server()?;
+        let namesrv_tls = if config.tls.client_enable {
+            Some(config.tls.client()?)
+        } else {
+            None
+        };
         // Bind first: with listenPort=0 the real port is part of every stored record's store host.
         let listener = std::net::TcpListener::bind(("0.0.0.0", config.listen_port))?;
         let port = listener.local_addr()?.port();
@@ -137,7 +144,7 @@ impl Broker {
             clients: clients::ClientRegistry::default(),
             pull_waiters: long_poll::PullWaiters::new(config.max_held_pulls),
             locks: locks::RebalanceLocks::default(),
-            namesrv: RemotingClient::new(),
+            namesrv: RemotingClient::new().with_tls(namesrv_tls),
             transactions,
             schedule,
             send_queue: send_queue::SendQueue::new(&config),
@@ -148,7 +155,8 @@ impl Broker {
         // Subscribe before serving so that no arrival of a held pull can be missed.
         let arrivals = state.store.subscribe_arrivals();
         let handler = Arc::new(processor::Processor { state: state.clone() });
-        let options = ServerOptions::with_max_idle_seconds(state.config.server_channel_max_idle_time_seconds);
+        let options = ServerOptions::with_max_idle_seconds(state.config.server_channel_max_idle_time_seconds)
+            .with_tls(server_tls);
         let server = Server::serve(listener, handler, options)?;
         schedule::ScheduleService::start(&state);
 

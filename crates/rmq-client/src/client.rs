@@ -43,6 +43,12 @@ impl Client {
 
     /// A client with a given id and transport (consumers serve broker → client requests).
     pub fn with_remoting(config: ClientConfig, client_id: String, remoting: RemotingClient) -> Self {
+        // As Java's MQClientAPIImpl: one setting for name server and broker connections.
+        let remoting = if config.use_tls {
+            remoting.with_tls(Some(rmq_remoting::ClientTls::trust_any()))
+        } else {
+            remoting
+        };
         Client {
             client_id,
             config,

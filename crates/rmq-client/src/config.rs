@@ -43,6 +43,10 @@ pub struct ClientConfig {
     /// (flush or slave timeout, slave not available) is sent again to another broker, so it may
     /// be stored twice. Default false.
     pub retry_another_broker_when_not_store_ok: bool,
+    /// `useTLS` (Java `ClientConfig.setUseTLS`, `-Dtls.enable=true`): connect to name servers
+    /// and brokers over TLS, trusting any server certificate as Java's default
+    /// `tls.test.mode.enable=true` does. Default false.
+    pub use_tls: bool,
 }
 
 impl Default for ClientConfig {
@@ -65,6 +69,7 @@ impl Default for ClientConfig {
             latency_max_ms: crate::fault::DEFAULT_LATENCY_MAX_MS.to_vec(),
             not_available_duration_ms: crate::fault::DEFAULT_NOT_AVAILABLE_DURATION_MS.to_vec(),
             retry_another_broker_when_not_store_ok: false,
+            use_tls: false,
         }
     }
 }

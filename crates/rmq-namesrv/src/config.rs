@@ -3,6 +3,8 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 
+use rmq_remoting::TlsSettings;
+
 use crate::NamesrvError;
 
 /// `NamesrvConfig` + `NettyServerConfig` keys that matter here.
@@ -22,6 +24,8 @@ pub struct NamesrvConfig {
     pub broker_channel_expired_ms: u64,
     /// `serverChannelMaxIdleTimeSeconds` (120): a connection silent this long is closed; 0 never.
     pub server_channel_max_idle_time_seconds: u64,
+    /// The `tls.*` keys (`tls.server.mode` permissive by default, as Java).
+    pub tls: TlsSettings,
 }
 
 impl Default for NamesrvConfig {
@@ -37,6 +41,7 @@ impl Default for NamesrvConfig {
             scan_not_active_broker_interval_ms: 10_000,
             broker_channel_expired_ms: 120_000,
             server_channel_max_idle_time_seconds: 120,
+            tls: TlsSettings::default(),
         }
     }
 }
@@ -59,6 +64,7 @@ impl NamesrvConfig {
                 "serverChannelMaxIdleTimeSeconds" => {
                     self.server_channel_max_idle_time_seconds = v.trim().parse().map_err(|_| bad())?
                 }
+                k if k.starts_with("tls.") && self.tls.apply(k, v) => {}
                 _ => tracing::debug!(key = %k, "ignoring unknown namesrv config key"),
             }
         }
@@ -75,6 +81,7 @@ mod tests {
         let p: HashMap<String, String> = [
             ("listenPort", "9877"),
             ("orderMessageEnable", "true"),
+            ("tls.server.mode", "enforcing"),
             ("bogus", ""),
         ]
         .iter()
@@ -84,6 +91,7 @@ mod tests {
         c.apply(&p).unwrap();
         assert_eq!(c.listen_port, 9877);
         assert!(c.order_message_enable);
+        assert_eq!(c.tls.server_mode, rmq_remoting::TlsMode::Enforcing);
         assert!(c
             .apply(&HashMap::from([("listenPort".to_string(), "x".to_string())]))
             .is_err());

@@ -30,6 +30,8 @@ pub enum NamesrvError {
     Store(#[from] rmq_store::StoreError),
     #[error("i/o: {0}")]
     Io(#[from] std::io::Error),
+    #[error("remoting: {0}")]
+    Remoting(#[from] rmq_remoting::RemotingError),
 }
 
 /// State shared by the request handler and the background scan.
@@ -56,7 +58,8 @@ impl NameServer {
             kv,
         });
         let bind = format!("{}:{}", state.config.listen_addr, state.config.listen_port);
-        let options = ServerOptions::with_max_idle_seconds(state.config.server_channel_max_idle_time_seconds);
+        let options = ServerOptions::with_max_idle_seconds(state.config.server_channel_max_idle_time_seconds)
+            .with_tls(state.config.tls.server()?);
         let handler = Arc::new(processor::Processor { state: state.clone() });
         let server = Server::bind_with(&bind, handler, options).await?;
 
