@@ -85,6 +85,9 @@ pub struct ProduceArgs {
     /// Send timeout in milliseconds (retries included).
     #[arg(long, default_value_t = 3000)]
     timeout_ms: u64,
+    /// Connect over TLS (trusting any server certificate), as Java's `-Dtls.enable=true`.
+    #[arg(long)]
+    tls: bool,
 }
 
 #[derive(Args, Debug)]
@@ -114,6 +117,9 @@ pub struct ConsumeArgs {
     /// Report interval in seconds.
     #[arg(long, default_value_t = 1.0)]
     interval: f64,
+    /// Connect over TLS (trusting any server certificate), as Java's `-Dtls.enable=true`.
+    #[arg(long)]
+    tls: bool,
 }
 
 pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
@@ -123,11 +129,14 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
     }
 }
 
-fn client_config(namesrv: Option<String>) -> anyhow::Result<ClientConfig> {
+fn client_config(namesrv: Option<String>, use_tls: bool) -> anyhow::Result<ClientConfig> {
     let addr = namesrv
         .or_else(|| std::env::var("NAMESRV_ADDR").ok())
         .context("no name server address: use -n host:9876 or set NAMESRV_ADDR")?;
-    let config = ClientConfig::with_namesrv(&addr);
+    let config = ClientConfig {
+        use_tls,
+        ..ClientConfig::with_namesrv(&addr)
+    };
     if config.namesrv_addr.is_empty() {
         bail!("empty name server address {addr:?}");
     }
@@ -403,7 +412,7 @@ async fn produce(args: ProduceArgs) -> anyhow::Result<()> {
         bail!("--mode oneway sends single messages only (no oneway batch in RocketMQ)");
     }
     let tick = interval(args.interval)?;
-    let mut config = client_config(args.namesrv.clone())?;
+    let mut config = client_config(args.namesrv.clone(), args.tls)?;
     config.send_timeout_ms = args.timeout_ms;
     let limits = Limits::new(args.count, args.duration)?;
     let producer = Producer::new(args.group.clone(), config);
@@ -559,7 +568,7 @@ async fn consume(args: ConsumeArgs) -> anyhow::Result<()> {
     if args.pull_batch < 1 || args.suspend_ms < 0 {
         bail!("--pull-batch must be >= 1 and --suspend-ms >= 0");
     }
-    let config = client_config(args.namesrv.clone())?;
+    let config = client_config(args.namesrv.clone(), args.tls)?;
     let admin = Admin::new(config);
     let route = admin
         .topic_route(&args.topic)
@@ -607,7 +616,8 @@ async fn consume(args: ConsumeArgs) -> anyhow::Result<()> {
     );
     let limits = Limits::new(args.count, args.duration)?;
     let stats = Arc::new(ConsumeStats::default());
-    let remoting = Arc::new(RemotingClient::new());
+    let tls = args.tls.then(rmq_remoting::ClientTls::trust_any);
+    let remoting = Arc::new(RemotingClient::new().with_tls(tls));
     let args = Arc::new(args);
     let started = Instant::now();
     let stopper = limits.spawn_stopper();

@@ -46,6 +46,9 @@ pub struct ConsumeArgs {
     /// Exit after this many messages.
     #[arg(long)]
     count: Option<u64>,
+    /// Connect over TLS (trusting any server certificate), as Java's `-Dtls.enable=true`.
+    #[arg(long)]
+    tls: bool,
 }
 
 thread_local! {
@@ -88,7 +91,11 @@ pub async fn run(args: ConsumeArgs) -> anyhow::Result<()> {
         },
         ..ConsumerConfig::default()
     };
-    let consumer = PushConsumer::new(args.group, ClientConfig::with_namesrv(&addr), config);
+    let client_config = ClientConfig {
+        use_tls: args.tls,
+        ..ClientConfig::with_namesrv(&addr)
+    };
+    let consumer = PushConsumer::new(args.group, client_config, config);
     consumer.subscribe(&args.topic, &args.sub_expression)?;
     let limit = args.count.unwrap_or(u64::MAX);
     let received = Arc::new(AtomicU64::new(0));

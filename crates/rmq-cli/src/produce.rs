@@ -19,6 +19,9 @@ pub struct ProduceArgs {
     group: String,
     #[arg(short = 'c', long, default_value_t = 1000)]
     count: u64,
+    /// Connect over TLS (trusting any server certificate), as Java's `-Dtls.enable=true`.
+    #[arg(long)]
+    tls: bool,
 }
 
 pub async fn run(args: ProduceArgs) -> anyhow::Result<()> {
@@ -32,6 +35,7 @@ pub async fn run(args: ProduceArgs) -> anyhow::Result<()> {
             .map(|s| s.trim().to_string())
             .filter(|s| !s.is_empty())
             .collect(),
+        use_tls: args.tls,
         ..ClientConfig::default()
     };
     let producer = Producer::new(args.group, config);
