@@ -115,6 +115,11 @@ public abstract class ConformanceBase {
         return ids;
     }
 
+    /** Runs {@code cleanup} after the current test (clients a test builds itself). */
+    protected void afterTest(Runnable cleanup) {
+        cleanups.add(cleanup);
+    }
+
     protected static String uniqueInstance() {
         return "conformance-" + ProcessHandle.current().pid() + "-" + INSTANCE_SEQ.incrementAndGet();
     }
