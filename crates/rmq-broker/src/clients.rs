@@ -34,6 +34,8 @@ pub struct ConsumerGroup {
     pub consume_from_where: String,
     /// topic → subscription; a newer `subVersion` replaces an older one.
     pub subscriptions: HashMap<String, SubscriptionData>,
+    /// The `heartbeatFingerprint` of the group's last heartbeat (0 for a v1 heartbeat).
+    pub fingerprint: Option<i32>,
 }
 
 impl ConsumerGroup {
@@ -112,14 +114,17 @@ impl ClientRegistry {
     }
 
     /// Records a heartbeat. Returns the consumer groups that gained a member or changed their
-    /// topic set.
+    /// topic set, and the 5.x `IS_SUB_CHANGE` answer: for a v2 heartbeat (non-zero
+    /// `heartbeatFingerprint`), true when a group's fingerprint differs from its last one, or
+    /// when a heartbeat without subscriptions names a group whose subscriptions the broker does
+    /// not have (after a broker restart): the client then sends them in full.
     pub fn heartbeat(
         &self,
         channel: &Channel,
         language: String,
         version: i32,
         hb: &HeartbeatData,
-    ) -> Vec<GroupChange> {
+    ) -> (Vec<GroupChange>, bool) {
         let conn = ClientConn {
             channel: channel.clone(),
             client_id: hb.client_id.clone(),
@@ -135,13 +140,24 @@ impl ClientRegistry {
                 .insert(channel.id(), conn.clone());
         }
         let mut changed = Vec::new();
+        let mut sub_change = false;
+        let v2 = hb.heartbeat_fingerprint != 0;
         for c in &hb.consumer_data_set {
             let group = t.consumers.entry(c.group_name.clone()).or_default();
+            if v2 {
+                sub_change |= group.fingerprint.is_some_and(|f| f != hb.heartbeat_fingerprint);
+            }
+            group.fingerprint = Some(hb.heartbeat_fingerprint);
             let new_member = group.members.insert(channel.id(), conn.clone()).is_none();
             group.consume_type = c.consume_type.clone();
             group.message_model = c.message_model.clone();
             group.consume_from_where = c.consume_from_where.clone();
-            let topics_changed = group.update_subscriptions(&c.subscription_data_set);
+            let topics_changed = if v2 && hb.without_sub {
+                sub_change |= group.subscriptions.is_empty();
+                false
+            } else {
+                group.update_subscriptions(&c.subscription_data_set)
+            };
             if new_member || topics_changed {
                 changed.push(GroupChange {
                     group: c.group_name.clone(),
@@ -149,7 +165,7 @@ impl ClientRegistry {
                 });
             }
         }
-        changed
+        (changed, sub_change)
     }
 
     /// `UNREGISTER_CLIENT` for one group pair. Returns the consumer group change to announce.

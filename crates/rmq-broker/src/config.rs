@@ -63,6 +63,8 @@ pub struct BrokerConfig {
     /// `offsetCheckInSlave` (false): a slave answers an out-of-range pull offset like a master
     /// (OFFSET_MOVED with the corrected offset) instead of PULL_RETRY_IMMEDIATELY.
     pub offset_check_in_slave: bool,
+    /// `enableMixedMessageType` (false, 5.x): allow topics with `message.type=MIXED`.
+    pub enable_mixed_message_type: bool,
     /// `sendMessageThreadPoolNums`: sends processed at once (the permits of the send queue).
     /// rmq default 1 (Java 4.9.0's value; 4.9.8: min(cores, 4)): a permit covers the checks and
     /// the append under the store's put lock, not the flush wait, so more permits only add
@@ -126,6 +128,7 @@ impl Default for BrokerConfig {
             channel_expired_timeout_ms: 120_000,
             slave_read_enable: false,
             offset_check_in_slave: false,
+            enable_mixed_message_type: false,
             send_message_thread_pool_nums: 1,
             send_thread_pool_queue_capacity: 10_000,
             wait_time_mills_in_send_queue: 200,
@@ -244,6 +247,7 @@ impl BrokerConfig {
             "channelExpiredTimeout" => return num(k, v, &mut self.channel_expired_timeout_ms),
             "slaveReadEnable" => self.slave_read_enable = b(v),
             "offsetCheckInSlave" => self.offset_check_in_slave = b(v),
+            "enableMixedMessageType" => self.enable_mixed_message_type = b(v),
             "sendMessageThreadPoolNums" => return num(k, v, &mut self.send_message_thread_pool_nums),
             "sendThreadPoolQueueCapacity" => return num(k, v, &mut self.send_thread_pool_queue_capacity),
             "waitTimeMillsInSendQueue" => return num(k, v, &mut self.wait_time_mills_in_send_queue),

@@ -4,6 +4,7 @@
 //! # Layout
 //! - [`config`]: `broker.conf` keys.
 //! - [`topic`]: the topic table (`topics.json`), system topics, auto-creation.
+//! - [`topic_attributes`]: 5.x topic attributes (`message.type`, ...) and their alteration rules.
 //! - [`subscription`]: the subscription group table (`subscriptionGroup.json`), auto-creation.
 //! - [`offsets`]: committed consumer offsets (`consumerOffset.json`).
 //! - [`clients`]: producers and consumers learned from heartbeats, per connection; expiry and
@@ -39,6 +40,7 @@ pub mod slave;
 pub mod stats;
 pub mod subscription;
 pub mod topic;
+pub mod topic_attributes;
 pub mod transaction;
 
 use std::sync::Arc;

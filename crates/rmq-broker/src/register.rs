@@ -25,6 +25,8 @@ fn register_request(state: &BrokerState) -> RemotingCommand {
         .with_ext("haServerAddr", format!("{}:{}", c.broker_ip2, c.ha_listen_port))
         .with_ext("brokerId", c.broker_id.to_string())
         .with_ext("compressed", "false")
+        // 5.x: no acting master (a 4.x name server ignores the field).
+        .with_ext("enableActingMaster", "false")
         .with_ext("bodyCrc32", crc.to_string())
         .with_body(body)
 }

@@ -64,6 +64,7 @@ pub fn topic_config(name: &str, queues: i32, perm: i32) -> TopicConfig {
         topic_filter_type: "SINGLE_TAG".into(),
         topic_sys_flag: 0,
         order: false,
+        attributes: Default::default(),
     }
 }
 

@@ -182,6 +182,7 @@ fn heartbeat_request(
             unit_mode: false,
         }],
         producer_data_set: Vec::new(),
+        ..Default::default()
     };
     RemotingCommand::request(rc::HEART_BEAT).with_body(body::to_json(&hb))
 }
@@ -639,6 +640,57 @@ async fn membership_changes_notify_the_group() {
     )
     .await;
     assert_eq!(offline.code, code::CONSUMER_NOT_ONLINE);
+    broker.shutdown().await.unwrap();
+}
+
+/// 5.x heartbeat v2 (`ClientManageProcessor.heartBeatV2`): the answer says the broker supports
+/// it; a changed fingerprint is a subscription change; a heartbeat without subscriptions keeps
+/// the stored ones, unless the broker has none (then the client must send them again).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn heartbeat_v2_fingerprints() {
+    let dir = tempfile::tempdir().unwrap();
+    let (broker, addr) = start(dir.path()).await;
+    let client = RemotingClient::new();
+    let t = "HbV2Topic";
+    let v2 = |fingerprint: i32, without_sub: bool| {
+        let mut hb: HeartbeatData =
+            body::from_fastjson(&heartbeat_request("c1", "HG", t, "TagA", 1).body).unwrap();
+        hb.heartbeat_fingerprint = fingerprint;
+        hb.without_sub = without_sub;
+        if without_sub {
+            hb.consumer_data_set[0].subscription_data_set.clear();
+        }
+        RemotingCommand::request(rc::HEART_BEAT).with_body(body::to_json(&hb))
+    };
+    let sub_change = |r: &RemotingCommand| {
+        assert_eq!(r.code, code::SUCCESS);
+        assert_eq!(r.ext("IS_SUPPORT_HEART_BEAT_V2"), Some("true"));
+        r.ext("IS_SUB_CHANGE").map(str::to_owned)
+    };
+    // A v1 heartbeat always reports a change.
+    let r = invoke(&client, &addr, heartbeat_request("c1", "HG", t, "TagA", 1)).await;
+    assert_eq!(sub_change(&r).as_deref(), Some("true"));
+    // First v2 heartbeat after a v1 one (fingerprint 0 -> 77): a change.
+    let r = invoke(&client, &addr, v2(77, false)).await;
+    assert_eq!(sub_change(&r).as_deref(), Some("true"));
+    // Same fingerprint, without subscriptions: no change, subscriptions kept.
+    let r = invoke(&client, &addr, v2(77, true)).await;
+    assert_eq!(sub_change(&r).as_deref(), Some("false"));
+    let group = broker.state().clients.consumer_group("HG").unwrap();
+    assert_eq!(group.subscriptions[t].sub_string, "TagA");
+    // A new fingerprint is a change.
+    let r = invoke(&client, &addr, v2(78, false)).await;
+    assert_eq!(sub_change(&r).as_deref(), Some("true"));
+    // The JSON key Java writes for `isWithoutSub` is `withoutSub`; "isWithoutSub" is accepted too.
+    let raw = r#"{"clientID":"c2","consumerDataSet":[{"groupName":"HG2","consumeType":"CONSUME_PASSIVELY","messageModel":"CLUSTERING","consumeFromWhere":"CONSUME_FROM_LAST_OFFSET","subscriptionDataSet":[],"unitMode":false}],"producerDataSet":[],"heartbeatFingerprint":5,"isWithoutSub":true}"#;
+    let r = invoke(
+        &client,
+        &addr,
+        RemotingCommand::request(rc::HEART_BEAT).with_body(raw.as_bytes().to_vec()),
+    )
+    .await;
+    // An unknown group without subscriptions: the broker asks for them.
+    assert_eq!(sub_change(&r).as_deref(), Some("true"));
     broker.shutdown().await.unwrap();
 }
 

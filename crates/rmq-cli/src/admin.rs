@@ -166,6 +166,7 @@ pub async fn run(cmd: AdminCommand) -> anyhow::Result<()> {
                 topic_filter_type: "SINGLE_TAG".into(),
                 topic_sys_flag: 0,
                 order: false,
+                attributes: Default::default(),
             };
             match (broker_addr, cluster) {
                 (Some(addr), _) => {

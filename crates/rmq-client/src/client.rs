@@ -283,6 +283,7 @@ mod tests {
                 cluster: "C".into(),
                 broker_name: "b".into(),
                 broker_addrs: addrs.iter().map(|(i, a)| (*i, a.to_string())).collect(),
+                ..Default::default()
             }],
             ..Default::default()
         };

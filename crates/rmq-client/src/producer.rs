@@ -447,6 +447,7 @@ impl Inner {
                 },
             ],
             consumer_data_set: vec![],
+            ..Default::default()
         };
         let body = body::to_json(&data);
         for addr in self.client.master_addrs() {

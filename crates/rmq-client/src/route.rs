@@ -180,6 +180,7 @@ mod tests {
                 .iter()
                 .map(|id| (*id, format!("10.0.0.{id}:10911")))
                 .collect::<BTreeMap<_, _>>(),
+            ..Default::default()
         }
     }
 

@@ -180,6 +180,12 @@ impl Processor {
             topics: wrapper.topic_config_table.into_values().collect(),
             filter_servers,
             channel_id: Some(channel.id()),
+            enable_acting_master: h.enable_acting_master.unwrap_or(false),
+            zone_name: req.ext_fields.get("zoneName").cloned(),
+            heartbeat_timeout: h
+                .heartbeat_timeout_millis
+                .filter(|ms| *ms > 0)
+                .map(|ms| std::time::Duration::from_millis(ms as u64)),
         });
         let mut resp = ok(req);
         if let Some(m) = outcome.master_addr {

@@ -28,6 +28,12 @@ pub struct Registration {
     pub filter_servers: Vec<String>,
     /// The connection the registration arrived on, so a closed connection unregisters the broker.
     pub channel_id: Option<u64>,
+    /// 5.x `enableActingMaster` header; absent (a 4.x broker) counts as false.
+    pub enable_acting_master: bool,
+    /// 5.x `zoneName` ext field.
+    pub zone_name: Option<String>,
+    /// 5.x `heartbeatTimeoutMillis`: this broker's own expiry instead of the default 120 s.
+    pub heartbeat_timeout: Option<Duration>,
 }
 
 /// Answer to a registration: for a slave, where its master is.
@@ -43,6 +49,7 @@ struct LiveBroker {
     data_version: DataVersion,
     channel_id: Option<u64>,
     ha_server_addr: String,
+    heartbeat_timeout: Option<Duration>,
 }
 
 #[derive(Default)]
@@ -83,8 +90,11 @@ impl RouteTable {
             .or_insert_with(|| BrokerData {
                 cluster: reg.cluster_name.clone(),
                 broker_name: reg.broker_name.clone(),
-                broker_addrs: BTreeMap::new(),
+                ..BrokerData::default()
             });
+        // As 5.x: every registration of the group sets both (the last one wins).
+        broker.enable_acting_master = reg.enable_acting_master;
+        broker.zone_name = reg.zone_name.clone();
         // A slave promoted to master re-registers the same address under a new id.
         broker
             .broker_addrs
@@ -123,6 +133,7 @@ impl RouteTable {
                 data_version: reg.data_version,
                 channel_id: reg.channel_id,
                 ha_server_addr: reg.ha_server_addr.clone(),
+                heartbeat_timeout: reg.heartbeat_timeout,
             },
         );
         if reg.filter_servers.is_empty() {
@@ -234,10 +245,13 @@ impl RouteTable {
         n
     }
 
-    /// Drops brokers that have not registered within `expiry`. Returns how many were dropped.
+    /// Drops brokers that have not registered within `expiry` (or the timeout the broker asked
+    /// for in its registration). Returns how many were dropped.
     pub fn expire(&self, expiry: Duration) -> usize {
         let now = Instant::now();
-        let victims = self.find_by(|_, live| now.duration_since(live.last_update) > expiry);
+        let victims = self.find_by(|_, live| {
+            now.duration_since(live.last_update) > live.heartbeat_timeout.unwrap_or(expiry)
+        });
         for (_, name, addr, _) in &victims {
             tracing::warn!(broker_name = %name, broker_addr = %addr, "broker expired: no registration for {:?}", expiry);
         }
@@ -275,6 +289,7 @@ impl RouteTable {
             queue_datas,
             broker_datas,
             filter_server_table,
+            topic_queue_mapping_by_broker: None,
         })
     }
 
@@ -401,7 +416,40 @@ mod tests {
                 .collect(),
             filter_servers: vec![],
             channel_id: Some(id as u64 + 100),
+            enable_acting_master: false,
+            zone_name: None,
+            heartbeat_timeout: None,
         }
+    }
+
+    #[test]
+    fn five_x_registration_fields_reach_routes_and_expiry() {
+        let rt = RouteTable::new();
+        rt.register(Registration {
+            enable_acting_master: true,
+            zone_name: Some("zone-1".into()),
+            heartbeat_timeout: Some(Duration::from_secs(3600)),
+            ..reg("broker-a", "a:1", 0, &["T"], 1)
+        });
+        rt.register(reg("broker-b", "b:1", 0, &["T"], 1));
+        let route = rt.topic_route("T").unwrap();
+        let a = route
+            .broker_datas
+            .iter()
+            .find(|b| b.broker_name == "broker-a")
+            .unwrap();
+        assert!(a.enable_acting_master);
+        assert_eq!(a.zone_name.as_deref(), Some("zone-1"));
+        let json = String::from_utf8(rmq_protocol::body::to_json(&route).to_vec()).unwrap();
+        assert!(json.contains(r#""enableActingMaster":false"#), "{json}");
+        assert!(
+            !json.contains("topicQueueMappingByBroker"),
+            "absent as from Java: {json}"
+        );
+        // broker-a asked for an hour: only broker-b is past a zero default.
+        assert_eq!(rt.expire(Duration::ZERO), 1);
+        assert_eq!(rt.cluster_info().broker_addr_table.len(), 1);
+        assert!(rt.cluster_info().broker_addr_table.contains_key("broker-a"));
     }
 
     #[test]

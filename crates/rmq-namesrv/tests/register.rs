@@ -42,6 +42,7 @@ fn register(body: Vec<u8>, compressed: bool, crc: bool) -> RemotingCommand {
         } else {
             0
         },
+        ..Default::default()
     };
     RemotingCommand::request(rc::REGISTER_BROKER)
         .with_header(&h)

@@ -9,6 +9,7 @@ use rmq_protocol::RemotingCommand;
 
 use super::{error, header, ok};
 use crate::topic::{self, topic_config};
+use crate::topic_attributes;
 use crate::{register, BrokerState};
 
 pub(super) async fn update_topic(s: &BrokerState, req: &RemotingCommand) -> RemotingCommand {
@@ -30,16 +31,35 @@ pub(super) async fn update_topic(s: &BrokerState, req: &RemotingCommand) -> Remo
             format!("The topic[{}] is conflict with system topic.", h.topic),
         );
     }
+    let modification = match topic_attributes::parse(h.attributes.as_deref().unwrap_or("")) {
+        Ok(m) => m,
+        Err(remark) => return error(req, code::SYSTEM_ERROR, remark),
+    };
+    let existing = s.topics.get(&h.topic);
+    let current = existing
+        .as_ref()
+        .map(|t| t.attributes.clone())
+        .unwrap_or_default();
+    let attributes = match topic_attributes::alter(existing.is_none(), &current, &modification) {
+        Ok(a) => a,
+        Err(remark) => return error(req, code::SYSTEM_ERROR, remark),
+    };
     let tc = TopicConfig {
         topic_filter_type: h.topic_filter_type.clone(),
         topic_sys_flag: h.topic_sys_flag.unwrap_or(0),
-        ..topic_config(&h.topic, 0, h.perm)
-    };
-    let tc = TopicConfig {
         read_queue_nums: h.read_queue_nums,
         write_queue_nums: h.write_queue_nums,
-        ..tc
+        order: h.order,
+        attributes,
+        ..topic_config(&h.topic, 0, h.perm)
     };
+    if tc.message_type() == "MIXED" && !s.config.enable_mixed_message_type {
+        return error(req, code::SYSTEM_ERROR, "MIXED message type is not supported.");
+    }
+    if existing.as_ref() == Some(&tc) {
+        // Java answers an unchanged config without bumping the data version.
+        return ok(req);
+    }
     match s.topics.upsert(tc) {
         Ok(_) => {
             register::register_all(s, false).await;

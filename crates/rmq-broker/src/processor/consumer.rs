@@ -40,7 +40,7 @@ pub(super) async fn heartbeat(s: &BrokerState, channel: &Channel, req: &Remoting
             Err(e) => tracing::warn!(topic = %retry, error = %e, "could not create retry topic"),
         }
     }
-    let changes = s.clients.heartbeat(
+    let (changes, sub_change) = s.clients.heartbeat(
         channel,
         req.language.name().unwrap_or("OTHER").to_string(),
         req.version,
@@ -53,7 +53,12 @@ pub(super) async fn heartbeat(s: &BrokerState, channel: &Channel, req: &Remoting
     if created {
         register::register_all(s, true).await;
     }
+    // 5.x: tells a v2 client it may send heartbeats without subscriptions from now on. A v1
+    // heartbeat always counts as a change, as in Java.
+    let sub_change = sub_change || hb.heartbeat_fingerprint == 0;
     ok(req)
+        .with_ext("IS_SUPPORT_HEART_BEAT_V2", "true")
+        .with_ext("IS_SUB_CHANGE", sub_change.to_string())
 }
 
 pub(super) fn unregister_client(

@@ -198,7 +198,14 @@ pub(super) async fn send(
         drop(permit);
         pending.wait().await
     };
-    respond(s, req, queue_id, result)
+    // 5.x answers every send with the message's unique key as `transactionId` (the client's
+    // TransactionSendResult and rocketmq-spring read it); absent without a UNIQ_KEY.
+    let transaction_id = h
+        .properties
+        .as_deref()
+        .and_then(|p| crate::schedule::property_value(p, property::UNIQ_KEY))
+        .map(str::to_owned);
+    respond(s, req, queue_id, result, transaction_id)
 }
 
 fn illegal(req: &RemotingCommand, s: &BrokerState) -> RemotingCommand {
@@ -235,7 +242,13 @@ fn tags_code(props: &str) -> i64 {
         .unwrap_or(0)
 }
 
-fn respond(s: &BrokerState, req: &RemotingCommand, queue_id: i32, r: PutResult) -> RemotingCommand {
+fn respond(
+    s: &BrokerState,
+    req: &RemotingCommand,
+    queue_id: i32,
+    r: PutResult,
+    transaction_id: Option<String>,
+) -> RemotingCommand {
     let c = match r.status {
         PutStatus::PutOk => code::SUCCESS,
         PutStatus::FlushDiskTimeout => code::FLUSH_DISK_TIMEOUT,
@@ -265,7 +278,7 @@ fn respond(s: &BrokerState, req: &RemotingCommand, queue_id: i32, r: PutResult) 
         msg_id: r.msg_ids.join(","),
         queue_id,
         queue_offset: r.queue_offset,
-        transaction_id: None,
+        transaction_id,
     };
     let mut resp = RemotingCommand::response_to(req, c)
         .with_header(&header)

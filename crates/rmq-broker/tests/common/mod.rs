@@ -45,6 +45,7 @@ pub async fn heartbeat(client: &RemotingClient, addr: &str, group: &str) {
         producer_data_set: vec![ProducerData {
             group_name: group.into(),
         }],
+        ..Default::default()
     };
     let req = RemotingCommand::request(rc::HEART_BEAT).with_body(body::to_json(&hb));
     let resp = client.invoke(addr, req, TIMEOUT).await.unwrap();
@@ -113,6 +114,8 @@ pub async fn send_half_with(
         Some("1"),
         "the requested queue id is reported"
     );
+    // 5.x fills transactionId with the message's unique key (rocketmq-spring reads it).
+    assert_eq!(resp.ext("transactionId"), Some(uniq_key));
     let msg_id = resp.ext("msgId").unwrap();
     let (_, commit_log_offset) = message::decode_offset_msg_id(msg_id).unwrap();
     Half {

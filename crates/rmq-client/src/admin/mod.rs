@@ -79,6 +79,14 @@ impl Admin {
             topic_filter_type: config.topic_filter_type.clone(),
             topic_sys_flag: Some(config.topic_sys_flag),
             order: config.order,
+            attributes: (!config.attributes.is_empty()).then(|| {
+                config
+                    .attributes
+                    .iter()
+                    .map(|(k, v)| format!("+{k}={v}"))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            }),
         };
         let cmd = self
             .client

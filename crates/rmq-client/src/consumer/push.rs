@@ -688,6 +688,7 @@ impl Inner {
             producer_data_set: vec![ProducerData {
                 group_name: CLIENT_INNER_PRODUCER_GROUP.to_owned(),
             }],
+            ..Default::default()
         }
     }
 

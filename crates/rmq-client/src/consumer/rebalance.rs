@@ -151,6 +151,7 @@ mod tests {
                 cluster: "C".into(),
                 broker_name: "broker-a".into(),
                 broker_addrs: BTreeMap::new(),
+                ..Default::default()
             }],
             ..Default::default()
         };

@@ -34,7 +34,13 @@ pub struct HeartbeatData {
     #[serde(rename = "clientID")]
     pub client_id: String,
     pub consumer_data_set: Vec<ConsumerData>,
+    /// 5.x heartbeat v2: a hash of the client's subscriptions; 0 = a v1 heartbeat.
+    pub heartbeat_fingerprint: i32,
     pub producer_data_set: Vec<ProducerData>,
+    /// 5.x heartbeat v2: the consumer data carry no subscriptions (the fingerprint is
+    /// unchanged). fastjson writes Java's `isWithoutSub` field as `withoutSub`.
+    #[serde(alias = "isWithoutSub", deserialize_with = "super::de_lenient_bool")]
+    pub without_sub: bool,
 }
 
 /// `ProducerData`.

@@ -112,6 +112,41 @@ enum_deserializer! {
     de_consume_result => enum_names::CONSUME_RESULT,
 }
 
+/// A boolean as fastjson reads one: `true`/`false`, `"true"`/`"1"`, a number (non-zero is true);
+/// null → false.
+pub(crate) fn de_lenient_bool<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    use serde::de::Error;
+    match serde_json::Value::deserialize(d)? {
+        serde_json::Value::Bool(b) => Ok(b),
+        serde_json::Value::Null => Ok(false),
+        serde_json::Value::String(s) => Ok(crate::header::parse_bool(&s)),
+        serde_json::Value::Number(n) => Ok(n.as_f64().is_some_and(|f| f != 0.0)),
+        other => Err(D::Error::custom(format!("expected a boolean, got {other}"))),
+    }
+}
+
+/// A `Map<String, String>` that may be null or hold non-string values (written as their JSON
+/// text, as fastjson's `TypeReference<Map<String, String>>` does).
+pub(crate) fn de_attributes<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<std::collections::BTreeMap<String, String>, D::Error> {
+    use serde::de::Error;
+    match serde_json::Value::deserialize(d)? {
+        serde_json::Value::Null => Ok(Default::default()),
+        serde_json::Value::Object(m) => Ok(m
+            .into_iter()
+            .filter(|(_, v)| !v.is_null())
+            .map(|(k, v)| match v {
+                serde_json::Value::String(s) => (k, s),
+                other => (k, other.to_string()),
+            })
+            .collect()),
+        other => Err(D::Error::custom(format!(
+            "expected an attribute map, got {other}"
+        ))),
+    }
+}
+
 /// Maps keyed by `MessageQueue`: written with JSON-encoded string keys; read from those or
 /// (after the fastjson pre-pass) from object keys.
 pub mod mq_map {

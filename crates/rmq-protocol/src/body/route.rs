@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use bytes::{BufMut, BytesMut};
 use serde::{Deserialize, Serialize};
 
-use super::{de_topic_filter_type, from_fastjson};
+use super::{de_attributes, de_topic_filter_type, from_fastjson};
 use crate::message::{zlib_compress, zlib_decompress, Cursor, MAX_INFLATED_BYTES};
 use crate::WireError;
 
@@ -36,6 +36,18 @@ pub mod perm {
     }
 }
 
+/// 5.x topic attribute keys (`TopicAttributes`).
+pub mod attribute {
+    /// `message.type`: NORMAL, FIFO, DELAY, TRANSACTION or MIXED.
+    pub const MESSAGE_TYPE: &str = "message.type";
+    /// `queue.type`: SimpleCQ or BatchCQ.
+    pub const QUEUE_TYPE: &str = "queue.type";
+    /// `cleanup.policy`: DELETE or COMPACTION.
+    pub const CLEANUP_POLICY: &str = "cleanup.policy";
+    /// `reserve.time`: hours, -1 = the broker's default.
+    pub const RESERVE_TIME: &str = "reserve.time";
+}
+
 /// Topic `topicSysFlag` bits (`TopicSysFlag`).
 pub mod topic_sys_flag {
     pub const UNIT: i32 = 0x1;
@@ -60,10 +72,13 @@ impl DataVersion {
     }
 }
 
-/// `TopicConfig` (topics.json, registration, GET_ALL_TOPIC_CONFIG).
+/// `TopicConfig` (topics.json, registration, GET_ALL_TOPIC_CONFIG). `attributes` is 5.x
+/// (`message.type`, `queue.type`, `cleanup.policy`, ...); 4.x readers ignore it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct TopicConfig {
+    #[serde(deserialize_with = "de_attributes")]
+    pub attributes: BTreeMap<String, String>,
     pub order: bool,
     pub perm: i32,
     pub read_queue_nums: i32,
@@ -77,6 +92,7 @@ pub struct TopicConfig {
 impl Default for TopicConfig {
     fn default() -> Self {
         Self {
+            attributes: BTreeMap::new(),
             order: false,
             perm: perm::READ | perm::WRITE,
             read_queue_nums: 16,
@@ -97,21 +113,36 @@ impl TopicConfig {
         }
     }
 
-    /// The compressed-registration text form: `"<name> <read> <write> <perm> <filterType>"`.
+    /// The compressed-registration text form: `"<name> <read> <write> <perm> <filterType>"`,
+    /// plus ` <attributes JSON>` when there are attributes (5.x always appends it; a 4.9 name
+    /// server accepts exactly five parts, so it is left off when empty).
     pub fn encode_text(&self) -> String {
-        format!(
+        let mut s = format!(
             "{} {} {} {} {}",
             self.topic_name, self.read_queue_nums, self.write_queue_nums, self.perm, self.topic_filter_type
-        )
+        );
+        if !self.attributes.is_empty() {
+            s.push(' ');
+            s.push_str(&String::from_utf8_lossy(&super::to_json(&self.attributes)));
+        }
+        s
     }
 
-    /// Parses [`encode_text`](Self::encode_text); `topicSysFlag` and `order` come back as 0/false.
+    /// Parses [`encode_text`](Self::encode_text) in the 4.x (five parts) or 5.x (six) form;
+    /// `topicSysFlag` and `order` come back as 0/false. Attributes that do not parse are
+    /// dropped, as Java does (their values may contain the separator).
     pub fn decode_text(s: &str) -> Option<Self> {
         let parts: Vec<&str> = s.split(' ').collect();
-        let [name, read, write, perm, filter] = parts.as_slice() else {
-            return None;
+        let (name, read, write, perm, filter) = match parts.as_slice() {
+            [name, read, write, perm, filter, ..] => (name, read, write, perm, filter),
+            _ => return None,
         };
+        let attributes = parts
+            .get(5)
+            .and_then(|json| from_fastjson::<BTreeMap<String, String>>(json.as_bytes()).ok())
+            .unwrap_or_default();
         Some(Self {
+            attributes,
             topic_name: (*name).to_owned(),
             read_queue_nums: read.trim().parse().ok()?,
             write_queue_nums: write.trim().parse().ok()?,
@@ -119,6 +150,14 @@ impl TopicConfig {
             topic_filter_type: (*filter).to_owned(),
             ..Self::default()
         })
+    }
+
+    /// The `message.type` attribute (5.x `TopicMessageType`): NORMAL when absent.
+    pub fn message_type(&self) -> &str {
+        self.attributes
+            .get(attribute::MESSAGE_TYPE)
+            .map(String::as_str)
+            .unwrap_or("NORMAL")
     }
 }
 
@@ -220,12 +259,18 @@ pub struct QueueData {
 }
 
 /// `BrokerData`: the addresses of one broker name, keyed by broker id (0 = master).
+/// `enableActingMaster` and `zoneName` are 5.x (clients such as rocketmq-client-rust require the
+/// first); 4.x readers ignore them.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct BrokerData {
     pub broker_addrs: BTreeMap<i64, String>,
     pub broker_name: String,
     pub cluster: String,
+    #[serde(deserialize_with = "super::de_lenient_bool")]
+    pub enable_acting_master: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub zone_name: Option<String>,
 }
 
 /// Broker id of a master.
@@ -248,6 +293,10 @@ pub struct TopicRouteData {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub order_topic_conf: Option<String>,
     pub queue_datas: Vec<QueueData>,
+    /// 5.x static topics: broker name → `TopicQueueMappingInfo`. Absent (as from Java) for
+    /// ordinary topics; kept as raw JSON because rmq has no static topics.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub topic_queue_mapping_by_broker: Option<BTreeMap<String, serde_json::Value>>,
 }
 
 /// `ClusterInfo` (GET_BROKER_CLUSTER_INFO body, spec §5.6).

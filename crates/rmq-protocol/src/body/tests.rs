@@ -11,11 +11,18 @@ fn exact<T: DeserializeOwned + Serialize + PartialEq + std::fmt::Debug>(json: &s
     v
 }
 
-const REGISTER_BODY: &str = r#"{"filterServerList":[],"topicConfigSerializeWrapper":{"dataVersion":{"counter":5,"timestamp":1700000000000},"topicConfigTable":{"TopicTest":{"order":false,"perm":6,"readQueueNums":4,"topicFilterType":"SINGLE_TAG","topicName":"TopicTest","topicSysFlag":0,"writeQueueNums":4}}}}"#;
+/// As a 4.9 broker writes it.
+const REGISTER_BODY_4X: &str = r#"{"filterServerList":[],"topicConfigSerializeWrapper":{"dataVersion":{"counter":5,"timestamp":1700000000000},"topicConfigTable":{"TopicTest":{"order":false,"perm":6,"readQueueNums":4,"topicFilterType":"SINGLE_TAG","topicName":"TopicTest","topicSysFlag":0,"writeQueueNums":4}}}}"#;
+/// The same in the 5.x superset rmq writes (topic `attributes`).
+const REGISTER_BODY: &str = r#"{"filterServerList":[],"topicConfigSerializeWrapper":{"dataVersion":{"counter":5,"timestamp":1700000000000},"topicConfigTable":{"TopicTest":{"attributes":{},"order":false,"perm":6,"readQueueNums":4,"topicFilterType":"SINGLE_TAG","topicName":"TopicTest","topicSysFlag":0,"writeQueueNums":4}}}}"#;
 
 #[test]
 fn register_broker_body_golden() {
     let b: RegisterBrokerBody = exact(REGISTER_BODY);
+    assert_eq!(
+        from_fastjson::<RegisterBrokerBody>(REGISTER_BODY_4X.as_bytes()).unwrap(),
+        b
+    );
     let w = &b.topic_config_serialize_wrapper;
     assert_eq!(
         w.data_version,
@@ -106,9 +113,16 @@ fn compressed_register_captured_from_java() {
 
 #[test]
 fn topic_config_wrapper_golden_and_defaults() {
-    exact::<TopicConfigSerializeWrapper>(
-        r#"{"dataVersion":{"counter":5,"timestamp":1700000000000},"topicConfigTable":{"TopicTest":{"order":false,"perm":6,"readQueueNums":4,"topicFilterType":"SINGLE_TAG","topicName":"TopicTest","topicSysFlag":0,"writeQueueNums":4}}}"#,
+    let w = exact::<TopicConfigSerializeWrapper>(
+        r#"{"dataVersion":{"counter":5,"timestamp":1700000000000},"topicConfigTable":{"TopicTest":{"attributes":{"message.type":"FIFO"},"order":false,"perm":6,"readQueueNums":4,"topicFilterType":"SINGLE_TAG","topicName":"TopicTest","topicSysFlag":0,"writeQueueNums":4}}}"#,
     );
+    assert_eq!(w.topic_config_table["TopicTest"].message_type(), "FIFO");
+    // 4.x: no attributes; null attributes; non-string values kept as their JSON text.
+    let tc: TopicConfig = from_fastjson(br#"{"topicName":"T","attributes":null}"#).unwrap();
+    assert!(tc.attributes.is_empty());
+    assert_eq!(tc.message_type(), "NORMAL");
+    let tc: TopicConfig = from_fastjson(br#"{"topicName":"T","attributes":{"reserve.time":72}}"#).unwrap();
+    assert_eq!(tc.attributes["reserve.time"], "72");
     let tc: TopicConfig = from_fastjson(br#"{"topicName":"T","topicFilterType":1,"extra":1}"#).unwrap();
     assert_eq!(tc.read_queue_nums, 16);
     assert_eq!(tc.perm, 6);
@@ -121,9 +135,27 @@ fn topic_config_wrapper_golden_and_defaults() {
         2
     );
     assert!(TopicConfig::decode_text("T 1 2 6").is_none());
+    // 5.x compressed registration: a sixth part with the attributes JSON.
+    let tc = TopicConfig::decode_text(r#"T 1 2 6 SINGLE_TAG {"message.type":"FIFO"}"#).unwrap();
+    assert_eq!(tc.message_type(), "FIFO");
+    assert_eq!(TopicConfig::decode_text(&tc.encode_text()).unwrap(), tc);
+    assert_eq!(
+        TopicConfig::decode_text("T 1 2 6 SINGLE_TAG {}")
+            .unwrap()
+            .attributes
+            .len(),
+        0
+    );
+    // Unparsable attributes are dropped, as Java does; no attributes → the 4.9 five-part form.
+    assert!(TopicConfig::decode_text("T 1 2 6 SINGLE_TAG {oops").is_some());
+    assert_eq!(TopicConfig::new("T").encode_text().split(' ').count(), 5);
 }
 
-const ROUTE_STANDARD: &str = r#"{"brokerDatas":[{"brokerAddrs":{"0":"192.168.0.1:10911","1":"192.168.0.2:10911"},"brokerName":"broker-a","cluster":"DefaultCluster"}],"filterServerTable":{},"queueDatas":[{"brokerName":"broker-a","perm":6,"readQueueNums":4,"topicSysFlag":0,"writeQueueNums":4}]}"#;
+/// The 5.x standard-JSON route (`enableActingMaster` on every broker entry; no
+/// `topicQueueMappingByBroker` for ordinary topics), which rmq writes.
+const ROUTE_STANDARD: &str = r#"{"brokerDatas":[{"brokerAddrs":{"0":"192.168.0.1:10911","1":"192.168.0.2:10911"},"brokerName":"broker-a","cluster":"DefaultCluster","enableActingMaster":false}],"filterServerTable":{},"queueDatas":[{"brokerName":"broker-a","perm":6,"readQueueNums":4,"topicSysFlag":0,"writeQueueNums":4}]}"#;
+/// A 4.9.4+ name server's standard JSON.
+const ROUTE_STANDARD_4X: &str = r#"{"brokerDatas":[{"brokerAddrs":{"0":"192.168.0.1:10911","1":"192.168.0.2:10911"},"brokerName":"broker-a","cluster":"DefaultCluster"}],"filterServerTable":{},"queueDatas":[{"brokerName":"broker-a","perm":6,"readQueueNums":4,"topicSysFlag":0,"writeQueueNums":4}]}"#;
 const ROUTE_FASTJSON: &str = r#"{"brokerDatas":[{"brokerAddrs":{0:"192.168.0.1:10911",1:"192.168.0.2:10911"},"brokerName":"broker-a","cluster":"DefaultCluster"}],"filterServerTable":{},"queueDatas":[{"brokerName":"broker-a","perm":6,"readQueueNums":4,"topicSysFlag":0,"writeQueueNums":4}]}"#;
 
 #[test]
@@ -131,6 +163,19 @@ fn route_both_dialects() {
     let standard: TopicRouteData = exact(ROUTE_STANDARD);
     let old: TopicRouteData = from_fastjson(ROUTE_FASTJSON.as_bytes()).unwrap();
     assert_eq!(standard, old);
+    assert_eq!(
+        from_fastjson::<TopicRouteData>(ROUTE_STANDARD_4X.as_bytes()).unwrap(),
+        old
+    );
+    // 5.x fields read back: zone, acting master ("1" as fastjson accepts), static-topic mapping.
+    let five: TopicRouteData = from_fastjson(
+        br#"{"brokerDatas":[{"brokerAddrs":{"0":"a:1"},"brokerName":"b","cluster":"C","enableActingMaster":"1","zoneName":"z"}],"queueDatas":[],"topicQueueMappingByBroker":{"b":{"bname":"b","currIdMap":{"0":0},"epoch":1,"scope":"__global__","topic":"T","totalQueues":1}}}"#,
+    )
+    .unwrap();
+    assert!(five.broker_datas[0].enable_acting_master);
+    assert_eq!(five.broker_datas[0].zone_name.as_deref(), Some("z"));
+    assert_eq!(five.topic_queue_mapping_by_broker.as_ref().unwrap().len(), 1);
+    assert!(text(&to_json(&five)).contains(r#""zoneName":"z""#));
     assert_eq!(old.broker_datas[0].master_addr(), Some("192.168.0.1:10911"));
     assert_eq!(old.broker_datas[0].broker_addrs[&1], "192.168.0.2:10911");
     assert_eq!(old.order_topic_conf, None);
@@ -157,11 +202,18 @@ fn cluster_info_topic_list_kv_table() {
     exact::<GetConsumerListByGroupResponseBody>(r#"{"consumerIdList":["192.168.0.10@12345#987"]}"#);
 }
 
-const HEARTBEAT: &str = r#"{"clientID":"192.168.0.10@12345#987654321","consumerDataSet":[{"consumeFromWhere":"CONSUME_FROM_LAST_OFFSET","consumeType":"CONSUME_PASSIVELY","groupName":"CG","messageModel":"CLUSTERING","subscriptionDataSet":[{"classFilterMode":false,"codeSet":[],"expressionType":"TAG","subString":"*","subVersion":1700000000001,"tagsSet":[],"topic":"%RETRY%CG"},{"classFilterMode":false,"codeSet":[2598919,2598920],"expressionType":"TAG","subString":"TagA || TagB","subVersion":1700000000000,"tagsSet":["TagA","TagB"],"topic":"TopicTest"}],"unitMode":false}],"producerDataSet":[{"groupName":"CLIENT_INNER_PRODUCER"}]}"#;
+/// A 5.x client's heartbeat (v1: fingerprint 0).
+const HEARTBEAT: &str = r#"{"clientID":"192.168.0.10@12345#987654321","consumerDataSet":[{"consumeFromWhere":"CONSUME_FROM_LAST_OFFSET","consumeType":"CONSUME_PASSIVELY","groupName":"CG","messageModel":"CLUSTERING","subscriptionDataSet":[{"classFilterMode":false,"codeSet":[],"expressionType":"TAG","subString":"*","subVersion":1700000000001,"tagsSet":[],"topic":"%RETRY%CG"},{"classFilterMode":false,"codeSet":[2598919,2598920],"expressionType":"TAG","subString":"TagA || TagB","subVersion":1700000000000,"tagsSet":["TagA","TagB"],"topic":"TopicTest"}],"unitMode":false}],"heartbeatFingerprint":0,"producerDataSet":[{"groupName":"CLIENT_INNER_PRODUCER"}],"withoutSub":false}"#;
+/// The same from a 4.9 client.
+const HEARTBEAT_4X: &str = r#"{"clientID":"192.168.0.10@12345#987654321","consumerDataSet":[{"consumeFromWhere":"CONSUME_FROM_LAST_OFFSET","consumeType":"CONSUME_PASSIVELY","groupName":"CG","messageModel":"CLUSTERING","subscriptionDataSet":[{"classFilterMode":false,"codeSet":[],"expressionType":"TAG","subString":"*","subVersion":1700000000001,"tagsSet":[],"topic":"%RETRY%CG"},{"classFilterMode":false,"codeSet":[2598919,2598920],"expressionType":"TAG","subString":"TagA || TagB","subVersion":1700000000000,"tagsSet":["TagA","TagB"],"topic":"TopicTest"}],"unitMode":false}],"producerDataSet":[{"groupName":"CLIENT_INNER_PRODUCER"}]}"#;
 
 #[test]
 fn heartbeat_golden() {
     let hb: HeartbeatData = exact(HEARTBEAT);
+    assert_eq!(
+        from_fastjson::<HeartbeatData>(HEARTBEAT_4X.as_bytes()).unwrap(),
+        hb
+    );
     assert_eq!(hb.client_id, "192.168.0.10@12345#987654321");
     let cd = &hb.consumer_data_set[0];
     assert_eq!(cd.message_model, "CLUSTERING");

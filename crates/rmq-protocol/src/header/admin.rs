@@ -14,6 +14,8 @@ command_header! {
         req topic_filter_type: String => "topicFilterType",
         opt topic_sys_flag: i32 => "topicSysFlag",
         req order: bool => "order",
+        /// 5.x: `+message.type=FIFO,-key,...` (`AttributeParser`).
+        opt attributes: String => "attributes",
     }
 }
 

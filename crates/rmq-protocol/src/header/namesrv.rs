@@ -22,6 +22,10 @@ command_header! {
         prim compressed: bool => "compressed",
         /// `crc32(body)`; 0 = skip the check.
         prim body_crc32: i32 => "bodyCrc32",
+        /// 5.x: the group may elect an acting master (false from rmq).
+        opt enable_acting_master: bool => "enableActingMaster",
+        /// 5.x: expire this broker after this long without a registration.
+        opt heartbeat_timeout_millis: i64 => "heartbeatTimeoutMillis",
     }
 }
 

@@ -262,6 +262,8 @@ fn every_header_round_trips() {
         broker_id: 0,
         compressed: false,
         body_crc32: 12345,
+        enable_acting_master: Some(false),
+        heartbeat_timeout_millis: Some(10_000),
     });
     round_trip(RegisterBrokerResponseHeader {
         ha_server_addr: Some(s("h")),
@@ -310,6 +312,7 @@ fn every_header_round_trips() {
         topic_filter_type: s("SINGLE_TAG"),
         topic_sys_flag: Some(0),
         order: false,
+        attributes: Some(s("+message.type=FIFO")),
     });
     round_trip(DeleteTopicRequestHeader { topic: s("T") });
     round_trip(GetTopicStatsInfoRequestHeader { topic: s("T") });
