@@ -1,0 +1,100 @@
+package rmq.spring;
+
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Optional;
+import org.junit.jupiter.api.extension.BeforeAllCallback;
+import org.junit.jupiter.api.extension.ExtensionContext;
+import org.junit.jupiter.api.extension.TestWatcher;
+import rmq.conformance.harness.BrokerConfig;
+import rmq.conformance.harness.Servers;
+
+/**
+ * One name server + broker (the ../java harness's {@link Servers}) per test class, with the class's
+ * {@link BrokerConfig} lines. Declare it with {@code @ExtendWith(SpringServers.class)} <em>before</em>
+ * {@code @SpringBootTest}: the servers start before the Spring context is built (its
+ * {@code rocketmq.name-server} comes from {@link #current()} through a {@code @DynamicPropertySource}).
+ *
+ * <p>The servers are stopped by a class-level {@link ExtensionContext.Store.CloseableResource}, which JUnit
+ * closes after every {@code afterAll} callback, i.e. after the SpringExtension has closed the context
+ * ({@code @DirtiesContext(classMode = AFTER_CLASS)}): the RocketMQ clients shut down (unregister, persist
+ * offsets) while the servers are still up, whatever the order of the extensions.
+ */
+public final class SpringServers implements BeforeAllCallback, TestWatcher {
+    private static volatile Servers current;
+
+    /** The servers of the test class that is running. */
+    public static Servers current() {
+        Servers s = current;
+        if (s == null) {
+            throw new IllegalStateException("no servers running (is the test class annotated with "
+                + "@ExtendWith(SpringServers.class) before @SpringBootTest?)");
+        }
+        return s;
+    }
+
+    @Override
+    public void beforeAll(ExtensionContext context) throws Exception {
+        Class<?> testClass = context.getRequiredTestClass();
+        Map<String, String> extra = new LinkedHashMap<>();
+        BrokerConfig bc = testClass.getAnnotation(BrokerConfig.class);
+        if (bc != null) {
+            for (String line : bc.value()) {
+                int eq = line.indexOf('=');
+                if (eq <= 0) {
+                    throw new IllegalArgumentException("@BrokerConfig line is not key=value: " + line);
+                }
+                extra.put(line.substring(0, eq).trim(), line.substring(eq + 1).trim());
+            }
+        }
+        Servers servers = startWithRetry(testClass.getSimpleName(), extra);
+        current = servers;
+        context.getStore(ExtensionContext.Namespace.create(SpringServers.class, testClass))
+            .put("servers", (ExtensionContext.Store.CloseableResource) () -> {
+                current = null;
+                servers.close();
+            });
+        System.out.println("[rmq-spring] " + testClass.getSimpleName() + ": target=" + servers.targetName()
+            + " line=" + ServerLine.major() + " namesrv=" + servers.namesrvAddr() + " broker="
+            + servers.brokerAddr() + " logs=" + servers.logDir());
+    }
+
+    /**
+     * {@link Servers#start}, once more if a server did not print its boot line within the harness's 30 s: on
+     * this shared 2-core machine the Java oracle broker sometimes needs longer (seen at load 12). Any other
+     * failure, or a second timeout, fails the class.
+     */
+    static Servers startWithRetry(String label, Map<String, String> extra) throws Exception {
+        try {
+            return Servers.start(label, extra);
+        } catch (IllegalStateException e) {
+            if (e.getMessage() == null || !e.getMessage().contains("did not print a line matching")) {
+                throw e;
+            }
+            System.err.println("[rmq-spring] " + label + ": a server did not boot in time, starting again: "
+                + e.getMessage().lines().findFirst().orElse(""));
+            return Servers.start(label + "-retry", extra);
+        }
+    }
+
+    @Override
+    public void testFailed(ExtensionContext context, Throwable cause) {
+        Servers s = current;
+        if (s != null) {
+            System.err.println("[rmq-spring] " + context.getDisplayName() + " failed; " + s.describe());
+        }
+    }
+
+    @Override
+    public void testAborted(ExtensionContext context, Throwable cause) {
+        testFailed(context, cause);
+    }
+
+    @Override
+    public void testDisabled(ExtensionContext context, Optional<String> reason) {
+    }
+
+    @Override
+    public void testSuccessful(ExtensionContext context) {
+    }
+}
