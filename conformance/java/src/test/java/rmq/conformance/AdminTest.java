@@ -7,13 +7,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.util.Set;
 import org.apache.rocketmq.common.TopicConfig;
 import org.apache.rocketmq.common.constant.PermName;
-import org.apache.rocketmq.common.protocol.body.ClusterInfo;
-import org.apache.rocketmq.common.protocol.body.TopicList;
-import org.apache.rocketmq.common.protocol.route.BrokerData;
-import org.apache.rocketmq.common.protocol.route.QueueData;
-import org.apache.rocketmq.common.protocol.route.TopicRouteData;
 import org.apache.rocketmq.tools.admin.DefaultMQAdminExt;
 import org.junit.jupiter.api.Test;
+import rmq.conformance.compat.ClientLine;
 import rmq.conformance.harness.Servers;
 
 /** DefaultMQAdminExt against namesrv + broker: topic creation, routes, cluster info, topic list. */
@@ -22,14 +18,15 @@ class AdminTest extends ConformanceBase {
     private static final int RW = PermName.PERM_READ | PermName.PERM_WRITE;
 
     private void assertSixQueueRoute(DefaultMQAdminExt admin, String topic) throws Exception {
-        TopicRouteData route = eventually(10_000, () -> {
-            TopicRouteData r = admin.examineTopicRouteInfo(topic);
+        // var: TopicRouteData & co. moved from common.protocol (4.9) to remoting.protocol (5.x)
+        var route = eventually(10_000, () -> {
+            var r = admin.examineTopicRouteInfo(topic);
             assertNotNull(r, "route of " + topic);
             assertEquals(1, r.getQueueDatas().size(), "one QueueData: " + r);
             assertEquals(6, r.getQueueDatas().get(0).getWriteQueueNums(), "write queues: " + r);
             return r;
         });
-        QueueData qd = route.getQueueDatas().get(0);
+        var qd = route.getQueueDatas().get(0);
         assertEquals(servers().brokerName(), qd.getBrokerName());
         assertEquals(Servers.BROKER_NAME, qd.getBrokerName());
         assertEquals(6, qd.getReadQueueNums());
@@ -37,7 +34,7 @@ class AdminTest extends ConformanceBase {
         assertEquals(RW, qd.getPerm());
 
         assertEquals(1, route.getBrokerDatas().size(), "one BrokerData: " + route);
-        BrokerData bd = route.getBrokerDatas().get(0);
+        var bd = route.getBrokerDatas().get(0);
         assertEquals(Servers.CLUSTER, bd.getCluster());
         assertEquals(Servers.BROKER_NAME, bd.getBrokerName());
         assertEquals(servers().brokerAddr(), bd.getBrokerAddrs().get(0L), "master address: " + bd);
@@ -57,19 +54,19 @@ class AdminTest extends ConformanceBase {
         // MQAdminImpl.createTopic: route of the key topic (TBW102), then UPDATE_AND_CREATE_TOPIC to each master.
         String topic = "AdminCreatedTopic2";
         DefaultMQAdminExt admin = startAdmin();
-        admin.createTopic("TBW102", topic, 6);
+        ClientLine.createTopic(admin, "TBW102", topic, 6);
         assertSixQueueRoute(admin, topic);
     }
 
     @Test
     void examineBrokerClusterInfo() throws Exception {
         DefaultMQAdminExt admin = startAdmin();
-        ClusterInfo ci = admin.examineBrokerClusterInfo();
+        var ci = admin.examineBrokerClusterInfo();
         assertNotNull(ci);
         Set<String> brokers = ci.getClusterAddrTable().get(Servers.CLUSTER);
         assertNotNull(brokers, "cluster " + Servers.CLUSTER + " in " + ci.getClusterAddrTable());
         assertEquals(Set.of(Servers.BROKER_NAME), brokers);
-        BrokerData bd = ci.getBrokerAddrTable().get(Servers.BROKER_NAME);
+        var bd = ci.getBrokerAddrTable().get(Servers.BROKER_NAME);
         assertNotNull(bd, "broker-a in brokerAddrTable " + ci.getBrokerAddrTable());
         assertEquals(Servers.CLUSTER, bd.getCluster());
         assertEquals(Servers.BROKER_NAME, bd.getBrokerName());
@@ -82,8 +79,8 @@ class AdminTest extends ConformanceBase {
         String topic = "AdminListedTopic";
         DefaultMQAdminExt admin = startAdmin();
         admin.createAndUpdateTopicConfig(servers().brokerAddr(), new TopicConfig(topic, 6, 6, RW));
-        TopicList list = eventually(10_000, () -> {
-            TopicList l = admin.fetchAllTopicList();
+        var list = eventually(10_000, () -> {
+            var l = admin.fetchAllTopicList();
             assertTrue(l.getTopicList().contains(topic), topic + " in " + l.getTopicList());
             return l;
         });

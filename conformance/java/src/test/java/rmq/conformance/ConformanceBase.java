@@ -15,7 +15,6 @@ import org.apache.rocketmq.common.TopicConfig;
 import org.apache.rocketmq.common.constant.PermName;
 import org.apache.rocketmq.common.consumer.ConsumeFromWhere;
 import org.apache.rocketmq.common.message.MessageQueue;
-import org.apache.rocketmq.common.protocol.route.TopicRouteData;
 import org.apache.rocketmq.tools.admin.DefaultMQAdminExt;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -95,7 +94,7 @@ public abstract class ConformanceBase {
         admin.createAndUpdateTopicConfig(servers().brokerAddr(),
             new TopicConfig(topic, queues, queues, PermName.PERM_READ | PermName.PERM_WRITE));
         eventually(15_000, () -> {
-            TopicRouteData r = admin.examineTopicRouteInfo(topic);
+            var r = admin.examineTopicRouteInfo(topic);
             if (r == null || r.getQueueDatas().isEmpty() || r.getQueueDatas().get(0).getReadQueueNums() != queues) {
                 throw new AssertionError("route of " + topic + " not yet visible: " + r);
             }

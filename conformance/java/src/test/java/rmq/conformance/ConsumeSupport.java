@@ -11,8 +11,6 @@ import java.util.TreeMap;
 import org.apache.rocketmq.client.producer.DefaultMQProducer;
 import org.apache.rocketmq.client.producer.SendResult;
 import org.apache.rocketmq.client.producer.SendStatus;
-import org.apache.rocketmq.common.admin.ConsumeStats;
-import org.apache.rocketmq.common.admin.OffsetWrapper;
 import org.apache.rocketmq.common.message.Message;
 import org.apache.rocketmq.common.message.MessageQueue;
 import org.apache.rocketmq.tools.admin.DefaultMQAdminExt;
@@ -45,22 +43,23 @@ final class ConsumeSupport {
     /**
      * GET_CONSUME_STATS (via the %RETRY%group route, as mqadmin consumerProgress does) until every queue of
      * {@code topic} has consumerOffset == brokerOffset and the broker offsets add up to {@code totalMessages}:
-     * the group has pulled, consumed and committed everything. Returns the offset table of the topic.
+     * the group has pulled, consumed and committed everything. Returns {queue -> {brokerOffset, consumerOffset}}
+     * of the topic (ConsumeStats / OffsetWrapper live in different packages in 4.9 and 5.x).
      */
-    static Map<MessageQueue, OffsetWrapper> awaitCaughtUp(DefaultMQAdminExt admin, String group, String topic,
+    static Map<MessageQueue, long[]> awaitCaughtUp(DefaultMQAdminExt admin, String group, String topic,
         long totalMessages) throws Exception {
         return ConformanceBase.eventually(60_000, () -> {
-            ConsumeStats cs = admin.examineConsumeStats(group);
-            Map<MessageQueue, OffsetWrapper> mine = new TreeMap<>();
+            var cs = admin.examineConsumeStats(group);
+            Map<MessageQueue, long[]> mine = new TreeMap<>();
             cs.getOffsetTable().forEach((mq, ow) -> {
                 if (mq.getTopic().equals(topic)) {
-                    mine.put(mq, ow);
+                    mine.put(mq, new long[] {ow.getBrokerOffset(), ow.getConsumerOffset()});
                 }
             });
             long brokerTotal = 0;
-            for (Map.Entry<MessageQueue, OffsetWrapper> e : mine.entrySet()) {
-                brokerTotal += e.getValue().getBrokerOffset();
-                assertEquals(e.getValue().getBrokerOffset(), e.getValue().getConsumerOffset(),
+            for (Map.Entry<MessageQueue, long[]> e : mine.entrySet()) {
+                brokerTotal += e.getValue()[0];
+                assertEquals(e.getValue()[0], e.getValue()[1],
                     "consumerOffset == brokerOffset for " + e.getKey() + " in " + describe(mine));
             }
             assertEquals(totalMessages, brokerTotal, "sum of brokerOffset of " + topic + " in " + describe(mine));
@@ -68,10 +67,10 @@ final class ConsumeSupport {
         });
     }
 
-    static String describe(Map<MessageQueue, OffsetWrapper> table) {
+    static String describe(Map<MessageQueue, long[]> table) {
         StringBuilder sb = new StringBuilder("{");
-        table.forEach((mq, ow) -> sb.append(" q").append(mq.getQueueId()).append(": broker=")
-            .append(ow.getBrokerOffset()).append(" consumer=").append(ow.getConsumerOffset()));
+        table.forEach((mq, o) -> sb.append(" q").append(mq.getQueueId()).append(": broker=")
+            .append(o[0]).append(" consumer=").append(o[1]));
         return sb.append(" }").toString();
     }
 

@@ -35,6 +35,8 @@ class DelayTest extends ConformanceBase {
         final Map<String, Long> first = new ConcurrentHashMap<>();
         final Map<String, AtomicInteger> count = new ConcurrentHashMap<>();
         final Map<String, MessageExt> msg = new ConcurrentHashMap<>();
+        /** body -> "q<queueId>@<queueOffset>" of every delivery (tells a stored twice from a pulled twice). */
+        final Map<String, java.util.Queue<String>> where = new ConcurrentHashMap<>();
 
         void add(MessageExt m) {
             long now = System.currentTimeMillis();
@@ -42,6 +44,8 @@ class DelayTest extends ConformanceBase {
             first.putIfAbsent(body, now);
             msg.putIfAbsent(body, m);
             count.computeIfAbsent(body, k -> new AtomicInteger()).incrementAndGet();
+            where.computeIfAbsent(body, k -> new java.util.concurrent.ConcurrentLinkedQueue<>())
+                .add("q" + m.getQueueId() + "@" + m.getQueueOffset());
         }
 
         Map<String, Integer> duplicates() {
@@ -52,6 +56,13 @@ class DelayTest extends ConformanceBase {
                 }
             });
             return d;
+        }
+
+        /** Where each duplicated body was delivered from. */
+        String describeDuplicates() {
+            Map<String, Object> d = new TreeMap<>();
+            duplicates().keySet().forEach(b -> d.put(b, where.get(b)));
+            return d.toString();
         }
     }
 
@@ -143,6 +154,6 @@ class DelayTest extends ConformanceBase {
             assertTrue(arrived >= e.getValue(), e.getKey() + " arrived " + (e.getValue() - arrived) + " ms early");
         }
         Thread.sleep(2_000); // give a re-delivery from a stale delayOffset a chance to show up
-        assertEquals(Map.of(), got.duplicates(), "no message delivered twice");
+        assertEquals(Map.of(), got.duplicates(), "no message delivered twice: " + got.describeDuplicates());
     }
 }

@@ -28,7 +28,11 @@ import rmq.conformance.harness.BrokerConfig;
  * after the master is killed (kill -9, store deleted) the official push consumer reads every acknowledged
  * message from the slave.
  */
-@BrokerConfig({"brokerRole=SYNC_MASTER"})
+// 5.x: PullMessageProcessor.rejectRequest() refuses every pull on a SLAVE unless slaveReadEnable=true (the
+// remoting layer answers SYSTEM_BUSY "[REJECTREQUEST]system busy"); 4.9.7's slave serves the pull (its
+// PULL_RETRY_IMMEDIATELY for a slave is overwritten by the FOUND -> SUCCESS switch), so the consumer reads
+// from the slave once the master is gone. The key is also on the master; it only changes suggestWhichBrokerId.
+@BrokerConfig(value = {"brokerRole=SYNC_MASTER"}, serverLine5 = {"slaveReadEnable=true"})
 class HaTest extends ConformanceBase {
     private static final int QUEUES = 4;
     private static final int MESSAGES = 100;

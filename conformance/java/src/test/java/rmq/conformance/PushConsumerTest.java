@@ -26,12 +26,11 @@ import org.apache.rocketmq.client.impl.consumer.ProcessQueue;
 import org.apache.rocketmq.client.producer.DefaultMQProducer;
 import org.apache.rocketmq.client.producer.SendResult;
 import org.apache.rocketmq.client.producer.SendStatus;
-import org.apache.rocketmq.common.admin.ConsumeStats;
 import org.apache.rocketmq.common.message.Message;
 import org.apache.rocketmq.common.message.MessageQueue;
-import org.apache.rocketmq.common.protocol.heartbeat.MessageModel;
 import org.apache.rocketmq.tools.admin.DefaultMQAdminExt;
 import org.junit.jupiter.api.Test;
+import rmq.conformance.compat.ClientLine;
 
 /** DefaultMQPushConsumer: quickstart, tag filter, clustering split, broadcasting, flow control (issue #3). */
 class PushConsumerTest extends ConformanceBase {
@@ -66,7 +65,7 @@ class PushConsumerTest extends ConformanceBase {
         }
 
         // GET_CONSUME_STATS: 4 queues of the topic, 1000 messages, nothing left, a consume TPS field present.
-        ConsumeStats cs = admin.examineConsumeStats(group);
+        var cs = admin.examineConsumeStats(group);
         long topicQueues = cs.getOffsetTable().keySet().stream().filter(mq -> mq.getTopic().equals(topic)).count();
         assertEquals(4, topicQueues, "queues of " + topic + " in " + cs.getOffsetTable());
         assertEquals(0L, cs.computeTotalDiff(), "diff over all the group's queues: " + cs.getOffsetTable());
@@ -194,7 +193,7 @@ class PushConsumerTest extends ConformanceBase {
         for (int i = 0; i < 2; i++) {
             Received got = new Received();
             DefaultMQPushConsumer c = newPushConsumer(group);
-            c.setMessageModel(MessageModel.BROADCASTING);
+            ClientLine.setBroadcasting(c);
             c.subscribe(topic, "*");
             c.registerMessageListener(got.listener());
             c.start();

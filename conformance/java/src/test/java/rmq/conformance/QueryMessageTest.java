@@ -13,6 +13,7 @@ import org.apache.rocketmq.common.message.MessageDecoder;
 import org.apache.rocketmq.common.message.MessageExt;
 import org.apache.rocketmq.tools.admin.DefaultMQAdminExt;
 import org.junit.jupiter.api.Test;
+import rmq.conformance.compat.ClientLine;
 
 /**
  * QUERY_MESSAGE / VIEW_MESSAGE_BY_ID (issue #5): a message is found by offset msg id, by key and by unique key,
@@ -45,7 +46,7 @@ class QueryMessageTest extends ConformanceBase {
 
         servers().restartBroker();
 
-        MessageExt byOffsetId = eventually(30_000, () -> admin.viewMessage(r.getOffsetMsgId()));
+        MessageExt byOffsetId = eventually(30_000, () -> ClientLine.viewMessageByOffsetId(admin, topic, r.getOffsetMsgId()));
         check(byOffsetId, topic, key, r);
 
         QueryResult byKey = eventually(30_000, () -> {
@@ -69,7 +70,7 @@ class QueryMessageTest extends ConformanceBase {
             assertEquals(List.of(), none.getMessageList());
         }
 
-        QueryResult byUniq = admin.queryMessageByUniqKey(topic, r.getMsgId(), 32, begin, end);
+        QueryResult byUniq = ClientLine.queryMessageByUniqKey(admin, topic, r.getMsgId(), 32, begin, end);
         assertEquals(1, byUniq.getMessageList().size(), byUniq.toString());
         check(byUniq.getMessageList().get(0), topic, key, r);
         // mqadmin queryMsgById: viewMessage(topic, id) first tries the id as an offset msg id (a unique key

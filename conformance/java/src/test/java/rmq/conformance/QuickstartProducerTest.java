@@ -19,9 +19,9 @@ import org.apache.rocketmq.common.message.MessageDecoder;
 import org.apache.rocketmq.common.message.MessageExt;
 import org.apache.rocketmq.common.message.MessageId;
 import org.apache.rocketmq.common.message.MessageQueue;
-import org.apache.rocketmq.remoting.common.RemotingUtil;
 import org.apache.rocketmq.tools.admin.DefaultMQAdminExt;
 import org.junit.jupiter.api.Test;
+import rmq.conformance.compat.ClientLine;
 
 /** The quickstart Producer of the RocketMQ guide: 1000 sync sends of TopicTest / TagA. */
 class QuickstartProducerTest extends ConformanceBase {
@@ -29,7 +29,13 @@ class QuickstartProducerTest extends ConformanceBase {
     /** Broker address as the broker wrote it into the offsetMsgId (storeHost). */
     static String addressOf(String offsetMsgId) throws Exception {
         MessageId id = MessageDecoder.decodeMessageId(offsetMsgId);
-        return RemotingUtil.socketAddress2String(id.getAddress());
+        return hostPort(id.getAddress());
+    }
+
+    /** "ip:port" as RemotingUtil (4.9) / NetworkUtil (5.x) socketAddress2String writes it. */
+    static String hostPort(java.net.SocketAddress addr) {
+        InetSocketAddress a = (InetSocketAddress) addr;
+        return a.getAddress().getHostAddress() + ":" + a.getPort();
     }
 
     static long commitLogOffsetOf(String offsetMsgId) throws Exception {
@@ -98,7 +104,7 @@ class QuickstartProducerTest extends ConformanceBase {
         DefaultMQAdminExt admin = startAdmin();
         for (int i = 0; i < results.size(); i++) {
             SendResult r = results.get(i);
-            MessageExt m = admin.viewMessage(r.getOffsetMsgId());
+            MessageExt m = ClientLine.viewMessageByOffsetId(admin, topic, r.getOffsetMsgId());
             assertNotNull(m, "viewMessage(" + r.getOffsetMsgId() + ")");
             assertEquals(topic, m.getTopic());
             assertArrayEquals(bodies.get(i), m.getBody());
@@ -111,7 +117,7 @@ class QuickstartProducerTest extends ConformanceBase {
             assertEquals(r.getMsgId(), m.getMsgId(), "MessageExt.msgId is the UNIQ_KEY (client id)");
             assertEquals(r.getOffsetMsgId(), MessageDecoder.createMessageId(
                 (InetSocketAddress) m.getStoreHost(), m.getCommitLogOffset()).toUpperCase());
-            assertEquals(servers().brokerAddr(), RemotingUtil.socketAddress2String(m.getStoreHost()));
+            assertEquals(servers().brokerAddr(), hostPort(m.getStoreHost()));
             assertTrue(m.getStoreSize() > 0, "storeSize");
             assertTrue(m.getBornTimestamp() > 0 && m.getStoreTimestamp() >= m.getBornTimestamp() - 60_000,
                 "born/store timestamps: " + m);

@@ -16,11 +16,11 @@ import org.apache.rocketmq.client.consumer.DefaultMQPushConsumer;
 import org.apache.rocketmq.client.exception.MQClientException;
 import org.apache.rocketmq.client.producer.DefaultMQProducer;
 import org.apache.rocketmq.client.producer.SendResult;
-import org.apache.rocketmq.common.admin.RollbackStats;
 import org.apache.rocketmq.common.message.MessageQueue;
-import org.apache.rocketmq.common.protocol.ResponseCode;
 import org.apache.rocketmq.tools.admin.DefaultMQAdminExt;
 import org.junit.jupiter.api.Test;
+import rmq.conformance.compat.ClientLine;
+import rmq.conformance.harness.Servers;
 
 /**
  * Resetting a group's offsets to a timestamp (issue #3): batch A, ≥ 3 s, timestamp T, ≥ 2 s, batch B. The
@@ -108,6 +108,12 @@ class ResetOffsetTest extends ConformanceBase {
      * Consumer offline: INVOKE_BROKER_TO_RESET_OFFSET answers CONSUMER_NOT_ONLINE (206); mqadmin
      * resetOffsetByTime then falls back to resetOffsetByTimestampOld (GET_CONSUME_STATS, SEARCH_OFFSET_BY_TIMESTAMP,
      * UPDATE_CONSUMER_OFFSET). A new consumer of the group then starts from B's first message.
+     *
+     * <p>5.x servers: BrokerConfig.useServerSideResetOffset is true by default, so AdminBrokerProcessor.resetOffset
+     * goes to resetOffsetInner, which sets the offsets on the broker (ConsumerOffsetManager.assignResetOffset, handed
+     * to the next pull as OFFSET_RESET) whether a consumer is online or not, and answers SUCCESS with the new offset
+     * table. The fallback still runs; its UPDATE_CONSUMER_OFFSETs are answered SUCCESS "Offset has been previously
+     * reset" and change nothing, and the outcome is the same.
      */
     @Test
     void resetByTimestampConsumerOffline() throws Exception {
@@ -122,14 +128,25 @@ class ResetOffsetTest extends ConformanceBase {
         awaitCaughtUp(admin, group, topic, 40);
         c1.shutdown();
 
-        MQClientException e = assertThrows(MQClientException.class,
-            () -> admin.resetOffsetByTimestamp(topic, group, x.t(), true));
-        assertEquals(ResponseCode.CONSUMER_NOT_ONLINE, e.getResponseCode(), e.toString());
-        assertTrue(e.getErrorMessage().startsWith("Consumer not online, so can not reset offset"), e.getErrorMessage());
+        if (Servers.serverLine() == 5) {
+            Map<Integer, Long> reset = new TreeMap<>();
+            admin.resetOffsetByTimestamp(topic, group, x.t(), true).forEach((mq, off) -> {
+                assertEquals(topic, mq.getTopic());
+                assertEquals(servers().brokerName(), mq.getBrokerName());
+                reset.put(mq.getQueueId(), off);
+            });
+            assertEquals(x.firstOfB(), reset, "5.x server-side reset: the first offset of B per queue");
+        } else {
+            MQClientException e = assertThrows(MQClientException.class,
+                () -> admin.resetOffsetByTimestamp(topic, group, x.t(), true));
+            assertEquals(ClientLine.CONSUMER_NOT_ONLINE, e.getResponseCode(), e.toString());
+            assertTrue(e.getErrorMessage().startsWith("Consumer not online, so can not reset offset"),
+                e.getErrorMessage());
+        }
 
-        List<RollbackStats> stats = admin.resetOffsetByTimestampOld(group, topic, x.t(), true);
+        var stats = admin.resetOffsetByTimestampOld(group, topic, x.t(), true);
         Map<Integer, Long> rolledBack = new TreeMap<>();
-        for (RollbackStats s : stats) {
+        for (var s : stats) {
             rolledBack.put((int) s.getQueueId(), s.getRollbackOffset());
             assertEquals(servers().brokerName(), s.getBrokerName());
         }

@@ -21,9 +21,9 @@ import org.apache.rocketmq.common.message.Message;
 import org.apache.rocketmq.common.message.MessageClientExt;
 import org.apache.rocketmq.common.message.MessageConst;
 import org.apache.rocketmq.common.message.MessageExt;
-import org.apache.rocketmq.common.protocol.route.TopicRouteData;
 import org.apache.rocketmq.tools.admin.DefaultMQAdminExt;
 import org.junit.jupiter.api.Test;
+import rmq.conformance.compat.ClientLine;
 import rmq.conformance.harness.BrokerConfig;
 
 /**
@@ -112,13 +112,13 @@ class RetryDlqTest extends ConformanceBase {
             inDlq.toString());
 
         // the DLQ topic has a route (1 queue) and can also be looked up by the unique key
-        TopicRouteData route = admin.examineTopicRouteInfo(dlq);
+        var route = admin.examineTopicRouteInfo(dlq);
         assertEquals(1, route.getQueueDatas().size(), route.toString());
         assertEquals(1, route.getQueueDatas().get(0).getWriteQueueNums(), route.toString());
-        QueryResult byUniq = admin.queryMessageByUniqKey(dlq, sent.getMsgId(), 32, 0, Long.MAX_VALUE);
+        QueryResult byUniq = ClientLine.queryMessageByUniqKey(admin, dlq, sent.getMsgId(), 32, 0, Long.MAX_VALUE);
         assertTrue(byUniq.getMessageList().size() >= 1, byUniq.toString());
         // VIEW_MESSAGE_BY_ID with the DLQ copy's own offset msg id (getMsgId() of a queried message is UNIQ_KEY)
-        MessageExt viewed = admin.viewMessage(((MessageClientExt) inDlq).getOffsetMsgId());
+        MessageExt viewed = ClientLine.viewMessageByOffsetId(admin, dlq, ((MessageClientExt) inDlq).getOffsetMsgId());
         assertEquals(dlq, viewed.getTopic());
         int attemptsAtDlq = attempts.size();
 

@@ -21,7 +21,9 @@ import rmq.conformance.harness.BrokerConfig;
  * transactionCheckMax stays at its default (15) so that the open half message survives the check rounds
  * that run while the producer re-registers with the restarted broker.
  */
-@BrokerConfig({"transactionCheckInterval=1000", "transactionTimeOut=1000"})
+// serverLine5: see TransactionTest (5.x batches the op records of committed half messages)
+@BrokerConfig(value = {"transactionCheckInterval=1000", "transactionTimeOut=1000"},
+    serverLine5 = {"transactionOpMsgMaxSize=0"})
 class TransactionRestartTest extends ConformanceBase {
 
     /**

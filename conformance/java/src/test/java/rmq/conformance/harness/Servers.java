@@ -28,8 +28,10 @@ import java.util.stream.Stream;
  *
  * <p>System properties:
  * <ul>
- *   <li>{@code rmq.target} = {@code rmq} (default, the Rust binary) or {@code java} (Apache RocketMQ,
- *       needs {@code -Poracle}, which writes the server classpath to {@code rmq.oracle.classpath.file}).</li>
+ *   <li>{@code rmq.target} = {@code rmq} (default, the Rust binary), {@code java} (Apache RocketMQ 4.9.7,
+ *       needs {@code -Poracle}, which writes the server classpath to {@code rmq.oracle.classpath.file}) or
+ *       {@code java5} (Apache RocketMQ namesrv 5.1.4 + broker 5.3.1, needs {@code -Poracle5}, which writes
+ *       {@code rmq.oracle5.namesrv.classpath.file} and {@code rmq.oracle5.broker.classpath.file}).</li>
  *   <li>{@code rmq.bin}: path of the {@code rmq} binary (default {@code ../../target/debug/rmq}).</li>
  *   <li>{@code rmq.work.dir}: where child stdout/stderr and copied server logs go (default {@code target/rmq-work}).</li>
  * </ul>
@@ -38,7 +40,8 @@ public final class Servers implements AutoCloseable {
     public static final String CLUSTER = "DefaultCluster";
     public static final String BROKER_NAME = "broker-a";
 
-    static final Duration BOOT_TIMEOUT = Duration.ofSeconds(30);
+    // polled, so only a ceiling: a 5.x Java broker needs 15-25 s to boot on a loaded 2-core machine
+    static final Duration BOOT_TIMEOUT = Duration.ofSeconds(120);
     static final Pattern RMQ_NAMESRV_BOOT = Pattern.compile("The Name Server boot success.*listenPort=(\\d+)");
     static final Pattern JAVA_NAMESRV_BOOT = Pattern.compile("The Name Server boot success");
     static final Pattern BROKER_BOOT = Pattern.compile("The broker\\[([^,\\]]+), ([^\\]]+)\\] boot success");
@@ -72,6 +75,28 @@ public final class Servers implements AutoCloseable {
         return System.getProperty("rmq.target", "rmq").trim();
     }
 
+    /**
+     * The RocketMQ line whose server behaviour the target follows: 5 for {@code java5}, else 4 (the Rust
+     * servers re-implement 4.9). Tests use it where a 5.x server legitimately answers differently.
+     * {@code -Drmq.server.line=} overrides it (tools/fake-rmq with FAKE_RMQ_ORACLE=5 runs 5.x under target rmq).
+     */
+    public static int serverLine() {
+        String forced = System.getProperty("rmq.server.line", "").trim();
+        if (!forced.isEmpty()) {
+            return Integer.parseInt(forced);
+        }
+        return target().equals("java5") ? 5 : 4;
+    }
+
+    /** The line of the RocketMQ client the tests run on (4 = 4.9.8, 5 = 5.3.1), from -Drmq.client.line. */
+    public static int clientLine() {
+        return Integer.parseInt(System.getProperty("rmq.client.line", "4").trim());
+    }
+
+    private boolean isJava() {
+        return target.equals("java") || target.equals("java5");
+    }
+
     /** Starts namesrv and broker; on failure stops whatever started and rethrows with the output tails. */
     public static Servers start(String label) throws Exception {
         return start(label, Map.of());
@@ -83,8 +108,8 @@ public final class Servers implements AutoCloseable {
      */
     public static Servers start(String label, Map<String, String> extraBrokerConf) throws Exception {
         String target = target();
-        if (!target.equals("rmq") && !target.equals("java")) {
-            throw new IllegalArgumentException("rmq.target must be 'rmq' or 'java', got '" + target + "'");
+        if (!target.equals("rmq") && !target.equals("java") && !target.equals("java5")) {
+            throw new IllegalArgumentException("rmq.target must be 'rmq', 'java' or 'java5', got '" + target + "'");
         }
         Path workRoot = Paths.get(System.getProperty("rmq.work.dir", "target/rmq-work")).toAbsolutePath();
         Path logDir = workRoot.resolve(target).resolve(label + "-" + System.currentTimeMillis());
@@ -92,7 +117,7 @@ public final class Servers implements AutoCloseable {
         Path tmp = Files.createTempDirectory("rmq-conformance-" + target + "-");
         Servers s = new Servers(target, tmp, logDir, new LinkedHashMap<>(extraBrokerConf));
         try {
-            if (target.equals("java")) {
+            if (s.isJava()) {
                 s.startJava();
             } else {
                 s.startRmq();
@@ -190,7 +215,7 @@ public final class Servers implements AutoCloseable {
         Map<String, String> extra = new LinkedHashMap<>(extraBrokerConf);
         extra.put("brokerRole", "SLAVE");
         extra.put("brokerId", "1");
-        int port = target.equals("java") ? freeBrokerPort() : 0;
+        int port = isJava() ? freeBrokerPort() : 0;
         Path conf = writeBrokerConf(dir, port, extra);
         slaveProcess = launch("slave", brokerCommandIn.apply(dir, conf), dir, brokerEnv);
         Matcher m = slaveProcess.awaitLine(BROKER_BOOT, BOOT_TIMEOUT);
@@ -210,7 +235,13 @@ public final class Servers implements AutoCloseable {
     // ------------------------------------------------------------------ java (Apache RocketMQ oracle)
 
     private void startJava() throws Exception {
-        String cp = oracleClasspath();
+        // 4.9.7: one classpath for both; 5.x: namesrv 5.1.4 and broker 5.3.1 need different rocketmq-common jars
+        String nsCp = target.equals("java5")
+            ? oracleClasspath("rmq.oracle5.namesrv.classpath.file", "target/oracle5-namesrv.classpath", "oracle5")
+            : oracleClasspath("rmq.oracle.classpath.file", "target/oracle.classpath", "oracle");
+        String brokerCp = target.equals("java5")
+            ? oracleClasspath("rmq.oracle5.broker.classpath.file", "target/oracle5-broker.classpath", "oracle5")
+            : nsCp;
         Path home = Files.createDirectories(tmp.resolve("rocketmq-home"));
         Path confDir = Files.createDirectories(home.resolve("conf"));
         Path serverLogs = Files.createDirectories(tmp.resolve("logs"));
@@ -224,7 +255,7 @@ public final class Servers implements AutoCloseable {
         Path nsConf = nsDir.resolve("namesrv.properties");
         Files.writeString(nsConf, "listenPort=" + nsPort + "\n", StandardCharsets.UTF_8);
         ServerProcess ns = launch("namesrv",
-            javaCommand(cp, nsDir, home, "org.apache.rocketmq.namesrv.NamesrvStartup", "-c", nsConf.toString()),
+            javaCommand(nsCp, nsDir, home, "org.apache.rocketmq.namesrv.NamesrvStartup", "-c", nsConf.toString()),
             nsDir, env);
         ns.awaitLine(JAVA_NAMESRV_BOOT, BOOT_TIMEOUT);
         namesrvAddr = "127.0.0.1:" + nsPort;
@@ -233,7 +264,7 @@ public final class Servers implements AutoCloseable {
         int brokerPort = freeBrokerPort();
         brokerDir = Files.createDirectories(tmp.resolve("broker"));
         brokerEnv = env;
-        brokerCommandIn = (dir, conf) -> javaCommand(cp, dir, home, "org.apache.rocketmq.broker.BrokerStartup",
+        brokerCommandIn = (dir, conf) -> javaCommand(brokerCp, dir, home, "org.apache.rocketmq.broker.BrokerStartup",
             "-c", conf.toString(), "-n", namesrvAddr);
         brokerCommand = conf -> brokerCommandIn.apply(brokerDir, conf);
         Path conf = writeBrokerConf(brokerDir, brokerPort, extraBrokerConf);
@@ -241,11 +272,12 @@ public final class Servers implements AutoCloseable {
         awaitBroker(brokerProcess);
     }
 
-    private static String oracleClasspath() throws IOException {
-        Path f = Paths.get(System.getProperty("rmq.oracle.classpath.file", "target/oracle.classpath"));
+    private String oracleClasspath(String property, String dflt, String profile) throws IOException {
+        Path f = Paths.get(System.getProperty(property, dflt));
         if (!Files.isRegularFile(f)) {
-            throw new IllegalStateException("rmq.target=java needs the oracle classpath file " + f.toAbsolutePath()
-                + "; run Maven with -Poracle (mvn -Poracle -Drmq.target=java test)");
+            throw new IllegalStateException("rmq.target=" + target + " needs the oracle classpath file "
+                + f.toAbsolutePath() + "; run Maven with -P" + profile + " (mvn -P" + profile + " -Drmq.target="
+                + target + " test)");
         }
         String cp = Files.readString(f, StandardCharsets.UTF_8).trim();
         if (cp.isEmpty()) {
@@ -375,6 +407,14 @@ public final class Servers implements AutoCloseable {
             Path logs = tmp.resolve("logs");
             if (Files.isDirectory(logs)) {
                 copyTree(logs, logDir.resolve("server-logs"));
+            }
+            // the 5.x Java servers ignore conf/logback_*.xml and log to ${user.home}/logs/rocketmqlogs, and
+            // user.home is each server's working dir
+            for (String name : List.of("namesrv", "broker", "slave")) {
+                Path own = tmp.resolve(name).resolve("logs");
+                if (Files.isDirectory(own)) {
+                    copyTree(own, logDir.resolve("server-logs").resolve(name));
+                }
             }
         } catch (IOException | UncheckedIOException e) {
             System.err.println("warning: cannot copy server logs from " + tmp + ": " + e);

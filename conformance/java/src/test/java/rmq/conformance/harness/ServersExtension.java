@@ -1,6 +1,9 @@
 package rmq.conformance.harness;
 
+import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import org.junit.jupiter.api.extension.AfterAllCallback;
@@ -24,7 +27,11 @@ public final class ServersExtension implements BeforeAllCallback, AfterAllCallba
             Map<String, String> extra = new LinkedHashMap<>();
             BrokerConfig bc = context.getRequiredTestClass().getAnnotation(BrokerConfig.class);
             if (bc != null) {
-                for (String line : bc.value()) {
+                List<String> lines = new ArrayList<>(Arrays.asList(bc.value()));
+                if (Servers.serverLine() == 5) {
+                    lines.addAll(Arrays.asList(bc.serverLine5()));
+                }
+                for (String line : lines) {
                     int eq = line.indexOf('=');
                     if (eq <= 0) {
                         throw new IllegalArgumentException("@BrokerConfig line is not key=value: " + line);
