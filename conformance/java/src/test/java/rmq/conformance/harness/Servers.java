@@ -34,6 +34,11 @@ import java.util.stream.Stream;
  *       {@code rmq.oracle5.namesrv.classpath.file} and {@code rmq.oracle5.broker.classpath.file}).</li>
  *   <li>{@code rmq.bin}: path of the {@code rmq} binary (default {@code ../../target/debug/rmq}).</li>
  *   <li>{@code rmq.work.dir}: where child stdout/stderr and copied server logs go (default {@code target/rmq-work}).</li>
+ *   <li>{@code rmq.wiretap=true}: put {@code tools/wiretap.py} (a logging proxy) between the clients and the servers:
+ *       {@link #namesrvAddr()} is the proxy's, and the proxy rewrites the broker's address in the name server's
+ *       answers so that the clients' broker traffic goes through it as well. Every frame is logged to
+ *       {@code <log dir>/wiretap.jsonl} and saved under {@code <log dir>/frames/}. A debugging aid: tests that
+ *       compare route addresses with {@link #brokerAddr()} fail in this mode.</li>
  * </ul>
  */
 public final class Servers implements AutoCloseable {
@@ -121,6 +126,9 @@ public final class Servers implements AutoCloseable {
                 s.startJava();
             } else {
                 s.startRmq();
+            }
+            if (Boolean.getBoolean("rmq.wiretap")) {
+                s.startWiretap();
             }
             return s;
         } catch (Throwable t) {
@@ -316,6 +324,24 @@ public final class Servers implements AutoCloseable {
             + "  <root level=\"INFO\"><appender-ref ref=\"FILE\"/></root>\n"
             + "</configuration>\n";
         Files.writeString(file, xml, StandardCharsets.UTF_8);
+    }
+
+    // ------------------------------------------------------------------ wiretap (debugging)
+
+    private void startWiretap() throws Exception {
+        Path script = Paths.get(System.getProperty("rmq.wiretap.script", "tools/wiretap.py")).toAbsolutePath();
+        int nsPort = freePort();
+        int brokerPort = freePort();
+        String proxyBroker = "127.0.0.1:" + brokerPort;
+        List<String> cmd = List.of("python3", script.toString(),
+            "--listen", "ns=" + nsPort + "=" + namesrvAddr,
+            "--listen", "broker=" + brokerPort + "=" + brokerAddr,
+            "--rewrite", brokerAddr + "=" + proxyBroker,
+            "--log", logDir.resolve("wiretap.jsonl").toString(),
+            "--save-dir", logDir.resolve("frames").toString());
+        ServerProcess tap = launch("wiretap", cmd, tmp, childEnv());
+        tap.awaitLine(Pattern.compile("wiretap: broker listening"), BOOT_TIMEOUT);
+        namesrvAddr = "127.0.0.1:" + nsPort;
     }
 
     // ------------------------------------------------------------------ common
