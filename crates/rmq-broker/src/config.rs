@@ -63,6 +63,8 @@ pub struct BrokerConfig {
     /// `offsetCheckInSlave` (false): a slave answers an out-of-range pull offset like a master
     /// (OFFSET_MOVED with the corrected offset) instead of PULL_RETRY_IMMEDIATELY.
     pub offset_check_in_slave: bool,
+    /// `litePullMessageEnable` (true, 5.x): serve LITE_PULL_MESSAGE.
+    pub lite_pull_message_enable: bool,
     /// `enableMixedMessageType` (false, 5.x): allow topics with `message.type=MIXED`.
     pub enable_mixed_message_type: bool,
     /// `sendMessageThreadPoolNums`: sends processed at once (the permits of the send queue).
@@ -129,6 +131,7 @@ impl Default for BrokerConfig {
             slave_read_enable: false,
             offset_check_in_slave: false,
             enable_mixed_message_type: false,
+            lite_pull_message_enable: true,
             send_message_thread_pool_nums: 1,
             send_thread_pool_queue_capacity: 10_000,
             wait_time_mills_in_send_queue: 200,
@@ -248,6 +251,7 @@ impl BrokerConfig {
             "slaveReadEnable" => self.slave_read_enable = b(v),
             "offsetCheckInSlave" => self.offset_check_in_slave = b(v),
             "enableMixedMessageType" => self.enable_mixed_message_type = b(v),
+            "litePullMessageEnable" => self.lite_pull_message_enable = b(v),
             "sendMessageThreadPoolNums" => return num(k, v, &mut self.send_message_thread_pool_nums),
             "sendThreadPoolQueueCapacity" => return num(k, v, &mut self.send_thread_pool_queue_capacity),
             "waitTimeMillsInSendQueue" => return num(k, v, &mut self.wait_time_mills_in_send_queue),

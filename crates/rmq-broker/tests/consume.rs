@@ -643,6 +643,66 @@ async fn membership_changes_notify_the_group() {
     broker.shutdown().await.unwrap();
 }
 
+/// 5.x `DefaultLitePullConsumer` pulls with LITE_PULL_MESSAGE (361, sysFlag bit 0x10): served
+/// as PULL_MESSAGE, held and woken the same way; `litePullMessageEnable=false` forbids it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lite_pull_message_is_a_pull() {
+    let dir = tempfile::tempdir().unwrap();
+    let (broker, addr) = start(dir.path()).await;
+    let client = Arc::new(RemotingClient::new());
+    let t = "LitePullTopic";
+    send(&client, &addr, t, 0, "first", "TagA").await;
+    let lite = |p: Pull<'_>| {
+        let mut req = p.request();
+        req.code = rc::LITE_PULL_MESSAGE;
+        req
+    };
+    let found = pulled(
+        invoke(
+            &client,
+            &addr,
+            lite(Pull {
+                sys_flag: flag::SUBSCRIPTION | flag::LITE_PULL,
+                ..Pull::new("LG", t, 0, 0)
+            }),
+        )
+        .await,
+    );
+    assert_eq!(found.code, code::SUCCESS);
+    assert_eq!(found.bodies, ["first"]);
+
+    let waiters = broker.state().clone();
+    let held = {
+        let (client, addr) = (client.clone(), addr.clone());
+        tokio::spawn(async move {
+            let p = Pull {
+                sys_flag: flag::SUBSCRIPTION | flag::SUSPEND | flag::LITE_PULL,
+                suspend_ms: 10_000,
+                ..Pull::new("LG", t, 0, 1)
+            };
+            pulled(invoke(&client, &addr, lite(p)).await)
+        })
+    };
+    wait_until("the lite pull to be held", || waiters.pull_waiters.held() == 1).await;
+    send(&client, &addr, t, 0, "second", "TagA").await;
+    let resp = held.await.unwrap();
+    assert_eq!(resp.code, code::SUCCESS);
+    assert_eq!(resp.bodies, ["second"]);
+    broker.shutdown().await.unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = config(dir.path());
+    c.lite_pull_message_enable = false;
+    let (broker, addr) = start_with(c).await;
+    let resp = invoke(&client, &addr, lite(Pull::new("LG", t, 0, 0))).await;
+    assert_eq!(resp.code, code::NO_PERMISSION);
+    assert!(resp
+        .remark
+        .unwrap()
+        .ends_with("for lite pull consumer is forbidden"));
+    broker.shutdown().await.unwrap();
+}
+
 /// 5.x heartbeat v2 (`ClientManageProcessor.heartBeatV2`): the answer says the broker supports
 /// it; a changed fingerprint is a subscription change; a heartbeat without subscriptions keeps
 /// the stored ones, unless the broker has none (then the client must send them again).

@@ -104,6 +104,16 @@ impl Processor {
             }
             rc::END_TRANSACTION => return end_transaction::end_transaction(s, req).await,
             rc::PULL_MESSAGE => pull::pull(s, channel, req).await,
+            // 5.x DefaultLitePullConsumer: the same pull under its own code.
+            rc::LITE_PULL_MESSAGE if !s.config.lite_pull_message_enable => error(
+                req,
+                code::NO_PERMISSION,
+                format!(
+                    "the broker[{}] for lite pull consumer is forbidden",
+                    s.config.broker_ip1
+                ),
+            ),
+            rc::LITE_PULL_MESSAGE => pull::pull(s, channel, req).await,
             rc::HEART_BEAT => consumer::heartbeat(s, channel, req).await,
             rc::UNREGISTER_CLIENT => consumer::unregister_client(s, channel, req),
             rc::GET_CONSUMER_LIST_BY_GROUP => consumer::consumer_list(s, req),
