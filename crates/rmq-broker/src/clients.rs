@@ -251,6 +251,17 @@ impl ClientRegistry {
     }
 
     /// A consumer group as known from heartbeats.
+    /// The connection of consumer `client_id` in `group` (`ConsumerManager.findChannel`).
+    pub fn find_consumer(&self, group: &str, client_id: &str) -> Option<ClientConn> {
+        self.lock()
+            .consumers
+            .get(group)?
+            .members
+            .values()
+            .find(|c| c.client_id == client_id)
+            .cloned()
+    }
+
     pub fn consumer_group(&self, group: &str) -> Option<ConsumerGroup> {
         self.lock().consumers.get(group).cloned()
     }

@@ -703,6 +703,95 @@ async fn lite_pull_message_is_a_pull() {
     broker.shutdown().await.unwrap();
 }
 
+/// Answers GET_CONSUMER_RUNNING_INFO and CONSUME_MESSAGE_DIRECTLY like a consumer would,
+/// echoing what it was asked.
+struct Answerer;
+
+impl RequestHandler for Answerer {
+    fn handle(
+        self: Arc<Self>,
+        _channel: Channel,
+        request: RemotingCommand,
+    ) -> BoxFuture<'static, Option<RemotingCommand>> {
+        let body = format!(
+            r#"{{"code":{},"clientId":"{}","bodyLen":{},"brokerName":"{}"}}"#,
+            request.code,
+            request.ext("clientId").unwrap_or(""),
+            request.body.len(),
+            request.ext("brokerName").unwrap_or("")
+        );
+        let resp = RemotingCommand::response_to(&request, code::SUCCESS).with_body(body.into_bytes());
+        Box::pin(async move { Some(resp) })
+    }
+}
+
+/// GET_CONSUMER_RUNNING_INFO (307) and CONSUME_MESSAGE_DIRECTLY (309) go to the consumer over
+/// its own connection and its answer comes back to the admin; an unknown client is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_requests_are_forwarded_to_the_consumer() {
+    let dir = tempfile::tempdir().unwrap();
+    let (broker, addr) = start(dir.path()).await;
+    let consumer = RemotingClient::new().with_handler(Arc::new(Answerer));
+    let admin = RemotingClient::new();
+    let t = "ForwardTopic";
+    let hb = invoke(&consumer, &addr, heartbeat_request("client-f", "FG", t, "*", 1)).await;
+    assert_eq!(hb.code, code::SUCCESS);
+    let info = invoke(
+        &admin,
+        &addr,
+        RemotingCommand::request(rc::GET_CONSUMER_RUNNING_INFO)
+            .with_ext("consumerGroup", "FG")
+            .with_ext("clientId", "client-f")
+            .with_ext("jstackEnable", "false"),
+    )
+    .await;
+    assert_eq!(info.code, code::SUCCESS);
+    assert_eq!(
+        String::from_utf8_lossy(&info.body),
+        r#"{"code":307,"clientId":"client-f","bodyLen":0,"brokerName":""}"#
+    );
+
+    send(&admin, &addr, t, 0, "direct", "TagA").await;
+    let stored = pulled(invoke(&admin, &addr, Pull::new("FG", t, 0, 0).request()).await);
+    assert_eq!(stored.bodies, ["direct"]);
+    let msg_id = message::offset_msg_id(addr.parse().unwrap(), 0);
+    let direct = invoke(
+        &admin,
+        &addr,
+        RemotingCommand::request(rc::CONSUME_MESSAGE_DIRECTLY)
+            .with_ext("consumerGroup", "FG")
+            .with_ext("clientId", "client-f")
+            .with_ext("msgId", msg_id)
+            .with_ext("topic", t),
+    )
+    .await;
+    assert_eq!(direct.code, code::SUCCESS);
+    let answer = String::from_utf8_lossy(&direct.body).to_string();
+    assert!(
+        answer.contains(r#""code":309"#) && answer.contains(r#""brokerName":"broker-a""#),
+        "{answer}"
+    );
+    assert!(
+        !answer.contains(r#""bodyLen":0"#),
+        "the stored record is sent along: {answer}"
+    );
+
+    let offline = invoke(
+        &admin,
+        &addr,
+        RemotingCommand::request(rc::GET_CONSUMER_RUNNING_INFO)
+            .with_ext("consumerGroup", "FG")
+            .with_ext("clientId", "nobody"),
+    )
+    .await;
+    assert_eq!(offline.code, code::SYSTEM_ERROR);
+    assert_eq!(
+        offline.remark.as_deref(),
+        Some("The Consumer <FG> <nobody> not online")
+    );
+    broker.shutdown().await.unwrap();
+}
+
 /// 5.x heartbeat v2 (`ClientManageProcessor.heartBeatV2`): the answer says the broker supports
 /// it; a changed fingerprint is a subscription change; a heartbeat without subscriptions keeps
 /// the stored ones, unless the broker has none (then the client must send them again).

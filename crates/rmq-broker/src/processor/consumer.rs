@@ -4,7 +4,7 @@
 //! (LOCK_BATCH_MQ 41 / UNLOCK_BATCH_MQ 42).
 
 use rmq_protocol::body::{self, Connection, HeartbeatData, LockBatchRequestBody};
-use rmq_protocol::codes::response_code as code;
+use rmq_protocol::codes::{request_code as rc, response_code as code};
 use rmq_protocol::header::*;
 use rmq_protocol::RemotingCommand;
 use rmq_remoting::Channel;
@@ -176,4 +176,88 @@ pub(super) fn unlock_batch(s: &BrokerState, req: &RemotingCommand) -> RemotingCo
     };
     s.locks.unlock_batch(&b.consumer_group, &b.mq_set, &b.client_id);
     ok(req)
+}
+
+/// How long a forwarded request waits for the client (`Broker2Client.callClient`).
+const CALL_CLIENT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Forwards an admin request to one consumer over its own connection and returns the client's
+/// answer (`AdminBrokerProcessor.callConsumer`). Java also refuses clients older than 3.1.8;
+/// rmq forwards to any version (non-Java clients report their own numbering).
+async fn call_consumer(
+    s: &BrokerState,
+    req: &RemotingCommand,
+    group: &str,
+    client_id: &str,
+    forwarded: RemotingCommand,
+) -> RemotingCommand {
+    let Some(conn) = s.clients.find_consumer(group, client_id) else {
+        return error(
+            req,
+            code::SYSTEM_ERROR,
+            format!("The Consumer <{group}> <{client_id}> not online"),
+        );
+    };
+    match conn.channel.invoke(forwarded, CALL_CLIENT_TIMEOUT).await {
+        Ok(mut resp) => {
+            // The client's answer, under the admin request's opaque.
+            resp.opaque = req.opaque;
+            resp
+        }
+        Err(rmq_remoting::RemotingError::Timeout { .. }) => error(
+            req,
+            code::CONSUME_MSG_TIMEOUT,
+            format!("consumer <{group}> <{client_id}> Timeout: {CALL_CLIENT_TIMEOUT:?}"),
+        ),
+        Err(e) => error(
+            req,
+            code::SYSTEM_ERROR,
+            format!("invoke consumer <{group}> <{client_id}> Exception: {e}"),
+        ),
+    }
+}
+
+/// A copy of `req` as a new request with `code` (same extFields and body).
+fn forward(req: &RemotingCommand, code: i32) -> RemotingCommand {
+    let mut f = RemotingCommand::request(code).with_body(req.body.clone());
+    f.ext_fields = req.ext_fields.clone();
+    f
+}
+
+/// GET_CONSUMER_RUNNING_INFO (307): asked of the consumer itself (`mqadmin consumerStatus`,
+/// the dashboard); the body is its `ConsumerRunningInfo`.
+pub(super) async fn running_info(s: &BrokerState, req: &RemotingCommand) -> RemotingCommand {
+    let h = header!(req, GetConsumerRunningInfoRequestHeader);
+    let forwarded = forward(req, rc::GET_CONSUMER_RUNNING_INFO);
+    call_consumer(s, req, &h.consumer_group, &h.client_id, forwarded).await
+}
+
+/// CONSUME_MESSAGE_DIRECTLY (309): the stored message, by its offset msg id, handed to one
+/// consumer's listener (`mqadmin consumeMessage`, the dashboard's resend).
+pub(super) async fn consume_directly(s: &BrokerState, req: &RemotingCommand) -> RemotingCommand {
+    let h = header!(req, ConsumeMessageDirectlyResultRequestHeader);
+    let mut forwarded = forward(req, rc::CONSUME_MESSAGE_DIRECTLY);
+    forwarded
+        .ext_fields
+        .insert("brokerName".into(), s.config.broker_name.clone());
+    if let Some(tc) = h.topic.as_deref().and_then(|t| s.topics.get(t)) {
+        forwarded
+            .ext_fields
+            .insert("topicSysFlag".into(), tc.topic_sys_flag.to_string());
+    }
+    if let Some(g) = s.groups.get(&h.consumer_group) {
+        forwarded
+            .ext_fields
+            .insert("groupSysFlag".into(), g.group_sys_flag.to_string());
+    }
+    let record = h
+        .msg_id
+        .as_deref()
+        .and_then(|id| rmq_protocol::message::decode_offset_msg_id(id).ok())
+        .and_then(|(_, offset)| s.store.read_record(offset));
+    if let Some(record) = record {
+        forwarded.body = record;
+    }
+    let client_id = h.client_id.unwrap_or_default();
+    call_consumer(s, req, &h.consumer_group, &client_id, forwarded).await
 }

@@ -121,6 +121,8 @@ impl Processor {
             rc::GET_PRODUCER_CONNECTION_LIST => consumer::producer_connections(s, req),
             rc::QUERY_TOPIC_CONSUME_BY_WHO => consumer::consumed_by(s, req),
             rc::LOCK_BATCH_MQ => consumer::lock_batch(s, req),
+            rc::GET_CONSUMER_RUNNING_INFO => consumer::running_info(s, req).await,
+            rc::CONSUME_MESSAGE_DIRECTLY => consumer::consume_directly(s, req).await,
             rc::UNLOCK_BATCH_MQ => consumer::unlock_batch(s, req),
             rc::QUERY_CONSUMER_OFFSET => offset::query(s, req),
             rc::UPDATE_CONSUMER_OFFSET => offset::update(s, req),

@@ -1,6 +1,6 @@
 //! Admin and monitoring bodies (spec Appendix A).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use serde::{Deserialize, Serialize};
 
@@ -88,28 +88,49 @@ pub struct ProducerConnection {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct SubscriptionGroupConfig {
+    /// 5.x group attributes; 4.x readers ignore them.
+    #[serde(deserialize_with = "super::de_attributes")]
+    pub attributes: BTreeMap<String, String>,
     pub broker_id: i64,
     pub consume_broadcast_enable: bool,
     pub consume_enable: bool,
     pub consume_from_min_enable: bool,
+    /// 5.x: FIFO consumption (orderly POP, gRPC FIFO groups).
+    pub consume_message_orderly: bool,
+    /// 5.x.
+    pub consume_timeout_minute: i32,
     pub group_name: String,
+    /// 5.x `GroupRetryPolicy`, kept as written (rmq retries by the delay levels).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub group_retry_policy: Option<serde_json::Value>,
+    /// 5.x.
+    pub group_sys_flag: i32,
     pub notify_consumer_ids_changed_enable: bool,
     pub retry_max_times: i32,
     pub retry_queue_nums: i32,
+    /// 5.x `SimpleSubscriptionData` set, kept as written.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subscription_data_set: Option<Vec<serde_json::Value>>,
     pub which_broker_when_consume_slowly: i64,
 }
 
 impl Default for SubscriptionGroupConfig {
     fn default() -> Self {
         Self {
+            attributes: BTreeMap::new(),
             broker_id: 0,
             consume_broadcast_enable: true,
             consume_enable: true,
             consume_from_min_enable: true,
+            consume_message_orderly: false,
+            consume_timeout_minute: 15,
             group_name: String::new(),
+            group_retry_policy: None,
+            group_sys_flag: 0,
             notify_consumer_ids_changed_enable: true,
             retry_max_times: 16,
             retry_queue_nums: 1,
+            subscription_data_set: None,
             which_broker_when_consume_slowly: 1,
         }
     }

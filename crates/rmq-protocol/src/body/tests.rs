@@ -301,8 +301,14 @@ fn admin_bodies() {
     let conn: Connection = from_fastjson(br#"{"language":12}"#).unwrap();
     assert_eq!(conn.language, "RUST");
 
+    // 4.9 form, read; 5.x superset, written.
+    let sg4: SubscriptionGroupConfig = from_fastjson(
+        br#"{"brokerId":0,"consumeBroadcastEnable":true,"consumeEnable":true,"consumeFromMinEnable":true,"groupName":"CG","notifyConsumerIdsChangedEnable":true,"retryMaxTimes":16,"retryQueueNums":1,"whichBrokerWhenConsumeSlowly":1}"#,
+    )
+    .unwrap();
+    assert_eq!(sg4, SubscriptionGroupConfig::new("CG"));
     let sg: SubscriptionGroupConfig = exact(
-        r#"{"brokerId":0,"consumeBroadcastEnable":true,"consumeEnable":true,"consumeFromMinEnable":true,"groupName":"CG","notifyConsumerIdsChangedEnable":true,"retryMaxTimes":16,"retryQueueNums":1,"whichBrokerWhenConsumeSlowly":1}"#,
+        r#"{"attributes":{},"brokerId":0,"consumeBroadcastEnable":true,"consumeEnable":true,"consumeFromMinEnable":true,"consumeMessageOrderly":false,"consumeTimeoutMinute":15,"groupName":"CG","groupSysFlag":0,"notifyConsumerIdsChangedEnable":true,"retryMaxTimes":16,"retryQueueNums":1,"whichBrokerWhenConsumeSlowly":1}"#,
     );
     assert_eq!(sg, SubscriptionGroupConfig::new("CG"));
     let partial: SubscriptionGroupConfig =

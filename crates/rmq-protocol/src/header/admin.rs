@@ -99,6 +99,8 @@ command_header! {
         /// An offsetMsgId.
         opt msg_id: String => "msgId",
         opt broker_name: String => "brokerName",
+        /// 5.x: the message's topic (the broker adds `topicSysFlag` / `groupSysFlag`).
+        opt topic: String => "topic",
     }
 }
 

@@ -355,6 +355,7 @@ fn every_header_round_trips() {
         client_id: Some(s("c")),
         msg_id: Some(s("m")),
         broker_name: None,
+        topic: Some(s("T")),
     });
     round_trip(DeleteSubscriptionGroupRequestHeader {
         group_name: s("G"),
