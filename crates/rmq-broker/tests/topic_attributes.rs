@@ -104,3 +104,67 @@ async fn create_alter_and_refuse_attributes() {
     assert_eq!(attributes_of(&client, &addr, "FifoTopic").await[0].1, "DELAY");
     broker.shutdown().await.unwrap();
 }
+
+/// The 5.x single-item admin reads and list writes: GET_TOPIC_CONFIG (351),
+/// UPDATE_AND_CREATE_TOPIC_LIST (18), GET_SUBSCRIPTIONGROUP_CONFIG (352),
+/// UPDATE_AND_CREATE_SUBSCRIPTIONGROUP_LIST (225).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn five_x_topic_and_group_admin_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = Broker::start(config(dir.path())).await.unwrap();
+    let addr = addr(&broker);
+    let client = RemotingClient::new();
+    let call = |req| {
+        let client = &client;
+        let addr = &addr;
+        async move { client.invoke(addr, req, TIMEOUT).await.unwrap() }
+    };
+    let list = r#"{"topicConfigList":[{"topicName":"L1","readQueueNums":2,"writeQueueNums":2,"perm":6,"attributes":{"+message.type":"FIFO"}},{"topicName":"L2","readQueueNums":3,"writeQueueNums":3,"perm":6}]}"#;
+    let r =
+        call(RemotingCommand::request(rc::UPDATE_AND_CREATE_TOPIC_LIST).with_body(list.as_bytes().to_vec()))
+            .await;
+    assert_eq!(r.code, code::SUCCESS, "{:?}", r.remark);
+    let one = call(RemotingCommand::request(rc::GET_TOPIC_CONFIG).with_ext("topic", "L1")).await;
+    assert_eq!(one.code, code::SUCCESS);
+    let tc: rmq_protocol::body::TopicConfig = body::from_fastjson(&one.body).unwrap();
+    assert_eq!((tc.read_queue_nums, tc.message_type()), (2, "FIFO"));
+    let missing = call(RemotingCommand::request(rc::GET_TOPIC_CONFIG).with_ext("topic", "Nope")).await;
+    assert_eq!(missing.code, code::TOPIC_NOT_EXIST);
+    assert_eq!(
+        missing.remark.as_deref(),
+        Some("No topic in this broker. topic: Nope")
+    );
+    // A bad entry refuses the whole list: nothing of it is written.
+    let bad = r#"{"topicConfigList":[{"topicName":"L3"},{"topicName":"L4","attributes":{"+nope":"x"}}]}"#;
+    let r =
+        call(RemotingCommand::request(rc::UPDATE_AND_CREATE_TOPIC_LIST).with_body(bad.as_bytes().to_vec()))
+            .await;
+    assert_eq!(
+        (r.code, r.remark.as_deref()),
+        (code::SYSTEM_ERROR, Some("unsupported key: nope"))
+    );
+    let l3 = call(RemotingCommand::request(rc::GET_TOPIC_CONFIG).with_ext("topic", "L3")).await;
+    assert_eq!(l3.code, code::TOPIC_NOT_EXIST);
+
+    let groups = r#"{"groupConfigList":[{"groupName":"G1","consumeMessageOrderly":true},{"groupName":"G2","retryMaxTimes":3}]}"#;
+    let r = call(
+        RemotingCommand::request(rc::UPDATE_AND_CREATE_SUBSCRIPTIONGROUP_LIST)
+            .with_body(groups.as_bytes().to_vec()),
+    )
+    .await;
+    assert_eq!(r.code, code::SUCCESS, "{:?}", r.remark);
+    let g = call(RemotingCommand::request(rc::GET_SUBSCRIPTIONGROUP_CONFIG).with_ext("group", "G2")).await;
+    assert_eq!(g.code, code::SUCCESS);
+    let g: rmq_protocol::body::SubscriptionGroupConfig = body::from_fastjson(&g.body).unwrap();
+    assert_eq!(g.retry_max_times, 3);
+    let g1 = call(RemotingCommand::request(rc::GET_SUBSCRIPTIONGROUP_CONFIG).with_ext("group", "G1")).await;
+    let g1: rmq_protocol::body::SubscriptionGroupConfig = body::from_fastjson(&g1.body).unwrap();
+    assert!(g1.consume_message_orderly);
+    let none =
+        call(RemotingCommand::request(rc::GET_SUBSCRIPTIONGROUP_CONFIG).with_ext("group", "nobody")).await;
+    assert_eq!(
+        (none.code, none.remark.as_deref()),
+        (code::SYSTEM_ERROR, Some("No group in this broker"))
+    );
+    broker.shutdown().await.unwrap();
+}

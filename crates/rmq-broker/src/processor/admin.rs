@@ -69,6 +69,70 @@ pub(super) async fn update_topic(s: &BrokerState, req: &RemotingCommand) -> Remo
     }
 }
 
+/// UPDATE_AND_CREATE_TOPIC_LIST (18, 5.x): every topic checked (name, system topic, attributes)
+/// before any is written; one registration afterwards.
+pub(super) async fn update_topic_list(s: &BrokerState, req: &RemotingCommand) -> RemotingCommand {
+    if !s.config.is_master() {
+        return error(
+            req,
+            code::SYSTEM_ERROR,
+            "Can't modify topic or subscription group from slave broker, please execute it from master broker.",
+        );
+    }
+    let list: body::CreateTopicListRequestBody = match body::from_fastjson(&req.body) {
+        Ok(l) => l,
+        Err(e) => return error(req, code::SYSTEM_ERROR, format!("bad topic list body: {e}")),
+    };
+    let mut checked = Vec::with_capacity(list.topic_config_list.len());
+    for mut tc in list.topic_config_list {
+        if let Err(remark) = rmq_protocol::message::validate_topic(&tc.topic_name) {
+            return error(req, code::SYSTEM_ERROR, remark);
+        }
+        if topic::is_system_topic(&tc.topic_name) || s.topics.is_broker_system_topic(&tc.topic_name) {
+            return error(
+                req,
+                code::SYSTEM_ERROR,
+                format!("The topic[{}] is conflict with system topic.", tc.topic_name),
+            );
+        }
+        let modification: Vec<(String, String)> = std::mem::take(&mut tc.attributes).into_iter().collect();
+        let existing = s.topics.get(&tc.topic_name);
+        let current = existing
+            .as_ref()
+            .map(|t| t.attributes.clone())
+            .unwrap_or_default();
+        tc.attributes = match topic_attributes::alter(existing.is_none(), &current, &modification) {
+            Ok(a) => a,
+            Err(remark) => return error(req, code::SYSTEM_ERROR, remark),
+        };
+        if tc.message_type() == "MIXED" && !s.config.enable_mixed_message_type {
+            return error(req, code::SYSTEM_ERROR, "MIXED message type is not supported.");
+        }
+        checked.push(tc);
+    }
+    for tc in checked {
+        if let Err(e) = s.topics.upsert(tc) {
+            return error(req, code::SYSTEM_ERROR, format!("update topic failed: {e}"));
+        }
+    }
+    register::register_all(s, false).await;
+    ok(req)
+}
+
+/// GET_TOPIC_CONFIG (351, 5.x): one topic's config (`TopicConfigAndQueueMapping`; rmq has no
+/// static topics, so no `mappingDetail`).
+pub(super) fn topic_config_of(s: &BrokerState, req: &RemotingCommand) -> RemotingCommand {
+    let h = header!(req, GetTopicConfigRequestHeader);
+    match s.topics.get(&h.topic) {
+        Some(tc) => ok(req).with_body(body::to_json(&tc)),
+        None => error(
+            req,
+            code::TOPIC_NOT_EXIST,
+            format!("No topic in this broker. topic: {}", h.topic),
+        ),
+    }
+}
+
 pub(super) fn delete_topic(s: &BrokerState, req: &RemotingCommand) -> RemotingCommand {
     let h = header!(req, DeleteTopicRequestHeader);
     if topic::is_system_topic(&h.topic) {

@@ -1,9 +1,10 @@
 //! Subscription group admin: UPDATE_AND_CREATE_SUBSCRIPTIONGROUP (200),
-//! GET_ALL_SUBSCRIPTIONGROUP_CONFIG (201), DELETE_SUBSCRIPTIONGROUP (207).
+//! GET_ALL_SUBSCRIPTIONGROUP_CONFIG (201), DELETE_SUBSCRIPTIONGROUP (207), and the 5.x
+//! GET_SUBSCRIPTIONGROUP_CONFIG (352) and UPDATE_AND_CREATE_SUBSCRIPTIONGROUP_LIST (225).
 
 use rmq_protocol::body::{self, SubscriptionGroupConfig};
 use rmq_protocol::codes::response_code as code;
-use rmq_protocol::header::DeleteSubscriptionGroupRequestHeader;
+use rmq_protocol::header::{DeleteSubscriptionGroupRequestHeader, GetSubscriptionGroupConfigRequestHeader};
 use rmq_protocol::RemotingCommand;
 
 use super::{error, header, ok, SLAVE_REFUSES_ADMIN};
@@ -23,17 +24,57 @@ pub(super) fn update(s: &BrokerState, req: &RemotingCommand) -> RemotingCommand 
             )
         }
     };
-    if let Err(remark) = rmq_protocol::message::validate_group(&config.group_name) {
-        return error(req, code::SYSTEM_ERROR, remark);
+    upsert_all(s, req, vec![config])
+}
+
+/// UPDATE_AND_CREATE_SUBSCRIPTIONGROUP_LIST (225, 5.x): `{"groupConfigList":[...]}`; every name is
+/// checked before any group is written.
+pub(super) fn update_list(s: &BrokerState, req: &RemotingCommand) -> RemotingCommand {
+    if !s.config.is_master() {
+        return error(req, code::SYSTEM_ERROR, SLAVE_REFUSES_ADMIN);
     }
-    tracing::info!(group = %config.group_name, "update subscription group");
-    match s.groups.upsert(config) {
-        Ok(()) => ok(req),
-        Err(e) => error(
-            req,
-            code::SYSTEM_ERROR,
-            format!("update subscription group failed: {e}"),
-        ),
+    let list: body::SubscriptionGroupList = match body::from_fastjson(&req.body) {
+        Ok(l) => l,
+        Err(e) => {
+            return error(
+                req,
+                code::SYSTEM_ERROR,
+                format!("bad subscription group list body: {e}"),
+            )
+        }
+    };
+    upsert_all(s, req, list.group_config_list)
+}
+
+fn upsert_all(
+    s: &BrokerState,
+    req: &RemotingCommand,
+    configs: Vec<SubscriptionGroupConfig>,
+) -> RemotingCommand {
+    for config in &configs {
+        if let Err(remark) = rmq_protocol::message::validate_group(&config.group_name) {
+            return error(req, code::SYSTEM_ERROR, remark);
+        }
+    }
+    for config in configs {
+        tracing::info!(group = %config.group_name, "update subscription group");
+        if let Err(e) = s.groups.upsert(config) {
+            return error(
+                req,
+                code::SYSTEM_ERROR,
+                format!("update subscription group failed: {e}"),
+            );
+        }
+    }
+    ok(req)
+}
+
+/// GET_SUBSCRIPTIONGROUP_CONFIG (352, 5.x): one group's config.
+pub(super) fn get(s: &BrokerState, req: &RemotingCommand) -> RemotingCommand {
+    let h = header!(req, GetSubscriptionGroupConfigRequestHeader);
+    match s.groups.get(&h.group) {
+        Some(config) => ok(req).with_body(body::to_json(&config)),
+        None => error(req, code::SYSTEM_ERROR, "No group in this broker"),
     }
 }
 

@@ -228,3 +228,18 @@ pub struct GetConsumerStatusBody {
     #[serde(with = "mq_map")]
     pub message_queue_table: HashMap<MessageQueue, i64>,
 }
+
+/// `SubscriptionGroupList` (UPDATE_AND_CREATE_SUBSCRIPTIONGROUP_LIST body, 5.x).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct SubscriptionGroupList {
+    pub group_config_list: Vec<SubscriptionGroupConfig>,
+}
+
+/// `CreateTopicListRequestBody` (UPDATE_AND_CREATE_TOPIC_LIST body, 5.x): each config's
+/// `attributes` are modifications (`"+message.type": "FIFO"`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct CreateTopicListRequestBody {
+    pub topic_config_list: Vec<super::TopicConfig>,
+}

@@ -179,3 +179,18 @@ command_header! {
         req version: String => "version",
     }
 }
+
+command_header! {
+    /// GET_SUBSCRIPTIONGROUP_CONFIG (352, 5.x).
+    pub struct GetSubscriptionGroupConfigRequestHeader {
+        req group: String => "group",
+    }
+}
+
+command_header! {
+    /// GET_TOPIC_CONFIG (351, 5.x); `lo` asks for the static-topic mapping too.
+    pub struct GetTopicConfigRequestHeader {
+        req topic: String => "topic",
+        opt lo: bool => "lo",
+    }
+}
