@@ -35,7 +35,6 @@ import org.springframework.context.annotation.Import;
 import org.springframework.messaging.Message;
 import org.springframework.messaging.support.MessageBuilder;
 import org.springframework.test.annotation.DirtiesContext;
-import rmq.conformance.harness.Servers;
 
 /**
  * {@code @RocketMQMessageListener} consumers: a CONCURRENTLY one with a tag selector (raw MessageExt: body,
@@ -206,7 +205,7 @@ class ListenerTest extends SpringConformanceBase {
             assertEquals(r.getMessageQueue().getQueueId(), d.getQueueId());
             assertEquals(r.getQueueOffset(), d.getQueueOffset());
             Map<String, String> expected = sentProperties(sent, d.getMsgId());
-            expected.put("CLUSTER", Servers.CLUSTER);
+            expected.putAll(brokerAddedProperties());
             assertEquals(expected, wireProperties(d), "properties of " + e.getKey());
         }
     }

@@ -105,6 +105,20 @@ public abstract class SpringConformanceBase {
         return p;
     }
 
+    /**
+     * The properties the broker adds to every message it stores: CLUSTER (both lines), and on 5.x MSG_REGION and
+     * TRACE_ON ({@link ServerLine#storesRegionAndTraceProperties}).
+     */
+    static Map<String, String> brokerAddedProperties() {
+        Map<String, String> p = new TreeMap<>();
+        p.put("CLUSTER", Servers.CLUSTER);
+        if (ServerLine.storesRegionAndTraceProperties()) {
+            p.put("MSG_REGION", "DefaultRegion");
+            p.put("TRACE_ON", "true");
+        }
+        return p;
+    }
+
     /** What a message was sent with ({@link SentMessages}), WAIT=true left out as in {@link #wireProperties}. */
     static Map<String, String> sentProperties(SentMessages sent, String msgId) {
         Map<String, String> p = sent.properties(msgId);

@@ -1,6 +1,9 @@
 package rmq.spring;
 
+import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import org.junit.jupiter.api.extension.BeforeAllCallback;
@@ -11,7 +14,7 @@ import rmq.conformance.harness.Servers;
 
 /**
  * One name server + broker (the ../java harness's {@link Servers}) per test class, with the class's
- * {@link BrokerConfig} lines. Declare it with {@code @ExtendWith(SpringServers.class)} <em>before</em>
+ * {@link BrokerConfig} lines (and its {@code serverLine5} lines when {@link ServerLine#major()} is 5). Declare it with {@code @ExtendWith(SpringServers.class)} <em>before</em>
  * {@code @SpringBootTest}: the servers start before the Spring context is built (its
  * {@code rocketmq.name-server} comes from {@link #current()} through a {@code @DynamicPropertySource}).
  *
@@ -39,7 +42,11 @@ public final class SpringServers implements BeforeAllCallback, TestWatcher {
         Map<String, String> extra = new LinkedHashMap<>();
         BrokerConfig bc = testClass.getAnnotation(BrokerConfig.class);
         if (bc != null) {
-            for (String line : bc.value()) {
+            List<String> lines = new ArrayList<>(Arrays.asList(bc.value()));
+            if (ServerLine.major() == 5) {
+                lines.addAll(Arrays.asList(bc.serverLine5()));
+            }
+            for (String line : lines) {
                 int eq = line.indexOf('=');
                 if (eq <= 0) {
                     throw new IllegalArgumentException("@BrokerConfig line is not key=value: " + line);
@@ -54,6 +61,7 @@ public final class SpringServers implements BeforeAllCallback, TestWatcher {
                 current = null;
                 servers.close();
             });
+        awaitRegistered(servers);
         System.out.println("[rmq-spring] " + testClass.getSimpleName() + ": target=" + servers.targetName()
             + " line=" + ServerLine.major() + " namesrv=" + servers.namesrvAddr() + " broker="
             + servers.brokerAddr() + " logs=" + servers.logDir());
@@ -75,6 +83,28 @@ public final class SpringServers implements BeforeAllCallback, TestWatcher {
                 + e.getMessage().lines().findFirst().orElse(""));
             return Servers.start(label + "-retry", extra);
         }
+    }
+
+    /**
+     * Waits until the name server routes TBW102 to the broker, i.e. the broker has registered: the first send
+     * to a new topic needs that route. The 4.9.7 and rmq brokers print their boot line after registering; a
+     * 5.x broker prints it first and registers up to ~10 s later (its first periodic registerBrokerAll), and
+     * a send before that fails with "No route info of this topic".
+     */
+    static void awaitRegistered(Servers servers) throws Exception {
+        long deadline = System.currentTimeMillis() + 60_000;
+        NameServerProbe.Answer last = null;
+        while (System.currentTimeMillis() < deadline) {
+            last = NameServerProbe.routeOf(servers.namesrvAddr(), "TBW102");
+            // the broker's name, not its address: with -Drmq.wiretap=true the name server's answers carry the
+            // proxy's address instead
+            if (last.code() == 0 && last.body().contains("\"" + servers.brokerName() + "\"")) {
+                return;
+            }
+            Thread.sleep(200);
+        }
+        throw new IllegalStateException("the broker " + servers.brokerAddr() + " did not register TBW102 with the "
+            + "name server within 60 s; last answer: " + last + "\n" + servers.describe());
     }
 
     @Override
