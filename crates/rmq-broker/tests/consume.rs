@@ -789,6 +789,28 @@ async fn admin_requests_are_forwarded_to_the_consumer() {
         offline.remark.as_deref(),
         Some("The Consumer <FG> <nobody> not online")
     );
+
+    // 5.x QUERY_SUBSCRIPTION_BY_CONSUMER / QUERY_TOPICS_BY_CONSUMER.
+    let sub = invoke(
+        &admin,
+        &addr,
+        RemotingCommand::request(rc::QUERY_SUBSCRIPTION_BY_CONSUMER)
+            .with_ext("group", "FG")
+            .with_ext("topic", t),
+    )
+    .await;
+    let sub: body::QuerySubscriptionResponseBody = body::from_fastjson(&sub.body).unwrap();
+    assert_eq!(sub.subscription_data.unwrap().sub_string, "*");
+    update_offset(&admin, &addr, "FG", t, 0, 1).await;
+    let topics = invoke(
+        &admin,
+        &addr,
+        RemotingCommand::request(rc::QUERY_TOPICS_BY_CONSUMER).with_ext("group", "FG"),
+    )
+    .await;
+    let topics: body::TopicList = body::from_fastjson(&topics.body).unwrap();
+    assert_eq!(topics.topic_list, [t]);
+    assert_eq!(topics.broker_addr.as_deref(), Some(addr.as_str()));
     broker.shutdown().await.unwrap();
 }
 

@@ -261,3 +261,29 @@ pub(super) async fn consume_directly(s: &BrokerState, req: &RemotingCommand) -> 
     let client_id = h.client_id.unwrap_or_default();
     call_consumer(s, req, &h.consumer_group, &client_id, forwarded).await
 }
+
+/// QUERY_TOPICS_BY_CONSUMER (343, 5.x): the topics the group has committed offsets for here.
+pub(super) fn topics_by_consumer(s: &BrokerState, req: &RemotingCommand) -> RemotingCommand {
+    let h = header!(req, QueryTopicsByConsumerRequestHeader);
+    let mut topic_list: Vec<String> = s.offsets.topics_of_group(&h.group).into_iter().collect();
+    topic_list.sort();
+    ok(req).with_body(body::to_json(&body::TopicList {
+        broker_addr: Some(s.addr.clone()),
+        topic_list,
+    }))
+}
+
+/// QUERY_SUBSCRIPTION_BY_CONSUMER (345, 5.x): the group's subscription to a topic, from its
+/// consumers' heartbeats (absent when none is online).
+pub(super) fn subscription_by_consumer(s: &BrokerState, req: &RemotingCommand) -> RemotingCommand {
+    let h = header!(req, QuerySubscriptionByConsumerRequestHeader);
+    let subscription_data = s
+        .clients
+        .consumer_group(&h.group)
+        .and_then(|g| g.subscriptions.get(&h.topic).cloned());
+    ok(req).with_body(body::to_json(&body::QuerySubscriptionResponseBody {
+        group: h.group,
+        subscription_data,
+        topic: h.topic,
+    }))
+}

@@ -122,6 +122,8 @@ impl Processor {
             rc::QUERY_TOPIC_CONSUME_BY_WHO => consumer::consumed_by(s, req),
             rc::LOCK_BATCH_MQ => consumer::lock_batch(s, req),
             rc::GET_CONSUMER_RUNNING_INFO => consumer::running_info(s, req).await,
+            rc::QUERY_TOPICS_BY_CONSUMER => consumer::topics_by_consumer(s, req),
+            rc::QUERY_SUBSCRIPTION_BY_CONSUMER => consumer::subscription_by_consumer(s, req),
             rc::CONSUME_MESSAGE_DIRECTLY => consumer::consume_directly(s, req).await,
             rc::UNLOCK_BATCH_MQ => consumer::unlock_batch(s, req),
             rc::QUERY_CONSUMER_OFFSET => offset::query(s, req),

@@ -243,3 +243,13 @@ pub struct SubscriptionGroupList {
 pub struct CreateTopicListRequestBody {
     pub topic_config_list: Vec<super::TopicConfig>,
 }
+
+/// `QuerySubscriptionResponseBody` (QUERY_SUBSCRIPTION_BY_CONSUMER, 5.x).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct QuerySubscriptionResponseBody {
+    pub group: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subscription_data: Option<super::SubscriptionData>,
+    pub topic: String,
+}

@@ -194,3 +194,18 @@ command_header! {
         opt lo: bool => "lo",
     }
 }
+
+command_header! {
+    /// QUERY_TOPICS_BY_CONSUMER (343, 5.x).
+    pub struct QueryTopicsByConsumerRequestHeader {
+        req group: String => "group",
+    }
+}
+
+command_header! {
+    /// QUERY_SUBSCRIPTION_BY_CONSUMER (345, 5.x).
+    pub struct QuerySubscriptionByConsumerRequestHeader {
+        req group: String => "group",
+        req topic: String => "topic",
+    }
+}
