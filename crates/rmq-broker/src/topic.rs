@@ -118,6 +118,10 @@ impl TopicTable {
         add(topic_config(&config.broker_name, 1, broker_perm));
         add(topic_config(OFFSET_MOVED_EVENT, 1, 6));
         add(topic_config(SCHEDULE_TOPIC, 18, 6));
+        // 5.x creates both at start, so their routes exist before the first transaction
+        // (rocketmq-spring and admin tools look them up); 4.9 at its first check round.
+        add(topic_config(TRANS_HALF_TOPIC, 1, 6));
+        add(topic_config(TRANS_OP_HALF_TOPIC, 1, 6));
         add(topic_config(
             &format!("{}_REPLY_TOPIC", config.broker_cluster_name),
             1,
@@ -326,6 +330,10 @@ mod tests {
         let t = TopicTable::load(&config(dir.path(), true)).unwrap();
         assert_eq!(t.get("TBW102").unwrap().perm, 7);
         assert_eq!(t.get("SCHEDULE_TOPIC_XXXX").unwrap().read_queue_nums, 18);
+        for half in [TRANS_HALF_TOPIC, TRANS_OP_HALF_TOPIC] {
+            let tc = t.get(half).unwrap();
+            assert_eq!((tc.read_queue_nums, tc.write_queue_nums, tc.perm), (1, 1, 6), "{half}");
+        }
         let (tc, created) = t.create_on_send("TopicTest", "TBW102", 4, 0).unwrap().unwrap();
         assert!(created);
         assert_eq!((tc.read_queue_nums, tc.write_queue_nums, tc.perm), (4, 4, 6));
