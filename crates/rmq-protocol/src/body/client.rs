@@ -5,7 +5,10 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::{de_consume_from_where, de_consume_result, de_consume_type, de_message_model, mq_map};
+use super::{
+    de_consume_from_where, de_consume_result, de_consume_type, de_lenient_i32_vec, de_lenient_i64,
+    de_message_model, mq_map,
+};
 use crate::message::java_hash;
 
 /// `MessageQueue`: (topic, brokerName, queueId).
@@ -80,9 +83,13 @@ pub const SUB_ALL: &str = "*";
 #[serde(rename_all = "camelCase", default)]
 pub struct SubscriptionData {
     pub class_filter_mode: bool,
+    /// The Go client sends each code as a string.
+    #[serde(deserialize_with = "de_lenient_i32_vec")]
     pub code_set: Vec<i32>,
     pub expression_type: String,
     pub sub_string: String,
+    /// The C++ client sends it as a string.
+    #[serde(deserialize_with = "de_lenient_i64")]
     pub sub_version: i64,
     pub tags_set: Vec<String>,
     pub topic: String,

@@ -147,6 +147,46 @@ pub(crate) fn de_attributes<'de, D: Deserializer<'de>>(
     }
 }
 
+/// A number as fastjson reads it into a `long`/`int`: a number, a string holding one (the C++
+/// client writes `subVersion` as `"1700000000000"`, the Go client each `codeSet` entry as
+/// `"2598919"`), or null (0).
+fn lenient_number<T, E>(v: serde_json::Value) -> Result<T, E>
+where
+    T: TryFrom<i64> + std::str::FromStr,
+    E: serde::de::Error,
+{
+    let n: i64 = match &v {
+        serde_json::Value::Number(n) => n
+            .as_i64()
+            .or_else(|| n.as_f64().map(|f| f as i64))
+            .ok_or_else(|| E::custom(format!("number out of range: {n}")))?,
+        serde_json::Value::String(s) if s.trim().is_empty() => 0,
+        serde_json::Value::String(s) => s
+            .trim()
+            .parse()
+            .map_err(|_| E::custom(format!("expected a number, got \"{s}\"")))?,
+        serde_json::Value::Null => 0,
+        other => return Err(E::custom(format!("expected a number, got {other}"))),
+    };
+    T::try_from(n).map_err(|_| E::custom(format!("number out of range: {n}")))
+}
+
+/// A `long` field read as fastjson does (see [`lenient_number`]).
+pub(crate) fn de_lenient_i64<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+    lenient_number(serde_json::Value::deserialize(d)?)
+}
+
+/// A `Set<Integer>` read as fastjson does: each entry a number or a string holding one (null
+/// entries are left out); null is an empty set.
+pub(crate) fn de_lenient_i32_vec<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<i32>, D::Error> {
+    Option::<Vec<serde_json::Value>>::deserialize(d)?
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|v| !v.is_null())
+        .map(lenient_number)
+        .collect()
+}
+
 /// Maps keyed by `MessageQueue`: written with JSON-encoded string keys; read from those or
 /// (after the fastjson pre-pass) from object keys.
 pub mod mq_map {

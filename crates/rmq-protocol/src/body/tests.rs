@@ -229,6 +229,49 @@ fn heartbeat_golden() {
     );
 }
 
+/// The body rocketmq-client-cpp 1.x/2.x sends (taken through a logging proxy): enums as
+/// ordinals, `subVersion` as a string, no producerDataSet, a trailing newline.
+#[test]
+fn heartbeat_of_the_cpp_client() {
+    let hb: HeartbeatData = from_fastjson(
+        b"{\"clientID\":\"8506-127.0.0.1@DEFAULT\",\"consumerDataSet\":[{\"consumeFromWhere\":4,\"consumeType\":1,\"groupName\":\"G\",\"messageModel\":1,\"subscriptionDataSet\":[{\"subString\":\"*\",\"subVersion\":\"1796224873882\",\"topic\":\"%RETRY%G\"},{\"subString\":\"TagA\",\"subVersion\":\"1796224873882\",\"tagsSet\":[\"TagA\"],\"codeSet\":[2598919],\"topic\":\"T2\"}]}]}\n",
+    )
+    .unwrap();
+    let cd = &hb.consumer_data_set[0];
+    assert_eq!(cd.consume_from_where, "CONSUME_FROM_FIRST_OFFSET");
+    assert_eq!(cd.message_model, "CLUSTERING");
+    assert_eq!(cd.subscription_data_set[0].sub_version, 1_796_224_873_882);
+    assert_eq!(
+        cd.subscription_data_set[1],
+        SubscriptionData::from_tag_expression("T2", "TagA", 1_796_224_873_882)
+    );
+    let sub: SubscriptionData = from_fastjson(br#"{"subVersion":null}"#).unwrap();
+    assert_eq!(sub.sub_version, 0);
+    assert!(from_fastjson::<SubscriptionData>(br#"{"subVersion":"x1"}"#).is_err());
+}
+
+/// The body rocketmq-client-go v2.1.2 sends for a tag subscription (through a logging proxy):
+/// `codeSet` entries as strings.
+#[test]
+fn heartbeat_of_the_go_client() {
+    let hb: HeartbeatData = from_fastjson(
+        br#"{"clientID":"192.0.2.2@26069","producerDataSet":[{"groupName":"GoProducer_289c5b8"}],"consumerDataSet":[{"groupName":"GoTag_289c5b8","consumeType":"CONSUME_PASSIVELY","messageModel":"CLUSTERING","consumeFromWhere":"CONSUME_FROM_FIRST_OFFSET","subscriptionDataSet":[{"classFilterMode":false,"topic":"GoTopic_289c5b8","subString":"TagA","tagsSet":["TagA"],"codeSet":["2598919"],"subVersion":1796225666221960896,"expressionType":"TAG"},{"classFilterMode":false,"topic":"%RETRY%GoTag_289c5b8","subString":"*","tagsSet":[],"codeSet":[],"subVersion":1796225666221977944,"expressionType":"TAG"}],"unitMode":false}]}"#,
+    )
+    .unwrap();
+    let cd = &hb.consumer_data_set[0];
+    assert_eq!(hb.producer_data_set[0].group_name, "GoProducer_289c5b8");
+    assert_eq!(
+        cd.subscription_data_set[0],
+        SubscriptionData::from_tag_expression("GoTopic_289c5b8", "TagA", 1_796_225_666_221_960_896)
+    );
+    assert!(cd.subscription_data_set[1].code_set.is_empty());
+    let sub: SubscriptionData = from_fastjson(br#"{"codeSet":[1," -2 ",null]}"#).unwrap();
+    assert_eq!(sub.code_set, vec![1, -2]);
+    let sub: SubscriptionData = from_fastjson(br#"{"codeSet":null}"#).unwrap();
+    assert!(sub.code_set.is_empty());
+    assert!(from_fastjson::<SubscriptionData>(br#"{"codeSet":["4294967296"]}"#).is_err());
+}
+
 #[test]
 fn heartbeat_enums_as_numbers_and_missing_fields() {
     let hb: HeartbeatData = from_fastjson(
