@@ -16,6 +16,9 @@
 //	delay         a message with delay level 1 (1 s) arrives, not before 1 s
 //	retry         a consumer that answers ConsumeRetryLater once gets the message again
 //	              (CONSUMER_SEND_MSG_BACK, %RETRY% topic)
+//	broadcast     a broadcasting push consumer (offsets kept locally) gets every message of a topic
+//	transaction   a transaction producer: a half message committed by the local transaction
+//	              (END_TRANSACTION) arrives, one rolled back does not
 //
 // Usage: go-client -ns 127.0.0.1:9876 [-n 40] [-timeout 90s]
 package main
@@ -88,6 +91,11 @@ type received struct {
 // The handler may ask for a retry through retryOnce (body -> true: answer ConsumeRetryLater once).
 func consume(group, topic, expr string, from consumer.ConsumeFromWhere, orderly bool,
 	expected map[string]bool, retryOnce map[string]bool) (map[string]received, []string, error) {
+	return consumeModel(consumer.Clustering, group, topic, expr, from, orderly, expected, retryOnce)
+}
+
+func consumeModel(model consumer.MessageModel, group, topic, expr string, from consumer.ConsumeFromWhere, orderly bool,
+	expected map[string]bool, retryOnce map[string]bool) (map[string]received, []string, error) {
 	var mu sync.Mutex
 	got := map[string]received{}
 	var order []string
@@ -96,7 +104,7 @@ func consume(group, topic, expr string, from consumer.ConsumeFromWhere, orderly 
 	opts := []consumer.Option{
 		consumer.WithNameServer([]string{*nsAddr}),
 		consumer.WithGroupName(group),
-		consumer.WithConsumerModel(consumer.Clustering),
+		consumer.WithConsumerModel(model),
 		consumer.WithConsumeFromWhere(from),
 		consumer.WithConsumerOrder(orderly),
 	}
@@ -356,6 +364,12 @@ func main() {
 	if wanted("retry") {
 		report("retry", retry(ctx, p, run))
 	}
+	if wanted("broadcast") {
+		report("broadcast", broadcast(ctx, p, run))
+	}
+	if wanted("transaction") {
+		report("transaction", transaction(ctx, run))
+	}
 	_ = p.Shutdown()
 	finish()
 }
@@ -449,6 +463,71 @@ func retry(ctx context.Context, p rocketmq.Producer, run string) error {
 		return fmt.Errorf("the message never arrived")
 	}
 	return check(got, map[string]sent{body: {"TagR", "rkey"}})
+}
+
+func broadcast(ctx context.Context, p rocketmq.Producer, run string) error {
+	topic := "GoBroadcast_" + run
+	expected := map[string]sent{}
+	for i := 0; i < 8; i++ {
+		body := fmt.Sprintf("go-%s-bc-%d", run, i)
+		res, err := p.SendSync(ctx, newMsg(topic, body, "TagC", fmt.Sprintf("ckey-%d", i)))
+		if err != nil {
+			return err
+		}
+		if res.Status != primitive.SendOK {
+			return fmt.Errorf("status %d", res.Status)
+		}
+		expected[body] = sent{"TagC", fmt.Sprintf("ckey-%d", i)}
+	}
+	got, _, err := consumeModel(consumer.BroadCasting, "GoBroadcast_"+run, topic, "*", consumer.ConsumeFromFirstOffset, false, keysOf(expected), nil)
+	if err != nil {
+		return err
+	}
+	return check(got, expected)
+}
+
+type txListener struct{}
+
+func (txListener) ExecuteLocalTransaction(m *primitive.Message) primitive.LocalTransactionState {
+	if strings.HasSuffix(string(m.Body), "-rollback") {
+		return primitive.RollbackMessageState
+	}
+	return primitive.CommitMessageState
+}
+
+func (txListener) CheckLocalTransaction(m *primitive.MessageExt) primitive.LocalTransactionState {
+	return txListener{}.ExecuteLocalTransaction(&m.Message)
+}
+
+func transaction(ctx context.Context, run string) error {
+	topic := "GoTx_" + run
+	tp, err := rocketmq.NewTransactionProducer(txListener{},
+		producer.WithNameServer([]string{*nsAddr}),
+		producer.WithGroupName("GoTxProducer_"+run),
+		producer.WithRetry(2))
+	if err != nil {
+		return err
+	}
+	if err := tp.Start(); err != nil {
+		return err
+	}
+	defer func() { _ = tp.Shutdown() }()
+	commit, rollback := "go-"+run+"-tx-commit", "go-"+run+"-tx-rollback"
+	for _, body := range []string{rollback, commit} {
+		res, err := tp.SendMessageInTransaction(ctx, newMsg(topic, body, "TagT", "tkey"))
+		if err != nil {
+			return fmt.Errorf("%s: %w", body, err)
+		}
+		if res.Status != primitive.SendOK {
+			return fmt.Errorf("%s: status %d", body, res.Status)
+		}
+	}
+	got, _, err := consume("GoTx_"+run, topic, "*", consumer.ConsumeFromFirstOffset, false, map[string]bool{commit: true}, nil)
+	if err != nil {
+		return err
+	}
+	// check() also refuses the rolled back message, had it arrived
+	return check(got, map[string]sent{commit: {"TagT", "tkey"}})
 }
 
 func errsToErr(errs []string) error {

@@ -154,7 +154,9 @@ impl Ctx {
             .message_model(MessageModel::Clustering)
             .consume_from_where(from)
             .build();
-        c.subscribe(topic, expr).await.map_err(|e| format!("subscribe: {e}"))?;
+        c.subscribe(topic, expr)
+            .await
+            .map_err(|e| format!("subscribe: {e}"))?;
         if orderly {
             c.register_message_listener_orderly(sink.clone());
         } else {
@@ -199,7 +201,9 @@ fn check(r: &Received, expected: &Sent) -> Result<(), String> {
     for (b, got) in &r.got {
         match expected.get(b) {
             None => return Err(format!("unexpected message {b:?}")),
-            Some(sent) if sent != got => return Err(format!("{b} arrived with (tag, keys) {got:?}, sent {sent:?}")),
+            Some(sent) if sent != got => {
+                return Err(format!("{b} arrived with (tag, keys) {got:?}, sent {sent:?}"))
+            }
             _ => {}
         }
     }
@@ -216,7 +220,10 @@ fn msg(topic: &str, body: &str, tag: &str, keys: &str) -> Message {
 }
 
 async fn run(ctx: &mut Ctx) {
-    let run = format!("{:08x}", std::process::id() ^ (std::time::UNIX_EPOCH.elapsed().unwrap().as_nanos() as u32));
+    let run = format!(
+        "{:08x}",
+        std::process::id() ^ (std::time::UNIX_EPOCH.elapsed().unwrap().as_nanos() as u32)
+    );
     let topic = format!("RustTopic_{run}");
     let mut p = DefaultMQProducer::builder(ctx.runtime.clone())
         .producer_group(format!("RustProducer_{run}"))
@@ -241,7 +248,14 @@ async fn run(ctx: &mut Ctx) {
             Err(e) => errs.push(format!("{i}: {e}")),
         }
     }
-    ctx.report("send", if errs.is_empty() { Ok(()) } else { Err(errs[..errs.len().min(3)].join("; ")) });
+    ctx.report(
+        "send",
+        if errs.is_empty() {
+            Ok(())
+        } else {
+            Err(errs[..errs.len().min(3)].join("; "))
+        },
+    );
 
     if ctx.wanted("send-batch") {
         let mut batch = Sent::new();
@@ -276,10 +290,21 @@ async fn run(ctx: &mut Ctx) {
         }
     }
     if ctx.wanted("push-tag") {
-        let tag_a: Sent = all.iter().filter(|(_, (t, _))| t == "TagA").map(|(k, v)| (k.clone(), v.clone())).collect();
+        let tag_a: Sent = all
+            .iter()
+            .filter(|(_, (t, _))| t == "TagA")
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
         let want: HashSet<String> = tag_a.keys().cloned().collect();
         let r = ctx
-            .consume(&format!("RustTag_{run}"), &topic, "TagA", ConsumeFromWhere::ConsumeFromFirstOffset, false, &want)
+            .consume(
+                &format!("RustTag_{run}"),
+                &topic,
+                "TagA",
+                ConsumeFromWhere::ConsumeFromFirstOffset,
+                false,
+                &want,
+            )
             .await;
         let r = r.and_then(|r| check(&r, &tag_a));
         ctx.report("push-tag", r);
@@ -316,7 +341,14 @@ async fn orderly(ctx: &Ctx, p: &DefaultMQProducer, run: &str) -> Result<(), Stri
     }
     let want: HashSet<String> = sent.keys().cloned().collect();
     let r = ctx
-        .consume(&format!("RustOrderly_{run}"), &topic, "*", ConsumeFromWhere::ConsumeFromFirstOffset, true, &want)
+        .consume(
+            &format!("RustOrderly_{run}"),
+            &topic,
+            "*",
+            ConsumeFromWhere::ConsumeFromFirstOffset,
+            true,
+            &want,
+        )
         .await?;
     check(&r, &sent)?;
     let mut seen: BTreeMap<usize, Vec<String>> = BTreeMap::new();
@@ -325,7 +357,12 @@ async fn orderly(ctx: &Ctx, p: &DefaultMQProducer, run: &str) -> Result<(), Stri
         if !dup.insert(b.clone()) {
             continue;
         }
-        let key: usize = b.split("-k").nth(1).and_then(|s| s.split('-').next()).and_then(|s| s.parse().ok()).unwrap();
+        let key: usize = b
+            .split("-k")
+            .nth(1)
+            .and_then(|s| s.split('-').next())
+            .and_then(|s| s.parse().ok())
+            .unwrap();
         seen.entry(key).or_default().push(b.clone());
     }
     if seen != per_key {
@@ -361,7 +398,10 @@ fn main() {
         passed: 0,
         failed: 0,
     };
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio");
     rt.block_on(run(&mut ctx));
     println!("rust: {} passed, {} failed", ctx.passed, ctx.failed);
     // The client's background tasks need no orderly stop for this test.
