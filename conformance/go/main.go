@@ -11,6 +11,8 @@
 //	push-default  the same with the default ConsumeFromLastOffset (a young topic: the broker
 //	              answers offset 0 for a new group)
 //	push-tag      new group subscribed to "TagA": exactly the TagA messages
+//	push-timestamp  new group, ConsumeFromTimestamp (the client's default: 30 minutes back,
+//	              SEARCH_OFFSET_BY_TIMESTAMP): every message
 //	orderly       messages with 4 sharding keys sent through a hash queue selector, an orderly
 //	              push consumer (LOCK_BATCH_MQ) gets them all, in send order per key
 //	delay         a message with delay level 1 (1 s) arrives, not before 1 s
@@ -354,6 +356,13 @@ func main() {
 			err = check(got, tagA)
 		}
 		report("push-tag", err)
+	}
+	if wanted("push-timestamp") {
+		got, _, err := consume("GoTimestamp_"+run, topic, "*", consumer.ConsumeFromTimestamp, false, keysOf(all), nil)
+		if err == nil {
+			err = check(got, all)
+		}
+		report("push-timestamp", err)
 	}
 	if wanted("orderly") {
 		report("orderly", orderly(ctx, p, run))
