@@ -23,7 +23,7 @@ import rmq.conformance.harness.BrokerConfig;
  */
 // serverLine5: see TransactionTest (5.x batches the op records of committed half messages)
 @BrokerConfig(value = {"transactionCheckInterval=1000", "transactionTimeOut=1000"},
-    serverLine5 = {"transactionOpMsgMaxSize=0"})
+    serverLine5 = {"transactionOpMsgMaxSize=1"})
 class TransactionRestartTest extends ConformanceBase {
 
     /**

@@ -35,10 +35,12 @@ import rmq.conformance.harness.BrokerConfig;
 // done") for TransactionalOpBatchService, which writes it every transactionOpBatchInterval (3 s) or once the
 // queued records exceed transactionOpMsgMaxSize (4096 bytes). With the 1 s check interval of these tests the
 // check service checks a half message again before its op record is written, the producer answers COMMIT
-// again and the message is delivered twice (seen: 2 and 4 copies). transactionOpMsgMaxSize=0 makes every
-// commit/rollback write its op record at once, as 4.9.7's deletePrepareMessage does.
+// again and the message is delivered twice (seen: 2 and 4 copies). transactionOpMsgMaxSize=1 makes every
+// commit/rollback wake the batch service and write its op record at once, as 4.9.7's deletePrepareMessage
+// does. (0 does not work: getOpMessage stops appending records once the text is >= the max size, so with 0
+// it never writes an op record at all.)
 @BrokerConfig(value = {"transactionCheckInterval=1000", "transactionTimeOut=1000", "transactionCheckMax=2"},
-    serverLine5 = {"transactionOpMsgMaxSize=0"})
+    serverLine5 = {"transactionOpMsgMaxSize=1"})
 class TransactionTest extends ConformanceBase {
 
     /** What the producer's local transactions decide, per body; and how often the broker asked back. */
