@@ -27,6 +27,9 @@ fn split_key(key: &str) -> Option<(&str, &str)> {
 pub struct ConsumerOffsetTable {
     path: PathBuf,
     table: Mutex<HashMap<String, HashMap<i32, i64>>>,
+    /// 5.x `pullOffsetTable`: the next offset last served to the group per queue (in memory,
+    /// shown as `pullOffset` in GET_CONSUME_STATS).
+    pulled: Mutex<HashMap<String, HashMap<i32, i64>>>,
     /// Bumped by every change; compared with `persisted` to skip idle writes.
     version: AtomicU64,
     persisted: AtomicU64,
@@ -44,6 +47,7 @@ impl ConsumerOffsetTable {
         Ok(ConsumerOffsetTable {
             path,
             table: Mutex::new(loaded.map(|w| w.offset_table).unwrap_or_default()),
+            pulled: Mutex::new(HashMap::new()),
             version: AtomicU64::new(0),
             persisted: AtomicU64::new(0),
             write_lock: Mutex::new(()),
@@ -61,6 +65,25 @@ impl ConsumerOffsetTable {
             .or_default()
             .insert(queue_id, offset);
         self.version.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Records the next offset a pull served (`commitPullOffset`).
+    pub fn commit_pull(&self, group: &str, topic: &str, queue_id: i32, next_offset: i64) {
+        self.pulled
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(offset_key(topic, group))
+            .or_default()
+            .insert(queue_id, next_offset);
+    }
+
+    /// The next offset last served to the group, if it pulled here (`queryPullOffset`).
+    pub fn query_pull(&self, group: &str, topic: &str, queue_id: i32) -> Option<i64> {
+        self.pulled
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&offset_key(topic, group))
+            .and_then(|m| m.get(&queue_id).copied())
     }
 
     /// The committed offset, if any.

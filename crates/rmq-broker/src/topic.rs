@@ -332,7 +332,11 @@ mod tests {
         assert_eq!(t.get("SCHEDULE_TOPIC_XXXX").unwrap().read_queue_nums, 18);
         for half in [TRANS_HALF_TOPIC, TRANS_OP_HALF_TOPIC] {
             let tc = t.get(half).unwrap();
-            assert_eq!((tc.read_queue_nums, tc.write_queue_nums, tc.perm), (1, 1, 6), "{half}");
+            assert_eq!(
+                (tc.read_queue_nums, tc.write_queue_nums, tc.perm),
+                (1, 1, 6),
+                "{half}"
+            );
         }
         let (tc, created) = t.create_on_send("TopicTest", "TBW102", 4, 0).unwrap().unwrap();
         assert!(created);

@@ -93,6 +93,10 @@ pub(super) fn consume_stats(s: &BrokerState, req: &RemotingCommand) -> RemotingC
                     broker_offset,
                     consumer_offset,
                     last_timestamp,
+                    pull_offset: s
+                        .offsets
+                        .query_pull(&h.consumer_group, &topic, queue_id)
+                        .map_or(consumer_offset, |p| p.max(consumer_offset)),
                 },
             );
         }

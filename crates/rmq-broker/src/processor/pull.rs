@@ -384,6 +384,10 @@ async fn respond(
     if c == code::PULL_OFFSET_MOVED {
         offset_moved_event(s, q, requested, r.next_begin_offset).await;
     }
+    if s.config.is_master() {
+        s.offsets
+            .commit_pull(&q.group, &q.topic, q.queue_id, r.next_begin_offset);
+    }
     let header = PullMessageResponseHeader {
         suggest_which_broker_id: suggest,
         next_begin_offset: r.next_begin_offset,

@@ -25,6 +25,8 @@ pub struct OffsetWrapper {
     pub broker_offset: i64,
     pub consumer_offset: i64,
     pub last_timestamp: i64,
+    /// 5.x: the next offset served to the group (at least `consumerOffset`).
+    pub pull_offset: i64,
 }
 
 /// `TopicStatsTable` (GET_TOPIC_STATS_INFO body).

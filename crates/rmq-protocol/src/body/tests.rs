@@ -313,7 +313,7 @@ fn message_queue_keyed_maps() {
     assert_eq!(cs.offset_table[&mq].broker_offset, 100);
     assert_eq!(
         text(&to_json(&cs)),
-        r#"{"consumeTps":1.5,"offsetTable":{"{\"brokerName\":\"broker-a\",\"queueId\":0,\"topic\":\"TopicTest\"}":{"brokerOffset":100,"consumerOffset":90,"lastTimestamp":1700000000000}}}"#
+        r#"{"consumeTps":1.5,"offsetTable":{"{\"brokerName\":\"broker-a\",\"queueId\":0,\"topic\":\"TopicTest\"}":{"brokerOffset":100,"consumerOffset":90,"lastTimestamp":1700000000000,"pullOffset":0}}}"#
     );
     assert_eq!(from_fastjson::<ConsumeStats>(&to_json(&cs)).unwrap(), cs);
 
