@@ -164,6 +164,9 @@ def role_consume(a):
                     if expression == "*" or tags == expression}
         batch = set(state["batch"]) if expression == "*" else set()
 
+    if not expected:
+        leave(report(case, False, "nothing to expect: the sends failed"))
+
     got = {}       # body -> (tags, keys)
     order = []     # bodies in arrival order
     blobs = []     # messages with an empty body: a batch stored as one message
