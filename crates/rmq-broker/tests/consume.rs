@@ -1039,3 +1039,45 @@ async fn queue_locks_are_exclusive() {
     );
     broker.shutdown().await.unwrap();
 }
+
+/// The heartbeats rocketmq-client-cpp (1.x/2.x: `subVersion` as a string, enums as ordinals, a
+/// trailing newline) and rocketmq-client-go v2 (`codeSet` entries as strings) send, byte for
+/// byte as captured through a logging proxy: both register their consumer, as on Apache
+/// RocketMQ. They were answered SYSTEM_ERROR, so the group had no member and never pulled.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn heartbeats_of_the_cpp_and_go_clients_register_their_consumers() {
+    let dir = tempfile::tempdir().unwrap();
+    let (broker, addr) = start(dir.path()).await;
+    let client = RemotingClient::new();
+    let cpp = "{\"clientID\":\"8506-127.0.0.1@DEFAULT\",\"consumerDataSet\":[{\"consumeFromWhere\":0,\"consumeType\":1,\"groupName\":\"CppGroup\",\"messageModel\":1,\"subscriptionDataSet\":[{\"subString\":\"*\",\"subVersion\":\"1796224873882\",\"topic\":\"%RETRY%CppGroup\"},{\"subString\":\"*\",\"subVersion\":\"1796224873882\",\"topic\":\"CppTopic\"}]}]}\n";
+    let go = r#"{"clientID":"192.0.2.2@26069","producerDataSet":[{"groupName":"GoProducer"}],"consumerDataSet":[{"groupName":"GoGroup","consumeType":"CONSUME_PASSIVELY","messageModel":"CLUSTERING","consumeFromWhere":"CONSUME_FROM_FIRST_OFFSET","subscriptionDataSet":[{"classFilterMode":false,"topic":"GoTopic","subString":"TagA","tagsSet":["TagA"],"codeSet":["2598919"],"subVersion":1796225666221960896,"expressionType":"TAG"},{"classFilterMode":false,"topic":"%RETRY%GoGroup","subString":"*","tagsSet":[],"codeSet":[],"subVersion":1796225666221977944,"expressionType":"TAG"}],"unitMode":false}]}"#;
+    for (group, member, hb) in [
+        ("CppGroup", "8506-127.0.0.1@DEFAULT", cpp),
+        ("GoGroup", "192.0.2.2@26069", go),
+    ] {
+        let req = RemotingCommand::request(rc::HEART_BEAT).with_body(hb.as_bytes().to_vec());
+        let resp = invoke(&client, &addr, req).await;
+        assert_eq!(resp.code, code::SUCCESS, "{group}: {:?}", resp.remark);
+        let list = invoke(
+            &client,
+            &addr,
+            RemotingCommand::request(rc::GET_CONSUMER_LIST_BY_GROUP).with_ext("consumerGroup", group),
+        )
+        .await;
+        assert_eq!(list.code, code::SUCCESS, "{group}: {:?}", list.remark);
+        let list: body::GetConsumerListByGroupResponseBody = body::from_fastjson(&list.body).unwrap();
+        assert_eq!(list.consumer_id_list, [member]);
+    }
+    let conns = invoke(
+        &client,
+        &addr,
+        RemotingCommand::request(rc::GET_CONSUMER_CONNECTION_LIST).with_ext("consumerGroup", "GoGroup"),
+    )
+    .await;
+    let conns: body::ConsumerConnection = body::from_fastjson(&conns.body).unwrap();
+    assert_eq!(
+        conns.subscription_table["GoTopic"].code_set,
+        [message::java_hash("TagA")]
+    );
+    broker.shutdown().await.unwrap();
+}
