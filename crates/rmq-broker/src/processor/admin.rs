@@ -12,50 +12,57 @@ use crate::topic::{self, topic_config};
 use crate::topic_attributes;
 use crate::{register, BrokerState};
 
-pub(super) async fn update_topic(s: &BrokerState, req: &RemotingCommand) -> RemotingCommand {
-    let h = header!(req, CreateTopicRequestHeader);
-    if !s.config.is_master() {
-        return error(
-            req,
-            code::SYSTEM_ERROR,
-            "Can't modify topic or subscription group from slave broker, please execute it from master broker.",
-        );
+const SLAVE_REFUSES_TOPIC_ADMIN: &str =
+    "Can't modify topic or subscription group from slave broker, please execute it from master broker.";
+
+/// The checks every topic create/update passes (`AdminBrokerProcessor.updateAndCreateTopic`):
+/// a valid name that is no system topic, the attribute modification applied to the current
+/// attributes (`AttributeUtil`), MIXED only with `enableMixedMessageType`. Returns the config to
+/// store and the one stored now, if any.
+fn checked_topic(
+    s: &BrokerState,
+    mut tc: TopicConfig,
+    modification: &[(String, String)],
+) -> Result<(TopicConfig, Option<TopicConfig>), String> {
+    rmq_protocol::message::validate_topic(&tc.topic_name)?;
+    if topic::is_system_topic(&tc.topic_name) || s.topics.is_broker_system_topic(&tc.topic_name) {
+        return Err(format!(
+            "The topic[{}] is conflict with system topic.",
+            tc.topic_name
+        ));
     }
-    if let Err(remark) = rmq_protocol::message::validate_topic(&h.topic) {
-        return error(req, code::SYSTEM_ERROR, remark);
-    }
-    if topic::is_system_topic(&h.topic) || s.topics.is_broker_system_topic(&h.topic) {
-        return error(
-            req,
-            code::SYSTEM_ERROR,
-            format!("The topic[{}] is conflict with system topic.", h.topic),
-        );
-    }
-    let modification = match topic_attributes::parse(h.attributes.as_deref().unwrap_or("")) {
-        Ok(m) => m,
-        Err(remark) => return error(req, code::SYSTEM_ERROR, remark),
-    };
-    let existing = s.topics.get(&h.topic);
+    let existing = s.topics.get(&tc.topic_name);
     let current = existing
         .as_ref()
         .map(|t| t.attributes.clone())
         .unwrap_or_default();
-    let attributes = match topic_attributes::alter(existing.is_none(), &current, &modification) {
-        Ok(a) => a,
+    tc.attributes = topic_attributes::alter(existing.is_none(), &current, modification)?;
+    if tc.message_type() == "MIXED" && !s.config.enable_mixed_message_type {
+        return Err("MIXED message type is not supported.".to_owned());
+    }
+    Ok((tc, existing))
+}
+
+pub(super) async fn update_topic(s: &BrokerState, req: &RemotingCommand) -> RemotingCommand {
+    let h = header!(req, CreateTopicRequestHeader);
+    if !s.config.is_master() {
+        return error(req, code::SYSTEM_ERROR, SLAVE_REFUSES_TOPIC_ADMIN);
+    }
+    let checked = topic_attributes::parse(h.attributes.as_deref().unwrap_or("")).and_then(|m| {
+        let tc = TopicConfig {
+            topic_filter_type: h.topic_filter_type.clone(),
+            topic_sys_flag: h.topic_sys_flag.unwrap_or(0),
+            read_queue_nums: h.read_queue_nums,
+            write_queue_nums: h.write_queue_nums,
+            order: h.order,
+            ..topic_config(&h.topic, 0, h.perm)
+        };
+        checked_topic(s, tc, &m)
+    });
+    let (tc, existing) = match checked {
+        Ok(c) => c,
         Err(remark) => return error(req, code::SYSTEM_ERROR, remark),
     };
-    let tc = TopicConfig {
-        topic_filter_type: h.topic_filter_type.clone(),
-        topic_sys_flag: h.topic_sys_flag.unwrap_or(0),
-        read_queue_nums: h.read_queue_nums,
-        write_queue_nums: h.write_queue_nums,
-        order: h.order,
-        attributes,
-        ..topic_config(&h.topic, 0, h.perm)
-    };
-    if tc.message_type() == "MIXED" && !s.config.enable_mixed_message_type {
-        return error(req, code::SYSTEM_ERROR, "MIXED message type is not supported.");
-    }
     if existing.as_ref() == Some(&tc) {
         // Java answers an unchanged config without bumping the data version.
         return ok(req);
@@ -70,14 +77,11 @@ pub(super) async fn update_topic(s: &BrokerState, req: &RemotingCommand) -> Remo
 }
 
 /// UPDATE_AND_CREATE_TOPIC_LIST (18, 5.x): every topic checked (name, system topic, attributes)
-/// before any is written; one registration afterwards.
+/// before any is written; one registration afterwards. Each config's `attributes` are the
+/// modifications (`"+message.type": "FIFO"`).
 pub(super) async fn update_topic_list(s: &BrokerState, req: &RemotingCommand) -> RemotingCommand {
     if !s.config.is_master() {
-        return error(
-            req,
-            code::SYSTEM_ERROR,
-            "Can't modify topic or subscription group from slave broker, please execute it from master broker.",
-        );
+        return error(req, code::SYSTEM_ERROR, SLAVE_REFUSES_TOPIC_ADMIN);
     }
     let list: body::CreateTopicListRequestBody = match body::from_fastjson(&req.body) {
         Ok(l) => l,
@@ -85,30 +89,11 @@ pub(super) async fn update_topic_list(s: &BrokerState, req: &RemotingCommand) ->
     };
     let mut checked = Vec::with_capacity(list.topic_config_list.len());
     for mut tc in list.topic_config_list {
-        if let Err(remark) = rmq_protocol::message::validate_topic(&tc.topic_name) {
-            return error(req, code::SYSTEM_ERROR, remark);
-        }
-        if topic::is_system_topic(&tc.topic_name) || s.topics.is_broker_system_topic(&tc.topic_name) {
-            return error(
-                req,
-                code::SYSTEM_ERROR,
-                format!("The topic[{}] is conflict with system topic.", tc.topic_name),
-            );
-        }
         let modification: Vec<(String, String)> = std::mem::take(&mut tc.attributes).into_iter().collect();
-        let existing = s.topics.get(&tc.topic_name);
-        let current = existing
-            .as_ref()
-            .map(|t| t.attributes.clone())
-            .unwrap_or_default();
-        tc.attributes = match topic_attributes::alter(existing.is_none(), &current, &modification) {
-            Ok(a) => a,
+        match checked_topic(s, tc, &modification) {
+            Ok((tc, _)) => checked.push(tc),
             Err(remark) => return error(req, code::SYSTEM_ERROR, remark),
-        };
-        if tc.message_type() == "MIXED" && !s.config.enable_mixed_message_type {
-            return error(req, code::SYSTEM_ERROR, "MIXED message type is not supported.");
         }
-        checked.push(tc);
     }
     for tc in checked {
         if let Err(e) = s.topics.upsert(tc) {
