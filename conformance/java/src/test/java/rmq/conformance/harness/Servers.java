@@ -57,6 +57,8 @@ public final class Servers implements AutoCloseable {
     private final List<ServerProcess> processes = new ArrayList<>();
     private final Map<String, String> extraBrokerConf;
     private String namesrvAddr;
+    /** The name server itself (namesrvAddr is the wiretap's once it runs). */
+    private String realNamesrvAddr;
     private String brokerAddr;
     private String brokerName;
     // what restartBroker() needs to launch the broker again on the same store dir and port
@@ -227,7 +229,9 @@ public final class Servers implements AutoCloseable {
         Path conf = writeBrokerConf(dir, port, extra);
         slaveProcess = launch("slave", brokerCommandIn.apply(dir, conf), dir, brokerEnv);
         Matcher m = slaveProcess.awaitLine(BROKER_BOOT, BOOT_TIMEOUT);
-        return m.group(2).trim();
+        String slaveAddr = m.group(2).trim();
+        awaitRegistered5(slaveAddr);
+        return slaveAddr;
     }
 
     /** kill -9 of the broker (master) process. */
@@ -267,6 +271,7 @@ public final class Servers implements AutoCloseable {
             nsDir, env);
         ns.awaitLine(JAVA_NAMESRV_BOOT, BOOT_TIMEOUT);
         namesrvAddr = "127.0.0.1:" + nsPort;
+        realNamesrvAddr = namesrvAddr;
 
         // Java can't listen on port 0; it also binds listenPort-2 (fast/VIP port) and listenPort+1 (HA).
         int brokerPort = freeBrokerPort();
@@ -379,6 +384,62 @@ public final class Servers implements AutoCloseable {
         Matcher m = broker.awaitLine(BROKER_BOOT, BOOT_TIMEOUT);
         brokerName = m.group(1).trim();
         brokerAddr = m.group(2).trim();
+        awaitRegistered5(brokerAddr);
+    }
+
+    /**
+     * java5 only: waits until the name server lists {@code addr} (GET_BROKER_CLUSTER_INFO). A 5.x broker prints its
+     * boot line after a REGISTER_BROKER that can reach no name server: its outer client only sends to name servers
+     * its periodic scan has found reachable (NettyRemotingClient.getAvailableNameSrvList), and when start() is quick
+     * that list is still empty, so the first registration is the periodic one 10 s later (seen: "No route info of
+     * this topic" right after the boot line). 4.9.7 and rmq register before printing the line.
+     */
+    private void awaitRegistered5(String addr) throws Exception {
+        if (!target.equals("java5")) {
+            return;
+        }
+        long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+        String last = "";
+        int opaque = 0;
+        while (true) {
+            try {
+                last = namesrvRequestBody(realNamesrvAddr, 106, ++opaque);
+                if (last.contains("\"" + addr + "\"")) {
+                    return;
+                }
+            } catch (IOException e) {
+                last = e.toString();
+            }
+            if (System.nanoTime() > deadline) {
+                throw new IllegalStateException("the name server " + realNamesrvAddr + " does not list the broker " + addr
+                    + " 60 s after its boot line; last GET_BROKER_CLUSTER_INFO: " + last + "\n" + describe());
+            }
+            Thread.sleep(200);
+        }
+    }
+
+    /** One JSON-header request without ext fields to {@code addr}; returns the response body as text. */
+    private static String namesrvRequestBody(String addr, int code, int opaque) throws IOException {
+        int colon = addr.lastIndexOf(':');
+        try (java.net.Socket sock = new java.net.Socket()) {
+            sock.connect(new InetSocketAddress(addr.substring(0, colon), Integer.parseInt(addr.substring(colon + 1))),
+                5_000);
+            sock.setSoTimeout(5_000);
+            byte[] header = ("{\"code\":" + code + ",\"flag\":0,\"language\":\"JAVA\",\"opaque\":" + opaque
+                + ",\"serializeTypeCurrentRPC\":\"JSON\",\"version\":0}").getBytes(StandardCharsets.UTF_8);
+            java.io.DataOutputStream out = new java.io.DataOutputStream(sock.getOutputStream());
+            out.writeInt(4 + header.length);
+            out.writeInt(header.length); // serialize type 0 (JSON) in the high byte
+            out.write(header);
+            out.flush();
+            java.io.DataInputStream in = new java.io.DataInputStream(sock.getInputStream());
+            int length = in.readInt();
+            int headerLen = in.readInt() & 0xFFFFFF;
+            in.readFully(new byte[headerLen]);
+            byte[] body = new byte[length - 4 - headerLen];
+            in.readFully(body);
+            return new String(body, StandardCharsets.UTF_8);
+        }
     }
 
     static int freePort() throws IOException {
