@@ -174,6 +174,7 @@ public final class Servers implements AutoCloseable {
         ServerProcess ns = launch("namesrv", List.of(bin.toString(), "namesrv", "--listen-port", "0"), nsDir, env);
         Matcher m = ns.awaitLine(RMQ_NAMESRV_BOOT, BOOT_TIMEOUT);
         namesrvAddr = "127.0.0.1:" + m.group(1);
+        realNamesrvAddr = namesrvAddr;
 
         brokerDir = Files.createDirectories(tmp.resolve("broker"));
         brokerEnv = env;
@@ -388,14 +389,14 @@ public final class Servers implements AutoCloseable {
     }
 
     /**
-     * java5 only: waits until the name server lists {@code addr} (GET_BROKER_CLUSTER_INFO). A 5.x broker prints its
+     * 5.x servers only (java5, or tools/fake-rmq with -Drmq.server.line=5): waits until the name server lists {@code addr} (GET_BROKER_CLUSTER_INFO). A 5.x broker prints its
      * boot line after a REGISTER_BROKER that can reach no name server: its outer client only sends to name servers
      * its periodic scan has found reachable (NettyRemotingClient.getAvailableNameSrvList), and when start() is quick
      * that list is still empty, so the first registration is the periodic one 10 s later (seen: "No route info of
      * this topic" right after the boot line). 4.9.7 and rmq register before printing the line.
      */
     private void awaitRegistered5(String addr) throws Exception {
-        if (!target.equals("java5")) {
+        if (serverLine() != 5) {
             return;
         }
         long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
