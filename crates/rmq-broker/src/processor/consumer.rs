@@ -4,7 +4,7 @@
 //! (LOCK_BATCH_MQ 41 / UNLOCK_BATCH_MQ 42).
 
 use rmq_protocol::body::{self, Connection, HeartbeatData, LockBatchRequestBody};
-use rmq_protocol::codes::{request_code as rc, response_code as code};
+use rmq_protocol::codes::response_code as code;
 use rmq_protocol::header::*;
 use rmq_protocol::RemotingCommand;
 use rmq_remoting::Channel;
@@ -217,9 +217,10 @@ async fn call_consumer(
     }
 }
 
-/// A copy of `req` as a new request with `code` (same extFields and body).
-fn forward(req: &RemotingCommand, code: i32) -> RemotingCommand {
-    let mut f = RemotingCommand::request(code).with_body(req.body.clone());
+/// A copy of `req` as a new request of the same code (same extFields and body; the opaque is
+/// the broker's own).
+fn forward(req: &RemotingCommand) -> RemotingCommand {
+    let mut f = RemotingCommand::request(req.code).with_body(req.body.clone());
     f.ext_fields = req.ext_fields.clone();
     f
 }
@@ -228,7 +229,7 @@ fn forward(req: &RemotingCommand, code: i32) -> RemotingCommand {
 /// the dashboard); the body is its `ConsumerRunningInfo`.
 pub(super) async fn running_info(s: &BrokerState, req: &RemotingCommand) -> RemotingCommand {
     let h = header!(req, GetConsumerRunningInfoRequestHeader);
-    let forwarded = forward(req, rc::GET_CONSUMER_RUNNING_INFO);
+    let forwarded = forward(req);
     call_consumer(s, req, &h.consumer_group, &h.client_id, forwarded).await
 }
 
@@ -236,7 +237,7 @@ pub(super) async fn running_info(s: &BrokerState, req: &RemotingCommand) -> Remo
 /// consumer's listener (`mqadmin consumeMessage`, the dashboard's resend).
 pub(super) async fn consume_directly(s: &BrokerState, req: &RemotingCommand) -> RemotingCommand {
     let h = header!(req, ConsumeMessageDirectlyResultRequestHeader);
-    let mut forwarded = forward(req, rc::CONSUME_MESSAGE_DIRECTLY);
+    let mut forwarded = forward(req);
     forwarded
         .ext_fields
         .insert("brokerName".into(), s.config.broker_name.clone());
