@@ -310,7 +310,7 @@ fn real_message(record: &[u8]) -> Result<Option<PutMessage>, String> {
     // 4.9.7 keeps DELAY: `messageTimeup` clears it from the properties map only after
     // `setPropertiesString`, and the store writes the string (observed on the oracle).
     let properties = raw_props;
-    let tags_code = m.tags().map_or(0, message::tag_hash);
+    let tags_code = m.tags_code();
     Ok(Some(PutMessage {
         topic: real_topic,
         queue_id: real_qid,

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use crate::mapped_file::{MappedFile, MappedFileQueue};
-use crate::record::{self, RecordCheck, RecordInfo, END_FILE_MIN_BLANK_LENGTH};
+use crate::record::{self, RecordCheck, RecordView, END_FILE_MIN_BLANK_LENGTH};
 use crate::StoreError;
 
 /// Why space could not be reserved.
@@ -112,13 +112,8 @@ impl CommitLog {
     /// STORETIMESTAMP of the record at `offset` (`pickupStoreTimestamp`).
     pub fn store_timestamp(&self, offset: i64, size: i32) -> Option<i64> {
         let rec = self.read(offset, size)?;
-        let flag = i32::from_be_bytes(
-            rec.get(record::SYS_FLAG_POS..record::SYS_FLAG_POS + 4)?
-                .try_into()
-                .ok()?,
-        );
-        let p = record::store_timestamp_pos(flag);
-        Some(i64::from_be_bytes(rec.get(p..p + 8)?.try_into().ok()?))
+        let flag = record::read_i32(&rec, record::pos::SYS_FLAG)?;
+        record::read_i64(&rec, record::store_timestamp_pos(flag))
     }
 
     /// Abnormal recovery start (§6.3): the newest segment whose first record is a message with a
@@ -127,12 +122,15 @@ impl CommitLog {
         let files = self.queue.files();
         for (idx, f) in files.iter().enumerate().rev() {
             let raw = f.raw();
-            let int = |p: usize| i32::from_be_bytes(raw[p..p + 4].try_into().expect("4 bytes"));
-            if int(record::MAGIC_POS) != record::MESSAGE_MAGIC_CODE {
+            let is_message = matches!(
+                record::read_i32(raw, record::pos::MAGIC),
+                Some(record::MESSAGE_MAGIC_CODE | record::MESSAGE_MAGIC_CODE_V2)
+            );
+            let ts = record::read_i32(raw, record::pos::SYS_FLAG)
+                .and_then(|flag| record::read_i64(raw, record::store_timestamp_pos(flag)));
+            let Some(ts) = ts.filter(|_| is_message) else {
                 continue;
-            }
-            let p = record::store_timestamp_pos(int(record::SYS_FLAG_POS));
-            let ts = i64::from_be_bytes(raw[p..p + 8].try_into().expect("8 bytes"));
+            };
             if ts != 0 && ts <= min_ts {
                 return idx;
             }
@@ -186,7 +184,7 @@ impl CommitLog {
         &self,
         from: u64,
         to: u64,
-        mut visit: impl FnMut(u64, &RecordInfo<'_>) -> Result<(), StoreError>,
+        mut visit: impl FnMut(u64, &RecordView<'_>) -> Result<(), StoreError>,
     ) -> Result<u64, StoreError> {
         let mut off = from;
         while off < to {

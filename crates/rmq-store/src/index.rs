@@ -450,7 +450,7 @@ impl IndexService {
         store_ts: i64,
         flag: i32,
     ) -> Result<(), StoreError> {
-        if flag & sys_flag::TRANSACTION_MASK == sys_flag::TRANSACTION_ROLLBACK_TYPE {
+        if sys_flag::transaction_type(flag) == sys_flag::TRANSACTION_ROLLBACK_TYPE {
             return Ok(());
         }
         if let Some(last) = self.files().last() {

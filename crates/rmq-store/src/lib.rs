@@ -2,7 +2,8 @@
 //! recovery), byte-compatible with the Java broker's files.
 //!
 //! # Layout
-//! - [`record`]: the commitlog record format — encoder for the append path, checking decoder.
+//! - [`record`]: the store side of the commitlog record (append encoder, recovery check, dispatch
+//!   tag code); the layout itself is defined once in `rmq_protocol::message` (`stored.rs`).
 //! - [`mapped_file`]: `MappedFile` (one fixed-size segment) and `MappedFileQueue` (a directory
 //!   of segments named by their 20-digit start offset).
 //! - [`commit_log`]: `CommitLog` — space reservation with end-of-file blanks, reads, recovery scans.

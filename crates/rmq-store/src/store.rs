@@ -24,7 +24,7 @@ use crate::flush::{self, FlushProgress, Signal, StopMode};
 use crate::index::IndexService;
 use crate::mapped_file::sync_dir;
 use crate::message::{Arrival, GetResult, GetStatus, PutMessage, PutResult, PutStatus, QueryResult};
-use crate::record::{self, sys_flag, EncodeError, RecordInfo};
+use crate::record::{self, sys_flag, EncodeError, RecordView};
 use crate::{BrokerRole, FlushDiskType, StoreConfig, StoreError};
 
 mod replica;
@@ -702,7 +702,7 @@ impl Core {
         Ok(())
     }
 
-    fn dispatch_recovered(&self, phy: u64, info: &RecordInfo<'_>) -> Result<(), StoreError> {
+    fn dispatch_recovered(&self, phy: u64, info: &RecordView<'_>) -> Result<(), StoreError> {
         let topic = String::from_utf8_lossy(info.topic);
         if let Some(index) = &self.index {
             index.build(
@@ -756,12 +756,13 @@ impl Core {
             records: Vec::with_capacity(batch.len()),
         };
         for m in batch {
-            let flag = record::sys_flag_for_hosts(m.sys_flag, &m.born_host, store_host);
-            let len = record::encode(&mut enc.buf, m, flag, store_host, self.config.max_message_size)
-                .map_err(|e| match e {
+            let flag = m.sys_flag;
+            let len = record::encode(&mut enc.buf, m, store_host, self.config.max_message_size).map_err(
+                |e| match e {
                     EncodeError::Illegal => PutStatus::MessageIllegal,
                     EncodeError::PropertiesTooLong => PutStatus::PropertiesSizeExceeded,
-                })?;
+                },
+            )?;
             enc.records
                 .push((len, flag, sys_flag::enters_consume_queue(flag), m.tags_code));
         }
@@ -821,7 +822,7 @@ impl Core {
         let mut msg_ids = Vec::with_capacity(enc.records.len());
         let mut phy = wrote_offset;
         for (len, ..) in &enc.records {
-            msg_ids.push(record::offset_msg_id(&self.config.store_host, phy as i64));
+            msg_ids.push(record::offset_msg_id(self.config.store_host, phy as i64));
             phy += *len as u64;
         }
         Ok((
@@ -873,10 +874,11 @@ impl Core {
         let schedule = first.topic == record::SCHEDULE_TOPIC;
         let mut queue_offset = next;
         let mut at = 0usize;
-        for (len, flag, enters, tags) in enc.records.iter_mut() {
+        for (len, _, enters, tags) in enc.records.iter_mut() {
             let qo = if *enters { queue_offset } else { 0 };
             let rec = &mut enc.buf[at..at + *len];
-            record::patch(rec, *flag, qo, (base + at as u64) as i64, store_ts);
+            let patched = record::patch(rec, qo, (base + at as u64) as i64, store_ts);
+            debug_assert!(patched, "a record this store just encoded");
             if schedule {
                 if let record::RecordCheck::Message(info) = record::check(rec, false) {
                     *tags = record::dispatch_tags_code(

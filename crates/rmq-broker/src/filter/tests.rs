@@ -185,7 +185,7 @@ fn matches_stored_record() {
         prepared_transaction_offset: 0,
     };
     let mut buf = Vec::new();
-    rmq_store::record::encode(&mut buf, &msg, 0, &store_host, 1 << 20).unwrap();
+    rmq_store::record::encode(&mut buf, &msg, &store_host, 1 << 20).unwrap();
     let yes = compile("a BETWEEN 3 AND 7 AND color = 'red'").unwrap();
     let no = compile("color = 'blue'").unwrap();
     assert!(matches_sql(&yes, &buf));

@@ -162,7 +162,7 @@ pub(super) async fn send(
                 PutMessage {
                     flag: e.flag,
                     body: e.body,
-                    tags_code: tags_code(&props),
+                    tags_code: message::tags_code_of(props.as_bytes()),
                     properties: props,
                     ..base.clone()
                 }
@@ -177,7 +177,7 @@ pub(super) async fn send(
         }
         let props = with_cluster(h.properties.as_deref().unwrap_or(""), cluster);
         let mut msg = PutMessage {
-            tags_code: tags_code(&props),
+            tags_code: message::tags_code_of(props.as_bytes()),
             properties: props,
             ..base
         };
@@ -231,15 +231,6 @@ fn with_cluster(props: &str, cluster: &str) -> String {
     out.push('\u{1}');
     out.push_str(cluster);
     out
-}
-
-/// The consume-queue tag code: the hash of the `TAGS` property, 0 without tags.
-fn tags_code(props: &str) -> i64 {
-    let map = message::decode_properties(props);
-    map.get(property::TAGS)
-        .filter(|t| !t.is_empty())
-        .map(|t| message::tag_hash(t))
-        .unwrap_or(0)
 }
 
 fn respond(
@@ -330,8 +321,11 @@ mod tests {
             "TAGS\u{1}A\u{2}CLUSTER\u{1}C"
         );
         assert_eq!(with_cluster("TAGS\u{1}A", "C"), "TAGS\u{1}A\u{2}CLUSTER\u{1}C");
-        assert_eq!(tags_code("TAGS\u{1}TagA\u{2}"), message::tag_hash("TagA"));
-        assert_eq!(tags_code("KEYS\u{1}k\u{2}"), 0);
+        assert_eq!(
+            message::tags_code_of(b"TAGS\x01TagA\x02"),
+            message::tag_hash("TagA")
+        );
+        assert_eq!(message::tags_code_of(b"KEYS\x01k\x02"), 0);
         for _ in 0..100 {
             assert!((0..4).contains(&rand_lite::pick(4)));
         }

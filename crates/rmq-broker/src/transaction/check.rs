@@ -27,7 +27,7 @@ use rmq_protocol::message::{self, property, sys_flag};
 use rmq_protocol::RemotingCommand;
 use rmq_store::{GetStatus, PutMessage};
 
-use super::{now_ms, tags_code, Progress, Stored, TransactionService};
+use super::{now_ms, Progress, Stored, TransactionService};
 use crate::topic::{TRANS_CHECK_MAX_TIME_TOPIC, TRANS_HALF_TOPIC, TRANS_OP_HALF_TOPIC};
 use crate::{BrokerError, BrokerState};
 
@@ -299,7 +299,7 @@ impl TransactionService {
             flag: m.flag,
             body: m.body.clone(),
             properties: half.raw_properties.clone(),
-            tags_code: tags_code(&m.properties),
+            tags_code: m.tags_code(),
             sys_flag: m.sys_flag,
             born_timestamp: m.born_timestamp,
             born_host: m.born_host,
@@ -335,7 +335,7 @@ impl TransactionService {
             flag: m.flag,
             body: m.body.clone(),
             properties: half.raw_properties.clone(),
-            tags_code: tags_code(&m.properties),
+            tags_code: m.tags_code(),
             sys_flag: sys_flag::with_transaction_type(m.sys_flag, sys_flag::TRANSACTION_NOT_TYPE),
             born_timestamp: m.born_timestamp,
             born_host: m.born_host,

@@ -19,7 +19,6 @@
 
 mod check;
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use bytes::Bytes;
@@ -163,10 +162,6 @@ pub fn spawn_check_service(s: std::sync::Arc<BrokerState>) -> tokio::task::JoinH
     })
 }
 
-pub(crate) fn tags_code(props: &HashMap<String, String>) -> i64 {
-    props.get(property::TAGS).map_or(0, |t| message::tag_hash(t))
-}
-
 impl TransactionService {
     pub fn new(config: &crate::BrokerConfig) -> TransactionService {
         TransactionService {
@@ -286,7 +281,7 @@ fn committed(half: &Stored, half_offset: i64) -> Result<PutMessage, EndError> {
         flag: m.flag,
         body: m.body.clone(),
         properties: half.raw_properties.clone(),
-        tags_code: tags_code(&m.properties),
+        tags_code: m.tags_code(),
         sys_flag: sys_flag::with_transaction_type(m.sys_flag, sys_flag::TRANSACTION_COMMIT_TYPE),
         born_timestamp: m.born_timestamp,
         born_host: m.born_host,

@@ -12,8 +12,11 @@ pub use batch::{decode_batch, encode_batch, BatchEntry};
 pub use compress::{zlib_compress, zlib_decompress, MAX_INFLATED_BYTES};
 pub use id::{decode_offset_msg_id, offset_msg_id, uniq_id_timestamp, UniqIdGenerator};
 pub use stored::{
-    body_crc, decode_message, decode_messages, decode_messages_raw, encode_message, MessageExt,
-    BLANK_MAGIC_CODE, MESSAGE_MAGIC_CODE,
+    blank_record, body_crc, decode_message, decode_messages, decode_messages_raw, encode_message, host_addr,
+    host_len, parse_record, patch_record, pos, put_record, read_i32, read_i64, record_len,
+    store_timestamp_pos, MessageExt, Record, RecordHeader, RecordView, BLANK_MAGIC_CODE,
+    END_FILE_MIN_BLANK_LENGTH, FIXED_OVERHEAD_V4, MAX_PROPERTIES_LEN, MAX_TOPIC_LEN, MESSAGE_MAGIC_CODE,
+    MESSAGE_MAGIC_CODE_V2,
 };
 
 /// Separates a property name from its value.
@@ -139,6 +142,26 @@ pub mod sys_flag {
     pub fn is_zlib_compressed(flag: i32) -> bool {
         flag & COMPRESSED != 0 && matches!(flag & COMPRESSION_TYPE_MASK, 0 | COMPRESSION_ZLIB)
     }
+
+    /// PREPARED and ROLLBACK records get queue offset 0 and never enter a consume queue.
+    pub fn enters_consume_queue(flag: i32) -> bool {
+        matches!(
+            transaction_type(flag),
+            TRANSACTION_NOT_TYPE | TRANSACTION_COMMIT_TYPE
+        )
+    }
+
+    /// `flag` with its host-family bits set from the actual born and store addresses.
+    pub fn with_hosts(flag: i32, born: &std::net::SocketAddr, store: &std::net::SocketAddr) -> i32 {
+        let mut f = flag & !(BORNHOST_V6 | STOREHOST_V6);
+        if born.is_ipv6() {
+            f |= BORNHOST_V6;
+        }
+        if store.is_ipv6() {
+            f |= STOREHOST_V6;
+        }
+        f
+    }
 }
 
 /// Pull request `sysFlag` bits (`PullSysFlag`, spec §7.1).
@@ -186,6 +209,23 @@ pub fn decode_properties(s: &str) -> HashMap<String, String> {
         }
     }
     map
+}
+
+/// Finds `name` in an encoded properties string without decoding the rest, with the rules of
+/// [`decode_properties`] (a property with an empty name or value does not exist).
+pub fn find_property<'a>(props: &'a [u8], name: &str) -> Option<&'a [u8]> {
+    props.split(|&b| b == PROPERTY_SEPARATOR as u8).find_map(|seg| {
+        let sep = seg.iter().position(|&b| b == NAME_VALUE_SEPARATOR as u8)?;
+        let (key, value) = seg.split_at(sep);
+        let value = value.get(1..)?;
+        (!key.is_empty() && !value.is_empty() && key == name.as_bytes()).then_some(value)
+    })
+}
+
+/// The consume-queue tag code of an encoded properties string: [`tag_hash`] of its `TAGS` (read
+/// as Java reads it: invalid UTF-8 replaced), 0 when it has none.
+pub fn tags_code_of(props: &[u8]) -> i64 {
+    find_property(props, property::TAGS).map_or(0, |t| tag_hash(&String::from_utf8_lossy(t)))
 }
 
 /// Java `String.hashCode()` over UTF-16 code units with i32 wrapping arithmetic.

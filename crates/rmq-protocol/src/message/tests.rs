@@ -223,6 +223,86 @@ fn bad_records() {
 }
 
 #[test]
+fn v2_records_are_read() {
+    // A 5.x broker's record: magic 0xDAA320AB and a 2-byte topic length.
+    let v1 = hex(GOLDEN_RECORD);
+    let topic_len_at = v1.len() - 21;
+    let mut v2 = v1[..topic_len_at].to_vec();
+    v2.extend_from_slice(&[0, 9]);
+    v2.extend_from_slice(&v1[topic_len_at + 1..]);
+    let total = v2.len() as i32;
+    v2[..4].copy_from_slice(&total.to_be_bytes());
+    v2[4..8].copy_from_slice(&MESSAGE_MAGIC_CODE_V2.to_be_bytes());
+    let (m, used) = decode_message(&v2).unwrap();
+    assert_eq!(used, v2.len());
+    assert_eq!(m.topic, "TopicTest");
+    assert_eq!(m.tags(), Some("TagA"));
+    let Record::Message(view) = parse_record(&v2, true).unwrap() else {
+        panic!("blank")
+    };
+    assert!(view.v2);
+    assert_eq!((view.topic, view.body), (&b"TopicTest"[..], &b"Hi"[..]));
+}
+
+#[test]
+fn record_views_and_patching() {
+    let mut rec = hex(GOLDEN_RECORD);
+    let Record::Message(view) = parse_record(&rec, true).unwrap() else {
+        panic!("blank")
+    };
+    assert_eq!(view.total_size, rec.len());
+    assert_eq!(
+        host_addr(view.store_host, "store host").unwrap(),
+        golden_message().store_host
+    );
+    assert_eq!(read_i64(&rec, store_timestamp_pos(0)), Some(1_700_000_000_005));
+    assert!(patch_record(&mut rec, 7, 8192, 42));
+    let (m, _) = decode_message(&rec).unwrap();
+    assert_eq!(
+        (m.queue_offset, m.commit_log_offset, m.store_timestamp),
+        (7, 8192, 42)
+    );
+    assert!(!patch_record(&mut rec[..50], 1, 1, 1));
+    assert_eq!(parse_record(&blank_record(64), true).unwrap(), Record::Blank);
+    let mut crc = rec.clone();
+    let body_at = crc.len() - 2 - 1 - 9 - 2 - 9;
+    crc[body_at] ^= 1;
+    assert!(parse_record(&crc, true).is_err());
+    assert!(parse_record(&crc, false).is_ok());
+}
+
+#[test]
+fn find_property_follows_decode_properties() {
+    let props = b"KEYS\x01k1 k2\x02TAGS\x01TagA\x02E\x01\x02\x01v\x02ab";
+    assert_eq!(find_property(props, "TAGS"), Some(&b"TagA"[..]));
+    assert_eq!(find_property(props, "KEYS"), Some(&b"k1 k2"[..]));
+    assert_eq!(
+        find_property(props, "E"),
+        None,
+        "empty value: absent, as in decode_properties"
+    );
+    assert_eq!(find_property(props, ""), None);
+    assert_eq!(tags_code_of(props), tag_hash("TagA"));
+    assert_eq!(tags_code_of(b"TAGS\x01"), 0);
+    let map = decode_properties(std::str::from_utf8(props).unwrap());
+    for k in ["KEYS", "TAGS", "E", "", "ab"] {
+        assert_eq!(find_property(props, k), map.get(k).map(String::as_bytes), "{k}");
+    }
+}
+
+proptest! {
+    #[test]
+    fn find_property_agrees_with_decode(s in "[a-c\x01\x02]{0,24}", k in "[a-c]{0,2}") {
+        let map = decode_properties(&s);
+        // decode_properties keeps the last duplicate, find_property the first: compare on unique keys.
+        let dup = s.split('\x02').filter(|seg| seg.split('\x01').next() == Some(k.as_str())).count() > 1;
+        if !dup {
+            prop_assert_eq!(find_property(s.as_bytes(), &k), map.get(&k).map(String::as_bytes));
+        }
+    }
+}
+
+#[test]
 fn sys_flag_helpers() {
     let f = sys_flag::with_transaction_type(
         sys_flag::COMPRESSED | sys_flag::TRANSACTION_PREPARED_TYPE,
@@ -232,6 +312,21 @@ fn sys_flag_helpers() {
     assert_eq!(sys_flag::transaction_type(f), sys_flag::TRANSACTION_COMMIT_TYPE);
     assert!(sys_flag::is_zlib_compressed(0x301));
     assert!(!sys_flag::is_zlib_compressed(0x300));
+    assert!(sys_flag::enters_consume_queue(
+        sys_flag::TRANSACTION_COMMIT_TYPE | sys_flag::COMPRESSED
+    ));
+    assert!(!sys_flag::enters_consume_queue(
+        sys_flag::TRANSACTION_PREPARED_TYPE
+    ));
+    assert!(!sys_flag::enters_consume_queue(
+        sys_flag::TRANSACTION_ROLLBACK_TYPE
+    ));
+    let v4: SocketAddr = "1.2.3.4:5".parse().unwrap();
+    let v6: SocketAddr = "[::1]:5".parse().unwrap();
+    assert_eq!(
+        sys_flag::with_hosts(sys_flag::BORNHOST_V6 | 1, &v4, &v6),
+        sys_flag::STOREHOST_V6 | 1
+    );
 }
 
 #[test]
