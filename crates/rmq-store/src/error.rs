@@ -25,6 +25,8 @@ pub enum StoreError {
     Locked(PathBuf),
     #[error("an earlier flush failed; the store refuses further writes")]
     FlushFailed,
+    #[error("a panic inside the store poisoned it; it refuses further writes")]
+    Poisoned,
     #[error("store is shut down")]
     ShutDown,
     #[error("invalid store config: {0}")]

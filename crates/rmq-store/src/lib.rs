@@ -36,7 +36,9 @@
 //!   readers get zero-copy `Bytes` of a read-only mapping; the writer copies into a second,
 //!   writable mapping of the same pages (see `mapped_file`).
 //! - Every full commitlog segment ends with a blank record; records never span segments.
-//! - A failed fsync (commitlog, CQ, index, checkpoint) makes the store refuse puts for good
+//! - A failed fsync (commitlog, CQ, index, checkpoint), or a panic in any writer (a put, a
+//!   replicated append, topic deletion, a flush or cleanup thread; `store/poison.rs`), makes the
+//!   store refuse puts for good
 //!   (`ServiceNotAvailable`), pending sync puts get `FlushDiskTimeout`, and `shutdown` keeps the
 //!   `abort` file so the next open recovers abnormally.
 //! - Recovery cuts the commitlog after the last record whose framing and CRC hold, zeroes the

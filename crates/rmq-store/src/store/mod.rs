@@ -40,6 +40,7 @@ use crate::{BrokerRole, FlushDiskType, StoreConfig, StoreError};
 
 mod open;
 mod persist;
+mod poison;
 mod put;
 mod read;
 mod recover;
@@ -61,6 +62,8 @@ mod flags {
     pub const INDEX_WRITE_ERROR: u8 = 8;
     /// Set and cleared by the disk check (`cleanup`); the only bit that goes away by itself.
     pub const DISK_FULL: u8 = 16;
+    /// A writer panicked (see `poison`): fatal, like `FLUSH_FAILED`.
+    pub const POISONED: u8 = 32;
 }
 
 const DEFAULT_TOTAL_MEMORY: u64 = 24 * 1024 * 1024 * 1024;
@@ -108,6 +111,9 @@ pub(crate) struct Core {
     cleanup: cleanup::CleanupState,
     /// Slave acknowledgements (HA, storage.md §8).
     pub ha: crate::ha::HaState,
+    /// Panics the fail-fast tests inject.
+    #[cfg(test)]
+    fail_points: poison::FailPoints,
 }
 
 /// The message store. Cheap to clone; all clones share one store.
@@ -317,6 +323,11 @@ impl MessageStore {
         self.core().flags.load(Ordering::Acquire) == 0
     }
 
+    /// True once a panic in a writer made the store refuse writes for good (see `poison`).
+    pub fn is_poisoned(&self) -> bool {
+        self.core().is_poisoned()
+    }
+
     /// True while the disk check sees the disk above `disk_space_warning_level_ratio`.
     pub fn is_disk_full(&self) -> bool {
         self.core().flags.load(Ordering::Acquire) & flags::DISK_FULL != 0
@@ -346,7 +357,7 @@ impl MessageStore {
     #[doc(hidden)]
     pub fn stall_puts_for(&self, d: Duration, locked: impl FnOnce()) {
         let core = self.core();
-        let _st = core.put_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let _st = core.lock_or_poison(&core.put_lock, "put lock");
         core.begin_time_in_lock.store(now_ms(), Ordering::Release);
         locked();
         std::thread::sleep(d);
@@ -368,12 +379,16 @@ impl MessageStore {
         let core = self.core();
         core.flags.fetch_or(flags::SHUT_DOWN, Ordering::AcqRel);
         // Wait for an in-flight put to leave the lock.
-        drop(core.put_lock.lock().unwrap_or_else(|p| p.into_inner()));
+        drop(core.lock_or_poison(&core.put_lock, "put lock"));
         core.cl_flush_signal.stop(StopMode::Clean);
         core.cq_flush_signal.stop(StopMode::Clean);
         core.cleanup.stop();
         join_all(&self.inner.threads);
         let f = core.flags.load(Ordering::Acquire);
+        if f & flags::POISONED != 0 {
+            tracing::error!("store shut down after a panic in a writer; keeping abort file");
+            return Err(StoreError::Poisoned);
+        }
         if f & (flags::FLUSH_FAILED | flags::CQ_WRITE_ERROR | flags::INDEX_WRITE_ERROR) != 0 {
             tracing::error!("store shut down after a write/flush failure; keeping abort file");
             return Err(StoreError::FlushFailed);
@@ -394,7 +409,7 @@ impl MessageStore {
 
 impl Core {
     fn cq_table(&self) -> std::sync::RwLockReadGuard<'_, QueueTable> {
-        self.consume_queues.read().unwrap_or_else(|p| p.into_inner())
+        self.unpoisoned(self.consume_queues.read(), "consume queue table")
     }
 
     fn find_cq(&self, topic: &str, queue_id: i32) -> Option<Arc<ConsumeQueue>> {
@@ -405,7 +420,7 @@ impl Core {
         if let Some(cq) = self.find_cq(topic, queue_id) {
             return Ok(cq);
         }
-        let mut table = self.consume_queues.write().unwrap_or_else(|p| p.into_inner());
+        let mut table = self.unpoisoned(self.consume_queues.write(), "consume queue table");
         let queues = table.entry(topic.to_string()).or_default();
         if let Some(cq) = queues.get(&queue_id) {
             return Ok(cq.clone());
@@ -428,14 +443,13 @@ impl Core {
     }
 
     fn delete_topics(&self, topics: &[String]) {
-        let mut st = self.put_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let _dart = self.dart("topic deletion");
+        let mut st = self.lock_or_poison(&self.put_lock, "put lock");
         self.cq_generation.fetch_add(1, Ordering::AcqRel);
         for topic in topics {
             st.next_queue_offset.remove(topic.as_str());
             let removed = self
-                .consume_queues
-                .write()
-                .unwrap_or_else(|p| p.into_inner())
+                .unpoisoned(self.consume_queues.write(), "consume queue table")
                 .remove(topic.as_str());
             for cq in removed.into_iter().flat_map(|q| q.into_values()) {
                 if let Err(e) = cq.destroy() {

@@ -65,6 +65,8 @@ impl MessageStore {
             in_memory_window_bytes,
             cleanup: cleanup::CleanupState::default(),
             ha: crate::ha::HaState::default(),
+            #[cfg(test)]
+            fail_points: Default::default(),
         });
         core.recover(abnormal)?;
 
@@ -80,7 +82,11 @@ impl MessageStore {
             let c = core.clone();
             let h = std::thread::Builder::new()
                 .name(name.into())
-                .spawn(move || f(c))
+                .spawn(move || {
+                    let guard = c.clone();
+                    let _dart = guard.dart(name);
+                    f(c)
+                })
                 .map_err(|source| StoreError::Io {
                     path: root.clone(),
                     source,

@@ -6,6 +6,9 @@ use super::*;
 impl Core {
     /// Flush the commitlog. A failure is fatal: the store refuses all further writes.
     pub(crate) fn flush_commit_log(&self, least_pages: usize) -> Result<(), StoreError> {
+        #[cfg(test)]
+        self.fail_points
+            .hit(&self.fail_points.commit_log_flush, "commitlog flush");
         if self.flags.load(Ordering::Acquire) & flags::FLUSH_FAILED != 0 {
             return Err(StoreError::FlushFailed);
         }

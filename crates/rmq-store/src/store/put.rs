@@ -140,7 +140,7 @@ impl Core {
             }
         }
         let next = {
-            let st = self.put_lock.lock().unwrap_or_else(|p| p.into_inner());
+            let st = self.lock_or_poison(&self.put_lock, "put lock");
             st.next_queue_offset
                 .get(first.topic.as_str())
                 .and_then(|q| q.get(&first.queue_id))
@@ -165,10 +165,11 @@ impl Core {
         if self.is_os_page_cache_busy() {
             return Err(PutStatus::OsPageCacheBusy);
         }
+        let _dart = self.dart("put");
         let mut enc = self.encode(batch)?;
         let generation = self.cq_generation.load(Ordering::Acquire);
         let prepared = self.prepare_consume_queue(&batch[0]);
-        let mut st = self.put_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let mut st = self.lock_or_poison(&self.put_lock, "put lock");
         let prepared = prepared.filter(|_| self.cq_generation.load(Ordering::Acquire) == generation);
         if self.flags.load(Ordering::Acquire) != 0 {
             return Err(PutStatus::ServiceNotAvailable);
@@ -276,6 +277,9 @@ impl Core {
                 .insert(first.queue_id, queue_offset);
         }
         self.last_store_ts.store(store_ts, Ordering::Release);
+        #[cfg(test)]
+        self.fail_points
+            .hit(&self.fail_points.put_before_dispatch, "put before dispatch");
         self.dispatch_appended(enc, batch, base, next, store_ts, cq);
         Ok((base, next))
     }

@@ -26,9 +26,7 @@ impl Core {
             for cq in self.all_cqs() {
                 cq.destroy()?;
             }
-            self.consume_queues
-                .write()
-                .unwrap_or_else(|p| p.into_inner())
+            self.unpoisoned(self.consume_queues.write(), "consume queue table")
                 .clear();
         }
         let mut max_cq_phy = 0;
@@ -51,7 +49,7 @@ impl Core {
             self.dispatch_recovered(phy, info)
         })?;
         tracing::info!(from, reached, redispatched, "consume queues rebuilt");
-        let mut st = self.put_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let mut st = self.lock_or_poison(&self.put_lock, "put lock");
         for cq in self.all_cqs() {
             cq.correct_min_offset(min_phy as i64);
             st.next_queue_offset

@@ -44,7 +44,8 @@ impl Core {
         if self.flags.load(Ordering::Acquire) != 0 {
             return Err(ReplicaError::NotWritable);
         }
-        let mut st = self.put_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let _dart = self.dart("replicated append");
+        let mut st = self.lock_or_poison(&self.put_lock, "put lock");
         // Shutdown takes the put lock after setting its flag: re-check under the lock.
         if self.flags.load(Ordering::Acquire) != 0 {
             return Err(ReplicaError::NotWritable);
