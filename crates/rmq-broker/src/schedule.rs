@@ -339,13 +339,7 @@ fn segments(props: &str) -> impl Iterator<Item = (&str, Option<(&str, &str)>)> {
 }
 
 /// The value of `key`, by Java's decoding rules (empty keys and values do not count).
-pub fn property_value<'a>(props: &'a str, key: &str) -> Option<&'a str> {
-    segments(props)
-        .filter_map(|(_, kv)| kv)
-        .filter(|(k, v)| *k == key && !v.is_empty())
-        .last()
-        .map(|(_, v)| v)
-}
+pub use rmq_protocol::message::find_property_str as property_value;
 
 /// `props` without `key`.
 pub fn remove_property(props: &str, key: &str) -> String {

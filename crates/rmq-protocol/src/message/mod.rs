@@ -212,14 +212,21 @@ pub fn decode_properties(s: &str) -> HashMap<String, String> {
 }
 
 /// Finds `name` in an encoded properties string without decoding the rest, with the rules of
-/// [`decode_properties`] (a property with an empty name or value does not exist).
+/// [`decode_properties`]: a property with an empty name or value does not exist, and of
+/// repeated names the last counts (Java puts them into a map in order).
 pub fn find_property<'a>(props: &'a [u8], name: &str) -> Option<&'a [u8]> {
-    props.split(|&b| b == PROPERTY_SEPARATOR as u8).find_map(|seg| {
+    // From the back: the first match there is the last one.
+    props.rsplit(|&b| b == PROPERTY_SEPARATOR as u8).find_map(|seg| {
         let sep = seg.iter().position(|&b| b == NAME_VALUE_SEPARATOR as u8)?;
         let (key, value) = seg.split_at(sep);
         let value = value.get(1..)?;
         (!key.is_empty() && !value.is_empty() && key == name.as_bytes()).then_some(value)
     })
+}
+
+/// [`find_property`] over a `str` (the separators are ASCII, so the value is a `str` too).
+pub fn find_property_str<'a>(props: &'a str, name: &str) -> Option<&'a str> {
+    find_property(props.as_bytes(), name).and_then(|v| std::str::from_utf8(v).ok())
 }
 
 /// The consume-queue tag code of an encoded properties string: [`tag_hash`] of its `TAGS` (read
