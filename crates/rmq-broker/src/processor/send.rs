@@ -5,6 +5,7 @@
 //! carries the offsetMsgId(s), queue id and queue offset in every outcome the client decodes.
 
 use rand_lite::pick;
+use rmq_protocol::body::TopicConfig;
 use rmq_protocol::codes::{request_code as rc, response_code as code};
 use rmq_protocol::header::{SendMessageRequestHeader, SendMessageResponseHeader};
 use rmq_protocol::message::{self, property};
@@ -28,94 +29,27 @@ fn parse_header(req: &RemotingCommand) -> Result<SendMessageRequestHeader, WireE
 /// Java's remark for a store that refuses puts (slave role, disk full, shut down).
 const SERVICE_NOT_AVAILABLE_REMARK: &str = "service not available now. It may be caused by one of the following reasons: the broker's disk is full, messages are put to the slave, message store has been shut down, etc.";
 
+/// A request answered with an error before anything was stored.
+type Refused = RemotingCommand;
+
 /// Handles a send holding `permit`, a place of the send queue, which is given back as soon as
-/// the record is appended (before any SYNC_FLUSH wait).
+/// the record is appended (before any SYNC_FLUSH wait): check, build the store's messages,
+/// append, respond.
 pub(super) async fn send(
     s: &BrokerState,
     channel: &Channel,
     req: &RemotingCommand,
     permit: tokio::sync::SemaphorePermit<'_>,
 ) -> RemotingCommand {
-    let h = match parse_header(req) {
-        Ok(h) => h,
-        Err(e) => return error(req, code::SYSTEM_ERROR, format!("bad send request header: {e}")),
+    let (h, tc) = match check(s, channel, req).await {
+        Ok(checked) => checked,
+        Err(refused) => return refused,
     };
-    if !s.config.is_master() {
-        return error(req, code::SERVICE_NOT_AVAILABLE, SERVICE_NOT_AVAILABLE_REMARK);
-    }
-    if s.config.broker_permission & PERM_WRITE == 0 {
-        return error(
-            req,
-            code::NO_PERMISSION,
-            format!("the broker[{}] sending message is forbidden", s.addr),
-        );
-    }
-    if let Err(remark) = message::validate_topic(&h.topic) {
-        return error(req, code::SYSTEM_ERROR, remark);
-    }
-    if topic::is_not_allowed_send_topic(&h.topic) {
-        return error(
-            req,
-            code::NO_PERMISSION,
-            format!("Sending message to topic[{}] is forbidden.", h.topic),
-        );
-    }
-    let tc = match s.topics.get(&h.topic) {
-        Some(tc) => tc,
-        None => {
-            let default_topic = h.default_topic.clone();
-            let created = s
-                .topics
-                .create_on_send(&h.topic, &default_topic, h.default_topic_queue_nums, 0);
-            match created {
-                Ok(Some((tc, true))) => {
-                    register::register_all(s, true).await;
-                    tc
-                }
-                Ok(Some((tc, false))) => tc,
-                Ok(None) => {
-                    return error(
-                        req,
-                        code::TOPIC_NOT_EXIST,
-                        format!(
-                            "topic[{}] not exist, apply first please!\nSee http://rocketmq.apache.org/docs/faq/ for further details.",
-                            h.topic
-                        ),
-                    )
-                }
-                Err(e) => return error(req, code::SYSTEM_ERROR, format!("create topic failed: {e}")),
-            }
-        }
-    };
-    if tc.perm & PERM_WRITE == 0 {
-        return error(
-            req,
-            code::NO_PERMISSION,
-            format!("the topic[{}] sending message is forbidden", h.topic),
-        );
-    }
-    let queue_limit = tc.write_queue_nums.max(tc.read_queue_nums);
-    if h.queue_id >= queue_limit {
-        return error(
-            req,
-            code::SYSTEM_ERROR,
-            format!(
-                "request queueId[{}] is illegal, {:?} Producer: {}",
-                h.queue_id,
-                tc,
-                channel.peer_addr()
-            ),
-        );
-    }
     let queue_id = if h.queue_id < 0 {
         pick(tc.write_queue_nums.max(1))
     } else {
         h.queue_id
     };
-
-    // Java picks the batch path from the header flag, not from the request code.
-    let batch = h.batch;
-    let cluster = &s.config.broker_cluster_name;
     let base = PutMessage {
         topic: h.topic.clone(),
         queue_id,
@@ -129,83 +63,196 @@ pub(super) async fn send(
         reconsume_times: h.reconsume_times.unwrap_or(0),
         prepared_transaction_offset: 0,
     };
-    let result = if batch {
-        if h.topic.starts_with(topic::RETRY_GROUP_TOPIC_PREFIX) {
-            return error(
-                req,
-                code::MESSAGE_ILLEGAL,
-                format!("batch request does not support retry group {}", h.topic),
-            );
-        }
-        // The store refuses a batch with a delay level (the batch-level properties).
-        let delayed = h
-            .properties
-            .as_deref()
-            .and_then(|p| crate::schedule::property_value(p, property::DELAY))
-            .and_then(|d| d.trim().parse::<i32>().ok())
-            .is_some_and(|d| d > 0);
-        if delayed {
-            return illegal(req, s);
-        }
-        let entries = match message::decode_batch(&req.body) {
-            Ok(e) if !e.is_empty() => e,
-            Ok(_) => return error(req, code::MESSAGE_ILLEGAL, "the batch is empty"),
-            Err(e) => return error(req, code::MESSAGE_ILLEGAL, format!("bad batch body: {e}")),
-        };
-        if req.body.len() > s.config.store.max_message_size {
-            return illegal(req, s);
-        }
-        let msgs = entries
-            .into_iter()
-            .map(|e| {
-                let props = with_cluster(&e.properties, cluster);
-                PutMessage {
-                    flag: e.flag,
-                    body: e.body,
-                    tags_code: message::tags_code_of(props.as_bytes()),
-                    properties: props,
-                    ..base.clone()
-                }
-            })
-            .collect();
-        let pending = s.store.append_messages(msgs);
-        drop(permit);
-        pending.wait().await
+    // Java picks the batch path from the header flag, not from the request code.
+    let built = if h.batch {
+        build_batch(s, req, &h, base)
     } else {
-        if req.body.len() > s.config.store.max_message_size {
-            return illegal(req, s);
-        }
-        let props = with_cluster(h.properties.as_deref().unwrap_or(""), cluster);
-        let mut msg = PutMessage {
-            tags_code: message::tags_code_of(props.as_bytes()),
-            properties: props,
-            ..base
-        };
-        if let Err(resp) = super::retry::reroute_exhausted_retry(s, req, &h, &mut msg).await {
-            return resp;
-        }
-        if transaction::is_half(&msg.properties) {
-            if s.config.reject_transaction_message {
-                let remark = format!("the broker[{}] sending transaction message is forbidden", s.addr);
-                return error(req, code::NO_PERMISSION, remark);
-            }
-            msg = transaction::to_half(msg);
-        } else if let Err(remark) = s.schedule.apply_delay(&mut msg) {
-            // Java does this inside the store's put; the response still names the original queue.
-            return error(req, code::SYSTEM_ERROR, remark);
-        }
-        let pending = s.store.append_messages(vec![msg]);
-        drop(permit);
-        pending.wait().await
+        build_single(s, req, &h, base).await.map(|m| vec![m])
     };
+    let msgs = match built {
+        Ok(msgs) => msgs,
+        Err(refused) => return refused,
+    };
+    let pending = s.store.append_messages(msgs);
+    drop(permit);
+    let result = pending.wait().await;
     // 5.x answers every send with the message's unique key as `transactionId` (the client's
     // TransactionSendResult and rocketmq-spring read it); absent without a UNIQ_KEY.
     let transaction_id = h
         .properties
         .as_deref()
-        .and_then(|p| crate::schedule::property_value(p, property::UNIQ_KEY))
+        .and_then(|p| message::find_property_str(p, property::UNIQ_KEY))
         .map(str::to_owned);
     respond(s, req, queue_id, result, transaction_id)
+}
+
+/// Java's `msgCheck`: the header parses, this broker and the topic take writes, the topic name is
+/// valid and sendable, the topic exists or may be auto-created, the queue id is in range.
+async fn check(
+    s: &BrokerState,
+    channel: &Channel,
+    req: &RemotingCommand,
+) -> Result<(SendMessageRequestHeader, TopicConfig), Refused> {
+    let h = parse_header(req)
+        .map_err(|e| error(req, code::SYSTEM_ERROR, format!("bad send request header: {e}")))?;
+    if !s.config.is_master() {
+        return Err(error(
+            req,
+            code::SERVICE_NOT_AVAILABLE,
+            SERVICE_NOT_AVAILABLE_REMARK,
+        ));
+    }
+    if s.config.broker_permission & PERM_WRITE == 0 {
+        return Err(error(
+            req,
+            code::NO_PERMISSION,
+            format!("the broker[{}] sending message is forbidden", s.addr),
+        ));
+    }
+    message::validate_topic(&h.topic).map_err(|remark| error(req, code::SYSTEM_ERROR, remark))?;
+    if topic::is_not_allowed_send_topic(&h.topic) {
+        return Err(error(
+            req,
+            code::NO_PERMISSION,
+            format!("Sending message to topic[{}] is forbidden.", h.topic),
+        ));
+    }
+    let tc = match s.topics.get(&h.topic) {
+        Some(tc) => tc,
+        None => create_on_send(s, req, &h).await?,
+    };
+    if tc.perm & PERM_WRITE == 0 {
+        return Err(error(
+            req,
+            code::NO_PERMISSION,
+            format!("the topic[{}] sending message is forbidden", h.topic),
+        ));
+    }
+    let queue_limit = tc.write_queue_nums.max(tc.read_queue_nums);
+    if h.queue_id >= queue_limit {
+        return Err(error(
+            req,
+            code::SYSTEM_ERROR,
+            format!(
+                "request queueId[{}] is illegal, {:?} Producer: {}",
+                h.queue_id,
+                tc,
+                channel.peer_addr()
+            ),
+        ));
+    }
+    Ok((h, tc))
+}
+
+/// An unknown topic: auto-create it from the default topic if allowed (registering the new
+/// route at once), else TOPIC_NOT_EXIST.
+async fn create_on_send(
+    s: &BrokerState,
+    req: &RemotingCommand,
+    h: &SendMessageRequestHeader,
+) -> Result<TopicConfig, Refused> {
+    let created = s
+        .topics
+        .create_on_send(&h.topic, &h.default_topic, h.default_topic_queue_nums, 0);
+    match created {
+        Ok(Some((tc, true))) => {
+            register::register_all(s, true).await;
+            Ok(tc)
+        }
+        Ok(Some((tc, false))) => Ok(tc),
+        Ok(None) => Err(error(
+            req,
+            code::TOPIC_NOT_EXIST,
+            format!(
+                "topic[{}] not exist, apply first please!\nSee http://rocketmq.apache.org/docs/faq/ for further details.",
+                h.topic
+            ),
+        )),
+        Err(e) => Err(error(req, code::SYSTEM_ERROR, format!("create topic failed: {e}"))),
+    }
+}
+
+/// SEND_BATCH_MESSAGE: one store message per batch entry, each with its own properties.
+#[allow(clippy::result_large_err, reason = "the error is the response itself, built once")]
+fn build_batch(
+    s: &BrokerState,
+    req: &RemotingCommand,
+    h: &SendMessageRequestHeader,
+    base: PutMessage,
+) -> Result<Vec<PutMessage>, Refused> {
+    if h.topic.starts_with(topic::RETRY_GROUP_TOPIC_PREFIX) {
+        return Err(error(
+            req,
+            code::MESSAGE_ILLEGAL,
+            format!("batch request does not support retry group {}", h.topic),
+        ));
+    }
+    // The store refuses a batch with a delay level (the batch-level properties).
+    let delayed = h
+        .properties
+        .as_deref()
+        .and_then(|p| message::find_property_str(p, property::DELAY))
+        .and_then(|d| d.trim().parse::<i32>().ok())
+        .is_some_and(|d| d > 0);
+    if delayed {
+        return Err(illegal(req, s));
+    }
+    let entries = match message::decode_batch(&req.body) {
+        Ok(e) if !e.is_empty() => e,
+        Ok(_) => return Err(error(req, code::MESSAGE_ILLEGAL, "the batch is empty")),
+        Err(e) => return Err(error(req, code::MESSAGE_ILLEGAL, format!("bad batch body: {e}"))),
+    };
+    if req.body.len() > s.config.store.max_message_size {
+        return Err(illegal(req, s));
+    }
+    let cluster = &s.config.broker_cluster_name;
+    Ok(entries
+        .into_iter()
+        .map(|e| {
+            let props = with_cluster(&e.properties, cluster);
+            PutMessage {
+                flag: e.flag,
+                body: e.body,
+                tags_code: message::tags_code_of(props.as_bytes()),
+                properties: props,
+                ..base.clone()
+            }
+        })
+        .collect())
+}
+
+/// SEND_MESSAGE(_V2): the message as stored — rerouted to the DLQ when its retries are used up,
+/// turned into a half message for a transaction, or parked in the schedule topic for a delay.
+async fn build_single(
+    s: &BrokerState,
+    req: &RemotingCommand,
+    h: &SendMessageRequestHeader,
+    base: PutMessage,
+) -> Result<PutMessage, Refused> {
+    if req.body.len() > s.config.store.max_message_size {
+        return Err(illegal(req, s));
+    }
+    let props = with_cluster(
+        h.properties.as_deref().unwrap_or(""),
+        &s.config.broker_cluster_name,
+    );
+    let mut msg = PutMessage {
+        tags_code: message::tags_code_of(props.as_bytes()),
+        properties: props,
+        ..base
+    };
+    super::retry::reroute_exhausted_retry(s, req, h, &mut msg).await?;
+    if transaction::is_half(&msg.properties) {
+        if s.config.reject_transaction_message {
+            let remark = format!("the broker[{}] sending transaction message is forbidden", s.addr);
+            return Err(error(req, code::NO_PERMISSION, remark));
+        }
+        msg = transaction::to_half(msg);
+    } else if let Err(remark) = s.schedule.apply_delay(&mut msg) {
+        // Java does this inside the store's put; the response still names the original queue.
+        return Err(error(req, code::SYSTEM_ERROR, remark));
+    }
+    Ok(msg)
 }
 
 fn illegal(req: &RemotingCommand, s: &BrokerState) -> RemotingCommand {
