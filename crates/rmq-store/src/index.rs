@@ -5,7 +5,8 @@
 //! `(keyHash i32, phyOffset i64, timeDiff s i32, prevIndex i32)`. Entry 0 is never used.
 //! Writes (entry, then slot) are copies into the file's shared mapping under the put lock; slots
 //! are read and written as aligned atomic i32s (queries run concurrently), entries are read only
-//! below the published `index_count`. The header lives in memory and is written on flush. A stale on-disk header is harmless: slots pointing past `index_count`
+//! below the published `index_count`. The header lives in memory (atomics) and is copied to the
+//! mapping on flush, by the consume-queue flush thread, which does not take the put lock. A stale on-disk header is harmless: slots pointing past `index_count`
 //! read as empty and the entries are overwritten.
 //!
 //! File names use UTC (Java uses local time); only their order matters.
@@ -219,11 +220,18 @@ impl IndexFile {
         unsafe { std::ptr::copy_nonoverlapping(self.map.as_ptr().add(pos), out.as_mut_ptr(), N) };
         out
     }
-    /// Copy `bytes` to `pos`. Single writer (the put lock); `pos` is the header (flush, under
-    /// the same lock) or the entry at `index_count`, which no reader looks at yet.
+    /// Copy `bytes` to `pos`: either the entry at `index_count`, written by the put path (one
+    /// writer: it holds the put lock) and read by nobody until `index_count` is published past
+    /// it; or the 40-byte header, written by `write_header` before the file is in the service's
+    /// list (creation) and afterwards only by `flush`, which runs on the consume-queue flush
+    /// thread (`flush_index`) or at shutdown after that thread was joined, so by one thread at a
+    /// time. The put path never writes the header, and the mapped header is only read when a
+    /// file is loaded, before anyone else can see it.
     fn write_bytes(&self, pos: usize, bytes: &[u8]) {
         assert!(pos + bytes.len() <= self.map.len());
-        // SAFETY: in bounds (asserted); nobody reads these bytes concurrently (see above).
+        // SAFETY: in bounds (asserted); each byte range has one writer at a time and no
+        // concurrent reader (see above): the header is the flush thread's, entries the put
+        // lock holder's. (Does not rely on the flush thread holding the put lock: it does not.)
         unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), self.map.as_mut_ptr().add(pos), bytes.len()) };
     }
 
