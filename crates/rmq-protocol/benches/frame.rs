@@ -3,6 +3,8 @@
 //!
 //! `cargo bench -p rmq-protocol --bench frame`
 
+#![allow(clippy::unwrap_used, reason = "test code: a failed unwrap is a failed test")]
+
 use std::hint::black_box;
 
 use bytes::{Bytes, BytesMut};

@@ -245,8 +245,11 @@ impl RemotingCommand {
         let Some(layout) = frame::peek(src)? else {
             return Ok(None);
         };
-        let body = Bytes::copy_from_slice(&src[layout.body_range()]);
-        let cmd = Self::decode_parts(layout, &src[layout.header_range()], body)?;
+        let body = src.get(layout.body_range()).ok_or(WireError::Truncated("body"))?;
+        let header = src
+            .get(layout.header_range())
+            .ok_or(WireError::Truncated("header"))?;
+        let cmd = Self::decode_parts(layout, header, Bytes::copy_from_slice(body))?;
         Ok(Some((cmd, layout.frame_bytes)))
     }
 
@@ -258,7 +261,10 @@ impl RemotingCommand {
         };
         let frame = buf.split_to(layout.frame_bytes).freeze();
         let body = frame.slice(layout.body_range());
-        Self::decode_parts(layout, &frame[layout.header_range()], body).map(Some)
+        let header = frame
+            .get(layout.header_range())
+            .ok_or(WireError::Truncated("header"))?;
+        Self::decode_parts(layout, header, body).map(Some)
     }
 
     fn decode_parts(

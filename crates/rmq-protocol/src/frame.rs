@@ -71,15 +71,19 @@ pub fn check_length(length: i32) -> Result<usize, WireError> {
 /// Returns `Ok(None)` while fewer bytes than the frame needs are available. The length limit is
 /// enforced as soon as the 4-byte prefix is present.
 pub fn peek(src: &[u8]) -> Result<Option<FrameLayout>, WireError> {
-    let Some(prefix) = src.get(..LENGTH_BYTES) else {
+    let Some(prefix) = src.first_chunk::<LENGTH_BYTES>() else {
         return Ok(None);
     };
-    let length = i32::from_be_bytes([prefix[0], prefix[1], prefix[2], prefix[3]]);
+    let length = i32::from_be_bytes(*prefix);
     let frame_bytes = check_length(length)?;
     if src.len() < frame_bytes {
         return Ok(None);
     }
-    let word = u32::from_be_bytes([src[4], src[5], src[6], src[7]]);
+    let word = src
+        .get(LENGTH_BYTES..PREAMBLE_BYTES)
+        .and_then(|w| <[u8; 4]>::try_from(w).ok())
+        .map(u32::from_be_bytes)
+        .ok_or(WireError::Truncated("serialize type"))?;
     let (serialize_type, header_bytes) = split_type_word(word);
     let room = frame_bytes - PREAMBLE_BYTES;
     if header_bytes > room {

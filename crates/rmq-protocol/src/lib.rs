@@ -11,7 +11,9 @@
 //! * [`error`] — [`WireError`], the one error type of this crate.
 //!
 //! Decoders take `&[u8]` and return `Ok(None)` when more bytes are needed; encoders append to a
-//! `BytesMut`. No function here panics on any input.
+//! `BytesMut`. No function here panics on any input: outside tests, indexing and slicing that
+//! could panic are refused by the compiler (`clippy::indexing_slicing`); use `get`.
+#![cfg_attr(not(test), deny(clippy::indexing_slicing))]
 
 pub mod body;
 pub mod codes;

@@ -3,6 +3,8 @@
 //! reads into rmq's types and, written back, is the JSON the 5.x server wrote — the superset rmq
 //! sends is exactly 5.x's, field for field.
 
+#![allow(clippy::unwrap_used, reason = "test code: a failed unwrap is a failed test")]
+
 use rmq_protocol::body::{self, ConsumeStats, HeartbeatData, TopicConfig, TopicRouteData};
 use rmq_protocol::codes::{request_code as rc, response_code as code};
 use rmq_protocol::header::{

@@ -116,7 +116,8 @@ impl Pass<'_> {
         if self.depth > MAX_DEPTH {
             return Err(err("nesting too deep", self.pos));
         }
-        out.push(self.s.as_bytes()[self.pos] as char);
+        let open = self.peek().ok_or_else(|| err("unexpected end", self.pos))?;
+        out.push(char::from(open));
         self.pos += 1;
         self.skip_ws();
         if self.peek() == Some(close) {

@@ -6,6 +6,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use super::stored::{read_i32, read_i64};
 use crate::WireError;
 
 fn hex_upper(bytes: &[u8]) -> String {
@@ -52,17 +53,14 @@ pub fn decode_offset_msg_id(id: &str) -> Result<(SocketAddr, i64), WireError> {
     };
     let b = unhex(id).ok_or_else(bad)?;
     let ip = if ip_len == 4 {
-        IpAddr::V4(Ipv4Addr::new(b[0], b[1], b[2], b[3]))
+        IpAddr::V4(Ipv4Addr::from(*b.first_chunk::<4>().ok_or_else(bad)?))
     } else {
-        let mut a = [0u8; 16];
-        a.copy_from_slice(&b[..16]);
-        IpAddr::V6(Ipv6Addr::from(a))
+        IpAddr::V6(Ipv6Addr::from(*b.first_chunk::<16>().ok_or_else(bad)?))
     };
-    let port = i32::from_be_bytes([b[ip_len], b[ip_len + 1], b[ip_len + 2], b[ip_len + 3]]);
+    let port = read_i32(&b, ip_len).ok_or_else(bad)?;
     let port = u16::try_from(port).map_err(|_| bad())?;
-    let mut off = [0u8; 8];
-    off.copy_from_slice(&b[ip_len + 4..ip_len + 12]);
-    Ok((SocketAddr::new(ip, port), i64::from_be_bytes(off)))
+    let offset = read_i64(&b, ip_len + 4).ok_or_else(bad)?;
+    Ok((SocketAddr::new(ip, port), offset))
 }
 
 const MS_PER_DAY: i64 = 86_400_000;
@@ -173,8 +171,7 @@ pub fn uniq_id_timestamp(id: &str, now_ms: i64) -> Option<i64> {
         28 => 16,
         _ => return None,
     };
-    let t = &b[ip_len + 6..ip_len + 10];
-    let diff = i64::from(i32::from_be_bytes([t[0], t[1], t[2], t[3]]));
+    let diff = i64::from(read_i32(&b, ip_len + 6)?);
     let (this_month, prev_month) = month_starts(now_ms);
     let candidate = this_month + diff;
     Some(if candidate > now_ms {

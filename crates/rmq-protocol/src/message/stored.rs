@@ -409,7 +409,7 @@ pub fn decode_messages_raw(buf: &[u8]) -> Result<Vec<MessageExt>, WireError> {
     let mut out = Vec::new();
     let mut pos = 0;
     while pos < buf.len() {
-        let (m, used) = decode_message(&buf[pos..])?;
+        let (m, used) = decode_message(buf.get(pos..).unwrap_or_default())?;
         out.push(m);
         pos += used;
     }
