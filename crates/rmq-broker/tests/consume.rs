@@ -1,6 +1,8 @@
 //! The broker side of the consume path over real sockets: an in-process broker on port 0 in a
 //! temp dir, raw requests through `RemotingClient`.
 
+#![allow(clippy::unwrap_used, reason = "test code: a failed unwrap is a failed test")]
+
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};

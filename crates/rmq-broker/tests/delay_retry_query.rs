@@ -2,6 +2,8 @@
 //! remoting protocol. Small delay tables ("1s 2s 3s") keep it fast; every wait is on a condition
 //! with a generous deadline.
 
+#![allow(clippy::unwrap_used, reason = "test code: a failed unwrap is a failed test")]
+
 use std::collections::HashSet;
 use std::future::Future;
 use std::path::Path;

@@ -1,5 +1,7 @@
 //! CHECK_CLIENT_CONFIG (46) validates SQL92 subscriptions at subscribe time.
 
+#![allow(clippy::unwrap_used, reason = "test code: a failed unwrap is a failed test")]
+
 mod common;
 
 use common::*;

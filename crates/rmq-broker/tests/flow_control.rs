@@ -4,6 +4,8 @@
 //! `[PCBUSY_CLEAN_QUEUE]` when the page cache turned busy meanwhile, `[REJECTREQUEST]` for a send
 //! arriving while it is busy — and every SUCCESS is stored.
 
+#![allow(clippy::unwrap_used, reason = "test code: a failed unwrap is a failed test")]
+
 mod common;
 
 use std::sync::mpsc;

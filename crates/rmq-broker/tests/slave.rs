@@ -2,6 +2,8 @@
 //! server): acknowledged sends are on the slave, the slave serves pulls (suggesting the master)
 //! and consumer offsets, and never stores a pull's commit offset.
 
+#![allow(clippy::unwrap_used, reason = "test code: a failed unwrap is a failed test")]
+
 mod common;
 
 use std::time::{Duration, Instant};

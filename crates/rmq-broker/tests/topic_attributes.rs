@@ -1,6 +1,8 @@
 //! 5.x topic attributes over a real socket: UPDATE_AND_CREATE_TOPIC with `attributes`, the
 //! result in GET_ALL_TOPIC_CONFIG, and the refusals (remarks as Java's `AttributeUtil`).
 
+#![allow(clippy::unwrap_used, reason = "test code: a failed unwrap is a failed test")]
+
 mod common;
 
 use common::*;

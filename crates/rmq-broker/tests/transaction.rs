@@ -1,6 +1,8 @@
 //! Transactional messages end to end against an in-process broker: half messages, END_TRANSACTION,
 //! check-back, discard after `transactionCheckMax`, and restarts.
 
+#![allow(clippy::unwrap_used, reason = "test code: a failed unwrap is a failed test")]
+
 mod common;
 
 use std::sync::{Arc, Mutex};

@@ -1,5 +1,7 @@
 //! End to end over real sockets: namesrv + broker processes, the send path, and bad input.
 
+#![allow(clippy::unwrap_used, reason = "test code: a failed unwrap is a failed test")]
+
 mod common;
 
 use std::time::Duration;

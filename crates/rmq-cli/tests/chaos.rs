@@ -1,6 +1,8 @@
 //! The chaos harness (`rmq chaos`) as a test: a short SYNC_FLUSH kill -9 loop that must lose no
 //! acknowledged message, and a master whose store is deleted, whose losses must be reported.
 
+#![allow(clippy::unwrap_used, reason = "test code: a failed unwrap is a failed test")]
+
 mod common;
 
 use std::process::Command;

@@ -12,6 +12,8 @@
 //! The tmpfs is mounted directly when permitted (root), else the test re-runs itself in a user +
 //! mount namespace (`unshare -rm`). If neither works, the test fails.
 
+#![allow(clippy::unwrap_used, reason = "test code: a failed unwrap is a failed test")]
+
 mod common;
 
 use std::collections::HashMap;

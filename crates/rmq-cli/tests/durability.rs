@@ -1,5 +1,7 @@
 //! SYNC_FLUSH durability: every acknowledged message survives `kill -9` of the broker process.
 
+#![allow(clippy::unwrap_used, reason = "test code: a failed unwrap is a failed test")]
+
 mod common;
 
 use std::collections::HashMap;

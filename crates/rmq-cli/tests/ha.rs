@@ -3,6 +3,8 @@
 //! is killed (`kill -9`, store deleted) a push consumer reads every acknowledged message from
 //! the slave. A SYNC_MASTER without a slave answers SLAVE_NOT_AVAILABLE (and stores the message).
 
+#![allow(clippy::unwrap_used, reason = "test code: a failed unwrap is a failed test")]
+
 mod common;
 
 use std::collections::BTreeSet;

@@ -1,5 +1,7 @@
 //! The admin client against the fake name server and brokers over real sockets.
 
+#![allow(clippy::unwrap_used, reason = "test code: a failed unwrap is a failed test")]
+
 mod common;
 
 use std::collections::HashMap;

@@ -1,5 +1,7 @@
 //! The producer against a fake name server and two fake brokers over real sockets.
 
+#![allow(clippy::unwrap_used, reason = "test code: a failed unwrap is a failed test")]
+
 mod common;
 
 use std::sync::atomic::Ordering;

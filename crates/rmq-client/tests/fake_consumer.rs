@@ -1,5 +1,7 @@
 //! The consumers against a fake consume-path broker over real sockets.
 
+#![allow(clippy::unwrap_used, reason = "test code: a failed unwrap is a failed test")]
+
 mod common;
 
 use std::collections::{BTreeSet, HashMap};

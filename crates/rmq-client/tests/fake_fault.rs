@@ -2,6 +2,8 @@
 //! latency-based fault avoidance, retries on another broker (broker errors, SYSTEM_BUSY,
 //! connection refused, timeouts) and `retry_another_broker_when_not_store_ok`.
 
+#![allow(clippy::unwrap_used, reason = "test code: a failed unwrap is a failed test")]
+
 mod common;
 
 use std::sync::atomic::Ordering;

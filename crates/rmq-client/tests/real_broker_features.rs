@@ -1,6 +1,8 @@
 //! Issue #5 client features against a real in-process name server and broker: send-back,
 //! retry and DLQ, resend from the DLQ, message queries, transactions, orderly consumption.
 
+#![allow(clippy::unwrap_used, reason = "test code: a failed unwrap is a failed test")]
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};

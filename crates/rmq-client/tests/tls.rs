@@ -1,6 +1,8 @@
 //! `use_tls` against an in-process name server and broker in TLS enforcing mode (self-signed
 //! certificate, test mode): a plain client is refused, a TLS one sends and pulls.
 
+#![allow(clippy::unwrap_used, reason = "test code: a failed unwrap is a failed test")]
+
 use std::time::{Duration, Instant};
 
 use rmq_broker::{Broker, BrokerConfig};

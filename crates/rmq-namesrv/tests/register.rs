@@ -2,6 +2,8 @@
 //! zlib stream of length-prefixed parts, topics in their text form. A real name server on an
 //! ephemeral port, a real socket.
 
+#![allow(clippy::unwrap_used, reason = "test code: a failed unwrap is a failed test")]
+
 use std::collections::HashMap;
 use std::time::Duration;
 

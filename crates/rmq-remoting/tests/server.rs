@@ -1,5 +1,7 @@
 //! Real sockets: a server on port 0 and clients that talk to it.
 
+#![allow(clippy::unwrap_used, reason = "test code: a failed unwrap is a failed test")]
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;

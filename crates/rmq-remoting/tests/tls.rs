@@ -1,5 +1,7 @@
 //! TLS on real sockets: the three server modes, first-byte sniffing, trust-any and CA clients.
 
+#![allow(clippy::unwrap_used, reason = "test code: a failed unwrap is a failed test")]
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;

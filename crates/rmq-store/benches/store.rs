@@ -4,6 +4,8 @@
 //! `cargo bench -p rmq-store --bench store`. The store lives in a temp dir (under `$TMPDIR`);
 //! appends write ~200-1200 bytes per iteration, so a run writes a few hundred MiB.
 
+#![allow(clippy::unwrap_used, reason = "test code: a failed unwrap is a failed test")]
+
 use std::hint::black_box;
 use std::net::SocketAddr;
 use std::time::Duration;

@@ -11,6 +11,11 @@
 //!
 //! File names use UTC (Java uses local time); only their order matters.
 
+#![allow(
+    unsafe_code,
+    reason = "the hash slots are atomics over the shared file mapping, entries are copied in and out of it, and released pages are madvised; each block says why it is sound"
+)]
+
 use std::fs::{self, File, OpenOptions};
 use std::io;
 use std::path::PathBuf;

@@ -14,6 +14,11 @@
 //! and the writer fault them back in from it, but the process does not keep every page it ever
 //! wrote or served mapped (which is what RSS counts).
 
+#![allow(
+    unsafe_code,
+    reason = "mapping segment files and madvise on them; each block says why it is sound"
+)]
+
 use std::fs::{self, File, OpenOptions};
 use std::io;
 use std::path::{Path, PathBuf};

@@ -3,6 +3,8 @@
 //! queue's new min get OFFSET_TOO_SMALL; readers holding a deleted segment keep reading it; a
 //! reopened store agrees on the min offsets. Plus DISK_FULL from the used ratio.
 
+#![allow(clippy::unwrap_used, reason = "test code: a failed unwrap is a failed test")]
+
 mod common;
 
 use std::fs::{self, File};

@@ -3,6 +3,8 @@
 //! queues must serve the same records; the slave reconnects after a master restart; SYNC_MASTER
 //! puts wait for the slave's ack.
 
+#![allow(clippy::unwrap_used, reason = "test code: a failed unwrap is a failed test")]
+
 mod common;
 
 use std::time::{Duration, Instant};

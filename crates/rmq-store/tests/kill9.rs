@@ -2,6 +2,8 @@
 //! prints every acknowledged message; the parent SIGKILLs it mid-stream, reopens the store and
 //! checks that every acknowledged message is there.
 
+#![allow(clippy::unwrap_used, reason = "test code: a failed unwrap is a failed test")]
+
 mod common;
 
 use std::io::{BufRead, BufReader};

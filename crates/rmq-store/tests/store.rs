@@ -1,6 +1,8 @@
 //! MessageStore behaviour: round trips across segments, statuses, filters, batches, sync flush,
 //! clean shutdown, crash recovery with a torn tail, lookup by time.
 
+#![allow(clippy::unwrap_used, reason = "test code: a failed unwrap is a failed test")]
+
 mod common;
 
 use std::collections::HashMap;

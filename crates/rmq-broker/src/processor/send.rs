@@ -173,7 +173,10 @@ async fn create_on_send(
 }
 
 /// SEND_BATCH_MESSAGE: one store message per batch entry, each with its own properties.
-#[allow(clippy::result_large_err, reason = "the error is the response itself, built once")]
+#[allow(
+    clippy::result_large_err,
+    reason = "the error is the response itself, built once"
+)]
 fn build_batch(
     s: &BrokerState,
     req: &RemotingCommand,
