@@ -480,3 +480,43 @@ async fn transaction_messages_can_be_rejected() {
     assert_eq!(resp.code, code::NO_PERMISSION);
     broker.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_half_message_older_than_file_reserved_time_is_discarded_unchecked() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(dir.path());
+    cfg.store.file_reserved_time_hours = 1;
+    let broker = Broker::start(cfg).await.unwrap();
+    let a = addr(&broker);
+    let (client, _responder, mut seen) = producer(sys_flag::TRANSACTION_COMMIT_TYPE);
+    heartbeat(&client, &a, PRODUCER_GROUP).await;
+    // Two hours old: past `fileReservedTime=1`, well inside the 72 h default.
+    send_half_born(&client, &a, "stale", "UNIQ-R1", now_ms() - 2 * 3_600_000).await;
+    let s = broker.state();
+    let stats = s.transactions.check_now(s).await.unwrap();
+    assert_eq!((stats.checked, stats.discarded), (0, 1));
+    assert_eq!(max_offset(&client, &a, CHECK_MAX_TOPIC, 0).await, 1);
+    assert!(seen.try_recv().is_err(), "no check-back for a discarded message");
+    assert_eq!(max_offset(&client, &a, TOPIC, 1).await, 0);
+    broker.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_half_message_within_file_reserved_time_is_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path());
+    assert_eq!(cfg.store.file_reserved_time_hours, 72);
+    let broker = Broker::start(cfg).await.unwrap();
+    let a = addr(&broker);
+    let (client, _responder, mut seen) = producer(sys_flag::TRANSACTION_COMMIT_TYPE);
+    heartbeat(&client, &a, PRODUCER_GROUP).await;
+    send_half_born(&client, &a, "recent", "UNIQ-R2", now_ms() - 2 * 3_600_000).await;
+    let s = broker.state();
+    let stats = s.transactions.check_now(s).await.unwrap();
+    assert_eq!((stats.checked, stats.discarded), (1, 0));
+    let (h, _) = tokio::time::timeout(TIMEOUT, seen.recv()).await.unwrap().unwrap();
+    assert_eq!(h.msg_id.as_deref(), Some("UNIQ-R2"));
+    assert_eq!(max_offset(&client, &a, CHECK_MAX_TOPIC, 0).await, 0);
+    wait_max_offset(&client, &a, TOPIC, 1, 1).await;
+    broker.shutdown().await.unwrap();
+}

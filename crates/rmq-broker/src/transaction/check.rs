@@ -31,9 +31,6 @@ use super::{now_ms, Progress, Stored, TransactionService};
 use crate::topic::{TRANS_CHECK_MAX_TIME_TOPIC, TRANS_HALF_TOPIC, TRANS_OP_HALF_TOPIC};
 use crate::{BrokerError, BrokerState};
 
-/// Messages older than this are discarded unchecked (Java: `fileReservedTime`, 72 h).
-/// TODO: take it from the store config once file cleanup (and its key) exists.
-const FILE_RESERVED_TIME_MS: i64 = 72 * 3600 * 1000;
 /// Records fetched per read of the op queue.
 const OP_BATCH: i32 = 256;
 /// Longest wait for a producer connection's write queue before giving up on one check.
@@ -147,6 +144,13 @@ fn read_half(s: &BrokerState, offset: i64) -> HalfRead {
     }
 }
 
+/// How long a half message may wait for its check: the store's `fileReservedTime` (hours) in
+/// ms. One born longer ago is discarded unchecked, as Java's `needSkip` does
+/// (`getFileReservedTime() * 3600L * 1000`): its commitlog file may be deleted at any time.
+fn file_reserved_time_ms(hours: u64) -> i64 {
+    i64::try_from(hours).unwrap_or(i64::MAX).saturating_mul(3_600_000)
+}
+
 /// `CHECK_IMMUNITY_TIME_IN_SECONDS` × 1000, or the timeout (also for -1 or a bad value).
 fn immunity_ms(half: &Stored, timeout_ms: i64) -> (i64, bool) {
     match half.property(property::CHECK_IMMUNITY_TIME_IN_SECONDS) {
@@ -211,6 +215,7 @@ impl TransactionService {
     ) -> Result<(), BrokerError> {
         let timeout_ms = s.config.transaction_timeout_ms as i64;
         let check_max = s.config.transaction_check_max;
+        let reserved_ms = file_reserved_time_ms(s.config.store.file_reserved_time_hours);
         while *half < half_end {
             if ops.resolved.contains_key(half) {
                 stats.resolved += 1;
@@ -235,7 +240,7 @@ impl TransactionService {
                 .property(property::TRANSACTION_CHECK_TIMES)
                 .and_then(|t| t.parse().ok())
                 .unwrap_or(0);
-            if times >= check_max || age_ms > FILE_RESERVED_TIME_MS {
+            if times >= check_max || age_ms > reserved_ms {
                 self.discard(s, &msg).await?;
                 stats.discarded += 1;
                 *half += 1;
@@ -411,6 +416,14 @@ fn set_property(half: &mut Stored, key: &str, value: String) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn file_reserved_time_is_hours_in_ms() {
+        assert_eq!(file_reserved_time_ms(72), 259_200_000);
+        assert_eq!(file_reserved_time_ms(1), 3_600_000);
+        assert_eq!(file_reserved_time_ms(0), 0);
+        assert_eq!(file_reserved_time_ms(u64::MAX), i64::MAX);
+    }
 
     #[test]
     fn op_progress_stops_at_the_first_pending_op() {
