@@ -1,5 +1,5 @@
-//! Producers and consumers known from heartbeats, per connection (protocol §6.1). A consumer
-//! group keeps its members and one subscription table shared by them. A closed, unregistered or
+//! Producers and consumers known from heartbeats, per connection (docs/protocol/client.md#heartbeat). A
+//! consumer group keeps its members and one subscription table shared by them. A closed, unregistered or
 //! expired connection leaves every group; an empty group is removed.
 //!
 //! Membership changes are reported to the caller, which sends NOTIFY_CONSUMER_IDS_CHANGED

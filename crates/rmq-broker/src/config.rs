@@ -58,7 +58,8 @@ pub struct BrokerConfig {
     pub max_held_pulls: usize,
     /// A client connection without a heartbeat for this long is dropped (Java: 120 s).
     pub channel_expired_timeout_ms: u64,
-    /// Let consumers read from a slave (`suggestWhichBrokerId`, protocol §7.4).
+    /// Let consumers read from a slave (`suggestWhichBrokerId`,
+    /// docs/protocol/pull.md#suggest-which-broker-id).
     pub slave_read_enable: bool,
     /// `offsetCheckInSlave` (false): a slave answers an out-of-range pull offset like a master
     /// (OFFSET_MOVED with the corrected offset) instead of PULL_RETRY_IMMEDIATELY.

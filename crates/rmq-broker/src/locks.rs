@@ -1,4 +1,4 @@
-//! Queue locks of orderly consumers (LOCK_BATCH_MQ / UNLOCK_BATCH_MQ, protocol §11, Java
+//! Queue locks of orderly consumers (LOCK_BATCH_MQ / UNLOCK_BATCH_MQ, docs/protocol/client.md#orderly, Java
 //! `RebalanceLockManager`): group → queue → holder. A lock not renewed within 60 s expires.
 
 use std::collections::HashMap;

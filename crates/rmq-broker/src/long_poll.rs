@@ -1,5 +1,5 @@
-//! Long polling (protocol §7.3): pulls that found nothing wait here, keyed by (topic, queue id),
-//! until a message they can use is dispatched, their hold time ends, or their connection closes.
+//! Long polling (docs/protocol/pull.md#long-polling): pulls that found nothing wait here, keyed by (topic,
+//! queue id), until a message they can use is dispatched, their hold time ends, or their connection closes.
 //!
 //! One background task ([`dispatch_arrivals`]) reads the store's arrival broadcast and wakes the
 //! waiters of that queue whose cursor the new message reaches and whose tag filter it passes. A

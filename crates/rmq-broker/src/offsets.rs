@@ -1,6 +1,6 @@
-//! The consumer offset table (`consumerOffset.json`, storage.md §13.1): `topic@group` → queue id
-//! → the next offset to consume. A commit overwrites unconditionally (even backwards). Persisted
-//! every `flushConsumerOffsetInterval` when it changed, and on shutdown.
+//! The consumer offset table (`consumerOffset.json`, docs/broker/config-files.md#consumer-offsets):
+//! `topic@group` → queue id → the next offset to consume. A commit overwrites unconditionally (even
+//! backwards). Persisted every `flushConsumerOffsetInterval` when it changed, and on shutdown.
 //!
 //! Lock order: `write_lock` (file writer) → `table`. `table` is only held for map operations.
 

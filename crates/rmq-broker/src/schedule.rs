@@ -1,5 +1,5 @@
 //! Delay (scheduled) messages: the put-time rewrite into `SCHEDULE_TOPIC_XXXX` and the service
-//! that re-puts due messages into their real topic (storage.md §2.5 step 3, §9; protocol.md §9).
+//! that re-puts due messages into their real topic (docs/broker/schedule.md).
 //!
 //! - [`ScheduleService::apply_delay`]: a NOT/COMMIT message with `DELAY > 0` gets `REAL_TOPIC` /
 //!   `REAL_QID`, topic `SCHEDULE_TOPIC_XXXX` and queue `level − 1` (level clamped to the max).
@@ -126,7 +126,7 @@ impl ScheduleService {
         Ok(())
     }
 
-    /// The put-time delay rewrite (storage.md §2.5 step 3). `Ok(true)` when the message was
+    /// The put-time delay rewrite (docs/broker/schedule.md#put-time-rewrite). `Ok(true)` when the message was
     /// parked in `SCHEDULE_TOPIC_XXXX`; `Err` with a remark when `DELAY` is not a number.
     pub fn apply_delay(&self, msg: &mut PutMessage) -> Result<bool, String> {
         let ty = sys_flag::transaction_type(msg.sys_flag);
@@ -327,7 +327,7 @@ fn real_message(record: &[u8]) -> Result<Option<PutMessage>, String> {
 }
 
 // ---------------------------------------------------------------- properties strings
-// Order-preserving edits of an encoded `k\x01v\x02…` string (protocol.md §4.1).
+// Order-preserving edits of an encoded `k\x01v\x02…` string (docs/format/message.md#properties).
 
 fn segments(props: &str) -> impl Iterator<Item = (&str, Option<(&str, &str)>)> {
     props.split(message::PROPERTY_SEPARATOR).map(|seg| {

@@ -1,4 +1,4 @@
-//! Flow control of sends (storage.md §12): Java's `SendMessageThread_` pool with its bounded
+//! Flow control of sends (docs/broker/flow-control.md): Java's `SendMessageThread_` pool with its bounded
 //! queue and `BrokerFastFailure`, as a semaphore.
 //!
 //! A send takes one of `sendMessageThreadPoolNums` permits for its checks and its append (not

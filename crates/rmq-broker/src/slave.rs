@@ -1,6 +1,6 @@
-//! The slave's links to its master (storage.md §8.1, §8.4): the master's HA address (fixed by
-//! `haMasterAddress`, or learned from every register response) that the store's HA client
-//! follows, the master's remoting address, and the metadata sync that copies topics, consumer
+//! The slave's links to its master (docs/store/ha.md#ports, docs/store/ha.md#slave-metadata-sync): the
+//! master's HA address (fixed by `haMasterAddress`, or learned from every register response) that the store's
+//! HA client follows, the master's remoting address, and the metadata sync that copies topics, consumer
 //! offsets, delay offsets and subscription groups from it every 10 s (first after 3 s).
 
 use std::sync::{Arc, Mutex};

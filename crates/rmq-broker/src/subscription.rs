@@ -1,4 +1,4 @@
-//! The subscription group table (`subscriptionGroup.json`, storage.md §11.2, protocol A.9):
+//! The subscription group table (`subscriptionGroup.json`, docs/broker/config-files.md#subscription-groups):
 //! built-in groups, auto-creation, admin updates. Every change bumps the data version and is
 //! persisted atomically before it is acknowledged.
 
@@ -11,7 +11,7 @@ use rmq_protocol::body::{self, DataVersion, SubscriptionGroupConfig, Subscriptio
 use crate::config::BrokerConfig;
 use crate::BrokerError;
 
-/// Groups a 4.9.8 broker creates at start (protocol §13.2).
+/// Groups a 4.9.8 broker creates at start (docs/broker/config-files.md#system-groups).
 pub const BUILTIN_GROUPS: &[&str] = &[
     "TOOLS_CONSUMER",
     "FILTERSRV_CONSUMER",

@@ -1,4 +1,4 @@
-//! Send flow control (storage.md §12) against a real broker on a real socket: a put stuck in the
+//! Send flow control (docs/broker/flow-control.md) against a real broker on a real socket: a put stuck in the
 //! store's put lock (`stall_puts_for`) makes queued sends answer SYSTEM_BUSY — `[OVERLOAD]` past
 //! the queue capacity, `[TIMEOUT_CLEAN_QUEUE]` after waitTimeMillsInSendQueue,
 //! `[PCBUSY_CLEAN_QUEUE]` when the page cache turned busy meanwhile, `[REJECTREQUEST]` for a send

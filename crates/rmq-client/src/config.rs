@@ -4,7 +4,7 @@ use std::net::{IpAddr, Ipv4Addr, UdpSocket};
 
 use rmq_protocol::LanguageCode;
 
-/// Instance name that is replaced by `<pid>#<nanos>` (spec §6.2).
+/// Instance name that is replaced by `<pid>#<nanos>` (docs/protocol/client.md#client-id).
 pub const DEFAULT_INSTANCE_NAME: &str = "DEFAULT";
 
 /// Settings shared by [`crate::Producer`] and [`crate::Admin`]. Defaults follow the Java client.
@@ -83,7 +83,8 @@ impl ClientConfig {
         }
     }
 
-    /// `clientIP@instanceName`, with `DEFAULT` replaced by `<pid>#<nanos>` (spec §6.2).
+    /// `clientIP@instanceName`, with `DEFAULT` replaced by `<pid>#<nanos>`
+    /// (docs/protocol/client.md#client-id).
     pub fn client_id(&self) -> String {
         let instance = if self.instance_name == DEFAULT_INSTANCE_NAME {
             let nanos = std::time::SystemTime::now()

@@ -7,7 +7,7 @@ use std::fmt;
 use bytes::Bytes;
 use rmq_protocol::message::property;
 
-/// A message to send. `properties` travel as the properties string (spec §4.1).
+/// A message to send. `properties` travel as the properties string (docs/format/message.md#properties).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Message {
     pub topic: String,
@@ -139,7 +139,8 @@ impl fmt::Display for MessageQueue {
     }
 }
 
-/// Outcome of a stored message (spec §3.2). Anything else is a [`crate::ClientError`].
+/// Outcome of a stored message (docs/protocol/codes.md#send-status). Anything else is a
+/// [`crate::ClientError`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum SendStatus {
     SendOk,

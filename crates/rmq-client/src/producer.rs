@@ -1,5 +1,6 @@
-//! [`Producer`]: route lookup with the `TBW102` fallback, queue selection, retries, and the
-//! route-refresh and heartbeat tasks (spec §2.3, §3.2, §5.4, §6.1).
+//! [`Producer`]: route lookup with the `TBW102` fallback, queue selection, retries, and the route-refresh and
+//! heartbeat tasks (docs/protocol/client.md#what-a-client-sends, docs/protocol/codes.md#send-status,
+//! docs/protocol/name-server.md#route, docs/protocol/client.md#heartbeat).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -22,7 +23,7 @@ use crate::route::{clamp_default_route, PublishInfo};
 use crate::send::{self, Prepared, RetryPolicy, AUTO_CREATE_TOPIC};
 use crate::ClientError;
 
-/// Producer group every Java client instance also registers (spec §2.3).
+/// Producer group every Java client instance also registers (docs/protocol/client.md#what-a-client-sends).
 const CLIENT_INNER_PRODUCER_GROUP: &str = "CLIENT_INNER_PRODUCER";
 /// `pollNameServerInterval` and `heartbeatBrokerInterval`.
 const ROUTE_REFRESH_INTERVAL: Duration = Duration::from_secs(30);

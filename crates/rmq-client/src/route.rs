@@ -1,4 +1,4 @@
-//! Route → publish queues (spec §5.4) and round-robin queue selection.
+//! Route → publish queues (docs/protocol/name-server.md#route) and round-robin queue selection.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 

@@ -1,5 +1,7 @@
-//! Building send requests and reading send responses (spec §2.2.1, §2.2.2, §3.2, §4.2, §4.3).
-//! Pure: no I/O, so every rule here is unit-tested.
+//! Building send requests and reading send responses (docs/protocol/headers.md#send,
+//! docs/protocol/headers.md#send-response, docs/protocol/codes.md#send-status,
+//! docs/format/message.md#send-body, docs/format/message.md#batch-body). Pure: no I/O, so every rule here is
+//! unit-tested.
 
 use bytes::{Bytes, BytesMut};
 use rmq_protocol::codes::{request_code, response_code};
@@ -122,7 +124,7 @@ pub(crate) fn prepare_single(
 }
 
 /// A batch (SEND_BATCH_MESSAGE): one topic, no delay, no retry topic, one `WAIT` value; each
-/// message gets its own UNIQ_KEY; the batch itself only carries `WAIT` (spec §4.3).
+/// message gets its own UNIQ_KEY; the batch itself only carries `WAIT` (docs/format/message.md#batch-body).
 pub(crate) fn prepare_batch(
     msgs: Vec<Message>,
     config: &ClientConfig,
@@ -187,7 +189,7 @@ pub(crate) fn prepare_batch(
     })
 }
 
-/// The request for `prepared` to queue `mq` (V2 header, spec §2.2.1).
+/// The request for `prepared` to queue `mq` (V2 header, docs/protocol/headers.md#send).
 pub(crate) fn build_request(
     prepared: &Prepared,
     mq: &MessageQueue,
@@ -240,8 +242,8 @@ pub(crate) fn read_response(
     })
 }
 
-/// Broker codes after which a synchronous send tries another broker (spec §3.2), plus
-/// SYSTEM_BUSY (a broker under flow control; the 5.x client retries it, 4.9 does not).
+/// Broker codes after which a synchronous send tries another broker (docs/protocol/codes.md#send-status),
+/// plus SYSTEM_BUSY (a broker under flow control; the 5.x client retries it, 4.9 does not).
 const RETRY_RESPONSE_CODES: &[i32] = &[
     response_code::TOPIC_NOT_EXIST,
     response_code::SERVICE_NOT_AVAILABLE,

@@ -1,5 +1,5 @@
-//! [`TransactionProducer`]: half message, local transaction, END_TRANSACTION, and the answers to
-//! the broker's CHECK_TRANSACTION_STATE check-backs (spec §2.2.8, §10).
+//! [`TransactionProducer`]: half message, local transaction, END_TRANSACTION, and the answers to the broker's
+//! CHECK_TRANSACTION_STATE check-backs (docs/protocol/headers.md#transaction, docs/broker/transactions.md).
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;

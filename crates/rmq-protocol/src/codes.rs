@@ -1,9 +1,10 @@
-//! Request codes (spec §2.1) and response codes (spec §3.1).
+//! Request codes (docs/protocol/codes.md#request-codes) and response codes
+//! (docs/protocol/codes.md#response-codes).
 //!
 //! Plain `i32` constants, because unknown codes must flow through dispatch untouched
 //! (the broker answers them with `REQUEST_CODE_NOT_SUPPORTED`).
 
-/// Request codes (`RequestCode.java`), spec §2.1.
+/// Request codes (`RequestCode.java`), docs/protocol/codes.md#request-codes.
 pub mod request_code {
     pub const SEND_MESSAGE: i32 = 10;
     pub const PULL_MESSAGE: i32 = 11;
@@ -324,7 +325,8 @@ pub mod request_code {
     }
 }
 
-/// Response codes (`ResponseCode.java` + `RemotingSysResponseCode.java`), spec §3.1.
+/// Response codes (`ResponseCode.java` + `RemotingSysResponseCode.java`),
+/// docs/protocol/codes.md#response-codes.
 pub mod response_code {
     pub const SUCCESS: i32 = 0;
     pub const SYSTEM_ERROR: i32 = 1;

@@ -1,5 +1,6 @@
-//! `RemotingCommand`: the one message type of the remoting protocol, plus its two header
-//! serializations: JSON (spec §1.3) and the ROCKETMQ binary form (spec §1.4).
+//! `RemotingCommand`: the one message type of the remoting protocol, plus its two header serializations: JSON
+//! (docs/format/remoting-frame.md#json-header) and the ROCKETMQ binary form
+//! (docs/format/remoting-frame.md#rocketmq-header).
 //!
 //! Decoding is liberal (Java-compatible) and never panics; encoding is deterministic
 //! (JSON top-level keys in alphabetical order like fastjson, `extFields` keys sorted).
@@ -59,7 +60,7 @@ impl SerializeType {
     }
 }
 
-/// The sender's implementation language (spec §1.6).
+/// The sender's implementation language (docs/format/remoting-frame.md#language-code).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum LanguageCode {
     Java,

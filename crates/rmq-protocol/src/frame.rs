@@ -1,4 +1,5 @@
-//! Frame layout: `length: i32 | type: u8, headerLen: u24 | header | body` (spec §1.2).
+//! Frame layout: `length: i32 | type: u8, headerLen: u24 | header | body`
+//! (docs/format/remoting-frame.md#frame-layout).
 //!
 //! This module only deals with the two leading words; [`crate::command`] handles the header
 //! bytes. "Not enough bytes yet" is `Ok(None)`, never an error, and the size limit is checked as

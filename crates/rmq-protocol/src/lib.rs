@@ -27,7 +27,7 @@ pub use command::{LanguageCode, RemotingCommand, SerializeType};
 pub use error::WireError;
 pub use header::CommandHeader;
 
-/// Version ordinal sent on every request and response (4.9.8 = 409, spec §1.7).
+/// Version ordinal sent on every request and response (4.9.8 = 409, docs/format/remoting-frame.md#version).
 pub const VERSION: i32 = 409;
-/// Largest frame accepted or produced, length prefix included (spec §1.2).
+/// Largest frame accepted or produced, length prefix included (docs/format/remoting-frame.md#frame-layout).
 pub const MAX_FRAME_BYTES: usize = 16 * 1024 * 1024;

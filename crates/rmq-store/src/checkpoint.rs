@@ -1,4 +1,4 @@
-//! The `checkpoint` file (storage.md §6.1): 4096 bytes, of which the first 24 are
+//! The `checkpoint` file (docs/format/checkpoint.md#checkpoint-layout): 4096 bytes, of which the first 24 are
 //! `physicMsgTimestamp`, `logicsMsgTimestamp`, `indexMsgTimestamp` (big-endian i64 each).
 
 use std::fs::{File, OpenOptions};

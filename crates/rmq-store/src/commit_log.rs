@@ -1,6 +1,6 @@
 //! `CommitLog`: the sequence of fixed-size segments under `commitlog/` holding every record
-//! (storage.md §2), with space reservation for the append path, reads, and the recovery scans
-//! of §6.3.
+//! (docs/format/commitlog.md), with space reservation for the append path, reads, and the recovery scans
+//! of docs/format/checkpoint.md#recovery.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -55,9 +55,9 @@ impl CommitLog {
         offset + size - offset % size
     }
 
-    /// Find room for `len` contiguous bytes. If they don't fit in the current segment with at
-    /// least 8 bytes to spare, end it with a blank record (§2.3) and start the next one.
-    /// Caller holds the put lock.
+    /// Find room for `len` contiguous bytes. If they don't fit in the current segment with at least 8 bytes
+    /// to spare, end it with a blank record (docs/format/commitlog.md#end-of-file-blank) and start the next
+    /// one. Caller holds the put lock.
     pub fn reserve(&self, len: usize) -> Result<(Arc<MappedFile>, u64), ReserveError> {
         let size = self.file_size();
         if (len + END_FILE_MIN_BLANK_LENGTH) as u64 > size {
@@ -116,8 +116,8 @@ impl CommitLog {
         record::read_i64(&rec, record::store_timestamp_pos(flag))
     }
 
-    /// Abnormal recovery start (§6.3): the newest segment whose first record is a message with a
-    /// non-zero store timestamp `<= min_ts`; segment 0 if none.
+    /// Abnormal recovery start (docs/format/checkpoint.md#recovery): the newest segment whose first record is
+    /// a message with a non-zero store timestamp `<= min_ts`; segment 0 if none.
     pub fn abnormal_start_index(&self, min_ts: i64) -> usize {
         let files = self.queue.files();
         for (idx, f) in files.iter().enumerate().rev() {

@@ -28,7 +28,7 @@ impl FromStr for FlushDiskType {
 }
 
 /// `brokerRole`: a slave's store refuses puts and is fed by HA replication; a SYNC_MASTER's puts
-/// wait for a slave's acknowledgement (storage.md §8).
+/// wait for a slave's acknowledgement (docs/store/ha.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum BrokerRole {
     #[default]
@@ -105,7 +105,8 @@ pub struct StoreConfig {
     pub max_hash_slot_num: u32,
     /// `maxIndexNum` per index file.
     pub max_index_num: u32,
-    /// `fileReservedTime` (hours): a commitlog segment whose mtime is older is expired (§7).
+    /// `fileReservedTime` (hours): a commitlog segment whose mtime is older is expired
+    /// (docs/store/cleanup.md).
     pub file_reserved_time_hours: u64,
     /// `deleteWhen`: hours of the day (`"04"`, `"04;16"`) when expired segments are deleted.
     pub delete_when: String,

@@ -1,6 +1,6 @@
-//! `ConsumeQueue`: the per-(topic, queueId) index of 20-byte entries
-//! `(commitlog offset i64, record size i32, tagsCode i64)` under `consumequeue/<topic>/<queueId>/`
-//! (storage.md §3.1). Entry `n` is the message with queue offset `n`, at CQ byte `n × 20`.
+//! `ConsumeQueue`: the per-(topic, queueId) index of 20-byte entries `(commitlog offset i64, record size i32,
+//! tagsCode i64)` under `consumequeue/<topic>/<queueId>/` (docs/format/consume-queue.md#entry-layout). Entry
+//! `n` is the message with queue offset `n`, at CQ byte `n × 20`.
 //!
 //! Writers: only the dispatcher, which runs under the store's put lock (or single-threaded
 //! recovery). Readers: any thread, lock-free apart from the segment list `RwLock`.
@@ -127,8 +127,8 @@ impl ConsumeQueue {
         self.max_phy_offset.load(Ordering::Acquire)
     }
 
-    /// Recovery step 1 (§6.2): scan from the third-to-last segment while entries are valid and
-    /// cut everything after the last valid one.
+    /// Recovery step 1 (docs/format/checkpoint.md#recovery): scan from the third-to-last segment while
+    /// entries are valid and cut everything after the last valid one.
     pub fn recover(&self) -> Result<(), StoreError> {
         let files = self.queue.files();
         if files.is_empty() {
@@ -368,7 +368,7 @@ impl ConsumeQueue {
         queue_offset + total as i64 - queue_offset % total as i64
     }
 
-    /// `getOffsetInQueueByTime` (§3.5), clamped to [min, max].
+    /// `getOffsetInQueueByTime` (docs/format/consume-queue.md#lookup-by-time), clamped to [min, max].
     pub fn offset_by_time(&self, ts: i64, min_phy: i64, store_ts: &dyn Fn(i64, i32) -> Option<i64>) -> i64 {
         let files = self.queue.files();
         let Some(f) = files.iter().find(|f| f.modified_ms() >= ts).or(files.last()) else {

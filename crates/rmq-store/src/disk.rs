@@ -1,4 +1,4 @@
-//! Disk space: the used-space ratio of the partition holding a path (storage.md §7,
+//! Disk space: the used-space ratio of the partition holding a path (docs/store/cleanup.md,
 //! `UtilAll.getDiskPartitionSpaceUsedPercent`) and real space reservation for new files.
 //!
 //! Segments are read (and, after the append-path rewrite, written) through mappings. A sparse

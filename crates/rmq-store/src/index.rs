@@ -1,4 +1,4 @@
-//! IndexFile (storage.md §4): hash index from `topic#key` (UNIQ_KEY and each KEYS token) to
+//! IndexFile (docs/format/index-file.md): hash index from `topic#key` (UNIQ_KEY and each KEYS token) to
 //! commitlog offsets, in files under `index/` named by creation time.
 //!
 //! Layout: 40-byte header, `slot_num` × i32 hash slots, `index_num` × 20-byte entries
@@ -240,7 +240,8 @@ impl IndexFile {
         unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), self.map.as_mut_ptr().add(pos), bytes.len()) };
     }
 
-    /// Insert one key (§4.3). Single writer (put lock). Returns false if the file is full.
+    /// Insert one key (docs/format/index-file.md#layout). Single writer (put lock). Returns false if the file
+    /// is full.
     fn put_key(&self, key: &str, phy: i64, store_ts: i64) -> io::Result<bool> {
         let count = self.index_count.load(Ordering::Acquire);
         if count as u32 >= self.index_num {
@@ -285,7 +286,7 @@ impl IndexFile {
         Ok(true)
     }
 
-    /// Follow the slot chain of `key` (§4.5), appending matching offsets to `out`.
+    /// Follow the slot chain of `key` (docs/format/index-file.md#query), appending matching offsets to `out`.
     fn select(&self, key: &str, max: usize, begin: i64, end: i64, out: &mut Vec<i64>) {
         let begin_ts = self.begin_ts.load(Ordering::Acquire);
         if end < begin_ts || begin > self.end_ts() {
@@ -454,7 +455,8 @@ impl IndexService {
         Ok(f)
     }
 
-    /// `buildIndex` for one record (§4.4). Caller holds the put lock (single writer).
+    /// `buildIndex` for one record (docs/format/index-file.md#what-is-indexed). Caller holds the put lock
+    /// (single writer).
     pub fn build(
         &self,
         topic: &str,

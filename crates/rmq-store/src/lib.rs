@@ -15,7 +15,7 @@
 //! - [`message`], [`config`], [`error`]: the API types.
 //!
 //! - [`ha`]: master/slave replication — the master's HA listener, the slave's client, the
-//!   SYNC_MASTER wait for a slave's acknowledgement (storage.md §8).
+//!   SYNC_MASTER wait for a slave's acknowledgement (docs/store/ha.md).
 //! - [`index`]: IndexFile — `topic#key` → commitlog offsets (QUERY_MESSAGE).
 //!
 //! # Runtime model
@@ -48,14 +48,14 @@
 //!
 //! - [`disk`]: the used-space ratio of a partition; real block reservation for new files.
 //! - `store::cleanup`: deletion of expired commitlog / consume-queue / index files and the
-//!   DISK_FULL check (§7), on the `rmq-clean` thread.
+//!   DISK_FULL check (docs/store/cleanup.md), on the `rmq-clean` thread.
 //!
 //! A full disk refuses puts cleanly: new files get their blocks at creation (`fallocate`), the
 //! consume-queue file for a put's entry is created before its commitlog record is written, and
 //! a file that cannot be created fails only that put (`CreateMappedFileFailed`). DISK_FULL
 //! (`ServiceNotAvailable`) is set and cleared by the periodic disk check.
 //!
-//! - [`ha`]: master/slave replication (§8): the master's HA listener and per-slave streams,
+//! - [`ha`]: master/slave replication (docs/store/ha.md): the master's HA listener and per-slave streams,
 //!   the slave's client, and the SYNC_MASTER acknowledgement wait.
 //!
 //! Not yet implemented: transient store pool. TODO.

@@ -342,7 +342,7 @@ impl MappedFile {
         Ok(())
     }
 
-    /// Modification time in epoch ms (used by lookup-by-time, §3.5).
+    /// Modification time in epoch ms (used by lookup-by-time, docs/format/consume-queue.md#lookup-by-time).
     pub fn modified_ms(&self) -> i64 {
         self.file
             .metadata()
@@ -536,8 +536,8 @@ impl MappedFileQueue {
     }
 
     /// Unlink `f` if it is still the first segment and not the last one (cleanup, storage.md
-    /// §7). Readers holding the segment (or `Bytes` of it) keep their mapping; the blocks are
-    /// freed when the last of them is dropped. Returns whether it was removed.
+    /// docs/store/cleanup.md). Readers holding the segment (or `Bytes` of it) keep their mapping; the blocks
+    /// are freed when the last of them is dropped. Returns whether it was removed.
     pub fn remove_first(&self, f: &Arc<MappedFile>) -> Result<bool, StoreError> {
         let mut files = self.write();
         if files.len() < 2 || !Arc::ptr_eq(&files[0], f) {

@@ -1,4 +1,4 @@
-//! File cleanup (storage.md §7): expired commitlog segments go oldest first and stop at the first
+//! File cleanup (docs/store/cleanup.md): expired commitlog segments go oldest first and stop at the first
 //! one that stays; consume-queue and index files below the new min offset follow; pulls below a
 //! queue's new min get OFFSET_TOO_SMALL; readers holding a deleted segment keep reading it; a
 //! reopened store agrees on the min offsets. Plus DISK_FULL from the used ratio.

@@ -1,4 +1,4 @@
-//! Broker-side message filters (storage.md §14): tags at the consume-queue stage, SQL92 over
+//! Broker-side message filters (docs/broker/filters.md): tags at the consume-queue stage, SQL92 over
 //! properties at the commitlog stage.
 //!
 //! # Layout
@@ -20,8 +20,9 @@ pub use tag::TagFilter;
 use rmq_protocol::message::decode_properties;
 use rmq_store::record::{self, RecordCheck};
 
-/// Evaluates a compiled SQL92 filter against one stored commitlog record (§4.4 layout). The
-/// record's properties are the identifiers' values. A record that does not decode never matches.
+/// Evaluates a compiled SQL92 filter against one stored commitlog record
+/// (docs/format/commitlog.md#record-layout). The record's properties are the identifiers' values. A record
+/// that does not decode never matches.
 pub fn matches_sql(expr: &Expr, stored_record: &[u8]) -> bool {
     match record::check(stored_record, false) {
         RecordCheck::Message(info) => {

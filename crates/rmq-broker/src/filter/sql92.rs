@@ -1,4 +1,4 @@
-//! RocketMQ 4.9's SQL92 subset (`filter/.../SelectorParser.jj`, storage.md §14.2): lexer,
+//! RocketMQ 4.9's SQL92 subset (`filter/.../SelectorParser.jj`, docs/broker/filters.md#sql92): lexer,
 //! recursive-descent parser and the compile-time checks of `ComparisonExpression` /
 //! `ConstantExpression`, producing an [`Expr`] that evaluates against a property map.
 //!

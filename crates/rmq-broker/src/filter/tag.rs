@@ -1,4 +1,4 @@
-//! The consume-queue stage tag filter (storage.md §14.1, Java `ExpressionMessageFilter`): a
+//! The consume-queue stage tag filter (docs/broker/filters.md#tag-filter, Java `ExpressionMessageFilter`): a
 //! message passes when the subscription is `*`, or when its tags code (as a Java `int`) is in the
 //! subscription's code set. Hash collisions are left to the client, which re-checks the tag.
 

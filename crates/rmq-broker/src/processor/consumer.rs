@@ -14,8 +14,8 @@ use crate::clients::ClientConn;
 use crate::topic::{self, PERM_READ, PERM_WRITE};
 use crate::{register, BrokerState};
 
-/// HEART_BEAT (protocol §6.1): find or create each consumer group and its retry topic, record
-/// the connection and subscriptions, and tell the group when its membership or topics changed.
+/// HEART_BEAT (docs/protocol/client.md#heartbeat): find or create each consumer group and its retry topic,
+/// record the connection and subscriptions, and tell the group when its membership or topics changed.
 pub(super) async fn heartbeat(s: &BrokerState, channel: &Channel, req: &RemotingCommand) -> RemotingCommand {
     let hb: HeartbeatData = match body::from_fastjson(&req.body) {
         Ok(hb) => hb,

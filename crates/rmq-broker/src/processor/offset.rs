@@ -18,7 +18,7 @@ const MIN_RESET_CLIENT_VERSION: i32 = 28;
 /// Bound on queueing one RESET_CONSUMER_CLIENT_OFFSET (Java's oneway timeout).
 const RESET_SEND_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// QUERY_CONSUMER_OFFSET (protocol §2.2.4): the committed offset; else 0 for a young queue
+/// QUERY_CONSUMER_OFFSET (docs/protocol/headers.md#offsets): the committed offset; else 0 for a young queue
 /// (min offset ≤ 0 and its first message still in memory); else QUERY_NOT_FOUND.
 pub(super) fn query(s: &BrokerState, req: &RemotingCommand) -> RemotingCommand {
     let h = header!(req, QueryConsumerOffsetRequestHeader);

@@ -1,5 +1,6 @@
-//! PULL_MESSAGE (11), protocol §7: checks in Java's order (§7.2), the tag filter, the store read,
-//! the status → response-code mapping, the COMMIT_OFFSET commit, and long polling (§7.3).
+//! PULL_MESSAGE (11), docs/protocol/pull.md: checks in Java's order (docs/protocol/pull.md#broker-checks),
+//! the tag filter, the store read, the status → response-code mapping, the COMMIT_OFFSET commit, and long
+//! polling (docs/protocol/pull.md#long-polling).
 //!
 //! Every pull response carries all four `PullMessageResponseHeader` fields and the store status
 //! name as remark; a SUCCESS body is the concatenated stored records.
@@ -21,7 +22,7 @@ use crate::filter::{compile, matches_sql, Expr, TagFilter};
 use crate::topic::{self, PERM_READ};
 use crate::BrokerState;
 
-/// Pull `sysFlag` bits (protocol §7.1).
+/// Pull `sysFlag` bits (docs/protocol/pull.md#sys-flag).
 pub mod sys_flag {
     pub const COMMIT_OFFSET: i32 = 0x1;
     pub const SUSPEND: i32 = 0x2;
@@ -83,7 +84,7 @@ fn status_name(s: GetStatus) -> &'static str {
     }
 }
 
-/// Store status → response code on a master (protocol §7.2 table).
+/// Store status → response code on a master (docs/protocol/pull.md#broker-checks, the table).
 fn response_code(status: GetStatus, requested_offset: i64) -> i32 {
     match status {
         GetStatus::Found => code::SUCCESS,
@@ -132,7 +133,8 @@ pub(super) async fn pull(s: &BrokerState, channel: &Channel, req: &RemotingComma
     respond(s, req, &q, h.queue_offset, first, None).await
 }
 
-/// Steps 1–5 of §7.2: permissions, group, topic, queue id, subscription.
+/// The first checks of docs/protocol/pull.md#broker-checks: permissions, group, topic, queue id,
+/// subscription.
 fn validate(
     s: &BrokerState,
     channel: &Channel,
@@ -420,7 +422,7 @@ fn concat(mut messages: Vec<Bytes>, total_bytes: usize) -> Bytes {
 }
 
 /// On a master, a PULL_OFFSET_MOVED also stores an `OffsetMovedEvent` in `OFFSET_MOVED_EVENT`
-/// queue 0, tags = keys = the group (§7.2 step 7).
+/// queue 0, tags = keys = the group (docs/protocol/pull.md#broker-checks).
 async fn offset_moved_event(s: &BrokerState, q: &PullQuery, requested: i64, new_offset: i64) {
     let event = serde_json::json!({
         "consumerGroup": q.group,

@@ -1,5 +1,5 @@
 //! QUERY_MESSAGE (12): messages by key (`KEYS` token) or unique key (`UNIQ_KEY`) and store-time
-//! range, from the store's IndexFile (protocol.md §2.2.7, storage.md §4.5).
+//! range, from the store's IndexFile (docs/protocol/headers.md#query, docs/format/index-file.md#query).
 //!
 //! The index is keyed by the *stored* topic, so a delayed message is found under its real topic
 //! only once it has been delivered. Hash collisions are not filtered here; the Java client

@@ -1,4 +1,4 @@
-//! Consumer retry and dead-letter queues (protocol.md §8, storage.md §11):
+//! Consumer retry and dead-letter queues (docs/broker/retry-dlq.md):
 //! CONSUMER_SEND_MSG_BACK (36), the send path's `handleRetryAndDLQ`, and GET_ALL_DELAY_OFFSET (45).
 //!
 //! A message sent back is copied into `%RETRY%<group>` with reconsume times + 1 and a delay level

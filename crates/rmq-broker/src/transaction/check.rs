@@ -1,4 +1,4 @@
-//! The check-back service (`TransactionalMessageServiceImpl.check`, storage.md §10.4).
+//! The check-back service (`TransactionalMessageServiceImpl.check`, docs/broker/transactions.md#check-back).
 //!
 //! One round, for half-topic queue 0:
 //! 1. read every op message from the op progress on: `resolved[half offset] = op offset`;

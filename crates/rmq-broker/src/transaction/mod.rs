@@ -1,4 +1,4 @@
-//! Transactional messages (protocol.md §10, storage.md §10).
+//! Transactional messages (docs/broker/transactions.md).
 //!
 //! - A send with `TRAN_MSG=true` is stored as a **half message** in `RMQ_SYS_TRANS_HALF_TOPIC`
 //!   queue 0 ([`to_half`]), with `REAL_TOPIC`/`REAL_QID` naming where it goes on commit. Consumers

@@ -1,5 +1,6 @@
-//! [`Admin`]: name-server queries and broker administration, as mqadmin does them (spec §2.3).
-//! Message lookup by key / unique key and the DLQ resend are in `query`.
+//! [`Admin`]: name-server queries and broker administration, as mqadmin does them
+//! (docs/protocol/client.md#what-a-client-sends). Message lookup by key / unique key and the DLQ resend are
+//! in `query`.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -157,7 +158,7 @@ impl Admin {
         Ok(resp.header::<R>()?)
     }
 
-    /// VIEW_MESSAGE_BY_ID to the store host encoded in `offset_msg_id` (spec §4.7.1).
+    /// VIEW_MESSAGE_BY_ID to the store host encoded in `offset_msg_id` (docs/format/message.md#offsetmsgid).
     pub async fn view_message(&self, offset_msg_id: &str) -> Result<MessageExt, ClientError> {
         let (addr, offset) = message::decode_offset_msg_id(offset_msg_id)?;
         let cmd = self

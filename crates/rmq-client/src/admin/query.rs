@@ -1,5 +1,5 @@
-//! Message lookup for [`Admin`]: QUERY_MESSAGE by key and by unique key (mqadmin
-//! `queryMsgByKey` / `queryMsgByUniqueKey`, spec §2.2.7), and resending a dead-lettered message.
+//! Message lookup for [`Admin`]: QUERY_MESSAGE by key and by unique key (mqadmin `queryMsgByKey` /
+//! `queryMsgByUniqueKey`, docs/protocol/headers.md#query), and resending a dead-lettered message.
 
 use rmq_protocol::codes::{request_code, response_code};
 use rmq_protocol::header::{QueryMessageRequestHeader, UNIQUE_KEY_QUERY};

@@ -1,4 +1,4 @@
-//! `AllocateMessageQueueAveragely` (spec §6.4 step 3), exactly as Java computes it.
+//! `AllocateMessageQueueAveragely` (docs/protocol/client.md#rebalance), exactly as Java computes it.
 
 use crate::message::MessageQueue;
 

@@ -22,10 +22,10 @@ impl MessageModel {
     }
 }
 
-/// Where a queue with no stored offset starts (spec §6.5).
+/// Where a queue with no stored offset starts (docs/protocol/client.md#where-a-new-queue-starts).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum ConsumeFromWhere {
-    /// The queue's max offset (but see the broker's young-queue rule, spec §2.2.4).
+    /// The queue's max offset (but see the broker's young-queue rule, docs/protocol/headers.md#offsets).
     #[default]
     LastOffset,
     /// Offset 0.
@@ -45,7 +45,7 @@ impl ConsumeFromWhere {
     }
 }
 
-/// Consumer settings. Defaults are `DefaultMQPushConsumer`'s (spec §7.5).
+/// Consumer settings. Defaults are `DefaultMQPushConsumer`'s (docs/protocol/pull.md#client-flow-control).
 #[derive(Debug, Clone)]
 pub struct ConsumerConfig {
     pub message_model: MessageModel,

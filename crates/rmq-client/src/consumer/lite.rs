@@ -90,8 +90,9 @@ impl PullConsumer {
         lock(&self.expressions).insert(topic.to_owned(), expression.to_owned());
     }
 
-    /// Replaces the assigned queues. Queues already assigned keep their position; new ones
-    /// start at the group's committed offset, else per `consume_from_where` (spec §6.5).
+    /// Replaces the assigned queues. Queues already assigned keep their position; new ones start at the
+    /// group's committed offset, else per `consume_from_where`
+    /// (docs/protocol/client.md#where-a-new-queue-starts).
     pub async fn assign(&self, mqs: Vec<MessageQueue>) -> Result<(), ClientError> {
         let current = lock(&self.positions).clone();
         let store = OffsetStore::remote();

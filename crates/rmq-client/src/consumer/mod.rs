@@ -8,7 +8,8 @@
 //! * `process_queue` — the per-queue cache of pulled, unconsumed messages and flow control.
 //! * [`pull`] — PULL_MESSAGE requests and responses, the client-side tag re-check.
 //! * `offset_store` — remote (broker) and local-file offset stores.
-//! * `rebalance` — subscriptions, queue discovery and where a new queue starts (§6.5).
+//! * `rebalance` — subscriptions, queue discovery and where a new queue starts
+//!   (docs/protocol/client.md#where-a-new-queue-starts).
 //! * [`push`] — [`PushConsumer`]: lifecycle, rebalance, heartbeat, offset persistence.
 //! * `pull_loop` — one pull task per owned queue, and the consume tasks that run the listener.
 //! * `requests` — broker → client requests: ids changed, offset reset, running info, consume

@@ -1,6 +1,6 @@
 //! [`OffsetStore`]: the next offset to consume per queue. Clustering keeps it on the broker
 //! (QUERY_CONSUMER_OFFSET / UPDATE_CONSUMER_OFFSET); broadcasting in a local JSON file
-//! (`OffsetSerializeWrapper` shape, spec §6.4).
+//! (`OffsetSerializeWrapper` shape, docs/protocol/client.md#rebalance).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

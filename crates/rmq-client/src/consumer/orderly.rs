@@ -1,6 +1,6 @@
-//! Orderly consumption (spec §11): the broker locks (LOCK_BATCH_MQ / UNLOCK_BATCH_MQ) that keep
-//! a queue with one consumer of the group, and the per-queue consume task that hands messages
-//! to the listener one batch at a time, in offset order.
+//! Orderly consumption (docs/protocol/client.md#orderly): the broker locks (LOCK_BATCH_MQ / UNLOCK_BATCH_MQ)
+//! that keep a queue with one consumer of the group, and the per-queue consume task that hands messages to
+//! the listener one batch at a time, in offset order.
 //!
 //! A clustering consumer takes a newly assigned queue only once the broker granted it the lock,
 //! renews every owned lock each [`LOCK_RENEW_INTERVAL`], consumes a queue only while its lock is

@@ -1,5 +1,5 @@
 //! [`ProcessQueue`]: the messages of one queue pulled but not yet consumed, keyed by queue
-//! offset, and the flow-control decision made from it (spec §7.5).
+//! offset, and the flow-control decision made from it (docs/protocol/pull.md#client-flow-control).
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
@@ -151,7 +151,7 @@ impl ProcessQueue {
     }
 }
 
-/// The push consumer's per-queue limits (spec §7.5).
+/// The push consumer's per-queue limits (docs/protocol/pull.md#client-flow-control).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct FlowLimits {
     pub pull_batch_size: i32,

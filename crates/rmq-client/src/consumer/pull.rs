@@ -1,5 +1,6 @@
-//! PULL_MESSAGE request building and response mapping (spec §2.2.3, §3.3, §7.1), and the
-//! client-side tag re-check. Pure: no I/O.
+//! PULL_MESSAGE request building and response mapping (docs/protocol/headers.md#pull,
+//! docs/protocol/codes.md#pull-status, docs/protocol/pull.md#sys-flag), and the client-side tag re-check.
+//! Pure: no I/O.
 
 use std::fmt;
 
@@ -21,7 +22,7 @@ pub fn retry_topic(group: &str) -> String {
     format!("{RETRY_GROUP_TOPIC_PREFIX}{group}")
 }
 
-/// Outcome of a pull (spec §3.3). Any other response code is a [`ClientError`].
+/// Outcome of a pull (docs/protocol/codes.md#pull-status). Any other response code is a [`ClientError`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum PullStatus {
     /// SUCCESS: `messages` holds what matched (possibly nothing after the tag re-check).

@@ -1,5 +1,6 @@
 //! One assigned queue at work: the pull loop (long polling, flow control, status handling,
-//! spec §3.3 / §7) and the consume tasks that run the listener and commit offsets.
+//! docs/protocol/codes.md#pull-status / docs/protocol/pull.md) and the consume tasks that run the listener
+//! and commit offsets.
 
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::Ordering;

@@ -522,7 +522,7 @@ impl Inner {
         tracing::info!(group = %self.group, %mq, "queue released");
     }
 
-    /// One rebalance round over every subscribed topic (spec §6.4).
+    /// One rebalance round over every subscribed topic (docs/protocol/client.md#rebalance).
     /// Returns whether every subscribed topic could be rebalanced.
     pub async fn do_rebalance(self: &Arc<Self>) -> bool {
         let _guard = self.rebalance.lock().await;

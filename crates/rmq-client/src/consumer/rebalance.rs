@@ -1,5 +1,6 @@
-//! Rebalance building blocks: a topic's subscribe queues (spec §5.4), where a newly assigned
-//! queue starts (spec §6.5), and the offset queries that rule needs.
+//! Rebalance building blocks: a topic's subscribe queues (docs/protocol/name-server.md#route), where a newly
+//! assigned queue starts (docs/protocol/client.md#where-a-new-queue-starts), and the offset queries that rule
+//! needs.
 
 use rmq_protocol::body::{perm, TopicRouteData};
 use rmq_protocol::codes::request_code;
@@ -29,7 +30,7 @@ pub(crate) fn subscribe_queues(topic: &str, route: &TopicRouteData) -> Vec<Messa
     queues
 }
 
-/// What the §6.5 table says to do for a queue.
+/// What the table of docs/protocol/client.md#where-a-new-queue-starts says to do for a queue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum StartFrom {
     Offset(i64),

@@ -1,4 +1,5 @@
-//! Requests a broker sends to a push consumer on its connections (spec §2.2.5, A.3, A.6, A.7).
+//! Requests a broker sends to a push consumer on its connections
+//! (docs/protocol/headers.md#heartbeat-and-consumer-list, docs/protocol/client.md#requests-to-clients).
 
 use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;

@@ -1,6 +1,6 @@
-//! CONSUMER_SEND_MSG_BACK (spec §2.2.6, §8.2): hands a message the listener could not consume
-//! back to its broker, which stores a delayed copy in `%RETRY%<group>` (or, once the reconsume
-//! times are used up, in `%DLQ%<group>`).
+//! CONSUMER_SEND_MSG_BACK (docs/protocol/headers.md#send-back, docs/broker/retry-dlq.md#send-back): hands a
+//! message the listener could not consume back to its broker, which stores a delayed copy in `%RETRY%<group>`
+//! (or, once the reconsume times are used up, in `%DLQ%<group>`).
 
 use rmq_protocol::codes::request_code;
 use rmq_protocol::header::ConsumerSendMsgBackRequestHeader;

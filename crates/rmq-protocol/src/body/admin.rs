@@ -1,4 +1,4 @@
-//! Admin and monitoring bodies (spec Appendix A).
+//! Admin and monitoring bodies (docs/protocol/admin.md).
 
 use std::collections::{BTreeMap, HashMap};
 

@@ -1,5 +1,5 @@
-//! Client-facing bodies: heartbeat (spec §6.1), subscriptions, queue locks, consumer lists,
-//! offset resets, consume-directly results.
+//! Client-facing bodies: heartbeat (docs/protocol/client.md#heartbeat), subscriptions, queue locks, consumer
+//! lists, offset resets, consume-directly results.
 
 use std::collections::HashMap;
 
@@ -110,8 +110,8 @@ impl Default for SubscriptionData {
 }
 
 impl SubscriptionData {
-    /// Builds a TAG subscription (spec §4.8): `*`/empty = everything, otherwise split on `||`,
-    /// trimmed, empties skipped; each tag's `java_hash` goes into `code_set`.
+    /// Builds a TAG subscription (docs/format/message.md#tags): `*`/empty = everything, otherwise split on
+    /// `||`, trimmed, empties skipped; each tag's `java_hash` goes into `code_set`.
     pub fn from_tag_expression(topic: impl Into<String>, expression: &str, sub_version: i64) -> Self {
         let expr = expression.trim();
         let mut sub = Self {

@@ -1,6 +1,6 @@
-//! A pre-pass that turns fastjson's non-standard JSON into standard JSON (spec §5.9):
-//! bare object keys (`{0:"a"}` → `{"0":"a"}`) and object- or array-valued keys
-//! (`{{"topic":"T"}:1}` → `{"{\"topic\":\"T\"}":1}`). Everything else is copied verbatim.
+//! A pre-pass that turns fastjson's non-standard JSON into standard JSON
+//! (docs/protocol/name-server.md#fastjson): bare object keys (`{0:"a"}` → `{"0":"a"}`) and object- or
+//! array-valued keys (`{{"topic":"T"}:1}` → `{"{\"topic\":\"T\"}":1}`). Everything else is copied verbatim.
 
 use crate::WireError;
 

@@ -1,4 +1,5 @@
-//! JSON bodies (spec §5, §6.1, Appendix A) and the fastjson-tolerant reader.
+//! JSON bodies (docs/protocol/name-server.md, docs/protocol/client.md#heartbeat, docs/protocol/admin.md) and
+//! the fastjson-tolerant reader.
 //!
 //! Every struct is `#[serde(default)]` (missing fields take their Java defaults) and ignores
 //! unknown fields. Fields are declared in alphabetical wire order so output matches fastjson's.

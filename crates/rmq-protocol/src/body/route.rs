@@ -1,5 +1,5 @@
 //! Name-server bodies: topic configs, broker registration, routes, cluster info, KV tables
-//! (spec §5).
+//! (docs/protocol/name-server.md).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -10,7 +10,7 @@ use super::{de_attributes, de_topic_filter_type, from_fastjson};
 use crate::message::{zlib_compress, zlib_decompress, Cursor, MAX_INFLATED_BYTES};
 use crate::WireError;
 
-/// Topic permission bits (`PermName`, spec §5.5).
+/// Topic permission bits (`PermName`, docs/protocol/name-server.md#permissions).
 pub mod perm {
     pub const PRIORITY: i32 = 8;
     pub const READ: i32 = 4;
@@ -169,7 +169,7 @@ pub struct TopicConfigSerializeWrapper {
     pub topic_config_table: HashMap<String, TopicConfig>,
 }
 
-/// `RegisterBrokerBody` (REGISTER_BROKER body, spec §5.1).
+/// `RegisterBrokerBody` (REGISTER_BROKER body, docs/protocol/name-server.md#register-broker).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct RegisterBrokerBody {
@@ -283,7 +283,7 @@ impl BrokerData {
     }
 }
 
-/// `TopicRouteData` (GET_ROUTEINFO_BY_TOPIC body, spec §5.4).
+/// `TopicRouteData` (GET_ROUTEINFO_BY_TOPIC body, docs/protocol/name-server.md#route).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct TopicRouteData {
@@ -299,7 +299,7 @@ pub struct TopicRouteData {
     pub topic_queue_mapping_by_broker: Option<BTreeMap<String, serde_json::Value>>,
 }
 
-/// `ClusterInfo` (GET_BROKER_CLUSTER_INFO body, spec §5.6).
+/// `ClusterInfo` (GET_BROKER_CLUSTER_INFO body, docs/protocol/name-server.md#cluster-info).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct ClusterInfo {

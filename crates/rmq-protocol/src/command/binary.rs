@@ -1,4 +1,4 @@
-//! The ROCKETMQ binary header (serialize type 1, spec §1.4).
+//! The ROCKETMQ binary header (serialize type 1, docs/format/remoting-frame.md#rocketmq-header).
 
 use std::collections::HashMap;
 

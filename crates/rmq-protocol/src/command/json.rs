@@ -1,4 +1,4 @@
-//! The JSON header (serialize type 0, spec §1.3).
+//! The JSON header (serialize type 0, docs/format/remoting-frame.md#json-header).
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;

@@ -1,4 +1,4 @@
-//! Admin headers served by the broker (spec §2.2.11).
+//! Admin headers served by the broker (docs/protocol/headers.md#admin).
 
 use super::command_header;
 

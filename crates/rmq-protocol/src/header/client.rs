@@ -1,5 +1,5 @@
 //! Client ↔ broker headers: offsets, client management, send-back, query, transactions
-//! (spec §2.2.4 – §2.2.8).
+//! (docs/protocol/headers.md).
 
 use super::command_header;
 

@@ -1,4 +1,5 @@
-//! Custom headers: typed views of `RemotingCommand::ext_fields` (spec §1.8, §2.2).
+//! Custom headers: typed views of `RemotingCommand::ext_fields` (docs/format/remoting-frame.md#ext-fields,
+//! docs/protocol/headers.md).
 //!
 //! Every header implements [`CommandHeader`]. Keys are the Java field names verbatim; every
 //! value travels as a string. Decoding is Java-liberal: unknown keys are ignored, numbers are

@@ -1,4 +1,4 @@
-//! Name-server headers (spec §2.2.10).
+//! Name-server headers (docs/protocol/headers.md#name-server).
 
 use super::command_header;
 

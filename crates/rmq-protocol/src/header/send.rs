@@ -1,4 +1,5 @@
-//! Send and pull headers (spec §2.2.1 – §2.2.3).
+//! Send and pull headers (docs/protocol/headers.md#send, docs/protocol/headers.md#send-response,
+//! docs/protocol/headers.md#pull).
 
 use std::collections::HashMap;
 
@@ -159,7 +160,8 @@ impl From<SendMessageRequestHeader> for SendMessageRequestHeaderV2 {
 }
 
 command_header! {
-    /// Send response (spec §2.2.2). `MSG_REGION` / `TRACE_ON` are extra ext keys, not fields.
+    /// Send response (docs/protocol/headers.md#send-response). `MSG_REGION` / `TRACE_ON` are extra ext keys,
+    /// not fields.
     pub struct SendMessageResponseHeader {
         /// offsetMsgId (comma-joined for batches).
         req msg_id: String => "msgId",
@@ -170,7 +172,7 @@ command_header! {
 }
 
 command_header! {
-    /// PULL_MESSAGE (11) request (spec §2.2.3).
+    /// PULL_MESSAGE (11) request (docs/protocol/headers.md#pull).
     pub struct PullMessageRequestHeader {
         req consumer_group: String => "consumerGroup",
         req topic: String => "topic",

@@ -1,5 +1,5 @@
-//! Batch send body (`MessageDecoder.encodeMessages`, spec §4.3): one record per message,
-//! `TOTALSIZE MAGIC(0) BODYCRC(0) FLAG BODYLEN BODY PROPLEN(i16) PROPERTIES`.
+//! Batch send body (`MessageDecoder.encodeMessages`, docs/format/message.md#batch-body): one record per
+//! message, `TOTALSIZE MAGIC(0) BODYCRC(0) FLAG BODYLEN BODY PROPLEN(i16) PROPERTIES`.
 
 use bytes::{BufMut, Bytes, BytesMut};
 
@@ -14,7 +14,7 @@ const FIXED_BYTES: usize = 4 + 4 + 4 + 4 + 4 + 2;
 pub struct BatchEntry {
     pub flag: i32,
     pub body: Bytes,
-    /// The properties string (§4.1) of this inner message.
+    /// The properties string (docs/format/message.md#properties) of this inner message.
     pub properties: String,
 }
 
@@ -53,7 +53,7 @@ pub fn decode_batch(body: &[u8]) -> Result<Vec<BatchEntry>, WireError> {
 ///
 /// Properties longer than `i16::MAX` bytes cannot be represented; such an entry is written with
 /// its properties truncated to nothing, which the broker rejects as MESSAGE_ILLEGAL anyway —
-/// callers should check sizes first ([`crate::message::property`] limits, spec §4.1).
+/// callers should check sizes first ([`crate::message::property`] limits, docs/format/message.md#properties).
 pub fn encode_batch(entries: &[BatchEntry], dst: &mut BytesMut) {
     for e in entries {
         let props = if e.properties.len() <= i16::MAX as usize {

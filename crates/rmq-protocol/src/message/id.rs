@@ -1,4 +1,4 @@
-//! Message ids (spec §4.7): the broker's offsetMsgId and the client's UNIQ_KEY.
+//! Message ids (docs/format/message.md#message-ids): the broker's offsetMsgId and the client's UNIQ_KEY.
 
 use std::fmt::Write as _;
 use std::hash::{BuildHasher, Hasher};
@@ -35,7 +35,7 @@ fn ip_bytes(ip: IpAddr) -> Vec<u8> {
 }
 
 /// `storeHost IP | port (i32) | commitlog offset (i64)` as upper-case hex: 32 chars for IPv4,
-/// 56 for IPv6 (spec §4.7.1).
+/// 56 for IPv6 (docs/format/message.md#offsetmsgid).
 pub fn offset_msg_id(store_host: SocketAddr, commit_log_offset: i64) -> String {
     let mut b = ip_bytes(store_host.ip());
     b.extend_from_slice(&i32::from(store_host.port()).to_be_bytes());
@@ -105,7 +105,7 @@ fn now_ms() -> i64 {
         .map_or(0, |d| d.as_millis() as i64)
 }
 
-/// Generates UNIQ_KEY client message ids (spec §4.7.2):
+/// Generates UNIQ_KEY client message ids (docs/format/message.md#uniq_key):
 /// `ip (4|16) | pid (2) | instance hash (4) | ms since start of month (4) | counter (2)`.
 ///
 /// Differences from Java, by design: "start of month" is computed in UTC (Java uses local time;

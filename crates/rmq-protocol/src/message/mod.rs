@@ -1,4 +1,4 @@
-//! Message encodings (spec §4): the properties string, batch bodies, stored records, message
+//! Message encodings (docs/format/message.md): the properties string, batch bodies, stored records, message
 //! ids, sysFlag bits, tag hashes and name validation.
 
 use std::collections::HashMap;
@@ -26,7 +26,7 @@ pub const PROPERTY_SEPARATOR: char = '\u{2}';
 /// Joins several keys in the `KEYS` property.
 pub const KEY_SEPARATOR: &str = " ";
 
-/// Property keys (`MessageConst`, spec §4.6).
+/// Property keys (`MessageConst`, docs/format/message.md#property-keys).
 pub mod property {
     pub const KEYS: &str = "KEYS";
     pub const TAGS: &str = "TAGS";
@@ -108,7 +108,7 @@ pub mod property {
     ];
 }
 
-/// Message `sysFlag` bits (`MessageSysFlag`, spec §4.5).
+/// Message `sysFlag` bits (`MessageSysFlag`, docs/format/message.md#sys-flag).
 pub mod sys_flag {
     pub const COMPRESSED: i32 = 0x1;
     pub const MULTI_TAGS: i32 = 0x2;
@@ -164,7 +164,7 @@ pub mod sys_flag {
     }
 }
 
-/// Pull request `sysFlag` bits (`PullSysFlag`, spec §7.1).
+/// Pull request `sysFlag` bits (`PullSysFlag`, docs/protocol/pull.md#sys-flag).
 pub mod pull_sys_flag {
     pub const COMMIT_OFFSET: i32 = 0x1;
     pub const SUSPEND: i32 = 0x2;
@@ -173,7 +173,7 @@ pub mod pull_sys_flag {
     pub const LITE_PULL_MESSAGE: i32 = 0x10;
 }
 
-/// Encodes properties as `k\x01v\x02…` with no trailing separator (spec §4.1).
+/// Encodes properties as `k\x01v\x02…` with no trailing separator (docs/format/message.md#properties).
 pub fn encode_properties(props: &[(impl AsRef<str>, impl AsRef<str>)]) -> String {
     let mut out = String::new();
     for (k, v) in props {
@@ -241,7 +241,7 @@ pub fn java_hash(s: &str) -> i32 {
         .fold(0i32, |h, u| h.wrapping_mul(31).wrapping_add(i32::from(u)))
 }
 
-/// The consume-queue tag code: `java_hash(tag)` sign-extended (spec §4.8); 0 for no tag.
+/// The consume-queue tag code: `java_hash(tag)` sign-extended (docs/format/message.md#tags); 0 for no tag.
 pub fn tag_hash(tag: &str) -> i64 {
     if tag.is_empty() {
         0
@@ -262,7 +262,7 @@ fn valid_name_chars(s: &str) -> bool {
         .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'%' | b'|' | b'_' | b'-'))
 }
 
-/// Checks a topic name (spec §4.8). The error is the remark the Java broker uses.
+/// Checks a topic name (docs/format/message.md#tags). The error is the remark the Java broker uses.
 pub fn validate_topic(topic: &str) -> Result<(), String> {
     if topic.trim().is_empty() {
         return Err("The specified topic is blank.".to_owned());

@@ -1,5 +1,5 @@
-//! The stored message record (spec §4.4): the commitlog layout, also the body of pull,
-//! VIEW_MESSAGE_BY_ID, QUERY_MESSAGE, CHECK_TRANSACTION_STATE and CONSUME_MESSAGE_DIRECTLY.
+//! The stored message record (docs/format/commitlog.md#record-layout): the commitlog layout, also the body of
+//! pull, VIEW_MESSAGE_BY_ID, QUERY_MESSAGE, CHECK_TRANSACTION_STATE and CONSUME_MESSAGE_DIRECTLY.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};

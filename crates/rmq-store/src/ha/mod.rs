@@ -1,4 +1,4 @@
-//! HA replication, classic master/slave (storage.md §8).
+//! HA replication, classic master/slave (docs/store/ha.md).
 //!
 //! - [`master`]: the HA listener on `listenPort + 1`; per slave connection, 8-byte big-endian
 //!   ack offsets in, `offset(8) + size(4) + raw commitlog bytes` frames out.

@@ -1,4 +1,4 @@
-//! File cleanup and disk-space protection (storage.md §7): `CleanCommitLogService`,
+//! File cleanup and disk-space protection (docs/store/cleanup.md): `CleanCommitLogService`,
 //! `CleanConsumeQueueService` and the DISK_FULL check, run by one std thread (`rmq-clean`).
 //!
 //! * Every `disk_check_interval_ms` (first after 1 s): the commitlog partition's used ratio

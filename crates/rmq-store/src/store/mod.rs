@@ -109,7 +109,7 @@ pub(crate) struct Core {
     delay_levels_ms: Vec<i64>,
     in_memory_window_bytes: i64,
     cleanup: cleanup::CleanupState,
-    /// Slave acknowledgements (HA, storage.md §8).
+    /// Slave acknowledgements (HA, docs/store/ha.md).
     pub ha: crate::ha::HaState,
     /// Panics the fail-fast tests inject.
     #[cfg(test)]
@@ -175,15 +175,16 @@ impl MessageStore {
         self.put_messages(vec![msg]).await
     }
 
-    /// Store a batch to one topic/queue: consecutive queue offsets, one append under the lock.
-    /// On a SLAVE every put is refused (`ServiceNotAvailable`); on a SYNC_MASTER a message that
-    /// waits for the store (`WAIT` absent or true) also waits for a slave's ack (storage.md §8.3).
+    /// Store a batch to one topic/queue: consecutive queue offsets, one append under the lock. On a SLAVE
+    /// every put is refused (`ServiceNotAvailable`); on a SYNC_MASTER a message that waits for the store
+    /// (`WAIT` absent or true) also waits for a slave's ack (docs/store/ha.md#sync_master).
     pub async fn put_messages(&self, batch: Vec<PutMessage>) -> PutResult {
         self.append_messages(batch).wait().await
     }
 
-    /// Read up to `max_msg_nums` records from a queue starting at `offset` (storage.md §3.6).
-    /// `filter` is the consume-queue stage tag filter (true = match).
+    /// Read up to `max_msg_nums` records from a queue starting at `offset`
+    /// (docs/format/consume-queue.md#read-path). `filter` is the consume-queue stage tag filter (true =
+    /// match).
     pub fn get_message(
         &self,
         topic: &str,
@@ -221,7 +222,8 @@ impl MessageStore {
             .map_or(0, |cq| cq.min_offset())
     }
 
-    /// `getOffsetInQueueByTime` (§3.5, Java's nearest-neighbour rule, clamped to [min, max]).
+    /// `getOffsetInQueueByTime` (docs/format/consume-queue.md#lookup-by-time, Java's nearest-neighbour rule,
+    /// clamped to [min, max]).
     pub fn offset_by_timestamp(&self, topic: &str, queue_id: i32, timestamp_ms: i64) -> i64 {
         let core = self.core();
         let Some(cq) = core.find_cq(topic, queue_id) else {
@@ -252,8 +254,9 @@ impl MessageStore {
         self.core().find_cq(topic, queue_id)?.entry(offset)
     }
 
-    /// True when the message at `offset` in the queue is outside the "in memory" window (§3.6;
-    /// Java's `checkInDiskByConsumeOffset`). A missing entry counts as in memory.
+    /// True when the message at `offset` in the queue is outside the "in memory" window
+    /// (docs/format/consume-queue.md#read-path; Java's `checkInDiskByConsumeOffset`). A missing entry counts
+    /// as in memory.
     pub fn is_in_disk(&self, topic: &str, queue_id: i32, offset: i64) -> bool {
         let core = self.core();
         let Some(e) = core.find_cq(topic, queue_id).and_then(|cq| cq.entry(offset)) else {
@@ -263,7 +266,8 @@ impl MessageStore {
     }
 
     /// Messages whose `UNIQ_KEY` or a `KEYS` token equals `key`, stored in `[begin_ts, end_ts]`
-    /// (QUERY_MESSAGE, §4.5). At most `min(max_num, 64)`. Empty if the index is disabled.
+    /// (QUERY_MESSAGE, docs/format/index-file.md#query). At most `min(max_num, 64)`. Empty if the index is
+    /// disabled.
     pub fn query_message(
         &self,
         topic: &str,

@@ -1,6 +1,6 @@
-//! The store's side of HA replication (storage.md §8.2): raw commitlog chunks for the master to
-//! send, and the slave's byte-identical append at a given offset followed by the same dispatch
-//! recovery uses (consume queues + index), record by record as complete records arrive.
+//! The store's side of HA replication (docs/store/ha.md#wire-protocol): raw commitlog chunks for the master
+//! to send, and the slave's byte-identical append at a given offset followed by the same dispatch recovery
+//! uses (consume queues + index), record by record as complete records arrive.
 
 use std::sync::atomic::Ordering;
 

@@ -33,7 +33,7 @@ class BadInputTest extends ConformanceBase {
         return s;
     }
 
-    /** A JSON-header frame (protocol.md §1.2/§1.3) without body. */
+    /** A JSON-header frame (docs/format/remoting-frame.md#frame-layout, docs/format/remoting-frame.md#json-header) without body. */
     static byte[] jsonFrame(int code, int opaque, String topic) {
         String header = "{\"code\":" + code + ",\"extFields\":{\"topic\":\"" + topic + "\"},\"flag\":0,"
             + "\"language\":\"JAVA\",\"opaque\":" + opaque + ",\"serializeTypeCurrentRPC\":\"JSON\",\"version\":409}";
