@@ -9,7 +9,8 @@
 //! - [`offsets`]: committed consumer offsets (`consumerOffset.json`).
 //! - [`clients`]: producers and consumers learned from heartbeats, per connection; expiry and
 //!   NOTIFY_CONSUMER_IDS_CHANGED.
-//! - [`filter`]: the consume-queue tag filter of pulls; the SQL92 property filter.
+//! - [`filter`]: the consume-queue tag filter of pulls; the SQL92 property filter (the pure
+//!   `rmq-filter` crate, re-exported).
 //! - [`long_poll`]: pulls held until a message arrives (keyed by topic and queue).
 //! - [`locks`]: queue locks of orderly consumers.
 //! - [`register`]: registration with every name server.
@@ -28,7 +29,7 @@
 
 pub mod clients;
 pub mod config;
-pub mod filter;
+pub use rmq_filter as filter;
 pub mod locks;
 pub mod long_poll;
 pub mod offsets;

@@ -168,24 +168,30 @@ fn compile_errors_carry_a_position() {
 
 #[test]
 fn matches_stored_record() {
-    use bytes::Bytes;
-    use rmq_store::PutMessage;
-    let store_host = "127.0.0.1:10911".parse().unwrap();
-    let msg = PutMessage {
-        topic: "T".into(),
+    use rmq_protocol::message::{body_crc, put_record, RecordHeader};
+    let host = "127.0.0.1:10911".parse().unwrap();
+    let header = RecordHeader {
+        body_crc: body_crc(b"x"),
         queue_id: 0,
         flag: 0,
-        body: Bytes::from_static(b"x"),
-        properties: "a\u{1}5\u{2}color\u{1}red".into(),
-        tags_code: 0,
+        queue_offset: 0,
+        physical_offset: 0,
         sys_flag: 0,
         born_timestamp: 1,
-        born_host: store_host,
+        born_host: host,
+        store_timestamp: 0,
+        store_host: host,
         reconsume_times: 0,
         prepared_transaction_offset: 0,
     };
     let mut buf = Vec::new();
-    rmq_store::record::encode(&mut buf, &msg, &store_host, 1 << 20).unwrap();
+    put_record(
+        &mut buf,
+        &header,
+        b"x",
+        b"T",
+        "a\u{1}5\u{2}color\u{1}red".as_bytes(),
+    );
     let yes = compile("a BETWEEN 3 AND 7 AND color = 'red'").unwrap();
     let no = compile("color = 'blue'").unwrap();
     assert!(matches_sql(&yes, &buf));
