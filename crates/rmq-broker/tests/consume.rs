@@ -3,6 +3,8 @@
 
 #![allow(clippy::unwrap_used, reason = "test code: a failed unwrap is a failed test")]
 
+mod common;
+
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -263,13 +265,9 @@ async fn next_request(rx: &mut mpsc::Receiver<RemotingCommand>, c: i32) -> Remot
         .unwrap_or_else(|_| panic!("no request {c} from the broker within {DEADLINE:?}"))
 }
 
-/// Waits until `cond` holds (checked every few ms), failing after [`DEADLINE`].
-async fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !cond() {
-        assert!(start.elapsed() < DEADLINE, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(2)).await;
-    }
+/// Waits until `cond` holds, failing after [`DEADLINE`].
+async fn wait_until(what: &str, cond: impl FnMut() -> bool) {
+    common::wait::wait_until(what, DEADLINE, cond).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -4,10 +4,13 @@
 
 #![allow(clippy::unwrap_used, reason = "test code: a failed unwrap is a failed test")]
 
+mod common;
+
 use std::collections::HashSet;
-use std::future::Future;
 use std::path::Path;
 use std::time::{Duration, Instant};
+
+use common::wait::{wait_for, wait_until_async};
 
 use rmq_broker::{Broker, BrokerConfig};
 use rmq_protocol::body::SubscriptionGroupConfig;
@@ -40,29 +43,10 @@ fn config(dir: &Path, levels: &str) -> BrokerConfig {
 
 /// Starts a broker; retries while a crashed predecessor still holds the store lock.
 async fn start(c: &BrokerConfig) -> Broker {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        match Broker::start(c.clone()).await {
-            Ok(b) => return b,
-            Err(e) if Instant::now() < deadline => {
-                eprintln!("broker start retry: {e}");
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-            Err(e) => panic!("broker start: {e}"),
-        }
-    }
-}
-
-async fn wait_for<F, Fut>(what: &str, timeout: Duration, mut f: F)
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    let deadline = Instant::now() + timeout;
-    while !f().await {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_for("the broker to start", Duration::from_secs(20), || async {
+        Broker::start(c.clone()).await.map_err(|e| e.to_string())
+    })
+    .await
 }
 
 fn now_ms() -> i64 {
@@ -247,7 +231,7 @@ async fn delayed_message_is_invisible_until_due_then_delivered_once() {
     assert_eq!(prop(parked_max, property::DELAY), Some("3"));
     assert_eq!(parked_max.queue_id, 2);
 
-    wait_for("level-1 delivery", Duration::from_secs(20), || async {
+    wait_until_async("level-1 delivery", Duration::from_secs(20), || async {
         max_offset(&client, &addr, "DelayT", 2).await == 1
     })
     .await;
@@ -270,11 +254,11 @@ async fn delayed_message_is_invisible_until_due_then_delivered_once() {
     assert_eq!(d.tags(), Some("TagA"));
 
     // The level-3 message lands in its own real queue (0); nothing is delivered twice.
-    wait_for("level-3 delivery", Duration::from_secs(20), || async {
+    wait_until_async("level-3 delivery", Duration::from_secs(20), || async {
         max_offset(&client, &addr, "DelayT", 0).await == 1
     })
     .await;
-    wait_for("delay offsets persisted", Duration::from_secs(10), || async {
+    wait_until_async("delay offsets persisted", Duration::from_secs(10), || async {
         let text = std::fs::read_to_string(dir.path().join("config/delayOffset.json")).unwrap_or_default();
         text.contains(r#""1":1"#) && text.contains(r#""3":1"#)
     })
@@ -285,7 +269,26 @@ async fn delayed_message_is_invisible_until_due_then_delivered_once() {
     assert!(std::str::from_utf8(&resp.body)
         .unwrap()
         .contains(r#""offsetTable""#));
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Nothing is delivered twice. One task walks every level once per pass, each from its
+    // offset; a marker parked at level 1 now is re-put only by a pass a second from now, so once
+    // it has arrived, the passes that could have repeated a delivery are over.
+    let marker = Msg::new("DelayT", b"marker")
+        .prop(property::UNIQ_KEY, "UNIQ-DELAY-MARKER")
+        .prop(property::DELAY, "1");
+    send(
+        &client,
+        &addr,
+        Msg {
+            queue_id: 1,
+            ..marker
+        },
+    )
+    .await;
+    wait_until_async("the marker's delivery", Duration::from_secs(20), || async {
+        max_offset(&client, &addr, "DelayT", 1).await == 1
+    })
+    .await;
+    assert_eq!(read_queue(&b, "DelayT", 1).len(), 1, "the marker alone");
     assert_eq!(read_queue(&b, "DelayT", 2).len(), 1);
     assert_eq!(read_queue(&b, "DelayT", 0).len(), 1);
 
@@ -334,7 +337,7 @@ async fn park_and_restart(crash: bool) {
     }
     if crash {
         // Let level 1 deliver first, so the crash happens with progress to lose or repeat.
-        wait_for("level-1 delivery", Duration::from_secs(20), || async {
+        wait_until_async("level-1 delivery", Duration::from_secs(20), || async {
             max_offset(&client, &addr, "RestartT", 0).await >= 3
         })
         .await;
@@ -347,12 +350,29 @@ async fn park_and_restart(crash: bool) {
     let b = start(&cfg).await;
     let addr = format!("127.0.0.1:{}", b.local_addr().port());
     let client = RemotingClient::new();
-    wait_for("all delayed messages", Duration::from_secs(30), || async {
+    wait_until_async("all delayed messages", Duration::from_secs(30), || async {
         max_offset(&client, &addr, "RestartT", 0).await >= 7
     })
     .await;
-    // Give a duplicate every chance to show up: one more full pass of every level.
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // A duplicate would come from a pass walking a level from a stale offset. A marker parked
+    // at level 1 now (on another queue) is re-put by a pass a second later; once it has arrived,
+    // every pass of every level in between is over, and whatever they repeated is in the queue.
+    let marker = Msg::new("RestartT", b"marker")
+        .prop(property::UNIQ_KEY, "MARKER")
+        .prop(property::DELAY, "1");
+    send(
+        &client,
+        &addr,
+        Msg {
+            queue_id: 1,
+            ..marker
+        },
+    )
+    .await;
+    wait_until_async("the marker's delivery", Duration::from_secs(20), || async {
+        max_offset(&client, &addr, "RestartT", 1).await == 1
+    })
+    .await;
     let got = read_queue(&b, "RestartT", 0);
     let uniqs: Vec<String> = got
         .iter()
@@ -391,7 +411,7 @@ async fn send_back_goes_to_retry_with_delay_and_reconsume_times() {
     assert_eq!((tc.read_queue_nums, tc.write_queue_nums, tc.perm), (1, 1, 6));
     let parked = &read_queue(&b, SCHEDULE, 0)[0];
     assert_eq!(prop(parked, property::REAL_TOPIC), Some("%RETRY%G1"));
-    wait_for("retry delivery", Duration::from_secs(20), || async {
+    wait_until_async("retry delivery", Duration::from_secs(20), || async {
         max_offset(&client, &addr, "%RETRY%G1", 0).await == 1
     })
     .await;
@@ -501,7 +521,7 @@ async fn exhausted_retries_land_in_dlq_with_retry_topic() {
         ..Msg::new("%RETRY%G2", b"later").prop(property::DELAY, "1")
     };
     send(&client, &addr, m).await;
-    wait_for("retry topic delivery", Duration::from_secs(20), || async {
+    wait_until_async("retry topic delivery", Duration::from_secs(20), || async {
         max_offset(&client, &addr, "%RETRY%G2", 0).await == 1
     })
     .await;

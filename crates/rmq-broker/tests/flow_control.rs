@@ -10,8 +10,9 @@ mod common;
 
 use std::sync::mpsc;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use common::wait::wait_until;
 use common::{addr, config};
 use rmq_broker::{Broker, BrokerConfig};
 use rmq_protocol::codes::{request_code as rc, response_code as code};
@@ -151,11 +152,10 @@ async fn overload_timeout_and_reject_while_the_store_is_stuck() {
 
     // Still stuck, now for more than osPageCacheBusyTimeOutMills: refused up front.
     if !stalled.is_finished() {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while !broker.state().store.is_os_page_cache_busy() && !stalled.is_finished() {
-            assert!(Instant::now() < deadline);
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        wait_until("the page cache to count as busy", Duration::from_secs(20), || {
+            broker.state().store.is_os_page_cache_busy() || stalled.is_finished()
+        })
+        .await;
         let r = client
             .invoke(&a, send_request("late"), Duration::from_secs(15))
             .await
@@ -244,11 +244,10 @@ async fn send_back_is_flow_controlled_like_a_send() {
 
     // Busy after 300 ms; the send-back goes out right then, well before the 8 s stall ends.
     let stalled = stall(&broker, Duration::from_millis(8000)).await;
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !broker.state().store.is_os_page_cache_busy() && !stalled.is_finished() {
-        assert!(Instant::now() < deadline);
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    wait_until("the page cache to count as busy", Duration::from_secs(20), || {
+        broker.state().store.is_os_page_cache_busy() || stalled.is_finished()
+    })
+    .await;
     let sent_while_stuck = !stalled.is_finished();
     let r = client
         .invoke(&a, send_back(), Duration::from_secs(15))

@@ -6,8 +6,9 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use common::wait::wait_until;
 use common::{addr, config, TIMEOUT};
 use rmq_broker::{Broker, BrokerRole};
 use rmq_protocol::codes::{request_code as rc, response_code as code};
@@ -90,11 +91,10 @@ async fn slave_serves_pulls_and_offsets_of_replicated_messages() {
     let (m, s) = (addr(&master), addr(&slave));
     let client = RemotingClient::new();
 
-    let start = Instant::now();
-    while master.state().store.ha().connection_count() == 0 {
-        assert!(start.elapsed() < Duration::from_secs(20), "slave never connected");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_until("the slave to connect", Duration::from_secs(20), || {
+        master.state().store.ha().connection_count() > 0
+    })
+    .await;
     for i in 0..5 {
         let r = client.invoke(&m, send(&format!("m{i}")), TIMEOUT).await.unwrap();
         assert_eq!(r.code, code::SUCCESS, "send {i}: {:?}", r.remark);
@@ -150,14 +150,10 @@ async fn slave_serves_pulls_and_offsets_of_replicated_messages() {
     cc.offset_check_in_slave = true;
     cc.ha_master_address = Some(format!("127.0.0.1:{ha_port}"));
     let checking = Broker::start(cc).await.unwrap();
-    let start = Instant::now();
-    while checking.state().store.max_offset_in_queue(TOPIC, 0) < 5 {
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "second slave never caught up"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_until("the second slave to catch up", Duration::from_secs(20), || {
+        checking.state().store.max_offset_in_queue(TOPIC, 0) >= 5
+    })
+    .await;
     let r = client
         .invoke(&addr(&checking), pull(50, 0x4, 0), TIMEOUT)
         .await

@@ -246,15 +246,16 @@ async fn unknown_then_check_back_commit() {
 
 /// Waits until the check service has moved past `half_offset` half messages.
 async fn wait_progress(b: &Broker, half_offset: i64) {
-    let deadline = std::time::Instant::now() + TIMEOUT;
-    loop {
+    let what = format!("the check service past half offset {half_offset}");
+    common::wait::wait_for(&what, TIMEOUT, || async {
         let p = b.state().transactions.progress(b.state()).await;
         if p.half_offset >= half_offset {
-            return;
+            Ok(())
+        } else {
+            Err(format!("progress {p:?}"))
         }
-        assert!(std::time::Instant::now() < deadline, "progress {p:?}");
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test]

@@ -1,8 +1,10 @@
 //! An in-process broker on port 0 in a temp dir, and raw remoting requests against it.
 #![allow(dead_code)]
 
+pub mod wait;
+
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use rmq_broker::{Broker, BrokerConfig};
 use rmq_protocol::body::{self, HeartbeatData, ProducerData};
@@ -169,18 +171,14 @@ pub async fn max_offset(client: &RemotingClient, addr: &str, topic: &str, queue_
 
 /// Polls until the queue's max offset is `want` (oneway requests give no completion signal).
 pub async fn wait_max_offset(client: &RemotingClient, addr: &str, topic: &str, queue_id: i32, want: i64) {
-    let deadline = Instant::now() + TIMEOUT;
-    loop {
-        let got = max_offset(client, addr, topic, queue_id).await;
-        if got == want {
-            return;
+    let what = format!("{topic}:{queue_id} max offset {want}");
+    wait::wait_for(&what, TIMEOUT, || async {
+        match max_offset(client, addr, topic, queue_id).await {
+            got if got == want => Ok(()),
+            got => Err(format!("max offset {got}")),
         }
-        assert!(
-            Instant::now() < deadline,
-            "{topic}:{queue_id} max offset {got}, want {want}"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    })
+    .await;
 }
 
 pub fn now_ms() -> i64 {
