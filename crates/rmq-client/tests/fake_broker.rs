@@ -8,6 +8,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use common::cluster;
+use common::wait::{wait_for, wait_until};
 use rmq_client::{ClientError, Message, MessageQueue, SendStatus};
 use rmq_protocol::codes::{request_code, response_code};
 use rmq_protocol::message;
@@ -187,12 +188,8 @@ async fn batch_oneway_async_and_selector() {
         .await
         .expect("oneway");
     let total = || c.a.sends().len() + c.b.sends().len();
-    for _ in 0..100 {
-        if total() == 4 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    // The oneway send has no answer: wait until a broker has it.
+    wait_until("the oneway send", Duration::from_secs(1), || total() >= 4).await;
     assert_eq!(total(), 4);
     c.shutdown().await;
 }
@@ -201,18 +198,12 @@ async fn batch_oneway_async_and_selector() {
 async fn heartbeat_to_masters_and_unregister_on_shutdown() {
     let c = cluster().await;
     // The heartbeat task runs 1 s after start, to the masters of the TBW102 route (broker-a).
-    let mut beat = None;
-    for _ in 0..50 {
-        beat =
-            c.a.seen()
-                .into_iter()
-                .find(|s| s.code == request_code::HEART_BEAT);
-        if beat.is_some() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let beat = beat.expect("HEART_BEAT within 5 s");
+    let beat = wait_for("HEART_BEAT", Duration::from_secs(5), || async {
+        c.a.seen()
+            .into_iter()
+            .find(|s| s.code == request_code::HEART_BEAT)
+    })
+    .await;
     let body: serde_json::Value = serde_json::from_slice(&beat.body).expect("heartbeat JSON");
     assert_eq!(body["clientID"], c.producer.client_id());
     let groups: Vec<&str> = body["producerDataSet"]

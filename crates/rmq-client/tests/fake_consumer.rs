@@ -5,11 +5,12 @@
 mod common;
 
 use std::collections::{BTreeSet, HashMap};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::consume::{consume_cluster, ConsumeCluster};
+use common::wait::{wait_until, Gate};
 use rmq_client::{
     ConsumeFromWhere, ConsumeStatus, ConsumerConfig, MessageModel, MessageQueue, PullConsumer, PullStatus,
     PushConsumer,
@@ -20,12 +21,8 @@ use rmq_protocol::message::pull_sys_flag;
 const TOPIC: &str = "TopicTest";
 
 /// Waits up to 10 s for `cond`.
-async fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !cond() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+async fn eventually(what: &str, cond: impl FnMut() -> bool) {
+    wait_until(what, Duration::from_secs(10), cond).await;
 }
 
 type Received = Arc<Mutex<Vec<(i32, i64, String)>>>;
@@ -95,15 +92,16 @@ async fn push_consumer_gets_every_matching_message_and_commits() {
         received.lock().unwrap().len() >= expected.len()
     })
     .await;
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    let got: BTreeSet<_> = received.lock().unwrap().iter().cloned().collect();
-    assert_eq!(got, expected);
-    assert_eq!(received.lock().unwrap().len(), expected.len(), "no duplicates");
-    assert_eq!(owned(&consumer), (0..4).map(mq).collect::<Vec<_>>());
+    // Every queue's consume offset at its end proves each of its messages went through the
+    // listener (or the tag check): nothing more can be handed over for them.
     for q in 0..4 {
         // A queue whose last message was filtered out catches up on the next empty pull.
         eventually("offset 10", || consumer.consume_offset(&mq(q)) == Some(10)).await;
     }
+    let got: BTreeSet<_> = received.lock().unwrap().iter().cloned().collect();
+    assert_eq!(got, expected);
+    assert_eq!(received.lock().unwrap().len(), expected.len(), "no duplicates");
+    assert_eq!(owned(&consumer), (0..4).map(mq).collect::<Vec<_>>());
 
     // Heartbeat: passive clustering consumer with the retry subscription.
     let hb = c.broker.state.lock().unwrap().heartbeats[0].clone();
@@ -148,14 +146,6 @@ async fn push_consumer_gets_every_matching_message_and_commits() {
     c.shutdown().await;
 }
 
-struct Unblock(Arc<AtomicBool>);
-
-impl Drop for Unblock {
-    fn drop(&mut self) {
-        self.0.store(false, Ordering::SeqCst);
-    }
-}
-
 #[tokio::test]
 async fn blocked_listener_is_flow_controlled_and_nothing_is_lost() {
     let c = consume_cluster(TOPIC, 1, &["CG"]).await;
@@ -170,24 +160,24 @@ async fn blocked_listener_is_flow_controlled_and_nothing_is_lost() {
     };
     let consumer = PushConsumer::new("CG", c.config("c1"), config);
     consumer.subscribe(TOPIC, "*").unwrap();
-    let blocked = Arc::new(AtomicBool::new(true));
+    let gate = Gate::default();
     // Unblocks the listener even when an assertion fails (the runtime waits for it).
-    let _unblock = Unblock(blocked.clone());
+    let _unblock = gate.open_on_drop();
     let count = Arc::new(AtomicUsize::new(0));
-    let (b, n) = (blocked.clone(), count.clone());
+    let (g, n) = (gate.clone(), count.clone());
     consumer.register_listener(move |_msgs| {
-        while b.load(Ordering::SeqCst) {
-            std::thread::sleep(Duration::from_millis(5));
-        }
+        g.wait();
         n.fetch_add(1, Ordering::SeqCst);
         ConsumeStatus::ConsumeSuccess
     });
     consumer.start().await.expect("start");
     eventually("a full cache", || consumer.cached_msg_count(&mq(0)) == Some(20)).await;
     eventually("flow control", || consumer.flow_control_hits() >= 3).await;
+    // Each new flow-control hit is a pull postponed after a look at the full cache.
     for _ in 0..10 {
+        let hits = consumer.flow_control_hits();
+        eventually("another flow-control hit", || consumer.flow_control_hits() > hits).await;
         assert!(consumer.cached_msg_count(&mq(0)).unwrap() <= 20);
-        tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert_eq!(
         consumer.cached_msg_size(&mq(0)),
@@ -196,7 +186,7 @@ async fn blocked_listener_is_flow_controlled_and_nothing_is_lost() {
     );
     // At-least-once: nothing consumed yet, so the offset has not moved.
     assert_eq!(consumer.consume_offset(&mq(0)), None);
-    blocked.store(false, Ordering::SeqCst);
+    gate.open();
     eventually("every message", || count.load(Ordering::SeqCst) == 100).await;
     eventually("offset 100", || consumer.consume_offset(&mq(0)) == Some(100)).await;
     assert_eq!(consumer.cached_msg_count(&mq(0)), Some(0));
@@ -217,30 +207,48 @@ async fn committed_offset_waits_for_the_slowest_message() {
     let consumer = PushConsumer::new("CG", c.config("c1"), config);
     consumer.subscribe(TOPIC, "*").unwrap();
     let attempts = Arc::new(Mutex::new(HashMap::<i64, u32>::new()));
-    let seen = attempts.clone();
+    // Holds the local retry of offset 3 until the test has looked at the offset.
+    let retry = Gate::default();
+    let _release = retry.open_on_drop();
+    let (seen, held) = (attempts.clone(), retry.clone());
     consumer.register_listener(move |msgs| {
-        let mut seen = seen.lock().unwrap();
         let m = &msgs[0];
-        let n = seen.entry(m.queue_offset).or_default();
-        *n += 1;
+        let n = {
+            let mut seen = seen.lock().unwrap();
+            let n = seen.entry(m.queue_offset).or_default();
+            *n += 1;
+            *n
+        };
         // Offset 3 fails once; the send-back is refused, so it is retried locally and holds
         // the commit back meanwhile.
-        if m.queue_offset == 3 && *n == 1 {
+        if m.queue_offset == 3 && n == 1 {
             assert_eq!(m.reconsume_times, 0);
-            ConsumeStatus::ReconsumeLater
-        } else {
-            ConsumeStatus::ConsumeSuccess
+            return ConsumeStatus::ReconsumeLater;
         }
+        if m.queue_offset == 3 {
+            held.wait();
+        }
+        ConsumeStatus::ConsumeSuccess
     });
     consumer.start().await.expect("start");
     eventually("nine successes", || attempts.lock().unwrap().len() == 10).await;
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    // The nine others committed: offset 3 alone is left in the process queue.
+    eventually("the nine commits", || {
+        consumer.cached_msg_count(&mq(0)) == Some(1)
+    })
+    .await;
     assert_eq!(
         consumer.consume_offset(&mq(0)),
         Some(3),
         "offset 3 is still in flight"
     );
     eventually("the retry", || attempts.lock().unwrap()[&3] == 2).await;
+    assert_eq!(
+        consumer.consume_offset(&mq(0)),
+        Some(3),
+        "offset 3 is still in flight during its retry"
+    );
+    retry.open();
     assert!(c
         .broker
         .state
@@ -299,7 +307,17 @@ async fn two_consumers_split_the_queues() {
         r1.lock().unwrap().len() + r2.lock().unwrap().len() == 40
     })
     .await;
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // Each queue's consume offset at its end on its owner: every message went through a listener.
+    eventually("every queue consumed", || {
+        (0..2).all(|q| c1.consume_offset(&mq(q)) == Some(10))
+            && (2..4).all(|q| c2.consume_offset(&mq(q)) == Some(10))
+    })
+    .await;
+    assert_eq!(
+        r1.lock().unwrap().len() + r2.lock().unwrap().len(),
+        40,
+        "no message twice"
+    );
     let mut all: Vec<String> = r1
         .lock()
         .unwrap()
@@ -374,7 +392,12 @@ async fn broadcasting_consumers_each_get_everything_and_keep_offsets_locally() {
     let (b1, r1) = consumer(&c, "BG", "b1", config, "*");
     b1.start().await.expect("restart b1");
     eventually("the new message", || !r1.lock().unwrap().is_empty()).await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // b1's offsets at the end of both queues: whatever the restart would deliver again has
+    // been through the listener by now.
+    eventually("b1's offsets at the ends of the queues", || {
+        b1.consume_offset(&mq(0)) == Some(6) && b1.consume_offset(&mq(1)) == Some(5)
+    })
+    .await;
     assert_eq!(
         r1.lock()
             .unwrap()

@@ -7,8 +7,9 @@
 mod common;
 
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use common::wait::wait_for;
 use common::{cluster, cluster_with, Cluster};
 use rmq_client::{ClientConfig, ClientError, Message, SendResult, SendStatus};
 use rmq_protocol::codes::response_code;
@@ -75,16 +76,16 @@ async fn an_isolated_broker_comes_back_when_its_duration_is_over() {
         assert!(i < 100, "broker-a never selected");
     }
     *c.a.send_code.lock().unwrap() = response_code::SUCCESS;
-    let start = Instant::now();
-    loop {
-        let r = send(&c, i).await.expect("send");
+    let cluster = &c;
+    wait_for("broker-a used again", DEADLINE, move || {
+        let n = i;
         i += 1;
-        if r.message_queue.broker_name == "broker-a" {
-            break;
+        async move {
+            let r = send(cluster, n).await.expect("send");
+            (r.message_queue.broker_name == "broker-a").then_some(())
         }
-        assert!(start.elapsed() < DEADLINE, "broker-a never used again");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    })
+    .await;
     c.shutdown().await;
 }
 

@@ -2,11 +2,13 @@
 
 #![allow(clippy::unwrap_used, reason = "test code: a failed unwrap is a failed test")]
 
+mod common;
+
 use std::collections::{BTreeSet, HashMap};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use common::wait::{wait_for, wait_until, Gate};
 use rmq_broker::{Broker, BrokerConfig};
 use rmq_client::{
     Admin, ClientConfig, ConsumeFromWhere, ConsumeStatus, ConsumerConfig, Message, MessageModel,
@@ -63,11 +65,10 @@ impl Env {
             )
             .await
             .expect("create topic");
-        let deadline = Instant::now() + DEADLINE;
-        while admin.topic_route(topic).await.is_err() {
-            assert!(Instant::now() < deadline, "topic never reached the name server");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        wait_for("the topic at the name server", DEADLINE, || async {
+            admin.topic_route(topic).await.ok()
+        })
+        .await;
         let producer = Producer::new("PG", client_config(&namesrv_addr, "producer"));
         producer.start().await.expect("producer");
         Env {
@@ -108,12 +109,8 @@ fn client_config(namesrv: &str, instance: &str) -> ClientConfig {
     }
 }
 
-async fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
-    let deadline = Instant::now() + DEADLINE;
-    while !cond() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+async fn eventually(what: &str, cond: impl FnMut() -> bool) {
+    wait_until(what, DEADLINE, cond).await;
 }
 
 type Bodies = Arc<Mutex<Vec<String>>>;
@@ -223,7 +220,18 @@ async fn two_consumers_split_queues_and_get_each_message_once() {
         got1.lock().unwrap().len() + got2.lock().unwrap().len() >= 200
     })
     .await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The consumers' offsets cover all 200 (a fresh topic): every message went through a
+    // listener, so whatever was delivered twice is in the lists by now.
+    eventually("the offsets to cover all 200", || {
+        let consumed = |c: &PushConsumer| {
+            owned(c, "T2")
+                .iter()
+                .map(|q| c.consume_offset(q).unwrap_or(0))
+                .sum::<i64>()
+        };
+        consumed(&c1) + consumed(&c2) == 200
+    })
+    .await;
     let (a, b) = (got1.lock().unwrap().clone(), got2.lock().unwrap().clone());
     assert_eq!(a.len() + b.len(), 200, "each message exactly once");
     let all: BTreeSet<String> = a.iter().chain(b.iter()).cloned().collect();
@@ -269,20 +277,12 @@ async fn blocked_listener_caches_at_most_the_threshold() {
     };
     let consumer = PushConsumer::new("CG4", client_config(&env.namesrv_addr, "c1"), config);
     consumer.subscribe("T4", "*").unwrap();
-    let blocked = Arc::new(AtomicBool::new(true));
-    struct Unblock(Arc<AtomicBool>);
-    impl Drop for Unblock {
-        fn drop(&mut self) {
-            self.0.store(false, Ordering::SeqCst);
-        }
-    }
-    let _unblock = Unblock(blocked.clone());
+    let gate = Gate::default();
+    let _unblock = gate.open_on_drop();
     let got: Bodies = Arc::default();
-    let (b, sink) = (blocked.clone(), got.clone());
+    let (g, sink) = (gate.clone(), got.clone());
     consumer.register_listener(move |msgs| {
-        while b.load(Ordering::SeqCst) {
-            std::thread::sleep(Duration::from_millis(5));
-        }
+        g.wait();
         sink.lock()
             .unwrap()
             .extend(msgs.iter().map(|m| String::from_utf8_lossy(&m.body).into_owned()));
@@ -295,13 +295,15 @@ async fn blocked_listener_caches_at_most_the_threshold() {
     })
     .await;
     eventually("flow control", || consumer.flow_control_hits() > 2).await;
+    // Each new flow-control hit is a pull postponed after a look at a full cache.
     for _ in 0..20 {
+        let hits = consumer.flow_control_hits();
+        eventually("another flow-control hit", || consumer.flow_control_hits() > hits).await;
         for q in &queues {
             assert!(consumer.cached_msg_count(q).unwrap() <= 50);
         }
-        tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    blocked.store(false, Ordering::SeqCst);
+    gate.open();
     eventually("all 300", || got.lock().unwrap().len() >= 300).await;
     assert_eq!(set(&got), sent);
     consumer.shutdown().await;

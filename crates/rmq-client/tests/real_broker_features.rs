@@ -3,10 +3,13 @@
 
 #![allow(clippy::unwrap_used, reason = "test code: a failed unwrap is a failed test")]
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use common::wait::{wait_for, wait_until};
 use rmq_broker::{Broker, BrokerConfig};
 use rmq_client::{
     Admin, ClientConfig, ConsumeFromWhere, ConsumeOrderlyStatus, ConsumeStatus, ConsumerConfig, Message,
@@ -78,11 +81,10 @@ impl Env {
             .create_topic(&self.broker_addr, &tc)
             .await
             .expect("create topic");
-        let deadline = Instant::now() + DEADLINE;
-        while self.admin.topic_route(topic).await.is_err() {
-            assert!(Instant::now() < deadline, "topic never reached the name server");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        wait_for("the topic at the name server", DEADLINE, || async {
+            self.admin.topic_route(topic).await.ok()
+        })
+        .await;
     }
 
     async fn producer(&self, group: &str) -> Producer {
@@ -118,27 +120,38 @@ fn consumer_config() -> ConsumerConfig {
     }
 }
 
-async fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
-    let deadline = Instant::now() + DEADLINE;
-    while !cond() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+async fn eventually(what: &str, cond: impl FnMut() -> bool) {
+    wait_until(what, DEADLINE, cond).await;
 }
 
-async fn eventually_async<F, Fut, T>(what: &str, mut f: F) -> T
+async fn eventually_async<F, Fut, T>(what: &str, f: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Option<T>>,
 {
-    let deadline = Instant::now() + DEADLINE;
-    loop {
-        if let Some(v) = f().await {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    wait_for(what, DEADLINE, f).await
+}
+
+/// Whether `c` owns `queues` queues of `topic` and its offset in each is the broker's max offset:
+/// every message there has been through its listener, so nothing more is on its way from them.
+fn caught_up(env: &Env, c: &PushConsumer, topic: &str, queues: usize) -> bool {
+    let store = &env.broker.state().store;
+    let owned = owned(c, topic);
+    owned.len() == queues
+        && owned
+            .iter()
+            .all(|q| c.consume_offset(q).unwrap_or(0) == store.max_offset_in_queue(topic, q.queue_id))
+}
+
+/// Whether the delay service has re-put every parked message (its offset at the end of every
+/// level's queue; a level's offset moves only after its re-puts are stored).
+fn schedule_drained(env: &Env) -> bool {
+    let state = env.broker.state();
+    let offsets = state.schedule.offsets();
+    (1..=state.schedule.max_level()).all(|level| {
+        let parked = state.store.max_offset_in_queue("SCHEDULE_TOPIC_XXXX", level - 1);
+        offsets.get(&level).copied().unwrap_or(0) >= parked
+    })
 }
 
 fn body(m: &MessageExt) -> String {
@@ -191,8 +204,15 @@ async fn failing_listener_retries_then_dead_letters_and_resend_brings_it_back() 
             .ok()
     })
     .await;
-    // No fourth delivery: the third failure went to the DLQ.
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    // No fourth delivery: the third failure went to the DLQ. Once the delay service has re-put
+    // everything parked and the consumer stands at the end of the topic and of its retry topic,
+    // no delivery is on its way anywhere.
+    eventually("nothing in flight", || {
+        schedule_drained(&env)
+            && caught_up(&env, &failing, "TR", 2)
+            && caught_up(&env, &failing, "%RETRY%CG_R", 1)
+    })
+    .await;
     let got = seen.lock().unwrap().clone();
     let want: Vec<(String, String, i32)> = (0..=2)
         .map(|n| ("TR".to_string(), "poison".to_string(), n))
@@ -301,8 +321,20 @@ async fn transactions_commit_rollback_and_check_back() {
         seen.lock().unwrap().len() >= 2
     })
     .await;
-    // Time for anything wrong (a rollback delivered, a duplicate) to show.
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    // Anything wrong (a rollback delivered, a duplicate) shows once nothing is in flight: the
+    // check service has decided every half message (its progress at the end of the half queue,
+    // the copies made for checks included) and the consumer stands at the end of TX.
+    let state = env.broker.state();
+    eventually_async("every half message decided", || async {
+        let progress = state.transactions.progress(state).await;
+        let halves = state.store.max_offset_in_queue("RMQ_SYS_TRANS_HALF_TOPIC", 0);
+        (progress.half_offset >= halves).then_some(())
+    })
+    .await;
+    eventually("the consumer at the end of TX", || {
+        caught_up(&env, &consumer, "TX", 2)
+    })
+    .await;
     let mut bodies: Vec<String> = seen.lock().unwrap().iter().map(|(_, b, _)| b.clone()).collect();
     bodies.sort();
     assert_eq!(
@@ -382,7 +414,12 @@ async fn orderly_consumers_keep_each_order_in_sequence() {
         log.lock().unwrap().len() >= 61
     })
     .await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Both consumers at the end of their queues: every message went through a listener, so
+    // whatever was delivered twice is in the log by now.
+    eventually("the consumers at the end of TO", || {
+        caught_up(&env, &c1, "TO", 2) && caught_up(&env, &c2, "TO", 2)
+    })
+    .await;
     let log = log.lock().unwrap().clone();
     assert_eq!(log.len(), 61, "no duplicates: {log:?}");
     let mut per_order: BTreeMap<u32, Vec<u32>> = BTreeMap::new();

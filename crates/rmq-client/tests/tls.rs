@@ -3,8 +3,11 @@
 
 #![allow(clippy::unwrap_used, reason = "test code: a failed unwrap is a failed test")]
 
-use std::time::{Duration, Instant};
+mod common;
 
+use std::time::Duration;
+
+use common::wait::wait_for;
 use rmq_broker::{Broker, BrokerConfig};
 use rmq_client::{Admin, ClientConfig, Message, Producer, PullConsumer, PullStatus, SendStatus, TopicConfig};
 use rmq_namesrv::{NameServer, NamesrvConfig};
@@ -70,14 +73,12 @@ async fn send_and_pull_over_tls() {
         .create_topic(&broker_addr, &topic)
         .await
         .expect("create topic over TLS");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while admin.topic_route(TOPIC).await.is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "the route never reached the name server"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_for(
+        "the route at the name server",
+        Duration::from_secs(30),
+        || async { admin.topic_route(TOPIC).await.ok() },
+    )
+    .await;
 
     let producer = Producer::new("TlsPG", client_config(&namesrv_addr, "producer", true));
     producer.start().await.expect("producer");

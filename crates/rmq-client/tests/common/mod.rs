@@ -15,6 +15,7 @@ use rmq_protocol::RemotingCommand;
 use rmq_remoting::{BoxFuture, Channel, RequestHandler, Server, ServerHandle};
 
 pub mod consume;
+pub mod wait;
 
 /// One request as a fake broker saw it.
 #[derive(Debug, Clone)]
