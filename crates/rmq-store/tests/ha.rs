@@ -24,12 +24,8 @@ fn role_config(root: &std::path::Path, role: BrokerRole) -> StoreConfig {
     }
 }
 
-async fn until(what: &str, mut cond: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !cond() {
-        assert!(start.elapsed() < DEADLINE, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+async fn until(what: &str, cond: impl FnMut() -> bool) {
+    common::wait::wait_until(what, DEADLINE, cond).await;
 }
 
 /// Every commitlog byte in [min, max) of both stores, compared chunk by chunk.

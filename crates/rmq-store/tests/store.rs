@@ -354,7 +354,8 @@ async fn offset_by_timestamp_nearest() {
             let r = store.put_message(msg("TT", 0, &format!("{i}-{j}"), None)).await;
             stamps.push((r.queue_offset, r.store_timestamp));
         }
-        std::thread::sleep(std::time::Duration::from_millis(3));
+        // The next bucket starts once the store's clock has moved 3 ms past this one.
+        common::wait::wait_for_wall_ms(stamps.last().unwrap().1 + 3);
     }
     let first_ts = stamps[0].1;
     let last_ts = stamps.last().unwrap().1;

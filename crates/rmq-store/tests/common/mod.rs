@@ -1,5 +1,7 @@
 #![allow(dead_code)]
 
+pub mod wait;
+
 use std::path::Path;
 
 use bytes::Bytes;
