@@ -56,16 +56,44 @@ pub use config::{BrokerConfig, BrokerRole};
 /// Errors of the broker.
 #[derive(Debug, thiserror::Error)]
 pub enum BrokerError {
+    /// A setting that cannot work; the message names it and why.
     #[error("config: {0}")]
     Config(String),
+    /// A metadata file (`topics.json`, ...) that does not parse.
+    #[error("{}: {source}", path.display())]
+    Metadata {
+        path: std::path::PathBuf,
+        #[source]
+        source: rmq_protocol::WireError,
+    },
+    /// Metadata that could not be serialized to be written.
+    #[error("encoding {what}: {source}")]
+    Encode {
+        what: &'static str,
+        #[source]
+        source: serde_json::Error,
+    },
+    /// A slave's metadata sync: the master refused the request.
+    #[error("master answered {code} {remark:?}")]
+    MasterRefused { code: i32, remark: Option<String> },
+    /// A slave's metadata sync: the master's body does not parse.
+    #[error("bad body from master: {0}")]
+    MasterBody(#[source] rmq_protocol::WireError),
     #[error("store: {0}")]
     Store(#[from] rmq_store::StoreError),
     #[error("remoting: {0}")]
     Remoting(#[from] rmq_remoting::RemotingError),
     #[error("i/o: {0}")]
     Io(#[from] std::io::Error),
-    #[error("transaction: {0}")]
-    Transaction(String),
+    /// The transaction check could not store a message it had to (the round stops there).
+    #[error("transaction check: could not store {what}: {status:?}")]
+    TransactionPut {
+        what: &'static str,
+        status: rmq_store::PutStatus,
+    },
+    /// The transaction check could not read back what it just stored.
+    #[error("transaction check: {0}")]
+    Transaction(&'static str),
 }
 
 /// Everything the request handlers share.

@@ -141,8 +141,10 @@ impl ConsumerOffsetTable {
         if version == self.persisted.load(Ordering::Acquire) && self.path.exists() {
             return Ok(());
         }
-        let json =
-            serde_json::to_vec_pretty(&self.snapshot()).map_err(|e| BrokerError::Config(e.to_string()))?;
+        let json = serde_json::to_vec_pretty(&self.snapshot()).map_err(|source| BrokerError::Encode {
+            what: "consumerOffset.json",
+            source,
+        })?;
         rmq_store::config_file::write_atomic(&self.path, &json)?;
         self.persisted.store(version, Ordering::Release);
         Ok(())

@@ -110,16 +110,16 @@ async fn fetch(s: &BrokerState, master: &str, code: i32) -> Result<bytes::Bytes,
         .invoke(master, RemotingCommand::request(code), SYNC_TIMEOUT)
         .await?;
     if resp.code != response_code::SUCCESS {
-        return Err(BrokerError::Config(format!(
-            "master answered {} {:?}",
-            resp.code, resp.remark
-        )));
+        return Err(BrokerError::MasterRefused {
+            code: resp.code,
+            remark: resp.remark,
+        });
     }
     Ok(resp.body)
 }
 
 fn parse<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, BrokerError> {
-    body::from_fastjson(bytes).map_err(|e| BrokerError::Config(format!("bad body from master: {e}")))
+    body::from_fastjson(bytes).map_err(BrokerError::MasterBody)
 }
 
 async fn sync_topics(s: &BrokerState, master: &str) -> Result<(), BrokerError> {

@@ -83,7 +83,10 @@ impl SubscriptionGroupTable {
             data_version: state.data_version,
             subscription_group_table: state.table.clone(),
         };
-        let json = serde_json::to_vec_pretty(&w).map_err(|e| BrokerError::Config(e.to_string()))?;
+        let json = serde_json::to_vec_pretty(&w).map_err(|source| BrokerError::Encode {
+            what: "subscriptionGroup.json",
+            source,
+        })?;
         rmq_store::config_file::write_atomic(&self.path, &json)?;
         Ok(())
     }

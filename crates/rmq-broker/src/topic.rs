@@ -143,8 +143,11 @@ impl TopicTable {
             timestamp: now_ms(),
         };
         if let Some(bytes) = rmq_store::config_file::read_with_backup(&path)? {
-            let w: TopicConfigSerializeWrapper = rmq_protocol::body::from_fastjson(&bytes)
-                .map_err(|e| BrokerError::Config(format!("{}: {e}", path.display())))?;
+            let w: TopicConfigSerializeWrapper =
+                rmq_protocol::body::from_fastjson(&bytes).map_err(|source| BrokerError::Metadata {
+                    path: path.clone(),
+                    source,
+                })?;
             table.extend(w.topic_config_table);
             data_version = w.data_version;
         }
@@ -171,7 +174,10 @@ impl TopicTable {
             topic_config_table: state.table.clone(),
             data_version: state.data_version,
         };
-        let json = serde_json::to_vec_pretty(&w).map_err(|e| BrokerError::Config(e.to_string()))?;
+        let json = serde_json::to_vec_pretty(&w).map_err(|source| BrokerError::Encode {
+            what: "topics.json",
+            source,
+        })?;
         rmq_store::config_file::write_atomic(&self.path, &json)?;
         Ok(())
     }

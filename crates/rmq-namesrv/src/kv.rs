@@ -27,8 +27,11 @@ impl KvConfig {
         let mut table = HashMap::new();
         if let Some(p) = &path {
             if let Some(bytes) = rmq_store::config_file::read_with_backup(p)? {
-                let file: KvFile = serde_json::from_slice(&bytes)
-                    .map_err(|e| NamesrvError::Config(format!("{}: {e}", p.display())))?;
+                let file: KvFile =
+                    serde_json::from_slice(&bytes).map_err(|source| NamesrvError::Metadata {
+                        path: p.clone(),
+                        source,
+                    })?;
                 table = file.config_table;
             }
         }
@@ -47,7 +50,7 @@ impl KvConfig {
             let body = serde_json::to_vec_pretty(&KvFile {
                 config_table: table.clone(),
             })
-            .map_err(|e| NamesrvError::Config(e.to_string()))?;
+            .map_err(NamesrvError::Encode)?;
             rmq_store::config_file::write_atomic(p, &body)?;
         }
         Ok(())

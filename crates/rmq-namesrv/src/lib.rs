@@ -26,6 +26,16 @@ pub use config::NamesrvConfig;
 pub enum NamesrvError {
     #[error("config: {0}")]
     Config(String),
+    /// The KV config file does not parse.
+    #[error("{}: {source}", path.display())]
+    Metadata {
+        path: std::path::PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
+    /// The KV config could not be serialized to be written.
+    #[error("encoding kvConfig.json: {0}")]
+    Encode(#[source] serde_json::Error),
     #[error("store: {0}")]
     Store(#[from] rmq_store::StoreError),
     #[error("i/o: {0}")]

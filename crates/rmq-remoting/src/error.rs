@@ -34,6 +34,9 @@ pub enum RemotingError {
     Tls(#[from] rustls::Error),
     #[error("TLS configuration: {0}")]
     TlsConfig(String),
+    /// The self-signed test certificate could not be generated.
+    #[error("TLS configuration: self-signed certificate: {0}")]
+    SelfSigned(#[source] rcgen::Error),
     #[error("TLS file {path}: {reason}")]
     TlsFile { path: PathBuf, reason: String },
 }

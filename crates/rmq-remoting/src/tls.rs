@@ -275,7 +275,7 @@ impl ServerTls {
     /// A self-signed certificate for `localhost`, generated now (Java's test mode).
     pub fn self_signed(mode: TlsMode) -> Result<ServerTls, RemotingError> {
         let generated = rcgen::generate_simple_self_signed(vec!["localhost".to_string()])
-            .map_err(|e| RemotingError::TlsConfig(format!("self-signed certificate: {e}")))?;
+            .map_err(RemotingError::SelfSigned)?;
         let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(generated.key_pair.serialize_der()));
         Self::new(mode, vec![generated.cert.der().clone()], key)
     }

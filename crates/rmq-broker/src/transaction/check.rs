@@ -314,14 +314,14 @@ impl TransactionService {
         let r = s.store.put_message(copy).await;
         if !r.is_stored() {
             // Stop the round here: progress is not advanced past this message.
-            return Err(BrokerError::Transaction(format!(
-                "could not append the half message copy: {:?}",
-                r.status
-            )));
+            return Err(BrokerError::TransactionPut {
+                what: "the half message copy",
+                status: r.status,
+            });
         }
         s.store
             .read_record(r.wrote_offset)
-            .ok_or_else(|| BrokerError::Transaction("the half message copy is not readable".into()))
+            .ok_or(BrokerError::Transaction("the half message copy is not readable"))
     }
 
     /// Moves a half message that was checked too often to `TRANS_CHECK_MAX_TIME_TOPIC`
@@ -349,10 +349,10 @@ impl TransactionService {
         };
         let r = s.store.put_message(msg).await;
         if !r.is_stored() {
-            return Err(BrokerError::Transaction(format!(
-                "could not store the discarded half message: {:?}",
-                r.status
-            )));
+            return Err(BrokerError::TransactionPut {
+                what: "the discarded half message",
+                status: r.status,
+            });
         }
         tracing::warn!(
             half_offset = m.queue_offset,

@@ -114,7 +114,7 @@ fn apply_frames(store: &MessageStore, buf: &mut BytesMut) -> io::Result<()> {
         if !body.is_empty() {
             store
                 .append_replicated(master_offset, &body)
-                .map_err(|e| io::Error::other(e.to_string()))?;
+                .map_err(io::Error::other)?;
         }
     }
     Ok(())
