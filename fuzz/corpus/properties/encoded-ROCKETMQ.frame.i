@@ -1,0 +1,1 @@
+TAGSTagAKEYSk1
