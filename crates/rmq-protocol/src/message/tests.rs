@@ -290,6 +290,19 @@ fn find_property_follows_decode_properties() {
     }
 }
 
+/// The inputs the `properties` and `message` fuzz targets found while `find_property` still took
+/// the first of repeated names: TAGS twice, the tag code must be the last one's.
+#[test]
+fn find_property_takes_the_last_duplicate() {
+    let props = b"KEYS\x01k1\x02TAGS\x01YS\x01k1\x02TAGS\x01TagA\x02TAGS\x01\x02UNIQ_KEY\x01u";
+    assert_eq!(find_property(props, "TAGS"), Some(&b"TagA"[..]));
+    assert_eq!(tags_code_of(props), tag_hash("TagA"));
+    let map = decode_properties(std::str::from_utf8(props).unwrap());
+    assert_eq!(map.get("TAGS").map(String::as_str), Some("TagA"));
+    // A NUL-valued first TAGS (the `message` target's record) hashes to 0: still the last counts.
+    assert_eq!(tags_code_of(b"TAGS\x01\0\0\0\x02TAGS\x01TagA"), tag_hash("TagA"));
+}
+
 proptest! {
     #[test]
     fn find_property_agrees_with_decode(s in "[a-c\x01\x02]{0,24}", k in "[a-c]{0,2}") {
