@@ -1,4 +1,4 @@
-//! The SQL92 message selector of the broker (`rmq_broker::filter`): `compile`, then `evaluate`
+//! The SQL92 message selector (`rmq_filter`, the broker's `filter`): `compile`, then `evaluate`
 //! against a property map and `matches_sql` against a stored record carrying the same
 //! properties. Input: the expression, a 0 byte, then a properties string (`k\x01v\x02…`).
 //!
@@ -10,7 +10,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 
 use bytes::{Bytes, BytesMut};
 use libfuzzer_sys::fuzz_target;
-use rmq_broker::filter::{compile, matches_sql};
+use rmq_filter::{compile, matches_sql};
 use rmq_protocol::message::{decode_properties, encode_message, encode_property_map, MessageExt};
 
 fn record_with(properties: std::collections::HashMap<String, String>) -> BytesMut {

@@ -17,7 +17,7 @@ use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 use bytes::{Bytes, BytesMut};
-use rmq_broker::filter::compile;
+use rmq_filter::compile;
 use rmq_protocol::message::{
     body_crc, decode_batch, decode_messages_raw, encode_batch, encode_message, encode_properties,
     encode_property_map, offset_msg_id, sys_flag, zlib_compress, BatchEntry, MessageExt,
@@ -269,7 +269,7 @@ fn main() -> Result<()> {
     }
 
     let props = "a\u{1}5\u{2}color\u{1}red\u{2}n\u{1}10\u{2}d\u{1}2.5\u{2}s\u{1}it's\u{2}TAGS\u{1}TagA";
-    let src = fs::read_to_string(root.join("crates/rmq-broker/src/filter/tests.rs"))?;
+    let src = fs::read_to_string(root.join("crates/rmq-filter/src/tests.rs"))?;
     let mut n = 0;
     for lit in string_literals(&src) {
         if lit.contains('\\') || compile(&lit).is_err() {
