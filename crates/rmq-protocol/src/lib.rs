@@ -9,6 +9,8 @@
 //! * [`message`] — message properties, batch bodies, stored-message records, message ids.
 //! * [`body`] — JSON bodies (routes, heartbeats, stats) and the fastjson-tolerant reader.
 //! * [`error`] — [`WireError`], the one error type of this crate.
+//! * [`time`] — [`time::Clock`]: wall and monotonic time, from the system or driven by tests
+//!   (reading the system clock is the one thing here that is not pure).
 //!
 //! Decoders take `&[u8]` and return `Ok(None)` when more bytes are needed; encoders append to a
 //! `BytesMut`. No function here panics on any input: outside tests, indexing and slicing that
@@ -22,6 +24,7 @@ pub mod error;
 pub mod frame;
 pub mod header;
 pub mod message;
+pub mod time;
 
 pub use command::{LanguageCode, RemotingCommand, SerializeType};
 pub use error::WireError;

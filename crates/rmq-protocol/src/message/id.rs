@@ -4,9 +4,9 @@ use std::fmt::Write as _;
 use std::hash::{BuildHasher, Hasher};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::stored::{read_i32, read_i64};
+use crate::time::now_ms;
 use crate::WireError;
 
 fn hex_upper(bytes: &[u8]) -> String {
@@ -97,12 +97,6 @@ fn month_starts(now_ms: i64) -> (i64, i64) {
         days_from_civil(y, m, 1) * MS_PER_DAY,
         days_from_civil(py, pm, 1) * MS_PER_DAY,
     )
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
 }
 
 /// Generates UNIQ_KEY client message ids (docs/format/message.md#uniq_key):
