@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use rmq_protocol::body::{ConsumerData, HeartbeatData, SubscriptionData};
 use rmq_protocol::codes::request_code;
 use rmq_protocol::header::NotifyConsumerIdsChangedRequestHeader;
+use rmq_protocol::time::Clock;
 use rmq_protocol::RemotingCommand;
 use rmq_remoting::Channel;
 
@@ -84,6 +85,8 @@ struct Tables {
 #[derive(Default)]
 pub struct ClientRegistry {
     tables: Mutex<Tables>,
+    /// Stamps heartbeats and measures their age.
+    clock: Clock,
 }
 
 impl Tables {
@@ -109,6 +112,14 @@ impl Tables {
 }
 
 impl ClientRegistry {
+    /// An empty registry reading time from `clock`.
+    pub fn new(clock: Clock) -> ClientRegistry {
+        ClientRegistry {
+            tables: Mutex::default(),
+            clock,
+        }
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Tables> {
         self.tables.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -130,7 +141,7 @@ impl ClientRegistry {
             client_id: hb.client_id.clone(),
             language,
             version,
-            last_update: Instant::now(),
+            last_update: self.clock.instant(),
         };
         let mut t = self.lock();
         for p in &hb.producer_data_set {
@@ -205,7 +216,7 @@ impl ClientRegistry {
     /// Drops connections without a heartbeat for `timeout`. Returns them (to be closed) and the
     /// consumer groups that lost members.
     pub fn expire(&self, timeout: Duration) -> (Vec<Channel>, Vec<GroupChange>) {
-        let now = Instant::now();
+        let now = self.clock.instant();
         let mut t = self.lock();
         let mut stale: HashMap<u64, Channel> = HashMap::new();
         let conns = t

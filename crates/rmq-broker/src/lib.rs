@@ -47,6 +47,7 @@ pub mod transaction;
 use std::sync::Arc;
 use std::time::Duration;
 
+use rmq_protocol::time::Clock;
 use rmq_remoting::{RemotingClient, Server, ServerHandle, ServerOptions};
 use rmq_store::ha::HaService;
 use rmq_store::MessageStore;
@@ -116,6 +117,9 @@ pub struct BrokerState {
     pub pulled: stats::MinuteRates,
     /// A slave's master (HA address followed by the store's HA client, remoting address).
     pub master: slave::MasterLinks,
+    /// Where every part of the broker reads time (`config.store.clock`, the system clock unless
+    /// a test set a manual one).
+    pub clock: Clock,
 }
 
 /// A running broker.
@@ -166,15 +170,16 @@ impl Broker {
         let schedule = schedule::ScheduleService::load(&config)?;
         let addr = config.advertised_addr(port);
         let transactions = transaction::TransactionService::new(&config);
+        let clock = config.store.clock.clone();
         let state = Arc::new(BrokerState {
             addr,
             store,
             topics,
             groups,
             offsets,
-            clients: clients::ClientRegistry::default(),
+            clients: clients::ClientRegistry::new(clock.clone()),
             pull_waiters: long_poll::PullWaiters::new(config.max_held_pulls),
-            locks: locks::RebalanceLocks::default(),
+            locks: locks::RebalanceLocks::new(locks::LOCK_MAX_LIVE, clock.clone()),
             namesrv: RemotingClient::new().with_tls(namesrv_tls),
             transactions,
             schedule,
@@ -182,6 +187,7 @@ impl Broker {
             pulled: stats::MinuteRates::default(),
             master,
             config,
+            clock,
         });
         // Subscribe before serving so that no arrival of a held pull can be missed.
         let arrivals = state.store.subscribe_arrivals();

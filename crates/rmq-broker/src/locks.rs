@@ -6,6 +6,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use rmq_protocol::body::MessageQueue;
+use rmq_protocol::time::Clock;
 
 /// `rocketmq.broker.rebalance.lockMaxLiveTime`.
 pub const LOCK_MAX_LIVE: Duration = Duration::from_secs(60);
@@ -18,19 +19,22 @@ struct Holder {
 /// The lock table.
 pub struct RebalanceLocks {
     max_live: Duration,
+    /// Measures how long ago a lock was renewed.
+    clock: Clock,
     table: Mutex<HashMap<String, HashMap<MessageQueue, Holder>>>,
 }
 
 impl Default for RebalanceLocks {
     fn default() -> Self {
-        Self::new(LOCK_MAX_LIVE)
+        Self::new(LOCK_MAX_LIVE, Clock::System)
     }
 }
 
 impl RebalanceLocks {
-    pub fn new(max_live: Duration) -> RebalanceLocks {
+    pub fn new(max_live: Duration, clock: Clock) -> RebalanceLocks {
         RebalanceLocks {
             max_live,
+            clock,
             table: Mutex::new(HashMap::new()),
         }
     }
@@ -38,7 +42,7 @@ impl RebalanceLocks {
     /// Locks what it can for `client_id`: free or expired queues, and queues it already holds
     /// (renewed). Returns the queues the client now holds.
     pub fn try_lock_batch(&self, group: &str, mqs: &[MessageQueue], client_id: &str) -> Vec<MessageQueue> {
-        let now = Instant::now();
+        let now = self.clock.instant();
         let mut table = self.table.lock().unwrap_or_else(|e| e.into_inner());
         let locks = table.entry(group.to_string()).or_default();
         let mut ok = Vec::new();
@@ -90,22 +94,56 @@ impl RebalanceLocks {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rmq_protocol::time::ManualClock;
 
     #[test]
     fn exclusive_renew_unlock_expire() {
         let mq = |q| MessageQueue::new("T", "b", q);
-        let l = RebalanceLocks::new(Duration::from_millis(50));
+        let time = ManualClock::new(0);
+        let l = RebalanceLocks::new(Duration::from_millis(50), time.clock());
         assert_eq!(l.try_lock_batch("g", &[mq(0), mq(1)], "a"), vec![mq(0), mq(1)]);
         assert_eq!(l.try_lock_batch("g", &[mq(1), mq(2)], "b"), vec![mq(2)]);
         assert_eq!(l.try_lock_batch("other", &[mq(1)], "b"), vec![mq(1)], "per group");
         assert_eq!(l.try_lock_batch("g", &[mq(1)], "a"), vec![mq(1)], "renew");
         l.unlock_batch("g", &[mq(1), mq(2)], "a"); // mq(2) is b's: untouched
         assert_eq!(l.try_lock_batch("g", &[mq(1), mq(2)], "c"), vec![mq(1)]);
-        std::thread::sleep(Duration::from_millis(80));
+        // Exactly the max live time: still held (expiry is strictly after it).
+        time.advance(Duration::from_millis(50));
+        assert_eq!(
+            l.try_lock_batch("g", &[mq(0), mq(2)], "c"),
+            vec![],
+            "not yet expired"
+        );
+        time.advance(Duration::from_millis(1));
         assert_eq!(
             l.try_lock_batch("g", &[mq(0), mq(2)], "c"),
             vec![mq(0), mq(2)],
             "expired"
         );
+        assert_eq!(l.try_lock_batch("g", &[mq(0)], "a"), vec![], "taken over by c");
+    }
+
+    #[test]
+    fn renewal_keeps_a_lock_alive_past_its_first_max_live() {
+        let mq = MessageQueue::new("T", "b", 0);
+        let time = ManualClock::new(0);
+        let l = RebalanceLocks::new(Duration::from_millis(50), time.clock());
+        assert_eq!(
+            l.try_lock_batch("g", std::slice::from_ref(&mq), "a"),
+            vec![mq.clone()]
+        );
+        for _ in 0..3 {
+            time.advance(Duration::from_millis(40));
+            assert_eq!(
+                l.try_lock_batch("g", std::slice::from_ref(&mq), "a"),
+                vec![mq.clone()],
+                "renew"
+            );
+            assert_eq!(
+                l.try_lock_batch("g", std::slice::from_ref(&mq), "b"),
+                vec![],
+                "still a's"
+            );
+        }
     }
 }

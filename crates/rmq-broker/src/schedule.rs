@@ -20,6 +20,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rmq_protocol::message::{self, property, sys_flag};
+use rmq_protocol::time::Clock;
 use rmq_store::{MessageStore, PutMessage};
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
@@ -50,12 +51,8 @@ pub struct ScheduleService {
     offsets: Mutex<BTreeMap<i32, i64>>,
     stop: watch::Sender<bool>,
     task: Mutex<Option<JoinHandle<()>>>,
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
+    /// Decides which parked messages are due.
+    clock: Clock,
 }
 
 impl ScheduleService {
@@ -80,6 +77,7 @@ impl ScheduleService {
             offsets: Mutex::new(offsets),
             stop,
             task: Mutex::new(None),
+            clock: config.store.clock.clone(),
         })
     }
 
@@ -236,18 +234,13 @@ async fn deliver_level(store: &MessageStore, sched: &ScheduleService, level: i32
     // `correctDelayOffset`: a queue cut by recovery or cleaned up moves the offset into range.
     let start = stored.clamp(min, max.max(min));
     let mut offset = start;
-    let now = now_ms();
+    let now = sched.clock.now_ms();
     let mut failed = false;
     for _ in 0..MAX_PER_PASS {
         let Some(entry) = store.consume_queue_entry(SCHEDULE_TOPIC, queue_id, offset) else {
             break;
         };
-        let mut deliver_at = entry.tags_code;
-        if deliver_at > now + delay {
-            // Clock jumped back (or a foreign tags code): deliver now, as Java does.
-            deliver_at = now;
-        }
-        if deliver_at > now {
+        if !is_due(entry.tags_code, now, delay) {
             break;
         }
         match store.read_record(entry.phy_offset).map(|r| real_message(&r)) {
@@ -282,6 +275,13 @@ async fn deliver_level(store: &MessageStore, sched: &ScheduleService, level: i32
     } else {
         Ok(moved)
     }
+}
+
+/// Whether a parked message whose consume-queue tags code (its deliver time) is `deliver_at` is
+/// due at `now`. A deliver time more than `delay_ms` ahead means the clock jumped back (or a
+/// foreign tags code): due at once, as in Java.
+fn is_due(deliver_at: i64, now: i64, delay_ms: i64) -> bool {
+    deliver_at <= now || deliver_at > now + delay_ms
 }
 
 /// The message to re-put for a parked record; `None` for transactional half messages (dropped

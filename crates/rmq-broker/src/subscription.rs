@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 
 use rmq_protocol::body::{self, DataVersion, SubscriptionGroupConfig, SubscriptionGroupWrapper};
+use rmq_protocol::time::Clock;
 
 use crate::config::BrokerConfig;
 use crate::BrokerError;
@@ -35,13 +36,8 @@ pub struct SubscriptionGroupTable {
     path: PathBuf,
     auto_create: bool,
     state: Mutex<State>,
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
+    /// Stamps data versions.
+    clock: Clock,
 }
 
 impl SubscriptionGroupTable {
@@ -58,7 +54,7 @@ impl SubscriptionGroupTable {
             .join("subscriptionGroup.json");
         let mut data_version = DataVersion {
             counter: 0,
-            timestamp: now_ms(),
+            timestamp: config.store.clock.now_ms(),
         };
         let loaded = rmq_store::config_file::load_with_backup(&path, |b| {
             body::from_fastjson::<SubscriptionGroupWrapper>(b).ok()
@@ -71,6 +67,7 @@ impl SubscriptionGroupTable {
             path,
             auto_create: config.auto_create_subscription_group,
             state: Mutex::new(State { table, data_version }),
+            clock: config.store.clock.clone(),
         })
     }
 
@@ -91,9 +88,9 @@ impl SubscriptionGroupTable {
         Ok(())
     }
 
-    fn bump(state: &mut State) {
+    fn bump(&self, state: &mut State) {
         state.data_version.counter += 1;
-        state.data_version.timestamp = now_ms();
+        state.data_version.timestamp = self.clock.now_ms();
     }
 
     pub fn get(&self, group: &str) -> Option<SubscriptionGroupConfig> {
@@ -112,7 +109,7 @@ impl SubscriptionGroupTable {
         }
         let c = SubscriptionGroupConfig::new(group);
         s.table.insert(group.to_string(), c.clone());
-        Self::bump(&mut s);
+        self.bump(&mut s);
         self.persist(&s)?;
         tracing::info!(group, "subscription group auto-created");
         Ok(Some(c))
@@ -122,7 +119,7 @@ impl SubscriptionGroupTable {
     pub fn upsert(&self, config: SubscriptionGroupConfig) -> Result<(), BrokerError> {
         let mut s = self.lock();
         s.table.insert(config.group_name.clone(), config);
-        Self::bump(&mut s);
+        self.bump(&mut s);
         self.persist(&s)
     }
 
@@ -131,7 +128,7 @@ impl SubscriptionGroupTable {
         let mut s = self.lock();
         let existed = s.table.remove(group).is_some();
         if existed {
-            Self::bump(&mut s);
+            self.bump(&mut s);
             self.persist(&s)?;
         }
         Ok(existed)

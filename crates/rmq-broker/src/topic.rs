@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 
 use rmq_protocol::body::{DataVersion, TopicConfig, TopicConfigSerializeWrapper};
+use rmq_protocol::time::Clock;
 
 use crate::config::BrokerConfig;
 use crate::BrokerError;
@@ -79,13 +80,8 @@ pub struct TopicTable {
     auto_create: bool,
     system: Vec<String>,
     state: Mutex<State>,
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
+    /// Stamps data versions.
+    clock: Clock,
 }
 
 impl TopicTable {
@@ -140,7 +136,7 @@ impl TopicTable {
             .join("topics.json");
         let mut data_version = DataVersion {
             counter: 0,
-            timestamp: now_ms(),
+            timestamp: config.store.clock.now_ms(),
         };
         if let Some(bytes) = rmq_store::config_file::read_with_backup(&path)? {
             let w: TopicConfigSerializeWrapper =
@@ -162,6 +158,7 @@ impl TopicTable {
             auto_create: config.auto_create_topic_enable,
             system,
             state: Mutex::new(State { table, data_version }),
+            clock: config.store.clock.clone(),
         })
     }
 
@@ -182,9 +179,9 @@ impl TopicTable {
         Ok(())
     }
 
-    fn bump(state: &mut State) {
+    fn bump(&self, state: &mut State) {
         state.data_version.counter += 1;
-        state.data_version.timestamp = now_ms();
+        state.data_version.timestamp = self.clock.now_ms();
     }
 
     pub fn get(&self, topic: &str) -> Option<TopicConfig> {
@@ -199,7 +196,7 @@ impl TopicTable {
     pub fn upsert(&self, tc: TopicConfig) -> Result<TopicConfigSerializeWrapper, BrokerError> {
         let mut s = self.lock();
         s.table.insert(tc.topic_name.clone(), tc.clone());
-        Self::bump(&mut s);
+        self.bump(&mut s);
         self.persist(&s)?;
         Ok(TopicConfigSerializeWrapper {
             topic_config_table: HashMap::from([(tc.topic_name.clone(), tc)]),
@@ -211,7 +208,7 @@ impl TopicTable {
         let mut s = self.lock();
         let existed = s.table.remove(topic).is_some();
         if existed {
-            Self::bump(&mut s);
+            self.bump(&mut s);
             self.persist(&s)?;
         }
         Ok(existed)
@@ -255,7 +252,7 @@ impl TopicTable {
         match created {
             Some(tc) => {
                 s.table.insert(topic.to_string(), tc.clone());
-                Self::bump(&mut s);
+                self.bump(&mut s);
                 self.persist(&s)?;
                 tracing::info!(topic, queues = tc.write_queue_nums, "topic auto-created");
                 Ok(Some((tc, true)))
@@ -272,7 +269,7 @@ impl TopicTable {
         }
         let tc = topic_config(topic, queues, perm);
         s.table.insert(topic.to_string(), tc.clone());
-        Self::bump(&mut s);
+        self.bump(&mut s);
         self.persist(&s)?;
         Ok((tc, true))
     }

@@ -903,12 +903,7 @@ async fn silent_consumers_expire() {
 
 /// Sends messages whose store timestamps are all different (waits for the clock to tick).
 async fn send_distinct_times(client: &RemotingClient, addr: &str, topic: &str, n: usize) -> Vec<i64> {
-    let now_ms = || {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_millis() as i64
-    };
+    let now_ms = rmq_protocol::time::now_ms;
     let mut last = 0;
     for i in 0..n {
         while now_ms() <= last {

@@ -49,12 +49,7 @@ async fn start(c: &BrokerConfig) -> Broker {
     .await
 }
 
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
-}
+use rmq_protocol::time::now_ms;
 
 struct Msg<'a> {
     topic: &'a str,

@@ -359,11 +359,7 @@ async fn consumer_progress(admin: &Admin, group: &str, topic: Option<&str>) -> a
     Ok(())
 }
 
-pub(crate) fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
-}
+pub(crate) use rmq_protocol::time::now_ms;
 
 /// `now`, epoch ms, `yyyy-MM-dd#HH:mm:ss:SSS` (mqadmin) or `yyyyMMddHHmmss` (consumeTimestamp),
 /// the last two read as UTC.

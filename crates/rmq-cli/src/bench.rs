@@ -557,11 +557,7 @@ struct ConsumeStats {
     s2c_max_ms: AtomicU64,
 }
 
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
-}
+use rmq_protocol::time::now_ms;
 
 async fn consume(args: ConsumeArgs) -> anyhow::Result<()> {
     let tick = interval(args.interval)?;

@@ -2,6 +2,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, UdpSocket};
 
+use rmq_protocol::time::Clock;
 use rmq_protocol::LanguageCode;
 
 /// Instance name that is replaced by `<pid>#<nanos>` (docs/protocol/client.md#client-id).
@@ -47,6 +48,9 @@ pub struct ClientConfig {
     /// and brokers over TLS, trusting any server certificate as Java's default
     /// `tls.test.mode.enable=true` does. Default false.
     pub use_tls: bool,
+    /// Where the client reads wall time (born timestamps, subscription versions, queue-lock
+    /// validity): the system clock, or a manual one in tests.
+    pub clock: Clock,
 }
 
 impl Default for ClientConfig {
@@ -70,6 +74,7 @@ impl Default for ClientConfig {
             not_available_duration_ms: crate::fault::DEFAULT_NOT_AVAILABLE_DURATION_MS.to_vec(),
             retry_another_broker_when_not_store_ok: false,
             use_tls: false,
+            clock: Clock::System,
         }
     }
 }

@@ -203,7 +203,7 @@ pub(crate) fn build_request(
         default_topic_queue_nums: config.default_topic_queue_nums,
         queue_id: mq.queue_id,
         sys_flag: prepared.sys_flag,
-        born_timestamp: now_ms(),
+        born_timestamp: config.clock.now_ms(),
         flag: prepared.flag,
         properties: Some(prepared.properties.clone()),
         reconsume_times: Some(prepared.reconsume_times),
@@ -272,12 +272,6 @@ impl RetryPolicy {
             _ => false,
         }
     }
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
 }
 
 #[cfg(test)]

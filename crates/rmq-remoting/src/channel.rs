@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures_util::{FutureExt, SinkExt, StreamExt};
 use rmq_protocol::codes::response_code;
@@ -31,10 +31,14 @@ const WRITE_QUEUE_FRAMES: usize = 4096;
 static NEXT_OPAQUE: AtomicI32 = AtomicI32::new(1);
 static NEXT_CHANNEL_ID: AtomicU64 = AtomicU64::new(1);
 
-/// Milliseconds since the first call in this process (a cheap clock for activity stamps).
-fn now_ms() -> u64 {
+/// Milliseconds since the first call in this process: a cheap monotonic stamp for activity (not
+/// wall time, hence `u64` and not `rmq_protocol::time::Clock`). Read from tokio's clock, so the
+/// idle check (a tokio timer) and the stamps it compares move together under paused test time.
+fn elapsed_ms() -> u64 {
+    use tokio::time::Instant;
     static EPOCH: OnceLock<Instant> = OnceLock::new();
-    EPOCH.get_or_init(Instant::now).elapsed().as_millis() as u64
+    let epoch = *EPOCH.get_or_init(Instant::now);
+    Instant::now().saturating_duration_since(epoch).as_millis() as u64
 }
 
 /// The next request id of this process.
@@ -120,7 +124,7 @@ impl Channel {
         W: AsyncWrite + Unpin + Send + 'static,
     {
         let (tx, rx) = mpsc::channel(WRITE_QUEUE_FRAMES);
-        let last_active_ms = Arc::new(AtomicU64::new(now_ms()));
+        let last_active_ms = Arc::new(AtomicU64::new(elapsed_ms()));
         let channel = Channel {
             inner: Arc::new(Inner {
                 id: NEXT_CHANNEL_ID.fetch_add(1, Ordering::Relaxed),
@@ -175,7 +179,7 @@ impl Channel {
     /// How long since a frame was last read or written on this connection.
     pub fn idle_for(&self) -> Duration {
         let last = self.inner.last_active_ms.load(Ordering::Relaxed);
-        Duration::from_millis(now_ms().saturating_sub(last))
+        Duration::from_millis(elapsed_ms().saturating_sub(last))
     }
 
     /// Closes the connection; pending requests fail.
@@ -254,7 +258,7 @@ impl Channel {
                 next = frames.next() => next,
             };
             if next.is_some() {
-                self.inner.last_active_ms.store(now_ms(), Ordering::Relaxed);
+                self.inner.last_active_ms.store(elapsed_ms(), Ordering::Relaxed);
             }
             match next {
                 None => break,
@@ -346,7 +350,7 @@ async fn write_loop<W: AsyncWrite + Unpin>(
         }
         if result.is_ok() {
             result = sink.flush().await;
-            last_active_ms.store(now_ms(), Ordering::Relaxed);
+            last_active_ms.store(elapsed_ms(), Ordering::Relaxed);
         }
         if let Err(e) = result {
             tracing::debug!(error = %e, "write failed; closing connection");

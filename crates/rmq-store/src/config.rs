@@ -4,6 +4,8 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::str::FromStr;
 
+use rmq_protocol::time::Clock;
+
 use crate::StoreError;
 
 /// `flushDiskType`.
@@ -140,6 +142,9 @@ pub struct StoreConfig {
     pub ha_housekeeping_interval_ms: u64,
     /// `haTransferBatchSize`: most commitlog bytes per HA frame.
     pub ha_transfer_batch_size: usize,
+    /// Where the store reads wall time (record store timestamps, the cleanup hour): the system
+    /// clock, or a manual one in tests. Not a `broker.conf` key.
+    pub clock: Clock,
 }
 
 impl Default for StoreConfig {
@@ -191,6 +196,7 @@ impl Default for StoreConfig {
             ha_send_heartbeat_interval_ms: 5000,
             ha_housekeeping_interval_ms: 20_000,
             ha_transfer_batch_size: 32 * 1024,
+            clock: Clock::System,
         }
     }
 }

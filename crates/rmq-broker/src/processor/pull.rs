@@ -445,7 +445,7 @@ async fn offset_moved_event(s: &BrokerState, q: &PullQuery, requested: i64, new_
             properties,
             tags_code: message::tag_hash(&q.group),
             sys_flag: 0,
-            born_timestamp: now_ms(),
+            born_timestamp: s.clock.now_ms(),
             born_host,
             reconsume_times: 0,
             prepared_transaction_offset: 0,
@@ -455,13 +455,6 @@ async fn offset_moved_event(s: &BrokerState, q: &PullQuery, requested: i64, new_
         tracing::warn!(status = ?result.status, group = %q.group, "could not store OffsetMovedEvent");
     }
     tracing::info!(group = %q.group, topic = %q.topic, queue_id = q.queue_id, requested, new_offset, "pull offset moved");
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }
 
 #[cfg(test)]

@@ -27,7 +27,7 @@ use rmq_protocol::message::{self, property, sys_flag};
 use rmq_protocol::RemotingCommand;
 use rmq_store::{GetStatus, PutMessage};
 
-use super::{now_ms, Progress, Stored, TransactionService};
+use super::{Progress, Stored, TransactionService};
 use crate::topic::{TRANS_CHECK_MAX_TIME_TOPIC, TRANS_HALF_TOPIC, TRANS_OP_HALF_TOPIC};
 use crate::{BrokerError, BrokerState};
 
@@ -235,7 +235,7 @@ impl TransactionService {
                 *half += 1;
                 continue;
             };
-            let age_ms = now_ms() - msg.msg.born_timestamp;
+            let age_ms = s.clock.now_ms() - msg.msg.born_timestamp;
             let times: i32 = msg
                 .property(property::TRANSACTION_CHECK_TIMES)
                 .and_then(|t| t.parse().ok())
@@ -274,7 +274,7 @@ impl TransactionService {
             }
             // A copy was the subject of the previous check: give the producer a full timeout to
             // answer it before asking again (Java relies on interval > timeout for this).
-            let since_check_ms = now_ms() - msg.msg.store_timestamp;
+            let since_check_ms = s.clock.now_ms() - msg.msg.store_timestamp;
             if times > 0 && (0..timeout_ms).contains(&since_check_ms) {
                 break;
             }

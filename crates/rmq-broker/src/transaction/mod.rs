@@ -118,13 +118,6 @@ pub struct TransactionService {
     uniq: UniqIdGenerator,
 }
 
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
-
 /// A stored message and its raw properties string (kept byte for byte on re-puts).
 pub(crate) struct Stored {
     pub msg: MessageExt,
@@ -243,7 +236,7 @@ impl TransactionService {
             properties: props,
             tags_code: message::tag_hash(REMOVE_TAG),
             sys_flag: 0,
-            born_timestamp: now_ms(),
+            born_timestamp: s.clock.now_ms(),
             born_host: s.config.store.store_host,
             reconsume_times: 0,
             prepared_transaction_offset: 0,

@@ -181,9 +181,4 @@ pub async fn wait_max_offset(client: &RemotingClient, addr: &str, topic: &str, q
     .await;
 }
 
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
-}
+pub use rmq_protocol::time::now_ms;

@@ -59,7 +59,7 @@ impl Admin {
         uniq_key: &str,
     ) -> Result<MessageExt, ClientError> {
         let begin =
-            message::uniq_id_timestamp(uniq_key, crate::consumer::push::now_ms()).map_or(0, |t| t - 1000);
+            message::uniq_id_timestamp(uniq_key, self.client.config.clock.now_ms()).map_or(0, |t| t - 1000);
         let found = self
             .query(topic, uniq_key, UNIQUE_KEY_QUERY_MAX_NUM, begin, i64::MAX, true)
             .await?;

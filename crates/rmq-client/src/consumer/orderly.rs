@@ -20,7 +20,7 @@ use rmq_protocol::message::MessageExt;
 use super::config::MessageModel;
 use super::process_queue::ProcessQueue;
 use super::pull_loop::commit;
-use super::push::{now_ms, Inner};
+use super::push::Inner;
 use super::send_back::{self, DELAY_LEVEL_DLQ};
 use crate::client::DEFAULT_TIMEOUT;
 use crate::message::MessageQueue;
@@ -124,7 +124,7 @@ pub(crate) async fn renew_locks(inner: &Inner) {
     }
     let mqs: Vec<MessageQueue> = owned.iter().map(|(mq, _)| mq.clone()).collect();
     let granted = lock(inner, &mqs).await;
-    let now = now_ms();
+    let now = inner.now_ms();
     for (mq, pq) in owned {
         let ok = granted.contains(&mq);
         if !ok && pq.is_lock_valid(now) {
@@ -161,7 +161,7 @@ pub(crate) async fn consume_loop(inner: Arc<Inner>, mq: MessageQueue, pq: Arc<Pr
         if pq.is_dropped() {
             return;
         }
-        if needs_lock && !pq.is_lock_valid(now_ms()) {
+        if needs_lock && !pq.is_lock_valid(inner.now_ms()) {
             tokio::time::sleep(LOCK_WAIT).await;
             continue;
         }
@@ -228,7 +228,7 @@ async fn run_listener(
     if pq.is_dropped() {
         return None;
     }
-    pq.last_consume_ms.store(now_ms(), Ordering::Relaxed);
+    pq.last_consume_ms.store(inner.now_ms(), Ordering::Relaxed);
     let msgs = std::mem::take(batch);
     let joined = tokio::task::spawn_blocking(move || {
         let status = std::panic::catch_unwind(AssertUnwindSafe(|| listener(&msgs)));

@@ -13,7 +13,7 @@ use rmq_protocol::message::MessageExt;
 use super::config::MessageModel;
 use super::process_queue::{FlowLimits, ProcessQueue};
 use super::pull::{self, PullArgs, PullResult, PullStatus};
-use super::push::{now_ms, ConsumeStatus, Inner};
+use super::push::{ConsumeStatus, Inner};
 use super::send_back;
 use crate::message::MessageQueue;
 use crate::ClientError;
@@ -40,7 +40,9 @@ pub(crate) async fn run(inner: Arc<Inner>, mq: MessageQueue, pq: Arc<ProcessQueu
         if pq.is_dropped() {
             return;
         }
-        if inner.is_orderly() && cfg.message_model == MessageModel::Clustering && !pq.is_lock_valid(now_ms())
+        if inner.is_orderly()
+            && cfg.message_model == MessageModel::Clustering
+            && !pq.is_lock_valid(inner.now_ms())
         {
             // Java: pull again in 3 s; the lock renewal may bring the queue back.
             tokio::time::sleep(ORDERLY_UNLOCKED_PULL_DELAY).await;
@@ -75,7 +77,7 @@ pub(crate) async fn run(inner: Arc<Inner>, mq: MessageQueue, pq: Arc<ProcessQueu
             suspend_timeout_ms: cfg.suspend_timeout_ms as i64,
             sub: &sub,
         };
-        pq.last_pull_ms.store(now_ms(), Ordering::Relaxed);
+        pq.last_pull_ms.store(inner.now_ms(), Ordering::Relaxed);
         match pull_once(&inner, &args).await {
             Ok(result) => {
                 if pq.is_dropped() {
@@ -187,7 +189,7 @@ async fn consume(inner: Arc<Inner>, mq: MessageQueue, pq: Arc<ProcessQueue>, mut
             return;
         }
         let Some(listener) = inner.listener() else { return };
-        pq.last_consume_ms.store(now_ms(), Ordering::Relaxed);
+        pq.last_consume_ms.store(inner.now_ms(), Ordering::Relaxed);
         let joined = tokio::task::spawn_blocking(move || {
             let status = std::panic::catch_unwind(AssertUnwindSafe(|| listener(&batch)));
             (status, batch)

@@ -148,6 +148,7 @@ impl PushConsumer {
                 format!("{}@{}", client_config.client_ip, client_config.instance_name)
             }
         };
+        let start_ms = client_config.clock.now_ms();
         let inner = Arc::new_cyclic(|weak: &Weak<Inner>| {
             let remoting = RemotingClient::new().with_handler(Arc::new(BrokerRequests::new(weak.clone())));
             Inner {
@@ -165,7 +166,7 @@ impl PushConsumer {
                 rebalance: tokio::sync::Mutex::new(()),
                 rebalance_wakeup: Notify::new(),
                 state: Mutex::new(State::Created),
-                start_ms: now_ms(),
+                start_ms,
             }
         });
         PushConsumer { inner }
@@ -184,7 +185,7 @@ impl PushConsumer {
     /// Replaces an earlier subscription to the same topic.
     pub fn subscribe(&self, topic: &str, expression: &str) -> Result<(), ClientError> {
         message::validate_topic(topic).map_err(ClientError::InvalidArgument)?;
-        let sub = SubscriptionData::from_tag_expression(topic, expression, now_ms());
+        let sub = SubscriptionData::from_tag_expression(topic, expression, self.inner.now_ms());
         lock(&self.inner.subscriptions).insert(topic.to_owned(), sub);
         self.inner.rebalance_wakeup.notify_one();
         Ok(())
@@ -242,7 +243,7 @@ impl PushConsumer {
         };
         let _ = inner.offsets.set(store);
         if inner.config.message_model == MessageModel::Clustering {
-            let retry = SubscriptionData::from_tag_expression(&inner.retry_topic, "*", now_ms());
+            let retry = SubscriptionData::from_tag_expression(&inner.retry_topic, "*", inner.now_ms());
             lock(&inner.subscriptions).insert(inner.retry_topic.clone(), retry);
         }
         for topic in inner.topics() {
@@ -391,6 +392,11 @@ async fn rebalance_loop(weak: Weak<Inner>, period: Duration) {
 }
 
 impl Inner {
+    /// Wall time by the client's clock (`ClientConfig::clock`).
+    pub(crate) fn now_ms(&self) -> i64 {
+        self.client.config.clock.now_ms()
+    }
+
     pub fn is_running(&self) -> bool {
         matches!(*lock(&self.state), State::Running(_))
     }
@@ -476,7 +482,7 @@ impl Inner {
         }
         let pq = Arc::new(ProcessQueue::default());
         // Queues of an orderly clustering consumer are started once their lock was granted.
-        pq.set_locked(self.needs_locks(), now_ms());
+        pq.set_locked(self.needs_locks(), self.now_ms());
         let task = tokio::spawn(super::pull_loop::run(
             self.clone(),
             mq.clone(),
@@ -572,7 +578,7 @@ impl Inner {
         if !changed_topics.is_empty() {
             // New subVersions reach the broker (heartbeat) before any pull carries them.
             let mut subs = self.subscriptions_snapshot();
-            let now = now_ms();
+            let now = self.now_ms();
             for topic in &changed_topics {
                 if let Some(sub) = subs.get_mut(topic) {
                     sub.sub_version = sub.sub_version.max(now);
@@ -738,10 +744,4 @@ impl Inner {
 
 fn ms(v: u64) -> Duration {
     Duration::from_millis(v.max(1))
-}
-
-pub(crate) fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
 }

@@ -16,7 +16,7 @@ use rmq_remoting::{BoxFuture, Channel, RequestHandler};
 
 use super::config::MessageModel;
 use super::orderly::ConsumeOrderlyStatus;
-use super::push::{now_ms, ConsumeStatus, Inner};
+use super::push::{ConsumeStatus, Inner};
 
 const MIB: u64 = 1024 * 1024;
 
@@ -153,7 +153,7 @@ async fn consume_directly(inner: &Inner, req: &RemotingCommand) -> RemotingComma
         Ok(_) => return error(response_code::SYSTEM_ERROR, "no message in the body".into()),
         Err(e) => return error(response_code::SYSTEM_ERROR, format!("bad message: {e}")),
     };
-    let started = now_ms();
+    let started = inner.now_ms();
     let order = inner.is_orderly();
     let outcome = match (inner.orderly_listener(), inner.listener()) {
         (Some(orderly), _) => {
@@ -185,7 +185,7 @@ async fn consume_directly(inner: &Inner, req: &RemotingCommand) -> RemotingComma
         consume_result: consume_result.to_owned(),
         order,
         remark,
-        spent_time_mills: now_ms() - started,
+        spent_time_mills: inner.now_ms() - started,
     };
     RemotingCommand::response(response_code::SUCCESS).with_body(body::to_json(&result))
 }

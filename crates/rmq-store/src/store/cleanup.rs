@@ -22,7 +22,7 @@ use std::sync::atomic::{AtomicI64, AtomicU32, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use super::{flags, now_ms, Core};
+use super::{flags, Core};
 use crate::consume_queue::ConsumeQueue;
 
 /// Java's `DELETE_FILES_BATCH_MAX`.
@@ -172,7 +172,7 @@ impl Core {
     pub(crate) fn run_cleanup(&self) -> CleanupReport {
         let _run = self.cleanup.run.lock().unwrap_or_else(|p| p.into_inner());
         let mut report = CleanupReport::default();
-        let now = now_ms();
+        let now = self.config.clock.now_ms();
         let time_up = is_it_time_to_do(&self.config.delete_when, now);
         let (space_full, clean_now) = self.space_to_delete();
         let manual = self
