@@ -350,3 +350,77 @@ pub fn notify_ids_changed(change: GroupChange) {
         }
     });
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rmq_protocol::body::{ConsumerData, ProducerData};
+    use rmq_protocol::time::ManualClock;
+
+    /// A channel over an in-memory pipe (the registry only keeps and compares channels).
+    fn channel() -> (Channel, tokio::io::DuplexStream) {
+        let (ours, theirs) = tokio::io::duplex(1024);
+        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], 1));
+        (Channel::spawn_io(ours, addr, addr, None), theirs)
+    }
+
+    fn heartbeat(client_id: &str) -> HeartbeatData {
+        HeartbeatData {
+            client_id: client_id.into(),
+            producer_data_set: vec![ProducerData {
+                group_name: "pg".into(),
+            }],
+            consumer_data_set: vec![ConsumerData {
+                group_name: "cg".into(),
+                message_model: "CLUSTERING".into(),
+                ..ConsumerData::default()
+            }],
+            ..HeartbeatData::default()
+        }
+    }
+
+    /// Producers and consumers expire `timeout` after their last heartbeat by the registry's
+    /// clock (strictly after), and the group that lost a member is reported with the rest.
+    #[tokio::test]
+    async fn connections_expire_by_the_clock_after_their_last_heartbeat() {
+        let time = ManualClock::new(0);
+        let registry = ClientRegistry::new(time.clock());
+        let timeout = Duration::from_secs(120);
+        let ((a, _pa), (b, _pb)) = (channel(), channel());
+        registry.heartbeat(&a, "JAVA".into(), 409, &heartbeat("a"));
+        registry.heartbeat(&b, "JAVA".into(), 409, &heartbeat("b"));
+        time.advance(Duration::from_secs(60));
+        registry.heartbeat(&b, "JAVA".into(), 409, &heartbeat("b"));
+
+        time.advance(Duration::from_secs(60));
+        let (expired, changes) = registry.expire(timeout);
+        assert!(
+            expired.is_empty() && changes.is_empty(),
+            "a is exactly 120 s old: kept"
+        );
+        assert_eq!(registry.consumer_ids("cg"), ["a", "b"]);
+
+        time.advance(Duration::from_millis(1));
+        let (expired, changes) = registry.expire(timeout);
+        assert_eq!(expired.iter().map(Channel::id).collect::<Vec<_>>(), [a.id()]);
+        assert_eq!(changes.len(), 1);
+        assert_eq!(changes[0].group, "cg");
+        assert_eq!(
+            changes[0].channels.iter().map(Channel::id).collect::<Vec<_>>(),
+            [b.id()]
+        );
+        assert_eq!(registry.consumer_ids("cg"), ["b"]);
+        assert_eq!(
+            registry.producer_conns("pg").map(|c| c.len()),
+            Some(1),
+            "a's producer gone too"
+        );
+
+        time.advance(timeout);
+        let (expired, changes) = registry.expire(timeout);
+        assert_eq!(expired.iter().map(Channel::id).collect::<Vec<_>>(), [b.id()]);
+        assert!(changes.is_empty(), "an emptied group is removed, not reported");
+        assert!(registry.consumer_group("cg").is_none());
+        assert!(registry.producer_conns("pg").is_none());
+    }
+}

@@ -437,6 +437,52 @@ mod tests {
     }
 
     #[test]
+    fn due_times() {
+        // Due from its deliver time on, not a millisecond before.
+        assert!(!is_due(10_000, 9_999, 1_000));
+        assert!(is_due(10_000, 10_000, 1_000));
+        assert!(is_due(10_000, 12_000, 1_000));
+        // Further ahead than the level's delay: the clock went back; due at once.
+        assert!(
+            !is_due(10_000, 9_000, 1_000),
+            "exactly one delay ahead is still waited for"
+        );
+        assert!(is_due(10_001, 9_000, 1_000));
+    }
+
+    /// A parked message is re-put when the service's clock reaches its deliver time (stamped by
+    /// the store at put time), not before — driven by a manual clock, no sleeping.
+    #[tokio::test]
+    async fn delivers_when_the_clock_reaches_the_deliver_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut c = BrokerConfig::default();
+        c.store.store_path_root_dir = dir.path().to_path_buf();
+        c.store.mapped_file_size_commit_log = 64 * 1024;
+        c.store.mapped_file_size_consume_queue = 50 * 20;
+        c.store.message_delay_level = "1s 5s".into();
+        let store = MessageStore::open(c.store.clone()).unwrap();
+        let mut m = msg("KEYS\u{1}k\u{2}DELAY\u{1}2", 0);
+        // Parked with the store's clock (the system's): deliver time = store time + 5 s.
+        let plain = ScheduleService::load(&c).unwrap();
+        assert_eq!(plain.apply_delay(&mut m), Ok(true));
+        assert!(store.put_message(m).await.is_stored());
+
+        // Taken after the put, so it reads no earlier than the store time.
+        let time = rmq_protocol::time::ManualClock::starting_now();
+        c.store.clock = time.clock();
+        let sched = ScheduleService::load(&c).unwrap();
+        assert_eq!(deliver_level(&store, &sched, 2).await, Ok(false), "not due yet");
+        assert_eq!(store.max_offset_in_queue("T", 3), 0);
+        time.advance(Duration::from_millis(4_000));
+        assert_eq!(deliver_level(&store, &sched, 2).await, Ok(false), "4 s of 5");
+        time.advance(Duration::from_millis(1_000));
+        assert_eq!(deliver_level(&store, &sched, 2).await, Ok(true), "due");
+        assert_eq!(sched.offsets(), BTreeMap::from([(2, 1)]));
+        assert_eq!(store.max_offset_in_queue("T", 3), 1, "re-put into its real queue");
+        store.shutdown().unwrap();
+    }
+
+    #[test]
     fn offsets_round_trip() {
         let (dir, s) = service("1s");
         s.lock().insert(1, 7);

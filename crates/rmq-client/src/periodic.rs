@@ -27,3 +27,33 @@ where
         }
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The job runs first after `delay`, then every `period` (paused tokio time, advanced by
+    /// hand), and the task ends once its owner is dropped.
+    #[tokio::test(start_paused = true)]
+    async fn runs_after_the_delay_then_every_period_until_the_owner_is_dropped() {
+        let (tx, mut runs) = tokio::sync::mpsc::unbounded_channel();
+        let owner = Arc::new(tx);
+        let start = tokio::time::Instant::now();
+        let task = spawn_periodic(
+            Arc::downgrade(&owner),
+            Duration::from_secs(10),
+            Duration::from_secs(20),
+            |tx: Arc<tokio::sync::mpsc::UnboundedSender<tokio::time::Instant>>| async move {
+                let _ = tx.send(tokio::time::Instant::now());
+            },
+        );
+        for expected in [10, 30, 50] {
+            let at = runs.recv().await.expect("a run");
+            assert_eq!(at - start, Duration::from_secs(expected));
+        }
+        drop(owner);
+        task.await
+            .expect("the task returns at its next tick once the owner is gone");
+        assert!(runs.recv().await.is_none(), "no run after the owner was dropped");
+    }
+}
