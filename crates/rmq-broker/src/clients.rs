@@ -5,8 +5,8 @@
 //! Membership changes are reported to the caller, which sends NOTIFY_CONSUMER_IDS_CHANGED
 //! ([`notify_ids_changed`]) outside the lock.
 
+use parking_lot::Mutex;
 use std::collections::HashMap;
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use rmq_protocol::body::{ConsumerData, HeartbeatData, SubscriptionData};
@@ -120,10 +120,6 @@ impl ClientRegistry {
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Tables> {
-        self.tables.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
     /// Records a heartbeat. Returns the consumer groups that gained a member or changed their
     /// topic set, and the 5.x `IS_SUB_CHANGE` answer: for a v2 heartbeat (non-zero
     /// `heartbeatFingerprint`), true when a group's fingerprint differs from its last one, or
@@ -143,7 +139,7 @@ impl ClientRegistry {
             version,
             last_update: self.clock.instant(),
         };
-        let mut t = self.lock();
+        let mut t = self.tables.lock();
         for p in &hb.producer_data_set {
             t.producers
                 .entry(p.group_name.clone())
@@ -186,7 +182,7 @@ impl ClientRegistry {
         producer_group: Option<&str>,
         consumer_group: Option<&str>,
     ) -> Option<GroupChange> {
-        let mut t = self.lock();
+        let mut t = self.tables.lock();
         if let Some(g) = producer_group {
             if let Some(m) = t.producers.get_mut(g) {
                 m.remove(&channel.id());
@@ -210,14 +206,14 @@ impl ClientRegistry {
 
     /// Drops a closed connection everywhere. Returns the consumer groups that lost a member.
     pub fn channel_closed(&self, channel: &Channel) -> Vec<GroupChange> {
-        self.lock().remove_channel(channel.id())
+        self.tables.lock().remove_channel(channel.id())
     }
 
     /// Drops connections without a heartbeat for `timeout`. Returns them (to be closed) and the
     /// consumer groups that lost members.
     pub fn expire(&self, timeout: Duration) -> (Vec<Channel>, Vec<GroupChange>) {
         let now = self.clock.instant();
-        let mut t = self.lock();
+        let mut t = self.tables.lock();
         let mut stale: HashMap<u64, Channel> = HashMap::new();
         let conns = t
             .producers
@@ -241,7 +237,7 @@ impl ClientRegistry {
 
     /// Client ids of a consumer group's members, sorted.
     pub fn consumer_ids(&self, group: &str) -> Vec<String> {
-        let t = self.lock();
+        let t = self.tables.lock();
         let mut ids: Vec<String> = t
             .consumers
             .get(group)
@@ -254,7 +250,8 @@ impl ClientRegistry {
 
     /// The connections of a consumer group.
     pub fn consumer_channels(&self, group: &str) -> Vec<Channel> {
-        self.lock()
+        self.tables
+            .lock()
             .consumers
             .get(group)
             .map(ConsumerGroup::channels)
@@ -264,7 +261,8 @@ impl ClientRegistry {
     /// A consumer group as known from heartbeats.
     /// The connection of consumer `client_id` in `group` (`ConsumerManager.findChannel`).
     pub fn find_consumer(&self, group: &str, client_id: &str) -> Option<ClientConn> {
-        self.lock()
+        self.tables
+            .lock()
             .consumers
             .get(group)?
             .members
@@ -274,12 +272,13 @@ impl ClientRegistry {
     }
 
     pub fn consumer_group(&self, group: &str) -> Option<ConsumerGroup> {
-        self.lock().consumers.get(group).cloned()
+        self.tables.lock().consumers.get(group).cloned()
     }
 
     /// The group's subscription to `topic`.
     pub fn subscription(&self, group: &str, topic: &str) -> Option<SubscriptionData> {
-        self.lock()
+        self.tables
+            .lock()
             .consumers
             .get(group)
             .and_then(|g| g.subscriptions.get(topic).cloned())
@@ -288,14 +287,15 @@ impl ClientRegistry {
     /// For a pull without its own expression: `None` when the group is unknown, else whether
     /// it consumes by broadcasting and its subscription to `topic`.
     pub fn pull_subscription(&self, group: &str, topic: &str) -> Option<(bool, Option<SubscriptionData>)> {
-        let t = self.lock();
+        let t = self.tables.lock();
         let g = t.consumers.get(group)?;
         Some((g.is_broadcasting(), g.subscriptions.get(topic).cloned()))
     }
 
     /// The members of a producer group.
     pub fn producer_conns(&self, group: &str) -> Option<Vec<ClientConn>> {
-        self.lock()
+        self.tables
+            .lock()
             .producers
             .get(group)
             .map(|m| m.values().cloned().collect())
@@ -303,7 +303,8 @@ impl ClientRegistry {
 
     /// Groups with a live subscription to `topic` (`queryTopicConsumeByWho`).
     pub fn groups_subscribed_to(&self, topic: &str) -> Vec<String> {
-        self.lock()
+        self.tables
+            .lock()
             .consumers
             .iter()
             .filter(|(_, g)| g.subscriptions.contains_key(topic))
@@ -313,7 +314,7 @@ impl ClientRegistry {
 
     /// A group's consumer data as a heartbeat would carry it (subscriptions in no order).
     pub fn consumer_data(&self, group: &str) -> Option<ConsumerData> {
-        self.lock().consumers.get(group).map(|g| ConsumerData {
+        self.tables.lock().consumers.get(group).map(|g| ConsumerData {
             consume_from_where: g.consume_from_where.clone(),
             consume_type: g.consume_type.clone(),
             group_name: group.to_string(),

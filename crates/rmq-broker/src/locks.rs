@@ -1,8 +1,8 @@
 //! Queue locks of orderly consumers (LOCK_BATCH_MQ / UNLOCK_BATCH_MQ, docs/protocol/client.md#orderly, Java
 //! `RebalanceLockManager`): group → queue → holder. A lock not renewed within 60 s expires.
 
+use parking_lot::Mutex;
 use std::collections::HashMap;
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use rmq_protocol::body::MessageQueue;
@@ -43,7 +43,7 @@ impl RebalanceLocks {
     /// (renewed). Returns the queues the client now holds.
     pub fn try_lock_batch(&self, group: &str, mqs: &[MessageQueue], client_id: &str) -> Vec<MessageQueue> {
         let now = self.clock.instant();
-        let mut table = self.table.lock().unwrap_or_else(|e| e.into_inner());
+        let mut table = self.table.lock();
         let locks = table.entry(group.to_string()).or_default();
         let mut ok = Vec::new();
         for mq in mqs {
@@ -77,7 +77,7 @@ impl RebalanceLocks {
 
     /// Releases the queues held by `client_id`; others' locks are left alone.
     pub fn unlock_batch(&self, group: &str, mqs: &[MessageQueue], client_id: &str) {
-        let mut table = self.table.lock().unwrap_or_else(|e| e.into_inner());
+        let mut table = self.table.lock();
         if let Some(locks) = table.get_mut(group) {
             for mq in mqs {
                 if locks.get(mq).is_some_and(|h| h.client_id == client_id) {

@@ -10,9 +10,10 @@
 //!
 //! The number of held pulls is capped; [`PullWaiters::register`] refuses beyond the cap.
 
+use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use rmq_store::Arrival;
 use tokio::sync::{broadcast, Notify};
@@ -56,10 +57,6 @@ impl PullWaiters {
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Table> {
-        self.table.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
     /// Pulls held right now.
     pub fn held(&self) -> usize {
         self.held.load(Ordering::Acquire)
@@ -82,7 +79,8 @@ impl PullWaiters {
         }
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let wake = Arc::new(Notify::new());
-        self.lock()
+        self.table
+            .lock()
             .entry(topic.to_string())
             .or_default()
             .entry(queue_id)
@@ -107,7 +105,7 @@ impl PullWaiters {
         if self.held() == 0 {
             return;
         }
-        let table = self.lock();
+        let table = self.table.lock();
         let Some(slots) = table.get(&*a.topic).and_then(|q| q.get(&a.queue_id)) else {
             return;
         };
@@ -120,7 +118,7 @@ impl PullWaiters {
 
     /// Wakes every waiter (after lost arrivals); each re-checks its queue.
     pub fn wake_all(&self) {
-        for queues in self.lock().values() {
+        for queues in self.table.lock().values() {
             for s in queues.values().flatten() {
                 s.wake.notify_one();
             }
@@ -128,7 +126,7 @@ impl PullWaiters {
     }
 
     fn unregister(&self, topic: &str, queue_id: i32, id: u64) {
-        let mut table = self.lock();
+        let mut table = self.table.lock();
         if let Some(queues) = table.get_mut(topic) {
             if let Some(slots) = queues.get_mut(&queue_id) {
                 slots.retain(|s| s.id != id);
@@ -152,7 +150,7 @@ impl Registration<'_> {
 
     /// Moves the wake threshold forward (messages before it did not match).
     pub fn advance(&self, cursor: i64) {
-        let mut table = self.waiters.lock();
+        let mut table = self.waiters.table.lock();
         let slot = table
             .get_mut(&self.topic)
             .and_then(|q| q.get_mut(&self.queue_id))
@@ -223,6 +221,6 @@ mod tests {
         drop(r);
         drop(r2);
         assert_eq!(w.held(), 0);
-        assert!(w.lock().is_empty());
+        assert!(w.table.lock().is_empty());
     }
 }

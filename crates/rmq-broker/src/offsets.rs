@@ -4,10 +4,10 @@
 //!
 //! Lock order: `write_lock` (file writer) → `table`. `table` is only held for map operations.
 
+use parking_lot::Mutex;
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
 
 use rmq_protocol::body::{self, ConsumerOffsetSerializeWrapper};
 
@@ -54,13 +54,10 @@ impl ConsumerOffsetTable {
         })
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, HashMap<i32, i64>>> {
-        self.table.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
     /// Stores `offset` as the group's next offset for the queue.
     pub fn commit(&self, group: &str, topic: &str, queue_id: i32, offset: i64) {
-        self.lock()
+        self.table
+            .lock()
             .entry(offset_key(topic, group))
             .or_default()
             .insert(queue_id, offset);
@@ -71,7 +68,6 @@ impl ConsumerOffsetTable {
     pub fn commit_pull(&self, group: &str, topic: &str, queue_id: i32, next_offset: i64) {
         self.pulled
             .lock()
-            .unwrap_or_else(|e| e.into_inner())
             .entry(offset_key(topic, group))
             .or_default()
             .insert(queue_id, next_offset);
@@ -81,21 +77,22 @@ impl ConsumerOffsetTable {
     pub fn query_pull(&self, group: &str, topic: &str, queue_id: i32) -> Option<i64> {
         self.pulled
             .lock()
-            .unwrap_or_else(|e| e.into_inner())
             .get(&offset_key(topic, group))
             .and_then(|m| m.get(&queue_id).copied())
     }
 
     /// The committed offset, if any.
     pub fn query(&self, group: &str, topic: &str, queue_id: i32) -> Option<i64> {
-        self.lock()
+        self.table
+            .lock()
             .get(&offset_key(topic, group))
             .and_then(|m| m.get(&queue_id).copied())
     }
 
     /// Topics the group has offsets for (`whichTopicByConsumer`).
     pub fn topics_of_group(&self, group: &str) -> HashSet<String> {
-        self.lock()
+        self.table
+            .lock()
             .keys()
             .filter_map(|k| split_key(k))
             .filter(|(_, g)| *g == group)
@@ -105,7 +102,8 @@ impl ConsumerOffsetTable {
 
     /// Groups with offsets on the topic (`whichGroupByTopic`).
     pub fn groups_of_topic(&self, topic: &str) -> HashSet<String> {
-        self.lock()
+        self.table
+            .lock()
             .keys()
             .filter_map(|k| split_key(k))
             .filter(|(t, _)| *t == topic)
@@ -115,7 +113,8 @@ impl ConsumerOffsetTable {
 
     /// Drops every offset of the group (DELETE_SUBSCRIPTIONGROUP with `removeOffset`).
     pub fn remove_group(&self, group: &str) {
-        self.lock()
+        self.table
+            .lock()
             .retain(|k, _| !matches!(split_key(k), Some((_, g)) if g == group));
         self.version.fetch_add(1, Ordering::AcqRel);
     }
@@ -123,20 +122,20 @@ impl ConsumerOffsetTable {
     /// Slave metadata sync: `putAll` of the master's table (per `topic@group` key, the master's
     /// queue map replaces ours; keys only we have stay).
     pub fn merge_from_master(&self, w: ConsumerOffsetSerializeWrapper) {
-        self.lock().extend(w.offset_table);
+        self.table.lock().extend(w.offset_table);
         self.version.fetch_add(1, Ordering::AcqRel);
     }
 
     /// The whole table (GET_ALL_CONSUMER_OFFSET body, the file content).
     pub fn snapshot(&self) -> ConsumerOffsetSerializeWrapper {
         ConsumerOffsetSerializeWrapper {
-            offset_table: self.lock().clone(),
+            offset_table: self.table.lock().clone(),
         }
     }
 
     /// Writes the file if anything changed since the last write. Blocking (fsync).
     pub fn persist(&self) -> Result<(), BrokerError> {
-        let _writer = self.write_lock.lock().unwrap_or_else(|e| e.into_inner());
+        let _writer = self.write_lock.lock();
         let version = self.version.load(Ordering::Acquire);
         if version == self.persisted.load(Ordering::Acquire) && self.path.exists() {
             return Ok(());

@@ -14,9 +14,10 @@
 //!   stop neither loses nor duplicates; after a crash at most the re-puts of the pass in flight
 //!   can repeat (Java: up to 10 s worth).
 
+use parking_lot::Mutex;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use rmq_protocol::message::{self, property, sys_flag};
@@ -94,7 +95,7 @@ impl ScheduleService {
 
     /// Next offset to deliver per level (the `delayOffset.json` table).
     pub fn offsets(&self) -> BTreeMap<i32, i64> {
-        self.lock().clone()
+        self.offsets.lock().clone()
     }
 
     /// The `delayOffset.json` content (also the GET_ALL_DELAY_OFFSET body).
@@ -105,15 +106,11 @@ impl ScheduleService {
         serde_json::to_vec(&w).unwrap_or_default()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<i32, i64>> {
-        self.offsets.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
     /// Slave metadata sync: the master's `delayOffset.json` content, written verbatim (and
     /// taken as the in-memory table when it parses).
     pub fn replace_from_master(&self, content: &[u8]) -> Result<(), BrokerError> {
         if let Ok(w) = rmq_protocol::body::from_fastjson::<DelayOffsetWrapper>(content) {
-            *self.lock() = w.offset_table;
+            *self.offsets.lock() = w.offset_table;
         }
         rmq_store::config_file::write_atomic(&self.path, content)?;
         Ok(())
@@ -163,11 +160,11 @@ impl ScheduleService {
         }
         let rx = state.schedule.stop.subscribe();
         let handle = tokio::spawn(run(state.clone(), rx));
-        *state.schedule.task.lock().unwrap_or_else(|p| p.into_inner()) = Some(handle);
+        *state.schedule.task.lock() = Some(handle);
     }
 
     fn take_task(&self) -> Option<JoinHandle<()>> {
-        self.task.lock().unwrap_or_else(|p| p.into_inner()).take()
+        self.task.lock().take()
     }
 
     /// Stops the task between passes (never in the middle of a re-put) and persists progress.
@@ -230,7 +227,7 @@ async fn deliver_level(store: &MessageStore, sched: &ScheduleService, level: i32
     let delay = sched.delay_ms(level).unwrap_or(0);
     let min = store.min_offset_in_queue(SCHEDULE_TOPIC, queue_id);
     let max = store.max_offset_in_queue(SCHEDULE_TOPIC, queue_id);
-    let stored = sched.lock().get(&level).copied().unwrap_or(0);
+    let stored = sched.offsets.lock().get(&level).copied().unwrap_or(0);
     // `correctDelayOffset`: a queue cut by recovery or cleaned up moves the offset into range.
     let start = stored.clamp(min, max.max(min));
     let mut offset = start;
@@ -268,7 +265,7 @@ async fn deliver_level(store: &MessageStore, sched: &ScheduleService, level: i32
     }
     let moved = offset != stored;
     if moved {
-        sched.lock().insert(level, offset);
+        sched.offsets.lock().insert(level, offset);
     }
     if failed {
         Err(moved)
@@ -485,7 +482,7 @@ mod tests {
     #[test]
     fn offsets_round_trip() {
         let (dir, s) = service("1s");
-        s.lock().insert(1, 7);
+        s.offsets.lock().insert(1, 7);
         s.persist().unwrap();
         let text = std::fs::read_to_string(dir.path().join("config/delayOffset.json")).unwrap();
         assert_eq!(text, r#"{"offsetTable":{"1":7}}"#);

@@ -3,7 +3,8 @@
 //! HA client follows, the master's remoting address, and the metadata sync that copies topics, consumer
 //! offsets, delay offsets and subscription groups from it every 10 s (first after 3 s).
 
-use std::sync::{Arc, Mutex};
+use parking_lot::Mutex;
+use std::sync::Arc;
 use std::time::Duration;
 
 use rmq_protocol::body::{
@@ -48,7 +49,7 @@ impl MasterLinks {
 
     /// The master's `ip:port` for the metadata sync, if live (per the last register response).
     pub fn master_addr(&self) -> Option<String> {
-        self.master_addr.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.master_addr.lock().clone()
     }
 
     /// A REGISTER_BROKER response: `haServerAddr` (when present and not fixed by config) and
@@ -67,7 +68,7 @@ impl MasterLinks {
             }
         }
         let master = resp.ext("masterAddr").filter(|a| !a.is_empty()).map(String::from);
-        *self.master_addr.lock().unwrap_or_else(|p| p.into_inner()) = master;
+        *self.master_addr.lock() = master;
     }
 }
 

@@ -6,8 +6,8 @@
 //! the newest sample that is at least a minute old (or the oldest one), per second. Sampling
 //! happens when the counter is touched, so there is no background task.
 
+use parking_lot::Mutex;
 use std::collections::{HashMap, VecDeque};
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 const SAMPLE_EVERY: Duration = Duration::from_secs(10);
@@ -52,12 +52,8 @@ impl MinuteRates {
         self.per_second_at(key, Instant::now())
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Counter>> {
-        self.counters.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
     fn add_at(&self, key: &str, n: u64, now: Instant) {
-        let mut counters = self.lock();
+        let mut counters = self.counters.lock();
         let c = match counters.get_mut(key) {
             Some(c) => c,
             None => counters.entry(key.to_owned()).or_insert_with(|| Counter {
@@ -70,7 +66,7 @@ impl MinuteRates {
     }
 
     fn per_second_at(&self, key: &str, now: Instant) -> f64 {
-        let mut counters = self.lock();
+        let mut counters = self.counters.lock();
         let Some(c) = counters.get_mut(key) else {
             return 0.0;
         };

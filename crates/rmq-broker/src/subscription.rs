@@ -2,9 +2,9 @@
 //! built-in groups, auto-creation, admin updates. Every change bumps the data version and is
 //! persisted atomically before it is acknowledged.
 
+use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::Mutex;
 
 use rmq_protocol::body::{self, DataVersion, SubscriptionGroupConfig, SubscriptionGroupWrapper};
 use rmq_protocol::time::Clock;
@@ -71,10 +71,6 @@ impl SubscriptionGroupTable {
         })
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
     fn persist(&self, state: &State) -> Result<(), BrokerError> {
         let w = SubscriptionGroupWrapper {
             data_version: state.data_version,
@@ -94,13 +90,13 @@ impl SubscriptionGroupTable {
     }
 
     pub fn get(&self, group: &str) -> Option<SubscriptionGroupConfig> {
-        self.lock().table.get(group).cloned()
+        self.state.lock().table.get(group).cloned()
     }
 
     /// `findSubscriptionGroupConfig`: the group, auto-created with the defaults when allowed.
     /// `Ok(None)` when it does not exist and may not be created.
     pub fn find_or_create(&self, group: &str) -> Result<Option<SubscriptionGroupConfig>, BrokerError> {
-        let mut s = self.lock();
+        let mut s = self.state.lock();
         if let Some(c) = s.table.get(group) {
             return Ok(Some(c.clone()));
         }
@@ -117,7 +113,7 @@ impl SubscriptionGroupTable {
 
     /// UPDATE_AND_CREATE_SUBSCRIPTIONGROUP.
     pub fn upsert(&self, config: SubscriptionGroupConfig) -> Result<(), BrokerError> {
-        let mut s = self.lock();
+        let mut s = self.state.lock();
         s.table.insert(config.group_name.clone(), config);
         self.bump(&mut s);
         self.persist(&s)
@@ -125,7 +121,7 @@ impl SubscriptionGroupTable {
 
     /// DELETE_SUBSCRIPTIONGROUP. Returns whether it existed.
     pub fn delete(&self, group: &str) -> Result<bool, BrokerError> {
-        let mut s = self.lock();
+        let mut s = self.state.lock();
         let existed = s.table.remove(group).is_some();
         if existed {
             self.bump(&mut s);
@@ -137,7 +133,7 @@ impl SubscriptionGroupTable {
     /// Slave metadata sync: take the master's whole table when its data version differs.
     /// Returns whether anything was replaced.
     pub fn replace_from_master(&self, w: SubscriptionGroupWrapper) -> Result<bool, BrokerError> {
-        let mut s = self.lock();
+        let mut s = self.state.lock();
         if s.data_version == w.data_version {
             return Ok(false);
         }
@@ -149,7 +145,7 @@ impl SubscriptionGroupTable {
 
     /// GET_ALL_SUBSCRIPTIONGROUP_CONFIG body.
     pub fn wrapper(&self) -> SubscriptionGroupWrapper {
-        let s = self.lock();
+        let s = self.state.lock();
         SubscriptionGroupWrapper {
             data_version: s.data_version,
             subscription_group_table: s.table.clone(),

@@ -1,9 +1,9 @@
 //! The topic table (`topics.json`): built-in system topics, auto-creation on send, admin updates.
 //! Every change bumps the data version and is persisted atomically before it is acknowledged.
 
+use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::Mutex;
 
 use rmq_protocol::body::{DataVersion, TopicConfig, TopicConfigSerializeWrapper};
 use rmq_protocol::time::Clock;
@@ -162,10 +162,6 @@ impl TopicTable {
         })
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
     fn persist(&self, state: &State) -> Result<(), BrokerError> {
         let w = TopicConfigSerializeWrapper {
             topic_config_table: state.table.clone(),
@@ -185,16 +181,16 @@ impl TopicTable {
     }
 
     pub fn get(&self, topic: &str) -> Option<TopicConfig> {
-        self.lock().table.get(topic).cloned()
+        self.state.lock().table.get(topic).cloned()
     }
 
     pub fn names(&self) -> Vec<String> {
-        self.lock().table.keys().cloned().collect()
+        self.state.lock().table.keys().cloned().collect()
     }
 
     /// Admin-created or updated topic (`UPDATE_AND_CREATE_TOPIC`).
     pub fn upsert(&self, tc: TopicConfig) -> Result<TopicConfigSerializeWrapper, BrokerError> {
-        let mut s = self.lock();
+        let mut s = self.state.lock();
         s.table.insert(tc.topic_name.clone(), tc.clone());
         self.bump(&mut s);
         self.persist(&s)?;
@@ -205,7 +201,7 @@ impl TopicTable {
     }
 
     pub fn delete(&self, topic: &str) -> Result<bool, BrokerError> {
-        let mut s = self.lock();
+        let mut s = self.state.lock();
         let existed = s.table.remove(topic).is_some();
         if existed {
             self.bump(&mut s);
@@ -222,7 +218,7 @@ impl TopicTable {
         default_queue_nums: i32,
         topic_sys_flag: i32,
     ) -> Result<Option<(TopicConfig, bool)>, BrokerError> {
-        let mut s = self.lock();
+        let mut s = self.state.lock();
         if let Some(tc) = s.table.get(topic) {
             return Ok(Some((tc.clone(), false)));
         }
@@ -263,7 +259,7 @@ impl TopicTable {
 
     /// Creates a system-managed topic (retry, DLQ, half topics) if absent.
     pub fn ensure(&self, topic: &str, queues: i32, perm: i32) -> Result<(TopicConfig, bool), BrokerError> {
-        let mut s = self.lock();
+        let mut s = self.state.lock();
         if let Some(tc) = s.table.get(topic) {
             return Ok((tc.clone(), false));
         }
@@ -276,7 +272,7 @@ impl TopicTable {
 
     /// The registration payload, with `broker_permission` applied when the broker is not RW.
     pub fn wrapper(&self, broker_permission: i32) -> TopicConfigSerializeWrapper {
-        let s = self.lock();
+        let s = self.state.lock();
         let mut table = s.table.clone();
         if broker_permission & (PERM_READ | PERM_WRITE) != (PERM_READ | PERM_WRITE) {
             for tc in table.values_mut() {
@@ -293,7 +289,7 @@ impl TopicTable {
     /// Slave metadata sync: take the master's whole table when its data version differs
     /// (`SlaveSynchronize.syncTopicConfig`). Returns whether anything was replaced.
     pub fn replace_from_master(&self, w: TopicConfigSerializeWrapper) -> Result<bool, BrokerError> {
-        let mut s = self.lock();
+        let mut s = self.state.lock();
         if s.data_version == w.data_version {
             return Ok(false);
         }
@@ -308,7 +304,7 @@ impl TopicTable {
     }
 
     pub fn persist_now(&self) -> Result<(), BrokerError> {
-        let s = self.lock();
+        let s = self.state.lock();
         self.persist(&s)
     }
 }

@@ -4,9 +4,9 @@
 //! Lock order: `routes` and `brokers` are never held together, and no lock is held across an
 //! `.await`.
 
+use parking_lot::Mutex;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
 use std::time::Duration;
 
 use rmq_protocol::body::{self, TopicRouteData, MASTER_ID};
@@ -140,19 +140,20 @@ impl Client {
 
     pub fn remember_route(&self, topic: &str, route: &TopicRouteData) {
         {
-            let mut brokers = lock(&self.brokers);
+            let mut brokers = self.brokers.lock();
             for bd in &route.broker_datas {
                 let addrs = brokers.entry(bd.broker_name.clone()).or_default();
                 addrs.clear();
                 addrs.extend(bd.broker_addrs.iter().map(|(id, a)| (*id, a.clone())));
             }
         }
-        lock(&self.routes).insert(topic.to_owned(), route.clone());
+        self.routes.lock().insert(topic.to_owned(), route.clone());
     }
 
     /// The master address of `broker_name`, from the routes seen so far.
     pub fn master_addr(&self, broker_name: &str) -> Option<String> {
-        lock(&self.brokers)
+        self.brokers
+            .lock()
             .get(broker_name)
             .and_then(|ids| ids.get(&MASTER_ID))
             .cloned()
@@ -177,7 +178,7 @@ impl Client {
         id: i64,
         only_this: bool,
     ) -> Option<(String, bool)> {
-        let brokers = lock(&self.brokers);
+        let brokers = self.brokers.lock();
         let ids = brokers.get(broker_name).filter(|ids| !ids.is_empty())?;
         if let Some(a) = ids.get(&id) {
             return Some((a.clone(), id != MASTER_ID));
@@ -197,7 +198,7 @@ impl Client {
     /// broker of that name — so a slave serves while the master is gone. Fetches the route
     /// when the broker is unknown. Returns the address and whether it is a slave.
     pub async fn pull_addr(&self, mq: &crate::MessageQueue) -> Result<(String, bool), ClientError> {
-        let id = lock(&self.pull_from).get(mq).copied().unwrap_or(MASTER_ID);
+        let id = self.pull_from.lock().get(mq).copied().unwrap_or(MASTER_ID);
         if let Some(found) = self.find_broker_in_subscribe(&mq.broker_name, id, false) {
             return Ok(found);
         }
@@ -208,7 +209,7 @@ impl Client {
 
     /// Remembers the broker id a pull response suggested for `mq`.
     pub fn suggest_pull_from(&self, mq: &crate::MessageQueue, broker_id: i64) {
-        lock(&self.pull_from).insert(mq.clone(), broker_id);
+        self.pull_from.lock().insert(mq.clone(), broker_id);
     }
 
     /// `findBrokerAddressInAdmin` with a route refresh: the master of `mq`'s broker if known,
@@ -225,7 +226,8 @@ impl Client {
 
     /// Every master address known (heartbeat targets).
     pub fn master_addrs(&self) -> Vec<String> {
-        lock(&self.brokers)
+        self.brokers
+            .lock()
             .values()
             .filter_map(|ids| ids.get(&MASTER_ID).cloned())
             .collect()
@@ -233,7 +235,9 @@ impl Client {
 
     /// Every broker address known, masters and slaves (unregister targets).
     pub fn all_broker_addrs(&self) -> Vec<String> {
-        let mut addrs: Vec<String> = lock(&self.brokers)
+        let mut addrs: Vec<String> = self
+            .brokers
+            .lock()
             .values()
             .flat_map(|ids| ids.values().cloned())
             .collect();
@@ -264,11 +268,6 @@ pub(crate) fn broker_error(resp: &RemotingCommand) -> ClientError {
         code: resp.code,
         remark: resp.remark.clone().unwrap_or_default(),
     }
-}
-
-/// A poisoned lock only means another task panicked while holding it; the data is still valid.
-pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 #[cfg(test)]

@@ -8,12 +8,10 @@
 //! Queue selection then skips unavailable brokers; when every broker of the topic is
 //! unavailable it falls back to the "least bad" one.
 
+use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
-
-use crate::client::lock;
 
 /// The latency a failed attempt is charged with (`MQFaultStrategy.updateFaultItem(.., true)`).
 pub const ISOLATION_LATENCY_MS: u64 = 30_000;
@@ -67,7 +65,7 @@ impl FaultTable {
             latency_ms,
             available_at: Instant::now() + duration,
         };
-        lock(&self.items).insert(broker.to_owned(), item);
+        self.items.lock().insert(broker.to_owned(), item);
     }
 
     /// The duration of the largest `latency_max_ms` step `latency_ms` reaches (0 below all).
@@ -82,20 +80,23 @@ impl FaultTable {
 
     /// Brokers never reported are available.
     pub fn is_available(&self, broker: &str) -> bool {
-        lock(&self.items)
+        self.items
+            .lock()
             .get(broker)
             .is_none_or(|i| i.is_available(Instant::now()))
     }
 
     pub fn remove(&self, broker: &str) {
-        lock(&self.items).remove(broker);
+        self.items.lock().remove(broker);
     }
 
     /// The least bad broker known: available ones first, then lower latency, then the one
     /// available soonest; rotates over the better half when there are several.
     pub fn pick_one_at_least(&self) -> Option<String> {
         let now = Instant::now();
-        let mut items: Vec<(String, FaultItem)> = lock(&self.items)
+        let mut items: Vec<(String, FaultItem)> = self
+            .items
+            .lock()
             .iter()
             .map(|(name, item)| (name.clone(), *item))
             .collect();

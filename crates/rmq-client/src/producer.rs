@@ -2,8 +2,9 @@
 //! heartbeat tasks (docs/protocol/client.md#what-a-client-sends, docs/protocol/codes.md#send-status,
 //! docs/protocol/name-server.md#route, docs/protocol/client.md#heartbeat).
 
+use parking_lot::Mutex;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rmq_protocol::body::{self, HeartbeatData, ProducerData};
@@ -15,7 +16,7 @@ use tokio::task::JoinHandle;
 
 use crate::periodic::spawn_periodic;
 
-use crate::client::{lock, Client, DEFAULT_TIMEOUT};
+use crate::client::{Client, DEFAULT_TIMEOUT};
 use crate::config::ClientConfig;
 use crate::fault::FaultTable;
 use crate::message::{Message, MessageQueue, SendResult, SendStatus};
@@ -58,7 +59,7 @@ struct Inner {
 
 impl Drop for Inner {
     fn drop(&mut self) {
-        if let State::Running(tasks) = &*lock(&self.state) {
+        if let State::Running(tasks) = &*self.state.lock() {
             tasks.iter().for_each(JoinHandle::abort);
         }
     }
@@ -107,7 +108,7 @@ impl Producer {
         if self.inner.client.config.namesrv_addr.is_empty() {
             return Err(ClientError::NoNameServer);
         }
-        let mut state = lock(&self.inner.state);
+        let mut state = self.inner.state.lock();
         match *state {
             State::Running(_) => return Ok(()),
             State::Shutdown => return Err(ClientError::NotRunning("shut down")),
@@ -247,7 +248,7 @@ impl Producer {
     /// Stops the background tasks, sends UNREGISTER_CLIENT to every known broker, and closes
     /// the connections. Later sends fail with [`ClientError::NotRunning`].
     pub async fn shutdown(&self) {
-        let previous = std::mem::replace(&mut *lock(&self.inner.state), State::Shutdown);
+        let previous = std::mem::replace(&mut *self.inner.state.lock(), State::Shutdown);
         let State::Running(tasks) = previous else { return };
         tasks.iter().for_each(JoinHandle::abort);
         let client = &self.inner.client;
@@ -271,7 +272,7 @@ impl Producer {
 
 impl Inner {
     fn ensure_running(&self) -> Result<(), ClientError> {
-        match *lock(&self.state) {
+        match *self.state.lock() {
             State::Running(_) => Ok(()),
             State::Created => Err(ClientError::NotRunning("not started")),
             State::Shutdown => Err(ClientError::NotRunning("shut down")),
@@ -380,7 +381,7 @@ impl Inner {
     /// name server does not know the topic) the `TBW102` route clamped to
     /// `default_topic_queue_nums`, so the broker auto-creates the topic.
     async fn publish_info(&self, topic: &str) -> Result<Arc<PublishInfo>, ClientError> {
-        if let Some(info) = lock(&self.publish).get(topic).filter(|i| !i.is_empty()) {
+        if let Some(info) = self.publish.lock().get(topic).filter(|i| !i.is_empty()) {
             return Ok(info.clone());
         }
         let route =
@@ -409,7 +410,7 @@ impl Inner {
     }
 
     fn install(&self, topic: &str, info: PublishInfo) -> Arc<PublishInfo> {
-        let mut publish = lock(&self.publish);
+        let mut publish = self.publish.lock();
         let info = match publish.get(topic) {
             Some(previous) => info.continuing(previous),
             None => info,
@@ -422,7 +423,7 @@ impl Inner {
     /// Re-reads the route of `TBW102` and of every topic sent to. A topic that is still unknown
     /// keeps its current (fallback) queues.
     async fn refresh_routes(&self) {
-        let topics: Vec<String> = lock(&self.publish).keys().cloned().collect();
+        let topics: Vec<String> = self.publish.lock().keys().cloned().collect();
         if let Err(e) = self.client.fetch_route(AUTO_CREATE_TOPIC).await {
             tracing::debug!(error = %e, "route refresh of {AUTO_CREATE_TOPIC} failed");
         }

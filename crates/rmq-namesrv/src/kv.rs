@@ -1,9 +1,9 @@
 //! KV config: namespaced key/value pairs (e.g. `ORDER_TOPIC_CONFIG`), persisted as
 //! `{"configTable":{"<ns>":{"<k>":"<v>"}}}` like the Java name server's `kvConfig.json`.
 
+use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 
@@ -41,10 +41,6 @@ impl KvConfig {
         })
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, HashMap<String, String>>> {
-        self.table.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
     fn persist(&self, table: &HashMap<String, HashMap<String, String>>) -> Result<(), NamesrvError> {
         if let Some(p) = &self.path {
             let body = serde_json::to_vec_pretty(&KvFile {
@@ -57,7 +53,7 @@ impl KvConfig {
     }
 
     pub fn put(&self, namespace: &str, key: &str, value: &str) -> Result<(), NamesrvError> {
-        let mut t = self.lock();
+        let mut t = self.table.lock();
         t.entry(namespace.to_string())
             .or_default()
             .insert(key.to_string(), value.to_string());
@@ -65,11 +61,11 @@ impl KvConfig {
     }
 
     pub fn get(&self, namespace: &str, key: &str) -> Option<String> {
-        self.lock().get(namespace).and_then(|m| m.get(key)).cloned()
+        self.table.lock().get(namespace).and_then(|m| m.get(key)).cloned()
     }
 
     pub fn delete(&self, namespace: &str, key: &str) -> Result<(), NamesrvError> {
-        let mut t = self.lock();
+        let mut t = self.table.lock();
         let removed = t.get_mut(namespace).and_then(|m| m.remove(key)).is_some();
         if removed {
             self.persist(&t)?;
@@ -78,7 +74,11 @@ impl KvConfig {
     }
 
     pub fn namespace(&self, namespace: &str) -> Option<HashMap<String, String>> {
-        self.lock().get(namespace).filter(|m| !m.is_empty()).cloned()
+        self.table
+            .lock()
+            .get(namespace)
+            .filter(|m| !m.is_empty())
+            .cloned()
     }
 }
 

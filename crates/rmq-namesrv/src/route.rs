@@ -1,11 +1,11 @@
 //! The route table: which brokers are alive, which clusters they form, and which queues each
 //! topic has on each broker.
 //!
-//! Everything sits behind one `std::sync::Mutex` that is never held across an `.await`; every
+//! Everything sits behind one `parking_lot::Mutex` (no poisoning) that is never held across an `.await`; every
 //! operation is a short, synchronous critical section.
 
+use parking_lot::Mutex;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use rmq_protocol::body::{BrokerData, ClusterInfo, DataVersion, QueueData, TopicConfig, TopicRouteData};
@@ -72,13 +72,9 @@ impl RouteTable {
         Self::default()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Tables> {
-        self.tables.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
     /// Records a broker registration (`RouteInfoManager.registerBroker` semantics).
     pub fn register(&self, reg: Registration) -> RegisterOutcome {
-        let mut t = self.lock();
+        let mut t = self.tables.lock();
         t.clusters
             .entry(reg.cluster_name.clone())
             .or_default()
@@ -167,7 +163,7 @@ impl RouteTable {
         broker_addr: &str,
         version: &DataVersion,
     ) -> (bool, Option<DataVersion>) {
-        let mut t = self.lock();
+        let mut t = self.tables.lock();
         match t.live.get_mut(broker_addr) {
             Some(live) if live.data_version == *version => {
                 live.last_update = Instant::now();
@@ -180,7 +176,7 @@ impl RouteTable {
 
     /// Removes one broker address (`UNREGISTER_BROKER`, expiry, closed connection).
     pub fn unregister(&self, cluster_name: &str, broker_name: &str, broker_addr: &str, broker_id: i64) {
-        let mut t = self.lock();
+        let mut t = self.tables.lock();
         t.live.remove(broker_addr);
         t.filter_servers.remove(broker_addr);
         let mut now_empty = false;
@@ -207,7 +203,7 @@ impl RouteTable {
     }
 
     fn find_by(&self, pred: impl Fn(&str, &LiveBroker) -> bool) -> Vec<(String, String, String, i64)> {
-        let t = self.lock();
+        let t = self.tables.lock();
         let mut found = Vec::new();
         for (addr, live) in &t.live {
             if !pred(addr, live) {
@@ -235,7 +231,7 @@ impl RouteTable {
         let n = victims.len();
         for (cluster, name, addr, id) in victims {
             if id < 0 {
-                let mut t = self.lock();
+                let mut t = self.tables.lock();
                 t.live.remove(&addr);
                 t.filter_servers.remove(&addr);
             } else {
@@ -266,7 +262,7 @@ impl RouteTable {
 
     /// `GET_ROUTEINFO_BY_TOPIC`; `None` when the topic has no live queue or broker.
     pub fn topic_route(&self, topic: &str) -> Option<TopicRouteData> {
-        let t = self.lock();
+        let t = self.tables.lock();
         let per_broker = t.topic_queues.get(topic)?;
         let queue_datas: Vec<QueueData> = per_broker.values().cloned().collect();
         let broker_datas: Vec<BrokerData> = per_broker
@@ -295,7 +291,7 @@ impl RouteTable {
 
     /// `GET_BROKER_CLUSTER_INFO`.
     pub fn cluster_info(&self) -> ClusterInfo {
-        let t = self.lock();
+        let t = self.tables.lock();
         ClusterInfo {
             broker_addr_table: t.brokers.clone(),
             cluster_addr_table: t.clusters.clone(),
@@ -304,14 +300,14 @@ impl RouteTable {
 
     /// Every topic with route data, sorted.
     pub fn topics(&self) -> Vec<String> {
-        let mut v: Vec<String> = self.lock().topic_queues.keys().cloned().collect();
+        let mut v: Vec<String> = self.tables.lock().topic_queues.keys().cloned().collect();
         v.sort();
         v
     }
 
     /// Topics with a queue on any broker of `cluster`.
     pub fn topics_of_cluster(&self, cluster: &str) -> Vec<String> {
-        let t = self.lock();
+        let t = self.tables.lock();
         let Some(names) = t.clusters.get(cluster) else {
             return Vec::new();
         };
@@ -327,7 +323,7 @@ impl RouteTable {
 
     /// Topics whose queue data matches `pred` on some broker.
     pub fn topics_where(&self, pred: impl Fn(&QueueData) -> bool) -> Vec<String> {
-        let t = self.lock();
+        let t = self.tables.lock();
         let mut v: Vec<String> = t
             .topic_queues
             .iter()
@@ -340,7 +336,7 @@ impl RouteTable {
 
     /// Cluster names and broker names, plus one broker address (GET_SYSTEM_TOPIC_LIST_FROM_NS).
     pub fn system_topics(&self) -> (Vec<String>, Option<String>) {
-        let t = self.lock();
+        let t = self.tables.lock();
         let mut names: Vec<String> = t.clusters.keys().cloned().collect();
         names.extend(t.brokers.keys().cloned());
         names.sort();
@@ -353,7 +349,7 @@ impl RouteTable {
 
     /// `DELETE_TOPIC_IN_NAMESRV`; with a cluster name, only that cluster's brokers lose the topic.
     pub fn delete_topic(&self, topic: &str, cluster: Option<&str>) {
-        let mut t = self.lock();
+        let mut t = self.tables.lock();
         match cluster.filter(|c| !c.is_empty()) {
             None => {
                 t.topic_queues.remove(topic);
@@ -373,7 +369,7 @@ impl RouteTable {
     /// WIPE_WRITE_PERM_OF_BROKER (`add = false`) / ADD_WRITE_PERM_OF_BROKER (`add = true`).
     /// Returns the number of topics changed.
     pub fn set_write_perm(&self, broker_name: &str, add: bool) -> i32 {
-        let mut t = self.lock();
+        let mut t = self.tables.lock();
         let mut n = 0;
         for per in t.topic_queues.values_mut() {
             if let Some(qd) = per.get_mut(broker_name) {

@@ -4,11 +4,12 @@
 //! requests by `opaque` and hands incoming requests to a [`RequestHandler`]. Closing the channel (or
 //! the peer closing it) fails every pending request with [`RemotingError::ConnectionClosed`].
 
+use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use futures_util::{FutureExt, SinkExt, StreamExt};
@@ -238,9 +239,8 @@ impl Channel {
         self.send(cmd).await
     }
 
-    fn lock_pending(&self) -> std::sync::MutexGuard<'_, HashMap<i32, oneshot::Sender<RemotingCommand>>> {
-        // A poisoned table only means another task panicked while holding it; the map is still valid.
-        self.inner.pending.lock().unwrap_or_else(|e| e.into_inner())
+    fn lock_pending(&self) -> parking_lot::MutexGuard<'_, HashMap<i32, oneshot::Sender<RemotingCommand>>> {
+        self.inner.pending.lock()
     }
 
     fn fail_pending(&self) {

@@ -1,8 +1,9 @@
 //! Client side: one [`Channel`] per remote address, opened on demand and replaced when closed,
 //! over TLS when the client was built [`RemotingClient::with_tls`].
 
+use parking_lot::Mutex;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use rmq_protocol::RemotingCommand;
@@ -75,7 +76,7 @@ impl RemotingClient {
     /// An open connection to `addr`, connecting if needed. Concurrent callers share one connect.
     pub async fn channel(&self, addr: &str) -> Result<Channel, RemotingError> {
         let slot = {
-            let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
+            let mut slots = self.slots.lock();
             slots.entry(addr.to_string()).or_default().clone()
         };
         let mut guard = slot.lock().await;
@@ -170,7 +171,7 @@ impl RemotingClient {
 
     /// Closes and forgets the connection to `addr`, if any.
     pub fn close(&self, addr: &str) {
-        let slot = self.slots.lock().unwrap_or_else(|e| e.into_inner()).remove(addr);
+        let slot = self.slots.lock().remove(addr);
         if let Some(slot) = slot {
             if let Ok(guard) = slot.try_lock() {
                 if let Some(c) = guard.as_ref() {
@@ -182,13 +183,7 @@ impl RemotingClient {
 
     /// Closes every connection.
     pub fn close_all(&self) {
-        let slots: Vec<Slot> = self
-            .slots
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .drain()
-            .map(|(_, s)| s)
-            .collect();
+        let slots: Vec<Slot> = self.slots.lock().drain().map(|(_, s)| s).collect();
         for slot in slots {
             if let Ok(guard) = slot.try_lock() {
                 if let Some(c) = guard.as_ref() {

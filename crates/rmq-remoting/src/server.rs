@@ -138,7 +138,7 @@ impl ServerHandle {
 
 /// The connections a server has open, closed together at shutdown.
 struct Open {
-    channels: std::sync::Mutex<Vec<Channel>>,
+    channels: parking_lot::Mutex<Vec<Channel>>,
     stop: CancellationToken,
 }
 
@@ -147,7 +147,7 @@ impl Open {
     /// handshake can finish after the accept loop is gone).
     fn adopt(&self, channel: &Channel) {
         {
-            let mut channels = self.channels.lock().unwrap_or_else(|e| e.into_inner());
+            let mut channels = self.channels.lock();
             // Checked under the lock: `close_all` runs after `stop` is cancelled, so a channel is
             // either seen by it or closed here.
             if !self.stop.is_cancelled() {
@@ -160,7 +160,7 @@ impl Open {
     }
 
     fn close_all(&self) {
-        let channels = std::mem::take(&mut *self.channels.lock().unwrap_or_else(|e| e.into_inner()));
+        let channels = std::mem::take(&mut *self.channels.lock());
         for channel in channels {
             channel.close();
         }
@@ -175,7 +175,7 @@ async fn accept_loop(
 ) {
     let limit = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     let open = Arc::new(Open {
-        channels: std::sync::Mutex::new(Vec::new()),
+        channels: parking_lot::Mutex::new(Vec::new()),
         stop: stop.clone(),
     });
     loop {

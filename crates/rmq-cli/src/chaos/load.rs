@@ -1,9 +1,10 @@
 //! The load: producer tasks that record every acknowledged (SEND_OK) message, push consumers
 //! that record every delivery, and the [`Ledger`] both write to.
 
+use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rmq_client::{
@@ -49,10 +50,6 @@ pub struct Ledger {
 /// A stretch without any acknowledgement longer than this is printed when it ends.
 const REPORTED_GAP_MS: u64 = 2000;
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
 impl Ledger {
     pub fn new() -> Arc<Self> {
         Arc::new(Ledger {
@@ -71,10 +68,12 @@ impl Ledger {
 
     fn ack(&self, body: String, broker: String, offset_msg_id: String) {
         let trial = self.trial.load(Ordering::SeqCst);
-        *lock(&self.acks_per_trial)
+        *self
+            .acks_per_trial
+            .lock()
             .entry((trial, broker.clone()))
             .or_default() += 1;
-        lock(&self.acked).insert(
+        self.acked.lock().insert(
             body,
             Ack {
                 broker,
@@ -82,7 +81,7 @@ impl Ledger {
                 trial,
             },
         );
-        let mut last = lock(&self.last_ack);
+        let mut last = self.last_ack.lock();
         if let Some(previous) = *last {
             let gap = previous.elapsed().as_millis() as u64;
             self.longest_global_gap_ms.fetch_max(gap, Ordering::Relaxed);
@@ -102,15 +101,16 @@ impl Ledger {
     }
 
     fn deliver(&self, body: String) {
-        *lock(&self.delivered).entry(body).or_default() += 1;
+        *self.delivered.lock().entry(body).or_default() += 1;
     }
 
     pub fn acked_count(&self) -> usize {
-        lock(&self.acked).len()
+        self.acked.lock().len()
     }
 
     pub fn acks_in_trial(&self, trial: usize, broker: &str) -> u64 {
-        lock(&self.acks_per_trial)
+        self.acks_per_trial
+            .lock()
             .get(&(trial, broker.to_owned()))
             .copied()
             .unwrap_or(0)
@@ -118,7 +118,8 @@ impl Ledger {
 
     /// Acknowledgements from `broker` so far (every trial).
     pub fn acks_from(&self, broker: &str) -> u64 {
-        lock(&self.acks_per_trial)
+        self.acks_per_trial
+            .lock()
             .iter()
             .filter(|((_, b), _)| b == broker)
             .map(|(_, n)| *n)
@@ -127,8 +128,9 @@ impl Ledger {
 
     /// Acknowledged messages never delivered.
     pub fn undelivered(&self) -> Vec<(String, Ack)> {
-        let delivered = lock(&self.delivered);
-        lock(&self.acked)
+        let delivered = self.delivered.lock();
+        self.acked
+            .lock()
             .iter()
             .filter(|(body, _)| !delivered.contains_key(*body))
             .map(|(b, a)| (b.clone(), a.clone()))
@@ -138,8 +140,8 @@ impl Ledger {
     /// (distinct bodies delivered, deliveries, bodies delivered more than once, extra
     /// deliveries, delivered bodies that were never acknowledged).
     pub fn delivery_counts(&self) -> (usize, u64, usize, u64, usize) {
-        let delivered = lock(&self.delivered);
-        let acked = lock(&self.acked);
+        let delivered = self.delivered.lock();
+        let acked = self.acked.lock();
         let total: u64 = delivered.values().map(|n| u64::from(*n)).sum();
         let dups = delivered.values().filter(|n| **n > 1).count();
         let extra: u64 = delivered.values().map(|n| u64::from(*n) - 1).sum();

@@ -1,9 +1,9 @@
 //! [`PullConsumer`]: lite-pull style consumption of explicitly assigned queues, plus the
 //! low-level pull and offset queries of `DefaultMQPullConsumer`.
 
+use parking_lot::Mutex;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use rmq_protocol::body::SubscriptionData;
@@ -13,7 +13,7 @@ use super::config::ConsumeFromWhere;
 use super::offset_store::{query_offset, update_offset, OffsetStore};
 use super::pull::{self, PullArgs, PullResult, PullStatus};
 use super::rebalance::{self, start_offset, subscribe_queues};
-use crate::client::{lock, Client};
+use crate::client::Client;
 use crate::config::ClientConfig;
 use crate::message::MessageQueue;
 use crate::ClientError;
@@ -87,14 +87,16 @@ impl PullConsumer {
 
     /// The TAG expression `poll` uses for `topic` (default `*`).
     pub fn set_sub_expression(&self, topic: &str, expression: &str) {
-        lock(&self.expressions).insert(topic.to_owned(), expression.to_owned());
+        self.expressions
+            .lock()
+            .insert(topic.to_owned(), expression.to_owned());
     }
 
     /// Replaces the assigned queues. Queues already assigned keep their position; new ones start at the
     /// group's committed offset, else per `consume_from_where`
     /// (docs/protocol/client.md#where-a-new-queue-starts).
     pub async fn assign(&self, mqs: Vec<MessageQueue>) -> Result<(), ClientError> {
-        let current = lock(&self.positions).clone();
+        let current = self.positions.lock().clone();
         let store = OffsetStore::remote();
         let mut next = BTreeMap::new();
         for mq in mqs {
@@ -104,18 +106,18 @@ impl PullConsumer {
             };
             next.insert(mq, offset);
         }
-        *lock(&self.positions) = next;
+        *self.positions.lock() = next;
         Ok(())
     }
 
     /// The assigned queues.
     pub fn assignment(&self) -> Vec<MessageQueue> {
-        lock(&self.positions).keys().cloned().collect()
+        self.positions.lock().keys().cloned().collect()
     }
 
     /// Moves the position of an assigned queue.
     pub fn seek(&self, mq: &MessageQueue, offset: i64) -> Result<(), ClientError> {
-        match lock(&self.positions).get_mut(mq) {
+        match self.positions.lock().get_mut(mq) {
             Some(position) => {
                 *position = offset;
                 Ok(())
@@ -126,7 +128,7 @@ impl PullConsumer {
 
     /// The next offset `poll` will read from `mq`.
     pub fn position(&self, mq: &MessageQueue) -> Option<i64> {
-        lock(&self.positions).get(mq).copied()
+        self.positions.lock().get(mq).copied()
     }
 
     /// Pulls the assigned queues in turn until one has messages or `timeout` passes. The
@@ -142,7 +144,9 @@ impl PullConsumer {
             for i in 0..queues.len() {
                 let mq = &queues[(start + i) % queues.len()];
                 let Some(offset) = self.position(mq) else { continue };
-                let expression = lock(&self.expressions)
+                let expression = self
+                    .expressions
+                    .lock()
                     .get(&mq.topic)
                     .cloned()
                     .unwrap_or_else(|| "*".into());
@@ -151,7 +155,7 @@ impl PullConsumer {
                 match self.pull_with(mq, &sub, offset, self.pull_batch_size, flag).await {
                     Ok(result) => {
                         // Only move a position nobody has seeked meanwhile.
-                        let mut positions = lock(&self.positions);
+                        let mut positions = self.positions.lock();
                         if let Some(p) = positions.get_mut(mq).filter(|p| **p == offset) {
                             *p = result.next_begin_offset;
                         }
@@ -173,7 +177,7 @@ impl PullConsumer {
 
     /// UPDATE_CONSUMER_OFFSET (awaiting the answer) with the position of every assigned queue.
     pub async fn commit(&self) -> Result<(), ClientError> {
-        let positions = lock(&self.positions).clone();
+        let positions = self.positions.lock().clone();
         for (mq, offset) in positions {
             update_offset(&self.client, &self.group, &mq, offset, false).await?;
         }

@@ -2,9 +2,9 @@
 //! (QUERY_CONSUMER_OFFSET / UPDATE_CONSUMER_OFFSET); broadcasting in a local JSON file
 //! (`OffsetSerializeWrapper` shape, docs/protocol/client.md#rebalance).
 
+use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 
 use rmq_protocol::body;
 use rmq_protocol::codes::request_code;
@@ -13,7 +13,7 @@ use rmq_protocol::header::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::client::{lock, Client, DEFAULT_TIMEOUT};
+use crate::client::{Client, DEFAULT_TIMEOUT};
 use crate::message::MessageQueue;
 use crate::ClientError;
 
@@ -88,7 +88,7 @@ impl OffsetStore {
 
     /// Sets the offset of `mq`; with `increase_only` a smaller value is ignored.
     pub fn update(&self, mq: &MessageQueue, offset: i64, increase_only: bool) {
-        let mut table = lock(&self.table);
+        let mut table = self.table.lock();
         let entry = table.entry(mq.clone()).or_insert(offset);
         if !increase_only || offset > *entry {
             *entry = offset;
@@ -97,11 +97,11 @@ impl OffsetStore {
 
     /// The in-memory offset.
     pub fn read(&self, mq: &MessageQueue) -> Option<i64> {
-        lock(&self.table).get(mq).copied()
+        self.table.lock().get(mq).copied()
     }
 
     pub fn remove(&self, mq: &MessageQueue) {
-        lock(&self.table).remove(mq);
+        self.table.lock().remove(mq);
     }
 
     /// The offset kept for `mq` in the store itself: QUERY_CONSUMER_OFFSET for a remote store
@@ -140,7 +140,9 @@ impl OffsetStore {
 
     fn write_file(&self, path: &Path) -> std::io::Result<()> {
         let file = OffsetFile {
-            offset_table: lock(&self.table)
+            offset_table: self
+                .table
+                .lock()
                 .iter()
                 .map(|(mq, o)| (mq.clone().into(), *o))
                 .collect(),

@@ -1,15 +1,13 @@
 //! [`ProcessQueue`]: the messages of one queue pulled but not yet consumed, keyed by queue
 //! offset, and the flow-control decision made from it (docs/protocol/pull.md#client-flow-control).
 
+use parking_lot::Mutex;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
-use std::sync::Mutex;
 
 use tokio::sync::Notify;
 
 use rmq_protocol::message::MessageExt;
-
-use crate::client::lock;
 
 const MIB: u64 = 1024 * 1024;
 
@@ -65,7 +63,7 @@ impl CacheStats {
 impl ProcessQueue {
     /// Caches `msgs`; an offset already cached is not counted twice. Returns how many were new.
     pub fn put(&self, msgs: &[MessageExt]) -> usize {
-        let mut cache = lock(&self.cache);
+        let mut cache = self.cache.lock();
         let mut added = 0;
         for m in msgs {
             if cache.msgs.contains_key(&m.queue_offset) {
@@ -86,7 +84,7 @@ impl ProcessQueue {
     /// Orderly: the first `n` cached messages, in offset order (they stay cached until
     /// [`remove`](Self::remove)d).
     pub fn first(&self, n: usize) -> Vec<MessageExt> {
-        lock(&self.cache).msgs.values().take(n).cloned().collect()
+        self.cache.lock().msgs.values().take(n).cloned().collect()
     }
 
     /// Orderly: the broker granted (`true`) or refused the lock at `now_ms`.
@@ -107,7 +105,7 @@ impl ProcessQueue {
     /// cached, or `max_offset + 1` when the cache is now empty. `None` when the cache was
     /// already empty (nothing to commit), like Java's −1.
     pub fn remove(&self, offsets: &[i64]) -> Option<i64> {
-        let mut cache = lock(&self.cache);
+        let mut cache = self.cache.lock();
         if cache.msgs.is_empty() {
             return None;
         }
@@ -123,7 +121,7 @@ impl ProcessQueue {
     }
 
     pub fn stats(&self) -> CacheStats {
-        let cache = lock(&self.cache);
+        let cache = self.cache.lock();
         CacheStats {
             count: cache.msgs.len(),
             size_bytes: cache.size_bytes,
@@ -134,7 +132,7 @@ impl ProcessQueue {
 
     /// Forgets every cached message (offset reset).
     pub fn clear(&self) {
-        let mut cache = lock(&self.cache);
+        let mut cache = self.cache.lock();
         cache.msgs.clear();
         cache.size_bytes = 0;
     }

@@ -15,9 +15,10 @@
 //! and never across an `.await`. A process queue's `consume_lock` (async, orderly only) is held
 //! only around one listener call and taken by nothing else that holds another lock.
 
+use parking_lot::Mutex;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::sync::{Arc, OnceLock, Weak};
 use std::time::Duration;
 
 use rmq_protocol::body::{
@@ -41,7 +42,7 @@ use super::process_queue::ProcessQueue;
 use super::pull::retry_topic;
 use super::rebalance::{start_offset, subscribe_queues};
 use super::requests::BrokerRequests;
-use crate::client::{check, lock, Client, DEFAULT_TIMEOUT};
+use crate::client::{check, Client, DEFAULT_TIMEOUT};
 use crate::config::ClientConfig;
 use crate::message::MessageQueue;
 use crate::ClientError;
@@ -186,7 +187,7 @@ impl PushConsumer {
     pub fn subscribe(&self, topic: &str, expression: &str) -> Result<(), ClientError> {
         message::validate_topic(topic).map_err(ClientError::InvalidArgument)?;
         let sub = SubscriptionData::from_tag_expression(topic, expression, self.inner.now_ms());
-        lock(&self.inner.subscriptions).insert(topic.to_owned(), sub);
+        self.inner.subscriptions.lock().insert(topic.to_owned(), sub);
         self.inner.rebalance_wakeup.notify_one();
         Ok(())
     }
@@ -196,7 +197,7 @@ impl PushConsumer {
     where
         F: Fn(&[MessageExt]) -> ConsumeStatus + Send + Sync + 'static,
     {
-        *lock(&self.inner.listener) = Some(Arc::new(listener));
+        *self.inner.listener.lock() = Some(Arc::new(listener));
     }
 
     /// Sets an orderly listener instead (`MessageListenerOrderly`): each queue is consumed by one
@@ -209,7 +210,7 @@ impl PushConsumer {
     where
         F: Fn(&[MessageExt]) -> ConsumeOrderlyStatus + Send + Sync + 'static,
     {
-        *lock(&self.inner.orderly_listener) = Some(Arc::new(listener));
+        *self.inner.orderly_listener.lock() = Some(Arc::new(listener));
     }
 
     /// Fetches routes, heartbeats, and starts the rebalance (immediately, then every
@@ -220,15 +221,15 @@ impl PushConsumer {
         if inner.client.config.namesrv_addr.is_empty() {
             return Err(ClientError::NoNameServer);
         }
-        if lock(&inner.listener).is_none() && lock(&inner.orderly_listener).is_none() {
+        if inner.listener.lock().is_none() && inner.orderly_listener.lock().is_none() {
             return Err(ClientError::InvalidArgument(
                 "no message listener registered".into(),
             ));
         }
-        if lock(&inner.subscriptions).is_empty() {
+        if inner.subscriptions.lock().is_empty() {
             return Err(ClientError::InvalidArgument("no subscription".into()));
         }
-        match *lock(&inner.state) {
+        match *inner.state.lock() {
             State::Running(_) => return Ok(()),
             State::Shutdown => return Err(ClientError::NotRunning("shut down")),
             State::Created => {}
@@ -244,7 +245,10 @@ impl PushConsumer {
         let _ = inner.offsets.set(store);
         if inner.config.message_model == MessageModel::Clustering {
             let retry = SubscriptionData::from_tag_expression(&inner.retry_topic, "*", inner.now_ms());
-            lock(&inner.subscriptions).insert(inner.retry_topic.clone(), retry);
+            inner
+                .subscriptions
+                .lock()
+                .insert(inner.retry_topic.clone(), retry);
         }
         for topic in inner.topics() {
             if let Err(e) = inner.client.fetch_route(&topic).await {
@@ -274,7 +278,7 @@ impl PushConsumer {
                 |inner| async move { orderly::renew_locks(&inner).await },
             ));
         }
-        let mut state = lock(&inner.state);
+        let mut state = inner.state.lock();
         if !matches!(*state, State::Created) {
             // Raced with another start or a shutdown; keep the first outcome.
             tasks.iter().for_each(JoinHandle::abort);
@@ -290,7 +294,7 @@ impl PushConsumer {
     /// their results are not committed.
     pub async fn shutdown(&self) {
         let inner = &self.inner;
-        let previous = std::mem::replace(&mut *lock(&inner.state), State::Shutdown);
+        let previous = std::mem::replace(&mut *inner.state.lock(), State::Shutdown);
         let State::Running(tasks) = previous else { return };
         tasks.iter().for_each(JoinHandle::abort);
         let _guard = inner.rebalance.lock().await;
@@ -319,7 +323,7 @@ impl PushConsumer {
 
     /// The queues owned now, sorted.
     pub fn assigned_queues(&self) -> Vec<MessageQueue> {
-        let mut mqs: Vec<MessageQueue> = lock(&self.inner.queues).keys().cloned().collect();
+        let mut mqs: Vec<MessageQueue> = self.inner.queues.lock().keys().cloned().collect();
         mqs.sort();
         mqs
     }
@@ -354,7 +358,7 @@ impl Drop for PushConsumer {
     /// Stops everything without persisting or unregistering (a crash, as far as the broker
     /// can tell: it sees the connections close).
     fn drop(&mut self) {
-        let previous = std::mem::replace(&mut *lock(&self.inner.state), State::Shutdown);
+        let previous = std::mem::replace(&mut *self.inner.state.lock(), State::Shutdown);
         if let State::Running(tasks) = previous {
             tasks.iter().for_each(JoinHandle::abort);
             self.inner.drop_all_queues();
@@ -398,7 +402,7 @@ impl Inner {
     }
 
     pub fn is_running(&self) -> bool {
-        matches!(*lock(&self.state), State::Running(_))
+        matches!(*self.state.lock(), State::Running(_))
     }
 
     pub fn offsets(&self) -> &OffsetStore {
@@ -407,16 +411,16 @@ impl Inner {
     }
 
     pub fn listener(&self) -> Option<MessageListener> {
-        lock(&self.listener).clone()
+        self.listener.lock().clone()
     }
 
     pub fn orderly_listener(&self) -> Option<OrderlyListener> {
-        lock(&self.orderly_listener).clone()
+        self.orderly_listener.lock().clone()
     }
 
     /// Whether an orderly listener is registered (it takes precedence over a concurrent one).
     pub fn is_orderly(&self) -> bool {
-        lock(&self.orderly_listener).is_some()
+        self.orderly_listener.lock().is_some()
     }
 
     /// Orderly clustering consumers take queues only under a broker lock.
@@ -425,23 +429,24 @@ impl Inner {
     }
 
     pub fn subscription(&self, topic: &str) -> Option<SubscriptionData> {
-        lock(&self.subscriptions).get(topic).cloned()
+        self.subscriptions.lock().get(topic).cloned()
     }
 
     pub fn subscriptions_snapshot(&self) -> BTreeMap<String, SubscriptionData> {
-        lock(&self.subscriptions).clone()
+        self.subscriptions.lock().clone()
     }
 
     fn topics(&self) -> Vec<String> {
-        lock(&self.subscriptions).keys().cloned().collect()
+        self.subscriptions.lock().keys().cloned().collect()
     }
 
     pub fn process_queue(&self, mq: &MessageQueue) -> Option<Arc<ProcessQueue>> {
-        lock(&self.queues).get(mq).map(|a| a.pq.clone())
+        self.queues.lock().get(mq).map(|a| a.pq.clone())
     }
 
     pub fn owned_queues(&self) -> Vec<(MessageQueue, Arc<ProcessQueue>)> {
-        lock(&self.queues)
+        self.queues
+            .lock()
             .iter()
             .map(|(mq, a)| (mq.clone(), a.pq.clone()))
             .collect()
@@ -453,7 +458,7 @@ impl Inner {
 
     /// Marks every owned queue dropped and stops its pull task; returns the queues.
     fn drop_all_queues(&self) -> Vec<MessageQueue> {
-        let drained: Vec<(MessageQueue, Assigned)> = lock(&self.queues).drain().collect();
+        let drained: Vec<(MessageQueue, Assigned)> = self.queues.lock().drain().collect();
         drained
             .into_iter()
             .map(|(mq, a)| {
@@ -465,7 +470,7 @@ impl Inner {
 
     /// Stops owning `mq` if its process queue is still `pq`; returns whether it did.
     pub fn release_queue(&self, mq: &MessageQueue, pq: &Arc<ProcessQueue>) -> bool {
-        let mut queues = lock(&self.queues);
+        let mut queues = self.queues.lock();
         match queues.get(mq) {
             Some(a) if Arc::ptr_eq(&a.pq, pq) => {
                 queues.remove(mq);
@@ -498,7 +503,7 @@ impl Inner {
             task,
             consume_task,
         };
-        if let Some(old) = lock(&self.queues).insert(mq, assigned) {
+        if let Some(old) = self.queues.lock().insert(mq, assigned) {
             old.stop();
         }
     }
@@ -506,7 +511,7 @@ impl Inner {
     /// Stops owning `mq`: its process queue is dropped and its offset persisted then forgotten;
     /// an orderly queue's lock is given up once its in-flight batch is done.
     async fn remove_queue(self: &Arc<Self>, mq: &MessageQueue) {
-        let Some(a) = lock(&self.queues).remove(mq) else {
+        let Some(a) = self.queues.lock().remove(mq) else {
             return;
         };
         a.pq.set_dropped();
@@ -562,7 +567,7 @@ impl Inner {
             let (removed, added) = self.update_queues(&topic, &mine).await;
             {
                 // A queue not taken (lock refused, offset unreadable) is retried soon.
-                let queues = lock(&self.queues);
+                let queues = self.queues.lock();
                 if mine
                     .iter()
                     .any(|mq| !queues.contains_key(mq) && !added.iter().any(|(a, _)| a == mq))
@@ -585,7 +590,7 @@ impl Inner {
                 }
             }
             self.send_heartbeat(&subs).await;
-            let mut current = lock(&self.subscriptions);
+            let mut current = self.subscriptions.lock();
             for topic in &changed_topics {
                 if let (Some(cur), Some(new)) = (current.get_mut(topic), subs.get(topic)) {
                     cur.sub_version = cur.sub_version.max(new.sub_version);
@@ -608,7 +613,7 @@ impl Inner {
     ) -> (bool, Vec<(MessageQueue, i64)>) {
         let mine_set: HashSet<&MessageQueue> = mine.iter().collect();
         let (stale, owned): (Vec<MessageQueue>, HashSet<MessageQueue>) = {
-            let queues = lock(&self.queues);
+            let queues = self.queues.lock();
             let stale = queues
                 .keys()
                 .filter(|mq| mq.topic == topic && !mine_set.contains(mq))
@@ -714,7 +719,7 @@ impl Inner {
     }
 
     async fn persist_offsets(&self) {
-        let mqs: Vec<MessageQueue> = lock(&self.queues).keys().cloned().collect();
+        let mqs: Vec<MessageQueue> = self.queues.lock().keys().cloned().collect();
         self.offsets().persist(&self.client, &self.group, &mqs).await;
     }
 
