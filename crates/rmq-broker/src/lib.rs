@@ -122,108 +122,42 @@ pub struct BrokerState {
     pub clock: Clock,
 }
 
-/// A running broker.
+/// A running broker. Dropping it stops its background tasks and its server (what
+/// [`Broker::crash`] does, without waiting); [`Broker::shutdown`] also persists and flushes.
 pub struct Broker {
     state: Arc<BrokerState>,
-    server: ServerHandle,
+    /// `None` once shut down.
+    server: Option<ServerHandle>,
+    local_addr: std::net::SocketAddr,
     background: Vec<tokio::task::JoinHandle<()>>,
-    /// The HA listener (masters) or HA client (slaves).
+    /// The HA listener (masters) or HA client (slaves); aborted when dropped.
     ha: Option<HaService>,
+}
+
+/// The TLS settings of a start: the server's, and the client's towards the name servers.
+struct StartTls {
+    server: Option<rmq_remoting::ServerTls>,
+    namesrv: Option<rmq_remoting::ClientTls>,
 }
 
 impl Broker {
     /// Binds the port, opens (and recovers) the store, registers with the name servers.
     pub async fn start(mut config: BrokerConfig) -> Result<Broker, BrokerError> {
-        if config.broker_role != BrokerRole::Slave {
-            config.broker_id = 0;
-        } else if config.broker_id <= 0 {
-            return Err(BrokerError::Config(
-                "a SLAVE needs brokerId > 0 (brokerId=0 is the master)".into(),
-            ));
-        }
-        config.store.broker_role = config.broker_role;
+        check_role(&mut config)?;
         // TLS first: a bad certificate or key stops the start before anything is opened.
-        let server_tls = config.tls.server()?;
-        let namesrv_tls = if config.tls.client_enable {
-            Some(config.tls.client()?)
-        } else {
-            None
-        };
-        // Bind first: with listenPort=0 the real port is part of every stored record's store host.
-        let listener = std::net::TcpListener::bind(("0.0.0.0", config.listen_port))?;
-        let port = listener.local_addr()?.port();
-        config.listen_port = port;
-        config.store.store_host = config.store_host(port);
-        let store = MessageStore::open(config.store.clone())?;
+        let tls = load_tls(&config)?;
+        let listener = bind_listener(&mut config)?;
         let master = slave::MasterLinks::new(config.ha_master_address.as_deref());
-        let ha = if config.is_master() {
-            let ha = start_ha_listener(&store, port).await?;
-            config.ha_listen_port = ha.local_addr().map_or(0, |a| a.port());
-            ha
-        } else {
-            config.ha_listen_port = port.saturating_add(1);
-            HaService::start_slave(store.clone(), master.ha_addr())
-        };
-        let topics = topic::TopicTable::load(&config)?;
-        let groups = subscription::SubscriptionGroupTable::load(&config)?;
-        let offsets = offsets::ConsumerOffsetTable::load(&config.store.store_path_root_dir)?;
-        let schedule = schedule::ScheduleService::load(&config)?;
-        let addr = config.advertised_addr(port);
-        let transactions = transaction::TransactionService::new(&config);
-        let clock = config.store.clock.clone();
-        let state = Arc::new(BrokerState {
-            addr,
-            store,
-            topics,
-            groups,
-            offsets,
-            clients: clients::ClientRegistry::new(clock.clone()),
-            pull_waiters: long_poll::PullWaiters::new(config.max_held_pulls),
-            locks: locks::RebalanceLocks::new(locks::LOCK_MAX_LIVE, clock.clone()),
-            namesrv: RemotingClient::new().with_tls(namesrv_tls),
-            transactions,
-            schedule,
-            send_queue: send_queue::SendQueue::new(&config),
-            pulled: stats::MinuteRates::default(),
-            master,
-            config,
-            clock,
-        });
+        let (store, ha) = open_store(&mut config, &master).await?;
+        let state = Arc::new(load_state(config, store, master, tls.namesrv)?);
         // Subscribe before serving so that no arrival of a held pull can be missed.
         let arrivals = state.store.subscribe_arrivals();
-        let handler = Arc::new(processor::Processor { state: state.clone() });
-        let options = ServerOptions::with_max_idle_seconds(state.config.server_channel_max_idle_time_seconds)
-            .with_tls(server_tls);
-        let server = Server::serve(listener, handler, options)?;
-        schedule::ScheduleService::start(&state);
-
-        let mut background = Vec::new();
-        let waiters_state = state.clone();
-        background.push(tokio::spawn(async move {
-            long_poll::dispatch_arrivals(&waiters_state.pull_waiters, arrivals).await;
-        }));
-        background.push(tokio::spawn(flush_offsets_periodically(state.clone())));
-        background.push(tokio::spawn(expire_clients_periodically(state.clone())));
-        register::register_all(&state, false).await;
-        let reg_state = state.clone();
-        background.push(tokio::spawn(async move {
-            let period = reg_state
-                .config
-                .register_name_server_period_ms
-                .clamp(10_000, 60_000);
-            loop {
-                tokio::time::sleep(Duration::from_millis(period)).await;
-                register::register_all(&reg_state, false).await;
-            }
-        }));
-        if state.config.is_master() {
-            background.push(transaction::spawn_check_service(state.clone()));
-        } else {
-            background.push(slave::spawn_sync(state.clone()));
-        }
+        let server = serve(&state, listener, tls.server)?;
+        let background = spawn_services(&state, arrivals).await;
         Ok(Broker {
             state,
-            server,
+            local_addr: server.local_addr(),
+            server: Some(server),
             background,
             ha: Some(ha),
         })
@@ -235,7 +169,7 @@ impl Broker {
     }
 
     pub fn local_addr(&self) -> std::net::SocketAddr {
-        self.server.local_addr()
+        self.local_addr
     }
 
     pub fn state(&self) -> &Arc<BrokerState> {
@@ -244,15 +178,15 @@ impl Broker {
 
     /// Unregisters, stops serving, persists the consumer offsets, flushes and closes the store.
     pub async fn shutdown(mut self) -> Result<(), BrokerError> {
-        for task in &self.background {
-            task.abort();
-        }
+        self.abort_background();
         if let Some(ha) = self.ha.take() {
             ha.shutdown().await;
         }
         self.state.schedule.shutdown().await;
         register::unregister_all(&self.state).await;
-        self.server.shutdown().await;
+        if let Some(server) = self.server.take() {
+            server.shutdown().await;
+        }
         self.state.namesrv.close_all();
         let offsets = self.state.offsets.persist();
         self.state.store.shutdown()?;
@@ -264,15 +198,163 @@ impl Broker {
     /// The store is released once the last in-flight request has finished.
     #[doc(hidden)]
     pub async fn crash(mut self) {
-        for task in &self.background {
-            task.abort();
-        }
+        self.abort_background();
         if let Some(ha) = self.ha.take() {
             ha.shutdown().await;
         }
         self.state.schedule.halt().await;
-        self.server.shutdown().await;
+        if let Some(server) = self.server.take() {
+            server.shutdown().await;
+        }
         self.state.namesrv.close_all();
+    }
+
+    fn abort_background(&self) {
+        for task in &self.background {
+            task.abort();
+        }
+    }
+}
+
+impl Drop for Broker {
+    /// Stops the background tasks, the delay-delivery task, the HA service and the server
+    /// without waiting for them; once the last of them is gone, so is the state (and the store).
+    fn drop(&mut self) {
+        self.abort_background();
+        self.state.schedule.abort();
+        self.ha.take();
+        if let Some(server) = &self.server {
+            server.stop();
+        }
+        self.state.namesrv.close_all();
+    }
+}
+
+/// Start step 1: a master is broker 0; a slave needs an id of its own.
+fn check_role(config: &mut BrokerConfig) -> Result<(), BrokerError> {
+    if config.broker_role != BrokerRole::Slave {
+        config.broker_id = 0;
+    } else if config.broker_id <= 0 {
+        return Err(BrokerError::Config(
+            "a SLAVE needs brokerId > 0 (brokerId=0 is the master)".into(),
+        ));
+    }
+    config.store.broker_role = config.broker_role;
+    Ok(())
+}
+
+/// Start step 2: the server's TLS and the client's towards the name servers.
+fn load_tls(config: &BrokerConfig) -> Result<StartTls, BrokerError> {
+    let server = config.tls.server()?;
+    let namesrv = if config.tls.client_enable {
+        Some(config.tls.client()?)
+    } else {
+        None
+    };
+    Ok(StartTls { server, namesrv })
+}
+
+/// Start step 3: binds the listen port before anything else, because with `listenPort=0` the
+/// real port is part of every stored record's store host.
+fn bind_listener(config: &mut BrokerConfig) -> Result<std::net::TcpListener, BrokerError> {
+    let listener = std::net::TcpListener::bind(("0.0.0.0", config.listen_port))?;
+    let port = listener.local_addr()?.port();
+    config.listen_port = port;
+    config.store.store_host = config.store_host(port);
+    Ok(listener)
+}
+
+/// Start step 4: opens (and recovers) the store and starts its HA side: a master's listener
+/// (recording its port as `haListenPort`) or a slave's client of `master`.
+async fn open_store(
+    config: &mut BrokerConfig,
+    master: &slave::MasterLinks,
+) -> Result<(MessageStore, HaService), BrokerError> {
+    let store = MessageStore::open(config.store.clone())?;
+    let port = config.listen_port;
+    let ha = if config.is_master() {
+        let ha = start_ha_listener(&store, port).await?;
+        config.ha_listen_port = ha.local_addr().map_or(0, |a| a.port());
+        ha
+    } else {
+        config.ha_listen_port = port.saturating_add(1);
+        HaService::start_slave(store.clone(), master.ha_addr())
+    };
+    Ok((store, ha))
+}
+
+/// Start step 5: loads the metadata (topics, subscription groups, consumer offsets, delay
+/// offsets) next to `store` and builds the state every handler shares.
+pub(crate) fn load_state(
+    config: BrokerConfig,
+    store: MessageStore,
+    master: slave::MasterLinks,
+    namesrv_tls: Option<rmq_remoting::ClientTls>,
+) -> Result<BrokerState, BrokerError> {
+    let clock = config.store.clock.clone();
+    Ok(BrokerState {
+        addr: config.advertised_addr(config.listen_port),
+        store,
+        topics: topic::TopicTable::load(&config)?,
+        groups: subscription::SubscriptionGroupTable::load(&config)?,
+        offsets: offsets::ConsumerOffsetTable::load(&config.store.store_path_root_dir)?,
+        clients: clients::ClientRegistry::new(clock.clone()),
+        pull_waiters: long_poll::PullWaiters::new(config.max_held_pulls),
+        locks: locks::RebalanceLocks::new(locks::LOCK_MAX_LIVE, clock.clone()),
+        namesrv: RemotingClient::new().with_tls(namesrv_tls),
+        transactions: transaction::TransactionService::new(&config),
+        schedule: schedule::ScheduleService::load(&config)?,
+        send_queue: send_queue::SendQueue::new(&config),
+        pulled: stats::MinuteRates::default(),
+        master,
+        config,
+        clock,
+    })
+}
+
+/// Start step 6: serves requests on the bound listener.
+fn serve(
+    state: &Arc<BrokerState>,
+    listener: std::net::TcpListener,
+    tls: Option<rmq_remoting::ServerTls>,
+) -> Result<ServerHandle, BrokerError> {
+    let handler = Arc::new(processor::Processor { state: state.clone() });
+    let options =
+        ServerOptions::with_max_idle_seconds(state.config.server_channel_max_idle_time_seconds).with_tls(tls);
+    Ok(Server::serve(listener, handler, options)?)
+}
+
+/// Start step 7: the delay-delivery task, the held-pull dispatcher, the periodic offset flush,
+/// client expiry and name-server registration (first one awaited), and the transaction check
+/// (master) or metadata sync (slave). Returns the handles the broker aborts when it stops.
+async fn spawn_services(
+    state: &Arc<BrokerState>,
+    arrivals: tokio::sync::broadcast::Receiver<rmq_store::Arrival>,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    schedule::ScheduleService::start(state);
+    let mut background = Vec::new();
+    let waiters_state = state.clone();
+    background.push(tokio::spawn(async move {
+        long_poll::dispatch_arrivals(&waiters_state.pull_waiters, arrivals).await;
+    }));
+    background.push(tokio::spawn(flush_offsets_periodically(state.clone())));
+    background.push(tokio::spawn(expire_clients_periodically(state.clone())));
+    register::register_all(state, false).await;
+    background.push(tokio::spawn(register_periodically(state.clone())));
+    if state.config.is_master() {
+        background.push(transaction::spawn_check_service(state.clone()));
+    } else {
+        background.push(slave::spawn_sync(state.clone()));
+    }
+    background
+}
+
+/// Re-registers with every name server each `registerNameServerPeriod` (10..60 s).
+async fn register_periodically(state: Arc<BrokerState>) {
+    let period = state.config.register_name_server_period_ms.clamp(10_000, 60_000);
+    loop {
+        tokio::time::sleep(Duration::from_millis(period)).await;
+        register::register_all(&state, false).await;
     }
 }
 
@@ -324,5 +406,48 @@ async fn expire_clients_periodically(state: Arc<BrokerState>) {
         for change in changes {
             processor::notify_group_change(&state, change);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::AsyncReadExt;
+
+    /// Dropping a started broker (no `shutdown`) ends every task that holds its state — the
+    /// background services, the delay task, the accept loop and a connection's reader — so the
+    /// state is freed, the connection is closed and the port can be bound again.
+    #[tokio::test]
+    async fn a_dropped_broker_stops_its_tasks_and_frees_its_port() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = BrokerConfig {
+            listen_port: 0,
+            namesrv_addr: Vec::new(),
+            broker_ip1: "127.0.0.1".into(),
+            ..BrokerConfig::default()
+        };
+        config.store.store_path_root_dir = dir.path().to_path_buf();
+        config.store.mapped_file_size_commit_log = 1 << 20;
+        config.store.mapped_file_size_consume_queue = 20 * 1000;
+        let broker = Broker::start(config).await.unwrap();
+        let port = broker.local_addr().port();
+        let state = Arc::downgrade(broker.state());
+        let mut conn = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+        assert!(state.strong_count() > 1, "the tasks hold the state");
+
+        drop(broker);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        while state.strong_count() > 0 {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "state still held: {}",
+                state.strong_count()
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let mut buf = [0u8; 1];
+        let read = tokio::time::timeout(Duration::from_secs(20), conn.read(&mut buf)).await;
+        assert_eq!(read.expect("closed by the broker").unwrap_or(0), 0, "EOF");
+        std::net::TcpListener::bind(("0.0.0.0", port)).expect("the port is free again");
     }
 }

@@ -178,6 +178,13 @@ impl ScheduleService {
         }
     }
 
+    /// Aborts the task without waiting or persisting (a dropped broker).
+    pub fn abort(&self) {
+        if let Some(task) = self.take_task() {
+            task.abort();
+        }
+    }
+
     /// Kills the task without persisting (crash simulation; see `Broker::crash`).
     pub async fn halt(&self) {
         if let Some(task) = self.take_task() {

@@ -129,6 +129,12 @@ impl ServerHandle {
         self.local_addr
     }
 
+    /// Stops accepting and closes every connection of this server without waiting for it
+    /// (for a `Drop`); [`ServerHandle::shutdown`] also waits.
+    pub fn stop(&self) {
+        self.stop.cancel();
+    }
+
     /// Stops accepting and closes every connection of this server.
     pub async fn shutdown(self) {
         self.stop.cancel();
