@@ -460,6 +460,102 @@ async fn offset_moved_event(s: &BrokerState, q: &PullQuery, requested: i64, new_
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rmq_protocol::codes::request_code;
+    use tokio::time::Instant;
+
+    /// A broker state over a fresh store (nothing served) and a channel over an in-memory pipe.
+    fn state_and_channel(dir: &std::path::Path) -> (BrokerState, Channel, tokio::io::DuplexStream) {
+        let mut config = crate::BrokerConfig::default();
+        config.store.store_path_root_dir = dir.to_path_buf();
+        config.store.mapped_file_size_commit_log = 1 << 20;
+        config.store.mapped_file_size_consume_queue = 20 * 1000;
+        let store = rmq_store::MessageStore::open(config.store.clone()).unwrap();
+        let state = crate::load_state(config, store, crate::slave::MasterLinks::new(None), None).unwrap();
+        let (ours, theirs) = tokio::io::duplex(1024);
+        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], 1));
+        (state, Channel::spawn_io(ours, addr, addr, None), theirs)
+    }
+
+    fn query() -> PullQuery {
+        PullQuery {
+            group: "g".into(),
+            topic: "T".into(),
+            queue_id: 0,
+            max_msg_nums: 32,
+            filter: Arc::new(TagFilter::All),
+            sql: None,
+            group_config: SubscriptionGroupConfig::new("g"),
+        }
+    }
+
+    /// A held pull on an empty queue answers PULL_NOT_FOUND when its hold time runs out, not
+    /// before (paused tokio time: the 5 s re-checks and the deadline pass without waiting).
+    #[tokio::test(start_paused = true)]
+    async fn a_held_pull_answers_not_found_when_its_hold_time_runs_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let (s, channel, _peer) = state_and_channel(dir.path());
+        let (q, req) = (query(), RemotingCommand::request(request_code::PULL_MESSAGE));
+        let first = q.read(&s, 0);
+        let started = Instant::now();
+        let resp = hold(&s, &channel, &req, &q, 0, first, Duration::from_secs(30)).await;
+        assert_eq!(resp.code, code::PULL_NOT_FOUND);
+        let held = started.elapsed();
+        assert!(
+            held >= Duration::from_secs(30) && held < Duration::from_secs(31),
+            "{held:?}"
+        );
+        assert_eq!(s.pull_waiters.held(), 0, "unregistered");
+        s.store.shutdown().unwrap();
+    }
+
+    /// A message put while the pull is held answers it at once, long before its hold time.
+    #[tokio::test(start_paused = true)]
+    async fn a_held_pull_is_answered_by_an_arriving_message() {
+        let dir = tempfile::tempdir().unwrap();
+        let (s, channel, _peer) = state_and_channel(dir.path());
+        let s = Arc::new(s);
+        let arrivals = s.store.subscribe_arrivals();
+        let dispatcher = {
+            let s = s.clone();
+            tokio::spawn(async move { crate::long_poll::dispatch_arrivals(&s.pull_waiters, arrivals).await })
+        };
+        let (q, req) = (query(), RemotingCommand::request(request_code::PULL_MESSAGE));
+        let first = q.read(&s, 0);
+        let started = Instant::now();
+        let held = hold(&s, &channel, &req, &q, 0, first, Duration::from_secs(3600));
+        let put = async {
+            // Runs once the pull is registered and waiting.
+            while s.pull_waiters.held() == 0 {
+                tokio::task::yield_now().await;
+            }
+            let r = s
+                .store
+                .put_message(PutMessage {
+                    topic: "T".into(),
+                    queue_id: 0,
+                    flag: 0,
+                    body: Bytes::from_static(b"m"),
+                    properties: String::new(),
+                    tags_code: 0,
+                    sys_flag: 0,
+                    born_timestamp: 0,
+                    born_host: s.config.store.store_host,
+                    reconsume_times: 0,
+                    prepared_transaction_offset: 0,
+                })
+                .await;
+            assert!(r.is_stored());
+        };
+        let (resp, ()) = tokio::join!(held, put);
+        assert_eq!(resp.code, code::SUCCESS);
+        assert!(
+            started.elapsed() < Duration::from_secs(3600),
+            "{:?}",
+            started.elapsed()
+        );
+        dispatcher.abort();
+        s.store.shutdown().unwrap();
+    }
 
     #[test]
     fn status_mapping() {
