@@ -13,6 +13,8 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use rmq_protocol::time::Clock;
+
 /// The latency a failed attempt is charged with (`MQFaultStrategy.updateFaultItem(.., true)`).
 pub const ISOLATION_LATENCY_MS: u64 = 30_000;
 /// `MQFaultStrategy.latencyMax`.
@@ -41,11 +43,14 @@ pub(crate) struct FaultTable {
     items: Mutex<HashMap<String, FaultItem>>,
     /// Rotates among the better half in [`pick_one_at_least`](Self::pick_one_at_least).
     which_worst: AtomicUsize,
+    /// Measures how long a broker stays unavailable.
+    clock: Clock,
 }
 
 impl FaultTable {
-    pub fn new(latency_max_ms: &[u64], not_available_duration_ms: &[u64]) -> Self {
+    pub fn new(latency_max_ms: &[u64], not_available_duration_ms: &[u64], clock: Clock) -> Self {
         FaultTable {
+            clock,
             latency_max_ms: latency_max_ms.to_vec(),
             not_available_duration_ms: not_available_duration_ms.to_vec(),
             items: Mutex::new(HashMap::new()),
@@ -63,7 +68,7 @@ impl FaultTable {
         let duration = Duration::from_millis(self.not_available_duration(charged));
         let item = FaultItem {
             latency_ms,
-            available_at: Instant::now() + duration,
+            available_at: self.clock.instant() + duration,
         };
         self.items.lock().insert(broker.to_owned(), item);
     }
@@ -83,7 +88,7 @@ impl FaultTable {
         self.items
             .lock()
             .get(broker)
-            .is_none_or(|i| i.is_available(Instant::now()))
+            .is_none_or(|i| i.is_available(self.clock.instant()))
     }
 
     pub fn remove(&self, broker: &str) {
@@ -93,7 +98,7 @@ impl FaultTable {
     /// The least bad broker known: available ones first, then lower latency, then the one
     /// available soonest; rotates over the better half when there are several.
     pub fn pick_one_at_least(&self) -> Option<String> {
-        let now = Instant::now();
+        let now = self.clock.instant();
         let mut items: Vec<(String, FaultItem)> = self
             .items
             .lock()
@@ -119,7 +124,11 @@ mod tests {
     use super::*;
 
     fn table() -> FaultTable {
-        FaultTable::new(&DEFAULT_LATENCY_MAX_MS, &DEFAULT_NOT_AVAILABLE_DURATION_MS)
+        FaultTable::new(
+            &DEFAULT_LATENCY_MAX_MS,
+            &DEFAULT_NOT_AVAILABLE_DURATION_MS,
+            Clock::System,
+        )
     }
 
     #[test]
@@ -174,13 +183,13 @@ mod tests {
 
     #[test]
     fn custom_tables_expire() {
-        let t = FaultTable::new(&[0], &[30]);
+        let time = rmq_protocol::time::ManualClock::new(0);
+        let t = FaultTable::new(&[0], &[30], time.clock());
         t.update("a", 1, true);
         assert!(!t.is_available("a"));
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !t.is_available("a") {
-            assert!(Instant::now() < deadline, "fault item never expired");
-            std::thread::sleep(Duration::from_millis(5));
-        }
+        time.advance(Duration::from_millis(29));
+        assert!(!t.is_available("a"), "29 ms of 30");
+        time.advance(Duration::from_millis(1));
+        assert!(t.is_available("a"), "available again after 30 ms");
     }
 }

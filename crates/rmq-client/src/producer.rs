@@ -79,7 +79,11 @@ impl Producer {
     ) -> Self {
         let ids = UniqIdGenerator::with_ip(config.client_ip_addr());
         let client_id = config.client_id();
-        let faults = FaultTable::new(&config.latency_max_ms, &config.not_available_duration_ms);
+        let faults = FaultTable::new(
+            &config.latency_max_ms,
+            &config.not_available_duration_ms,
+            config.clock.clone(),
+        );
         Producer {
             inner: Arc::new(Inner {
                 faults,

@@ -289,7 +289,11 @@ mod tests {
             vec![bd("broker-a", &[0]), bd("broker-b", &[0])],
         );
         let info = PublishInfo::from_route("T", &r).with_start(0);
-        let faults = FaultTable::new(&DEFAULT_LATENCY_MAX_MS, &DEFAULT_NOT_AVAILABLE_DURATION_MS);
+        let faults = FaultTable::new(
+            &DEFAULT_LATENCY_MAX_MS,
+            &DEFAULT_NOT_AVAILABLE_DURATION_MS,
+            rmq_protocol::time::Clock::System,
+        );
         // Nothing known: plain round robin over both brokers.
         let picked: Vec<String> = (0..5)
             .map(|_| info.select_avoiding_faults(&faults).unwrap().broker_name)
