@@ -415,8 +415,9 @@ mod tests {
     use tokio::io::AsyncReadExt;
 
     /// Dropping a started broker (no `shutdown`) ends every task that holds its state — the
-    /// background services, the delay task, the accept loop and a connection's reader — so the
-    /// state is freed, the connection is closed and the port can be bound again.
+    /// background services, the delay task, the accept loop, a served connection's reader and a
+    /// connection still being sniffed for TLS (silent: no first byte yet) — so the state is
+    /// freed, both connections are closed and the port can be bound again.
     #[tokio::test]
     async fn a_dropped_broker_stops_its_tasks_and_frees_its_port() {
         let dir = tempfile::tempdir().unwrap();
@@ -431,8 +432,24 @@ mod tests {
         config.store.mapped_file_size_consume_queue = 20 * 1000;
         let broker = Broker::start(config).await.unwrap();
         let port = broker.local_addr().port();
+        let addr = format!("127.0.0.1:{port}");
         let state = Arc::downgrade(broker.state());
-        let mut conn = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+        let mut silent = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        // Answered, so served; accepted after `silent` (one accept loop, in order), so `silent`
+        // is accepted too.
+        let client = RemotingClient::new();
+        let served = client.channel(&addr).await.unwrap();
+        let resp = served
+            .invoke(
+                rmq_protocol::RemotingCommand::request(-1),
+                Duration::from_secs(20),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            resp.code,
+            rmq_protocol::codes::response_code::REQUEST_CODE_NOT_SUPPORTED
+        );
         assert!(state.strong_count() > 1, "the tasks hold the state");
 
         drop(broker);
@@ -446,8 +463,11 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         let mut buf = [0u8; 1];
-        let read = tokio::time::timeout(Duration::from_secs(20), conn.read(&mut buf)).await;
+        let read = tokio::time::timeout(Duration::from_secs(20), silent.read(&mut buf)).await;
         assert_eq!(read.expect("closed by the broker").unwrap_or(0), 0, "EOF");
+        tokio::time::timeout(Duration::from_secs(20), served.closed())
+            .await
+            .expect("the served connection is closed by the broker");
         std::net::TcpListener::bind(("0.0.0.0", port)).expect("the port is free again");
     }
 }

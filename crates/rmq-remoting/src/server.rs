@@ -215,7 +215,13 @@ async fn accept_loop(
                     (tls.clone(), handler.clone(), open.clone(), options.max_idle);
                 tokio::spawn(async move {
                     let first_byte_wait = max_idle.unwrap_or(DEFAULT_MAX_IDLE);
-                    match sniffed_channel(&tls, stream, first_byte_wait, handler).await {
+                    // A stopping server drops a connection still being sniffed or handshaken
+                    // (and the handler with it) instead of waiting up to `first_byte_wait`.
+                    let sniffed = tokio::select! {
+                        _ = open.stop.cancelled() => return,
+                        sniffed = sniffed_channel(&tls, stream, first_byte_wait, handler) => sniffed,
+                    };
+                    match sniffed {
                         Ok(Some(channel)) => watch(channel, permit, max_idle, &open),
                         Ok(None) => {}
                         Err(e) => tracing::warn!(%peer, error = %e, "connection setup failed"),
