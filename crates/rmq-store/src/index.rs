@@ -26,6 +26,8 @@ use memmap2::{Advice, MmapRaw, UncheckedAdvice};
 
 use crate::error::IoContext;
 use crate::mapped_file::sync_dir;
+use rmq_protocol::time::{civil_from_days, MS_PER_DAY};
+
 use crate::record::{self, sys_flag};
 use crate::StoreError;
 
@@ -356,17 +358,8 @@ impl IndexFile {
 
 /// `yyyyMMddHHmmssSSS` of an epoch-ms timestamp, in UTC.
 pub fn index_file_name(ms: i64) -> String {
-    let (days, rem) = (ms.div_euclid(86_400_000), ms.rem_euclid(86_400_000));
-    // Civil-from-days (proleptic Gregorian).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
+    let (days, rem) = (ms.div_euclid(MS_PER_DAY), ms.rem_euclid(MS_PER_DAY));
+    let (y, m, d) = civil_from_days(days);
     format!(
         "{y:04}{m:02}{d:02}{:02}{:02}{:02}{:03}",
         rem / 3_600_000,

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use super::stored::{read_i32, read_i64};
 use crate::time::now_ms;
+use crate::time::{civil_from_days, days_from_civil, MS_PER_DAY};
 use crate::WireError;
 
 fn hex_upper(bytes: &[u8]) -> String {
@@ -63,35 +64,9 @@ pub fn decode_offset_msg_id(id: &str) -> Result<(SocketAddr, i64), WireError> {
     Ok((SocketAddr::new(ip, port), offset))
 }
 
-const MS_PER_DAY: i64 = 86_400_000;
-
-/// Days since 1970-01-01 → (year, month 1..=12).
-fn civil_from_days(z: i64) -> (i64, i64) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m)
-}
-
-/// (year, month, day) → days since 1970-01-01.
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y.rem_euclid(400);
-    let mp = if m > 2 { m - 3 } else { m + 9 };
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
 /// Start (epoch ms, UTC) of the month containing `now_ms`, and of the month before it.
 fn month_starts(now_ms: i64) -> (i64, i64) {
-    let (y, m) = civil_from_days(now_ms.div_euclid(MS_PER_DAY));
+    let (y, m, _) = civil_from_days(now_ms.div_euclid(MS_PER_DAY));
     let (py, pm) = if m == 1 { (y - 1, 12) } else { (y, m - 1) };
     (
         days_from_civil(y, m, 1) * MS_PER_DAY,
@@ -233,7 +208,7 @@ mod tests {
     fn month_arithmetic() {
         assert_eq!(month_starts(0), (0, days_from_civil(1969, 12, 1) * MS_PER_DAY));
         assert_eq!(days_from_civil(2024, 3, 1), 19783);
-        assert_eq!(civil_from_days(19783), (2024, 3));
-        assert_eq!(civil_from_days(19782), (2024, 2));
+        assert_eq!(civil_from_days(19783), (2024, 3, 1));
+        assert_eq!(civil_from_days(19782), (2024, 2, 29));
     }
 }
