@@ -11,8 +11,10 @@
 //! A failed fsync marks the store unwriteable for good (`FLUSH_FAILED`) and stops that service.
 
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use parking_lot::{Condvar, Mutex};
 
 use crate::store::Core;
 
@@ -43,12 +45,8 @@ pub(crate) struct Signal {
 }
 
 impl Signal {
-    fn lock(&self) -> std::sync::MutexGuard<'_, SignalState> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
     pub fn wake(&self) {
-        let mut s = self.lock();
+        let mut s = self.state.lock();
         if s.requested {
             return;
         }
@@ -61,7 +59,7 @@ impl Signal {
     }
 
     pub fn stop(&self, mode: StopMode) {
-        let mut s = self.lock();
+        let mut s = self.state.lock();
         // Clean wins over Abandon if both were asked for.
         if s.stop != Some(StopMode::Clean) {
             s.stop = Some(mode);
@@ -72,12 +70,10 @@ impl Signal {
 
     /// Wait until woken, stopped or `timeout`; returns the stop mode if stopping.
     fn wait(&self, timeout: Duration) -> Option<StopMode> {
-        let mut guard = self.lock();
-        guard.waiting = true;
-        let (mut s, _) = self
-            .cv
-            .wait_timeout_while(guard, timeout, |s| !s.requested && s.stop.is_none())
-            .unwrap_or_else(|p| p.into_inner());
+        let mut s = self.state.lock();
+        s.waiting = true;
+        self.cv
+            .wait_while_for(&mut s, |s| !s.requested && s.stop.is_none(), timeout);
         s.waiting = false;
         s.requested = false;
         s.stop

@@ -22,7 +22,7 @@ use std::io::Write;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::thread::JoinHandle;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::sync::{broadcast, watch};
@@ -67,12 +67,6 @@ mod flags {
 }
 
 const DEFAULT_TOTAL_MEMORY: u64 = 24 * 1024 * 1024 * 1024;
-
-pub(crate) fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
-}
 
 type QueueTable = HashMap<String, HashMap<i32, Arc<ConsumeQueue>>>;
 
@@ -362,7 +356,8 @@ impl MessageStore {
     pub fn stall_puts_for(&self, d: Duration, locked: impl FnOnce()) {
         let core = self.core();
         let _st = core.lock_or_poison(&core.put_lock, "put lock");
-        core.begin_time_in_lock.store(now_ms(), Ordering::Release);
+        core.begin_time_in_lock
+            .store(core.config.clock.now_ms(), Ordering::Release);
         locked();
         std::thread::sleep(d);
         core.begin_time_in_lock.store(0, Ordering::Release);

@@ -154,7 +154,7 @@ impl Core {
 
     pub(super) fn is_os_page_cache_busy(&self) -> bool {
         let begin = self.begin_time_in_lock.load(Ordering::Acquire);
-        begin != 0 && now_ms() - begin > self.config.os_page_cache_busy_timeout_ms as i64
+        begin != 0 && self.config.clock.now_ms() - begin > self.config.os_page_cache_busy_timeout_ms as i64
     }
 
     /// Encode, append and dispatch. Returns the result and the commitlog end offset to wait for.
@@ -174,7 +174,7 @@ impl Core {
         if self.flags.load(Ordering::Acquire) != 0 {
             return Err(PutStatus::ServiceNotAvailable);
         }
-        let store_ts = now_ms();
+        let store_ts = self.config.clock.now_ms();
         self.begin_time_in_lock.store(store_ts, Ordering::Release);
         let result = self.append_locked(&mut st, &mut enc, batch, store_ts, prepared);
         self.begin_time_in_lock.store(0, Ordering::Release);
