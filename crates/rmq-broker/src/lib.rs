@@ -97,6 +97,18 @@ pub enum BrokerError {
     Transaction(&'static str),
 }
 
+/// Writes one metadata file (`topics.json`, ...) as pretty JSON, atomically (temp file, fsync,
+/// rename, with the previous version kept as `.bak`).
+pub(crate) fn write_json(
+    path: &std::path::Path,
+    what: &'static str,
+    value: &impl serde::Serialize,
+) -> Result<(), BrokerError> {
+    let json = serde_json::to_vec_pretty(value).map_err(|source| BrokerError::Encode { what, source })?;
+    rmq_store::config_file::write_atomic(path, &json)?;
+    Ok(())
+}
+
 /// Everything the request handlers share.
 pub struct BrokerState {
     pub config: BrokerConfig,

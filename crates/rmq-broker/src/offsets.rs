@@ -140,11 +140,7 @@ impl ConsumerOffsetTable {
         if version == self.persisted.load(Ordering::Acquire) && self.path.exists() {
             return Ok(());
         }
-        let json = serde_json::to_vec_pretty(&self.snapshot()).map_err(|source| BrokerError::Encode {
-            what: "consumerOffset.json",
-            source,
-        })?;
-        rmq_store::config_file::write_atomic(&self.path, &json)?;
+        crate::write_json(&self.path, "consumerOffset.json", &self.snapshot())?;
         self.persisted.store(version, Ordering::Release);
         Ok(())
     }

@@ -76,17 +76,11 @@ impl SubscriptionGroupTable {
             data_version: state.data_version,
             subscription_group_table: state.table.clone(),
         };
-        let json = serde_json::to_vec_pretty(&w).map_err(|source| BrokerError::Encode {
-            what: "subscriptionGroup.json",
-            source,
-        })?;
-        rmq_store::config_file::write_atomic(&self.path, &json)?;
-        Ok(())
+        crate::write_json(&self.path, "subscriptionGroup.json", &w)
     }
 
     fn bump(&self, state: &mut State) {
-        state.data_version.counter += 1;
-        state.data_version.timestamp = self.clock.now_ms();
+        state.data_version = state.data_version.next(self.clock.now_ms());
     }
 
     pub fn get(&self, group: &str) -> Option<SubscriptionGroupConfig> {

@@ -167,17 +167,11 @@ impl TopicTable {
             topic_config_table: state.table.clone(),
             data_version: state.data_version,
         };
-        let json = serde_json::to_vec_pretty(&w).map_err(|source| BrokerError::Encode {
-            what: "topics.json",
-            source,
-        })?;
-        rmq_store::config_file::write_atomic(&self.path, &json)?;
-        Ok(())
+        crate::write_json(&self.path, "topics.json", &w)
     }
 
     fn bump(&self, state: &mut State) {
-        state.data_version.counter += 1;
-        state.data_version.timestamp = self.clock.now_ms();
+        state.data_version = state.data_version.next(self.clock.now_ms());
     }
 
     pub fn get(&self, topic: &str) -> Option<TopicConfig> {
