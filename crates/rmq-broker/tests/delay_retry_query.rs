@@ -267,22 +267,7 @@ async fn delayed_message_is_invisible_until_due_then_delivered_once() {
     // Nothing is delivered twice. One task walks every level once per pass, each from its
     // offset; a marker parked at level 1 now is re-put only by a pass a second from now, so once
     // it has arrived, the passes that could have repeated a delivery are over.
-    let marker = Msg::new("DelayT", b"marker")
-        .prop(property::UNIQ_KEY, "UNIQ-DELAY-MARKER")
-        .prop(property::DELAY, "1");
-    send(
-        &client,
-        &addr,
-        Msg {
-            queue_id: 1,
-            ..marker
-        },
-    )
-    .await;
-    wait_until_async("the marker's delivery", Duration::from_secs(20), || async {
-        max_offset(&client, &addr, "DelayT", 1).await == 1
-    })
-    .await;
+    delay_marker_delivered(&client, &addr, "DelayT", "UNIQ-DELAY-MARKER").await;
     assert_eq!(read_queue(&b, "DelayT", 1).len(), 1, "the marker alone");
     assert_eq!(read_queue(&b, "DelayT", 2).len(), 1);
     assert_eq!(read_queue(&b, "DelayT", 0).len(), 1);
@@ -352,22 +337,7 @@ async fn park_and_restart(crash: bool) {
     // A duplicate would come from a pass walking a level from a stale offset. A marker parked
     // at level 1 now (on another queue) is re-put by a pass a second later; once it has arrived,
     // every pass of every level in between is over, and whatever they repeated is in the queue.
-    let marker = Msg::new("RestartT", b"marker")
-        .prop(property::UNIQ_KEY, "MARKER")
-        .prop(property::DELAY, "1");
-    send(
-        &client,
-        &addr,
-        Msg {
-            queue_id: 1,
-            ..marker
-        },
-    )
-    .await;
-    wait_until_async("the marker's delivery", Duration::from_secs(20), || async {
-        max_offset(&client, &addr, "RestartT", 1).await == 1
-    })
-    .await;
+    delay_marker_delivered(&client, &addr, "RestartT", "MARKER").await;
     let got = read_queue(&b, "RestartT", 0);
     let uniqs: Vec<String> = got
         .iter()
@@ -637,4 +607,26 @@ async fn query_message_by_key_and_unique_key_survives_restart() {
     let client = RemotingClient::new();
     check(&client, &addr).await;
     b.shutdown().await.unwrap();
+}
+
+/// Parks a level-1 delayed marker for queue 1 of `topic` (otherwise empty) and waits until it is
+/// delivered there: the schedule task walks every level once per pass, so once the marker is in,
+/// every pass that could have repeated an earlier delivery is over.
+async fn delay_marker_delivered(client: &RemotingClient, addr: &str, topic: &str, uniq_key: &str) {
+    let marker = Msg::new(topic, b"marker")
+        .prop(property::UNIQ_KEY, uniq_key)
+        .prop(property::DELAY, "1");
+    send(
+        client,
+        addr,
+        Msg {
+            queue_id: 1,
+            ..marker
+        },
+    )
+    .await;
+    wait_until_async("the marker's delivery", Duration::from_secs(20), || async {
+        max_offset(client, addr, topic, 1).await == 1
+    })
+    .await;
 }

@@ -91,24 +91,10 @@ mod tests {
     use std::panic::{catch_unwind, AssertUnwindSafe};
     use std::time::Duration;
 
-    use bytes::Bytes;
-
     use crate::{FlushDiskType, GetStatus, MessageStore, PutMessage, PutStatus, StoreConfig, StoreError};
 
     fn msg(key: &str) -> PutMessage {
-        PutMessage {
-            topic: "T".into(),
-            queue_id: 0,
-            flag: 0,
-            body: Bytes::from_static(b"body"),
-            properties: format!("UNIQ_KEY\u{1}{key}"),
-            tags_code: 0,
-            sys_flag: 0,
-            born_timestamp: 1_700_000_000_000,
-            born_host: "10.1.2.3:40000".parse().unwrap(),
-            reconsume_times: 0,
-            prepared_transaction_offset: 0,
-        }
+        crate::store::put::tests::put(&format!("UNIQ_KEY\u{1}{key}"))
     }
 
     fn config(dir: &std::path::Path, flush: FlushDiskType) -> StoreConfig {

@@ -364,10 +364,11 @@ impl Core {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
-    fn put(properties: &str) -> PutMessage {
+    /// A small message to topic `T`, queue 0, with these encoded properties.
+    pub(in crate::store) fn put(properties: &str) -> PutMessage {
         PutMessage {
             topic: "T".into(),
             queue_id: 0,
