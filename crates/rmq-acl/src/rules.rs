@@ -1,0 +1,176 @@
+//! Compiled ACL 1.0 rules and the decision (Java 5.3.1 `PlainPermissionManager.validate` +
+//! `PlainPermissionChecker.check`; docs/broker/acl.md#decisions).
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+use crate::address::AddressPattern;
+use crate::file::{AccountConfig, AclFile};
+use crate::perm::Perm;
+use crate::resource::{self, Request, ADMIN_CODES, RETRY_PREFIX, TRACE_TOPIC};
+use crate::sign::{self, ACCESS_KEY};
+use crate::{AclError, Denied};
+
+/// One account, compiled.
+#[derive(Debug, Clone)]
+pub struct Account {
+    pub access_key: String,
+    secret_key: String,
+    pub white: AddressPattern,
+    pub admin: bool,
+    pub default_topic: Perm,
+    pub default_group: Perm,
+    /// Topics by name, groups by retry topic (`%RETRY%G`).
+    pub perms: HashMap<String, Perm>,
+}
+
+/// Java's key length rule: longer than 6 characters.
+const MIN_KEY_LEN: usize = 6;
+
+impl Account {
+    pub fn compile(c: &AccountConfig) -> Result<Account, AclError> {
+        let (Some(ak), Some(sk)) = (c.access_key.as_deref(), c.secret_key.as_deref()) else {
+            return Err(AclError::Account {
+                access_key: c.access_key.clone().unwrap_or_default(),
+                why: "accessKey and secretKey are required".into(),
+            });
+        };
+        if ak.chars().count() <= MIN_KEY_LEN || sk.chars().count() <= MIN_KEY_LEN {
+            return Err(AclError::Account {
+                access_key: ak.to_string(),
+                why: "accessKey and secretKey must be longer than 6 characters".into(),
+            });
+        }
+        let mut perms = HashMap::new();
+        for (list, is_topic) in [(&c.group_perms, false), (&c.topic_perms, true)] {
+            for entry in list {
+                let items: Vec<&str> = entry.split('=').filter(|s| !s.is_empty()).collect();
+                let [name, perm] = items.as_slice() else {
+                    return Err(AclError::Account {
+                        access_key: ak.to_string(),
+                        why: format!("`{entry}` is not Resource=Perm"),
+                    });
+                };
+                let name = name.trim();
+                let key = if is_topic {
+                    name.to_string()
+                } else {
+                    resource::retry_topic(name)
+                };
+                perms.insert(key, Perm::parse(Some(perm)));
+            }
+        }
+        Ok(Account {
+            access_key: ak.to_string(),
+            secret_key: sk.to_string(),
+            white: AddressPattern::parse(c.white_remote_address.as_deref().unwrap_or(""))?,
+            admin: c.admin,
+            default_topic: Perm::parse(c.default_topic_perm.as_deref()),
+            default_group: Perm::parse(c.default_group_perm.as_deref()),
+            perms,
+        })
+    }
+
+    pub fn secret_key(&self) -> &str {
+        &self.secret_key
+    }
+}
+
+/// Every file's rules, compiled: what a broker checks requests against.
+#[derive(Debug, Clone, Default)]
+pub struct AclRules {
+    pub global_white: Vec<AddressPattern>,
+    pub accounts: HashMap<String, Account>,
+}
+
+impl AclRules {
+    /// Compiles files in order; an access key defined again in a later file is ignored (with a
+    /// warning in the returned list), as Java does. Any invalid entry fails the whole set.
+    pub fn compile<'a>(
+        files: impl IntoIterator<Item = (&'a str, &'a AclFile)>,
+    ) -> Result<(AclRules, Vec<String>), AclError> {
+        let mut rules = AclRules::default();
+        let mut warnings = Vec::new();
+        for (name, file) in files {
+            for w in &file.global_white_remote_addresses {
+                rules.global_white.push(AddressPattern::parse(w)?);
+            }
+            for c in &file.accounts {
+                let a = Account::compile(c)?;
+                if rules.accounts.contains_key(&a.access_key) {
+                    warnings.push(format!(
+                        "accessKey {} is defined again in {name}; the first one wins",
+                        a.access_key
+                    ));
+                    continue;
+                }
+                rules.accounts.insert(a.access_key.clone(), a);
+            }
+        }
+        Ok((rules, warnings))
+    }
+
+    /// The decision for one request from `remote`.
+    pub fn check(&self, req: &Request<'_>, remote: IpAddr) -> Result<(), Denied> {
+        // Java parses before it validates: an unreadable request is refused even from a white address.
+        // A request without ext fields is not parsed (Java: extFields == null).
+        let needed = if req.fields.is_empty() {
+            Vec::new()
+        } else {
+            resource::needed(req)?
+        };
+        if self.global_white.iter().any(|p| p.matches(remote)) {
+            return Ok(());
+        }
+        let Some(ak) = req.fields.get(ACCESS_KEY) else {
+            return Err(Denied::new("No accessKey is configured"));
+        };
+        let Some(account) = self.accounts.get(ak) else {
+            return Err(Denied::new(format!("No acl config for {ak}")));
+        };
+        if account.white.matches(remote) {
+            return Ok(());
+        }
+        if !sign::verify_request(req, &account.secret_key) {
+            return Err(Denied::new(format!("Check signature failed for accessKey={ak}")));
+        }
+        let mut needed_map: HashMap<String, Perm> = HashMap::new();
+        for (res, perm) in needed {
+            needed_map.insert(res, perm);
+        }
+        if needed_map.get(TRACE_TOPIC) == Some(&Perm::PUB) {
+            return Ok(());
+        }
+        if account.admin {
+            return Ok(());
+        }
+        if ADMIN_CODES.contains(&req.code) {
+            return Err(Denied::new(format!(
+                "Need admin permission for request code={}, but accessKey={ak} is not",
+                req.code
+            )));
+        }
+        for (res, needed) in &needed_map {
+            let is_group = res.starts_with(RETRY_PREFIX);
+            let (owned, prefix) = match account.perms.get(res) {
+                Some(p) => (*p, "No permission for"),
+                None => (
+                    if is_group {
+                        account.default_group
+                    } else {
+                        account.default_topic
+                    },
+                    "No default permission for",
+                ),
+            };
+            if !Perm::allows(owned, *needed) {
+                let what = match res.strip_prefix(RETRY_PREFIX) {
+                    Some(g) => format!("group:{g}"),
+                    None => format!("topic:{res}"),
+                };
+                return Err(Denied::new(format!("{prefix} {what}")));
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,208 @@
+//! The request signature of the official clients' `AclClientRPCHook` (docs/broker/acl.md#signature).
+//!
+//! The client adds `AccessKey` (and `SecurityToken` when it has one) to the request's ext fields,
+//! then signs the concatenation of every ext field's *value* in key order (without `Signature`),
+//! followed by the body: `Base64(HmacSHA1(secretKey, content))`, put in `Signature`.
+//! Java: `acl/.../common/AclClientRPCHook.java`, `AclUtils.combineRequestContent`, `AclSigner`.
+
+use std::collections::HashMap;
+
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine as _;
+use hmac::{Hmac, KeyInit, Mac};
+use sha1::Sha1;
+
+/// HMAC-SHA1 from RustCrypto: its SHA-1 uses the CPU's SHA extensions (x86 SHA-NI, ARMv8 SHA)
+/// when present, detected at run time, where ring's SHA-1 is portable code. The signature covers
+/// the whole body, so this is most of what ACL costs per message (BENCHMARKS.md, "ACL cost").
+type HmacSha1 = Hmac<Sha1>;
+
+fn mac(secret: &str, content: &[u8]) -> HmacSha1 {
+    // HMAC takes a key of any length (longer ones are hashed): new_from_slice cannot fail.
+    let mut m = match HmacSha1::new_from_slice(secret.as_bytes()) {
+        Ok(m) => m,
+        Err(_) => unreachable!("HMAC accepts keys of every length"),
+    };
+    m.update(content);
+    m
+}
+
+/// Ext field carrying the access key.
+pub const ACCESS_KEY: &str = "AccessKey";
+/// Ext field carrying the signature.
+pub const SIGNATURE: &str = "Signature";
+/// Ext field carrying the optional security token (signed like any other field).
+pub const SECURITY_TOKEN: &str = "SecurityToken";
+/// The QUERY_MESSAGE flag clients up to 4.9.3 left out of the signature.
+pub const UNIQUE_KEY_QUERY: &str = rmq_protocol::header::UNIQUE_KEY_QUERY;
+/// `MQVersion.Version.V4_9_3.ordinal()`: requests of this version or older signed without
+/// [`UNIQUE_KEY_QUERY`] (Java 5.x `PlainAccessResource.parse`).
+pub const V4_9_3: i32 = 399;
+
+/// What a client signs with.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Credentials {
+    pub access_key: String,
+    pub secret_key: String,
+    pub security_token: Option<String>,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The secret never reaches a log line.
+        f.debug_struct("Credentials")
+            .field("access_key", &self.access_key)
+            .field("secret_key", &"<redacted>")
+            .field(
+                "security_token",
+                &self.security_token.as_ref().map(|_| "<redacted>"),
+            )
+            .finish()
+    }
+}
+
+impl Credentials {
+    pub fn new(access_key: impl Into<String>, secret_key: impl Into<String>) -> Self {
+        Self {
+            access_key: access_key.into(),
+            secret_key: secret_key.into(),
+            security_token: None,
+        }
+    }
+}
+
+/// The bytes a signature covers: the values of `fields` in key order, `skip` left out, then
+/// `body`. Keys compare as Java's `TreeMap<String,_>` does for the ASCII names the protocol uses.
+pub fn content<'a>(
+    fields: impl IntoIterator<Item = (&'a str, &'a str)>,
+    body: &[u8],
+    skip: impl Fn(&str) -> bool,
+) -> Vec<u8> {
+    let mut sorted: Vec<(&str, &str)> = fields.into_iter().filter(|(k, _)| !skip(k)).collect();
+    sorted.sort_unstable_by(|a, b| java_cmp(a.0, b.0));
+    let mut out = Vec::with_capacity(sorted.iter().map(|(_, v)| v.len()).sum::<usize>() + body.len());
+    for (_, v) in sorted {
+        out.extend_from_slice(v.as_bytes());
+    }
+    out.extend_from_slice(body);
+    out
+}
+
+/// Java's `String.compareTo`: UTF-16 code units, which is byte order for everything below
+/// U+D800 and differs only for supplementary characters.
+fn java_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    a.encode_utf16().cmp(b.encode_utf16())
+}
+
+/// `Base64(HmacSHA1(secret, content))`.
+pub fn sign(content: &[u8], secret: &str) -> String {
+    BASE64.encode(mac(secret, content).finalize().into_bytes())
+}
+
+/// Whether `signature` is the signature of `content` under `secret`, compared in constant time
+/// (the MAC is recomputed and checked by `Mac::verify_slice`, never compared as strings).
+pub fn verify(content: &[u8], secret: &str, signature: &str) -> bool {
+    let Ok(tag) = BASE64.decode(signature.as_bytes()) else {
+        return false;
+    };
+    mac(secret, content).verify_slice(&tag).is_ok()
+}
+
+/// Signs a request in place as `AclClientRPCHook.doBeforeRequest` does.
+pub fn sign_fields(fields: &mut HashMap<String, String>, body: &[u8], creds: &Credentials) {
+    fields.insert(ACCESS_KEY.to_string(), creds.access_key.clone());
+    if let Some(token) = &creds.security_token {
+        fields.insert(SECURITY_TOKEN.to_string(), token.clone());
+    }
+    fields.remove(SIGNATURE);
+    let signed = content(fields.iter().map(|(k, v)| (k.as_str(), v.as_str())), body, |_| {
+        false
+    });
+    fields.insert(SIGNATURE.to_string(), sign(&signed, &creds.secret_key));
+}
+
+/// Whether `req` carries the signature of its own content under `secret` (both ACL generations
+/// check requests this way; a missing `Signature` never verifies).
+pub fn verify_request(req: &crate::Request<'_>, secret: &str) -> bool {
+    let content = request_content(req.fields, req.body, req.version);
+    let signature = req.fields.get(SIGNATURE).map(String::as_str).unwrap_or("");
+    verify(&content, secret, signature)
+}
+
+/// The content the broker checks a request's signature against (Java 5.x
+/// `PlainAccessResource.parse`): every field but `Signature`, and `_UNIQUE_KEY_QUERY` only from
+/// clients newer than 4.9.3.
+pub fn request_content(fields: &HashMap<String, String>, body: &[u8], version: i32) -> Vec<u8> {
+    content(fields.iter().map(|(k, v)| (k.as_str(), v.as_str())), body, |k| {
+        k == SIGNATURE || (version <= V4_9_3 && k == UNIQUE_KEY_QUERY)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn matches_java_hmac_sha1() {
+        // HmacSHA1(key="key", "The quick brown fox jumps over the lazy dog") is the RFC 2104
+        // example de7c9b85b8b78aa6bc8a7a36f70a90701c9db4d9.
+        let s = sign(b"The quick brown fox jumps over the lazy dog", "key");
+        assert_eq!(s, "3nybhbi3iqa8ino29wqQcBydtNk=");
+        assert!(verify(b"The quick brown fox jumps over the lazy dog", "key", &s));
+        assert!(!verify(
+            b"The quick brown fox jumps over the lazy dog.",
+            "key",
+            &s
+        ));
+        assert!(!verify(b"The quick brown fox jumps over the lazy dog", "kez", &s));
+        assert!(!verify(b"x", "key", "not base64!"));
+    }
+
+    #[test]
+    fn sign_fields_round_trips_through_request_content() {
+        let mut f = HashMap::new();
+        f.insert("topic".to_string(), "T".to_string());
+        f.insert("b".to_string(), "T".to_string());
+        f.insert("a".to_string(), "G".to_string());
+        let creds = Credentials::new("rocketmq2", "12345678");
+        sign_fields(&mut f, b"body", &creds);
+        let c = request_content(&f, b"body", 500);
+        // AccessKey < a < b < topic, then the body.
+        assert_eq!(c, b"rocketmq2GTTbody");
+        assert!(verify(&c, "12345678", &f[SIGNATURE]));
+        // A changed value breaks it; so does another body.
+        let mut g = f.clone();
+        g.insert("topic".into(), "U".into());
+        assert!(!verify(
+            &request_content(&g, b"body", 500),
+            "12345678",
+            &f[SIGNATURE]
+        ));
+        assert!(!verify(
+            &request_content(&f, b"bodx", 500),
+            "12345678",
+            &f[SIGNATURE]
+        ));
+    }
+
+    #[test]
+    fn key_order_is_javas() {
+        let c = content(
+            [("b", "2"), ("AccessKey", "k"), ("a", "1"), ("Z", "z")],
+            b"",
+            |_| false,
+        );
+        // 'A' < 'Z' < 'a' < 'b' in UTF-16 and byte order alike.
+        assert_eq!(c, b"kz12");
+    }
+
+    #[test]
+    fn unique_key_query_left_out_only_for_old_clients() {
+        let mut f = HashMap::new();
+        f.insert(UNIQUE_KEY_QUERY.to_string(), "true".to_string());
+        f.insert("topic".to_string(), "T".to_string());
+        assert_eq!(request_content(&f, b"", V4_9_3), b"T");
+        // '_' (0x5F) sorts before 't'.
+        assert_eq!(request_content(&f, b"", V4_9_3 + 1), b"trueT");
+    }
+}
