@@ -41,6 +41,8 @@ pub mod request_code {
     pub const DELETE_ACL_CONFIG: i32 = 51;
     pub const GET_BROKER_CLUSTER_ACL_INFO: i32 = 52;
     pub const UPDATE_GLOBAL_WHITE_ADDRS_CONFIG: i32 = 53;
+    /// 4.9 only (5.x dropped it).
+    pub const GET_BROKER_CLUSTER_ACL_CONFIG: i32 = 54;
     pub const PUT_KV_CONFIG: i32 = 100;
     pub const GET_KV_CONFIG: i32 = 101;
     pub const DELETE_KV_CONFIG: i32 = 102;
@@ -201,6 +203,7 @@ pub mod request_code {
             DELETE_ACL_CONFIG => Some("DELETE_ACL_CONFIG"),
             GET_BROKER_CLUSTER_ACL_INFO => Some("GET_BROKER_CLUSTER_ACL_INFO"),
             UPDATE_GLOBAL_WHITE_ADDRS_CONFIG => Some("UPDATE_GLOBAL_WHITE_ADDRS_CONFIG"),
+            GET_BROKER_CLUSTER_ACL_CONFIG => Some("GET_BROKER_CLUSTER_ACL_CONFIG"),
             PUT_KV_CONFIG => Some("PUT_KV_CONFIG"),
             GET_KV_CONFIG => Some("GET_KV_CONFIG"),
             DELETE_KV_CONFIG => Some("DELETE_KV_CONFIG"),

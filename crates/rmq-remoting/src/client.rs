@@ -23,6 +23,17 @@ pub trait RpcHook: Send + Sync + 'static {
     fn after_response(&self, _addr: &str, _request: &RemotingCommand, _response: &RemotingCommand) {}
 }
 
+/// Signs every outgoing request with ACL credentials, as the Java clients' `AclClientRPCHook`
+/// does (docs/broker/acl.md#signature).
+pub struct SignRequests(pub rmq_acl::Credentials);
+
+impl RpcHook for SignRequests {
+    fn before_request(&self, _addr: &str, request: &mut RemotingCommand) {
+        let body = request.body.clone();
+        rmq_acl::sign::sign_fields(&mut request.ext_fields, &body, &self.0);
+    }
+}
+
 type Slot = Arc<tokio::sync::Mutex<Option<Channel>>>;
 
 /// A pool of connections keyed by `host:port`.

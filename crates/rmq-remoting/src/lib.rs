@@ -7,8 +7,9 @@
 //! - [`server`]: accept loop (with TLS: first-byte sniffing beside it), one reader task per
 //!   connection, requests handed to a [`RequestHandler`].
 //! - [`client`]: a pool of [`Channel`]s keyed by address, connecting on demand, with RPC hooks.
-//! - [`tls`]: the `tls.*` settings, server first-byte sniffing (permissive/enforcing) and the
-//!   client connector (rustls with the ring provider).
+//! - [`tls`]: the `tls.*` settings, server first-byte sniffing (permissive/enforcing), client
+//!   certificates (mutual TLS), encrypted PKCS#8 keys, and the client connector (rustls with the
+//!   ring provider).
 //! - [`error`]: the error type, [`RemotingError`].
 //!
 //! Invariant: a malformed frame closes only the connection it arrived on; every other connection
@@ -22,10 +23,10 @@ pub mod server;
 pub mod tls;
 
 pub use channel::Channel;
-pub use client::{RemotingClient, RpcHook};
+pub use client::{RemotingClient, RpcHook, SignRequests};
 pub use error::RemotingError;
 pub use server::{RequestHandler, Server, ServerHandle, ServerOptions};
-pub use tls::{ClientTls, ServerTls, TlsMode, TlsSettings};
+pub use tls::{ClientAuth, ClientTls, ClientTlsOptions, ServerTls, TlsMode, TlsSettings};
 
 use std::future::Future;
 use std::pin::Pin;
