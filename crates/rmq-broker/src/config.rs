@@ -21,8 +21,11 @@ pub struct BrokerConfig {
     pub listen_port: u16,
     /// `serverChannelMaxIdleTimeSeconds` (120): a connection silent this long is closed; 0 never.
     pub server_channel_max_idle_time_seconds: u64,
-    /// The `tls.*` keys: `tls.server.mode` (permissive) for the listen port, `tls.enable` for the
-    /// broker's own connections to the name servers. The HA port stays plain, as in Java.
+    /// The `tls.*` keys: `tls.server.mode` (permissive) for the listen port, client certificates
+    /// (`tls.server.need.client.auth`, `tls.server.trustCertPath`) and encrypted keys
+    /// (`tls.server.keyPassword`); `tls.enable` and `tls.client.*` for the broker's own
+    /// connections to the name servers (docs/broker/tls.md#keys). The HA port stays plain, as in
+    /// Java.
     pub tls: TlsSettings,
     pub broker_ip1: String,
     pub broker_ip2: String,
@@ -66,6 +69,13 @@ pub struct BrokerConfig {
     pub offset_check_in_slave: bool,
     /// `litePullMessageEnable` (true, 5.x): serve LITE_PULL_MESSAGE.
     pub lite_pull_message_enable: bool,
+    /// `aclEnable`: check every request against ACL 1.0 rules (docs/broker/acl.md).
+    pub acl_enable: bool,
+    /// `rocketmqHome` (default: the `ROCKETMQ_HOME` environment variable): where
+    /// `conf/plain_acl.yml` and `conf/acl/*.yml` are read from.
+    pub rocketmq_home: Option<PathBuf>,
+    /// ACL 2.0: `authenticationEnabled`, `authorizationEnabled` and the other `AuthConfig` keys.
+    pub auth: rmq_acl::v2::AuthSettings,
     /// `enableMixedMessageType` (false, 5.x): allow topics with `message.type=MIXED`.
     pub enable_mixed_message_type: bool,
     /// `sendMessageThreadPoolNums`: sends processed at once (the permits of the send queue).
@@ -133,6 +143,11 @@ impl Default for BrokerConfig {
             offset_check_in_slave: false,
             enable_mixed_message_type: false,
             lite_pull_message_enable: true,
+            acl_enable: false,
+            auth: rmq_acl::v2::AuthSettings::default(),
+            rocketmq_home: std::env::var_os("ROCKETMQ_HOME")
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from),
             send_message_thread_pool_nums: 1,
             send_thread_pool_queue_capacity: 10_000,
             wait_time_mills_in_send_queue: 200,
@@ -253,6 +268,9 @@ impl BrokerConfig {
             "offsetCheckInSlave" => self.offset_check_in_slave = b(v),
             "enableMixedMessageType" => self.enable_mixed_message_type = b(v),
             "litePullMessageEnable" => self.lite_pull_message_enable = b(v),
+            "aclEnable" => self.acl_enable = b(v),
+            k if self.auth.apply(k, v) => {}
+            "rocketmqHome" => self.rocketmq_home = Some(PathBuf::from(v.trim())),
             "sendMessageThreadPoolNums" => return num(k, v, &mut self.send_message_thread_pool_nums),
             "sendThreadPoolQueueCapacity" => return num(k, v, &mut self.send_thread_pool_queue_capacity),
             "waitTimeMillsInSendQueue" => return num(k, v, &mut self.wait_time_mills_in_send_queue),

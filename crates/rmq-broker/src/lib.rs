@@ -27,6 +27,7 @@
 //! Request path: socket → `rmq_remoting` channel → [`processor::Processor::handle`] → a handler
 //! that validates the header → `rmq_store::MessageStore` → response on the same channel.
 
+pub mod acl;
 pub mod clients;
 pub mod config;
 pub use rmq_filter as filter;
@@ -80,6 +81,9 @@ pub enum BrokerError {
     /// A slave's metadata sync: the master's body does not parse.
     #[error("bad body from master: {0}")]
     MasterBody(#[source] rmq_protocol::WireError),
+    /// The ACL files (`aclEnable=true`) that do not load.
+    #[error("acl: {0}")]
+    Acl(#[from] rmq_acl::AclError),
     #[error("store: {0}")]
     Store(#[from] rmq_store::StoreError),
     #[error("remoting: {0}")]
@@ -132,6 +136,10 @@ pub struct BrokerState {
     /// Where every part of the broker reads time (`config.store.clock`, the system clock unless
     /// a test set a manual one).
     pub clock: Clock,
+    /// ACL 1.0 rules when `aclEnable=true`.
+    pub acl: Option<acl::AclService>,
+    /// ACL 2.0 users and policies when `authenticationEnabled` or `authorizationEnabled`.
+    pub auth: Option<rmq_acl::v2::AuthService>,
 }
 
 /// A running broker. Dropping it stops its background tasks and its server (what
@@ -304,7 +312,17 @@ pub(crate) fn load_state(
     namesrv_tls: Option<rmq_remoting::ClientTls>,
 ) -> Result<BrokerState, BrokerError> {
     let clock = config.store.clock.clone();
+    let acl = open_acl(&config)?;
+    let auth = open_auth(&config)?;
+    let namesrv = match config.auth.inner_credentials()? {
+        Some(creds) => RemotingClient::new()
+            .with_tls(namesrv_tls)
+            .with_hook(Arc::new(rmq_remoting::SignRequests(creds))),
+        None => RemotingClient::new().with_tls(namesrv_tls),
+    };
     Ok(BrokerState {
+        acl,
+        auth,
         addr: config.advertised_addr(config.listen_port),
         store,
         topics: topic::TopicTable::load(&config)?,
@@ -313,7 +331,7 @@ pub(crate) fn load_state(
         clients: clients::ClientRegistry::new(clock.clone()),
         pull_waiters: long_poll::PullWaiters::new(config.max_held_pulls),
         locks: locks::RebalanceLocks::new(locks::LOCK_MAX_LIVE, clock.clone()),
-        namesrv: RemotingClient::new().with_tls(namesrv_tls),
+        namesrv,
         transactions: transaction::TransactionService::new(&config),
         schedule: schedule::ScheduleService::load(&config)?,
         send_queue: send_queue::SendQueue::new(&config),
@@ -322,6 +340,33 @@ pub(crate) fn load_state(
         config,
         clock,
     })
+}
+
+/// The ACL rules when `aclEnable=true`; they must load for the broker to start.
+fn open_acl(config: &BrokerConfig) -> Result<Option<acl::AclService>, BrokerError> {
+    if !config.acl_enable {
+        return Ok(None);
+    }
+    let Some(home) = config.rocketmq_home.clone() else {
+        return Err(BrokerError::Config(
+            "aclEnable=true needs rocketmqHome (or ROCKETMQ_HOME) to find conf/plain_acl.yml".into(),
+        ));
+    };
+    Ok(Some(acl::AclService::open(home)?))
+}
+
+/// The ACL 2.0 users and policies when `authenticationEnabled` or `authorizationEnabled`.
+fn open_auth(config: &BrokerConfig) -> Result<Option<rmq_acl::v2::AuthService>, BrokerError> {
+    if !config.auth.enabled() {
+        return Ok(None);
+    }
+    let default_dir = config.store.store_path_root_dir.join("config").join("auth");
+    Ok(Some(rmq_acl::v2::AuthService::open(
+        config.auth.clone(),
+        config.broker_cluster_name.clone(),
+        default_dir,
+        config.rocketmq_home.as_deref(),
+    )?))
 }
 
 /// Start step 6: serves requests on the bound listener.
@@ -351,6 +396,9 @@ async fn spawn_services(
     }));
     background.push(tokio::spawn(flush_offsets_periodically(state.clone())));
     background.push(tokio::spawn(expire_clients_periodically(state.clone())));
+    if state.acl.is_some() {
+        background.push(tokio::spawn(acl::watch(state.clone())));
+    }
     register::register_all(state, false).await;
     background.push(tokio::spawn(register_periodically(state.clone())));
     if state.config.is_master() {

@@ -26,6 +26,11 @@ pub struct NamesrvConfig {
     pub server_channel_max_idle_time_seconds: u64,
     /// The `tls.*` keys (`tls.server.mode` permissive by default, as Java).
     pub tls: TlsSettings,
+    /// ACL 2.0 (`authenticationEnabled`, `authorizationEnabled`, ...; rmq checks the name
+    /// server's own requests too, which Apache RocketMQ's name server does not).
+    pub auth: rmq_acl::v2::AuthSettings,
+    /// `clusterName`: the `Cluster:` resource of cluster-wide requests (DefaultCluster).
+    pub cluster_name: String,
 }
 
 impl Default for NamesrvConfig {
@@ -42,6 +47,8 @@ impl Default for NamesrvConfig {
             broker_channel_expired_ms: 120_000,
             server_channel_max_idle_time_seconds: 120,
             tls: TlsSettings::default(),
+            auth: rmq_acl::v2::AuthSettings::default(),
+            cluster_name: "DefaultCluster".into(),
         }
     }
 }
@@ -65,6 +72,8 @@ impl NamesrvConfig {
                     self.server_channel_max_idle_time_seconds = v.trim().parse().map_err(|_| bad())?
                 }
                 k if k.starts_with("tls.") && self.tls.apply(k, v) => {}
+                "clusterName" => self.cluster_name = v.trim().to_string(),
+                k if self.auth.apply(k, v) => {}
                 _ => tracing::debug!(key = %k, "ignoring unknown namesrv config key"),
             }
         }

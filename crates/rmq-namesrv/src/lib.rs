@@ -26,6 +26,9 @@ pub use config::NamesrvConfig;
 pub enum NamesrvError {
     #[error("config: {0}")]
     Config(String),
+    /// ACL 2.0 metadata that does not load.
+    #[error("acl: {0}")]
+    Acl(#[from] rmq_acl::AclError),
     /// The KV config file does not parse.
     #[error("{}: {source}", path.display())]
     Metadata {
@@ -49,6 +52,33 @@ pub struct NameServerState {
     pub config: NamesrvConfig,
     pub routes: route::RouteTable,
     pub kv: kv::KvConfig,
+    /// ACL 2.0 users and policies when `authenticationEnabled` or `authorizationEnabled`.
+    pub auth: Option<rmq_acl::v2::AuthService>,
+}
+
+/// The ACL 2.0 service; users and ACLs under `authConfigPath`, else `auth/` beside the KV file.
+fn open_auth(config: &NamesrvConfig) -> Result<Option<rmq_acl::v2::AuthService>, NamesrvError> {
+    if !config.auth.enabled() {
+        return Ok(None);
+    }
+    let default_dir = match (&config.auth.config_path, &config.kv_config_path) {
+        (Some(p), _) => p.clone(),
+        (None, Some(kv)) => kv
+            .parent()
+            .map_or_else(|| std::path::PathBuf::from("auth"), |d| d.join("auth")),
+        (None, None) => {
+            return Err(NamesrvError::Config(
+                "ACL 2.0 on a name server without kvConfigPath needs authConfigPath".into(),
+            ))
+        }
+    };
+    let service = rmq_acl::v2::AuthService::open(
+        config.auth.clone(),
+        config.cluster_name.clone(),
+        default_dir,
+        None,
+    )?;
+    Ok(Some(service))
 }
 
 /// A running name server.
@@ -62,10 +92,12 @@ impl NameServer {
     /// Loads the KV config, binds `listenPort` and starts the liveness scan.
     pub async fn start(config: NamesrvConfig) -> Result<NameServer, NamesrvError> {
         let kv = kv::KvConfig::load(config.kv_config_path.clone())?;
+        let auth = open_auth(&config)?;
         let state = Arc::new(NameServerState {
             config,
             routes: route::RouteTable::new(),
             kv,
+            auth,
         });
         let bind = format!("{}:{}", state.config.listen_addr, state.config.listen_port);
         let options = ServerOptions::with_max_idle_seconds(state.config.server_channel_max_idle_time_seconds)

@@ -59,7 +59,15 @@ macro_rules! header {
 
 impl Processor {
     fn dispatch(&self, channel: &Channel, req: &RemotingCommand) -> RemotingCommand {
+        if let Some(auth) = &self.state.auth {
+            if let Err(denied) = auth.check(req, channel.peer_addr().ip()) {
+                return error(req, code::NO_PERMISSION, denied.reason);
+            }
+        }
         match req.code {
+            c if rmq_acl::v2::admin::CODES.contains(&c) => {
+                rmq_acl::v2::admin::handle(self.state.auth.as_ref(), req)
+            }
             rc::REGISTER_BROKER => self.register_broker(channel, req),
             rc::UNREGISTER_BROKER => self.unregister_broker(req),
             rc::QUERY_DATA_VERSION => self.query_data_version(req),

@@ -2,6 +2,7 @@
 //! return a response; a header that fails to parse gets `SYSTEM_ERROR` with a remark naming the
 //! field, an unknown code gets `REQUEST_CODE_NOT_SUPPORTED`.
 
+mod acl;
 mod admin;
 mod client_config;
 mod consumer;
@@ -95,6 +96,16 @@ pub(crate) use header;
 impl Processor {
     async fn dispatch(&self, channel: &Channel, req: &RemotingCommand) -> Option<RemotingCommand> {
         let s = &*self.state;
+        if let Some(acl) = &s.acl {
+            if let Err(denied) = acl.check(req, channel.peer_addr().ip()) {
+                return Some(error(req, code::NO_PERMISSION, denied.reason));
+            }
+        }
+        if let Some(auth) = &s.auth {
+            if let Err(denied) = auth.check(req, channel.peer_addr().ip()) {
+                return Some(error(req, code::NO_PERMISSION, denied.reason));
+            }
+        }
         let resp = match req.code {
             rc::SEND_MESSAGE | rc::SEND_MESSAGE_V2 | rc::SEND_BATCH_MESSAGE => {
                 match s.send_queue.enter(&s.store, std::time::Instant::now()).await {
@@ -158,6 +169,12 @@ impl Processor {
             }
             rc::GET_ALL_DELAY_OFFSET => retry::all_delay_offset(s, req),
             rc::QUERY_MESSAGE => query::query_message(s, req),
+            rc::UPDATE_AND_CREATE_ACL_CONFIG => acl::update_account(s, req),
+            rc::DELETE_ACL_CONFIG => acl::delete_account(s, req),
+            rc::GET_BROKER_CLUSTER_ACL_INFO => acl::version_info(s, req),
+            rc::UPDATE_GLOBAL_WHITE_ADDRS_CONFIG => acl::update_global_white(s, req),
+            rc::GET_BROKER_CLUSTER_ACL_CONFIG => acl::cluster_config(s, req),
+            c if rmq_acl::v2::admin::CODES.contains(&c) => rmq_acl::v2::admin::handle(s.auth.as_ref(), req),
             rc::DELETE_EXPIRED_COMMITLOG => admin::delete_expired_commit_log(s, req),
             other => error(
                 req,
