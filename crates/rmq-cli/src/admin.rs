@@ -10,10 +10,14 @@ use rmq_protocol::codes::response_code;
 use rmq_protocol::time::{civil_from_days, days_from_civil};
 
 #[derive(Args, Clone)]
-pub struct NamesrvOpt {
+pub(crate) struct NamesrvOpt {
     /// Name server address list, `host:9876;host2:9876` (or env NAMESRV_ADDR).
     #[arg(short = 'n', long = "namesrvAddr")]
     namesrv: Option<String>,
+    #[command(flatten)]
+    acl: crate::credentials::AclArgs,
+    #[command(flatten)]
+    tls: crate::tls_args::TlsArgs,
 }
 
 #[derive(Subcommand)]
@@ -128,9 +132,47 @@ pub enum AdminCommand {
         #[arg(short = 'i', long = "msgId")]
         msg_id: String,
     },
+    #[command(flatten)]
+    Acl(crate::admin_acl::AclCommand),
+    #[command(flatten)]
+    Auth(crate::admin_auth::AuthCommand),
 }
 
-fn admin(ns: &NamesrvOpt) -> anyhow::Result<Admin> {
+/// `-b brokerAddr` or `-c clusterName`, as the ACL verbs take them.
+#[derive(Args, Clone)]
+pub(crate) struct BrokerTarget {
+    #[command(flatten)]
+    pub(crate) ns: NamesrvOpt,
+    /// One broker, `host:port`.
+    #[arg(short = 'b', long = "brokerAddr")]
+    broker_addr: Option<String>,
+    /// Every broker of this cluster.
+    #[arg(short = 'c', long = "clusterName")]
+    cluster: Option<String>,
+}
+
+impl BrokerTarget {
+    /// The one broker, or the masters of the cluster (the 4.9 ACL verbs).
+    pub(crate) async fn masters(&self, admin: &Admin, verb: &str) -> anyhow::Result<Vec<String>> {
+        self.resolve(admin, verb, true).await
+    }
+
+    /// The one broker, or every broker of the cluster, slaves too (the 5.x auth verbs).
+    pub(crate) async fn brokers(&self, admin: &Admin, verb: &str) -> anyhow::Result<Vec<String>> {
+        self.resolve(admin, verb, false).await
+    }
+
+    async fn resolve(&self, admin: &Admin, verb: &str, masters_only: bool) -> anyhow::Result<Vec<String>> {
+        match (&self.broker_addr, &self.cluster) {
+            (Some(addr), _) => Ok(vec![addr.clone()]),
+            (None, Some(cluster)) if masters_only => Ok(admin.cluster_masters(cluster).await?),
+            (None, Some(cluster)) => Ok(admin.cluster_brokers(cluster).await?),
+            (None, None) => bail!("{verb} needs -b brokerAddr or -c clusterName"),
+        }
+    }
+}
+
+pub(crate) fn admin(ns: &NamesrvOpt) -> anyhow::Result<Admin> {
     let addr = ns
         .namesrv
         .clone()
@@ -142,6 +184,8 @@ fn admin(ns: &NamesrvOpt) -> anyhow::Result<Admin> {
             .map(|s| s.trim().to_string())
             .filter(|s| !s.is_empty())
             .collect(),
+        credentials: ns.acl.credentials(),
+        tls: ns.tls.client_tls()?,
         ..ClientConfig::default()
     };
     Ok(Admin::new(config))
@@ -298,6 +342,8 @@ pub async fn run(cmd: AdminCommand) -> anyhow::Result<()> {
             let result = admin(&ns)?.resend_from_dlq(&msg_id).await?;
             println!("{result}");
         }
+        AdminCommand::Acl(cmd) => crate::admin_acl::run(cmd).await?,
+        AdminCommand::Auth(cmd) => crate::admin_auth::run(cmd).await?,
     }
     Ok(())
 }

@@ -85,9 +85,10 @@ pub struct ProduceArgs {
     /// Send timeout in milliseconds (retries included).
     #[arg(long, default_value_t = 3000)]
     timeout_ms: u64,
-    /// Connect over TLS (trusting any server certificate), as Java's `-Dtls.enable=true`.
-    #[arg(long)]
-    tls: bool,
+    #[command(flatten)]
+    tls: crate::tls_args::TlsArgs,
+    #[command(flatten)]
+    acl: crate::credentials::AclArgs,
 }
 
 #[derive(Args, Debug)]
@@ -117,9 +118,10 @@ pub struct ConsumeArgs {
     /// Report interval in seconds.
     #[arg(long, default_value_t = 1.0)]
     interval: f64,
-    /// Connect over TLS (trusting any server certificate), as Java's `-Dtls.enable=true`.
-    #[arg(long)]
-    tls: bool,
+    #[command(flatten)]
+    tls: crate::tls_args::TlsArgs,
+    #[command(flatten)]
+    acl: crate::credentials::AclArgs,
 }
 
 pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
@@ -129,12 +131,17 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
     }
 }
 
-fn client_config(namesrv: Option<String>, use_tls: bool) -> anyhow::Result<ClientConfig> {
+fn client_config(
+    namesrv: Option<String>,
+    tls: &crate::tls_args::TlsArgs,
+    acl: &crate::credentials::AclArgs,
+) -> anyhow::Result<ClientConfig> {
     let addr = namesrv
         .or_else(|| std::env::var("NAMESRV_ADDR").ok())
         .context("no name server address: use -n host:9876 or set NAMESRV_ADDR")?;
     let config = ClientConfig {
-        use_tls,
+        tls: tls.client_tls()?,
+        credentials: acl.credentials(),
         ..ClientConfig::with_namesrv(&addr)
     };
     if config.namesrv_addr.is_empty() {
@@ -412,7 +419,7 @@ async fn produce(args: ProduceArgs) -> anyhow::Result<()> {
         bail!("--mode oneway sends single messages only (no oneway batch in RocketMQ)");
     }
     let tick = interval(args.interval)?;
-    let mut config = client_config(args.namesrv.clone(), args.tls)?;
+    let mut config = client_config(args.namesrv.clone(), &args.tls, &args.acl)?;
     config.send_timeout_ms = args.timeout_ms;
     let limits = Limits::new(args.count, args.duration)?;
     let producer = Producer::new(args.group.clone(), config);
@@ -564,7 +571,7 @@ async fn consume(args: ConsumeArgs) -> anyhow::Result<()> {
     if args.pull_batch < 1 || args.suspend_ms < 0 {
         bail!("--pull-batch must be >= 1 and --suspend-ms >= 0");
     }
-    let config = client_config(args.namesrv.clone(), args.tls)?;
+    let config = client_config(args.namesrv.clone(), &args.tls, &args.acl)?;
     let admin = Admin::new(config);
     let route = admin
         .topic_route(&args.topic)
@@ -612,8 +619,12 @@ async fn consume(args: ConsumeArgs) -> anyhow::Result<()> {
     );
     let limits = Limits::new(args.count, args.duration)?;
     let stats = Arc::new(ConsumeStats::default());
-    let tls = args.tls.then(rmq_remoting::ClientTls::trust_any);
-    let remoting = Arc::new(RemotingClient::new().with_tls(tls));
+    let tls = args.tls.client_tls()?;
+    let remoting = RemotingClient::new().with_tls(tls);
+    let remoting = Arc::new(match args.acl.credentials() {
+        Some(creds) => remoting.with_hook(Arc::new(rmq_client::SignRequests(creds))),
+        None => remoting,
+    });
     let args = Arc::new(args);
     let started = Instant::now();
     let stopper = limits.spawn_stopper();

@@ -46,9 +46,10 @@ pub struct ConsumeArgs {
     /// Exit after this many messages.
     #[arg(long)]
     count: Option<u64>,
-    /// Connect over TLS (trusting any server certificate), as Java's `-Dtls.enable=true`.
-    #[arg(long)]
-    tls: bool,
+    #[command(flatten)]
+    tls: crate::tls_args::TlsArgs,
+    #[command(flatten)]
+    acl: crate::credentials::AclArgs,
 }
 
 thread_local! {
@@ -92,7 +93,8 @@ pub async fn run(args: ConsumeArgs) -> anyhow::Result<()> {
         ..ConsumerConfig::default()
     };
     let client_config = ClientConfig {
-        use_tls: args.tls,
+        tls: args.tls.client_tls()?,
+        credentials: args.acl.credentials(),
         ..ClientConfig::with_namesrv(&addr)
     };
     let consumer = PushConsumer::new(args.group, client_config, config);

@@ -10,15 +10,21 @@
 //! - `chaos`: the fault-injection harness (cluster of child processes, load, report).
 //! - `logging`: stdout + `~/logs/rocketmqlogs/<name>.log`.
 //! - `properties`: Java `.properties` parsing for `-c` files.
+//! - `credentials`, `tls_args`: the `--access-key`/`--secret-key` and `--tls*` flags of the client
+//!   commands.
 
 mod admin;
+mod admin_acl;
+mod admin_auth;
 mod bench;
 mod chaos;
 mod consume;
+mod credentials;
 mod logging;
 mod produce;
 mod properties;
 mod servers;
+mod tls_args;
 
 use clap::{Parser, Subcommand};
 
@@ -94,5 +100,16 @@ fn main() -> std::process::ExitCode {
             eprintln!("error: {e:#}");
             std::process::ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// clap's own consistency checks over every subcommand (unique argument ids, valid
+    /// `requires`, ...), which otherwise fire only when that subcommand is run.
+    #[test]
+    fn the_command_line_is_consistent() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
     }
 }

@@ -19,9 +19,10 @@ pub struct ProduceArgs {
     group: String,
     #[arg(short = 'c', long, default_value_t = 1000)]
     count: u64,
-    /// Connect over TLS (trusting any server certificate), as Java's `-Dtls.enable=true`.
-    #[arg(long)]
-    tls: bool,
+    #[command(flatten)]
+    tls: crate::tls_args::TlsArgs,
+    #[command(flatten)]
+    acl: crate::credentials::AclArgs,
 }
 
 pub async fn run(args: ProduceArgs) -> anyhow::Result<()> {
@@ -35,7 +36,8 @@ pub async fn run(args: ProduceArgs) -> anyhow::Result<()> {
             .map(|s| s.trim().to_string())
             .filter(|s| !s.is_empty())
             .collect(),
-        use_tls: args.tls,
+        tls: args.tls.client_tls()?,
+        credentials: args.acl.credentials(),
         ..ClientConfig::default()
     };
     let producer = Producer::new(args.group, config);

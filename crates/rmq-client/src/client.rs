@@ -7,6 +7,7 @@
 use parking_lot::Mutex;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use rmq_protocol::body::{self, TopicRouteData, MASTER_ID};
@@ -44,10 +45,14 @@ impl Client {
     /// A client with a given id and transport (consumers serve broker → client requests).
     pub fn with_remoting(config: ClientConfig, client_id: String, remoting: RemotingClient) -> Self {
         // As Java's MQClientAPIImpl: one setting for name server and broker connections.
-        let remoting = if config.use_tls {
-            remoting.with_tls(Some(rmq_remoting::ClientTls::trust_any()))
-        } else {
-            remoting
+        let remoting = match (&config.tls, config.use_tls) {
+            (Some(tls), _) => remoting.with_tls(Some(tls.clone())),
+            (None, true) => remoting.with_tls(Some(rmq_remoting::ClientTls::trust_any())),
+            (None, false) => remoting,
+        };
+        let remoting = match &config.credentials {
+            Some(creds) => remoting.with_hook(Arc::new(rmq_remoting::SignRequests(creds.clone()))),
+            None => remoting,
         };
         Client {
             client_id,

@@ -48,6 +48,15 @@ pub struct ClientConfig {
     /// and brokers over TLS, trusting any server certificate as Java's default
     /// `tls.test.mode.enable=true` does. Default false.
     pub use_tls: bool,
+    /// TLS with a trusted CA and/or a client certificate for servers that ask for one
+    /// (`tls.server.need.client.auth`): the Java client's `tls.client.trustCertPath`,
+    /// `tls.client.certPath`, `tls.client.keyPath` and `tls.client.keyPassword`, read when built
+    /// ([`rmq_remoting::ClientTlsOptions::build`], which names a bad file). When set, connections
+    /// use it and TLS whatever `use_tls` says. Default none.
+    pub tls: Option<rmq_remoting::ClientTls>,
+    /// ACL 1.0 credentials: every request is signed as the Java client's `AclClientRPCHook`
+    /// signs it (docs/broker/acl.md#signature). Default none.
+    pub credentials: Option<rmq_acl::Credentials>,
     /// Where the client reads wall time (born timestamps, subscription versions, queue-lock
     /// validity): the system clock, or a manual one in tests.
     pub clock: Clock,
@@ -74,6 +83,8 @@ impl Default for ClientConfig {
             not_available_duration_ms: crate::fault::DEFAULT_NOT_AVAILABLE_DURATION_MS.to_vec(),
             retry_another_broker_when_not_store_ok: false,
             use_tls: false,
+            tls: None,
+            credentials: None,
             clock: Clock::System,
         }
     }

@@ -67,9 +67,11 @@ pub use consumer::{
 pub use error::ClientError;
 pub use message::{Message, MessageExtDisplay, MessageQueue, SendResult, SendStatus};
 pub use producer::Producer;
+pub use rmq_acl::Credentials;
 pub use rmq_protocol::body::{ClusterInfo, TopicConfig, TopicRouteData, TopicStatsTable};
 pub use rmq_protocol::message::MessageExt;
 pub use rmq_protocol::LanguageCode;
+pub use rmq_remoting::{ClientTls, ClientTlsOptions, SignRequests};
 pub use transaction::{
     LocalTransactionState, TransactionListener, TransactionProducer, TransactionSendResult,
 };

@@ -19,7 +19,12 @@ use rmq_protocol::header::{
 use rmq_protocol::message::{self, MessageExt};
 use rmq_protocol::CommandHeader;
 
+mod acl;
+mod auth;
 mod query;
+
+pub use acl::ClusterAclConfig;
+pub use auth::acl_info;
 
 use crate::client::{check, Client, DEFAULT_TIMEOUT};
 use crate::config::ClientConfig;
@@ -360,6 +365,15 @@ const RESET_OFFSET_TIMEOUT: Duration = Duration::from_millis(5000);
 
 /// The master address of every broker of `cluster`.
 fn master_addrs_of_cluster(info: &ClusterInfo, cluster: &str) -> Result<Vec<String>, ClientError> {
+    addrs_of_cluster(info, cluster, true)
+}
+
+/// The addresses of every broker group of `cluster`: the masters, or every member.
+fn addrs_of_cluster(
+    info: &ClusterInfo,
+    cluster: &str,
+    masters_only: bool,
+) -> Result<Vec<String>, ClientError> {
     let names = info
         .cluster_addr_table
         .get(cluster)
@@ -367,7 +381,14 @@ fn master_addrs_of_cluster(info: &ClusterInfo, cluster: &str) -> Result<Vec<Stri
     let mut addrs: Vec<String> = names
         .iter()
         .filter_map(|name| info.broker_addr_table.get(name))
-        .filter_map(|bd| bd.master_addr().map(str::to_owned))
+        .flat_map(|bd| match masters_only {
+            true => bd
+                .master_addr()
+                .map(str::to_owned)
+                .into_iter()
+                .collect::<Vec<_>>(),
+            false => bd.broker_addrs.values().cloned().collect(),
+        })
         .collect();
     addrs.sort();
     Ok(addrs)
