@@ -56,6 +56,10 @@ public final class Servers implements AutoCloseable {
     private final Path logDir;
     private final List<ServerProcess> processes = new ArrayList<>();
     private final Map<String, String> extraBrokerConf;
+    /** Files under {@code <rocketmqHome>/conf/} written before the broker starts (path relative to conf/). */
+    private final Map<String, String> confFiles;
+    /** The RocketMQ home of both servers (conf/ inside), on every target. */
+    private final Path rocketmqHome;
     private String namesrvAddr;
     /** The name server itself (namesrvAddr is the wiretap's once it runs). */
     private String realNamesrvAddr;
@@ -71,11 +75,14 @@ public final class Servers implements AutoCloseable {
     private ServerProcess slaveProcess;
     private int brokerRestarts;
 
-    private Servers(String target, Path tmp, Path logDir, Map<String, String> extraBrokerConf) {
+    private Servers(String target, Path tmp, Path logDir, Map<String, String> extraBrokerConf,
+                    Map<String, String> confFiles) {
         this.target = target;
         this.tmp = tmp;
         this.logDir = logDir;
         this.extraBrokerConf = extraBrokerConf;
+        this.confFiles = confFiles;
+        this.rocketmqHome = tmp.resolve("rocketmq-home");
     }
 
     public static String target() {
@@ -114,6 +121,15 @@ public final class Servers implements AutoCloseable {
      * (in iteration order).
      */
     public static Servers start(String label, Map<String, String> extraBrokerConf) throws Exception {
+        return start(label, extraBrokerConf, Map.of());
+    }
+
+    /**
+     * Like {@link #start(String, Map)}, and writes {@code confFiles} (path relative to {@code <rocketmqHome>/conf}
+     * -> content) before the broker starts.
+     */
+    public static Servers start(String label, Map<String, String> extraBrokerConf, Map<String, String> confFiles)
+        throws Exception {
         String target = target();
         if (!target.equals("rmq") && !target.equals("java") && !target.equals("java5")) {
             throw new IllegalArgumentException("rmq.target must be 'rmq', 'java' or 'java5', got '" + target + "'");
@@ -122,8 +138,13 @@ public final class Servers implements AutoCloseable {
         Path logDir = workRoot.resolve(target).resolve(label + "-" + System.currentTimeMillis());
         Files.createDirectories(logDir);
         Path tmp = Files.createTempDirectory("rmq-conformance-" + target + "-");
-        Servers s = new Servers(target, tmp, logDir, new LinkedHashMap<>(extraBrokerConf));
+        Servers s = new Servers(target, tmp, logDir, new LinkedHashMap<>(extraBrokerConf),
+            new LinkedHashMap<>(confFiles));
         try {
+            Files.createDirectories(s.rocketmqHome.resolve("conf"));
+            for (Map.Entry<String, String> f : s.confFiles.entrySet()) {
+                s.writeConfFile(f.getKey(), f.getValue());
+            }
             if (s.isJava()) {
                 s.startJava();
             } else {
@@ -160,6 +181,39 @@ public final class Servers implements AutoCloseable {
         return logDir;
     }
 
+    /** The servers' RocketMQ home ({@code ROCKETMQ_HOME}); {@code conf/} inside holds plain_acl.yml and acl/. */
+    public Path rocketmqHome() {
+        return rocketmqHome;
+    }
+
+    /**
+     * Writes {@code content} to {@code <rocketmqHome>/conf/<relativePath>} (parents created) by writing a
+     * sibling temp file and renaming it over the target, so that a server polling the file never reads half
+     * of it. Tests use it to change ACL rules while the broker runs (hot reload).
+     */
+    public void writeConfFile(String relativePath, String content) throws IOException {
+        Path file = confPath(relativePath);
+        Files.createDirectories(file.getParent());
+        // not *.yml: the Java broker reads every *.yml / *.yaml under conf/acl/
+        Path tmpFile = file.resolveSibling("." + file.getFileName() + ".tmp");
+        Files.writeString(tmpFile, content, StandardCharsets.UTF_8);
+        Files.move(tmpFile, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+    }
+
+    /** Deletes {@code <rocketmqHome>/conf/<relativePath>} if it exists. */
+    public void deleteConfFile(String relativePath) throws IOException {
+        Files.deleteIfExists(confPath(relativePath));
+    }
+
+    private Path confPath(String relativePath) {
+        Path conf = rocketmqHome.resolve("conf").normalize();
+        Path file = conf.resolve(relativePath).normalize();
+        if (!file.startsWith(conf) || file.equals(conf)) {
+            throw new IllegalArgumentException("conf file path must stay inside conf/: " + relativePath);
+        }
+        return file;
+    }
+
     // ------------------------------------------------------------------ rmq (Rust)
 
     private void startRmq() throws Exception {
@@ -169,6 +223,8 @@ public final class Servers implements AutoCloseable {
                 + " (build it with `cargo build -p rmq-cli`, or pass -Drmq.bin=/path/to/rmq, or -Drmq.target=java -Poracle)");
         }
         Map<String, String> env = childEnv();
+        // as the Java servers: conf/plain_acl.yml and conf/acl/*.yml are read from here when aclEnable=true
+        env.put("ROCKETMQ_HOME", rocketmqHome.toString());
 
         Path nsDir = Files.createDirectories(tmp.resolve("namesrv"));
         ServerProcess ns = launch("namesrv", List.of(bin.toString(), "namesrv", "--listen-port", "0"), nsDir, env);
@@ -255,7 +311,7 @@ public final class Servers implements AutoCloseable {
         String brokerCp = target.equals("java5")
             ? oracleClasspath("rmq.oracle5.broker.classpath.file", "target/oracle5-broker.classpath", "oracle5")
             : nsCp;
-        Path home = Files.createDirectories(tmp.resolve("rocketmq-home"));
+        Path home = rocketmqHome;
         Path confDir = Files.createDirectories(home.resolve("conf"));
         Path serverLogs = Files.createDirectories(tmp.resolve("logs"));
         writeLogback(confDir.resolve("logback_namesrv.xml"), serverLogs.resolve("namesrv.log"));

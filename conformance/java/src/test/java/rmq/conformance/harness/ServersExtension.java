@@ -39,7 +39,11 @@ public final class ServersExtension implements BeforeAllCallback, AfterAllCallba
                     extra.put(line.substring(0, eq).trim(), line.substring(eq + 1).trim());
                 }
             }
-            servers = Servers.start(context.getRequiredTestClass().getSimpleName(), extra);
+            Map<String, String> confFiles = new LinkedHashMap<>();
+            for (ConfFile f : context.getRequiredTestClass().getAnnotationsByType(ConfFile.class)) {
+                confFiles.put(f.path(), f.content());
+            }
+            servers = Servers.start(context.getRequiredTestClass().getSimpleName(), extra, confFiles);
             System.out.println("[rmq-conformance] " + context.getRequiredTestClass().getSimpleName()
                 + ": target=" + servers.targetName() + " namesrv=" + servers.namesrvAddr()
                 + " broker=" + servers.brokerAddr() + " logs=" + servers.logDir());
