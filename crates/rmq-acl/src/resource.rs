@@ -5,6 +5,7 @@
 //! key groups by retry topic too. Codes not listed need no resource (only a valid signature), and
 //! [`ADMIN_CODES`] need an admin account.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use rmq_protocol::body::{self, HeartbeatData};
@@ -44,15 +45,21 @@ pub fn retry_topic(group: &str) -> String {
     format!("{RETRY_PREFIX}{group}")
 }
 
-/// The resources `req` needs, later entries for one resource replacing earlier ones (Java's map).
-/// A request whose body or header cannot be read is refused, as Java's parse refuses it.
-pub fn needed(req: &Request<'_>) -> Result<Vec<(String, Perm)>, Denied> {
-    let f = |k: &str| req.fields.get(k).map(String::as_str);
+/// The resources `req` needs, in the order the request names them, a resource named twice
+/// keeping its last need (Java's map). Names come from the request where they can (a topic), so
+/// the send path allocates nothing here. A request whose body or header cannot be read is
+/// refused, as Java's parse refuses it.
+pub fn needed<'a>(req: &Request<'a>) -> Result<Vec<(Cow<'a, str>, Perm)>, Denied> {
+    let fields = req.fields;
+    let f = |k: &str| fields.get(k).map(String::as_str);
     let need = |k: &str| f(k).ok_or_else(|| Denied::new(format!("the request header lacks {k}")));
-    let mut out = Vec::new();
-    let mut add = |res: Option<String>, perm: Perm| {
+    let mut out: Vec<(Cow<'a, str>, Perm)> = Vec::new();
+    let mut add = |res: Option<Cow<'a, str>>, perm: Perm| {
         if let Some(r) = res {
-            out.push((r, perm));
+            match out.iter_mut().find(|(name, _)| *name == r) {
+                Some(entry) => entry.1 = perm,
+                None => out.push((r, perm)),
+            }
         }
     };
     let topic_perm = |t: &str| {
@@ -62,38 +69,39 @@ pub fn needed(req: &Request<'_>) -> Result<Vec<(String, Perm)>, Denied> {
             Perm::PUB
         }
     };
+    let group = |g: &str| Cow::Owned(retry_topic(g));
     match req.code {
         rc::SEND_MESSAGE => {
             if let Some(t) = f("topic") {
-                add(Some(t.to_string()), topic_perm(t));
+                add(Some(Cow::Borrowed(t)), topic_perm(t));
             }
         }
         rc::SEND_MESSAGE_V2 | rc::SEND_BATCH_MESSAGE => {
             if let Some(t) = f("b") {
-                add(Some(t.to_string()), topic_perm(t));
+                add(Some(Cow::Borrowed(t)), topic_perm(t));
             }
         }
-        rc::CONSUMER_SEND_MSG_BACK => add(f("group").map(retry_topic), Perm::SUB),
+        rc::CONSUMER_SEND_MSG_BACK => add(f("group").map(group), Perm::SUB),
         rc::PULL_MESSAGE => {
-            add(f("topic").map(str::to_string), Perm::SUB);
-            add(f("consumerGroup").map(retry_topic), Perm::SUB);
+            add(f("topic").map(Cow::Borrowed), Perm::SUB);
+            add(f("consumerGroup").map(group), Perm::SUB);
         }
-        rc::QUERY_MESSAGE => add(f("topic").map(str::to_string), Perm::SUB),
+        rc::QUERY_MESSAGE => add(f("topic").map(Cow::Borrowed), Perm::SUB),
         rc::HEART_BEAT => {
             let hb: HeartbeatData = body::from_fastjson(req.body)
                 .map_err(|e| Denied::new(format!("the heartbeat body does not decode: {e}")))?;
             for c in hb.consumer_data_set {
-                add(Some(retry_topic(&c.group_name)), Perm::SUB);
+                add(Some(group(&c.group_name)), Perm::SUB);
                 for s in c.subscription_data_set {
-                    add(Some(s.topic), Perm::SUB);
+                    add(Some(Cow::Owned(s.topic)), Perm::SUB);
                 }
             }
         }
-        rc::UNREGISTER_CLIENT => add(f("consumerGroup").map(retry_topic), Perm::SUB),
-        rc::GET_CONSUMER_LIST_BY_GROUP => add(Some(retry_topic(need("consumerGroup")?)), Perm::SUB),
+        rc::UNREGISTER_CLIENT => add(f("consumerGroup").map(group), Perm::SUB),
+        rc::GET_CONSUMER_LIST_BY_GROUP => add(Some(group(need("consumerGroup")?)), Perm::SUB),
         rc::UPDATE_CONSUMER_OFFSET => {
-            add(Some(retry_topic(need("consumerGroup")?)), Perm::SUB);
-            add(Some(need("topic")?.to_string()), Perm::SUB);
+            add(Some(group(need("consumerGroup")?)), Perm::SUB);
+            add(Some(Cow::Borrowed(need("topic")?)), Perm::SUB);
         }
         _ => {}
     }
@@ -109,12 +117,13 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        needed(&Request {
+        let needs = needed(&Request {
             code,
             version: 0,
             fields: &fields,
             body,
-        })
+        })?;
+        Ok(needs.into_iter().map(|(r, p)| (r.into_owned(), p)).collect())
     }
 
     #[test]
@@ -138,6 +147,19 @@ mod tests {
         assert!(req(rc::UPDATE_CONSUMER_OFFSET, &[("consumerGroup", "g")], b"").is_err());
         assert!(req(rc::HEART_BEAT, &[], b"{").is_err());
         assert!(req(rc::GET_ALL_TOPIC_CONFIG, &[], b"").unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_resource_named_twice_keeps_its_last_need() {
+        let body = br#"{"clientID":"c","consumerDataSet":[{"groupName":"g","subscriptionDataSet":[{"topic":"%RETRY%g","subString":"*"},{"topic":"T","subString":"*"}]},{"groupName":"h","subscriptionDataSet":[{"topic":"T","subString":"*"}]}],"producerDataSet":[]}"#;
+        assert_eq!(
+            req(rc::HEART_BEAT, &[], body).unwrap(),
+            [
+                ("%RETRY%g".into(), Perm::SUB),
+                ("T".into(), Perm::SUB),
+                ("%RETRY%h".into(), Perm::SUB)
+            ]
+        );
     }
 
     #[test]

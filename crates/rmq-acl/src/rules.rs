@@ -8,7 +8,7 @@ use crate::address::AddressPattern;
 use crate::file::{AccountConfig, AclFile};
 use crate::perm::Perm;
 use crate::resource::{self, Request, ADMIN_CODES, RETRY_PREFIX, TRACE_TOPIC};
-use crate::sign::{self, ACCESS_KEY};
+use crate::sign::{self, SigningKey, ACCESS_KEY};
 use crate::{AclError, Denied};
 
 /// One account, compiled.
@@ -16,6 +16,8 @@ use crate::{AclError, Denied};
 pub struct Account {
     pub access_key: String,
     secret_key: String,
+    /// `secret_key`'s HMAC key schedule, made once at compile time.
+    key: SigningKey,
     pub white: AddressPattern,
     pub admin: bool,
     pub default_topic: Perm,
@@ -63,6 +65,7 @@ impl Account {
         Ok(Account {
             access_key: ak.to_string(),
             secret_key: sk.to_string(),
+            key: SigningKey::new(sk),
             white: AddressPattern::parse(c.white_remote_address.as_deref().unwrap_or(""))?,
             admin: c.admin,
             default_topic: Perm::parse(c.default_topic_perm.as_deref()),
@@ -131,14 +134,13 @@ impl AclRules {
         if account.white.matches(remote) {
             return Ok(());
         }
-        if !sign::verify_request(req, &account.secret_key) {
+        if !sign::verify_request_with(req, &account.key) {
             return Err(Denied::new(format!("Check signature failed for accessKey={ak}")));
         }
-        let mut needed_map: HashMap<String, Perm> = HashMap::new();
-        for (res, perm) in needed {
-            needed_map.insert(res, perm);
-        }
-        if needed_map.get(TRACE_TOPIC) == Some(&Perm::PUB) {
+        if needed
+            .iter()
+            .any(|(res, perm)| res == TRACE_TOPIC && *perm == Perm::PUB)
+        {
             return Ok(());
         }
         if account.admin {
@@ -150,9 +152,9 @@ impl AclRules {
                 req.code
             )));
         }
-        for (res, needed) in &needed_map {
+        for (res, needed) in &needed {
             let is_group = res.starts_with(RETRY_PREFIX);
-            let (owned, prefix) = match account.perms.get(res) {
+            let (owned, prefix) = match account.perms.get(res.as_ref()) {
                 Some(p) => (*p, "No permission for"),
                 None => (
                     if is_group {

@@ -17,12 +17,46 @@ use sha1::Sha1;
 /// the whole body, so this is most of what ACL costs per message (BENCHMARKS.md, "ACL cost").
 type HmacSha1 = Hmac<Sha1>;
 
+/// A secret ready to sign or verify with: HMAC's key schedule (the inner and outer padded keys,
+/// two SHA-1 blocks) done once, so each request costs only the hashing of its own content.
+/// The broker keeps one per account.
+#[derive(Clone)]
+pub struct SigningKey(HmacSha1);
+
+impl SigningKey {
+    pub fn new(secret: &str) -> Self {
+        // HMAC takes a key of any length (longer ones are hashed): new_from_slice cannot fail.
+        match HmacSha1::new_from_slice(secret.as_bytes()) {
+            Ok(m) => SigningKey(m),
+            Err(_) => unreachable!("HMAC accepts keys of every length"),
+        }
+    }
+
+    /// The MAC of the values of `fields` in Java's key order (`skip` left out), then `body`, fed
+    /// to HMAC as they are: the content is never copied into one buffer.
+    fn mac<'a>(
+        &self,
+        fields: impl IntoIterator<Item = (&'a str, &'a str)>,
+        body: &[u8],
+        skip: impl Fn(&str) -> bool,
+    ) -> HmacSha1 {
+        let mut m = self.0.clone();
+        for (_, v) in sorted(fields, skip) {
+            m.update(v.as_bytes());
+        }
+        m.update(body);
+        m
+    }
+}
+
+impl std::fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SigningKey(<redacted>)")
+    }
+}
+
 fn mac(secret: &str, content: &[u8]) -> HmacSha1 {
-    // HMAC takes a key of any length (longer ones are hashed): new_from_slice cannot fail.
-    let mut m = match HmacSha1::new_from_slice(secret.as_bytes()) {
-        Ok(m) => m,
-        Err(_) => unreachable!("HMAC accepts keys of every length"),
-    };
+    let mut m = SigningKey::new(secret).0;
     m.update(content);
     m
 }
@@ -72,14 +106,13 @@ impl Credentials {
 }
 
 /// The bytes a signature covers: the values of `fields` in key order, `skip` left out, then
-/// `body`. Keys compare as Java's `TreeMap<String,_>` does for the ASCII names the protocol uses.
+/// `body`. Keys compare as Java's `TreeMap<String,_>` does.
 pub fn content<'a>(
     fields: impl IntoIterator<Item = (&'a str, &'a str)>,
     body: &[u8],
     skip: impl Fn(&str) -> bool,
 ) -> Vec<u8> {
-    let mut sorted: Vec<(&str, &str)> = fields.into_iter().filter(|(k, _)| !skip(k)).collect();
-    sorted.sort_unstable_by(|a, b| java_cmp(a.0, b.0));
+    let sorted = sorted(fields, skip);
     let mut out = Vec::with_capacity(sorted.iter().map(|(_, v)| v.len()).sum::<usize>() + body.len());
     for (_, v) in sorted {
         out.extend_from_slice(v.as_bytes());
@@ -88,8 +121,24 @@ pub fn content<'a>(
     out
 }
 
-/// Java's `String.compareTo`: UTF-16 code units, which is byte order for everything below
-/// U+D800 and differs only for supplementary characters.
+/// `fields` without the skipped ones, in the order of Java's `String.compareTo` (UTF-16 code
+/// units). UTF-8 byte order is code point order, and the two differ from UTF-16 order only where
+/// a supplementary character (4-byte UTF-8, lead byte 0xF0 and up) meets U+E000..U+FFFF, so keys
+/// without such a byte (every key the protocol uses) sort as plain bytes.
+fn sorted<'a>(
+    fields: impl IntoIterator<Item = (&'a str, &'a str)>,
+    skip: impl Fn(&str) -> bool,
+) -> Vec<(&'a str, &'a str)> {
+    let mut sorted: Vec<(&str, &str)> = fields.into_iter().filter(|(k, _)| !skip(k)).collect();
+    if sorted.iter().all(|(k, _)| k.bytes().all(|b| b < 0xF0)) {
+        sorted.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    } else {
+        sorted.sort_unstable_by(|a, b| java_cmp(a.0, b.0));
+    }
+    sorted
+}
+
+/// Java's `String.compareTo`: UTF-16 code units.
 fn java_cmp(a: &str, b: &str) -> std::cmp::Ordering {
     a.encode_utf16().cmp(b.encode_utf16())
 }
@@ -110,23 +159,52 @@ pub fn verify(content: &[u8], secret: &str, signature: &str) -> bool {
 
 /// Signs a request in place as `AclClientRPCHook.doBeforeRequest` does.
 pub fn sign_fields(fields: &mut HashMap<String, String>, body: &[u8], creds: &Credentials) {
+    sign_fields_with(fields, body, creds, &SigningKey::new(&creds.secret_key));
+}
+
+/// [`sign_fields`] with the key of `creds.secret_key` made beforehand (clients keep one).
+pub fn sign_fields_with(
+    fields: &mut HashMap<String, String>,
+    body: &[u8],
+    creds: &Credentials,
+    key: &SigningKey,
+) {
     fields.insert(ACCESS_KEY.to_string(), creds.access_key.clone());
     if let Some(token) = &creds.security_token {
         fields.insert(SECURITY_TOKEN.to_string(), token.clone());
     }
     fields.remove(SIGNATURE);
-    let signed = content(fields.iter().map(|(k, v)| (k.as_str(), v.as_str())), body, |_| {
-        false
-    });
-    fields.insert(SIGNATURE.to_string(), sign(&signed, &creds.secret_key));
+    let tag = key
+        .mac(fields.iter().map(|(k, v)| (k.as_str(), v.as_str())), body, |_| {
+            false
+        })
+        .finalize()
+        .into_bytes();
+    fields.insert(SIGNATURE.to_string(), BASE64.encode(tag));
 }
 
 /// Whether `req` carries the signature of its own content under `secret` (both ACL generations
 /// check requests this way; a missing `Signature` never verifies).
 pub fn verify_request(req: &crate::Request<'_>, secret: &str) -> bool {
-    let content = request_content(req.fields, req.body, req.version);
+    verify_request_with(req, &SigningKey::new(secret))
+}
+
+/// [`verify_request`] with the key made beforehand. The content is the one Java 5.x
+/// `PlainAccessResource.parse` checks (see [`request_content`]), hashed without being copied;
+/// the tag is compared in constant time.
+pub fn verify_request_with(req: &crate::Request<'_>, key: &SigningKey) -> bool {
     let signature = req.fields.get(SIGNATURE).map(String::as_str).unwrap_or("");
-    verify(&content, secret, signature)
+    let Ok(tag) = BASE64.decode(signature.as_bytes()) else {
+        return false;
+    };
+    let version = req.version;
+    key.mac(
+        req.fields.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        req.body,
+        |k| k == SIGNATURE || (version <= V4_9_3 && k == UNIQUE_KEY_QUERY),
+    )
+    .verify_slice(&tag)
+    .is_ok()
 }
 
 /// The content the broker checks a request's signature against (Java 5.x
@@ -194,6 +272,31 @@ mod tests {
         );
         // 'A' < 'Z' < 'a' < 'b' in UTF-16 and byte order alike.
         assert_eq!(c, b"kz12");
+    }
+
+    #[test]
+    fn supplementary_keys_sort_as_java_does() {
+        // U+1F600 is a surrogate pair (D83D DE00) in UTF-16, which sorts before U+FF5E; in UTF-8
+        // (F0 ..) it sorts after (EF ..). Java's order wins, and the fast path must not apply.
+        let c = content(
+            [("\u{FF5E}", "bmp"), ("\u{1F600}", "astral"), ("a", "x")],
+            b"",
+            |_| false,
+        );
+        assert_eq!(c, b"xastralbmp");
+        let mut f = HashMap::new();
+        f.insert("\u{FF5E}".to_string(), "bmp".to_string());
+        f.insert("\u{1F600}".to_string(), "astral".to_string());
+        sign_fields(&mut f, b"", &Credentials::new("ak", "sk"));
+        let req = crate::Request {
+            code: 10,
+            version: 500,
+            fields: &f,
+            body: b"",
+        };
+        assert!(verify(&request_content(&f, b"", 500), "sk", &f[SIGNATURE]));
+        assert!(verify_request(&req, "sk"));
+        assert!(!verify_request(&req, "sk2"));
     }
 
     #[test]

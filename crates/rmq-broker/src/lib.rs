@@ -317,7 +317,7 @@ pub(crate) fn load_state(
     let namesrv = match config.auth.inner_credentials()? {
         Some(creds) => RemotingClient::new()
             .with_tls(namesrv_tls)
-            .with_hook(Arc::new(rmq_remoting::SignRequests(creds))),
+            .with_hook(Arc::new(rmq_remoting::SignRequests::new(creds))),
         None => RemotingClient::new().with_tls(namesrv_tls),
     };
     Ok(BrokerState {

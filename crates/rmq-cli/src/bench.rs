@@ -82,6 +82,11 @@ pub struct ProduceArgs {
     /// Report interval in seconds.
     #[arg(long, default_value_t = 1.0)]
     interval: f64,
+    /// Offer at most this many messages per second in all (0: as fast as the senders go). A
+    /// fixed offered load compares the broker's CPU per message between two setups at the same
+    /// request rate (scripts/bench-acl).
+    #[arg(long, default_value_t = 0.0)]
+    rate: f64,
     /// Send timeout in milliseconds (retries included).
     #[arg(long, default_value_t = 3000)]
     timeout_ms: u64,
@@ -253,6 +258,36 @@ impl Limits {
     }
 }
 
+/// Spaces sends out to a fixed rate: message `i` (counted over all senders) is due
+/// `i / rate` seconds after the start; a sender that claims it waits until then.
+struct Pacer {
+    start: tokio::time::Instant,
+    per_msg: Duration,
+    issued: AtomicU64,
+}
+
+impl Pacer {
+    fn new(rate: f64) -> anyhow::Result<Option<Pacer>> {
+        if rate == 0.0 {
+            return Ok(None);
+        }
+        if !(rate > 0.0 && rate.is_finite()) {
+            bail!("--rate must be >= 0");
+        }
+        Ok(Some(Pacer {
+            start: tokio::time::Instant::now(),
+            per_msg: Duration::from_secs_f64(1.0 / rate),
+            issued: AtomicU64::new(0),
+        }))
+    }
+
+    /// When the next `n` messages are due.
+    fn due(&self, n: usize) -> tokio::time::Instant {
+        let i = self.issued.fetch_add(n as u64, Ordering::Relaxed);
+        self.start + self.per_msg.mul_f64(i as f64)
+    }
+}
+
 fn interval(secs: f64) -> anyhow::Result<Duration> {
     if !(secs > 0.0 && secs.is_finite()) {
         bail!("--interval must be > 0");
@@ -325,6 +360,7 @@ impl ErrorLog {
 async fn send_worker(
     w: Arc<Workload>,
     limits: Arc<Limits>,
+    pacer: Option<Arc<Pacer>>,
     stats: Arc<Stats>,
     errors: Arc<ErrorLog>,
 ) -> Histogram<u64> {
@@ -340,6 +376,9 @@ async fn send_worker(
         let n = limits.claim(w.batch);
         if n == 0 {
             break;
+        }
+        if let Some(p) = &pacer {
+            tokio::time::sleep_until(p.due(n)).await;
         }
         let started = Instant::now();
         match w.mode {
@@ -422,10 +461,11 @@ async fn produce(args: ProduceArgs) -> anyhow::Result<()> {
     let mut config = client_config(args.namesrv.clone(), &args.tls, &args.acl)?;
     config.send_timeout_ms = args.timeout_ms;
     let limits = Limits::new(args.count, args.duration)?;
+    let pacer = Pacer::new(args.rate)?.map(Arc::new);
     let producer = Producer::new(args.group.clone(), config);
     producer.start().await?;
     println!(
-        "bench produce: topic={} threads={} size={} mode={:?} batch={} tags={} keys={} duration={} count={}",
+        "bench produce: topic={} threads={} size={} mode={:?} batch={} tags={} keys={} duration={} count={} rate={}",
         args.topic,
         args.threads,
         args.size,
@@ -435,6 +475,7 @@ async fn produce(args: ProduceArgs) -> anyhow::Result<()> {
         args.keys,
         args.duration.map_or("-".into(), |d| format!("{d}s")),
         args.count.map_or("-".into(), |c| c.to_string()),
+        if args.rate > 0.0 { format!("{}/s", args.rate) } else { "-".into() },
     );
     let workload = Arc::new(Workload {
         producer: producer.clone(),
@@ -458,6 +499,7 @@ async fn produce(args: ProduceArgs) -> anyhow::Result<()> {
         workers.spawn(send_worker(
             workload.clone(),
             limits.clone(),
+            pacer.clone(),
             stats.clone(),
             errors.clone(),
         ));
@@ -622,7 +664,7 @@ async fn consume(args: ConsumeArgs) -> anyhow::Result<()> {
     let tls = args.tls.client_tls()?;
     let remoting = RemotingClient::new().with_tls(tls);
     let remoting = Arc::new(match args.acl.credentials() {
-        Some(creds) => remoting.with_hook(Arc::new(rmq_client::SignRequests(creds))),
+        Some(creds) => remoting.with_hook(Arc::new(rmq_client::SignRequests::new(creds))),
         None => remoting,
     });
     let args = Arc::new(args);
@@ -791,6 +833,18 @@ async fn report_consumes(stats: Arc<ConsumeStats>, limits: Arc<Limits>, started:
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pacer_spaces_messages_by_the_rate() {
+        assert!(Pacer::new(0.0).unwrap().is_none());
+        assert!(Pacer::new(-1.0).is_err());
+        assert!(Pacer::new(f64::NAN).is_err());
+        let p = Pacer::new(1000.0).unwrap().unwrap();
+        assert_eq!(p.due(1), p.start);
+        // A batch of 3 claims three slots: the next message is due 4 ms in.
+        assert_eq!(p.due(3), p.start + Duration::from_millis(1));
+        assert_eq!(p.due(1), p.start + Duration::from_millis(4));
+    }
 
     #[test]
     fn claim_respects_the_budget() {

@@ -51,7 +51,7 @@ impl Client {
             (None, false) => remoting,
         };
         let remoting = match &config.credentials {
-            Some(creds) => remoting.with_hook(Arc::new(rmq_remoting::SignRequests(creds.clone()))),
+            Some(creds) => remoting.with_hook(Arc::new(rmq_remoting::SignRequests::new(creds.clone()))),
             None => remoting,
         };
         Client {

@@ -25,12 +25,22 @@ pub trait RpcHook: Send + Sync + 'static {
 
 /// Signs every outgoing request with ACL credentials, as the Java clients' `AclClientRPCHook`
 /// does (docs/broker/acl.md#signature).
-pub struct SignRequests(pub rmq_acl::Credentials);
+pub struct SignRequests {
+    creds: rmq_acl::Credentials,
+    key: rmq_acl::sign::SigningKey,
+}
+
+impl SignRequests {
+    pub fn new(creds: rmq_acl::Credentials) -> Self {
+        let key = rmq_acl::sign::SigningKey::new(&creds.secret_key);
+        Self { creds, key }
+    }
+}
 
 impl RpcHook for SignRequests {
     fn before_request(&self, _addr: &str, request: &mut RemotingCommand) {
         let body = request.body.clone();
-        rmq_acl::sign::sign_fields(&mut request.ext_fields, &body, &self.0);
+        rmq_acl::sign::sign_fields_with(&mut request.ext_fields, &body, &self.creds, &self.key);
     }
 }
 
