@@ -94,6 +94,8 @@ pub struct BrokerConfig {
     pub ha_master_address: Option<String>,
     /// The HA port actually bound: `listenPort + 1` (set at start; Java ignores the key too).
     pub ha_listen_port: u16,
+    /// The `timer*` keys (5.x timer messages, docs/broker/timer.md#keys).
+    pub timer: crate::timer::TimerSettings,
     pub store: StoreConfig,
 }
 
@@ -154,6 +156,7 @@ impl Default for BrokerConfig {
             broker_fast_failure_enable: true,
             ha_master_address: None,
             ha_listen_port: 10912,
+            timer: crate::timer::TimerSettings::default(),
             store: StoreConfig {
                 store_path_root_dir: home.join("store"),
                 ..StoreConfig::default()
@@ -270,6 +273,7 @@ impl BrokerConfig {
             "litePullMessageEnable" => self.lite_pull_message_enable = b(v),
             "aclEnable" => self.acl_enable = b(v),
             k if self.auth.apply(k, v) => {}
+            k if k.starts_with("timer") || k == "mappedFileSizeTimerLog" => return self.timer.apply(k, v),
             "rocketmqHome" => self.rocketmq_home = Some(PathBuf::from(v.trim())),
             "sendMessageThreadPoolNums" => return num(k, v, &mut self.send_message_thread_pool_nums),
             "sendThreadPoolQueueCapacity" => return num(k, v, &mut self.send_thread_pool_queue_capacity),

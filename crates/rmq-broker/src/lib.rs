@@ -20,6 +20,8 @@
 //! - [`stats`]: per-minute rates (messages pulled per group and topic: `consumeTps`).
 //! - [`schedule`]: delay levels — the put-time rewrite into `SCHEDULE_TOPIC_XXXX` and the task
 //!   that re-puts due messages (`delayOffset.json`).
+//! - [`timer`]: 5.x timer messages (any deliver time) — the rewrite into `rmq_sys_wheel_timer`,
+//!   the timing wheel and the delivery task (`timerCheckpoint.json`).
 //! - [`processor`]: request dispatch by code; one module per area (`send`, `pull`, `offset`,
 //!   `consumer`, `group`, `admin`, `end_transaction`, `client_config`,
 //!   `retry` for send-back/DLQ, `query` for QUERY_MESSAGE).
@@ -41,6 +43,7 @@ pub mod send_queue;
 pub mod slave;
 pub mod stats;
 pub mod subscription;
+pub mod timer;
 pub mod topic;
 pub mod topic_attributes;
 pub mod transaction;
@@ -128,6 +131,7 @@ pub struct BrokerState {
     pub namesrv: RemotingClient,
     pub transactions: transaction::TransactionService,
     pub schedule: schedule::ScheduleService,
+    pub timer: timer::TimerService,
     pub send_queue: send_queue::SendQueue,
     /// Messages pulled per `topic@group` (consumeTps).
     pub pulled: stats::MinuteRates,
@@ -203,6 +207,7 @@ impl Broker {
             ha.shutdown().await;
         }
         self.state.schedule.shutdown().await;
+        self.state.timer.shutdown().await;
         register::unregister_all(&self.state).await;
         if let Some(server) = self.server.take() {
             server.shutdown().await;
@@ -210,6 +215,7 @@ impl Broker {
         self.state.namesrv.close_all();
         let offsets = self.state.offsets.persist();
         self.state.store.shutdown()?;
+        self.state.timer.write_final()?;
         offsets
     }
 
@@ -223,6 +229,7 @@ impl Broker {
             ha.shutdown().await;
         }
         self.state.schedule.halt().await;
+        self.state.timer.halt().await;
         if let Some(server) = self.server.take() {
             server.shutdown().await;
         }
@@ -242,6 +249,7 @@ impl Drop for Broker {
     fn drop(&mut self) {
         self.abort_background();
         self.state.schedule.abort();
+        self.state.timer.abort();
         self.ha.take();
         if let Some(server) = &self.server {
             server.stop();
@@ -334,6 +342,7 @@ pub(crate) fn load_state(
         namesrv,
         transactions: transaction::TransactionService::new(&config),
         schedule: schedule::ScheduleService::load(&config)?,
+        timer: timer::TimerService::load(&config)?,
         send_queue: send_queue::SendQueue::new(&config),
         pulled: stats::MinuteRates::default(),
         master,
@@ -389,6 +398,7 @@ async fn spawn_services(
     arrivals: tokio::sync::broadcast::Receiver<rmq_store::Arrival>,
 ) -> Vec<tokio::task::JoinHandle<()>> {
     schedule::ScheduleService::start(state);
+    timer::TimerService::start(state);
     let mut background = Vec::new();
     let waiters_state = state.clone();
     background.push(tokio::spawn(async move {

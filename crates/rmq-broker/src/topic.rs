@@ -114,6 +114,9 @@ impl TopicTable {
         add(topic_config(&config.broker_name, 1, broker_perm));
         add(topic_config(OFFSET_MOVED_EVENT, 1, 6));
         add(topic_config(SCHEDULE_TOPIC, 18, 6));
+        if config.timer.enable {
+            add(topic_config(crate::timer::TIMER_TOPIC, 1, 6));
+        }
         // 5.x creates both at start, so their routes exist before the first transaction
         // (rocketmq-spring and admin tools look them up); 4.9 at its first check round.
         add(topic_config(TRANS_HALF_TOPIC, 1, 6));

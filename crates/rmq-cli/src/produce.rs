@@ -19,6 +19,12 @@ pub struct ProduceArgs {
     group: String,
     #[arg(short = 'c', long, default_value_t = 1000)]
     count: u64,
+    /// Timer messages: deliver each this many ms after the broker receives it (TIMER_DELAY_MS).
+    #[arg(long, conflicts_with = "deliver_ms")]
+    delay_ms: Option<i64>,
+    /// Timer messages: deliver each at this time, ms since the epoch (TIMER_DELIVER_MS).
+    #[arg(long)]
+    deliver_ms: Option<i64>,
     #[command(flatten)]
     tls: crate::tls_args::TlsArgs,
     #[command(flatten)]
@@ -44,7 +50,14 @@ pub async fn run(args: ProduceArgs) -> anyhow::Result<()> {
     producer.start().await?;
     let mut failed = 0u64;
     for i in 0..args.count {
-        let msg = Message::new(&args.topic, Bytes::from(format!("Hello RocketMQ {i}"))).with_tags(&args.tag);
+        let mut msg =
+            Message::new(&args.topic, Bytes::from(format!("Hello RocketMQ {i}"))).with_tags(&args.tag);
+        if let Some(ms) = args.delay_ms {
+            msg = msg.with_delay_ms(ms);
+        }
+        if let Some(at) = args.deliver_ms {
+            msg = msg.with_deliver_time_ms(at);
+        }
         match producer.send(msg).await {
             Ok(result) => println!("{result}"),
             Err(e) => {

@@ -61,6 +61,30 @@ impl Message {
             .insert(property::DELAY.to_owned(), level.to_string());
     }
 
+    /// Sets `TIMER_DELIVER_MS`: the broker holds the message until this time (ms since the
+    /// epoch; 5.x brokers and rmq, to `timerPrecisionMs`, at most `timerMaxDelaySec` ahead).
+    /// Java `Message.setDeliverTimeMs`.
+    pub fn with_deliver_time_ms(self, epoch_ms: i64) -> Self {
+        self.with_property(property::TIMER_DELIVER_MS, epoch_ms.to_string())
+    }
+
+    /// Sets `TIMER_DELAY_MS`: held for this long after the broker receives it (Java
+    /// `Message.setDelayTimeMs`).
+    pub fn with_delay_ms(self, ms: i64) -> Self {
+        self.with_property(property::TIMER_DELAY_MS, ms.to_string())
+    }
+
+    /// Sets `TIMER_DELAY_SEC` (Java `Message.setDelayTimeSec`).
+    pub fn with_delay_sec(self, secs: i64) -> Self {
+        self.with_property(property::TIMER_DELAY_SEC, secs.to_string())
+    }
+
+    /// The deliver time asked with [`Message::with_deliver_time_ms`], if any.
+    pub fn deliver_time_ms(&self) -> Option<i64> {
+        self.property(property::TIMER_DELIVER_MS)
+            .and_then(|v| v.trim().parse().ok())
+    }
+
     /// Sets `WAIT`: whether the broker waits for flush/replication before answering.
     pub fn with_wait_store_msg_ok(self, wait: bool) -> Self {
         self.with_property(property::WAIT, wait.to_string())

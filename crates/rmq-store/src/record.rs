@@ -19,6 +19,8 @@ use crate::message::PutMessage;
 
 /// The topic whose consume-queue tag code is a deliver time, not a tag hash.
 pub const SCHEDULE_TOPIC: &str = "SCHEDULE_TOPIC_XXXX";
+/// Where 5.x timer messages wait (queue 0); the consume queue's tags code is `TIMER_OUT_MS`.
+pub const TIMER_TOPIC: &str = "rmq_sys_wheel_timer";
 
 /// Why a message cannot be encoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,8 +99,17 @@ pub fn tags_code(tags: Option<&str>) -> i64 {
 }
 
 /// Tag code for the consume queue as Java's dispatch computes it from a stored record:
-/// the deliver timestamp for `SCHEDULE_TOPIC_XXXX` with a `DELAY` level, else the `TAGS` hash.
+/// the deliver timestamp for `SCHEDULE_TOPIC_XXXX` with a `DELAY` level, `TIMER_OUT_MS` for the
+/// timer topic, else the `TAGS` hash.
 pub fn dispatch_tags_code(topic: &[u8], properties: &[u8], store_ts: i64, delay_levels_ms: &[i64]) -> i64 {
+    if topic == TIMER_TOPIC.as_bytes() {
+        if let Some(out) = property(properties, prop::TIMER_OUT_MS)
+            .and_then(|v| std::str::from_utf8(v).ok())
+            .and_then(|v| v.trim().parse::<i64>().ok())
+        {
+            return out;
+        }
+    }
     if topic == SCHEDULE_TOPIC.as_bytes() {
         if let Some(level) = property(properties, prop::DELAY)
             .and_then(|v| std::str::from_utf8(v).ok())
@@ -192,6 +203,17 @@ mod tests {
         assert!(matches!(check(&bad, false), RecordCheck::Message(_)));
         assert_eq!(check(&[0u8; 64], true), RecordCheck::Invalid);
         assert_eq!(check(&blank(100), true), RecordCheck::Blank);
+    }
+
+    #[test]
+    fn timer_topic_tag_code_is_timer_out_ms() {
+        let props = b"UNIQ_KEY\x01abc\x02TIMER_OUT_MS\x011700000000000\x02TAGS\x01t";
+        assert_eq!(
+            dispatch_tags_code(b"rmq_sys_wheel_timer", props, 5, &[]),
+            1_700_000_000_000
+        );
+        // Elsewhere the tag hash, as always.
+        assert_eq!(dispatch_tags_code(b"T", props, 5, &[]), tags_code(Some("t")));
     }
 
     #[test]

@@ -238,6 +238,30 @@ pub(super) fn runtime_info(s: &BrokerState, req: &RemotingCommand) -> RemotingCo
             .max(0)
             .to_string(),
     );
+    // 5.x timer keys (`mqadmin clusterList` prints them): how far behind the read time is (s),
+    // timer-queue entries not yet in the wheel, timers pending.
+    let t = &s.timer.stats;
+    let (read_behind, offset_behind) = if s.timer.settings().enable && s.config.is_master() {
+        let read = t.read_time_ms.load(std::sync::atomic::Ordering::Relaxed);
+        let behind = if read > 0 {
+            (s.clock.now_ms() - read).max(0) / 1000
+        } else {
+            0
+        };
+        let max = s.store.max_offset_in_queue(crate::timer::TIMER_TOPIC, 0);
+        let offset = t.enqueue_offset.load(std::sync::atomic::Ordering::Relaxed);
+        (behind, (max - offset).max(0))
+    } else {
+        (0, 0)
+    };
+    put("timerReadBehind", read_behind.to_string());
+    put("timerOffsetBehind", offset_behind.to_string());
+    put(
+        "timerCongestNum",
+        t.pending.load(std::sync::atomic::Ordering::Relaxed).to_string(),
+    );
+    put("timerEnqueueTps", "0.0".into());
+    put("timerDequeueTps", "0.0".into());
     ok(req).with_body(body::to_json(&KvTable { table }))
 }
 

@@ -183,8 +183,15 @@ pub(super) async fn send_back(
         reconsume_times: orig.reconsume_times + 1,
         prepared_transaction_offset: 0,
     };
-    if let Err(remark) = s.schedule.apply_delay(&mut msg) {
-        return error(req, code::SYSTEM_ERROR, remark);
+    // The retry's delay level wins over the message's own timer (whose properties go).
+    match s.timer.apply_timer(&mut msg) {
+        Ok(true) => {}
+        Ok(false) => {
+            if let Err(remark) = s.schedule.apply_delay(&mut msg) {
+                return error(req, code::SYSTEM_ERROR, remark);
+            }
+        }
+        Err(refused) => return error(req, refused.code(), refused.remark().to_string()),
     }
     let target = msg.topic.clone();
     let pending = s.store.append_messages(vec![msg]);

@@ -225,7 +225,8 @@ fn build_batch(
 }
 
 /// SEND_MESSAGE(_V2): the message as stored — rerouted to the DLQ when its retries are used up,
-/// turned into a half message for a transaction, or parked in the schedule topic for a delay.
+/// turned into a half message for a transaction, parked in the timer topic for a deliver time or
+/// in the schedule topic for a delay level.
 async fn build_single(
     s: &BrokerState,
     req: &RemotingCommand,
@@ -251,9 +252,17 @@ async fn build_single(
             return Err(error(req, code::NO_PERMISSION, remark));
         }
         msg = transaction::to_half(msg);
-    } else if let Err(remark) = s.schedule.apply_delay(&mut msg) {
-        // Java does this inside the store's put; the response still names the original queue.
-        return Err(error(req, code::SYSTEM_ERROR, remark));
+    } else {
+        // Java does both inside the store's put; the response still names the original queue.
+        match s.timer.apply_timer(&mut msg) {
+            Ok(true) => {}
+            Ok(false) => {
+                if let Err(remark) = s.schedule.apply_delay(&mut msg) {
+                    return Err(error(req, code::SYSTEM_ERROR, remark));
+                }
+            }
+            Err(refused) => return Err(error(req, refused.code(), refused.remark().to_string())),
+        }
     }
     Ok(msg)
 }

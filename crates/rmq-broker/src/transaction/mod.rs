@@ -210,7 +210,11 @@ impl TransactionService {
             return Err(end_error(code::SYSTEM_ERROR, "The commit log offset wrong"));
         }
         if h.commit_or_rollback == sys_flag::TRANSACTION_COMMIT_TYPE {
-            let real = committed(&half, h.commit_log_offset)?;
+            let mut real = committed(&half, h.commit_log_offset)?;
+            // A committed message with a deliver time waits for it from the commit on (5.x).
+            if let Err(refused) = s.timer.apply_timer(&mut real) {
+                return Err(end_error(refused.code(), refused.remark().to_string()));
+            }
             let r = s.store.put_message(real).await;
             if !r.is_stored() {
                 return Err(put_failure(&r));

@@ -67,6 +67,19 @@ pub mod property {
     pub const TRANSACTION_ID: &str = "__transactionId__";
     /// Read only by client hooks; no broker support in 4.9.
     pub const START_DELIVER_TIME: &str = "__STARTDELIVERTIME";
+    /// 5.x timer messages (docs/broker/timer.md): the deliver time a producer asks for, as an
+    /// absolute time (ms since the epoch) or a delay from the broker's receipt (s or ms).
+    pub const TIMER_DELIVER_MS: &str = "TIMER_DELIVER_MS";
+    pub const TIMER_DELAY_SEC: &str = "TIMER_DELAY_SEC";
+    pub const TIMER_DELAY_MS: &str = "TIMER_DELAY_MS";
+    /// Set by the broker: the deliver time it settled on (rounded to `timerPrecisionMs`).
+    pub const TIMER_OUT_MS: &str = "TIMER_OUT_MS";
+    /// Set on delivery: when the timer entered the wheel and when it left it.
+    pub const TIMER_ENQUEUE_MS: &str = "TIMER_ENQUEUE_MS";
+    pub const TIMER_DEQUEUE_MS: &str = "TIMER_DEQUEUE_MS";
+    pub const TIMER_ROLL_TIMES: &str = "TIMER_ROLL_TIMES";
+    /// A cancel marker: the `UNIQ_KEY` of the timer (due in the same slot) not to deliver.
+    pub const TIMER_DEL_UNIQKEY: &str = "TIMER_DEL_UNIQKEY";
 
     /// Keys users may not set through `putUserProperty` (`MessageConst.STRING_HASH_SET`).
     pub const RESERVED: &[&str] = &[
@@ -105,6 +118,14 @@ pub mod property {
         MSG_TYPE,
         INNER_MULTI_DISPATCH,
         INNER_MULTI_QUEUE_OFFSET,
+        TIMER_DELIVER_MS,
+        TIMER_DELAY_SEC,
+        TIMER_DELAY_MS,
+        TIMER_OUT_MS,
+        TIMER_ENQUEUE_MS,
+        TIMER_DEQUEUE_MS,
+        TIMER_ROLL_TIMES,
+        TIMER_DEL_UNIQKEY,
     ];
 }
 

@@ -232,7 +232,7 @@ impl Core {
             }
         };
         let base = file.start_offset() + pos;
-        let schedule = first.topic == record::SCHEDULE_TOPIC;
+        let schedule = first.topic == record::SCHEDULE_TOPIC || first.topic == record::TIMER_TOPIC;
         let mut queue_offset = next;
         let mut at = 0usize;
         for (len, _, enters, tags) in enc.records.iter_mut() {
