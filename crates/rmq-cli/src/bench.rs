@@ -1,4 +1,4 @@
-//! `rmq bench produce | consume`: load generators in the spirit of RocketMQ's
+//! `rmq bench produce | consume | timer`: load generators in the spirit of RocketMQ's
 //! `org.apache.rocketmq.example.benchmark.Producer` / `Consumer`.
 //!
 //! Every report interval (1 s) a line with the interval's TPS, average and max RT and the
@@ -32,7 +32,11 @@ pub enum BenchCommand {
     Produce(ProduceArgs),
     /// Pull load over raw PULL_MESSAGE (the Java benchmark `Consumer`).
     Consume(ConsumeArgs),
+    /// Timer messages falling due together: how late they arrive (`TIMER_DELIVER_MS`).
+    Timer(timer::TimerArgs),
 }
+
+mod timer;
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum, Debug)]
 pub enum SendMode {
@@ -133,6 +137,7 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
     match cmd {
         BenchCommand::Produce(args) => produce(args).await,
         BenchCommand::Consume(args) => consume(args).await,
+        BenchCommand::Timer(args) => timer::run(args).await,
     }
 }
 

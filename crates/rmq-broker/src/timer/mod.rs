@@ -44,6 +44,8 @@ const ENQUEUE_BATCH: i64 = 32 * 1024;
 const RETRY_BACKOFF: Duration = Duration::from_millis(100);
 /// The longest sleep with nothing due (the wake-up also comes on every new timer).
 const IDLE_WAIT: Duration = Duration::from_millis(500);
+/// Most messages re-put in one append.
+const MAX_PER_APPEND: usize = 256;
 /// Pending timers are counted per this many consecutive queue offsets, to know the oldest one.
 const CHUNK_SHIFT: u32 = 12;
 
@@ -568,6 +570,9 @@ async fn write_progress(state: &Arc<BrokerState>, r: &mut Runner) {
     }
 }
 
+/// A delivered message's topic and queue.
+type RealQueue = (String, i32);
+
 /// What one fired timer-queue entry turned out to be.
 enum Fired {
     Deliver {
@@ -606,41 +611,77 @@ async fn deliver(state: &BrokerState, batch: Vec<Timer>, now: i64) -> Vec<Timer>
             }
         }
     }
-    let cancels: HashSet<(i64, &str)> = out
+    let cancels: HashSet<(i64, String)> = out
         .iter()
         .filter_map(|(_, f)| match f {
-            Fired::Cancel { tick, uniq } => Some((*tick, uniq.as_str())),
+            Fired::Cancel { tick, uniq } => Some((*tick, uniq.clone())),
             Fired::Deliver { .. } => None,
         })
         .collect();
-    let mut keep = Vec::with_capacity(out.len());
+    // Kept timers grouped by topic and queue (in firing order within each), so that each group
+    // goes to the store as one append under its lock.
+    let mut groups: Vec<(RealQueue, Vec<(Timer, PutMessage)>)> = Vec::new();
+    let mut group_of: std::collections::HashMap<RealQueue, usize> = std::collections::HashMap::new();
     let mut cancelled = 0u64;
-    for (t, f) in &out {
+    for (t, f) in out {
         if let Fired::Deliver { tick, uniq, msg } = f {
-            if uniq.as_deref().is_some_and(|u| cancels.contains(&(*tick, u))) {
+            if uniq
+                .as_deref()
+                .is_some_and(|u| cancels.contains(&(tick, u.to_string())))
+            {
                 cancelled += 1;
                 continue;
             }
-            keep.push((*t, msg.clone()));
+            let key = (msg.topic.clone(), msg.queue_id);
+            match group_of.get(&key) {
+                Some(&i) => groups[i].1.push((t, msg)),
+                None => {
+                    group_of.insert(key.clone(), groups.len());
+                    groups.push((key, vec![(t, msg)]));
+                }
+            }
         }
     }
-    drop(cancels);
+    let max_body = state.config.store.max_message_size;
     let mut failed = Vec::new();
     let mut delivered = 0u64;
-    for (t, msg) in keep {
-        let topic = msg.topic.clone();
-        // WAIT=false: acknowledged once appended; the checkpoint waits for the flush instead.
-        let r = store.append_messages(vec![msg]).wait().await;
-        if r.is_stored() {
-            delivered += 1;
-        } else {
+    for ((topic, _), group) in groups {
+        let mut rest = group.into_iter().peekable();
+        while rest.peek().is_some() {
+            // A batch stays under the store's limit for one append.
+            let mut timers = Vec::new();
+            let mut msgs = Vec::new();
+            let mut bytes = 0usize;
+            while let Some((_, m)) = rest.peek() {
+                if !msgs.is_empty() && (bytes + m.body.len() > max_body || msgs.len() >= MAX_PER_APPEND) {
+                    break;
+                }
+                let Some((t, m)) = rest.next() else { break };
+                bytes += m.body.len();
+                timers.push(t);
+                msgs.push(m);
+            }
+            // Not waiting for the flush (Java: setWaitStoreMsgOK(false)); the checkpoint waits
+            // for the commitlog to be flushed past the deliveries instead.
+            let r = store.append_messages(msgs).appended();
+            if r.is_stored() {
+                delivered += timers.len() as u64;
+                continue;
+            }
             match r.status {
+                rmq_store::PutStatus::MessageIllegal | rmq_store::PutStatus::PropertiesSizeExceeded
+                    if timers.len() == 1 =>
+                {
+                    tracing::warn!(cq_offset = timers[0].cq_offset, topic = %topic, status = ?r.status, "timer: the delivered message is refused by the store; dropped");
+                }
                 rmq_store::PutStatus::MessageIllegal | rmq_store::PutStatus::PropertiesSizeExceeded => {
-                    tracing::warn!(cq_offset = t.cq_offset, topic = %topic, status = ?r.status, "timer: the delivered message is refused by the store; dropped");
+                    // One of the batch is refused: retried one by one, to find it.
+                    tracing::warn!(topic = %topic, status = ?r.status, "timer: a batched re-put was refused; retrying one by one");
+                    failed.extend(timers);
                 }
                 _ => {
-                    tracing::warn!(cq_offset = t.cq_offset, topic = %topic, status = ?r.status, "timer: re-put failed; will retry");
-                    failed.push(t);
+                    tracing::warn!(topic = %topic, status = ?r.status, "timer: re-put failed; will retry");
+                    failed.extend(timers);
                 }
             }
         }
@@ -651,61 +692,58 @@ async fn deliver(state: &BrokerState, batch: Vec<Timer>, now: i64) -> Vec<Timer>
 }
 
 /// The delivery of one timer record (Java `TimerMessageStore.convert` / `convertMessage`): the
-/// real topic and queue back, `REAL_TOPIC` / `REAL_QID` gone, `TIMER_ENQUEUE_MS` (when the timer
-/// was stored), `TIMER_DEQUEUE_MS` (now) and `WAIT=false` added; body, flag, sysFlag, born time
-/// and host and reconsume times kept. Every other property stays, the timer's own included.
-fn to_fired(record: &[u8], now: i64, precision_ms: i64) -> Result<Fired, String> {
-    let (m, _) = message::decode_message(record).map_err(|e| e.to_string())?;
-    let raw = match rmq_store::record::check(record, false) {
-        rmq_store::record::RecordCheck::Message(info) => {
-            String::from_utf8_lossy(info.properties).into_owned()
-        }
-        _ => return Err("bad record".into()),
+/// real topic and queue back, `TIMER_ENQUEUE_MS` (when the timer was stored, floored to the
+/// precision) and `TIMER_DEQUEUE_MS` (now) added; body, flag, sysFlag, born time and host,
+/// reconsume times and every property kept — `REAL_TOPIC`, `REAL_QID` and `WAIT` included: the
+/// 5.3.1 broker drops them from its properties map only after the stored string was built (seen on
+/// the oracle), so its delivered messages carry them.
+fn to_fired(record: &bytes::Bytes, now: i64, precision_ms: i64) -> Result<Fired, String> {
+    let r = match message::parse_record(record, false).map_err(|e| e.to_string())? {
+        message::Record::Message(r) => r,
+        message::Record::Blank => return Err("blank record".into()),
     };
-    let out_ms = m
-        .properties
-        .get(property::TIMER_OUT_MS)
+    let raw = std::str::from_utf8(r.properties).map_err(|_| "properties are not UTF-8")?;
+    let get = |k: &str| message::find_property_str(raw, k);
+    let out_ms = get(property::TIMER_OUT_MS)
         .and_then(|v| v.trim().parse::<i64>().ok())
         .ok_or("no TIMER_OUT_MS property")?;
-    let tick = out_ms / precision_ms.max(1);
-    let uniq = m.properties.get(property::UNIQ_KEY).cloned();
-    if let Some(target) = m.properties.get(property::TIMER_DEL_UNIQKEY) {
+    let p = precision_ms.max(1);
+    let tick = out_ms / p;
+    let uniq = get(property::UNIQ_KEY).map(str::to_string);
+    if let Some(target) = get(property::TIMER_DEL_UNIQKEY) {
         return Ok(Fired::Cancel {
             tick,
-            uniq: target.clone(),
+            uniq: target.to_string(),
         });
     }
-    let real_topic = m
-        .properties
-        .get(property::REAL_TOPIC)
-        .cloned()
-        .ok_or("no REAL_TOPIC property")?;
-    let real_qid: i32 = m
-        .properties
-        .get(property::REAL_QID)
+    let real_topic = get(property::REAL_TOPIC).ok_or("no REAL_TOPIC property")?;
+    let real_qid: i32 = get(property::REAL_QID)
         .and_then(|q| q.trim().parse().ok())
         .ok_or("no REAL_QID property")?;
-    let mut props = remove_property(&raw, property::REAL_TOPIC);
-    props = remove_property(&props, property::REAL_QID);
-    props = set_property(&props, property::TIMER_ENQUEUE_MS, &m.store_timestamp.to_string());
+    let born_host = message::host_addr(r.born_host, "born host").map_err(|e| e.to_string())?;
+    let mut props = set_property(
+        raw,
+        property::TIMER_ENQUEUE_MS,
+        &(r.store_timestamp / p * p).to_string(),
+    );
     props = set_property(&props, property::TIMER_DEQUEUE_MS, &now.to_string());
-    props = set_property(&props, property::WAIT, "false");
     let tags_code = message::tags_code_of(props.as_bytes());
     Ok(Fired::Deliver {
         tick,
         uniq,
         msg: PutMessage {
-            topic: real_topic,
+            topic: real_topic.to_string(),
             queue_id: real_qid,
-            flag: m.flag,
-            body: m.body,
+            flag: r.flag,
+            // The stored bytes as they are (a compressed body stays compressed, with its flag).
+            body: record.slice_ref(r.body),
             properties: props,
             tags_code,
-            sys_flag: m.sys_flag,
-            born_timestamp: m.born_timestamp,
-            born_host: m.born_host,
-            reconsume_times: m.reconsume_times,
-            prepared_transaction_offset: m.prepared_transaction_offset,
+            sys_flag: r.sys_flag,
+            born_timestamp: r.born_timestamp,
+            born_host,
+            reconsume_times: r.reconsume_times,
+            prepared_transaction_offset: r.prepared_transaction_offset,
         },
     })
 }

@@ -293,7 +293,7 @@ mod tests {
                 }
                 prop_assert_eq!(w.len(), pending.len());
                 let earliest = pending.iter().map(|p| tick(p.deliver_ms)).min();
-                prop_assert_eq!(w.next_due_ms().map(|ms| tick(ms)), earliest);
+                prop_assert_eq!(w.next_due_ms().map(tick), earliest);
             }
         }
     }

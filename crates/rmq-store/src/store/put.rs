@@ -56,6 +56,16 @@ pub struct PendingPut<'a> {
 }
 
 impl PendingPut<'_> {
+    /// The result of the append alone, without waiting for the flush or a slave (Java's
+    /// `setWaitStoreMsgOK(false)` on an internal re-put whose durability the caller tracks
+    /// itself); under SYNC_FLUSH the flusher is woken for it.
+    pub fn appended(self) -> PutResult {
+        if self.end.is_some() && self.store.core().config.flush_disk_type == FlushDiskType::SyncFlush {
+            self.store.core().cl_flush_signal.wake();
+        }
+        self.result
+    }
+
     /// The final result: under SYNC_FLUSH, once the bytes are on disk (or `FlushDiskTimeout`);
     /// under SYNC_MASTER, once a slave has them (or `FlushSlaveTimeout` / `SlaveNotAvailable`);
     /// at once for a message with `WAIT=false`.
