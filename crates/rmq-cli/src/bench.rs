@@ -599,6 +599,43 @@ struct PullQueue {
     offset: i64,
 }
 
+/// Every readable queue of `topic` on a master, starting at its min offset (`from_start`) or its
+/// max offset (new messages only).
+async fn master_queues(admin: &Admin, topic: &str, from_start: bool) -> anyhow::Result<Vec<PullQueue>> {
+    let route = admin
+        .topic_route(topic)
+        .await
+        .with_context(|| format!("route of topic {topic}"))?;
+    let mut queues = Vec::new();
+    for qd in &route.queue_datas {
+        let Some(addr) = route
+            .broker_datas
+            .iter()
+            .find(|b| b.broker_name == qd.broker_name)
+            .and_then(|b| b.broker_addrs.get(&0))
+        else {
+            continue;
+        };
+        for queue_id in 0..qd.read_queue_nums {
+            let offset = if from_start {
+                admin.min_offset(addr, topic, queue_id).await?
+            } else {
+                admin.max_offset(addr, topic, queue_id).await?
+            };
+            queues.push(PullQueue {
+                addr: addr.clone(),
+                broker_name: qd.broker_name.clone(),
+                queue_id,
+                offset,
+            });
+        }
+    }
+    if queues.is_empty() {
+        bail!("topic {topic} has no readable queue with a master");
+    }
+    Ok(queues)
+}
+
 /// Consumer-side counters: messages, and born→consume / store→consume latency sums (ms).
 #[derive(Default)]
 struct ConsumeStats {
@@ -620,37 +657,7 @@ async fn consume(args: ConsumeArgs) -> anyhow::Result<()> {
     }
     let config = client_config(args.namesrv.clone(), &args.tls, &args.acl)?;
     let admin = Admin::new(config);
-    let route = admin
-        .topic_route(&args.topic)
-        .await
-        .with_context(|| format!("route of topic {}", args.topic))?;
-    let mut queues = Vec::new();
-    for qd in &route.queue_datas {
-        let Some(addr) = route
-            .broker_datas
-            .iter()
-            .find(|b| b.broker_name == qd.broker_name)
-            .and_then(|b| b.broker_addrs.get(&0))
-        else {
-            continue;
-        };
-        for queue_id in 0..qd.read_queue_nums {
-            let offset = if args.from_start {
-                admin.min_offset(addr, &args.topic, queue_id).await?
-            } else {
-                admin.max_offset(addr, &args.topic, queue_id).await?
-            };
-            queues.push(PullQueue {
-                addr: addr.clone(),
-                broker_name: qd.broker_name.clone(),
-                queue_id,
-                offset,
-            });
-        }
-    }
-    if queues.is_empty() {
-        bail!("topic {} has no readable queue with a master", args.topic);
-    }
+    let queues = master_queues(&admin, &args.topic, args.from_start).await?;
     println!(
         "bench consume: topic={} group={} queues={} from={} duration={} count={}",
         args.topic,

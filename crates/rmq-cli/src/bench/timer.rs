@@ -29,7 +29,7 @@ use rmq_protocol::RemotingCommand;
 use rmq_remoting::RemotingClient;
 use tokio::task::JoinSet;
 
-use super::{client_config, new_histogram, percentiles, record};
+use super::{client_config, master_queues, new_histogram, percentiles, record, PullQueue};
 
 /// The property carrying the deliver time the bench asked for (also readable on the Java side).
 const ASKED: &str = "BENCH_TIMER_DELIVER_MS";
@@ -79,13 +79,6 @@ struct Seen {
     min_delivery_ms: AtomicI64,
 }
 
-struct Queue {
-    addr: String,
-    broker_name: String,
-    queue_id: i32,
-    offset: i64,
-}
-
 pub async fn run(args: TimerArgs) -> anyhow::Result<()> {
     if args.count == 0 || args.threads == 0 || args.spread_ms < 1 || args.lead_ms < 1 {
         bail!("--count, -w, --spread-ms and --lead-ms must be at least 1");
@@ -100,33 +93,7 @@ pub async fn run(args: TimerArgs) -> anyhow::Result<()> {
         .await
         .context("warm-up send")?;
     let admin = Admin::new(config);
-    let route = admin
-        .topic_route(&args.topic)
-        .await
-        .with_context(|| format!("route of topic {}", args.topic))?;
-    let mut queues = Vec::new();
-    for qd in &route.queue_datas {
-        let Some(addr) = route
-            .broker_datas
-            .iter()
-            .find(|b| b.broker_name == qd.broker_name)
-            .and_then(|b| b.broker_addrs.get(&0))
-        else {
-            continue;
-        };
-        for queue_id in 0..qd.read_queue_nums {
-            let offset = admin.max_offset(addr, &args.topic, queue_id).await?;
-            queues.push(Queue {
-                addr: addr.clone(),
-                broker_name: qd.broker_name.clone(),
-                queue_id,
-                offset,
-            });
-        }
-    }
-    if queues.is_empty() {
-        bail!("topic {} has no readable queue with a master", args.topic);
-    }
+    let queues = master_queues(&admin, &args.topic, false).await?;
     let start = now_ms();
     let window = start + args.lead_ms;
     println!(
@@ -257,7 +224,7 @@ pub async fn run(args: TimerArgs) -> anyhow::Result<()> {
 }
 
 async fn pull(
-    mut q: Queue,
+    mut q: PullQueue,
     topic: String,
     group: String,
     remoting: Arc<RemotingClient>,
