@@ -366,6 +366,10 @@ pub mod response_code {
     pub const NO_MESSAGE: i32 = 208;
     pub const UPDATE_AND_CREATE_ACL_CONFIG_FAILED: i32 = 209;
     pub const DELETE_ACL_CONFIG_FAILED: i32 = 210;
+    /// POP_MESSAGE: too many requests already held (same value as the ACL code above).
+    pub const POLLING_FULL: i32 = 209;
+    /// POP_MESSAGE: nothing found, or its hold ran out (same value as the ACL code above).
+    pub const POLLING_TIMEOUT: i32 = 210;
     pub const UPDATE_GLOBAL_WHITE_ADDRS_CONFIG_FAILED: i32 = 211;
     pub const FLOW_CONTROL: i32 = 215;
 

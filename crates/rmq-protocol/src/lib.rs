@@ -24,6 +24,7 @@ pub mod error;
 pub mod frame;
 pub mod header;
 pub mod message;
+pub mod pop;
 pub mod time;
 
 pub use command::{LanguageCode, RemotingCommand, SerializeType};

@@ -18,11 +18,13 @@ use crate::WireError;
 mod admin;
 mod client;
 mod namesrv;
+mod pop;
 mod send;
 
 pub use admin::*;
 pub use client::*;
 pub use namesrv::*;
+pub use pop::*;
 pub use send::*;
 
 /// A typed custom header carried in `extFields`.
