@@ -456,7 +456,9 @@ async fn run(state: Arc<BrokerState>, mut stop: watch::Receiver<bool>) {
         if *stop.borrow() {
             break;
         }
-        // 1. New timers into the wheel.
+        // 1. New timers into the wheel. `backlog`: the batch limit stopped the read, so more
+        // entries are there to read at once.
+        let mut backlog = false;
         if !timer.settings.stop_enqueue {
             let max = store.max_offset_in_queue(TIMER_TOPIC, 0);
             let end = max.min(r.enqueue_offset + ENQUEUE_BATCH);
@@ -471,6 +473,7 @@ async fn run(state: Arc<BrokerState>, mut stop: watch::Receiver<bool>) {
                 });
                 offset += 1;
             }
+            backlog = offset == end && end < max;
             let added = offset - r.enqueue_offset;
             r.enqueue_offset = offset;
             if added > 0 {
@@ -521,6 +524,8 @@ async fn run(state: Arc<BrokerState>, mut stop: watch::Receiver<bool>) {
         // 5. Sleep until the next timer is due, a new timer arrives, or the next flush.
         let wait = if failed {
             RETRY_BACKOFF
+        } else if timer.settings.stop_dequeue {
+            IDLE_WAIT
         } else {
             let until_due = r
                 .wheel
@@ -533,7 +538,10 @@ async fn run(state: Arc<BrokerState>, mut stop: watch::Receiver<bool>) {
             }
             w
         };
-        if wait.is_zero() || r.enqueue_offset < store.max_offset_in_queue(TIMER_TOPIC, 0) {
+        // A zero wait means a timer fell due while this pass ran; a backlog is read at once. Neither
+        // repeats without progress (a queue that stops being readable, or timerStopEnqueue /
+        // timerStopDequeue, sleeps like an idle wheel).
+        if wait.is_zero() || backlog {
             tokio::task::yield_now().await;
             continue;
         }
