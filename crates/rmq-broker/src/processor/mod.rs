@@ -72,6 +72,29 @@ pub(crate) fn error(req: &RemotingCommand, c: i32, remark: impl Into<String>) ->
     RemotingCommand::response_to(req, c).with_remark(remark)
 }
 
+/// The put-time rewrites Java runs inside the store's put hook, in its order: a deliver time
+/// parks the message in the timer topic (`timer`), otherwise a delay level in the schedule topic
+/// (`schedule`). `Err` is the response refusing the message.
+#[allow(
+    clippy::result_large_err,
+    reason = "the error is the response itself, built once"
+)]
+pub(crate) fn park_for_later(
+    s: &crate::BrokerState,
+    req: &RemotingCommand,
+    msg: &mut rmq_store::PutMessage,
+) -> Result<(), RemotingCommand> {
+    match s.timer.apply_timer(msg) {
+        Ok(true) => Ok(()),
+        Ok(false) => s
+            .schedule
+            .apply_delay(msg)
+            .map(drop)
+            .map_err(|remark| error(req, code::SYSTEM_ERROR, remark)),
+        Err(refused) => Err(error(req, refused.code(), refused.remark().to_string())),
+    }
+}
+
 pub(crate) fn ok(req: &RemotingCommand) -> RemotingCommand {
     RemotingCommand::response_to(req, code::SUCCESS)
 }

@@ -184,14 +184,8 @@ pub(super) async fn send_back(
         prepared_transaction_offset: 0,
     };
     // The retry's delay level wins over the message's own timer (whose properties go).
-    match s.timer.apply_timer(&mut msg) {
-        Ok(true) => {}
-        Ok(false) => {
-            if let Err(remark) = s.schedule.apply_delay(&mut msg) {
-                return error(req, code::SYSTEM_ERROR, remark);
-            }
-        }
-        Err(refused) => return error(req, refused.code(), refused.remark().to_string()),
+    if let Err(refused) = super::park_for_later(s, req, &mut msg) {
+        return refused;
     }
     let target = msg.topic.clone();
     let pending = s.store.append_messages(vec![msg]);

@@ -253,16 +253,8 @@ async fn build_single(
         }
         msg = transaction::to_half(msg);
     } else {
-        // Java does both inside the store's put; the response still names the original queue.
-        match s.timer.apply_timer(&mut msg) {
-            Ok(true) => {}
-            Ok(false) => {
-                if let Err(remark) = s.schedule.apply_delay(&mut msg) {
-                    return Err(error(req, code::SYSTEM_ERROR, remark));
-                }
-            }
-            Err(refused) => return Err(error(req, refused.code(), refused.remark().to_string())),
-        }
+        // The response still names the original queue.
+        super::park_for_later(s, req, &mut msg)?;
     }
     Ok(msg)
 }

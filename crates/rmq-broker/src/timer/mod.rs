@@ -628,26 +628,20 @@ async fn deliver(state: &BrokerState, batch: Vec<Timer>, now: i64) -> Vec<Timer>
         .collect();
     // Kept timers grouped by topic and queue (in firing order within each), so that each group
     // goes to the store as one append under its lock.
-    let mut groups: Vec<(RealQueue, Vec<(Timer, PutMessage)>)> = Vec::new();
-    let mut group_of: std::collections::HashMap<RealQueue, usize> = std::collections::HashMap::new();
+    let mut groups: std::collections::HashMap<RealQueue, Vec<(Timer, PutMessage)>> =
+        std::collections::HashMap::new();
     let mut cancelled = 0u64;
     for (t, f) in out {
         if let Fired::Deliver { tick, uniq, msg } = f {
-            if uniq
-                .as_deref()
-                .is_some_and(|u| cancels.contains(&(tick, u.to_string())))
-            {
+            let is_cancelled = !cancels.is_empty() && uniq.is_some_and(|u| cancels.contains(&(tick, u)));
+            if is_cancelled {
                 cancelled += 1;
                 continue;
             }
-            let key = (msg.topic.clone(), msg.queue_id);
-            match group_of.get(&key) {
-                Some(&i) => groups[i].1.push((t, msg)),
-                None => {
-                    group_of.insert(key.clone(), groups.len());
-                    groups.push((key, vec![(t, msg)]));
-                }
-            }
+            groups
+                .entry((msg.topic.clone(), msg.queue_id))
+                .or_default()
+                .push((t, msg));
         }
     }
     let max_body = state.config.store.max_message_size;
