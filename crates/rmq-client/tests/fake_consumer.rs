@@ -117,7 +117,16 @@ async fn push_consumer_gets_every_matching_message_and_commits() {
         .map(|s| s.topic.as_str())
         .collect();
     assert_eq!(topics, BTreeSet::from(["%RETRY%CG", TOPIC]));
-    // Pulls: long polling, 32 at a time, commit flag once something was consumed.
+    // Pulls: long polling, 32 at a time, commit flag once something was consumed. The committing
+    // pull is the one after the offsets advanced: it may still be on its way.
+    eventually("a pull that commits an offset", || {
+        let state = c.broker.state.lock().unwrap();
+        state
+            .pulls
+            .iter()
+            .any(|p| p.sys_flag & pull_sys_flag::COMMIT_OFFSET != 0 && p.commit_offset > 0)
+    })
+    .await;
     let pulls = c.broker.state.lock().unwrap().pulls.clone();
     assert!(pulls
         .iter()
