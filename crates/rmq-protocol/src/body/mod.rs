@@ -16,6 +16,7 @@ use crate::WireError;
 mod admin;
 mod client;
 pub mod fastjson;
+pub mod pop;
 mod route;
 
 pub use admin::*;

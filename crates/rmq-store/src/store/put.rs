@@ -56,6 +56,11 @@ pub struct PendingPut<'a> {
 }
 
 impl PendingPut<'_> {
+    /// The append's result so far (status, offsets), before any flush or slave wait.
+    pub fn result(&self) -> &PutResult {
+        &self.result
+    }
+
     /// The result of the append alone, without waiting for the flush or a slave (Java's
     /// `setWaitStoreMsgOK(false)` on an internal re-put whose durability the caller tracks
     /// itself); under SYNC_FLUSH the flusher is woken for it.
