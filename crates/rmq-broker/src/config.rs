@@ -96,6 +96,8 @@ pub struct BrokerConfig {
     pub ha_listen_port: u16,
     /// The `timer*` keys (5.x timer messages, docs/broker/timer.md#keys).
     pub timer: crate::timer::TimerSettings,
+    /// The POP keys (`reviveQueueNum`, `popPollingSize`, ..., docs/broker/pop.md#keys).
+    pub pop: crate::pop::PopSettings,
     pub store: StoreConfig,
 }
 
@@ -157,6 +159,7 @@ impl Default for BrokerConfig {
             ha_master_address: None,
             ha_listen_port: 10912,
             timer: crate::timer::TimerSettings::default(),
+            pop: crate::pop::PopSettings::default(),
             store: StoreConfig {
                 store_path_root_dir: home.join("store"),
                 ..StoreConfig::default()
@@ -274,6 +277,7 @@ impl BrokerConfig {
             "aclEnable" => self.acl_enable = b(v),
             k if self.auth.apply(k, v) => {}
             k if k.starts_with("timer") || k == "mappedFileSizeTimerLog" => return self.timer.apply(k, v),
+            k if crate::pop::PopSettings::owns(k) => return self.pop.apply(k, v),
             "rocketmqHome" => self.rocketmq_home = Some(PathBuf::from(v.trim())),
             "sendMessageThreadPoolNums" => return num(k, v, &mut self.send_message_thread_pool_nums),
             "sendThreadPoolQueueCapacity" => return num(k, v, &mut self.send_thread_pool_queue_capacity),

@@ -22,6 +22,8 @@
 //!   that re-puts due messages (`delayOffset.json`).
 //! - [`timer`]: 5.x timer messages (any deliver time) — the rewrite into `rmq_sys_wheel_timer`,
 //!   the timing wheel and the delivery task (`timerCheckpoint.json`).
+//! - [`pop`]: POP consumption — checkpoints and acks in the revive log, revive into the pop
+//!   retry topic, orderly pop, held pops, request modes (`messageRequestMode.json`).
 //! - [`processor`]: request dispatch by code; one module per area (`send`, `pull`, `offset`,
 //!   `consumer`, `group`, `admin`, `end_transaction`, `client_config`,
 //!   `retry` for send-back/DLQ, `query` for QUERY_MESSAGE).
@@ -36,6 +38,7 @@ pub use rmq_filter as filter;
 pub mod locks;
 pub mod long_poll;
 pub mod offsets;
+pub mod pop;
 pub mod processor;
 pub mod register;
 pub mod schedule;
@@ -132,6 +135,8 @@ pub struct BrokerState {
     pub transactions: transaction::TransactionService,
     pub schedule: schedule::ScheduleService,
     pub timer: timer::TimerService,
+    /// POP consumption: open checkpoints, orderly holds, held pops, request modes.
+    pub pop: pop::PopService,
     pub send_queue: send_queue::SendQueue,
     /// Messages pulled per `topic@group` (consumeTps).
     pub pulled: stats::MinuteRates,
@@ -174,6 +179,10 @@ impl Broker {
         let master = slave::MasterLinks::new(config.ha_master_address.as_deref());
         let (store, ha) = open_store(&mut config, &master).await?;
         let state = Arc::new(load_state(config, store, master, tls.namesrv)?);
+        // Open pop checkpoints are back before the first request can pop or ack.
+        if state.config.is_master() {
+            state.pop.replay(&state);
+        }
         // Subscribe before serving so that no arrival of a held pull can be missed.
         let arrivals = state.store.subscribe_arrivals();
         let server = serve(&state, listener, tls.server)?;
@@ -343,6 +352,7 @@ pub(crate) fn load_state(
         transactions: transaction::TransactionService::new(&config),
         schedule: schedule::ScheduleService::load(&config)?,
         timer: timer::TimerService::load(&config)?,
+        pop: pop::PopService::load(&config, clock.now_ms())?,
         send_queue: send_queue::SendQueue::new(&config),
         pulled: stats::MinuteRates::default(),
         master,
@@ -402,7 +412,7 @@ async fn spawn_services(
     let mut background = Vec::new();
     let waiters_state = state.clone();
     background.push(tokio::spawn(async move {
-        long_poll::dispatch_arrivals(&waiters_state.pull_waiters, arrivals).await;
+        long_poll::dispatch_arrivals(&waiters_state.pull_waiters, &waiters_state.pop.waiters, arrivals).await;
     }));
     background.push(tokio::spawn(flush_offsets_periodically(state.clone())));
     background.push(tokio::spawn(expire_clients_periodically(state.clone())));
@@ -412,6 +422,7 @@ async fn spawn_services(
     register::register_all(state, false).await;
     background.push(tokio::spawn(register_periodically(state.clone())));
     if state.config.is_master() {
+        background.push(tokio::spawn(pop::PopService::run_revive(state.clone())));
         background.push(transaction::spawn_check_service(state.clone()));
     } else {
         background.push(slave::spawn_sync(state.clone()));

@@ -168,13 +168,21 @@ impl Drop for Registration<'_> {
 }
 
 /// Forwards store arrivals to the waiters until the store's broadcast closes.
-pub async fn dispatch_arrivals(waiters: &PullWaiters, mut rx: broadcast::Receiver<Arrival>) {
+pub async fn dispatch_arrivals(
+    waiters: &PullWaiters,
+    pops: &crate::pop::waiters::PopWaiters,
+    mut rx: broadcast::Receiver<Arrival>,
+) {
     loop {
         match rx.recv().await {
-            Ok(a) => waiters.on_arrival(&a),
+            Ok(a) => {
+                waiters.on_arrival(&a);
+                pops.wake_topic(&a.topic);
+            }
             Err(broadcast::error::RecvError::Lagged(n)) => {
                 tracing::debug!(lost = n, "arrival notifications lagged; waking every held pull");
                 waiters.wake_all();
+                pops.wake_all();
             }
             Err(broadcast::error::RecvError::Closed) => return,
         }

@@ -117,6 +117,11 @@ impl TopicTable {
         if config.timer.enable {
             add(topic_config(crate::timer::TIMER_TOPIC, 1, 6));
         }
+        add(topic_config(
+            &crate::pop::revive_topic(&config.broker_cluster_name),
+            config.pop.revive_queue_num,
+            6,
+        ));
         // 5.x creates both at start, so their routes exist before the first transaction
         // (rocketmq-spring and admin tools look them up); 4.9 at its first check round.
         add(topic_config(TRANS_HALF_TOPIC, 1, 6));

@@ -9,6 +9,7 @@ mod consumer;
 mod end_transaction;
 mod group;
 mod offset;
+mod pop;
 mod pull;
 mod query;
 mod retry;
@@ -148,6 +149,15 @@ impl Processor {
                 ),
             ),
             rc::LITE_PULL_MESSAGE => pull::pull(s, channel, req).await,
+            rc::POP_MESSAGE => pop::pop(s, channel, req).await,
+            rc::ACK_MESSAGE => pop::ack(s, req).await,
+            rc::BATCH_ACK_MESSAGE => pop::batch_ack(s, req).await,
+            rc::CHANGE_MESSAGE_INVISIBLETIME => pop::change_invisible_time(s, req).await,
+            rc::NOTIFICATION => pop::notification(s, channel, req).await,
+            rc::POLLING_INFO => pop::polling_info(s, req),
+            rc::QUERY_ASSIGNMENT => pop::query_assignment(s, req),
+            rc::SET_MESSAGE_REQUEST_MODE => pop::set_message_request_mode(s, req),
+            rc::GET_ALL_MESSAGE_REQUEST_MODE => pop::all_message_request_mode(s, req),
             rc::HEART_BEAT => consumer::heartbeat(s, channel, req).await,
             rc::UNREGISTER_CLIENT => consumer::unregister_client(s, channel, req),
             rc::GET_CONSUMER_LIST_BY_GROUP => consumer::consumer_list(s, req),

@@ -517,7 +517,9 @@ mod tests {
         let arrivals = s.store.subscribe_arrivals();
         let dispatcher = {
             let s = s.clone();
-            tokio::spawn(async move { crate::long_poll::dispatch_arrivals(&s.pull_waiters, arrivals).await })
+            tokio::spawn(async move {
+                crate::long_poll::dispatch_arrivals(&s.pull_waiters, &s.pop.waiters, arrivals).await
+            })
         };
         let (q, req) = (query(), RemotingCommand::request(request_code::PULL_MESSAGE));
         let first = q.read(&s, 0);
