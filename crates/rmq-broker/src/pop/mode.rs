@@ -1,7 +1,7 @@
 //! Message request modes (SET_MESSAGE_REQUEST_MODE 401, `mqadmin setConsumeMode`): whether a
 //! group consumes a topic by pull (client-side rebalance) or by pop, kept in
 //! `config/messageRequestMode.json`; and QUERY_ASSIGNMENT's allocation (5.x
-//! `QueryAssignmentProcessor`, docs/protocol/pop.md §1).
+//! `QueryAssignmentProcessor`, docs/protocol/pop.md).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

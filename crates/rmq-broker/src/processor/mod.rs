@@ -155,7 +155,7 @@ impl Processor {
             rc::CHANGE_MESSAGE_INVISIBLETIME => pop::change_invisible_time(s, req).await,
             rc::NOTIFICATION => pop::notification(s, channel, req).await,
             rc::POLLING_INFO => pop::polling_info(s, req),
-            rc::QUERY_ASSIGNMENT => pop::query_assignment(s, req),
+            rc::QUERY_ASSIGNMENT => pop::query_assignment(s, req).await,
             rc::SET_MESSAGE_REQUEST_MODE => pop::set_message_request_mode(s, req),
             rc::GET_ALL_MESSAGE_REQUEST_MODE => pop::all_message_request_mode(s, req),
             rc::HEART_BEAT => consumer::heartbeat(s, channel, req).await,

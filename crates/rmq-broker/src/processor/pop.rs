@@ -881,9 +881,34 @@ pub(super) fn polling_info(s: &BrokerState, req: &RemotingCommand) -> RemotingCo
     })
 }
 
-/// The topic's queues on this broker (every broker of the route would need the name server; a
-/// consumer asks each broker it pops from).
-fn local_queues(s: &BrokerState, topic: &str) -> Vec<MessageQueue> {
+/// The topic's readable queues on every broker of its route (the name servers' answer, as
+/// Java's `TopicRouteInfoManager`), or on this broker alone when no name server answers.
+async fn topic_queues(s: &BrokerState, topic: &str) -> Vec<MessageQueue> {
+    let header = rmq_protocol::header::GetRouteInfoRequestHeader {
+        topic: topic.to_string(),
+        accept_standard_json_only: Some(true),
+    };
+    for addr in &s.config.namesrv_addr {
+        let req = RemotingCommand::request(rmq_protocol::codes::request_code::GET_ROUTEINFO_BY_TOPIC)
+            .with_header(&header);
+        let Ok(resp) = s.namesrv.invoke(addr, req, ROUTE_TIMEOUT).await else {
+            continue;
+        };
+        if resp.code != code::SUCCESS {
+            continue;
+        }
+        let Ok(route) = body::from_fastjson::<body::TopicRouteData>(&resp.body) else {
+            continue;
+        };
+        let mut out: Vec<MessageQueue> = route
+            .queue_datas
+            .iter()
+            .filter(|q| q.perm & PERM_READ != 0)
+            .flat_map(|q| (0..q.read_queue_nums).map(move |i| MessageQueue::new(topic, &q.broker_name, i)))
+            .collect();
+        out.sort();
+        return out;
+    }
     s.topics
         .get(topic)
         .map(|tc| {
@@ -894,7 +919,10 @@ fn local_queues(s: &BrokerState, topic: &str) -> Vec<MessageQueue> {
         .unwrap_or_default()
 }
 
-pub(super) fn query_assignment(s: &BrokerState, req: &RemotingCommand) -> RemotingCommand {
+/// How long QUERY_ASSIGNMENT waits for a name server's route.
+const ROUTE_TIMEOUT: Duration = Duration::from_secs(3);
+
+pub(super) async fn query_assignment(s: &BrokerState, req: &RemotingCommand) -> RemotingCommand {
     let b: QueryAssignmentRequestBody = match (!req.body.is_empty()).then(|| body::from_fastjson(&req.body)) {
         Some(Ok(b)) => b,
         Some(Err(e)) => {
@@ -921,7 +949,7 @@ pub(super) fn query_assignment(s: &BrokerState, req: &RemotingCommand) -> Remoti
             (m, share)
         }
     };
-    let mqs = local_queues(s, &b.topic);
+    let mqs = topic_queues(s, &b.topic).await;
     let assigned: Option<Vec<MessageQueue>> =
         if b.message_model == "BROADCASTING" || !settings.server_load_balancer_enable {
             Some(mqs)

@@ -1,4 +1,4 @@
-//! POP bodies (docs/protocol/pop.md §1, §4): the revive log's checkpoint and ack records
+//! POP bodies (docs/protocol/pop.md): the revive log's checkpoint and ack records
 //! (`PopCheckPoint`, `AckMsg`, `BatchAckMsg`), BATCH_ACK_MESSAGE's body, QUERY_ASSIGNMENT and
 //! SET_MESSAGE_REQUEST_MODE bodies and `messageRequestMode.json`.
 //!
@@ -298,7 +298,7 @@ mod tests {
 
     #[test]
     fn checkpoint_and_ack_as_fastjson_writes_them() {
-        // docs/protocol/pop.md §4: fastjson 1.2.83 on the 5.3.1 classes.
+        // docs/protocol/pop.md (checkpoints): fastjson 1.2.83 on the 5.3.1 classes.
         let java = br#"{"bm":0,"bn":"b0","c":"G","d":[0,3],"it":60000,"n":2,"pt":1700000000000,"q":1,"reviveTime":1700000060000,"ro":0,"so":10,"t":"T"}"#;
         let ck: PopCheckPoint = from_fastjson(java).unwrap();
         assert_eq!((ck.start_offset, ck.len(), ck.offset_at(1)), (10, 2, Some(13)));
