@@ -494,3 +494,27 @@ async fn request_modes_assign_pop_queues_and_persist() {
         vec![(MessageQueue::new(TOPIC, "broker-test", -1), "POP".to_string())]
     );
 }
+
+#[tokio::test]
+async fn a_crash_does_not_bring_back_acked_orderly_messages() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::new(T0);
+    let c = config(dir.path(), &clock);
+    let b = start(&c).await;
+    let (client, addr) = (RemotingClient::new(), common::addr(&b));
+    create_topic(&client, &addr, 1).await;
+    for i in 0..4 {
+        send(&client, &addr, 0, &format!("f{i}")).await;
+    }
+    let batch = pop_with(&client, &addr, 10_000, 0, true, 3).await;
+    assert_eq!(batch.bodies(), vec!["f0", "f1", "f2"]);
+    for i in 0..2 {
+        assert_eq!(ack(&client, &addr, &batch, i).await.code, code::SUCCESS);
+    }
+    b.crash().await;
+    let b = start(&c).await;
+    let addr = common::addr(&b);
+    // The held batch is gone with the process; the acked two are not popped again.
+    let again = pop_with(&client, &addr, 10_000, 0, true, 3).await;
+    assert_eq!(again.bodies(), vec!["f2", "f3"]);
+}

@@ -48,6 +48,9 @@ pub const REVIVE_GROUP: &str = "CID_RMQ_SYS_REVIVE_GROUP";
 pub const CK_TAG: &str = "ck";
 pub const ACK_TAG: &str = "ack";
 pub const BATCH_ACK_TAG: &str = "bAck";
+/// rmq only: an orderly ack's offset commit (`AckMsg` with `so` = the group's next offset), so a
+/// restart never pops an acknowledged orderly message again, however old the offsets file.
+pub const ORDER_ACK_TAG: &str = "oAck";
 /// Wait after a revive that could not store its messages.
 const REVIVE_RETRY: Duration = Duration::from_secs(1);
 /// The longest the revive task sleeps with nothing due.
@@ -339,6 +342,39 @@ impl PopService {
         n
     }
 
+    /// Records an orderly ack's commit (`next_offset` for the group's queue) in the revive log.
+    pub async fn record_order_commit(
+        &self,
+        s: &BrokerState,
+        group: &str,
+        topic: &str,
+        queue_id: i32,
+        acked_offset: i64,
+        next_offset: i64,
+    ) {
+        let record = AckMsg {
+            ack_offset: acked_offset,
+            ack_offset_list: Vec::new(),
+            broker_name: Some(self.broker_name.clone()),
+            consumer_group: group.to_string(),
+            pop_time: s.clock.now_ms(),
+            queue_id,
+            start_offset: next_offset,
+            topic: topic.to_string(),
+        };
+        let uniq = format!("{topic}@{queue_id}@{acked_offset}@{group}@{next_offset}@{ORDER_ACK_TAG}");
+        let body = serde_json::to_vec(&record).unwrap_or_default();
+        let revive_qid = self.next_revive_qid();
+        let msg = self.record(s, revive_qid, ORDER_ACK_TAG, &uniq, body);
+        let pending = {
+            let f = self.inflight.lock();
+            let pending = s.store.append_messages(vec![msg]);
+            self.commit_revive_offset(s, &f, revive_qid);
+            pending
+        };
+        let _ = pending.wait().await;
+    }
+
     /// Commits the revive log offset of `revive_qid`: its oldest open checkpoint, else its end.
     fn commit_revive_offset(&self, s: &BrokerState, f: &Inflight, revive_qid: i32) {
         let offset = f
@@ -420,6 +456,15 @@ impl PopService {
                             }
                             f.insert(ck, rq);
                             cks += 1;
+                        }
+                        Some(ORDER_ACK_TAG) => {
+                            let Ok(ack) = serde_json::from_slice::<AckMsg>(&m.body) else {
+                                continue;
+                            };
+                            let (g, t, q) = (&ack.consumer_group, &ack.topic, ack.queue_id);
+                            if s.offsets.query(g, t, q).is_none_or(|c| c < ack.start_offset) {
+                                s.offsets.commit(g, t, q, ack.start_offset);
+                            }
                         }
                         Some(ACK_TAG | BATCH_ACK_TAG) => {
                             let Ok(ack) = serde_json::from_slice::<AckMsg>(&m.body) else {

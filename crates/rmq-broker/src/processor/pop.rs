@@ -584,7 +584,8 @@ pub(super) async fn ack(s: &BrokerState, req: &RemotingCommand) -> RemotingComma
             h.queue_id,
             h.offset,
             handle.pop_time,
-        );
+        )
+        .await;
     }
     let ack = AckMsg {
         ack_offset: h.offset,
@@ -600,7 +601,7 @@ pub(super) async fn ack(s: &BrokerState, req: &RemotingCommand) -> RemotingComma
     ok(req)
 }
 
-fn ack_orderly(
+async fn ack_orderly(
     s: &BrokerState,
     req: &RemotingCommand,
     group: &str,
@@ -617,6 +618,9 @@ fn ack_orderly(
             released,
         } => {
             s.offsets.commit(group, topic, queue_id, next_offset);
+            s.pop
+                .record_order_commit(s, group, topic, queue_id, offset, next_offset)
+                .await;
             if released {
                 s.pop.waiters.wake_topic(topic);
             }
@@ -673,7 +677,7 @@ pub(super) async fn batch_ack(s: &BrokerState, req: &RemotingCommand) -> Remotin
         }
         if b.revive_queue_id == ORDER_REVIVE_QUEUE {
             for o in offsets {
-                let _ = ack_orderly(s, req, &b.consumer_group, &topic, b.queue_id, o, b.pop_time);
+                let _ = ack_orderly(s, req, &b.consumer_group, &topic, b.queue_id, o, b.pop_time).await;
             }
             continue;
         }
