@@ -1,6 +1,6 @@
 //! The `mqadmin` subset: `updateTopic`, `topicList`, `topicRoute`, `clusterList`, `topicStatus`,
 //! `consumerProgress`, `resetOffsetByTime`, `queryMsgById`, `queryMsgByKey`, `queryMsgByUniqueKey`,
-//! and `resendDlqMessage` (the console's DLQ resend).
+//! `resendDlqMessage` (the console's DLQ resend) and `setConsumeMode` (PULL or POP).
 
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
@@ -132,13 +132,32 @@ pub enum AdminCommand {
         #[arg(short = 'i', long = "msgId")]
         msg_id: String,
     },
+    /// Set whether a group consumes a topic by PULL or POP (SET_MESSAGE_REQUEST_MODE), on a
+    /// broker (-b) or every master of a cluster (-c).
+    SetConsumeMode {
+        #[command(flatten)]
+        target: BrokerTarget,
+        /// The topic (not a retry topic).
+        #[arg(short = 't', long = "topicName")]
+        topic: String,
+        /// The consumer group.
+        #[arg(short = 'g', long = "groupName")]
+        group: String,
+        /// `PULL` or `POP`.
+        #[arg(short = 'm', long = "mode", value_parser = ["PULL", "POP"])]
+        mode: String,
+        /// POP: how many other clients' queues each client also pops; 0 or less: every client
+        /// pops every queue.
+        #[arg(short = 'q', long = "popShareQueueNum", default_value_t = 0)]
+        pop_share_queue_num: i32,
+    },
     #[command(flatten)]
     Acl(crate::admin_acl::AclCommand),
     #[command(flatten)]
     Auth(crate::admin_auth::AuthCommand),
 }
 
-/// `-b brokerAddr` or `-c clusterName`, as the ACL verbs take them.
+/// `-b brokerAddr` or `-c clusterName`, as the ACL verbs and `setConsumeMode` take them.
 #[derive(Args, Clone)]
 pub(crate) struct BrokerTarget {
     #[command(flatten)]
@@ -341,6 +360,24 @@ pub async fn run(cmd: AdminCommand) -> anyhow::Result<()> {
         AdminCommand::ResendDlqMessage { ns, msg_id } => {
             let result = admin(&ns)?.resend_from_dlq(&msg_id).await?;
             println!("{result}");
+        }
+        AdminCommand::SetConsumeMode {
+            target,
+            topic,
+            group,
+            mode,
+            pop_share_queue_num,
+        } => {
+            let admin = admin(&target.ns)?;
+            for addr in target.masters(&admin, "setConsumeMode").await? {
+                admin
+                    .set_message_request_mode(&addr, &topic, &group, &mode, pop_share_queue_num)
+                    .await?;
+                println!("set consume mode to {addr} success.");
+            }
+            println!(
+                "topic[{topic}] group[{group}] consume mode[{mode}] popShareQueueNum[{pop_share_queue_num}]"
+            );
         }
         AdminCommand::Acl(cmd) => crate::admin_acl::run(cmd).await?,
         AdminCommand::Auth(cmd) => crate::admin_auth::run(cmd).await?,

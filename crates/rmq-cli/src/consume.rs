@@ -1,16 +1,24 @@
 //! The quickstart consumer of the RocketMQ guide: a push consumer on TopicTest printing every
 //! message the way the Java example does (`ConsumeMessageThread_<n> Receive New Messages: [...]`).
+//! With `--pop`, a [`SimpleConsumer`] instead: receive, print (the same way), ack.
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
-use anyhow::Context;
+use anyhow::{bail, Context};
 use clap::{Args, ValueEnum};
 use rmq_client::{
     ClientConfig, ConsumeFromWhere, ConsumeStatus, ConsumerConfig, MessageExtDisplay, MessageModel,
-    PushConsumer,
+    PushConsumer, SimpleConsumer,
 };
+
+/// How long a `--pop` receive is held at the broker when nothing is there
+/// (`BROKER_SUSPEND_MAX_TIME_MILLIS`).
+const POP_POLL: Duration = Duration::from_secs(15);
+/// Pause after a failed `--pop` receive (`pullTimeDelayMillsWhenException`).
+const POP_RETRY_DELAY: Duration = Duration::from_secs(3);
 
 #[derive(Clone, Copy, ValueEnum)]
 pub enum From {
@@ -46,6 +54,14 @@ pub struct ConsumeArgs {
     /// Exit after this many messages.
     #[arg(long)]
     count: Option<u64>,
+    /// Consume by POP (a SimpleConsumer: receive, print, ack) instead of by pull; the broker
+    /// decides who gets which message.
+    #[arg(long, conflicts_with = "broadcast")]
+    pop: bool,
+    /// With `--pop`: ms a received message stays hidden from the group before it comes back
+    /// unless acknowledged.
+    #[arg(long = "invisible-time", default_value_t = 60_000, requires = "pop")]
+    invisible_time_ms: u64,
     #[command(flatten)]
     tls: crate::tls_args::TlsArgs,
     #[command(flatten)]
@@ -70,6 +86,7 @@ fn thread_no() -> usize {
 pub async fn run(args: ConsumeArgs) -> anyhow::Result<()> {
     let addr = args
         .namesrv
+        .clone()
         .or_else(|| std::env::var("NAMESRV_ADDR").ok())
         .context("no name server address: use -n host:9876 or set NAMESRV_ADDR")?;
     let consume_from_where = match args.from {
@@ -97,6 +114,9 @@ pub async fn run(args: ConsumeArgs) -> anyhow::Result<()> {
         credentials: args.acl.credentials(),
         ..ClientConfig::with_namesrv(&addr)
     };
+    if args.pop {
+        return run_pop(&args, client_config, consume_from_where).await;
+    }
     let consumer = PushConsumer::new(args.group, client_config, config);
     consumer.subscribe(&args.topic, &args.sub_expression)?;
     let limit = args.count.unwrap_or(u64::MAX);
@@ -124,6 +144,55 @@ pub async fn run(args: ConsumeArgs) -> anyhow::Result<()> {
     println!("Consumer Started.");
     tokio::select! {
         _ = done.notified() => {}
+        r = tokio::signal::ctrl_c() => r?,
+    }
+    consumer.shutdown().await;
+    Ok(())
+}
+
+/// `--pop`: receive up to 32 at a time, print each message as the push consumer does, ack it.
+async fn run_pop(
+    args: &ConsumeArgs,
+    client_config: ClientConfig,
+    from: ConsumeFromWhere,
+) -> anyhow::Result<()> {
+    if matches!(from, ConsumeFromWhere::Timestamp(_)) {
+        bail!("--from timestamp does not apply to --pop (a group's first pop starts at the first or the last offset)");
+    }
+    let consumer = SimpleConsumer::new(args.group.clone(), client_config).with_consume_from_where(from);
+    consumer.subscribe(&args.topic, &args.sub_expression)?;
+    consumer.start().await?;
+    println!("Consumer Started.");
+    let invisible = Duration::from_millis(args.invisible_time_ms);
+    let limit = args.count.unwrap_or(u64::MAX);
+    let mut seen = 0u64;
+    let result = async {
+        while seen < limit {
+            let max = (limit - seen).min(u64::from(rmq_client::consumer::pop::MAX_POP_NUMS)) as u32;
+            let msgs = match consumer.receive(max, invisible, POP_POLL).await {
+                Ok(msgs) => msgs,
+                Err(e) => {
+                    tracing::warn!(error = %e, "pop failed");
+                    tokio::time::sleep(POP_RETRY_DELAY).await;
+                    continue;
+                }
+            };
+            for m in msgs {
+                println!(
+                    "ConsumeMessageThread_{} Receive New Messages: [{}] ",
+                    thread_no(),
+                    MessageExtDisplay(&m.message)
+                );
+                if let Err(e) = consumer.ack(&m).await {
+                    tracing::warn!(error = %e, msg_id = m.message.client_msg_id(), "ack failed; the message will come back");
+                }
+                seen += 1;
+            }
+        }
+        anyhow::Ok(())
+    };
+    tokio::select! {
+        r = result => r?,
         r = tokio::signal::ctrl_c() => r?,
     }
     consumer.shutdown().await;

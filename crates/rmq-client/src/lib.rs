@@ -13,9 +13,10 @@
 //! * [`producer`] — [`Producer`]: sends, retries, route-refresh and heartbeat tasks.
 //! * [`transaction`] — [`TransactionProducer`]: half messages, END_TRANSACTION, check-backs.
 //! * [`consumer`] — [`PushConsumer`] (rebalance, long-polling pull loops, flow control, offset
-//!   commits) and [`PullConsumer`] (assign / seek / poll / commit, low-level pull).
+//!   commits), [`PullConsumer`] (assign / seek / poll / commit, low-level pull) and
+//!   [`SimpleConsumer`] (the 5.x POP consumer: receive / ack / change invisible duration).
 //! * [`admin`] — [`Admin`]: routes, cluster info, topic creation, offsets, stats, message lookup
-//!   (by id, key, unique key) and DLQ resend.
+//!   (by id, key, unique key), DLQ resend and the POP request mode (`setConsumeMode`).
 //! * [`error`] — [`ClientError`], the one error type of this crate.
 //!
 //! # Example
@@ -44,6 +45,9 @@
 //! master (`suggestWhichBrokerId` is ignored); a pull never asks for more than
 //! `pull_threshold_for_queue − cached` messages, so the cache never exceeds
 //! the threshold (Java may overshoot by a batch); [`PullConsumer`] sends no heartbeat.
+//! [`SimpleConsumer`] speaks the remoting POP protocol straight to the brokers (the 5.x
+//! `SimpleConsumer` speaks gRPC to a proxy, which pops the same way); each `receive` pops one
+//! broker, and the heartbeat's consume type is `CONSUME_POP`.
 
 pub mod admin;
 mod client;
@@ -61,8 +65,8 @@ pub mod transaction;
 pub use admin::Admin;
 pub use config::ClientConfig;
 pub use consumer::{
-    ConsumeFromWhere, ConsumeOrderlyStatus, ConsumeStatus, ConsumerConfig, MessageModel, PullConsumer,
-    PullResult, PullStatus, PushConsumer,
+    ConsumeFromWhere, ConsumeOrderlyStatus, ConsumeStatus, ConsumerConfig, MessageModel, PoppedMessage,
+    PullConsumer, PullResult, PullStatus, PushConsumer, SimpleConsumer,
 };
 pub use error::ClientError;
 pub use message::{Message, MessageExtDisplay, MessageQueue, SendResult, SendStatus};

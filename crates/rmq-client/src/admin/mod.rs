@@ -1,10 +1,11 @@
 //! [`Admin`]: name-server queries and broker administration, as mqadmin does them
-//! (docs/protocol/client.md#what-a-client-sends). Message lookup by key / unique key and the DLQ resend are
-//! in `query`.
+//! (docs/protocol/client.md#what-a-client-sends), including the POP request mode
+//! (`setConsumeMode`). Message lookup by key / unique key and the DLQ resend are in `query`.
 
 use std::collections::HashMap;
 use std::time::Duration;
 
+use rmq_protocol::body::pop::SetMessageRequestModeRequestBody;
 use rmq_protocol::body::{
     self, ClusterInfo, ConsumeStats, KvTable, ResetOffsetBody, TopicConfig, TopicList, TopicRouteData,
     TopicStatsTable,
@@ -218,6 +219,39 @@ impl Admin {
         let table: KvTable = body::from_fastjson(&resp.body)?;
         Ok(table.table.into_iter().collect())
     }
+
+    /// SET_MESSAGE_REQUEST_MODE (mqadmin `setConsumeMode`): whether `group` consumes `topic` on
+    /// this broker by `"PULL"` or `"POP"`, which the broker's QUERY_ASSIGNMENT answers with
+    /// (docs/protocol/pop.md §1). `pop_share_queue_num` ≤ 0 lets every POP client pop from
+    /// every queue.
+    pub async fn set_message_request_mode(
+        &self,
+        broker_addr: &str,
+        topic: &str,
+        group: &str,
+        mode: &str,
+        pop_share_queue_num: i32,
+    ) -> Result<(), ClientError> {
+        if mode != "PULL" && mode != "POP" {
+            return Err(ClientError::InvalidArgument(format!(
+                "message request mode {mode:?} is neither PULL nor POP"
+            )));
+        }
+        let request = SetMessageRequestModeRequestBody {
+            consumer_group: group.to_owned(),
+            mode: mode.to_owned(),
+            pop_share_queue_num,
+            topic: topic.to_owned(),
+        };
+        let cmd = self
+            .client
+            .request(request_code::SET_MESSAGE_REQUEST_MODE)
+            .with_body(body::to_json(&request));
+        self.client
+            .invoke_ok(broker_addr, cmd, SET_MESSAGE_REQUEST_MODE_TIMEOUT)
+            .await?;
+        Ok(())
+    }
 }
 
 impl Admin {
@@ -362,6 +396,8 @@ impl Admin {
 
 /// mqadmin's timeout for INVOKE_BROKER_TO_RESET_OFFSET.
 const RESET_OFFSET_TIMEOUT: Duration = Duration::from_millis(5000);
+/// mqadmin's timeout for SET_MESSAGE_REQUEST_MODE (`SetConsumeModeSubCommand`).
+const SET_MESSAGE_REQUEST_MODE_TIMEOUT: Duration = Duration::from_millis(5000);
 
 /// The master address of every broker of `cluster`.
 fn master_addrs_of_cluster(info: &ClusterInfo, cluster: &str) -> Result<Vec<String>, ClientError> {

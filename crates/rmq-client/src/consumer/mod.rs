@@ -1,5 +1,6 @@
 //! Consumers: [`PushConsumer`] (pull loops with long polling, rebalance, flow control, offset
-//! commits) and [`PullConsumer`] (lite-pull style: assign, seek, poll, commit).
+//! commits), [`PullConsumer`] (lite-pull style: assign, seek, poll, commit) and
+//! [`SimpleConsumer`] (POP: receive, ack, change invisible duration).
 //!
 //! # Layout
 //!
@@ -17,12 +18,15 @@
 //! * [`orderly`] — orderly listeners: queue locks (LOCK_BATCH_MQ) and the per-queue consume task.
 //! * `send_back` — CONSUMER_SEND_MSG_BACK for messages the listener gave up on.
 //! * [`lite`] — [`PullConsumer`].
+//! * [`pop`] — [`SimpleConsumer`]: POP_MESSAGE / ACK_MESSAGE / CHANGE_MESSAGE_INVISIBLETIME,
+//!   receipt handles built as the 5.x client builds them.
 
 mod allocate;
 pub mod config;
 pub mod lite;
 mod offset_store;
 pub mod orderly;
+pub mod pop;
 pub(crate) mod process_queue;
 pub mod pull;
 mod pull_loop;
@@ -35,5 +39,6 @@ pub use allocate::allocate_averagely;
 pub use config::{ConsumeFromWhere, ConsumerConfig, MessageModel};
 pub use lite::PullConsumer;
 pub use orderly::{ConsumeOrderlyStatus, OrderlyListener};
+pub use pop::{PoppedMessage, SimpleConsumer};
 pub use pull::{PullResult, PullStatus};
 pub use push::{ConsumeStatus, MessageListener, PushConsumer};
