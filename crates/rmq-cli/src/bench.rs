@@ -1,4 +1,4 @@
-//! `rmq bench produce | consume | timer`: load generators in the spirit of RocketMQ's
+//! `rmq bench produce | consume | timer | pop-churn`: load generators in the spirit of RocketMQ's
 //! `org.apache.rocketmq.example.benchmark.Producer` / `Consumer`.
 //!
 //! Every report interval (1 s) a line with the interval's TPS, average and max RT and the
@@ -34,8 +34,12 @@ pub enum BenchCommand {
     Consume(ConsumeArgs),
     /// Timer messages falling due together: how late they arrive (`TIMER_DELIVER_MS`).
     Timer(timer::TimerArgs),
+    /// POP consumers joining and leaving under load: nothing lost, nothing acked twice, no
+    /// message invisible much longer than its invisible time.
+    PopChurn(pop_churn::PopChurnArgs),
 }
 
+mod pop_churn;
 mod timer;
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum, Debug)]
@@ -138,6 +142,7 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Produce(args) => produce(args).await,
         BenchCommand::Consume(args) => consume(args).await,
         BenchCommand::Timer(args) => timer::run(args).await,
+        BenchCommand::PopChurn(args) => pop_churn::run(args).await,
     }
 }
 
