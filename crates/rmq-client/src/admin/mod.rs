@@ -222,7 +222,7 @@ impl Admin {
 
     /// SET_MESSAGE_REQUEST_MODE (mqadmin `setConsumeMode`): whether `group` consumes `topic` on
     /// this broker by `"PULL"` or `"POP"`, which the broker's QUERY_ASSIGNMENT answers with
-    /// (docs/protocol/pop.md §1). `pop_share_queue_num` ≤ 0 lets every POP client pop from
+    /// (docs/protocol/pop.md). `pop_share_queue_num` ≤ 0 lets every POP client pop from
     /// every queue.
     pub async fn set_message_request_mode(
         &self,
