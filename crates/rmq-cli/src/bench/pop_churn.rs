@@ -291,7 +291,7 @@ pub async fn run(args: PopChurnArgs) -> anyhow::Result<()> {
         rng ^= rng << 17;
         let running: Vec<usize> = (0..slots.len()).filter(|i| slots[*i].is_some()).collect();
         let idle: Vec<usize> = (0..slots.len()).filter(|i| slots[*i].is_none()).collect();
-        let join = running.len() <= 1 || (!idle.is_empty() && rng % 2 == 0);
+        let join = running.len() <= 1 || (!idle.is_empty() && rng.is_multiple_of(2));
         if join {
             if let Some(&i) = idle.get((rng >> 8) as usize % idle.len().max(1)) {
                 slots[i] = Some(start_slot(&shared)?);
