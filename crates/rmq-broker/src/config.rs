@@ -96,6 +96,11 @@ pub struct BrokerConfig {
     pub ha_listen_port: u16,
     /// The `timer*` keys (5.x timer messages, docs/broker/timer.md#keys).
     pub timer: crate::timer::TimerSettings,
+    /// `grpcServerPort` (8081): where the 5.x gRPC protocol is served (docs/protocol/grpc.md); 0
+    /// takes a free port, as does a broker whose `listenPort` is 0. `enableGrpcServer=false`
+    /// (rmq) turns it off.
+    pub grpc_server_port: u16,
+    pub enable_grpc_server: bool,
     /// The POP keys (`reviveQueueNum`, `popPollingSize`, ..., docs/broker/pop.md#keys).
     pub pop: crate::pop::PopSettings,
     pub store: StoreConfig,
@@ -160,6 +165,8 @@ impl Default for BrokerConfig {
             ha_listen_port: 10912,
             timer: crate::timer::TimerSettings::default(),
             pop: crate::pop::PopSettings::default(),
+            grpc_server_port: 8081,
+            enable_grpc_server: true,
             store: StoreConfig {
                 store_path_root_dir: home.join("store"),
                 ..StoreConfig::default()
@@ -230,6 +237,8 @@ impl BrokerConfig {
             "brokerId" => return num(k, v, &mut self.broker_id),
             "namesrvAddr" => self.namesrv_addr = split_addrs(v),
             "listenPort" => return num(k, v, &mut self.listen_port),
+            "grpcServerPort" => return num(k, v, &mut self.grpc_server_port),
+            "enableGrpcServer" => self.enable_grpc_server = b(v),
             "serverChannelMaxIdleTimeSeconds" => {
                 return num(k, v, &mut self.server_channel_max_idle_time_seconds)
             }

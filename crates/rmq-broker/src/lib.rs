@@ -24,6 +24,8 @@
 //!   the timing wheel and the delivery task (`timerCheckpoint.json`).
 //! - [`pop`]: POP consumption — checkpoints and acks in the revive log, revive into the pop
 //!   retry topic, orderly pop, held pops, request modes (`messageRequestMode.json`).
+//! - [`grpc`]: the 5.x gRPC protocol (`MessagingService`) on `grpcServerPort`, mapped onto the
+//!   same internals (no proxy).
 //! - [`processor`]: request dispatch by code; one module per area (`send`, `pull`, `offset`,
 //!   `consumer`, `group`, `admin`, `end_transaction`, `client_config`,
 //!   `retry` for send-back/DLQ, `query` for QUERY_MESSAGE).
@@ -35,6 +37,7 @@ pub mod acl;
 pub mod clients;
 pub mod config;
 pub use rmq_filter as filter;
+pub mod grpc;
 pub mod locks;
 pub mod long_poll;
 pub mod offsets;
@@ -161,6 +164,8 @@ pub struct Broker {
     background: Vec<tokio::task::JoinHandle<()>>,
     /// The HA listener (masters) or HA client (slaves); aborted when dropped.
     ha: Option<HaService>,
+    /// The 5.x gRPC server, unless `enableGrpcServer=false`.
+    grpc: Option<grpc::GrpcServer>,
 }
 
 /// The TLS settings of a start: the server's, and the client's towards the name servers.
@@ -175,6 +180,7 @@ impl Broker {
         check_role(&mut config)?;
         // TLS first: a bad certificate or key stops the start before anything is opened.
         let tls = load_tls(&config)?;
+        let grpc_listener = bind_grpc_listener(&mut config)?;
         let listener = bind_listener(&mut config)?;
         let master = slave::MasterLinks::new(config.ha_master_address.as_deref());
         let (store, ha) = open_store(&mut config, &master).await?;
@@ -186,6 +192,9 @@ impl Broker {
         // Subscribe before serving so that no arrival of a held pull can be missed.
         let arrivals = state.store.subscribe_arrivals();
         let server = serve(&state, listener, tls.server)?;
+        let grpc = grpc_listener
+            .map(|l| grpc::GrpcServer::serve(state.clone(), l))
+            .transpose()?;
         let background = spawn_services(&state, arrivals).await;
         Ok(Broker {
             state,
@@ -193,6 +202,7 @@ impl Broker {
             server: Some(server),
             background,
             ha: Some(ha),
+            grpc,
         })
     }
 
@@ -205,6 +215,11 @@ impl Broker {
         self.local_addr
     }
 
+    /// Where the 5.x gRPC protocol is served, unless turned off.
+    pub fn grpc_addr(&self) -> Option<std::net::SocketAddr> {
+        self.grpc.as_ref().map(grpc::GrpcServer::local_addr)
+    }
+
     pub fn state(&self) -> &Arc<BrokerState> {
         &self.state
     }
@@ -212,6 +227,9 @@ impl Broker {
     /// Unregisters, stops serving, persists the consumer offsets, flushes and closes the store.
     pub async fn shutdown(mut self) -> Result<(), BrokerError> {
         self.abort_background();
+        if let Some(mut grpc) = self.grpc.take() {
+            grpc.stop();
+        }
         if let Some(ha) = self.ha.take() {
             ha.shutdown().await;
         }
@@ -234,6 +252,7 @@ impl Broker {
     #[doc(hidden)]
     pub async fn crash(mut self) {
         self.abort_background();
+        self.grpc.take();
         if let Some(ha) = self.ha.take() {
             ha.shutdown().await;
         }
@@ -257,6 +276,7 @@ impl Drop for Broker {
     /// without waiting for them; once the last of them is gone, so is the state (and the store).
     fn drop(&mut self) {
         self.abort_background();
+        self.grpc.take();
         self.state.schedule.abort();
         self.state.timer.abort();
         self.ha.take();
@@ -289,6 +309,32 @@ fn load_tls(config: &BrokerConfig) -> Result<StartTls, BrokerError> {
         None
     };
     Ok(StartTls { server, namesrv })
+}
+
+/// Start step 3a: binds `grpcServerPort` (a free port when it or `listenPort` is 0, or when it is
+/// taken) and records the port bound; `None` with `enableGrpcServer=false`.
+fn bind_grpc_listener(config: &mut BrokerConfig) -> Result<Option<std::net::TcpListener>, BrokerError> {
+    if !config.enable_grpc_server {
+        return Ok(None);
+    }
+    let port = if config.listen_port == 0 {
+        0
+    } else {
+        config.grpc_server_port
+    };
+    let listener = match std::net::TcpListener::bind(("0.0.0.0", port)) {
+        Ok(l) => l,
+        // Several brokers on one host (tests, the chaos harness) share the default: the first
+        // keeps it, the others take a free port (QueryRoute names every broker with this
+        // broker's own port: one gRPC port per host is assumed until brokers register theirs).
+        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
+            tracing::warn!(port, "grpcServerPort in use; serving gRPC on a free port instead");
+            std::net::TcpListener::bind(("0.0.0.0", 0))?
+        }
+        Err(e) => return Err(e.into()),
+    };
+    config.grpc_server_port = listener.local_addr()?.port();
+    Ok(Some(listener))
 }
 
 /// Start step 3: binds the listen port before anything else, because with `listenPort=0` the

@@ -187,8 +187,11 @@ pub async fn standalone(args: StandaloneArgs) -> anyhow::Result<()> {
         .await
         .context("broker failed to start")?;
     announce(broker_boot_line(&broker, &config));
+    let grpc = broker
+        .grpc_addr()
+        .map_or_else(|| "off".to_string(), |a| a.port().to_string());
     announce(format!(
-        "rmq standalone started in {} ms: name server 127.0.0.1:{}, broker {}, data in {}",
+        "rmq standalone started in {} ms: name server 127.0.0.1:{}, broker {}, gRPC port {grpc}, data in {}",
         started.elapsed().as_millis(),
         ns.local_addr().port(),
         broker.addr(),

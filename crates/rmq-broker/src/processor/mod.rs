@@ -96,6 +96,20 @@ pub(crate) fn park_for_later(
     }
 }
 
+/// A send (SEND_MESSAGE / V2 / BATCH request) from another front end of the broker (gRPC), on
+/// the same path as a remoting one: the send queue, the checks, the store. `peer` is the
+/// producer's address (the born host).
+pub(crate) async fn send_in_process(
+    s: &BrokerState,
+    peer: std::net::SocketAddr,
+    req: &RemotingCommand,
+) -> RemotingCommand {
+    match s.send_queue.enter(&s.store, std::time::Instant::now()).await {
+        Ok(permit) => send::send(s, peer, req, permit).await,
+        Err(busy) => error(req, code::SYSTEM_BUSY, busy.remark()),
+    }
+}
+
 pub(crate) fn ok(req: &RemotingCommand) -> RemotingCommand {
     RemotingCommand::response_to(req, code::SUCCESS)
 }
@@ -133,7 +147,7 @@ impl Processor {
         let resp = match req.code {
             rc::SEND_MESSAGE | rc::SEND_MESSAGE_V2 | rc::SEND_BATCH_MESSAGE => {
                 match s.send_queue.enter(&s.store, std::time::Instant::now()).await {
-                    Ok(permit) => send::send(s, channel, req, permit).await,
+                    Ok(permit) => send::send(s, channel.peer_addr(), req, permit).await,
                     Err(busy) => error(req, code::SYSTEM_BUSY, busy.remark()),
                 }
             }

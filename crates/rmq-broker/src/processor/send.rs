@@ -10,7 +10,6 @@ use rmq_protocol::codes::{request_code as rc, response_code as code};
 use rmq_protocol::header::{SendMessageRequestHeader, SendMessageResponseHeader};
 use rmq_protocol::message::{self, property};
 use rmq_protocol::{RemotingCommand, WireError};
-use rmq_remoting::Channel;
 use rmq_store::{PutMessage, PutResult, PutStatus};
 
 use super::error;
@@ -37,11 +36,11 @@ type Refused = RemotingCommand;
 /// append, respond.
 pub(super) async fn send(
     s: &BrokerState,
-    channel: &Channel,
+    peer: std::net::SocketAddr,
     req: &RemotingCommand,
     permit: tokio::sync::SemaphorePermit<'_>,
 ) -> RemotingCommand {
-    let (h, tc) = match check(s, channel, req).await {
+    let (h, tc) = match check(s, peer, req).await {
         Ok(checked) => checked,
         Err(refused) => return refused,
     };
@@ -59,7 +58,7 @@ pub(super) async fn send(
         tags_code: 0,
         sys_flag: h.sys_flag,
         born_timestamp: h.born_timestamp,
-        born_host: channel.peer_addr(),
+        born_host: peer,
         reconsume_times: h.reconsume_times.unwrap_or(0),
         prepared_transaction_offset: 0,
     };
@@ -90,7 +89,7 @@ pub(super) async fn send(
 /// valid and sendable, the topic exists or may be auto-created, the queue id is in range.
 async fn check(
     s: &BrokerState,
-    channel: &Channel,
+    peer: std::net::SocketAddr,
     req: &RemotingCommand,
 ) -> Result<(SendMessageRequestHeader, TopicConfig), Refused> {
     let h = parse_header(req)
@@ -135,9 +134,7 @@ async fn check(
             code::SYSTEM_ERROR,
             format!(
                 "request queueId[{}] is illegal, {:?} Producer: {}",
-                h.queue_id,
-                tc,
-                channel.peer_addr()
+                h.queue_id, tc, peer
             ),
         ));
     }
