@@ -150,6 +150,13 @@ pub async fn broker(args: BrokerArgs) -> anyhow::Result<()> {
         .await
         .context("broker failed to start")?;
     announce(broker_boot_line(&broker, &config));
+    if let Some(grpc) = broker.grpc_addr() {
+        announce(format!(
+            "The broker[{}] serves gRPC (RocketMQ 5.x MessagingService) on port {}",
+            config.broker_name,
+            grpc.port()
+        ));
+    }
     wait_for_signal(signals).await;
     broker.shutdown().await.context("broker shutdown")?;
     tracing::info!("broker shut down cleanly");
@@ -187,6 +194,13 @@ pub async fn standalone(args: StandaloneArgs) -> anyhow::Result<()> {
         .await
         .context("broker failed to start")?;
     announce(broker_boot_line(&broker, &config));
+    if let Some(grpc) = broker.grpc_addr() {
+        announce(format!(
+            "The broker[{}] serves gRPC (RocketMQ 5.x MessagingService) on port {}",
+            config.broker_name,
+            grpc.port()
+        ));
+    }
     let grpc = broker
         .grpc_addr()
         .map_or_else(|| "off".to_string(), |a| a.port().to_string());
