@@ -50,6 +50,11 @@ public final class Servers implements AutoCloseable {
     static final Pattern RMQ_NAMESRV_BOOT = Pattern.compile("The Name Server boot success.*listenPort=(\\d+)");
     static final Pattern JAVA_NAMESRV_BOOT = Pattern.compile("The Name Server boot success");
     static final Pattern BROKER_BOOT = Pattern.compile("The broker\\[([^,\\]]+), ([^\\]]+)\\] boot success");
+    /** rmq only, printed right after its boot line unless enableGrpcServer=false (docs/protocol/grpc.md). */
+    static final Pattern BROKER_GRPC =
+        Pattern.compile("The broker\\[([^\\]]+)\\] serves gRPC \\(RocketMQ 5\\.x MessagingService\\) on port (\\d+)");
+    /** How long {@link #grpcEndpoint()} waits for that line after the boot line. */
+    static final Duration GRPC_LINE_TIMEOUT = Duration.ofSeconds(10);
 
     private final String target;
     private final Path tmp;
@@ -74,6 +79,9 @@ public final class Servers implements AutoCloseable {
     private java.util.function.BiFunction<Path, Path, List<String>> brokerCommandIn;
     private ServerProcess slaveProcess;
     private int brokerRestarts;
+    /** "127.0.0.1:port" of the current broker process's gRPC server, read from its stdout on first use. */
+    private String grpcEndpoint;
+    private ServerProcess grpcEndpointOf;
 
     private Servers(String target, Path tmp, Path logDir, Map<String, String> extraBrokerConf,
                     Map<String, String> confFiles) {
@@ -171,6 +179,25 @@ public final class Servers implements AutoCloseable {
 
     public String brokerName() {
         return brokerName;
+    }
+
+    /**
+     * "127.0.0.1:port" where the broker serves the RocketMQ 5.x gRPC protocol (MessagingService), or
+     * {@code null} on the Java targets (the oracles have no gRPC without the 5.x Proxy, which is not on Maven
+     * Central). On {@code rmq} it is the port of the broker's stdout line {@link #BROKER_GRPC}, printed right after
+     * the boot line; read on first use (after a restart, from the new process), so tests that do not use gRPC do
+     * not wait for it. Fails when the rmq broker does not print it (an older binary, or enableGrpcServer=false).
+     */
+    public synchronized String grpcEndpoint() throws IOException, InterruptedException {
+        if (isJava()) {
+            return null;
+        }
+        if (grpcEndpointOf != brokerProcess) {
+            Matcher m = brokerProcess.awaitLine(BROKER_GRPC, GRPC_LINE_TIMEOUT);
+            grpcEndpoint = "127.0.0.1:" + m.group(2);
+            grpcEndpointOf = brokerProcess;
+        }
+        return grpcEndpoint;
     }
 
     public String targetName() {
