@@ -77,3 +77,31 @@ pub async fn unregister_all(state: &BrokerState) {
     });
     futures_util::future::join_all(sends).await;
 }
+
+/// A topic's route from the first name server that answers one (QUERY_ASSIGNMENT, gRPC
+/// QueryRoute); `None` when none does.
+pub(crate) async fn topic_route(
+    state: &BrokerState,
+    topic: &str,
+) -> Option<rmq_protocol::body::TopicRouteData> {
+    let header = rmq_protocol::header::GetRouteInfoRequestHeader {
+        topic: topic.to_string(),
+        accept_standard_json_only: Some(true),
+    };
+    for addr in &state.config.namesrv_addr {
+        let req = RemotingCommand::request(request_code::GET_ROUTEINFO_BY_TOPIC).with_header(&header);
+        let Ok(resp) = state.namesrv.invoke(addr, req, ROUTE_TIMEOUT).await else {
+            continue;
+        };
+        if resp.code != response_code::SUCCESS {
+            continue;
+        }
+        if let Ok(route) = body::from_fastjson(&resp.body) {
+            return Some(route);
+        }
+    }
+    None
+}
+
+/// How long a route lookup waits for one name server.
+const ROUTE_TIMEOUT: Duration = Duration::from_secs(3);

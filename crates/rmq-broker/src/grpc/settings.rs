@@ -9,20 +9,16 @@ use rmq_grpc_proto::tonic::codegen::BoxStream;
 use rmq_grpc_proto::tonic::{self, Streaming};
 use rmq_grpc_proto::v2::{self, *};
 use rmq_protocol::body::{self, QueueData, TopicRouteData};
-use rmq_protocol::codes::{request_code, response_code};
-use rmq_protocol::RemotingCommand;
 
 use super::{ok_status, status, validate_topic, Clients, KnownClient};
 use crate::topic::{PERM_READ, PERM_WRITE};
 use crate::BrokerState;
 
-const ROUTE_TIMEOUT: Duration = Duration::from_secs(3);
-
 /// The topic's queues for a 5.x client: every broker of its route (from the name server; this
 /// broker alone when none answers), each named with the gRPC endpoint of its host. `None` when
 /// the topic has no route.
 pub(super) async fn route(s: &BrokerState, topic: &str) -> Option<Vec<MessageQueue>> {
-    let route = match namesrv_route(s, topic).await {
+    let route = match crate::register::topic_route(s, topic).await {
         Some(r) => r,
         None => local_route(s, topic)?,
     };
@@ -52,26 +48,6 @@ pub(super) async fn route(s: &BrokerState, topic: &str) -> Option<Vec<MessageQue
         }
     }
     Some(out)
-}
-
-async fn namesrv_route(s: &BrokerState, topic: &str) -> Option<TopicRouteData> {
-    let header = rmq_protocol::header::GetRouteInfoRequestHeader {
-        topic: topic.to_string(),
-        accept_standard_json_only: Some(true),
-    };
-    for addr in &s.config.namesrv_addr {
-        let req = RemotingCommand::request(request_code::GET_ROUTEINFO_BY_TOPIC).with_header(&header);
-        let Ok(resp) = s.namesrv.invoke(addr, req, ROUTE_TIMEOUT).await else {
-            continue;
-        };
-        if resp.code != response_code::SUCCESS {
-            continue;
-        }
-        if let Ok(route) = body::from_fastjson::<TopicRouteData>(&resp.body) {
-            return Some(route);
-        }
-    }
-    None
 }
 
 /// This broker's own view when no name server answers (a broker without one, tests).

@@ -234,15 +234,6 @@ impl Inflight {
     pub fn next_due_ms(&self) -> Option<i64> {
         self.wheel.next_due_ms()
     }
-
-    /// Open checkpoints of a queue for a group: (message offsets not acked) — for stats.
-    pub fn unacked_in(&self, topic: &str, group: &str) -> usize {
-        self.open
-            .values()
-            .filter(|o| o.ck.topic == topic && o.ck.cid == group)
-            .map(|o| o.unacked().len())
-            .sum()
-    }
 }
 
 #[cfg(test)]

@@ -238,7 +238,7 @@ pub(super) async fn pop(s: &BrokerState, channel: &Channel, req: &RemotingComman
                 .with_header(&header)
                 .with_remark(remark);
             if c == code::SUCCESS {
-                resp.with_body(concat(got.records, got.bytes))
+                resp.with_body(super::pull::concat(got.records, got.bytes))
             } else {
                 resp
             }
@@ -507,17 +507,6 @@ fn as_original_topic(raw: &[u8], topic: &str, handle: &ReceiptHandle) -> Option<
     let mut out = BytesMut::new();
     message::encode_message(&m, &mut out);
     Some(out.freeze())
-}
-
-fn concat(mut records: Vec<Bytes>, total: usize) -> Bytes {
-    if records.len() == 1 {
-        return records.pop().unwrap_or_default();
-    }
-    let mut body = BytesMut::with_capacity(total);
-    for r in &records {
-        body.extend_from_slice(r);
-    }
-    body.freeze()
 }
 
 /// The checks ACK and CHANGE_INVISIBLETIME share: the receipt handle, the topic, the queue id
@@ -888,22 +877,7 @@ pub(super) fn polling_info(s: &BrokerState, req: &RemotingCommand) -> RemotingCo
 /// The topic's readable queues on every broker of its route (the name servers' answer, as
 /// Java's `TopicRouteInfoManager`), or on this broker alone when no name server answers.
 async fn topic_queues(s: &BrokerState, topic: &str) -> Vec<MessageQueue> {
-    let header = rmq_protocol::header::GetRouteInfoRequestHeader {
-        topic: topic.to_string(),
-        accept_standard_json_only: Some(true),
-    };
-    for addr in &s.config.namesrv_addr {
-        let req = RemotingCommand::request(rmq_protocol::codes::request_code::GET_ROUTEINFO_BY_TOPIC)
-            .with_header(&header);
-        let Ok(resp) = s.namesrv.invoke(addr, req, ROUTE_TIMEOUT).await else {
-            continue;
-        };
-        if resp.code != code::SUCCESS {
-            continue;
-        }
-        let Ok(route) = body::from_fastjson::<body::TopicRouteData>(&resp.body) else {
-            continue;
-        };
+    if let Some(route) = crate::register::topic_route(s, topic).await {
         let mut out: Vec<MessageQueue> = route
             .queue_datas
             .iter()
@@ -922,9 +896,6 @@ async fn topic_queues(s: &BrokerState, topic: &str) -> Vec<MessageQueue> {
         })
         .unwrap_or_default()
 }
-
-/// How long QUERY_ASSIGNMENT waits for a name server's route.
-const ROUTE_TIMEOUT: Duration = Duration::from_secs(3);
 
 pub(super) async fn query_assignment(s: &BrokerState, req: &RemotingCommand) -> RemotingCommand {
     let b: QueryAssignmentRequestBody = match (!req.body.is_empty()).then(|| body::from_fastjson(&req.body)) {

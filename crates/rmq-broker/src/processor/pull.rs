@@ -410,7 +410,7 @@ async fn respond(
     }
 }
 
-fn concat(mut messages: Vec<Bytes>, total_bytes: usize) -> Bytes {
+pub(super) fn concat(mut messages: Vec<Bytes>, total_bytes: usize) -> Bytes {
     if messages.len() == 1 {
         return messages.pop().unwrap_or_default();
     }
