@@ -12,7 +12,7 @@
 //! across an `.await`.
 
 use parking_lot::Mutex;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,7 +26,7 @@ use rmq_protocol::header::{
     PopMessageRequestHeader, PopMessageResponseHeader, UnregisterClientRequestHeader,
 };
 use rmq_protocol::message::{self, MessageExt};
-use rmq_protocol::pop::{parse_start_offset_info, ReceiptHandle, TopicKind, FIRST_POP_TIME, POP_CK};
+use rmq_protocol::pop::{PopHandles, ReceiptHandle, TopicKind, FIRST_POP_TIME, POP_CK};
 use rmq_protocol::{RemotingCommand, WireError};
 use tokio::task::JoinHandle;
 
@@ -543,41 +543,16 @@ pub(crate) fn read_response(
         _ => return Err(broker_error(resp)),
     }
     let header: PopMessageResponseHeader = resp.header()?;
-    let starts = match header.start_offset_info.as_deref() {
-        Some(s) => Some(parse_start_offset_info(s).ok_or_else(|| bad_field("startOffsetInfo", s))?),
-        None => None,
-    };
-    // Legacy brokers: the checkpoint starts at the first message of each queue.
-    let mut first_offsets: HashMap<String, i64> = HashMap::new();
+    let mut handles = PopHandles::new(&header, from.broker_name).map_err(|(f, v)| bad_field(f, &v))?;
     let mut out = Vec::new();
     for mut m in message::decode_messages(&resp.body)? {
-        let kind = TopicKind::of(&m.topic);
-        let handle = match m.properties.get(POP_CK) {
-            Some(ck) => ck.clone(),
-            None => {
-                let key = format!("{}@{}", kind.flag(), m.queue_id);
-                let ck_offset = match &starts {
-                    Some(starts) => *starts
-                        .get(&key)
-                        .ok_or_else(|| bad_field("startOffsetInfo", &key))?,
-                    None => *first_offsets.entry(key).or_insert(m.queue_offset),
-                };
-                let handle = ReceiptHandle {
-                    ck_offset,
-                    pop_time: header.pop_time,
-                    invisible_time: header.invisible_time,
-                    revive_qid: header.revive_qid,
-                    kind,
-                    broker_name: from.broker_name.to_owned(),
-                    queue_id: m.queue_id,
-                    msg_offset: m.queue_offset,
-                }
-                .encode();
-                m.properties.insert(POP_CK.to_owned(), handle.clone());
-                handle
-            }
-        };
-        let parsed = ReceiptHandle::parse(&handle).ok_or_else(|| bad_field("POP_CK", &handle))?;
+        let parsed = handles.handle(&mut m).map_err(|(f, v)| bad_field(f, &v))?;
+        // A message's own POP_CK is kept as it came.
+        let handle = m
+            .properties
+            .get(POP_CK)
+            .cloned()
+            .unwrap_or_else(|| parsed.encode());
         m.properties
             .entry(FIRST_POP_TIME.to_owned())
             .or_insert_with(|| header.pop_time.to_string());
