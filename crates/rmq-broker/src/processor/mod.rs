@@ -96,17 +96,39 @@ pub(crate) fn park_for_later(
     }
 }
 
-/// A send (SEND_MESSAGE / V2 / BATCH request) from another front end of the broker (gRPC), on
-/// the same path as a remoting one: the send queue, the checks, the store. `peer` is the
-/// producer's address (the born host).
-pub(crate) async fn send_in_process(
+/// A request from another front end of the broker (gRPC), handled as the Proxy has the broker
+/// handle it, on the same path as a remoting one, without a socket: sends (the send queue, the
+/// checks, the store), POP / ACK / CHANGE_MESSAGE_INVISIBLETIME, CONSUMER_SEND_MSG_BACK and
+/// END_TRANSACTION. `peer` is the client's address (a producer's born host). A POP's long poll
+/// ends with the caller's future (a gRPC client that goes away drops it). Other codes get
+/// REQUEST_CODE_NOT_SUPPORTED.
+pub(crate) async fn in_process(
     s: &BrokerState,
     peer: std::net::SocketAddr,
     req: &RemotingCommand,
 ) -> RemotingCommand {
-    match s.send_queue.enter(&s.store, std::time::Instant::now()).await {
-        Ok(permit) => send::send(s, peer, req, permit).await,
-        Err(busy) => error(req, code::SYSTEM_BUSY, busy.remark()),
+    match req.code {
+        rc::SEND_MESSAGE | rc::SEND_MESSAGE_V2 | rc::SEND_BATCH_MESSAGE => {
+            match s.send_queue.enter(&s.store, std::time::Instant::now()).await {
+                Ok(permit) => send::send(s, peer, req, permit).await,
+                Err(busy) => error(req, code::SYSTEM_BUSY, busy.remark()),
+            }
+        }
+        rc::POP_MESSAGE => pop::pop(s, std::future::pending(), req).await,
+        rc::ACK_MESSAGE => pop::ack(s, req).await,
+        rc::CHANGE_MESSAGE_INVISIBLETIME => pop::change_invisible_time(s, req).await,
+        rc::CONSUMER_SEND_MSG_BACK => match s.send_queue.enter(&s.store, std::time::Instant::now()).await {
+            Ok(permit) => retry::send_back(s, req, permit).await,
+            Err(busy) => error(req, code::SYSTEM_BUSY, busy.remark()),
+        },
+        rc::END_TRANSACTION => end_transaction::end_transaction(s, req)
+            .await
+            .unwrap_or_else(|| ok(req)),
+        other => error(
+            req,
+            code::REQUEST_CODE_NOT_SUPPORTED,
+            format!("request code {other} is not served in process"),
+        ),
     }
 }
 
@@ -145,11 +167,9 @@ impl Processor {
             }
         }
         let resp = match req.code {
-            rc::SEND_MESSAGE | rc::SEND_MESSAGE_V2 | rc::SEND_BATCH_MESSAGE => {
-                match s.send_queue.enter(&s.store, std::time::Instant::now()).await {
-                    Ok(permit) => send::send(s, channel.peer_addr(), req, permit).await,
-                    Err(busy) => error(req, code::SYSTEM_BUSY, busy.remark()),
-                }
+            // Java runs CONSUMER_SEND_MSG_BACK on the send executor: it waits in the same queue.
+            rc::SEND_MESSAGE | rc::SEND_MESSAGE_V2 | rc::SEND_BATCH_MESSAGE | rc::CONSUMER_SEND_MSG_BACK => {
+                in_process(s, channel.peer_addr(), req).await
             }
             rc::END_TRANSACTION => return end_transaction::end_transaction(s, req).await,
             rc::PULL_MESSAGE => pull::pull(s, channel, req).await,
@@ -163,7 +183,7 @@ impl Processor {
                 ),
             ),
             rc::LITE_PULL_MESSAGE => pull::pull(s, channel, req).await,
-            rc::POP_MESSAGE => pop::pop(s, channel, req).await,
+            rc::POP_MESSAGE => pop::pop(s, channel.closed(), req).await,
             rc::ACK_MESSAGE => pop::ack(s, req).await,
             rc::BATCH_ACK_MESSAGE => pop::batch_ack(s, req).await,
             rc::CHANGE_MESSAGE_INVISIBLETIME => pop::change_invisible_time(s, req).await,
@@ -207,13 +227,6 @@ impl Processor {
             rc::VIEW_MESSAGE_BY_ID => admin::view_message(s, req),
             rc::GET_TOPIC_STATS_INFO => admin::topic_stats(s, req),
             rc::GET_BROKER_RUNTIME_INFO => admin::runtime_info(s, req),
-            // Java runs it on the send executor: it waits in the same send queue.
-            rc::CONSUMER_SEND_MSG_BACK => {
-                match s.send_queue.enter(&s.store, std::time::Instant::now()).await {
-                    Ok(permit) => retry::send_back(s, req, permit).await,
-                    Err(busy) => error(req, code::SYSTEM_BUSY, busy.remark()),
-                }
-            }
             rc::GET_ALL_DELAY_OFFSET => retry::all_delay_offset(s, req),
             rc::QUERY_MESSAGE => query::query_message(s, req),
             rc::UPDATE_AND_CREATE_ACL_CONFIG => acl::update_account(s, req),

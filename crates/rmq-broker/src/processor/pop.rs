@@ -199,7 +199,14 @@ fn retry_topics(s: &BrokerState, group: &str, topic: &str) -> Vec<String> {
     out
 }
 
-pub(super) async fn pop(s: &BrokerState, channel: &Channel, req: &RemotingCommand) -> RemotingCommand {
+/// POP_MESSAGE. A long poll ends early, with nothing, when `closed` completes (the remoting
+/// connection closed).
+pub(super) async fn pop(
+    s: &BrokerState,
+    closed: impl std::future::Future<Output = ()>,
+    req: &RemotingCommand,
+) -> RemotingCommand {
+    let mut closed = std::pin::pin!(closed);
     let h = header!(req, PopMessageRequestHeader);
     let now = s.clock.now_ms();
     let born = if h.born_time == 0 { now } else { h.born_time };
@@ -275,7 +282,7 @@ pub(super) async fn pop(s: &BrokerState, channel: &Channel, req: &RemotingComman
         tokio::select! {
             _ = w.notified() => {}
             _ = tokio::time::sleep(wait) => {}
-            _ = channel.closed() => return respond(code::POLLING_TIMEOUT, "NO_MESSAGE_IN_QUEUE", got),
+            _ = &mut closed => return respond(code::POLLING_TIMEOUT, "NO_MESSAGE_IN_QUEUE", got),
         }
     }
 }
