@@ -317,3 +317,355 @@ async fn a_message_group_always_lands_in_the_same_queue() {
         assert!(found.is_some(), "{group} stored");
     }
 }
+
+/// Opens the client's Telemetry stream and settles `settings`; the stream stays open (the
+/// returned sender) for as long as the test holds it.
+async fn settle(
+    c: &mut MessagingServiceClient<Channel>,
+    id: &str,
+    settings: Settings,
+) -> (tokio::sync::mpsc::Sender<TelemetryCommand>, Settings) {
+    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    tx.send(TelemetryCommand {
+        status: None,
+        command: Some(telemetry_command::Command::Settings(settings)),
+    })
+    .await
+    .unwrap();
+    let outbound = futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|c| (c, rx)) });
+    let mut inbound = c.telemetry(with_id(outbound, id)).await.unwrap().into_inner();
+    let answer = tokio::time::timeout(Duration::from_secs(10), inbound.message())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    let Some(telemetry_command::Command::Settings(s)) = answer.command else {
+        panic!("not a Settings answer: {answer:?}");
+    };
+    tokio::spawn(async move { while let Ok(Some(_)) = inbound.message().await {} });
+    (tx, s)
+}
+
+fn simple_consumer(group: &str, topic: &str) -> Settings {
+    Settings {
+        client_type: Some(ClientType::SimpleConsumer as i32),
+        pub_sub: Some(settings::PubSub::Subscription(Subscription {
+            group: resource(group),
+            subscriptions: vec![SubscriptionEntry {
+                topic: resource(topic),
+                expression: Some(FilterExpression {
+                    r#type: FilterType::Tag as i32,
+                    expression: "*".into(),
+                }),
+            }],
+            fifo: None,
+            receive_batch_size: None,
+            long_polling_timeout: None,
+        })),
+        ..Settings::default()
+    }
+}
+
+async fn send(c: &mut MessagingServiceClient<Channel>, topic: &str, id: &str, tag: &str) {
+    let mut m = message(topic, id, None);
+    m.system_properties.as_mut().unwrap().tag = Some(tag.into());
+    let resp = c
+        .send_message(with_id(SendMessageRequest { messages: vec![m] }, "p1"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(code_of(&resp.status), Code::Ok as i32, "{:?}", resp.status);
+}
+
+fn secs(s: i64) -> Option<prost_types::Duration> {
+    Some(prost_types::Duration { seconds: s, nanos: 0 })
+}
+
+fn receive_request(
+    group: &str,
+    topic: &str,
+    filter: FilterExpression,
+    invisible: i64,
+) -> ReceiveMessageRequest {
+    ReceiveMessageRequest {
+        group: resource(group),
+        message_queue: Some(MessageQueue {
+            topic: resource(topic),
+            id: -1,
+            permission: Permission::ReadWrite as i32,
+            broker: Some(rmq_grpc_proto::v2::Broker {
+                name: "broker-test".into(),
+                id: 0,
+                endpoints: None,
+            }),
+            accept_message_types: Vec::new(),
+        }),
+        filter_expression: Some(filter),
+        batch_size: 32,
+        invisible_duration: secs(invisible),
+        auto_renew: false,
+        long_polling_timeout: secs(5),
+        attempt_id: None,
+    }
+}
+
+fn tag(expression: &str) -> FilterExpression {
+    FilterExpression {
+        r#type: FilterType::Tag as i32,
+        expression: expression.into(),
+    }
+}
+
+/// One receive: its status and messages (the last item is the delivery timestamp).
+async fn receive(
+    c: &mut MessagingServiceClient<Channel>,
+    id: &str,
+    req: ReceiveMessageRequest,
+) -> (Status, Vec<Message>) {
+    use receive_message_response::Content;
+    let mut r = with_id(req, id);
+    r.set_timeout(Duration::from_secs(8));
+    let mut stream = c.receive_message(r).await.unwrap().into_inner();
+    let mut status = None;
+    let mut messages = Vec::new();
+    let mut stamped = false;
+    while let Some(item) = stream.message().await.unwrap() {
+        match item.content.unwrap() {
+            Content::Status(s) => {
+                assert!(messages.is_empty() && status.is_none(), "the status comes first");
+                status = Some(s);
+            }
+            Content::Message(m) => messages.push(m),
+            Content::DeliveryTimestamp(_) => stamped = true,
+        }
+    }
+    assert!(stamped, "a receive ends with the delivery timestamp");
+    (status.unwrap(), messages)
+}
+
+fn handle(m: &Message) -> String {
+    m.system_properties
+        .as_ref()
+        .unwrap()
+        .receipt_handle
+        .clone()
+        .unwrap()
+}
+
+fn id_of(m: &Message) -> String {
+    m.system_properties.as_ref().unwrap().message_id.clone()
+}
+
+#[tokio::test]
+async fn a_simple_consumer_receives_acks_and_changes_invisible_time() {
+    const T: &str = "GrpcConsumeTopic";
+    const G: &str = "GrpcSimpleGroup";
+    let dir = tempfile::tempdir().unwrap();
+    let b = Broker::start(config(dir.path())).await.unwrap();
+    let mut c = client(&b).await;
+    create_topic(&b, T, None).await;
+    for i in 0..3 {
+        send(
+            &mut c,
+            T,
+            &format!("ID-{i}"),
+            if i == 2 { "TagB" } else { "TagA" },
+        )
+        .await;
+    }
+
+    // Without settings the Proxy fails the receive.
+    let (st, _) = receive(&mut c, "c1", receive_request(G, T, tag("*"), 20)).await;
+    assert_eq!(st.code, Code::InternalServerError as i32);
+    let (_telemetry, settings) = settle(&mut c, "c1", simple_consumer(G, T)).await;
+    assert_eq!(settings.backoff_policy.unwrap().max_attempts, 17);
+
+    // QueryAssignment: one assignment of any queue on this broker.
+    let resp = c
+        .query_assignment(with_id(
+            QueryAssignmentRequest {
+                topic: resource(T),
+                group: resource(G),
+                endpoints: None,
+            },
+            "c1",
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(code_of(&resp.status), Code::Ok as i32);
+    assert_eq!(resp.assignments.len(), 1);
+    let mq = resp.assignments[0].message_queue.as_ref().unwrap();
+    assert_eq!(mq.id, -1);
+    assert_eq!(mq.broker.as_ref().unwrap().name, "broker-test");
+
+    // Refusals checked before any pop.
+    let (st, _) = receive(&mut c, "c1", receive_request(G, T, tag("*"), 5)).await;
+    assert_eq!(st.code, Code::IllegalInvisibleTime as i32);
+    assert_eq!(st.message, "the invisibleTime is too small. min is 10000");
+    let sql = FilterExpression {
+        r#type: FilterType::Sql as i32,
+        expression: "a >".into(),
+    };
+    let (st, _) = receive(&mut c, "c1", receive_request(G, T, sql, 20)).await;
+    assert_eq!(st.code, Code::IllegalFilterExpression as i32);
+
+    // The tag filter: TagA only.
+    let (st, got) = receive(&mut c, "c1", receive_request(G, T, tag("TagA"), 20)).await;
+    assert_eq!(st.code, Code::Ok as i32, "{st:?}");
+    let mut ids: Vec<String> = got.iter().map(id_of).collect();
+    ids.sort();
+    assert_eq!(ids, ["ID-0", "ID-1"]);
+    let m = &got[0];
+    let sys = m.system_properties.as_ref().unwrap();
+    assert_eq!(sys.tag.as_deref(), Some("TagA"));
+    assert_eq!(sys.keys, ["k1", "k2"]);
+    assert_eq!(sys.delivery_attempt, Some(1));
+    assert_eq!(sys.message_type, MessageType::Normal as i32);
+    assert_eq!(
+        sys.body_digest.as_ref().unwrap().checksum,
+        "19B1DF330594FA92956C3054058D1DB5"
+    ); // MD5, uppercase hex
+    assert_eq!(m.user_properties.get("color").map(String::as_str), Some("blue"));
+    assert_eq!(m.body.as_ref(), b"hello grpc");
+    assert_eq!(
+        handle(m).split(' ').count(),
+        9,
+        "POP_CK fields and the commit log offset"
+    );
+
+    // Ack one; push the other's invisible time to 1 s: it comes back, attempt 2.
+    let (acked, changed) = (&got[0], &got[1]);
+    let resp = c
+        .ack_message(with_id(
+            AckMessageRequest {
+                group: resource(G),
+                topic: resource(T),
+                entries: vec![AckMessageEntry {
+                    message_id: id_of(acked),
+                    receipt_handle: handle(acked),
+                }],
+            },
+            "c1",
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(code_of(&resp.status), Code::Ok as i32, "{:?}", resp.status);
+    assert_eq!(resp.entries[0].message_id, id_of(acked));
+    let resp = c
+        .change_invisible_duration(with_id(
+            ChangeInvisibleDurationRequest {
+                group: resource(G),
+                topic: resource(T),
+                receipt_handle: handle(changed),
+                invisible_duration: secs(1),
+                message_id: id_of(changed),
+            },
+            "c1",
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(code_of(&resp.status), Code::Ok as i32, "{:?}", resp.status);
+    assert_ne!(resp.receipt_handle, handle(changed));
+    let again = common::wait::wait_for("the changed message back", Duration::from_secs(20), || {
+        let mut c = c.clone();
+        async move {
+            let (st, got) = receive(&mut c, "c1", receive_request(G, T, tag("TagA"), 20)).await;
+            match got.as_slice() {
+                [m] => Ok(m.clone()),
+                _ => Err(format!("{st:?} {:?}", got.iter().map(id_of).collect::<Vec<_>>())),
+            }
+        }
+    })
+    .await;
+    assert_eq!(id_of(&again), id_of(changed));
+    assert_eq!(
+        again.system_properties.as_ref().unwrap().delivery_attempt,
+        Some(2)
+    );
+
+    // The old handle of the changed message no longer acks; the new one does.
+    let ack = |h: String| AckMessageRequest {
+        group: resource(G),
+        topic: resource(T),
+        entries: vec![AckMessageEntry {
+            message_id: id_of(&again),
+            receipt_handle: h,
+        }],
+    };
+    let resp = c
+        .ack_message(with_id(ack(handle(&again)), "c1"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(code_of(&resp.status), Code::Ok as i32, "{:?}", resp.status);
+    let bad = c
+        .ack_message(with_id(ack("1 2 3".into()), "c1"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(code_of(&bad.status), Code::InvalidReceiptHandle as i32);
+
+    // Nothing is left for the group (the TagB message was filtered out for it); another group
+    // that takes TagB gets that one.
+    let (st, got) = receive(&mut c, "c1", receive_request(G, T, tag("TagA"), 20)).await;
+    assert_eq!(
+        st.code,
+        Code::MessageNotFound as i32,
+        "{:?}",
+        got.iter().map(id_of).collect::<Vec<_>>()
+    );
+    let (st, got) = receive(
+        &mut c,
+        "c1",
+        receive_request("GrpcOtherGroup", T, tag("TagB"), 20),
+    )
+    .await;
+    assert_eq!(st.code, Code::Ok as i32);
+    assert_eq!(got.iter().map(id_of).collect::<Vec<_>>(), ["ID-2"]);
+}
+
+#[tokio::test]
+async fn an_exhausted_message_goes_to_the_dead_letter_queue() {
+    const T: &str = "GrpcDlqTopic";
+    const G: &str = "GrpcDlqGroup";
+    let dir = tempfile::tempdir().unwrap();
+    let b = Broker::start(config(dir.path())).await.unwrap();
+    let mut c = client(&b).await;
+    create_topic(&b, T, None).await;
+    send(&mut c, T, "DLQ-0", "TagA").await;
+    send(&mut c, T, "DLQ-1", "TagA").await;
+    let (_telemetry, _) = settle(&mut c, "c2", simple_consumer(G, T)).await;
+
+    // ForwardMessageToDeadLetterQueue: straight to %DLQ%{group}.
+    let (_, got) = receive(&mut c, "c2", receive_request(G, T, tag("*"), 20)).await;
+    assert_eq!(got.len(), 2);
+    for m in &got {
+        let resp = c
+            .forward_message_to_dead_letter_queue(with_id(
+                ForwardMessageToDeadLetterQueueRequest {
+                    group: resource(G),
+                    topic: resource(T),
+                    receipt_handle: handle(m),
+                    message_id: id_of(m),
+                    delivery_attempt: 1,
+                    max_delivery_attempts: 1,
+                },
+                "c2",
+            ))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(code_of(&resp.status), Code::Ok as i32, "{:?}", resp.status);
+    }
+    let dlq = format!("%DLQ%{G}");
+    common::wait::wait_until("two messages in the DLQ", Duration::from_secs(10), || {
+        b.state().store.max_offset_in_queue(&dlq, 0) == 2
+    })
+    .await;
+    // Acked as well: nothing comes back to the group.
+    let (st, got) = receive(&mut c, "c2", receive_request(G, T, tag("*"), 20)).await;
+    assert_eq!(st.code, Code::MessageNotFound as i32, "{got:?}");
+}

@@ -6,10 +6,13 @@
 //! the response body, the gRPC status is OK for every handled outcome, as the Proxy answers.
 //!
 //! Served so far: QueryRoute, Heartbeat, Telemetry (the Settings exchange), SendMessage (normal,
-//! FIFO, delay/timer, transactional half messages), NotifyClientTermination. The consumer RPCs
-//! (QueryAssignment, ReceiveMessage, Ack, ChangeInvisibleDuration, ForwardToDLQ) and
-//! EndTransaction answer UNIMPLEMENTED until they are built (issue #14).
+//! FIFO, delay/timer, transactional half messages), NotifyClientTermination, and the consumer
+//! RPCs QueryAssignment, ReceiveMessage, AckMessage, ChangeInvisibleDuration and
+//! ForwardMessageToDeadLetterQueue (`consume`). EndTransaction answers UNIMPLEMENTED until it is
+//! built (issue #14), as do the pull-consumer RPCs, which the 5.3.1 Proxy does not serve either.
 
+mod consume;
+mod message;
 mod send;
 mod settings;
 
@@ -167,6 +170,23 @@ pub(crate) fn validate_topic(topic: &str) -> Result<(), v2::Status> {
     Ok(())
 }
 
+/// A broker response that is not a success, as the Proxy reports it (`ResponseBuilder.buildStatus`
+/// for an MQBrokerException): a missing topic is TOPIC_NOT_FOUND, a busy broker
+/// TOO_MANY_REQUESTS, a missing group CONSUMER_GROUP_NOT_FOUND, anything else
+/// INTERNAL_SERVER_ERROR; the remark (or the code) is the message.
+pub(crate) fn broker_status(resp: &rmq_protocol::RemotingCommand) -> v2::Status {
+    use rmq_protocol::codes::response_code as rc;
+    let code = match resp.code {
+        rc::SUCCESS => Code::Ok,
+        rc::TOPIC_NOT_EXIST => Code::TopicNotFound,
+        rc::SYSTEM_BUSY => Code::TooManyRequests,
+        rc::REQUEST_CODE_NOT_SUPPORTED => Code::NotImplemented,
+        rc::SUBSCRIPTION_GROUP_NOT_EXIST => Code::ConsumerGroupNotFound,
+        _ => Code::InternalServerError,
+    };
+    status(code, resp.remark.clone().unwrap_or_else(|| resp.code.to_string()))
+}
+
 /// The topic of a `Resource` (the namespace is ignored, as the Proxy does).
 fn resource_name(r: Option<&Resource>) -> &str {
     r.map_or("", |r| r.name.as_str())
@@ -228,26 +248,82 @@ impl MessagingService for Grpc {
         Ok(Response::new(send::send(&self.state, peer, req).await))
     }
 
-    async fn query_assignment(&self, _: Request<QueryAssignmentRequest>) -> Answer<QueryAssignmentResponse> {
-        Err(tonic::Status::unimplemented("QueryAssignment is not served yet"))
+    async fn query_assignment(
+        &self,
+        request: Request<QueryAssignmentRequest>,
+    ) -> Answer<QueryAssignmentResponse> {
+        if let Err(status) = client_id(&request) {
+            return Ok(Response::new(QueryAssignmentResponse {
+                status: Some(status),
+                assignments: Vec::new(),
+            }));
+        }
+        Ok(Response::new(
+            consume::assignment(&self.state, request.get_ref()).await,
+        ))
     }
 
     type ReceiveMessageStream = BoxStream<ReceiveMessageResponse>;
 
-    async fn receive_message(&self, _: Request<ReceiveMessageRequest>) -> Answer<Self::ReceiveMessageStream> {
-        Err(tonic::Status::unimplemented("ReceiveMessage is not served yet"))
+    async fn receive_message(
+        &self,
+        request: Request<ReceiveMessageRequest>,
+    ) -> Answer<Self::ReceiveMessageStream> {
+        let receiver = client_id(&request).ok().and_then(|id| {
+            self.clients
+                .lock()
+                .get(&id)
+                .map(|c| consume::Receiver::of(&c.settings))
+        });
+        let meta = request.metadata();
+        let remaining = meta
+            .get("grpc-timeout")
+            .and_then(|v| v.to_str().ok())
+            .and_then(consume::grpc_timeout);
+        let version = meta
+            .get("x-mq-client-version")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let peer = peer(&request);
+        let replies = consume::receive(
+            &self.state,
+            peer,
+            receiver,
+            remaining,
+            version.as_deref(),
+            request.get_ref(),
+        )
+        .await;
+        Ok(Response::new(Box::pin(futures_util::stream::iter(
+            replies.into_iter().map(Ok),
+        ))))
     }
 
-    async fn ack_message(&self, _: Request<AckMessageRequest>) -> Answer<AckMessageResponse> {
-        Err(tonic::Status::unimplemented("AckMessage is not served yet"))
+    async fn ack_message(&self, request: Request<AckMessageRequest>) -> Answer<AckMessageResponse> {
+        if let Err(status) = client_id(&request) {
+            return Ok(Response::new(AckMessageResponse {
+                status: Some(status),
+                entries: Vec::new(),
+            }));
+        }
+        let peer = peer(&request);
+        Ok(Response::new(
+            consume::ack(&self.state, peer, request.get_ref()).await,
+        ))
     }
 
     async fn forward_message_to_dead_letter_queue(
         &self,
-        _: Request<ForwardMessageToDeadLetterQueueRequest>,
+        request: Request<ForwardMessageToDeadLetterQueueRequest>,
     ) -> Answer<ForwardMessageToDeadLetterQueueResponse> {
-        Err(tonic::Status::unimplemented(
-            "ForwardMessageToDeadLetterQueue is not served yet",
+        if let Err(status) = client_id(&request) {
+            return Ok(Response::new(ForwardMessageToDeadLetterQueueResponse {
+                status: Some(status),
+            }));
+        }
+        let peer = peer(&request);
+        Ok(Response::new(
+            consume::forward_to_dlq(&self.state, peer, request.get_ref()).await,
         ))
     }
 
@@ -309,10 +385,17 @@ impl MessagingService for Grpc {
 
     async fn change_invisible_duration(
         &self,
-        _: Request<ChangeInvisibleDurationRequest>,
+        request: Request<ChangeInvisibleDurationRequest>,
     ) -> Answer<ChangeInvisibleDurationResponse> {
-        Err(tonic::Status::unimplemented(
-            "ChangeInvisibleDuration is not served yet",
+        if let Err(status) = client_id(&request) {
+            return Ok(Response::new(ChangeInvisibleDurationResponse {
+                status: Some(status),
+                receipt_handle: String::new(),
+            }));
+        }
+        let peer = peer(&request);
+        Ok(Response::new(
+            consume::change_invisible(&self.state, peer, request.get_ref()).await,
         ))
     }
 }

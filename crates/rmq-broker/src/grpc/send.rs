@@ -1,6 +1,6 @@
 //! SendMessage (docs/protocol/grpc.md, section 7): the Proxy's checks in its order, the gRPC
 //! message mapped onto remoting properties, and each message stored through the broker's own
-//! send path (`processor::send_in_process`).
+//! send path (`processor::in_process`).
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
@@ -428,7 +428,7 @@ pub(super) async fn send(s: &BrokerState, peer: SocketAddr, req: SendMessageRequ
         let remoting = RemotingCommand::request(request_code::SEND_MESSAGE)
             .with_header(&header)
             .with_body(m.body.clone());
-        let resp = crate::processor::send_in_process(s, peer, &remoting).await;
+        let resp = crate::processor::in_process(s, peer, &remoting).await;
         entries.push(entry(&resp, &sys.message_id));
     }
     let codes: BTreeSet<i32> = entries

@@ -18,10 +18,7 @@ use crate::BrokerState;
 /// broker alone when none answers), each named with the gRPC endpoint of its host. `None` when
 /// the topic has no route.
 pub(super) async fn route(s: &BrokerState, topic: &str) -> Option<Vec<MessageQueue>> {
-    let route = match crate::register::topic_route(s, topic).await {
-        Some(r) => r,
-        None => local_route(s, topic)?,
-    };
+    let route = route_data(s, topic).await?;
     let accept = accept_types(s, topic);
     let mut out = Vec::new();
     for q in &route.queue_datas {
@@ -29,25 +26,48 @@ pub(super) async fn route(s: &BrokerState, topic: &str) -> Option<Vec<MessageQue
             continue;
         };
         for (&id, addr) in &bd.broker_addrs {
-            let host = addr
-                .rsplit_once(':')
-                .map_or(addr.as_str(), |(h, _)| h)
-                .to_string();
-            let broker = Broker {
-                name: q.broker_name.clone(),
-                id: id as i32,
-                endpoints: Some(Endpoints {
-                    scheme: AddressScheme::IPv4 as i32,
-                    addresses: vec![Address {
-                        host,
-                        port: i32::from(s.config.grpc_server_port),
-                    }],
-                }),
-            };
+            let broker = grpc_broker(s, &q.broker_name, id, addr);
             out.extend(queues_of(topic, q, &broker, &accept));
         }
     }
     Some(out)
+}
+
+/// The topic's route from the name server, or this broker's own view when none answers.
+pub(super) async fn route_data(s: &BrokerState, topic: &str) -> Option<TopicRouteData> {
+    match crate::register::topic_route(s, topic).await {
+        Some(r) => Some(r),
+        None => local_route(s, topic),
+    }
+}
+
+/// A broker of a route as a 5.x client sees it: its remoting host with the gRPC port.
+pub(super) fn grpc_broker(s: &BrokerState, name: &str, id: i64, remoting_addr: &str) -> Broker {
+    let host = remoting_addr
+        .rsplit_once(':')
+        .map_or(remoting_addr, |(h, _)| h)
+        .to_string();
+    Broker {
+        name: name.to_string(),
+        id: id as i32,
+        endpoints: Some(Endpoints {
+            scheme: AddressScheme::IPv4 as i32,
+            addresses: vec![Address {
+                host,
+                port: i32::from(s.config.grpc_server_port),
+            }],
+        }),
+    }
+}
+
+/// A queue's permission from the route's perm bits.
+pub(super) fn permission(perm: i32) -> Permission {
+    match (perm & PERM_READ != 0, perm & PERM_WRITE != 0) {
+        (true, true) => Permission::ReadWrite,
+        (true, false) => Permission::Read,
+        (false, true) => Permission::Write,
+        (false, false) => Permission::None,
+    }
 }
 
 /// This broker's own view when no name server answers (a broker without one, tests).
