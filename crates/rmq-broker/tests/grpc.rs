@@ -669,3 +669,214 @@ async fn an_exhausted_message_goes_to_the_dead_letter_queue() {
     let (st, got) = receive(&mut c, "c2", receive_request(G, T, tag("*"), 20)).await;
     assert_eq!(st.code, Code::MessageNotFound as i32, "{got:?}");
 }
+
+#[tokio::test]
+async fn transactions_end_by_id_and_orphans_are_checked_over_telemetry() {
+    const T: &str = "GrpcTxTopic";
+    let dir = tempfile::tempdir().unwrap();
+    let b = Broker::start(config(dir.path())).await.unwrap();
+    let mut c = client(&b).await;
+    create_topic(&b, T, Some("+message.type=TRANSACTION")).await;
+
+    // The producer's Telemetry stream, kept open and read by the test.
+    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    tx.send(TelemetryCommand {
+        status: None,
+        command: Some(telemetry_command::Command::Settings(Settings {
+            client_type: Some(ClientType::Producer as i32),
+            pub_sub: Some(settings::PubSub::Publishing(Publishing {
+                topics: vec![resource(T).unwrap()],
+                max_body_size: 0,
+                validate_message_type: true,
+            })),
+            ..Settings::default()
+        })),
+    })
+    .await
+    .unwrap();
+    let outbound = futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|c| (c, rx)) });
+    let mut inbound = c.telemetry(with_id(outbound, "tp")).await.unwrap().into_inner();
+    let settled = inbound.message().await.unwrap().unwrap();
+    assert!(matches!(
+        settled.command,
+        Some(telemetry_command::Command::Settings(_))
+    ));
+
+    let half = |id: &str| {
+        let mut m = message(T, id, None);
+        let sys = m.system_properties.as_mut().unwrap();
+        sys.message_type = MessageType::Transaction as i32;
+        // Born now: a half message older than the store keeps files is discarded, not checked.
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap();
+        sys.born_timestamp = Some(prost_types::Timestamp {
+            seconds: now.as_secs() as i64,
+            nanos: 0,
+        });
+        m
+    };
+    let sender = c.clone();
+    let send_half = |id: &'static str| {
+        let mut c = sender.clone();
+        async move {
+            let resp = c
+                .send_message(with_id(
+                    SendMessageRequest {
+                        messages: vec![half(id)],
+                    },
+                    "tp",
+                ))
+                .await
+                .unwrap()
+                .into_inner();
+            assert_eq!(code_of(&resp.status), Code::Ok as i32, "{:?}", resp.status);
+            resp.entries[0].transaction_id.clone()
+        }
+    };
+    let end =
+        |id: &str, resolution: TransactionResolution, source: TransactionSource| EndTransactionRequest {
+            topic: resource(T),
+            message_id: id.into(),
+            transaction_id: id.into(),
+            resolution: resolution as i32,
+            source: source as i32,
+            trace_context: String::new(),
+        };
+    let max = |b: &Broker| {
+        b.state().store.max_offset_in_queue(T, 0)
+            + (1..4)
+                .map(|q| b.state().store.max_offset_in_queue(T, q))
+                .sum::<i64>()
+    };
+
+    // Committed by the application: delivered.
+    let committed = send_half("TX-COMMIT").await;
+    assert_eq!(committed, "TX-COMMIT");
+    assert_eq!(max(&b), 0, "a half message is not in its topic");
+    let resp = c
+        .end_transaction(with_id(
+            end(
+                &committed,
+                TransactionResolution::Commit,
+                TransactionSource::SourceClient,
+            ),
+            "tp",
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(code_of(&resp.status), Code::Ok as i32, "{:?}", resp.status);
+    assert_eq!(max(&b), 1);
+    let unknown = c
+        .end_transaction(with_id(
+            end(
+                "NO-SUCH-TX",
+                TransactionResolution::Commit,
+                TransactionSource::SourceClient,
+            ),
+            "tp",
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(code_of(&unknown.status), Code::InternalServerError as i32);
+    let blank = c
+        .end_transaction(with_id(
+            end(
+                " ",
+                TransactionResolution::Commit,
+                TransactionSource::SourceClient,
+            ),
+            "tp",
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(code_of(&blank.status), Code::InvalidTransactionId as i32);
+
+    // Left open: the check round asks the producer over its Telemetry stream; it rolls back.
+    let orphan = send_half("TX-ORPHAN").await;
+    let s = b.state();
+    assert_eq!(s.transactions.check_now(s).await.unwrap().checked, 1);
+    let cmd = tokio::time::timeout(Duration::from_secs(10), inbound.message())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    let Some(telemetry_command::Command::RecoverOrphanedTransactionCommand(check)) = cmd.command else {
+        panic!("not a check-back: {cmd:?}");
+    };
+    assert_eq!(check.transaction_id, orphan);
+    let m = check.message.unwrap();
+    assert_eq!(m.topic.unwrap().name, T, "the real topic, not the half topic");
+    assert_eq!(
+        m.system_properties.unwrap().message_type,
+        MessageType::Transaction as i32
+    );
+    let resp = c
+        .end_transaction(with_id(
+            end(
+                &orphan,
+                TransactionResolution::Rollback,
+                TransactionSource::SourceServerCheck,
+            ),
+            "tp",
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(code_of(&resp.status), Code::Ok as i32, "{:?}", resp.status);
+    assert_eq!(max(&b), 1, "rolled back: not delivered");
+    assert_eq!(
+        s.transactions.check_now(s).await.unwrap().checked,
+        0,
+        "resolved: not checked again"
+    );
+    drop(tx);
+}
+
+#[tokio::test]
+async fn a_terminating_client_ends_its_polling_receive() {
+    const T: &str = "GrpcQuietTopic";
+    const G: &str = "GrpcQuietGroup";
+    let dir = tempfile::tempdir().unwrap();
+    let b = Broker::start(config(dir.path())).await.unwrap();
+    let mut c = client(&b).await;
+    create_topic(&b, T, None).await;
+    let (_telemetry, _) = settle(&mut c, "c3", simple_consumer(G, T)).await;
+
+    // A 20 s long poll on an empty topic, then the client says it terminates.
+    let mut req = receive_request(G, T, tag("*"), 20);
+    req.long_polling_timeout = secs(20);
+    let mut polling = c.clone();
+    let receive = tokio::spawn(async move {
+        use receive_message_response::Content;
+        let mut r = with_id(req, "c3");
+        r.set_timeout(Duration::from_secs(25));
+        let mut stream = polling.receive_message(r).await.unwrap().into_inner();
+        let first = stream.message().await.unwrap().unwrap();
+        match first.content {
+            Some(Content::Status(s)) => s,
+            other => panic!("status first, got {other:?}"),
+        }
+    });
+    common::wait::wait_until("the receive polling", Duration::from_secs(10), || {
+        b.state().pop.waiters.held() > 0
+    })
+    .await;
+    let resp = c
+        .notify_client_termination(with_id(
+            NotifyClientTerminationRequest { group: resource(G) },
+            "c3",
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(code_of(&resp.status), Code::Ok as i32);
+    let status = tokio::time::timeout(Duration::from_secs(10), receive)
+        .await
+        .expect("the receive ended well before its 20 s poll")
+        .unwrap();
+    assert_eq!(status.code, Code::MessageNotFound as i32, "{status:?}");
+}

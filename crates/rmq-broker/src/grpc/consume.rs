@@ -267,7 +267,7 @@ async fn call(
 
 /// ReceiveMessage: a POP of any queue of the topic on this broker; each message goes out with
 /// its receipt handle, except one that has used up its attempts, which goes to the dead-letter
-/// queue instead.
+/// queue instead. The long poll ends early, with nothing, when `gone` completes.
 pub(super) async fn receive(
     s: &BrokerState,
     peer: SocketAddr,
@@ -275,6 +275,7 @@ pub(super) async fn receive(
     remaining: Option<Duration>,
     client_version: Option<&str>,
     req: &ReceiveMessageRequest,
+    gone: impl std::future::Future<Output = ()>,
 ) -> Vec<ReceiveMessageResponse> {
     let now = s.clock.now_ms();
     let refuse = |st: v2::Status| stream(st, Vec::new(), now);
@@ -323,7 +324,8 @@ pub(super) async fn receive(
         attempt_id: req.attempt_id.clone(),
         bname: None,
     };
-    let resp = call(s, peer, request_code::POP_MESSAGE, &header).await;
+    let pop = RemotingCommand::request(request_code::POP_MESSAGE).with_header(&header);
+    let resp = crate::processor::pop_until(s, &pop, gone).await;
     let done = s.clock.now_ms();
     match resp.code {
         response_code::SUCCESS => {}

@@ -8,13 +8,15 @@
 //! Served so far: QueryRoute, Heartbeat, Telemetry (the Settings exchange), SendMessage (normal,
 //! FIFO, delay/timer, transactional half messages), NotifyClientTermination, and the consumer
 //! RPCs QueryAssignment, ReceiveMessage, AckMessage, ChangeInvisibleDuration and
-//! ForwardMessageToDeadLetterQueue (`consume`). EndTransaction answers UNIMPLEMENTED until it is
-//! built (issue #14), as do the pull-consumer RPCs, which the 5.3.1 Proxy does not serve either.
+//! ForwardMessageToDeadLetterQueue (`consume`), EndTransaction and the check-back of orphaned
+//! transactions over Telemetry (`transaction`). The pull-consumer RPCs answer UNIMPLEMENTED, as
+//! the 5.3.1 Proxy does.
 
 mod consume;
 mod message;
 mod send;
 mod settings;
+mod transaction;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -94,6 +96,9 @@ impl Drop for GrpcServer {
 #[derive(Debug, Clone)]
 pub(crate) struct KnownClient {
     pub(crate) settings: Settings,
+    /// Woken when the client says it terminates: its receives still polling end at once (the
+    /// SDKs' shutdown waits for them otherwise, up to the 20 s long poll).
+    pub(crate) gone: Arc<tokio::sync::Notify>,
 }
 
 /// Clients by `x-mq-client-id`, with the settings the server answered them.
@@ -102,6 +107,7 @@ pub(crate) type Clients = Arc<Mutex<HashMap<String, KnownClient>>>;
 pub(crate) struct Grpc {
     state: Arc<BrokerState>,
     clients: Clients,
+    transactions: transaction::Transactions,
 }
 
 impl Grpc {
@@ -109,6 +115,7 @@ impl Grpc {
         Grpc {
             state,
             clients: Arc::default(),
+            transactions: transaction::Transactions::default(),
         }
     }
 }
@@ -245,7 +252,9 @@ impl MessagingService for Grpc {
         }
         let peer = peer(&request);
         let req = request.into_inner();
-        Ok(Response::new(send::send(&self.state, peer, req).await))
+        Ok(Response::new(
+            send::send(&self.state, &self.transactions, peer, req).await,
+        ))
     }
 
     async fn query_assignment(
@@ -269,12 +278,11 @@ impl MessagingService for Grpc {
         &self,
         request: Request<ReceiveMessageRequest>,
     ) -> Answer<Self::ReceiveMessageStream> {
-        let receiver = client_id(&request).ok().and_then(|id| {
-            self.clients
-                .lock()
-                .get(&id)
-                .map(|c| consume::Receiver::of(&c.settings))
-        });
+        let known = client_id(&request)
+            .ok()
+            .and_then(|id| self.clients.lock().get(&id).cloned());
+        let receiver = known.as_ref().map(|c| consume::Receiver::of(&c.settings));
+        let gone = known.map(|c| c.gone.notified_owned());
         let meta = request.metadata();
         let remaining = meta
             .get("grpc-timeout")
@@ -292,6 +300,12 @@ impl MessagingService for Grpc {
             remaining,
             version.as_deref(),
             request.get_ref(),
+            async move {
+                match gone {
+                    Some(gone) => gone.await,
+                    None => std::future::pending().await,
+                }
+            },
         )
         .await;
         Ok(Response::new(Box::pin(futures_util::stream::iter(
@@ -345,8 +359,17 @@ impl MessagingService for Grpc {
         Err(tonic::Status::unimplemented("QueryOffset is not served"))
     }
 
-    async fn end_transaction(&self, _: Request<EndTransactionRequest>) -> Answer<EndTransactionResponse> {
-        Err(tonic::Status::unimplemented("EndTransaction is not served yet"))
+    async fn end_transaction(
+        &self,
+        request: Request<EndTransactionRequest>,
+    ) -> Answer<EndTransactionResponse> {
+        if let Err(status) = client_id(&request) {
+            return Ok(Response::new(EndTransactionResponse { status: Some(status) }));
+        }
+        let peer = peer(&request);
+        Ok(Response::new(
+            transaction::end(&self.state, &self.transactions, peer, request.get_ref()).await,
+        ))
     }
 
     type TelemetryStream = BoxStream<TelemetryCommand>;
@@ -360,6 +383,7 @@ impl MessagingService for Grpc {
         Ok(Response::new(settings::telemetry(
             self.state.clone(),
             self.clients.clone(),
+            self.transactions.clone(),
             id,
             incoming,
         )))
@@ -373,6 +397,7 @@ impl MessagingService for Grpc {
             Err(status) => status,
             Ok(id) => {
                 if let Some(gone) = self.clients.lock().remove(&id) {
+                    gone.gone.notify_waiters();
                     tracing::debug!(client = %id, client_type = ?gone.settings.client_type, "gRPC client terminated");
                 }
                 ok_status()

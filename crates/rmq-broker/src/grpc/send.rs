@@ -346,6 +346,22 @@ fn entry(resp: &RemotingCommand, message_id: &str) -> SendResultEntry {
     }
 }
 
+/// The offsets EndTransaction will need for a stored half message: its queue offset and (from the
+/// offset message id) its commit log offset.
+fn remember_half(txs: &super::transaction::Transactions, topic: &str, resp: &RemotingCommand) {
+    let ext = |k: &str| resp.ext_fields.get(k);
+    let (Some(id), Some(queue_offset), Some(offset_msg_id)) = (
+        ext("transactionId").or_else(|| ext("msgId")),
+        ext("queueOffset").and_then(|o| o.parse::<i64>().ok()),
+        ext("msgId"),
+    ) else {
+        return;
+    };
+    if let Ok((_, commit_log_offset)) = message::decode_offset_msg_id(offset_msg_id) {
+        txs.remember(topic, id, queue_offset, commit_log_offset);
+    }
+}
+
 fn refused(status: v2::Status) -> SendMessageResponse {
     SendMessageResponse {
         status: Some(status),
@@ -353,7 +369,12 @@ fn refused(status: v2::Status) -> SendMessageResponse {
     }
 }
 
-pub(super) async fn send(s: &BrokerState, peer: SocketAddr, req: SendMessageRequest) -> SendMessageResponse {
+pub(super) async fn send(
+    s: &BrokerState,
+    txs: &super::transaction::Transactions,
+    peer: SocketAddr,
+    req: SendMessageRequest,
+) -> SendMessageResponse {
     let Some(first) = req.messages.first() else {
         return refused(status(Code::MessageCorrupted, "no message to send"));
     };
@@ -429,6 +450,9 @@ pub(super) async fn send(s: &BrokerState, peer: SocketAddr, req: SendMessageRequ
             .with_header(&header)
             .with_body(m.body.clone());
         let resp = crate::processor::in_process(s, peer, &remoting).await;
+        if transactional && resp.code == response_code::SUCCESS {
+            remember_half(txs, &topic, &resp);
+        }
         entries.push(entry(&resp, &sys.message_id));
     }
     let codes: BTreeSet<i32> = entries

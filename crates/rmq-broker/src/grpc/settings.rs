@@ -224,17 +224,30 @@ pub(super) fn answer(s: &BrokerState, client: &Settings) -> Result<Settings, v2:
 
 /// The Telemetry stream of one client: each Settings is answered with the server's; a refused
 /// one ends the stream (INVALID_ARGUMENT for a 400xx code, as the Proxy), as does the client's
-/// end.
+/// end. A producer's stream also carries the check-backs of its orphaned transactions (its
+/// topics are its producer groups).
 pub(super) fn telemetry(
     state: Arc<BrokerState>,
     clients: Clients,
+    transactions: super::transaction::Transactions,
     client_id: String,
     mut incoming: Streaming<TelemetryCommand>,
 ) -> BoxStream<TelemetryCommand> {
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<TelemetryCommand, tonic::Status>>(16);
+    let (check_tx, mut checks) = tokio::sync::mpsc::channel(64);
     tokio::spawn(async move {
         loop {
-            let cmd = match incoming.message().await {
+            let cmd = tokio::select! {
+                cmd = incoming.message() => cmd,
+                Some(check) = checks.recv() => {
+                    let cmd = super::transaction::recover_command(&transactions, check, state.clock.now_ms());
+                    if tx.send(Ok(cmd)).await.is_err() {
+                        break;
+                    }
+                    continue;
+                }
+            };
+            let cmd = match cmd {
                 Ok(Some(cmd)) => cmd,
                 Ok(None) => break,
                 Err(e) => {
@@ -247,12 +260,19 @@ pub(super) fn telemetry(
             };
             match answer(&state, &settings) {
                 Ok(answer) => {
-                    clients.lock().insert(
-                        client_id.clone(),
-                        KnownClient {
+                    if let Some(settings::PubSub::Publishing(p)) = &answer.pub_sub {
+                        for topic in &p.topics {
+                            state.transactions.add_checker(&topic.name, check_tx.clone());
+                        }
+                    }
+                    clients
+                        .lock()
+                        .entry(client_id.clone())
+                        .and_modify(|c| c.settings = answer.clone())
+                        .or_insert_with(|| KnownClient {
                             settings: answer.clone(),
-                        },
-                    );
+                            gone: Arc::default(),
+                        });
                     let reply = TelemetryCommand {
                         status: Some(ok_status()),
                         command: Some(telemetry_command::Command::Settings(answer)),

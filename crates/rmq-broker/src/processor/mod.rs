@@ -114,7 +114,7 @@ pub(crate) async fn in_process(
                 Err(busy) => error(req, code::SYSTEM_BUSY, busy.remark()),
             }
         }
-        rc::POP_MESSAGE => pop::pop(s, std::future::pending(), req).await,
+        rc::POP_MESSAGE => pop_until(s, req, std::future::pending()).await,
         rc::ACK_MESSAGE => pop::ack(s, req).await,
         rc::CHANGE_MESSAGE_INVISIBLETIME => pop::change_invisible_time(s, req).await,
         rc::CONSUMER_SEND_MSG_BACK => match s.send_queue.enter(&s.store, std::time::Instant::now()).await {
@@ -130,6 +130,15 @@ pub(crate) async fn in_process(
             format!("request code {other} is not served in process"),
         ),
     }
+}
+
+/// POP_MESSAGE from another front end, its long poll ending early when `closed` completes.
+pub(crate) async fn pop_until(
+    s: &BrokerState,
+    req: &RemotingCommand,
+    closed: impl std::future::Future<Output = ()>,
+) -> RemotingCommand {
+    pop::pop(s, closed, req).await
 }
 
 pub(crate) fn ok(req: &RemotingCommand) -> RemotingCommand {
