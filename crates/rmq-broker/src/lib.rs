@@ -325,8 +325,8 @@ fn bind_grpc_listener(config: &mut BrokerConfig) -> Result<Option<std::net::TcpL
     let listener = match std::net::TcpListener::bind(("0.0.0.0", port)) {
         Ok(l) => l,
         // Several brokers on one host (tests, the chaos harness) share the default: the first
-        // keeps it, the others take a free port (QueryRoute names every broker with this
-        // broker's own port: one gRPC port per host is assumed until brokers register theirs).
+        // keeps it, the others take a free port (announced to the name servers with each
+        // registration: routes name every broker's own, grpc::endpoints).
         Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
             tracing::warn!(port, "grpcServerPort in use; serving gRPC on a free port instead");
             std::net::TcpListener::bind(("0.0.0.0", 0))?

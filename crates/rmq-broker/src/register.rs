@@ -57,6 +57,9 @@ pub async fn register_all(state: &BrokerState, oneway: bool) {
         }
     });
     futures_util::future::join_all(sends).await;
+    if !oneway {
+        crate::grpc::endpoints::announce(state).await;
+    }
 }
 
 /// Sends UNREGISTER_BROKER to every name server (clean shutdown).

@@ -880,3 +880,125 @@ async fn a_terminating_client_ends_its_polling_receive() {
         .unwrap();
     assert_eq!(status.code, Code::MessageNotFound as i32, "{status:?}");
 }
+
+#[tokio::test]
+async fn two_brokers_behind_one_name_server_name_their_own_grpc_ports() {
+    use rmq_namesrv::{NameServer, NamesrvConfig};
+    const T: &str = "GrpcTwoBrokersTopic";
+    const G: &str = "GrpcTwoBrokersGroup";
+    let namesrv = NameServer::start(NamesrvConfig {
+        listen_port: 0,
+        listen_addr: "127.0.0.1".into(),
+        kv_config_path: None,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let ns = format!("127.0.0.1:{}", namesrv.local_addr().port());
+    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let broker = |dir: &std::path::Path, name: &str| {
+        let mut c = config(dir);
+        c.broker_name = name.into();
+        c.namesrv_addr = vec![ns.clone()];
+        c
+    };
+    let a = Broker::start(broker(dir_a.path(), "broker-a")).await.unwrap();
+    let b = Broker::start(broker(dir_b.path(), "broker-b")).await.unwrap();
+    create_topic(&a, T, None).await;
+    create_topic(&b, T, None).await;
+    let port = |x: &Broker| i32::from(x.grpc_addr().unwrap().port());
+    assert_ne!(port(&a), port(&b));
+
+    // Asked at broker A, the route names B's queues with B's own gRPC port.
+    let mut ca = client(&a).await;
+    let queues = common::wait::wait_for("both brokers in the route", Duration::from_secs(20), || {
+        let mut ca = ca.clone();
+        async move {
+            let resp = ca
+                .query_route(with_id(
+                    QueryRouteRequest {
+                        topic: resource(T),
+                        endpoints: None,
+                    },
+                    "c4",
+                ))
+                .await
+                .unwrap()
+                .into_inner();
+            let names: std::collections::BTreeSet<String> = resp
+                .message_queues
+                .iter()
+                .map(|q| q.broker.as_ref().unwrap().name.clone())
+                .collect();
+            if names.len() == 2 {
+                Ok(resp.message_queues)
+            } else {
+                Err(format!("{names:?}"))
+            }
+        }
+    })
+    .await;
+    for q in &queues {
+        let broker = q.broker.as_ref().unwrap();
+        let want = if broker.name == "broker-a" {
+            port(&a)
+        } else {
+            port(&b)
+        };
+        assert_eq!(
+            broker.endpoints.as_ref().unwrap().addresses[0].port,
+            want,
+            "{}",
+            broker.name
+        );
+    }
+
+    // QueryAssignment at A: one assignment per broker, each with its own port.
+    let (_telemetry, _) = settle(&mut ca, "c4", simple_consumer(G, T)).await;
+    let resp = ca
+        .query_assignment(with_id(
+            QueryAssignmentRequest {
+                topic: resource(T),
+                group: resource(G),
+                endpoints: None,
+            },
+            "c4",
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let mut seen: Vec<(String, i32)> = resp
+        .assignments
+        .iter()
+        .map(|x| {
+            let broker = x.message_queue.as_ref().unwrap().broker.as_ref().unwrap();
+            (
+                broker.name.clone(),
+                broker.endpoints.as_ref().unwrap().addresses[0].port,
+            )
+        })
+        .collect();
+    seen.sort();
+    assert_eq!(
+        seen,
+        [
+            ("broker-a".to_string(), port(&a)),
+            ("broker-b".to_string(), port(&b))
+        ]
+    );
+
+    // A message sent to B's endpoint is received from B's endpoint.
+    let mut cb = client(&b).await;
+    send(&mut cb, T, "ON-B", "TagA").await;
+    let (_telemetry_b, _) = settle(&mut cb, "c4", simple_consumer(G, T)).await;
+    let mut req = receive_request(G, T, tag("*"), 20);
+    req.message_queue.as_mut().unwrap().broker.as_mut().unwrap().name = "broker-b".into();
+    let (st, got) = receive(&mut cb, "c4", req).await;
+    assert_eq!(st.code, Code::Ok as i32, "{st:?}");
+    assert_eq!(got.iter().map(id_of).collect::<Vec<_>>(), ["ON-B"]);
+    assert!(
+        handle(&got[0]).contains(" broker-b "),
+        "the handle names broker-b: {}",
+        handle(&got[0])
+    );
+}

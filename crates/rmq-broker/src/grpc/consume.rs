@@ -72,7 +72,11 @@ fn topic_and_group(
 
 /// QueryAssignment: per readable broker of the route, one assignment with queue id -1 (any
 /// queue), or every queue for a group that consumes orderly.
-pub(super) async fn assignment(s: &BrokerState, req: &QueryAssignmentRequest) -> QueryAssignmentResponse {
+pub(super) async fn assignment(
+    s: &BrokerState,
+    ports: &super::endpoints::GrpcPorts,
+    req: &QueryAssignmentRequest,
+) -> QueryAssignmentResponse {
     let answer = |status, assignments| QueryAssignmentResponse {
         status: Some(status),
         assignments,
@@ -104,7 +108,7 @@ pub(super) async fn assignment(s: &BrokerState, req: &QueryAssignmentRequest) ->
         else {
             continue;
         };
-        let broker = super::settings::grpc_broker(s, &q.broker_name, 0, master);
+        let broker = super::settings::grpc_broker(&q.broker_name, 0, master, ports.port_of(s, master).await);
         let ids: Vec<i32> = if orderly {
             (0..q.read_queue_nums).collect()
         } else {

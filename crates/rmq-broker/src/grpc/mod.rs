@@ -13,6 +13,7 @@
 //! the 5.3.1 Proxy does.
 
 mod consume;
+pub mod endpoints;
 mod message;
 mod send;
 mod settings;
@@ -108,6 +109,7 @@ pub(crate) struct Grpc {
     state: Arc<BrokerState>,
     clients: Clients,
     transactions: transaction::Transactions,
+    ports: endpoints::GrpcPorts,
 }
 
 impl Grpc {
@@ -116,6 +118,7 @@ impl Grpc {
             state,
             clients: Arc::default(),
             transactions: transaction::Transactions::default(),
+            ports: endpoints::GrpcPorts::default(),
         }
     }
 }
@@ -214,7 +217,7 @@ impl MessagingService for Grpc {
         let topic = resource_name(req.topic.as_ref()).to_string();
         let (status, message_queues) = match validate_topic(&topic) {
             Err(status) => (status, Vec::new()),
-            Ok(()) => match settings::route(&self.state, &topic).await {
+            Ok(()) => match settings::route(&self.state, &self.ports, &topic).await {
                 Some(queues) => (ok_status(), queues),
                 None => (
                     status(
@@ -268,7 +271,7 @@ impl MessagingService for Grpc {
             }));
         }
         Ok(Response::new(
-            consume::assignment(&self.state, request.get_ref()).await,
+            consume::assignment(&self.state, &self.ports, request.get_ref()).await,
         ))
     }
 

@@ -17,7 +17,11 @@ use crate::BrokerState;
 /// The topic's queues for a 5.x client: every broker of its route (from the name server; this
 /// broker alone when none answers), each named with the gRPC endpoint of its host. `None` when
 /// the topic has no route.
-pub(super) async fn route(s: &BrokerState, topic: &str) -> Option<Vec<MessageQueue>> {
+pub(super) async fn route(
+    s: &BrokerState,
+    ports: &super::endpoints::GrpcPorts,
+    topic: &str,
+) -> Option<Vec<MessageQueue>> {
     let route = route_data(s, topic).await?;
     let accept = accept_types(s, topic);
     let mut out = Vec::new();
@@ -26,7 +30,8 @@ pub(super) async fn route(s: &BrokerState, topic: &str) -> Option<Vec<MessageQue
             continue;
         };
         for (&id, addr) in &bd.broker_addrs {
-            let broker = grpc_broker(s, &q.broker_name, id, addr);
+            let port = ports.port_of(s, addr).await;
+            let broker = grpc_broker(&q.broker_name, id, addr, port);
             out.extend(queues_of(topic, q, &broker, &accept));
         }
     }
@@ -41,8 +46,8 @@ pub(super) async fn route_data(s: &BrokerState, topic: &str) -> Option<TopicRout
     }
 }
 
-/// A broker of a route as a 5.x client sees it: its remoting host with the gRPC port.
-pub(super) fn grpc_broker(s: &BrokerState, name: &str, id: i64, remoting_addr: &str) -> Broker {
+/// A broker of a route as a 5.x client sees it: its remoting host with its gRPC port.
+pub(super) fn grpc_broker(name: &str, id: i64, remoting_addr: &str, grpc_port: u16) -> Broker {
     let host = remoting_addr
         .rsplit_once(':')
         .map_or(remoting_addr, |(h, _)| h)
@@ -54,7 +59,7 @@ pub(super) fn grpc_broker(s: &BrokerState, name: &str, id: i64, remoting_addr: &
             scheme: AddressScheme::IPv4 as i32,
             addresses: vec![Address {
                 host,
-                port: i32::from(s.config.grpc_server_port),
+                port: i32::from(grpc_port),
             }],
         }),
     }
