@@ -1,4 +1,4 @@
-//! `rmq bench produce | consume | timer | pop-churn`: load generators in the spirit of RocketMQ's
+//! `rmq bench produce | consume | timer | pop-churn | grpc-produce | grpc-consume`: load generators in the spirit of RocketMQ's
 //! `org.apache.rocketmq.example.benchmark.Producer` / `Consumer`.
 //!
 //! Every report interval (1 s) a line with the interval's TPS, average and max RT and the
@@ -37,8 +37,13 @@ pub enum BenchCommand {
     /// POP consumers joining and leaving under load: nothing lost, nothing acked twice, no
     /// message invisible much longer than its invisible time.
     PopChurn(pop_churn::PopChurnArgs),
+    /// Send load over the 5.x gRPC protocol (a broker's gRPC port).
+    GrpcProduce(grpc::GrpcProduceArgs),
+    /// SimpleConsumer load over the 5.x gRPC protocol: receive, then ack what came.
+    GrpcConsume(grpc::GrpcConsumeArgs),
 }
 
+mod grpc;
 mod pop_churn;
 mod timer;
 
@@ -143,6 +148,8 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Consume(args) => consume(args).await,
         BenchCommand::Timer(args) => timer::run(args).await,
         BenchCommand::PopChurn(args) => pop_churn::run(args).await,
+        BenchCommand::GrpcProduce(args) => grpc::produce(args).await,
+        BenchCommand::GrpcConsume(args) => grpc::consume(args).await,
     }
 }
 
