@@ -162,9 +162,9 @@ func main() {
 		fmt.Println("FAIL go5: -endpoint, -broker and -ns are required (the broker's gRPC port line missing?)")
 		os.Exit(1)
 	}
-	// rmq serves plaintext h2c; the SDK dials TLS unless this is off. Its log goes to
-	// $HOME/logs/rocketmq/rocketmq_client_go.log (the script gives each family its own HOME).
-	rmq.EnableSsl = false
+	// The SDK's defaults: TLS (EnableSsl, trusting any certificate); rmq's gRPC port takes TLS
+	// and plaintext alike. Its log goes to $HOME/logs/rocketmq/rocketmq_client_go.log (the script
+	// gives each family its own HOME).
 	fmt.Printf("endpoint %s, broker %s, name server %s, suffix %s\n", *endpoint, *broker, *nsAddr, suffix)
 
 	normal := "go5_normal_" + suffix

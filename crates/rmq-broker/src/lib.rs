@@ -191,9 +191,10 @@ impl Broker {
         }
         // Subscribe before serving so that no arrival of a held pull can be missed.
         let arrivals = state.store.subscribe_arrivals();
+        let grpc_tls = tls.server.clone();
         let server = serve(&state, listener, tls.server)?;
         let grpc = grpc_listener
-            .map(|l| grpc::GrpcServer::serve(state.clone(), l))
+            .map(|l| grpc::GrpcServer::serve(state.clone(), l, grpc_tls))
             .transpose()?;
         let background = spawn_services(&state, arrivals).await;
         Ok(Broker {

@@ -1002,3 +1002,41 @@ async fn two_brokers_behind_one_name_server_name_their_own_grpc_ports() {
         handle(&got[0])
     );
 }
+
+#[tokio::test]
+async fn a_broken_tls_handshake_closes_that_connection_only() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir = tempfile::tempdir().unwrap();
+    let b = Broker::start(config(dir.path())).await.unwrap();
+    let port = b.grpc_addr().unwrap().port();
+    // A TLS record header followed by garbage: the handshake fails, the connection is closed.
+    let mut raw = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    raw.write_all(&[0x16, 0x03, 0x01, 0x00, 0x05, 0xde, 0xad, 0xbe, 0xef, 0x00])
+        .await
+        .unwrap();
+    let mut buf = [0u8; 256];
+    let closed = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            match raw.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {} // a TLS alert
+            }
+        }
+    })
+    .await;
+    assert!(closed.is_ok(), "the broken connection was closed");
+    // Plaintext clients are served as before.
+    let mut c = client(&b).await;
+    let resp = c
+        .query_route(with_id(
+            QueryRouteRequest {
+                topic: resource("NoSuchTopic"),
+                endpoints: None,
+            },
+            "c5",
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(code_of(&resp.status), Code::TopicNotFound as i32);
+}

@@ -14,6 +14,7 @@
 
 mod consume;
 pub mod endpoints;
+mod io;
 mod message;
 mod send;
 mod settings;
@@ -46,27 +47,44 @@ pub struct GrpcServer {
 }
 
 impl GrpcServer {
-    /// Serves `listener` until stopped.
-    pub fn serve(state: Arc<BrokerState>, listener: std::net::TcpListener) -> std::io::Result<GrpcServer> {
+    /// Serves `listener` until stopped: plaintext HTTP/2 only, or (with `tls`) TLS as well,
+    /// per connection, as `tls.server.mode` says.
+    pub fn serve(
+        state: Arc<BrokerState>,
+        listener: std::net::TcpListener,
+        tls: Option<rmq_remoting::ServerTls>,
+    ) -> std::io::Result<GrpcServer> {
         listener.set_nonblocking(true)?;
         let listener = tokio::net::TcpListener::from_std(listener)?;
         let local_addr = listener.local_addr()?;
-        let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
         let service = MessagingServiceServer::new(Grpc::new(state))
             .max_decoding_message_size(MAX_MESSAGE_BYTES)
             .max_encoding_message_size(MAX_MESSAGE_BYTES);
         let (stop, stopped) = oneshot::channel::<()>();
+        let with_tls = tls.is_some();
         let task = tokio::spawn(async move {
-            let served = Server::builder()
-                .serve_with_incoming_shutdown(service, incoming, async {
-                    let _ = stopped.await;
-                })
-                .await;
+            let stopped = async {
+                let _ = stopped.await;
+            };
+            let served = match tls {
+                Some(tls) => {
+                    let incoming = io::incoming(listener, tls.with_alpn(&[b"h2"]));
+                    Server::builder()
+                        .serve_with_incoming_shutdown(service, incoming, stopped)
+                        .await
+                }
+                None => {
+                    let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+                    Server::builder()
+                        .serve_with_incoming_shutdown(service, incoming, stopped)
+                        .await
+                }
+            };
             if let Err(e) = served {
                 tracing::error!(error = %e, "gRPC server failed");
             }
         });
-        tracing::info!(%local_addr, "gRPC (RocketMQ 5.x MessagingService) listening");
+        tracing::info!(%local_addr, tls = with_tls, "gRPC (RocketMQ 5.x MessagingService) listening");
         Ok(GrpcServer {
             local_addr,
             stop: Some(stop),

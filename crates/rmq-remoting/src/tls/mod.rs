@@ -361,7 +361,8 @@ fn self_signed() -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>
 }
 
 /// What the first bytes of a new server connection turned out to be.
-pub(crate) enum Accepted {
+/// A connection accepted by [`ServerTls::accept`]: as it came, or after its TLS handshake.
+pub enum Accepted {
     Plain(TcpStream),
     Tls(Box<tokio_rustls::server::TlsStream<TcpStream>>),
 }
@@ -371,6 +372,7 @@ pub(crate) enum Accepted {
 #[derive(Clone)]
 pub struct ServerTls {
     mode: TlsMode,
+    config: Arc<rustls::ServerConfig>,
     acceptor: tokio_rustls::TlsAcceptor,
 }
 
@@ -409,9 +411,11 @@ impl ServerTls {
             .with_safe_default_protocol_versions()?
             .with_client_cert_verifier(client_verifier)
             .with_single_cert(certs, key)?;
+        let config = Arc::new(config);
         Ok(ServerTls {
             mode,
-            acceptor: tokio_rustls::TlsAcceptor::from(Arc::new(config)),
+            acceptor: tokio_rustls::TlsAcceptor::from(config.clone()),
+            config,
         })
     }
 
@@ -419,10 +423,23 @@ impl ServerTls {
         self.mode
     }
 
+    /// The same certificate and checks, offering `protocols` by ALPN (gRPC clients ask for
+    /// `h2`).
+    pub fn with_alpn(&self, protocols: &[&[u8]]) -> ServerTls {
+        let mut config = (*self.config).clone();
+        config.alpn_protocols = protocols.iter().map(|p| p.to_vec()).collect();
+        let config = Arc::new(config);
+        ServerTls {
+            mode: self.mode,
+            acceptor: tokio_rustls::TlsAcceptor::from(config.clone()),
+            config,
+        }
+    }
+
     /// Looks at the first byte of a new connection (waiting at most `first_byte_wait`) and
     /// completes a TLS handshake when it starts one. `Ok(None)`: the connection is to be closed
     /// (the peer went away, or sent plain remoting to an enforcing server).
-    pub(crate) async fn accept(
+    pub async fn accept(
         &self,
         stream: TcpStream,
         first_byte_wait: Duration,

@@ -97,6 +97,41 @@ class GrpcConsumerTest extends ConformanceBase {
             .build();
     }
 
+    /**
+     * The SDK's defaults: TLS on (trusting any certificate, as against the Proxy). The broker's gRPC port takes TLS
+     * and plaintext alike (tls.server.mode permissive, its self-signed test-mode certificate).
+     */
+    @Test
+    void theSdkDefaultTlsConnectionSendsAndReceives() throws Exception {
+        String topic = "GrpcTlsTopic";
+        DefaultMQAdminExt admin = startAdmin();
+        createTopic(admin, topic, 4, "NORMAL");
+        ClientConfiguration tlsConfiguration = ClientConfiguration.newBuilder()
+            .setEndpoints(servers().grpcEndpoint())
+            .setRequestTimeout(Duration.ofSeconds(5))
+            .build();
+        try (Producer producer = PROVIDER.newProducerBuilder()
+            .setClientConfiguration(tlsConfiguration).setTopics(topic).build();
+             SimpleConsumer consumer = PROVIDER.newSimpleConsumerBuilder()
+                 .setClientConfiguration(tlsConfiguration)
+                 .setConsumerGroup("grpc_tls_group")
+                 .setSubscriptionExpressions(Collections.singletonMap(topic, FilterExpression.SUB_ALL))
+                 .setAwaitDuration(Duration.ofSeconds(5))
+                 .build()) {
+            producer.send(PROVIDER.newMessageBuilder()
+                .setTopic(topic)
+                .setBody("over-tls".getBytes(StandardCharsets.UTF_8))
+                .build());
+            List<MessageView> got = new ArrayList<>();
+            for (int round = 0; round < 10 && got.isEmpty(); round++) {
+                got.addAll(consumer.receive(16, Duration.ofSeconds(30)));
+            }
+            assertEquals(1, got.size(), "received " + got);
+            assertEquals("over-tls", body(got.get(0)));
+            consumer.ack(got.get(0));
+        }
+    }
+
     /** Mixed use, 4.x remoting producer to 5.x gRPC SimpleConsumer: receive, ack, change the invisible duration. */
     @Test
     void simpleConsumerReceivesAcksAndChangesTheInvisibleDuration() throws Exception {
