@@ -232,6 +232,11 @@ impl Limits {
         self.stop.load(Ordering::Relaxed)
     }
 
+    /// `--count` given and all of it claimed.
+    fn exhausted(&self) -> bool {
+        self.count.is_some() && self.budget.load(Ordering::Relaxed) <= 0
+    }
+
     /// Claims up to `n` messages of the budget; 0 when done.
     fn claim(&self, n: usize) -> usize {
         if self.stopped() {
@@ -794,7 +799,7 @@ async fn pull_queue(
                 let since_start = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
                 stats.last_msg_us.fetch_max(since_start, Ordering::Relaxed);
                 q.offset = h.next_begin_offset;
-                if limits.count.is_some() && claimed < msgs.len() {
+                if claimed < msgs.len() || limits.exhausted() {
                     limits.stop.store(true, Ordering::Relaxed);
                 }
             }

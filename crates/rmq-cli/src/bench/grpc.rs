@@ -338,7 +338,7 @@ pub async fn consume(args: GrpcConsumeArgs) -> anyhow::Result<()> {
                             u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
                             Ordering::Relaxed,
                         );
-                        if limits.claim(n) < n {
+                        if limits.claim(n) < n || limits.exhausted() {
                             limits.stop.store(true, Ordering::Relaxed);
                         }
                     }
