@@ -132,6 +132,58 @@ class GrpcConsumerTest extends ConformanceBase {
         }
     }
 
+    /**
+     * Two brokers behind one name server: the SDK, given broker-a's endpoint only, sends to the queues of both
+     * (each broker named in the route with its own gRPC port) and its push consumer receives every message once.
+     */
+    @Test
+    void twoBrokersBehindOneNameServerServeOneTopic() throws Exception {
+        String topic = "GrpcTwoBrokersTopic";
+        String[] second = servers().startSecondMaster();
+        DefaultMQAdminExt admin = startAdmin();
+        for (String addr : new String[] {servers().brokerAddr(), second[0]}) {
+            TopicConfig tc = new TopicConfig(topic, 2, 2, PermName.PERM_READ | PermName.PERM_WRITE);
+            tc.setAttributes(Map.of("+message.type", "NORMAL"));
+            admin.createAndUpdateTopicConfig(addr, tc);
+        }
+        eventually(30_000, () -> {
+            var r = admin.examineTopicRouteInfo(topic);
+            if (r == null || r.getQueueDatas().size() != 2) {
+                throw new AssertionError("route of " + topic + " does not name both brokers yet: " + r);
+            }
+            return null;
+        });
+        Map<String, AtomicInteger> got = new ConcurrentHashMap<>();
+        try (PushConsumer consumer = pushConsumer("grpc_two_brokers_group", topic, FilterExpression.SUB_ALL, m -> {
+            got.computeIfAbsent(body(m), k -> new AtomicInteger()).incrementAndGet();
+            return ConsumeResult.SUCCESS;
+        });
+             Producer producer = PROVIDER.newProducerBuilder()
+                 .setClientConfiguration(clientConfiguration()).setTopics(topic).build()) {
+            for (int i = 0; i < 20; i++) {
+                producer.send(PROVIDER.newMessageBuilder()
+                    .setTopic(topic)
+                    .setBody(("two-" + i).getBytes(StandardCharsets.UTF_8))
+                    .build());
+            }
+            ConsumeSupport.assertTrueWithin(30_000, "the 20 messages, got " + got.keySet(), () -> got.size() == 20);
+        }
+        for (int i = 0; i < 20; i++) {
+            assertEquals(1, got.get("two-" + i).get(), "two-" + i + " delivered " + got.get("two-" + i) + " times");
+        }
+        long onA = 0;
+        long onB = 0;
+        for (var e : admin.examineTopicStats(topic).getOffsetTable().entrySet()) {
+            if (e.getKey().getBrokerName().equals("broker-b")) {
+                onB += e.getValue().getMaxOffset();
+            } else {
+                onA += e.getValue().getMaxOffset();
+            }
+        }
+        assertEquals(20, onA + onB, "stored on the two brokers");
+        assertTrue(onA > 0 && onB > 0, "both brokers got messages: broker-a " + onA + ", broker-b " + onB);
+    }
+
     /** Mixed use, 4.x remoting producer to 5.x gRPC SimpleConsumer: receive, ack, change the invisible duration. */
     @Test
     void simpleConsumerReceivesAcksAndChangesTheInvisibleDuration() throws Exception {

@@ -318,6 +318,28 @@ public final class Servers implements AutoCloseable {
         return slaveAddr;
     }
 
+    /**
+     * Starts a second master, {@code broker-b} (brokerId 0, its own directory and store, the class's extra
+     * broker.conf lines), registered with the same name server. Returns its address and, on {@code rmq}, its gRPC
+     * endpoint ("127.0.0.1:port"; {@code null} on the Java targets).
+     */
+    public String[] startSecondMaster() throws Exception {
+        Path dir = Files.createDirectories(tmp.resolve("broker-b"));
+        Map<String, String> extra = new LinkedHashMap<>(extraBrokerConf);
+        extra.put("brokerName", "broker-b");
+        int port = isJava() ? freeBrokerPort() : 0;
+        Path conf = writeBrokerConf(dir, port, extra);
+        ServerProcess second = launch("broker-b", brokerCommandIn.apply(dir, conf), dir, brokerEnv);
+        Matcher m = second.awaitLine(BROKER_BOOT, BOOT_TIMEOUT);
+        String addr = m.group(2).trim();
+        String grpc = null;
+        if (!isJava()) {
+            grpc = "127.0.0.1:" + second.awaitLine(BROKER_GRPC, GRPC_LINE_TIMEOUT).group(2);
+        }
+        awaitRegistered5(addr);
+        return new String[] {addr, grpc};
+    }
+
     /** kill -9 of the broker (master) process. */
     public void killBroker() {
         brokerProcess.kill();
