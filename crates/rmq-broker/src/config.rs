@@ -101,6 +101,8 @@ pub struct BrokerConfig {
     /// (rmq) turns it off.
     pub grpc_server_port: u16,
     pub enable_grpc_server: bool,
+    /// The Proxy's auto-renew keys for gRPC push consumers (`renewAheadTimeMillis`, ...).
+    pub grpc_renew: crate::grpc::renew::RenewSettings,
     /// The POP keys (`reviveQueueNum`, `popPollingSize`, ..., docs/broker/pop.md#keys).
     pub pop: crate::pop::PopSettings,
     pub store: StoreConfig,
@@ -165,6 +167,7 @@ impl Default for BrokerConfig {
             ha_listen_port: 10912,
             timer: crate::timer::TimerSettings::default(),
             pop: crate::pop::PopSettings::default(),
+            grpc_renew: crate::grpc::renew::RenewSettings::default(),
             grpc_server_port: 8081,
             enable_grpc_server: true,
             store: StoreConfig {
@@ -334,7 +337,7 @@ impl BrokerConfig {
                 }
                 s.message_delay_level = c.message_delay_level;
             }
-            _ => return false,
+            k => return self.grpc_renew.apply(k, v).unwrap_or(false),
         }
         true
     }

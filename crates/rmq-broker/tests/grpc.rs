@@ -1040,3 +1040,71 @@ async fn a_broken_tls_handshake_closes_that_connection_only() {
         .into_inner();
     assert_eq!(code_of(&resp.status), Code::TopicNotFound as i32);
 }
+
+#[tokio::test]
+async fn auto_renewed_messages_stay_invisible_until_the_client_goes() {
+    const T: &str = "GrpcRenewTopic";
+    const G: &str = "GrpcRenewGroup";
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(dir.path());
+    // The Proxy's keys, shortened: 2 s invisible, renewed when 1.5 s or less is left.
+    cfg.grpc_renew.default_invisible_ms = 2_000;
+    cfg.grpc_renew.ahead_ms = 1_500;
+    cfg.grpc_renew.period_ms = 100;
+    let b = Broker::start(cfg).await.unwrap();
+    let mut c = client(&b).await;
+    create_topic(&b, T, None).await;
+    send(&mut c, T, "RENEW-1", "TagA").await;
+    let (_telemetry, _) = settle(&mut c, "c6", simple_consumer(G, T)).await;
+
+    let mut push = receive_request(G, T, tag("*"), 20);
+    push.auto_renew = true;
+    push.invisible_duration = None;
+    let (st, got) = receive(&mut c, "c6", push.clone()).await;
+    assert_eq!(st.code, Code::Ok as i32, "{st:?}");
+    assert_eq!(got.iter().map(id_of).collect::<Vec<_>>(), ["RENEW-1"]);
+    let received_at = std::time::Instant::now();
+
+    // Well past its 2 s: renewed, so a receive (a 5 s long poll) finds nothing.
+    let (st, again) = receive(&mut c, "c6", push.clone()).await;
+    assert!(
+        received_at.elapsed() > Duration::from_secs(4),
+        "the poll outlived the first invisible time"
+    );
+    assert_eq!(
+        st.code,
+        Code::MessageNotFound as i32,
+        "came back: {:?}",
+        again.iter().map(id_of).collect::<Vec<_>>()
+    );
+
+    // The client terminates: its message is handed back at once (1 s) to the group.
+    let resp = c
+        .notify_client_termination(with_id(
+            NotifyClientTerminationRequest { group: resource(G) },
+            "c6",
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(code_of(&resp.status), Code::Ok as i32);
+    let (_telemetry2, _) = settle(&mut c, "c7", simple_consumer(G, T)).await;
+    let back = common::wait::wait_for(
+        "the message back after the client left",
+        Duration::from_secs(20),
+        || {
+            let mut c = c.clone();
+            let req = receive_request(G, T, tag("*"), 20);
+            async move {
+                let (st, got) = receive(&mut c, "c7", req).await;
+                match got.as_slice() {
+                    [m] => Ok(m.clone()),
+                    _ => Err(format!("{st:?}")),
+                }
+            }
+        },
+    )
+    .await;
+    assert_eq!(id_of(&back), "RENEW-1");
+    assert_eq!(back.system_properties.as_ref().unwrap().delivery_attempt, Some(2));
+}

@@ -29,8 +29,6 @@ use crate::BrokerState;
 
 /// `ProxyUtils.MAX_MSG_NUMS_FOR_POP_REQUEST`.
 const MAX_BATCH: i32 = 32;
-/// `defaultInvisibleTimeMills`: the invisible time of an auto-renewed receive.
-const AUTO_RENEW_INVISIBLE: Duration = Duration::from_secs(60);
 /// `minInvisibleTimeMillsForRecv` / `maxInvisibleTimeMills`.
 const MIN_INVISIBLE: Duration = Duration::from_secs(10);
 const MAX_INVISIBLE: Duration = Duration::from_secs(12 * 3600);
@@ -135,6 +133,12 @@ pub(super) async fn assignment(
     answer(ok_status(), assignments)
 }
 
+/// The client a consumer RPC comes from, and the auto-renewed handles the server keeps for it.
+pub(super) struct Client<'a> {
+    pub id: &'a str,
+    pub renewals: &'a super::renew::Renewals,
+}
+
 /// What a receiving client told the server in its settings.
 pub(super) struct Receiver {
     pub fifo: bool,
@@ -197,11 +201,11 @@ fn polling_time(
     }
 }
 
-/// The invisible time of a receive: the Proxy's default when it renews (auto_renew), else the
-/// asked one within 10 s..12 h.
-fn invisible_time(req: &ReceiveMessageRequest) -> Result<i64, v2::Status> {
+/// The invisible time of a receive: `auto_renewed` (`defaultInvisibleTimeMills`) when the server
+/// renews it (auto_renew), else the asked one within 10 s..12 h.
+fn invisible_time(req: &ReceiveMessageRequest, auto_renewed: i64) -> Result<i64, v2::Status> {
     if req.auto_renew {
-        return Ok(AUTO_RENEW_INVISIBLE.as_millis() as i64);
+        return Ok(auto_renewed);
     }
     let ms = millis(req.invisible_duration.as_ref()).unwrap_or(0);
     check_invisible(ms, MIN_INVISIBLE)?;
@@ -272,9 +276,11 @@ async fn call(
 /// ReceiveMessage: a POP of any queue of the topic on this broker; each message goes out with
 /// its receipt handle, except one that has used up its attempts, which goes to the dead-letter
 /// queue instead. The long poll ends early, with nothing, when `gone` completes.
+#[allow(clippy::too_many_arguments)]
 pub(super) async fn receive(
     s: &BrokerState,
     peer: SocketAddr,
+    client: &Client<'_>,
     receiver: Option<Receiver>,
     remaining: Option<Duration>,
     client_version: Option<&str>,
@@ -305,7 +311,7 @@ pub(super) async fn receive(
         Ok(tg) => tg,
         Err(st) => return refuse(st),
     };
-    let invisible = match invisible_time(req) {
+    let invisible = match invisible_time(req, s.config.grpc_renew.default_invisible_ms) {
         Ok(ms) => ms,
         Err(st) => return refuse(st),
     };
@@ -355,7 +361,25 @@ pub(super) async fn receive(
             }
             continue;
         }
-        out.push(to_grpc(&m, &topic, now));
+        let msg = to_grpc(&m, &topic, now);
+        if req.auto_renew {
+            let text = m
+                .properties
+                .get(rmq_protocol::pop::POP_CK)
+                .map_or("", String::as_str);
+            let visible_at = handle.visible_at();
+            client.renewals.track(
+                client.id,
+                &group,
+                &topic,
+                m.client_msg_id(),
+                text,
+                visible_at,
+                done,
+                peer,
+            );
+        }
+        out.push(msg);
     }
     if out.is_empty() {
         return stream(
@@ -476,7 +500,12 @@ async fn ack_one(
 
 /// AckMessage: one ACK_MESSAGE per entry; the top status is the entries' one code, or
 /// MULTIPLE_RESULTS.
-pub(super) async fn ack(s: &BrokerState, peer: SocketAddr, req: &AckMessageRequest) -> AckMessageResponse {
+pub(super) async fn ack(
+    s: &BrokerState,
+    peer: SocketAddr,
+    client: &Client<'_>,
+    req: &AckMessageRequest,
+) -> AckMessageResponse {
     let (topic, group) = match topic_and_group(req.topic.as_ref(), req.group.as_ref()) {
         Ok(tg) => tg,
         Err(st) => {
@@ -488,11 +517,14 @@ pub(super) async fn ack(s: &BrokerState, peer: SocketAddr, req: &AckMessageReque
     };
     let mut entries = Vec::with_capacity(req.entries.len());
     for e in &req.entries {
-        let st = match parse_handle(&e.receipt_handle) {
+        let sent = client
+            .renewals
+            .take(client.id, &group, &e.message_id, &e.receipt_handle);
+        let st = match parse_handle(&sent) {
             Err(st) => st,
             Ok(h) if expired(s, &h.handle) => status(Code::InvalidReceiptHandle, "receipt handle is expired"),
             Ok(h) => {
-                let resp = ack_one(s, peer, &group, &topic, &e.receipt_handle, &h.handle).await;
+                let resp = ack_one(s, peer, &group, &topic, &sent, &h.handle).await;
                 if resp.code == response_code::SUCCESS {
                     ok_status()
                 } else {
@@ -526,6 +558,7 @@ pub(super) async fn ack(s: &BrokerState, peer: SocketAddr, req: &AckMessageReque
 pub(super) async fn change_invisible(
     s: &BrokerState,
     peer: SocketAddr,
+    client: &Client<'_>,
     req: &ChangeInvisibleDurationRequest,
 ) -> ChangeInvisibleDurationResponse {
     let refuse = |st: v2::Status| ChangeInvisibleDurationResponse {
@@ -540,19 +573,37 @@ pub(super) async fn change_invisible(
     if let Err(st) = check_invisible(ms, Duration::ZERO) {
         return refuse(st);
     }
-    let h = match parse_handle(&req.receipt_handle) {
-        Ok(h) => h,
-        Err(st) => return refuse(st),
-    };
-    if expired(s, &h.handle) {
-        return refuse(status(Code::InvalidReceiptHandle, "receipt handle is expired"));
+    let sent = client
+        .renewals
+        .take(client.id, &group, &req.message_id, &req.receipt_handle);
+    match change(s, peer, &group, &topic, &sent, ms).await {
+        Ok((receipt_handle, _)) => ChangeInvisibleDurationResponse {
+            status: Some(ok_status()),
+            receipt_handle,
+        },
+        Err(st) => refuse(st),
     }
-    let real_topic = h.handle.kind.real_topic(&topic, &group);
+}
+
+/// CHANGE_MESSAGE_INVISIBLETIME of the message `handle` names to `ms` from now: the new gRPC
+/// handle and when it becomes visible.
+pub(super) async fn change(
+    s: &BrokerState,
+    peer: SocketAddr,
+    group: &str,
+    topic: &str,
+    handle: &str,
+    ms: i64,
+) -> Result<(String, i64), v2::Status> {
+    let h = parse_handle(handle)?;
+    if expired(s, &h.handle) {
+        return Err(status(Code::InvalidReceiptHandle, "receipt handle is expired"));
+    }
     let header = ChangeInvisibleTimeRequestHeader {
-        consumer_group: group,
-        topic: real_topic,
+        consumer_group: group.to_string(),
+        topic: h.handle.kind.real_topic(topic, group),
         queue_id: h.handle.queue_id,
-        extra_info: req.receipt_handle.clone(),
+        extra_info: handle.to_string(),
         offset: h.handle.msg_offset,
         invisible_time: ms,
         bname: None,
@@ -561,7 +612,7 @@ pub(super) async fn change_invisible(
     let changed = match resp.header::<ChangeInvisibleTimeResponseHeader>() {
         Ok(c) if resp.code == response_code::SUCCESS => c,
         _ => {
-            return refuse(status(
+            return Err(status(
                 Code::InternalServerError,
                 "changeInvisibleDuration failed: status is abnormal",
             ))
@@ -574,10 +625,8 @@ pub(super) async fn change_invisible(
         revive_qid: changed.revive_qid,
         ..h.handle
     };
-    ChangeInvisibleDurationResponse {
-        status: Some(ok_status()),
-        receipt_handle: format!("{} {}", new.encode(), h.commit_log_offset),
-    }
+    let visible_at = new.visible_at();
+    Ok((format!("{} {}", new.encode(), h.commit_log_offset), visible_at))
 }
 
 /// ForwardMessageToDeadLetterQueue (the FIFO push consumer, out of attempts): the message to the
@@ -585,6 +634,7 @@ pub(super) async fn change_invisible(
 pub(super) async fn forward_to_dlq(
     s: &BrokerState,
     peer: SocketAddr,
+    client: &Client<'_>,
     req: &ForwardMessageToDeadLetterQueueRequest,
 ) -> ForwardMessageToDeadLetterQueueResponse {
     let answer = |st| ForwardMessageToDeadLetterQueueResponse { status: Some(st) };
@@ -592,7 +642,10 @@ pub(super) async fn forward_to_dlq(
         Ok(tg) => tg,
         Err(st) => return answer(st),
     };
-    let h = match parse_handle(&req.receipt_handle) {
+    let sent = client
+        .renewals
+        .take(client.id, &group, &req.message_id, &req.receipt_handle);
+    let h = match parse_handle(&sent) {
         Ok(h) => h,
         Err(st) => return answer(st),
     };
@@ -673,12 +726,12 @@ mod tests {
             auto_renew: true,
             ..Default::default()
         };
-        assert_eq!(invisible_time(&auto).unwrap(), 60_000);
+        assert_eq!(invisible_time(&auto, 60_000).unwrap(), 60_000);
         let small = ReceiveMessageRequest {
             invisible_duration: Some(prost_types::Duration { seconds: 5, nanos: 0 }),
             ..Default::default()
         };
-        let err = invisible_time(&small).unwrap_err();
+        let err = invisible_time(&small, 60_000).unwrap_err();
         assert_eq!(err.message, "the invisibleTime is too small. min is 10000");
         assert!(check_invisible(0, Duration::ZERO).is_ok());
         assert!(check_invisible(43_200_001, Duration::ZERO).is_err());

@@ -16,6 +16,7 @@ mod consume;
 pub mod endpoints;
 mod io;
 mod message;
+pub mod renew;
 mod send;
 mod settings;
 mod transaction;
@@ -44,6 +45,8 @@ pub struct GrpcServer {
     local_addr: SocketAddr,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<()>,
+    /// The auto-renew task (it holds the broker state: stopped with the server).
+    renewing: JoinHandle<()>,
 }
 
 impl GrpcServer {
@@ -57,7 +60,9 @@ impl GrpcServer {
         listener.set_nonblocking(true)?;
         let listener = tokio::net::TcpListener::from_std(listener)?;
         let local_addr = listener.local_addr()?;
-        let service = MessagingServiceServer::new(Grpc::new(state))
+        let grpc = Grpc::new(state.clone());
+        let renewing = tokio::spawn(grpc.renewals.clone().run(state));
+        let service = MessagingServiceServer::new(grpc)
             .max_decoding_message_size(MAX_MESSAGE_BYTES)
             .max_encoding_message_size(MAX_MESSAGE_BYTES);
         let (stop, stopped) = oneshot::channel::<()>();
@@ -89,6 +94,7 @@ impl GrpcServer {
             local_addr,
             stop: Some(stop),
             task,
+            renewing,
         })
     }
 
@@ -101,6 +107,7 @@ impl GrpcServer {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
+        self.renewing.abort();
     }
 }
 
@@ -128,6 +135,7 @@ pub(crate) struct Grpc {
     clients: Clients,
     transactions: transaction::Transactions,
     ports: endpoints::GrpcPorts,
+    renewals: renew::Renewals,
 }
 
 impl Grpc {
@@ -137,6 +145,7 @@ impl Grpc {
             clients: Arc::default(),
             transactions: transaction::Transactions::default(),
             ports: endpoints::GrpcPorts::default(),
+            renewals: renew::Renewals::default(),
         }
     }
 }
@@ -314,9 +323,15 @@ impl MessagingService for Grpc {
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
         let peer = peer(&request);
+        let id = client_id(&request).unwrap_or_default();
+        let client = consume::Client {
+            id: &id,
+            renewals: &self.renewals,
+        };
         let replies = consume::receive(
             &self.state,
             peer,
+            &client,
             receiver,
             remaining,
             version.as_deref(),
@@ -342,8 +357,13 @@ impl MessagingService for Grpc {
             }));
         }
         let peer = peer(&request);
+        let id = client_id(&request).unwrap_or_default();
+        let client = consume::Client {
+            id: &id,
+            renewals: &self.renewals,
+        };
         Ok(Response::new(
-            consume::ack(&self.state, peer, request.get_ref()).await,
+            consume::ack(&self.state, peer, &client, request.get_ref()).await,
         ))
     }
 
@@ -357,8 +377,13 @@ impl MessagingService for Grpc {
             }));
         }
         let peer = peer(&request);
+        let id = client_id(&request).unwrap_or_default();
+        let client = consume::Client {
+            id: &id,
+            renewals: &self.renewals,
+        };
         Ok(Response::new(
-            consume::forward_to_dlq(&self.state, peer, request.get_ref()).await,
+            consume::forward_to_dlq(&self.state, peer, &client, request.get_ref()).await,
         ))
     }
 
@@ -417,10 +442,12 @@ impl MessagingService for Grpc {
         let status = match client_id(&request) {
             Err(status) => status,
             Ok(id) => {
-                if let Some(gone) = self.clients.lock().remove(&id) {
+                let known = self.clients.lock().remove(&id);
+                if let Some(gone) = known {
                     gone.gone.notify_waiters();
                     tracing::debug!(client = %id, client_type = ?gone.settings.client_type, "gRPC client terminated");
                 }
+                self.renewals.clear_client(&self.state, &id).await;
                 ok_status()
             }
         };
@@ -440,8 +467,13 @@ impl MessagingService for Grpc {
             }));
         }
         let peer = peer(&request);
+        let id = client_id(&request).unwrap_or_default();
+        let client = consume::Client {
+            id: &id,
+            renewals: &self.renewals,
+        };
         Ok(Response::new(
-            consume::change_invisible(&self.state, peer, request.get_ref()).await,
+            consume::change_invisible(&self.state, peer, &client, request.get_ref()).await,
         ))
     }
 }
