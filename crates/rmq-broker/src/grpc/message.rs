@@ -6,8 +6,9 @@ use rmq_grpc_proto::v2::{self, *};
 use rmq_protocol::message::{property, sys_flag, MessageExt};
 use rmq_protocol::pop::POP_CK;
 
-/// The properties the Proxy keeps out of `user_properties` (5.3.1 `MessageConst.STRING_HASH_SET`).
-const SYSTEM: &[&str] = &[
+/// The system properties (5.3.1 `MessageConst.STRING_HASH_SET`): a gRPC sender may not set them
+/// as user properties, and a receiver does not get them among its `user_properties`.
+pub(super) const STRING_HASH_SET: &[&str] = &[
     "TRACE_ON",
     "MSG_REGION",
     "KEYS",
@@ -150,7 +151,7 @@ pub(super) fn to_grpc(m: &MessageExt, topic: &str, now_ms: i64) -> v2::Message {
         user_properties: m
             .properties
             .iter()
-            .filter(|(k, _)| !SYSTEM.contains(&k.as_str()))
+            .filter(|(k, _)| !STRING_HASH_SET.contains(&k.as_str()))
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect(),
         system_properties: Some(system),

@@ -139,6 +139,14 @@ pub(crate) struct Grpc {
 }
 
 impl Grpc {
+    /// A consumer RPC's client and the handles kept for it.
+    fn client<'a>(&'a self, id: &'a str) -> consume::Client<'a> {
+        consume::Client {
+            id,
+            renewals: &self.renewals,
+        }
+    }
+
     fn new(state: Arc<BrokerState>) -> Grpc {
         Grpc {
             state,
@@ -324,10 +332,7 @@ impl MessagingService for Grpc {
             .map(str::to_string);
         let peer = peer(&request);
         let id = client_id(&request).unwrap_or_default();
-        let client = consume::Client {
-            id: &id,
-            renewals: &self.renewals,
-        };
+        let client = self.client(&id);
         let replies = consume::receive(
             &self.state,
             peer,
@@ -358,10 +363,7 @@ impl MessagingService for Grpc {
         }
         let peer = peer(&request);
         let id = client_id(&request).unwrap_or_default();
-        let client = consume::Client {
-            id: &id,
-            renewals: &self.renewals,
-        };
+        let client = self.client(&id);
         Ok(Response::new(
             consume::ack(&self.state, peer, &client, request.get_ref()).await,
         ))
@@ -378,10 +380,7 @@ impl MessagingService for Grpc {
         }
         let peer = peer(&request);
         let id = client_id(&request).unwrap_or_default();
-        let client = consume::Client {
-            id: &id,
-            renewals: &self.renewals,
-        };
+        let client = self.client(&id);
         Ok(Response::new(
             consume::forward_to_dlq(&self.state, peer, &client, request.get_ref()).await,
         ))
@@ -468,10 +467,7 @@ impl MessagingService for Grpc {
         }
         let peer = peer(&request);
         let id = client_id(&request).unwrap_or_default();
-        let client = consume::Client {
-            id: &id,
-            renewals: &self.renewals,
-        };
+        let client = self.client(&id);
         Ok(Response::new(
             consume::change_invisible(&self.state, peer, &client, request.get_ref()).await,
         ))

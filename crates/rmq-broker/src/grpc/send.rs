@@ -20,61 +20,6 @@ const MAX_USER_PROPERTY_BYTES: usize = 16 * 1024;
 const MAX_DELAY_MS: i64 = 86_400_000;
 /// `maxTransactionRecoverySecond`.
 const MAX_RECOVERY_SECS: i64 = 3600;
-/// The properties an application may not set (`MessageConst.STRING_HASH_SET`, the ones clients
-/// meet).
-const RESERVED: &[&str] = &[
-    "KEYS",
-    "TAGS",
-    "WAIT",
-    "DELAY",
-    "RETRY_TOPIC",
-    "REAL_TOPIC",
-    "REAL_QID",
-    "TRAN_MSG",
-    "PGROUP",
-    "MIN_OFFSET",
-    "MAX_OFFSET",
-    "BUYER_ID",
-    "ORIGIN_MESSAGE_ID",
-    "TRANSFER_FLAG",
-    "CORRECTION_FLAG",
-    "MQ2_FLAG",
-    "RECONSUME_TIME",
-    "MSG_REGION",
-    "TRACE_ON",
-    "UNIQ_KEY",
-    "MAX_RECONSUME_TIMES",
-    "CONSUME_START_TIME",
-    "POP_CK",
-    "POP_CK_OFFSET",
-    "1ST_POP_TIME",
-    "TRAN_PREPARED_QUEUE_OFFSET",
-    "DUP_INFO",
-    "EXTEND_UNIQ_INFO",
-    "INSTANCE_ID",
-    "CORRELATION_ID",
-    "REPLY_TO_CLIENT",
-    "TTL",
-    "ARRIVE_TIME",
-    "PUSH_REPLY_TIME",
-    "CLUSTER",
-    "MSG_TYPE",
-    "INNER_MULTI_QUEUE_OFFSET",
-    "TIMER_DELAY_MS",
-    "TIMER_DELIVER_MS",
-    "TIMER_DELAY_SEC",
-    "TIMER_ENQUEUE_MS",
-    "TIMER_DEQUEUE_MS",
-    "TIMER_ROLL_TIMES",
-    "TIMER_OUT_MS",
-    "TIMER_DEL_UNIQKEY",
-    "BORN_HOST",
-    "BORN_TIMESTAMP",
-    "__SHARDINGKEY",
-    "__transactionId__",
-    "CHECK_IMMUNITY_TIME_IN_SECONDS",
-    "TRACE_CONTEXT",
-];
 
 /// `Validators.checkGroup` as the Proxy applies it.
 pub(crate) fn validate_group(group: &str) -> Result<(), v2::Status> {
@@ -132,7 +77,7 @@ fn check(s: &BrokerState, m: &Message, now_ms: i64) -> Result<(), v2::Status> {
     }
     let mut size = 0usize;
     for (k, v) in &m.user_properties {
-        if RESERVED.contains(&k.as_str()) {
+        if super::message::STRING_HASH_SET.contains(&k.as_str()) {
             return Err(status(
                 Code::IllegalMessagePropertyKey,
                 format!("property is used by system: {k}"),
