@@ -90,6 +90,9 @@ class GrpcProducerTest extends ConformanceBase {
         return new String(m.getBody(), StandardCharsets.UTF_8);
     }
 
+    /** Deliveries by body, over every {@link #collect} of the test. */
+    private final Map<String, Integer> deliveries = new ConcurrentHashMap<>();
+
     /** A started push consumer of every message of {@code topic}, collected by body (first arrival kept). */
     private DefaultMQPushConsumer collect(String group, String topic, Map<String, MessageExt> got,
                                           Map<String, Long> arrivedAt) throws Exception {
@@ -98,6 +101,7 @@ class GrpcProducerTest extends ConformanceBase {
         consumer.registerMessageListener((MessageListenerConcurrently) (msgs, ctx) -> {
             long now = System.currentTimeMillis();
             for (MessageExt m : msgs) {
+                deliveries.merge(body(m), 1, Integer::sum);
                 got.putIfAbsent(body(m), m);
                 arrivedAt.putIfAbsent(body(m), now);
             }
@@ -153,6 +157,7 @@ class GrpcProducerTest extends ConformanceBase {
             assertEquals("blue-" + i, m.getUserProperty("color"), b);
             assertEquals(ids.get(b), m.getMsgId(), "msgId (UNIQ_KEY) of " + b + " is the SendReceipt's message id");
             assertEquals(ids.get(b), m.getProperty("UNIQ_KEY"), b);
+            assertEquals(1, deliveries.get(b), "gRPC producer to remoting consumer: " + b + " delivered once");
         }
     }
 
