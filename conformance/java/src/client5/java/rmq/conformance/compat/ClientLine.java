@@ -6,6 +6,7 @@ import org.apache.rocketmq.client.consumer.DefaultMQPushConsumer;
 import org.apache.rocketmq.common.message.MessageExt;
 import org.apache.rocketmq.remoting.protocol.ResponseCode;
 import org.apache.rocketmq.remoting.protocol.heartbeat.MessageModel;
+import org.apache.rocketmq.remoting.protocol.subscription.SubscriptionGroupConfig;
 import org.apache.rocketmq.tools.admin.DefaultMQAdminExt;
 
 /**
@@ -46,5 +47,12 @@ public final class ClientLine {
 
     public static void setBroadcasting(DefaultMQPushConsumer consumer) {
         consumer.setMessageModel(MessageModel.BROADCASTING);
+    }
+
+    /** UPDATE_AND_CREATE_SUBSCRIPTIONGROUP with the defaults (SubscriptionGroupConfig moved package in 5.x). */
+    public static void createGroup(DefaultMQAdminExt admin, String brokerAddr, String group) throws Exception {
+        SubscriptionGroupConfig config = new SubscriptionGroupConfig();
+        config.setGroupName(group);
+        admin.createAndUpdateSubscriptionGroupConfig(brokerAddr, config);
     }
 }
