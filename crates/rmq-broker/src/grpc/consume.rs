@@ -21,7 +21,7 @@ use rmq_protocol::message::{self, property, MessageExt};
 use rmq_protocol::pop::{PopHandles, ReceiptHandle};
 use rmq_protocol::RemotingCommand;
 
-use super::message::to_grpc;
+use super::message::{timestamp, to_grpc};
 use super::send::validate_group;
 use super::{broker_status, ok_status, resource_name, status, validate_topic};
 use crate::topic::PERM_READ;
@@ -47,13 +47,6 @@ fn millis(d: Option<&prost_types::Duration>) -> Option<i64> {
             .saturating_mul(1000)
             .saturating_add(i64::from(d.nanos) / 1_000_000)
     })
-}
-
-fn timestamp(ms: i64) -> prost_types::Timestamp {
-    prost_types::Timestamp {
-        seconds: ms.div_euclid(1000),
-        nanos: (ms.rem_euclid(1000) * 1_000_000) as i32,
-    }
 }
 
 /// The topic and group of a consumer request, checked as `GrpcValidator` does.

@@ -67,7 +67,8 @@ const TRACE_CONTEXT: &str = "TRACE_CONTEXT";
 const DLQ_ORIGIN_TOPIC: &str = "DLQ_ORIGIN_TOPIC";
 const DLQ_ORIGIN_MESSAGE_ID: &str = "DLQ_ORIGIN_MESSAGE_ID";
 
-fn timestamp(ms: i64) -> rmq_grpc_proto::prost_types::Timestamp {
+/// Epoch milliseconds as a protobuf Timestamp.
+pub(super) fn timestamp(ms: i64) -> rmq_grpc_proto::prost_types::Timestamp {
     rmq_grpc_proto::prost_types::Timestamp {
         seconds: ms.div_euclid(1000),
         nanos: (ms.rem_euclid(1000) * 1_000_000) as i32,
