@@ -13,9 +13,11 @@
 //! - [`perm`]: permission bits.
 //! - [`resource`]: which topics and groups each request code needs.
 //! - [`rules`]: compiled rules and the decision.
+//! - [`grpc`]: the 5.x gRPC SDKs' `authorization` header.
 
 pub mod address;
 pub mod file;
+pub mod grpc;
 pub mod load;
 pub mod perm;
 pub mod resource;

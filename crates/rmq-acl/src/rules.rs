@@ -122,10 +122,47 @@ impl AclRules {
         } else {
             resource::needed(req)?
         };
+        self.decide(
+            req.fields.get(ACCESS_KEY).map(String::as_str),
+            |account| sign::verify_request_with(req, &account.key),
+            Some(req.code),
+            &needed,
+            remote,
+        )
+    }
+
+    /// The decision for one gRPC request of the 5.x SDKs (Java's `AuthenticationInterceptor`
+    /// with `PlainAccessValidator`): `signed` is its `authorization` header, `needed` what the
+    /// message asks for (no gRPC request is an admin request).
+    pub fn check_grpc(
+        &self,
+        signed: Option<&crate::grpc::Signed>,
+        needed: &[(std::borrow::Cow<'_, str>, Perm)],
+        remote: IpAddr,
+    ) -> Result<(), Denied> {
+        self.decide(
+            signed.map(|s| s.access_key.as_str()),
+            |account| signed.is_some_and(|s| s.verifies(&account.key)),
+            None,
+            needed,
+            remote,
+        )
+    }
+
+    /// `PlainPermissionManager.validate`: white addresses, the account, its signature (checked
+    /// by `verify`), then the permissions `needed` (and admin for an admin `code`).
+    fn decide(
+        &self,
+        access_key: Option<&str>,
+        verify: impl FnOnce(&Account) -> bool,
+        code: Option<i32>,
+        needed: &[(std::borrow::Cow<'_, str>, Perm)],
+        remote: IpAddr,
+    ) -> Result<(), Denied> {
         if self.global_white.iter().any(|p| p.matches(remote)) {
             return Ok(());
         }
-        let Some(ak) = req.fields.get(ACCESS_KEY) else {
+        let Some(ak) = access_key else {
             return Err(Denied::new("No accessKey is configured"));
         };
         let Some(account) = self.accounts.get(ak) else {
@@ -134,7 +171,7 @@ impl AclRules {
         if account.white.matches(remote) {
             return Ok(());
         }
-        if !sign::verify_request_with(req, &account.key) {
+        if !verify(account) {
             return Err(Denied::new(format!("Check signature failed for accessKey={ak}")));
         }
         if needed
@@ -146,13 +183,12 @@ impl AclRules {
         if account.admin {
             return Ok(());
         }
-        if ADMIN_CODES.contains(&req.code) {
+        if let Some(code) = code.filter(|c| ADMIN_CODES.contains(c)) {
             return Err(Denied::new(format!(
-                "Need admin permission for request code={}, but accessKey={ak} is not",
-                req.code
+                "Need admin permission for request code={code}, but accessKey={ak} is not"
             )));
         }
-        for (res, needed) in &needed {
+        for (res, needed) in needed {
             let is_group = res.starts_with(RETRY_PREFIX);
             let (owned, prefix) = match account.perms.get(res.as_ref()) {
                 Some(p) => (*p, "No permission for"),

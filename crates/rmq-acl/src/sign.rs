@@ -49,6 +49,22 @@ impl SigningKey {
     }
 }
 
+impl SigningKey {
+    /// The MAC of `content`.
+    pub fn tag(&self, content: &[u8]) -> Vec<u8> {
+        let mut m = self.0.clone();
+        m.update(content);
+        m.finalize().into_bytes().to_vec()
+    }
+
+    /// Whether `tag` is the MAC of `content`, compared in constant time.
+    pub fn verifies(&self, content: &[u8], tag: &[u8]) -> bool {
+        let mut m = self.0.clone();
+        m.update(content);
+        m.verify_slice(tag).is_ok()
+    }
+}
+
 impl std::fmt::Debug for SigningKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("SigningKey(<redacted>)")

@@ -91,6 +91,11 @@ impl AclService {
         decision
     }
 
+    /// Logs a refusal decided elsewhere (the gRPC port), within the same rate.
+    pub fn record_refusal(&self, code: i32, peer: IpAddr, d: &Denied) {
+        self.refusals.record(code, peer, d);
+    }
+
     /// Loads the files again if their bytes changed since the last look.
     pub fn reload_if_changed(&self) -> Reload {
         let now = self.source.snapshot();

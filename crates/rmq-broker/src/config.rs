@@ -101,6 +101,9 @@ pub struct BrokerConfig {
     /// (rmq) turns it off.
     pub grpc_server_port: u16,
     pub enable_grpc_server: bool,
+    /// The Proxy's `grpcMaxInboundMessageSize` (130 MiB): a larger gRPC message is refused with
+    /// RESOURCE_EXHAUSTED on its own stream.
+    pub grpc_max_inbound_message_size: usize,
     /// The Proxy's auto-renew keys for gRPC push consumers (`renewAheadTimeMillis`, ...).
     pub grpc_renew: crate::grpc::renew::RenewSettings,
     /// The POP keys (`reviveQueueNum`, `popPollingSize`, ..., docs/broker/pop.md#keys).
@@ -170,6 +173,7 @@ impl Default for BrokerConfig {
             grpc_renew: crate::grpc::renew::RenewSettings::default(),
             grpc_server_port: 8081,
             enable_grpc_server: true,
+            grpc_max_inbound_message_size: 130 << 20,
             store: StoreConfig {
                 store_path_root_dir: home.join("store"),
                 ..StoreConfig::default()
@@ -242,6 +246,7 @@ impl BrokerConfig {
             "listenPort" => return num(k, v, &mut self.listen_port),
             "grpcServerPort" => return num(k, v, &mut self.grpc_server_port),
             "enableGrpcServer" => self.enable_grpc_server = b(v),
+            "grpcMaxInboundMessageSize" => return num(k, v, &mut self.grpc_max_inbound_message_size),
             "serverChannelMaxIdleTimeSeconds" => {
                 return num(k, v, &mut self.server_channel_max_idle_time_seconds)
             }

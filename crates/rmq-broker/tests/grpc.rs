@@ -1108,3 +1108,216 @@ async fn auto_renewed_messages_stay_invisible_until_the_client_goes() {
     assert_eq!(id_of(&back), "RENEW-1");
     assert_eq!(back.system_properties.as_ref().unwrap().delivery_attempt, Some(2));
 }
+
+#[tokio::test]
+async fn a_client_that_vanishes_mid_receive_loses_nothing() {
+    const T: &str = "GrpcVanishTopic";
+    const G: &str = "GrpcVanishGroup";
+    let dir = tempfile::tempdir().unwrap();
+    let b = Broker::start(config(dir.path())).await.unwrap();
+    let mut c = client(&b).await;
+    create_topic(&b, T, None).await;
+    let (_telemetry, _) = settle(&mut c, "stays", simple_consumer(G, T)).await;
+
+    // A client on its own connection long-polls an empty topic, then vanishes: its task and its
+    // connection are dropped while the poll is held (no termination notice, no ack).
+    let mut gone = client(&b).await;
+    let (gone_telemetry, _) = settle(&mut gone, "vanishes", simple_consumer(G, T)).await;
+    let polling = tokio::spawn(async move {
+        let mut req = receive_request(G, T, tag("*"), 20);
+        req.long_polling_timeout = secs(20);
+        let mut r = with_id(req, "vanishes");
+        r.set_timeout(Duration::from_secs(25));
+        let _ = gone.receive_message(r).await;
+        unreachable!("the poll is dropped before it ends");
+    });
+    common::wait::wait_until("the receive polling", Duration::from_secs(10), || {
+        b.state().pop.waiters.held() > 0
+    })
+    .await;
+    polling.abort();
+    drop(gone_telemetry);
+    common::wait::wait_until("the vanished poll unregistered", Duration::from_secs(10), || {
+        b.state().pop.waiters.held() == 0
+    })
+    .await;
+
+    // What is sent now reaches the client that stayed: the dropped poll took nothing.
+    send(&mut c, T, "ID-after", "TagA").await;
+    let (st, got) = receive(&mut c, "stays", receive_request(G, T, tag("*"), 20)).await;
+    assert_eq!(st.code, Code::Ok as i32, "{st:?}");
+    assert_eq!(got.iter().map(id_of).collect::<Vec<_>>(), ["ID-after"]);
+    let ack = |m: &Message| AckMessageRequest {
+        group: resource(G),
+        topic: resource(T),
+        entries: vec![AckMessageEntry {
+            message_id: id_of(m),
+            receipt_handle: handle(m),
+        }],
+    };
+    let resp = c
+        .ack_message(with_id(ack(&got[0]), "stays"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(code_of(&resp.status), Code::Ok as i32);
+
+    // A client that received a message and vanished before acking it: the message comes back
+    // to the one that stayed once its invisible time (10 s, the least allowed) is over.
+    send(&mut c, T, "ID-held", "TagA").await;
+    let mut gone = client(&b).await;
+    let (gone_telemetry, _) = settle(&mut gone, "vanishes-2", simple_consumer(G, T)).await;
+    let (st, got) = receive(&mut gone, "vanishes-2", receive_request(G, T, tag("*"), 10)).await;
+    assert_eq!(st.code, Code::Ok as i32, "{st:?}");
+    assert_eq!(got.iter().map(id_of).collect::<Vec<_>>(), ["ID-held"]);
+    drop((gone, gone_telemetry));
+    let received = std::time::Instant::now();
+    let mut again = Vec::new();
+    while again.is_empty() {
+        assert!(
+            received.elapsed() < Duration::from_secs(30),
+            "the unacked message never came back"
+        );
+        let (st, got) = receive(&mut c, "stays", receive_request(G, T, tag("*"), 20)).await;
+        assert!(
+            st.code == Code::Ok as i32 || st.code == Code::MessageNotFound as i32,
+            "{st:?}"
+        );
+        again = got;
+    }
+    assert_eq!(again.iter().map(id_of).collect::<Vec<_>>(), ["ID-held"]);
+    let sys = again[0].system_properties.as_ref().unwrap();
+    assert_eq!(sys.delivery_attempt, Some(2));
+    assert!(
+        received.elapsed() >= Duration::from_secs(9),
+        "back before its invisible time ended"
+    );
+}
+
+/// Raw bytes as a gRPC message: what a broken or hostile client sends.
+#[derive(Clone, Copy, Default)]
+struct RawCodec;
+
+impl rmq_grpc_proto::tonic::codec::Codec for RawCodec {
+    type Encode = Vec<u8>;
+    type Decode = Vec<u8>;
+    type Encoder = RawCodec;
+    type Decoder = RawCodec;
+    fn encoder(&mut self) -> RawCodec {
+        RawCodec
+    }
+    fn decoder(&mut self) -> RawCodec {
+        RawCodec
+    }
+}
+
+impl rmq_grpc_proto::tonic::codec::Encoder for RawCodec {
+    type Item = Vec<u8>;
+    type Error = rmq_grpc_proto::tonic::Status;
+    fn encode(
+        &mut self,
+        item: Vec<u8>,
+        dst: &mut rmq_grpc_proto::tonic::codec::EncodeBuf<'_>,
+    ) -> Result<(), Self::Error> {
+        bytes::BufMut::put_slice(dst, &item);
+        Ok(())
+    }
+}
+
+impl rmq_grpc_proto::tonic::codec::Decoder for RawCodec {
+    type Item = Vec<u8>;
+    type Error = rmq_grpc_proto::tonic::Status;
+    fn decode(
+        &mut self,
+        src: &mut rmq_grpc_proto::tonic::codec::DecodeBuf<'_>,
+    ) -> Result<Option<Vec<u8>>, Self::Error> {
+        use bytes::Buf;
+        Ok(Some(src.copy_to_bytes(src.remaining()).to_vec()))
+    }
+}
+
+#[tokio::test]
+async fn malformed_and_oversized_messages_fail_their_own_stream_only() {
+    use rmq_grpc_proto::tonic::codegen::http::uri::PathAndQuery;
+    use rmq_grpc_proto::tonic::Code as GrpcCode;
+    const T: &str = "GrpcBadInputTopic";
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(dir.path());
+    cfg.grpc_max_inbound_message_size = 1 << 20;
+    let b = Broker::start(cfg).await.unwrap();
+    create_topic(&b, T, None).await;
+    let addr = b.grpc_addr().unwrap();
+    let channel =
+        rmq_grpc_proto::tonic::transport::Endpoint::from_shared(format!("http://127.0.0.1:{}", addr.port()))
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
+    let mut raw = rmq_grpc_proto::tonic::client::Grpc::new(channel.clone());
+    let mut typed = MessagingServiceClient::new(channel);
+    let send_path = PathAndQuery::from_static("/apache.rocketmq.v2.MessagingService/SendMessage");
+    async fn call(
+        raw: &mut rmq_grpc_proto::tonic::client::Grpc<Channel>,
+        path: PathAndQuery,
+        bytes: Vec<u8>,
+    ) -> Result<rmq_grpc_proto::tonic::Response<Vec<u8>>, rmq_grpc_proto::tonic::Status> {
+        raw.ready().await.unwrap();
+        raw.unary::<Vec<u8>, Vec<u8>, _>(with_id(bytes, "p1"), path, RawCodec)
+            .await
+    }
+
+    // Not protobuf: field 1 as a length-delimited record longer than the message.
+    let err = call(&mut raw, send_path.clone(), vec![0x0a, 0xff, 0x01, 0x00])
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), GrpcCode::Internal, "{err:?}");
+
+    // Larger than grpcMaxInboundMessageSize: refused before it is decoded (tonic's OUT_OF_RANGE
+    // where grpc-java answers RESOURCE_EXHAUSTED; the SDKs retry neither).
+    let err = call(&mut raw, send_path, vec![0u8; 2 << 20]).await.unwrap_err();
+    assert_eq!(err.code(), GrpcCode::OutOfRange, "{err:?}");
+    assert!(err.message().contains("too large"), "{err:?}");
+
+    // The same connection still serves a good send.
+    let resp = typed
+        .send_message(with_id(
+            SendMessageRequest {
+                messages: vec![message(T, "ID-good", None)],
+            },
+            "p1",
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(code_of(&resp.status), Code::Ok as i32, "{:?}", resp.status);
+}
+
+#[tokio::test]
+async fn a_body_over_the_max_message_size_is_refused_and_nothing_is_stored() {
+    const T: &str = "GrpcBigBodyTopic";
+    let dir = tempfile::tempdir().unwrap();
+    let b = Broker::start(config(dir.path())).await.unwrap();
+    let mut c = client(&b).await;
+    create_topic(&b, T, None).await;
+    let max = b.state().config.store.max_message_size;
+    let mut big = message(T, "ID-big", None);
+    big.body = vec![b'x'; max + 1].into();
+    let resp = c
+        .send_message(with_id(SendMessageRequest { messages: vec![big] }, "p1"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        code_of(&resp.status),
+        Code::MessageBodyTooLarge as i32,
+        "{:?}",
+        resp.status
+    );
+    assert_eq!(
+        resp.status.unwrap().message,
+        format!("message body cannot exceed the max {max}")
+    );
+    send(&mut c, T, "ID-small", "TagA").await;
+    let stored: i64 = (0..4).map(|q| b.state().store.max_offset_in_queue(T, q)).sum();
+    assert_eq!(stored, 1, "only the small message is stored");
+}

@@ -242,9 +242,18 @@ pub fn needs(req: &Request<'_>, cluster: &str) -> Result<Vec<Need>, Denied> {
 
 /// Authentication (`DefaultAuthenticationHandler`): the user who signed the request.
 pub fn authenticate<'a>(data: &'a AuthData, req: &Request<'_>) -> Result<&'a User, Denied> {
-    let username = req
-        .fields
-        .get(ACCESS_KEY)
+    authenticate_as(data, req.fields.get(ACCESS_KEY).map(String::as_str), |user| {
+        sign::verify_request(req, &user.password)
+    })
+}
+
+/// Authentication of `username` whose signature `verify` checks with the user's password.
+pub fn authenticate_as<'a>(
+    data: &'a AuthData,
+    username: Option<&str>,
+    verify: impl FnOnce(&User) -> bool,
+) -> Result<&'a User, Denied> {
+    let username = username
         .filter(|u| !u.is_empty())
         .ok_or_else(|| Denied::new("username cannot be null."))?;
     let user = data
@@ -254,7 +263,7 @@ pub fn authenticate<'a>(data: &'a AuthData, req: &Request<'_>) -> Result<&'a Use
     if user.user_status == UserStatus::Disable {
         return Err(Denied::new(format!("User:{username} is disabled.")));
     }
-    if !sign::verify_request(req, &user.password) {
+    if !verify(user) {
         return Err(Denied::new("check signature failed."));
     }
     Ok(user)
@@ -263,10 +272,20 @@ pub fn authenticate<'a>(data: &'a AuthData, req: &Request<'_>) -> Result<&'a Use
 /// Authorization of every need (`UserAuthorizationHandler`, then `AclAuthorizationHandler`).
 pub fn authorize(data: &AuthData, req: &Request<'_>, cluster: &str, ip: IpAddr) -> Result<(), Denied> {
     let needs = needs(req, cluster)?;
+    authorize_needs(data, req.fields.get(ACCESS_KEY).map(String::as_str), &needs, ip)
+}
+
+/// Authorization of `needs` for `username` (the signer; `None` when the request is unsigned).
+pub fn authorize_needs(
+    data: &AuthData,
+    username: Option<&str>,
+    needs: &[Need],
+    ip: IpAddr,
+) -> Result<(), Denied> {
     if needs.is_empty() {
         return Ok(());
     }
-    let Some(username) = req.fields.get(ACCESS_KEY).filter(|u| !u.is_empty()) else {
+    let Some(username) = username.filter(|u| !u.is_empty()) else {
         return Err(Denied::new(
             "Authorization failed. Please verify your access rights and try again.",
         ));
@@ -283,7 +302,7 @@ pub fn authorize(data: &AuthData, req: &Request<'_>, cluster: &str, ip: IpAddr) 
     }
     let subject = user_subject(username);
     let acl = data.acls.get(&subject);
-    for need in &needs {
+    for need in needs {
         let deny = |detail: &str| {
             Denied::new(format!(
                 "{subject} has no permission to access {} from {ip}, {detail}",

@@ -25,6 +25,11 @@ pub struct AuthSettings {
     pub authentication_whitelist: HashSet<i32>,
     /// Request codes exempt from authorization.
     pub authorization_whitelist: HashSet<i32>,
+    /// gRPC requests exempt from authentication: the whitelist's entries that are not numbers,
+    /// full protobuf names as Java compares them (`apache.rocketmq.v2.QueryRouteRequest`).
+    pub authentication_whitelist_rpcs: HashSet<String>,
+    /// gRPC requests exempt from authorization.
+    pub authorization_whitelist_rpcs: HashSet<String>,
     /// `initAuthenticationUser`: `{"username":..,"password":..}`, a super user made at start.
     pub init_authentication_user: Option<String>,
     /// `innerClientAuthenticationCredentials`: `{"accessKey":..,"secretKey":..}` the broker
@@ -49,13 +54,26 @@ impl AuthSettings {
                 .filter_map(|c| c.trim().parse::<i32>().ok())
                 .collect()
         };
+        let rpcs = |v: &str| {
+            v.split(',')
+                .map(str::trim)
+                .filter(|c| !c.is_empty() && c.parse::<i32>().is_err())
+                .map(str::to_string)
+                .collect()
+        };
         let b = |v: &str| matches!(v.trim(), "true" | "1");
         let text = |v: &str| Some(v.trim().to_string()).filter(|s| !s.is_empty());
         match key {
             "authenticationEnabled" => self.authentication_enabled = b(value),
             "authorizationEnabled" => self.authorization_enabled = b(value),
-            "authenticationWhitelist" => self.authentication_whitelist = codes(value),
-            "authorizationWhitelist" => self.authorization_whitelist = codes(value),
+            "authenticationWhitelist" => {
+                self.authentication_whitelist = codes(value);
+                self.authentication_whitelist_rpcs = rpcs(value);
+            }
+            "authorizationWhitelist" => {
+                self.authorization_whitelist = codes(value);
+                self.authorization_whitelist_rpcs = rpcs(value);
+            }
             "initAuthenticationUser" => self.init_authentication_user = text(value),
             "innerClientAuthenticationCredentials" => self.inner_client_credentials = text(value),
             "migrateAuthFromV1Enabled" => self.migrate_from_v1 = b(value),
@@ -185,6 +203,36 @@ impl AuthService {
         }
         if self.settings.authorization_enabled && !self.settings.authorization_whitelist.contains(&req.code) {
             authz::authorize(&data, &request, &self.cluster, peer)?;
+        }
+        Ok(())
+    }
+
+    /// Whether gRPC requests named `rpc` are authorized (enabled and not white-listed).
+    pub fn authorizes(&self, rpc: &str) -> bool {
+        self.settings.authorization_enabled && !self.settings.authorization_whitelist_rpcs.contains(rpc)
+    }
+
+    /// The decision for one gRPC request (Java's `AuthenticationPipeline` then
+    /// `AuthorizationPipeline`): `rpc` its full protobuf name, `signed` its `authorization`
+    /// header, `needs` what the message asks for. Both failures are Java's
+    /// AuthenticationException / AuthorizationException texts.
+    pub fn check_grpc(
+        &self,
+        rpc: &str,
+        signed: Option<&crate::grpc::Signed>,
+        needs: &[authz::Need],
+        peer: IpAddr,
+    ) -> Result<(), Denied> {
+        let data = self.data();
+        let username = signed.map(|s| s.access_key.as_str());
+        if self.settings.authentication_enabled && !self.settings.authentication_whitelist_rpcs.contains(rpc)
+        {
+            authz::authenticate_as(&data, username, |user| {
+                signed.is_some_and(|s| s.verifies(&crate::sign::SigningKey::new(&user.password)))
+            })?;
+        }
+        if self.authorizes(rpc) {
+            authz::authorize_needs(&data, username, needs, peer)?;
         }
         Ok(())
     }

@@ -240,7 +240,11 @@ fn filter(f: Option<&FilterExpression>) -> Result<(&'static str, String), v2::St
 }
 
 /// The answer to a receive: the status first, then the messages, then the delivery time.
-fn stream(status: v2::Status, messages: Vec<v2::Message>, now_ms: i64) -> Vec<ReceiveMessageResponse> {
+pub(super) fn stream(
+    status: v2::Status,
+    messages: Vec<v2::Message>,
+    now_ms: i64,
+) -> Vec<ReceiveMessageResponse> {
     use receive_message_response::Content;
     let mut out = Vec::with_capacity(messages.len() + 2);
     out.push(ReceiveMessageResponse {

@@ -12,6 +12,7 @@
 //! transactions over Telemetry (`transaction`). The pull-consumer RPCs answer UNIMPLEMENTED, as
 //! the 5.3.1 Proxy does.
 
+mod auth;
 mod consume;
 pub mod endpoints;
 mod io;
@@ -36,8 +37,10 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::BrokerState;
+use auth::Refusal;
 
-/// The Proxy's `grpcMaxInboundMessageSize`.
+/// The largest message the server sends (the Proxy's inbound default; a receive batch is bounded
+/// far below it by the batch size and the body limit).
 const MAX_MESSAGE_BYTES: usize = 130 << 20;
 
 /// A running gRPC server; stops when shut down or dropped.
@@ -60,10 +63,11 @@ impl GrpcServer {
         listener.set_nonblocking(true)?;
         let listener = tokio::net::TcpListener::from_std(listener)?;
         let local_addr = listener.local_addr()?;
+        let max_message = state.config.grpc_max_inbound_message_size;
         let grpc = Grpc::new(state.clone());
         let renewing = tokio::spawn(grpc.renewals.clone().run(state));
         let service = MessagingServiceServer::new(grpc)
-            .max_decoding_message_size(MAX_MESSAGE_BYTES)
+            .max_decoding_message_size(max_message)
             .max_encoding_message_size(MAX_MESSAGE_BYTES);
         let (stop, stopped) = oneshot::channel::<()>();
         let with_tls = tls.is_some();
@@ -158,6 +162,57 @@ impl Grpc {
     }
 }
 
+impl Grpc {
+    /// What every RPC passes first, in the Proxy's order: ACL 1.0, ACL 2.0, then the client id
+    /// (`CLIENT_ID_REQUIRED`). `Ok` is the client id.
+    fn admit<T: auth::Guarded>(&self, request: &Request<T>) -> Result<String, Refusal> {
+        auth::Caller::of(request.metadata(), peer(request).ip()).check(&self.state, request.get_ref())?;
+        client_id(request).map_err(Refusal::Body)
+    }
+}
+
+/// A unary response that can carry a refusal in its status.
+trait Refusable: Default {
+    fn set_status(&mut self, status: v2::Status);
+}
+
+macro_rules! refusable {
+    ($($t:ty),*) => {
+        $(impl Refusable for $t {
+            fn set_status(&mut self, status: v2::Status) {
+                self.status = Some(status);
+            }
+        })*
+    };
+}
+
+refusable!(
+    QueryRouteResponse,
+    HeartbeatResponse,
+    SendMessageResponse,
+    QueryAssignmentResponse,
+    AckMessageResponse,
+    ForwardMessageToDeadLetterQueueResponse,
+    EndTransactionResponse,
+    NotifyClientTerminationResponse,
+    ChangeInvisibleDurationResponse,
+    UpdateOffsetResponse,
+    GetOffsetResponse,
+    QueryOffsetResponse
+);
+
+/// The answer to a refused unary call.
+fn refuse<R: Refusable>(r: Refusal) -> Answer<R> {
+    match r {
+        Refusal::Body(status) => {
+            let mut resp = R::default();
+            resp.set_status(status);
+            Ok(Response::new(resp))
+        }
+        Refusal::Call(status) => Err(status),
+    }
+}
+
 /// `Status{OK, "OK"}`.
 pub(crate) fn ok_status() -> v2::Status {
     status(Code::Ok, "OK")
@@ -242,11 +297,8 @@ type Answer<T> = Result<Response<T>, tonic::Status>;
 #[tonic::async_trait]
 impl MessagingService for Grpc {
     async fn query_route(&self, request: Request<QueryRouteRequest>) -> Answer<QueryRouteResponse> {
-        if let Err(status) = client_id(&request) {
-            return Ok(Response::new(QueryRouteResponse {
-                status: Some(status),
-                message_queues: Vec::new(),
-            }));
+        if let Err(r) = self.admit(&request) {
+            return refuse(r);
         }
         let req = request.into_inner();
         let topic = resource_name(req.topic.as_ref()).to_string();
@@ -270,8 +322,8 @@ impl MessagingService for Grpc {
     }
 
     async fn heartbeat(&self, request: Request<HeartbeatRequest>) -> Answer<HeartbeatResponse> {
-        let status = match client_id(&request) {
-            Err(status) => status,
+        let status = match self.admit(&request) {
+            Err(r) => return refuse(r),
             Ok(id) if self.clients.lock().contains_key(&id) => ok_status(),
             Ok(_) => status(
                 Code::UnrecognizedClientType,
@@ -282,11 +334,8 @@ impl MessagingService for Grpc {
     }
 
     async fn send_message(&self, request: Request<SendMessageRequest>) -> Answer<SendMessageResponse> {
-        if let Err(status) = client_id(&request) {
-            return Ok(Response::new(SendMessageResponse {
-                status: Some(status),
-                entries: Vec::new(),
-            }));
+        if let Err(r) = self.admit(&request) {
+            return refuse(r);
         }
         let peer = peer(&request);
         let req = request.into_inner();
@@ -299,11 +348,8 @@ impl MessagingService for Grpc {
         &self,
         request: Request<QueryAssignmentRequest>,
     ) -> Answer<QueryAssignmentResponse> {
-        if let Err(status) = client_id(&request) {
-            return Ok(Response::new(QueryAssignmentResponse {
-                status: Some(status),
-                assignments: Vec::new(),
-            }));
+        if let Err(r) = self.admit(&request) {
+            return refuse(r);
         }
         Ok(Response::new(
             consume::assignment(&self.state, &self.ports, request.get_ref()).await,
@@ -316,9 +362,17 @@ impl MessagingService for Grpc {
         &self,
         request: Request<ReceiveMessageRequest>,
     ) -> Answer<Self::ReceiveMessageStream> {
-        let known = client_id(&request)
-            .ok()
-            .and_then(|id| self.clients.lock().get(&id).cloned());
+        let id = match self.admit(&request) {
+            Ok(id) => id,
+            Err(Refusal::Body(st)) => {
+                let replies = consume::stream(st, Vec::new(), self.state.clock.now_ms());
+                return Ok(Response::new(Box::pin(futures_util::stream::iter(
+                    replies.into_iter().map(Ok),
+                ))));
+            }
+            Err(Refusal::Call(s)) => return Err(s),
+        };
+        let known = self.clients.lock().get(&id).cloned();
         let receiver = known.as_ref().map(|c| consume::Receiver::of(&c.settings));
         let gone = known.map(|c| c.gone.notified_owned());
         let meta = request.metadata();
@@ -331,7 +385,6 @@ impl MessagingService for Grpc {
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
         let peer = peer(&request);
-        let id = client_id(&request).unwrap_or_default();
         let client = self.client(&id);
         let replies = consume::receive(
             &self.state,
@@ -355,14 +408,11 @@ impl MessagingService for Grpc {
     }
 
     async fn ack_message(&self, request: Request<AckMessageRequest>) -> Answer<AckMessageResponse> {
-        if let Err(status) = client_id(&request) {
-            return Ok(Response::new(AckMessageResponse {
-                status: Some(status),
-                entries: Vec::new(),
-            }));
-        }
+        let id = match self.admit(&request) {
+            Ok(id) => id,
+            Err(r) => return refuse(r),
+        };
         let peer = peer(&request);
-        let id = client_id(&request).unwrap_or_default();
         let client = self.client(&id);
         Ok(Response::new(
             consume::ack(&self.state, peer, &client, request.get_ref()).await,
@@ -373,13 +423,11 @@ impl MessagingService for Grpc {
         &self,
         request: Request<ForwardMessageToDeadLetterQueueRequest>,
     ) -> Answer<ForwardMessageToDeadLetterQueueResponse> {
-        if let Err(status) = client_id(&request) {
-            return Ok(Response::new(ForwardMessageToDeadLetterQueueResponse {
-                status: Some(status),
-            }));
-        }
+        let id = match self.admit(&request) {
+            Ok(id) => id,
+            Err(r) => return refuse(r),
+        };
         let peer = peer(&request);
-        let id = client_id(&request).unwrap_or_default();
         let client = self.client(&id);
         Ok(Response::new(
             consume::forward_to_dlq(&self.state, peer, &client, request.get_ref()).await,
@@ -408,8 +456,8 @@ impl MessagingService for Grpc {
         &self,
         request: Request<EndTransactionRequest>,
     ) -> Answer<EndTransactionResponse> {
-        if let Err(status) = client_id(&request) {
-            return Ok(Response::new(EndTransactionResponse { status: Some(status) }));
+        if let Err(r) = self.admit(&request) {
+            return refuse(r);
         }
         let peer = peer(&request);
         Ok(Response::new(
@@ -424,12 +472,14 @@ impl MessagingService for Grpc {
         request: Request<Streaming<TelemetryCommand>>,
     ) -> Answer<Self::TelemetryStream> {
         let id = client_id(&request).map_err(|s| tonic::Status::invalid_argument(s.message))?;
+        let caller = auth::Caller::of(request.metadata(), peer(&request).ip());
         let incoming = request.into_inner();
         Ok(Response::new(settings::telemetry(
             self.state.clone(),
             self.clients.clone(),
             self.transactions.clone(),
             id,
+            caller,
             incoming,
         )))
     }
@@ -438,8 +488,8 @@ impl MessagingService for Grpc {
         &self,
         request: Request<NotifyClientTerminationRequest>,
     ) -> Answer<NotifyClientTerminationResponse> {
-        let status = match client_id(&request) {
-            Err(status) => status,
+        let status = match self.admit(&request) {
+            Err(r) => return refuse(r),
             Ok(id) => {
                 let known = self.clients.lock().remove(&id);
                 if let Some(gone) = known {
@@ -459,14 +509,11 @@ impl MessagingService for Grpc {
         &self,
         request: Request<ChangeInvisibleDurationRequest>,
     ) -> Answer<ChangeInvisibleDurationResponse> {
-        if let Err(status) = client_id(&request) {
-            return Ok(Response::new(ChangeInvisibleDurationResponse {
-                status: Some(status),
-                receipt_handle: String::new(),
-            }));
-        }
+        let id = match self.admit(&request) {
+            Ok(id) => id,
+            Err(r) => return refuse(r),
+        };
         let peer = peer(&request);
-        let id = client_id(&request).unwrap_or_default();
         let client = self.client(&id);
         Ok(Response::new(
             consume::change_invisible(&self.state, peer, &client, request.get_ref()).await,

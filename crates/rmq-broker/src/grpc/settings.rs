@@ -236,6 +236,7 @@ pub(super) fn telemetry(
     clients: Clients,
     transactions: super::transaction::Transactions,
     client_id: String,
+    caller: super::auth::Caller,
     mut incoming: Streaming<TelemetryCommand>,
 ) -> BoxStream<TelemetryCommand> {
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<TelemetryCommand, tonic::Status>>(16);
@@ -260,6 +261,23 @@ pub(super) fn telemetry(
                     break;
                 }
             };
+            // Every command is checked, against the headers the stream opened with.
+            match caller.check(&state, &cmd) {
+                Ok(()) => {}
+                Err(super::auth::Refusal::Body(status)) => {
+                    let _ = tx
+                        .send(Ok(TelemetryCommand {
+                            status: Some(status),
+                            command: None,
+                        }))
+                        .await;
+                    break;
+                }
+                Err(super::auth::Refusal::Call(status)) => {
+                    let _ = tx.send(Err(status)).await;
+                    break;
+                }
+            }
             let Some(telemetry_command::Command::Settings(settings)) = cmd.command else {
                 continue; // thread stack traces, verify results: nothing is waiting for them yet
             };
