@@ -662,7 +662,7 @@ async fn lite_pull_message_is_a_pull() {
             &client,
             &addr,
             lite(Pull {
-                sys_flag: flag::SUBSCRIPTION | flag::LITE_PULL,
+                sys_flag: flag::SUBSCRIPTION | flag::LITE_PULL_MESSAGE,
                 ..Pull::new("LG", t, 0, 0)
             }),
         )
@@ -676,7 +676,7 @@ async fn lite_pull_message_is_a_pull() {
         let (client, addr) = (client.clone(), addr.clone());
         tokio::spawn(async move {
             let p = Pull {
-                sys_flag: flag::SUBSCRIPTION | flag::SUSPEND | flag::LITE_PULL,
+                sys_flag: flag::SUBSCRIPTION | flag::SUSPEND | flag::LITE_PULL_MESSAGE,
                 suspend_ms: 10_000,
                 ..Pull::new("LG", t, 0, 1)
             };

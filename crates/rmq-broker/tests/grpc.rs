@@ -1321,3 +1321,193 @@ async fn a_body_over_the_max_message_size_is_refused_and_nothing_is_stored() {
     let stored: i64 = (0..4).map(|q| b.state().store.max_offset_in_queue(T, q)).sum();
     assert_eq!(stored, 1, "only the small message is stored");
 }
+
+/// The pull consumer's RPCs (served as the Proxy draft apache/rocketmq#6757 answers them):
+/// offsets by policy, pulls by offset with a filter and long polling, committed offsets.
+#[tokio::test]
+async fn a_pull_consumer_reads_by_offset_and_commits() {
+    use pull_message_response::Content;
+    const T: &str = "GrpcPullTopic";
+    const G: &str = "GrpcPullGroup";
+    let dir = tempfile::tempdir().unwrap();
+    let b = Broker::start(config(dir.path())).await.unwrap();
+    let mut c = client(&b).await;
+    create_topic(&b, T, Some("+message.type=FIFO")).await;
+    // One message group: every message in one queue, in order.
+    for (i, tag) in ["TagA", "TagB", "TagA"].iter().enumerate() {
+        let mut m = message(T, &format!("P{i}"), Some("pull-group"));
+        m.system_properties.as_mut().unwrap().tag = Some(tag.to_string());
+        let resp = c
+            .send_message(with_id(SendMessageRequest { messages: vec![m] }, "p1"))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(code_of(&resp.status), Code::Ok as i32, "{resp:?}");
+    }
+    let mq = |id: i32| {
+        Some(MessageQueue {
+            topic: resource(T),
+            id,
+            permission: Permission::ReadWrite as i32,
+            broker: Some(rmq_grpc_proto::v2::Broker {
+                name: "broker-test".into(),
+                id: 0,
+                endpoints: None,
+            }),
+            accept_message_types: Vec::new(),
+        })
+    };
+    let query = |id: i32, policy: QueryOffsetPolicy, at: Option<prost_types::Timestamp>| QueryOffsetRequest {
+        message_queue: mq(id),
+        query_offset_policy: policy as i32,
+        timestamp: at,
+    };
+
+    // QueryOffset: the queue holding the three, its beginning and end.
+    let mut queue = None;
+    for id in 0..4 {
+        let end = c
+            .query_offset(with_id(query(id, QueryOffsetPolicy::End, None), "pull1"))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(code_of(&end.status), Code::Ok as i32, "{end:?}");
+        if end.offset > 0 {
+            assert_eq!(end.offset, 3);
+            queue = Some(id);
+        }
+    }
+    let q = queue.expect("the queue of the message group");
+    let begin = c
+        .query_offset(with_id(query(q, QueryOffsetPolicy::Beginning, None), "pull1"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!((code_of(&begin.status), begin.offset), (Code::Ok as i32, 0));
+    let at = c
+        .query_offset(with_id(
+            query(
+                q,
+                QueryOffsetPolicy::Timestamp,
+                Some(prost_types::Timestamp { seconds: 0, nanos: 0 }),
+            ),
+            "pull1",
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!((code_of(&at.status), at.offset), (Code::Ok as i32, 0));
+    let no_time = c
+        .query_offset(with_id(query(q, QueryOffsetPolicy::Timestamp, None), "pull1"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(code_of(&no_time.status), Code::BadRequest as i32);
+
+    let pull_request = move |offset: i64, filter: FilterExpression| PullMessageRequest {
+        group: resource(G),
+        message_queue: mq(q),
+        offset,
+        batch_size: 32,
+        filter_expression: Some(filter),
+        long_polling_timeout: secs(5),
+    };
+    async fn pull(
+        c: &mut MessagingServiceClient<Channel>,
+        req: PullMessageRequest,
+    ) -> (Status, Vec<Message>, Option<i64>) {
+        let mut r = with_id(req, "pull1");
+        r.set_timeout(Duration::from_secs(10));
+        let mut stream = c.pull_message(r).await.unwrap().into_inner();
+        let (mut status, mut messages, mut next) = (None, Vec::new(), None);
+        while let Some(item) = stream.message().await.unwrap() {
+            match item.content.unwrap() {
+                Content::Status(s) => status = Some(s),
+                Content::Message(m) => messages.push(m),
+                Content::NextOffset(n) => next = Some(n),
+            }
+        }
+        (status.expect("a status"), messages, next)
+    }
+
+    // Everything from 0, in order; then the tag filter.
+    let (st, got, next) = pull(&mut c, pull_request(0, tag("*"))).await;
+    assert_eq!(st.code, Code::Ok as i32, "{st:?}");
+    assert_eq!(got.iter().map(id_of).collect::<Vec<_>>(), ["P0", "P1", "P2"]);
+    assert_eq!(next, Some(3), "the next offset comes last");
+    let offsets: Vec<i64> = got
+        .iter()
+        .map(|m| m.system_properties.as_ref().unwrap().queue_offset.unwrap())
+        .collect();
+    assert_eq!(offsets, [0, 1, 2]);
+    let (st, got, _) = pull(&mut c, pull_request(0, tag("TagA"))).await;
+    assert_eq!(st.code, Code::Ok as i32, "{st:?}");
+    assert_eq!(got.iter().map(id_of).collect::<Vec<_>>(), ["P0", "P2"]);
+
+    // Past the end: a long poll that a new message answers.
+    let mut poller = c.clone();
+    let held = pull_request(3, tag("*"));
+    let polling = tokio::spawn(async move { pull(&mut poller, held).await });
+    common::wait::wait_until("the pull held", Duration::from_secs(10), || {
+        b.state().pull_waiters.held() > 0
+    })
+    .await;
+    let mut m = message(T, "P3", Some("pull-group"));
+    m.system_properties.as_mut().unwrap().tag = Some("TagA".into());
+    let resp = c
+        .send_message(with_id(SendMessageRequest { messages: vec![m] }, "p1"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(code_of(&resp.status), Code::Ok as i32);
+    let (st, got, next) = polling.await.unwrap();
+    assert_eq!(st.code, Code::Ok as i32, "{st:?}");
+    assert_eq!(got.iter().map(id_of).collect::<Vec<_>>(), ["P3"]);
+    assert_eq!(next, Some(4));
+
+    // Far past the end: the offset is illegal, and the next one to use is named.
+    let (st, got, next) = pull(&mut c, pull_request(100, tag("*"))).await;
+    assert_eq!(st.code, Code::IllegalOffset as i32, "{st:?}");
+    assert!(got.is_empty());
+    assert_eq!(next, Some(4));
+
+    // Committed offsets.
+    let resp = c
+        .update_offset(with_id(
+            UpdateOffsetRequest {
+                group: resource(G),
+                message_queue: mq(q),
+                offset: 2,
+            },
+            "pull1",
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(code_of(&resp.status), Code::Ok as i32, "{resp:?}");
+    let resp = c
+        .get_offset(with_id(
+            GetOffsetRequest {
+                group: resource(G),
+                message_queue: mq(q),
+            },
+            "pull1",
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!((code_of(&resp.status), resp.offset), (Code::Ok as i32, 2));
+
+    // Another broker's queue is not served here.
+    let mut elsewhere = pull_request(0, tag("*"));
+    elsewhere
+        .message_queue
+        .as_mut()
+        .unwrap()
+        .broker
+        .as_mut()
+        .unwrap()
+        .name = "broker-other".into();
+    let (st, _, next) = pull(&mut c, elsewhere).await;
+    assert_eq!((st.code, next), (Code::BadRequest as i32, None));
+}

@@ -41,7 +41,7 @@ const POLLING_RESERVE: Duration = Duration::from_millis(1500);
 /// still in memory, as the broker decides).
 const INIT_MODE_MAX: i32 = 1;
 
-fn millis(d: Option<&prost_types::Duration>) -> Option<i64> {
+pub(super) fn millis(d: Option<&prost_types::Duration>) -> Option<i64> {
     d.map(|d| {
         d.seconds
             .saturating_mul(1000)
@@ -50,7 +50,7 @@ fn millis(d: Option<&prost_types::Duration>) -> Option<i64> {
 }
 
 /// The topic and group of a consumer request, checked as `GrpcValidator` does.
-fn topic_and_group(
+pub(super) fn topic_and_group(
     topic: Option<&Resource>,
     group: Option<&Resource>,
 ) -> Result<(String, String), v2::Status> {
@@ -166,7 +166,7 @@ pub(super) fn grpc_timeout(value: &str) -> Option<Duration> {
 
 /// How long a receive may poll: the asked time (or what the deadline leaves) within 5..20 s, and
 /// never past the deadline. `Err` when the deadline leaves less than 5 s.
-fn polling_time(
+pub(super) fn polling_time(
     asked: Option<Duration>,
     remaining: Option<Duration>,
     client_version: Option<&str>,
@@ -226,7 +226,7 @@ fn check_invisible(ms: i64, min: Duration) -> Result<(), v2::Status> {
 
 /// The filter of a receive: `(expType, exp)`, an SQL92 one compiled first so that a bad one is
 /// ILLEGAL_FILTER_EXPRESSION.
-fn filter(f: Option<&FilterExpression>) -> Result<(&'static str, String), v2::Status> {
+pub(super) fn filter(f: Option<&FilterExpression>) -> Result<(&'static str, String), v2::Status> {
     let exp = f
         .map(|f| f.expression.trim())
         .filter(|e| !e.is_empty())

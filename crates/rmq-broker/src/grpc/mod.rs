@@ -17,6 +17,7 @@ mod consume;
 pub mod endpoints;
 mod io;
 mod message;
+mod pull;
 pub mod renew;
 mod send;
 mod settings;
@@ -436,20 +437,75 @@ impl MessagingService for Grpc {
 
     type PullMessageStream = BoxStream<PullMessageResponse>;
 
-    async fn pull_message(&self, _: Request<PullMessageRequest>) -> Answer<Self::PullMessageStream> {
-        Err(tonic::Status::unimplemented("PullMessage is not served"))
+    async fn pull_message(&self, request: Request<PullMessageRequest>) -> Answer<Self::PullMessageStream> {
+        let id = match self.admit(&request) {
+            Ok(id) => id,
+            Err(Refusal::Body(st)) => {
+                let one = PullMessageResponse {
+                    content: Some(pull_message_response::Content::Status(st)),
+                };
+                return Ok(Response::new(Box::pin(futures_util::stream::iter([Ok(one)]))));
+            }
+            Err(Refusal::Call(s)) => return Err(s),
+        };
+        let gone = self
+            .clients
+            .lock()
+            .get(&id)
+            .map(|c| c.gone.clone().notified_owned());
+        let meta = request.metadata();
+        let remaining = meta
+            .get("grpc-timeout")
+            .and_then(|v| v.to_str().ok())
+            .and_then(consume::grpc_timeout);
+        let version = meta
+            .get("x-mq-client-version")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let replies = pull::pull(
+            &self.state,
+            peer(&request),
+            remaining,
+            version.as_deref(),
+            request.get_ref(),
+            async move {
+                match gone {
+                    Some(gone) => gone.await,
+                    None => std::future::pending().await,
+                }
+            },
+        )
+        .await;
+        Ok(Response::new(Box::pin(futures_util::stream::iter(
+            replies.into_iter().map(Ok),
+        ))))
     }
 
-    async fn update_offset(&self, _: Request<UpdateOffsetRequest>) -> Answer<UpdateOffsetResponse> {
-        Err(tonic::Status::unimplemented("UpdateOffset is not served"))
+    async fn update_offset(&self, request: Request<UpdateOffsetRequest>) -> Answer<UpdateOffsetResponse> {
+        if let Err(r) = self.admit(&request) {
+            return refuse(r);
+        }
+        Ok(Response::new(
+            pull::update_offset(&self.state, peer(&request), request.get_ref()).await,
+        ))
     }
 
-    async fn get_offset(&self, _: Request<GetOffsetRequest>) -> Answer<GetOffsetResponse> {
-        Err(tonic::Status::unimplemented("GetOffset is not served"))
+    async fn get_offset(&self, request: Request<GetOffsetRequest>) -> Answer<GetOffsetResponse> {
+        if let Err(r) = self.admit(&request) {
+            return refuse(r);
+        }
+        Ok(Response::new(
+            pull::get_offset(&self.state, peer(&request), request.get_ref()).await,
+        ))
     }
 
-    async fn query_offset(&self, _: Request<QueryOffsetRequest>) -> Answer<QueryOffsetResponse> {
-        Err(tonic::Status::unimplemented("QueryOffset is not served"))
+    async fn query_offset(&self, request: Request<QueryOffsetRequest>) -> Answer<QueryOffsetResponse> {
+        if let Err(r) = self.admit(&request) {
+            return refuse(r);
+        }
+        Ok(Response::new(
+            pull::query_offset(&self.state, peer(&request), request.get_ref()).await,
+        ))
     }
 
     async fn end_transaction(

@@ -15,7 +15,7 @@ mod query;
 mod retry;
 mod send;
 
-pub use pull::sys_flag as pull_sys_flag;
+pub use rmq_protocol::message::pull_sys_flag;
 
 use std::sync::Arc;
 
@@ -98,8 +98,8 @@ pub(crate) fn park_for_later(
 
 /// A request from another front end of the broker (gRPC), handled as the Proxy has the broker
 /// handle it, on the same path as a remoting one, without a socket: sends (the send queue, the
-/// checks, the store), POP / ACK / CHANGE_MESSAGE_INVISIBLETIME, CONSUMER_SEND_MSG_BACK and
-/// END_TRANSACTION. `peer` is the client's address (a producer's born host). A POP's long poll
+/// checks, the store), POP / ACK / CHANGE_MESSAGE_INVISIBLETIME, CONSUMER_SEND_MSG_BACK,
+/// END_TRANSACTION, PULL_MESSAGE and the offset requests. `peer` is the client's address (a producer's born host). A POP's long poll
 /// ends with the caller's future (a gRPC client that goes away drops it). Other codes get
 /// REQUEST_CODE_NOT_SUPPORTED.
 pub(crate) async fn in_process(
@@ -124,12 +124,28 @@ pub(crate) async fn in_process(
         rc::END_TRANSACTION => end_transaction::end_transaction(s, req)
             .await
             .unwrap_or_else(|| ok(req)),
+        rc::PULL_MESSAGE => pull_until(s, peer, std::future::pending(), req).await,
+        rc::UPDATE_CONSUMER_OFFSET => offset::update(s, req),
+        rc::QUERY_CONSUMER_OFFSET => offset::query(s, req),
+        rc::GET_MIN_OFFSET => admin::min_offset(s, req),
+        rc::GET_MAX_OFFSET => admin::max_offset(s, req),
+        rc::SEARCH_OFFSET_BY_TIMESTAMP => admin::search_offset(s, req),
         other => error(
             req,
             code::REQUEST_CODE_NOT_SUPPORTED,
             format!("request code {other} is not served in process"),
         ),
     }
+}
+
+/// PULL_MESSAGE from another front end, its hold ending early when `closed` completes.
+pub(crate) async fn pull_until(
+    s: &BrokerState,
+    peer: std::net::SocketAddr,
+    closed: impl std::future::Future<Output = ()>,
+    req: &RemotingCommand,
+) -> RemotingCommand {
+    pull::pull_until(s, peer, closed, req).await
 }
 
 /// POP_MESSAGE from another front end, its long poll ending early when `closed` completes.

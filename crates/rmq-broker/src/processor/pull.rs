@@ -22,14 +22,7 @@ use crate::filter::{compile, matches_sql, Expr, TagFilter};
 use crate::topic::{self, PERM_READ};
 use crate::BrokerState;
 
-/// Pull `sysFlag` bits (docs/protocol/pull.md#sys-flag).
-pub mod sys_flag {
-    pub const COMMIT_OFFSET: i32 = 0x1;
-    pub const SUSPEND: i32 = 0x2;
-    pub const SUBSCRIPTION: i32 = 0x4;
-    pub const CLASS_FILTER: i32 = 0x8;
-    pub const LITE_PULL: i32 = 0x10;
-}
+use rmq_protocol::message::pull_sys_flag as sys_flag;
 
 /// A frame must stay under the remoting limit whatever the batch caps say.
 const MAX_PULL_BODY_BYTES: usize = rmq_protocol::MAX_FRAME_BYTES - 64 * 1024;
@@ -99,8 +92,19 @@ fn response_code(status: GetStatus, requested_offset: i64) -> i32 {
 }
 
 pub(super) async fn pull(s: &BrokerState, channel: &Channel, req: &RemotingCommand) -> RemotingCommand {
+    pull_until(s, channel.peer_addr(), channel.closed(), req).await
+}
+
+/// A pull from `peer` whose hold ends early when `closed` completes (its connection, or a gRPC
+/// call, went away).
+pub(super) async fn pull_until(
+    s: &BrokerState,
+    peer: std::net::SocketAddr,
+    closed: impl std::future::Future<Output = ()>,
+    req: &RemotingCommand,
+) -> RemotingCommand {
     let h = header!(req, PullMessageRequestHeader);
-    let q = match validate(s, channel, req, &h) {
+    let q = match validate(s, peer, req, &h) {
         Ok(q) => q,
         Err(resp) => return *resp,
     };
@@ -120,7 +124,7 @@ pub(super) async fn pull(s: &BrokerState, channel: &Channel, req: &RemotingComma
         if hold_ms > 0 {
             return hold(
                 s,
-                channel,
+                std::pin::pin!(closed),
                 req,
                 &q,
                 h.queue_offset,
@@ -137,7 +141,7 @@ pub(super) async fn pull(s: &BrokerState, channel: &Channel, req: &RemotingComma
 /// subscription.
 fn validate(
     s: &BrokerState,
-    channel: &Channel,
+    peer: std::net::SocketAddr,
     req: &RemotingCommand,
     h: &PullMessageRequestHeader,
 ) -> Result<PullQuery, Box<RemotingCommand>> {
@@ -181,10 +185,7 @@ fn validate(
             code::SYSTEM_ERROR,
             format!(
                 "queueId[{}] is illegal, topic:[{}] topicConfig.readQueueNums:[{}] consumer:[{}]",
-                h.queue_id,
-                h.topic,
-                tc.read_queue_nums,
-                channel.peer_addr()
+                h.queue_id, h.topic, tc.read_queue_nums, peer
             ),
         ));
     }
@@ -271,7 +272,7 @@ const HOLD_RECHECK: Duration = Duration::from_secs(5);
 /// connection closes. Never commits and never holds again (a re-run, in Java's words).
 async fn hold(
     s: &BrokerState,
-    channel: &Channel,
+    mut closed: std::pin::Pin<&mut impl std::future::Future<Output = ()>>,
     req: &RemotingCommand,
     q: &PullQuery,
     offset: i64,
@@ -324,7 +325,7 @@ async fn hold(
                 recheck_at += HOLD_RECHECK;
                 rechecked = true;
             }
-            _ = channel.closed() => break,
+            _ = &mut closed => break,
         }
     }
     drop(waiter);
@@ -497,7 +498,16 @@ mod tests {
         let (q, req) = (query(), RemotingCommand::request(request_code::PULL_MESSAGE));
         let first = q.read(&s, 0);
         let started = Instant::now();
-        let resp = hold(&s, &channel, &req, &q, 0, first, Duration::from_secs(30)).await;
+        let resp = hold(
+            &s,
+            std::pin::pin!(channel.closed()),
+            &req,
+            &q,
+            0,
+            first,
+            Duration::from_secs(30),
+        )
+        .await;
         assert_eq!(resp.code, code::PULL_NOT_FOUND);
         let held = started.elapsed();
         assert!(
@@ -524,7 +534,8 @@ mod tests {
         let (q, req) = (query(), RemotingCommand::request(request_code::PULL_MESSAGE));
         let first = q.read(&s, 0);
         let started = Instant::now();
-        let held = hold(&s, &channel, &req, &q, 0, first, Duration::from_secs(3600));
+        let closed = std::pin::pin!(channel.closed());
+        let held = hold(&s, closed, &req, &q, 0, first, Duration::from_secs(3600));
         let put = async {
             // Runs once the pull is registered and waiting.
             while s.pull_waiters.held() == 0 {
