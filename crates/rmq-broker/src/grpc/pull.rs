@@ -2,7 +2,7 @@
 //!
 //! Apache RocketMQ 5.3.1's Proxy does not serve them (UNIMPLEMENTED) and no released 5.x SDK calls
 //! them yet; rmq answers them as the only upstream design does, the Proxy draft of
-//! apache/rocketmq#6757 (docs/protocol/grpc.md §12): each maps onto the remoting request the
+//! apache/rocketmq#6757 (docs/protocol/grpc.md, "Pull-consumer RPCs"): each maps onto the remoting request the
 //! Proxy would send the broker (PULL_MESSAGE, UPDATE_CONSUMER_OFFSET, QUERY_CONSUMER_OFFSET,
 //! GET_MIN_OFFSET / GET_MAX_OFFSET / SEARCH_OFFSET_BY_TIMESTAMP), handled in process.
 
