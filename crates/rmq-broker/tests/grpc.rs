@@ -1511,3 +1511,206 @@ async fn a_pull_consumer_reads_by_offset_and_commits() {
     let (st, _, next) = pull(&mut c, elsewhere).await;
     assert_eq!((st.code, next), (Code::BadRequest as i32, None));
 }
+
+/// gRPC clients in the broker's client registry (as the Proxy in local mode keeps them): the
+/// admin requests see them, and what the broker asks them is relayed on their Telemetry stream.
+#[tokio::test]
+async fn grpc_clients_are_in_the_registry_and_answer_admin_requests() {
+    use rmq_protocol::body::{
+        self, ConsumeMessageDirectlyResult, ConsumerConnection, ConsumerRunningInfo, ProducerConnection,
+    };
+    use rmq_protocol::header::{
+        ConsumeMessageDirectlyResultRequestHeader, GetConsumerConnectionListRequestHeader,
+        GetConsumerRunningInfoRequestHeader, GetProducerConnectionListRequestHeader,
+    };
+    use telemetry_command::Command;
+    const T: &str = "GrpcRegistryTopic";
+    const G: &str = "GrpcRegistryGroup";
+    let dir = tempfile::tempdir().unwrap();
+    let b = Broker::start(config(dir.path())).await.unwrap();
+    let mut c = client(&b).await;
+    create_topic(&b, T, None).await;
+    let admin = RemotingClient::new();
+    let call = |req: RemotingCommand| {
+        let admin = &admin;
+        let a = common::addr(&b);
+        async move { admin.invoke(&a, req, Duration::from_secs(10)).await.unwrap() }
+    };
+
+    // A producer: under its topic, as the Proxy's producer group.
+    let producer = Settings {
+        client_type: Some(ClientType::Producer as i32),
+        pub_sub: Some(settings::PubSub::Publishing(Publishing {
+            topics: vec![resource(T).unwrap()],
+            max_body_size: 0,
+            validate_message_type: true,
+        })),
+        ..Settings::default()
+    };
+    let (producer_telemetry, _) = settle(&mut c, "reg-producer", producer).await;
+    let resp = call(
+        RemotingCommand::request(rc::GET_PRODUCER_CONNECTION_LIST).with_header(
+            &GetProducerConnectionListRequestHeader {
+                producer_group: T.into(),
+            },
+        ),
+    )
+    .await;
+    assert_eq!(resp.code, code::SUCCESS, "{:?}", resp.remark);
+    let pc: ProducerConnection = body::from_fastjson(&resp.body).unwrap();
+    assert_eq!(pc.connection_set.len(), 1);
+    assert_eq!(pc.connection_set[0].client_id, "reg-producer");
+    assert_eq!(pc.connection_set[0].language, "RUST");
+    drop(producer_telemetry);
+
+    // A consumer whose stream the test answers itself.
+    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    let mut settings = simple_consumer(G, T);
+    settings.client_type = Some(ClientType::PushConsumer as i32);
+    tx.send(TelemetryCommand {
+        status: None,
+        command: Some(Command::Settings(settings)),
+    })
+    .await
+    .unwrap();
+    let outbound = futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|c| (c, rx)) });
+    let mut inbound = c
+        .telemetry(with_id(outbound, "reg-consumer"))
+        .await
+        .unwrap()
+        .into_inner();
+    async fn next(inbound: &mut rmq_grpc_proto::tonic::Streaming<TelemetryCommand>) -> TelemetryCommand {
+        tokio::time::timeout(Duration::from_secs(10), inbound.message())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap()
+    }
+    assert!(matches!(
+        next(&mut inbound).await.command,
+        Some(Command::Settings(_))
+    ));
+
+    let resp = call(
+        RemotingCommand::request(rc::GET_CONSUMER_CONNECTION_LIST).with_header(
+            &GetConsumerConnectionListRequestHeader {
+                consumer_group: G.into(),
+            },
+        ),
+    )
+    .await;
+    assert_eq!(resp.code, code::SUCCESS, "{:?}", resp.remark);
+    let cc: ConsumerConnection = body::from_fastjson(&resp.body).unwrap();
+    assert_eq!(
+        cc.connection_set
+            .iter()
+            .map(|c| c.client_id.as_str())
+            .collect::<Vec<_>>(),
+        ["reg-consumer"]
+    );
+    assert_eq!(
+        (
+            cc.consume_type.as_str(),
+            cc.message_model.as_str(),
+            cc.consume_from_where.as_str()
+        ),
+        ("CONSUME_PASSIVELY", "CLUSTERING", "CONSUME_FROM_LAST_OFFSET")
+    );
+    assert!(cc.subscription_table.contains_key(T));
+
+    // Running info with the thread dump: PrintThreadStackTraceCommand on the stream.
+    let asking = tokio::spawn({
+        let req = RemotingCommand::request(rc::GET_CONSUMER_RUNNING_INFO).with_header(
+            &GetConsumerRunningInfoRequestHeader {
+                consumer_group: G.into(),
+                client_id: "reg-consumer".into(),
+                jstack_enable: true,
+            },
+        );
+        let a = common::addr(&b);
+        async move {
+            RemotingClient::new()
+                .invoke(&a, req, Duration::from_secs(10))
+                .await
+                .unwrap()
+        }
+    });
+    let ask = next(&mut inbound).await;
+    let Some(Command::PrintThreadStackTraceCommand(p)) = ask.command else {
+        panic!("not a thread dump request: {ask:?}");
+    };
+    tx.send(TelemetryCommand {
+        status: Some(Status {
+            code: Code::Ok as i32,
+            message: String::new(),
+        }),
+        command: Some(Command::ThreadStackTrace(ThreadStackTrace {
+            nonce: p.nonce,
+            thread_stack_trace: Some("\"main\" RUNNABLE".into()),
+        })),
+    })
+    .await
+    .unwrap();
+    let resp = asking.await.unwrap();
+    assert_eq!(resp.code, code::SUCCESS, "{:?}", resp.remark);
+    let info: ConsumerRunningInfo = body::from_fastjson(&resp.body).unwrap();
+    assert_eq!(info.jstack.as_deref(), Some("\"main\" RUNNABLE"));
+    assert_eq!(info.properties["PROP_CONSUME_TYPE"], "CONSUME_PASSIVELY");
+    assert_eq!(info.subscription_set.len(), 1);
+
+    // Consume a stored message directly: VerifyMessageCommand, its result as the Proxy maps it.
+    send(&mut c, T, "ID-verify", "TagA").await;
+    let offset_msg_id = (0..4)
+        .find_map(|q| {
+            let r = b.state().store.get_message(T, q, 0, 1, 1 << 20, &|_| true);
+            r.messages
+                .first()
+                .map(|m| message::decode_message(m).unwrap().0.msg_id)
+        })
+        .unwrap();
+    let asking = tokio::spawn({
+        let req = RemotingCommand::request(rc::CONSUME_MESSAGE_DIRECTLY).with_header(
+            &ConsumeMessageDirectlyResultRequestHeader {
+                consumer_group: G.into(),
+                client_id: Some("reg-consumer".into()),
+                msg_id: Some(offset_msg_id),
+                broker_name: Some("broker-test".into()),
+                topic: Some(T.into()),
+            },
+        );
+        let a = common::addr(&b);
+        async move {
+            RemotingClient::new()
+                .invoke(&a, req, Duration::from_secs(10))
+                .await
+                .unwrap()
+        }
+    });
+    let ask = next(&mut inbound).await;
+    let Some(Command::VerifyMessageCommand(v)) = ask.command else {
+        panic!("not a verify request: {ask:?}");
+    };
+    assert_eq!(id_of(v.message.as_ref().unwrap()), "ID-verify");
+    tx.send(TelemetryCommand {
+        status: Some(Status {
+            code: Code::Ok as i32,
+            message: String::new(),
+        }),
+        command: Some(Command::VerifyMessageResult(VerifyMessageResult {
+            nonce: v.nonce,
+        })),
+    })
+    .await
+    .unwrap();
+    let resp = asking.await.unwrap();
+    assert_eq!(resp.code, code::SUCCESS, "{:?}", resp.remark);
+    let result: ConsumeMessageDirectlyResult = body::from_fastjson(&resp.body).unwrap();
+    assert_eq!(result.consume_result, "CR_SUCCESS");
+
+    // The stream ends: the client leaves the group.
+    drop(tx);
+    common::wait::wait_until("the consumer left", Duration::from_secs(10), || {
+        b.state().clients.consumer_ids(G).is_empty()
+    })
+    .await;
+}

@@ -153,6 +153,36 @@ impl Channel {
     }
 
     /// Process-unique id of this connection.
+    /// A channel without a socket: what is sent on it arrives on the returned receiver, for a
+    /// front end speaking another protocol to translate (the broker's gRPC clients, so that they
+    /// sit in the same client registry as remoting ones); answers to its requests come back
+    /// through [`Channel::answer`]. Dropping the receiver closes it for senders.
+    pub fn detached(peer: SocketAddr, local: SocketAddr) -> (Channel, mpsc::Receiver<RemotingCommand>) {
+        let (tx, rx) = mpsc::channel(64);
+        let channel = Channel {
+            inner: Arc::new(Inner {
+                id: NEXT_CHANNEL_ID.fetch_add(1, Ordering::Relaxed),
+                peer,
+                local,
+                tx,
+                pending: Mutex::new(HashMap::new()),
+                closed: CancellationToken::new(),
+                last_active_ms: Arc::new(AtomicU64::new(elapsed_ms())),
+            }),
+        };
+        (channel, rx)
+    }
+
+    /// Hands `resp` to the request waiting on its opaque (a detached channel's answer); false
+    /// when none waits (it timed out, or it was never asked).
+    pub fn answer(&self, resp: RemotingCommand) -> bool {
+        self.inner.last_active_ms.store(elapsed_ms(), Ordering::Relaxed);
+        match self.lock_pending().remove(&resp.opaque) {
+            Some(tx) => tx.send(resp).is_ok(),
+            None => false,
+        }
+    }
+
     pub fn id(&self) -> u64 {
         self.inner.id
     }

@@ -18,6 +18,7 @@ pub mod endpoints;
 mod io;
 mod message;
 mod pull;
+mod registry;
 pub mod renew;
 mod send;
 mod settings;
@@ -130,6 +131,8 @@ pub(crate) struct KnownClient {
     /// Woken when the client says it terminates: its receives still polling end at once (the
     /// SDKs' shutdown waits for them otherwise, up to the 20 s long poll).
     pub(crate) gone: Arc<tokio::sync::Notify>,
+    /// Its place in the broker's client registry.
+    pub(crate) member: Option<registry::Member>,
 }
 
 /// Clients by `x-mq-client-id`, with the settings the server answered them.
@@ -325,7 +328,14 @@ impl MessagingService for Grpc {
     async fn heartbeat(&self, request: Request<HeartbeatRequest>) -> Answer<HeartbeatResponse> {
         let status = match self.admit(&request) {
             Err(r) => return refuse(r),
-            Ok(id) if self.clients.lock().contains_key(&id) => ok_status(),
+            Ok(id) if self.clients.lock().contains_key(&id) => {
+                // The heartbeat keeps the client in the registry (its channel would expire).
+                let member = self.clients.lock().get(&id).and_then(|c| c.member.clone());
+                if let Some(m) = member {
+                    m.refresh(&self.state);
+                }
+                ok_status()
+            }
             Ok(_) => status(
                 Code::UnrecognizedClientType,
                 "cannot find client settings for this client",
@@ -529,12 +539,22 @@ impl MessagingService for Grpc {
     ) -> Answer<Self::TelemetryStream> {
         let id = client_id(&request).map_err(|s| tonic::Status::invalid_argument(s.message))?;
         let caller = auth::Caller::of(request.metadata(), peer(&request).ip());
+        let client = registry::Caller {
+            id,
+            language: request
+                .metadata()
+                .get("x-mq-language")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_string(),
+            peer: peer(&request),
+        };
         let incoming = request.into_inner();
         Ok(Response::new(settings::telemetry(
             self.state.clone(),
             self.clients.clone(),
             self.transactions.clone(),
-            id,
+            client,
             caller,
             incoming,
         )))
@@ -550,6 +570,9 @@ impl MessagingService for Grpc {
                 let known = self.clients.lock().remove(&id);
                 if let Some(gone) = known {
                     gone.gone.notify_waiters();
+                    if let Some(member) = &gone.member {
+                        member.leave(&self.state);
+                    }
                     tracing::debug!(client = %id, client_type = ?gone.settings.client_type, "gRPC client terminated");
                 }
                 self.renewals.clear_client(&self.state, &id).await;

@@ -227,37 +227,29 @@ pub(super) fn answer(s: &BrokerState, client: &Settings) -> Result<Settings, v2:
     Ok(out)
 }
 
-/// The Telemetry stream of one client: each Settings is answered with the server's; a refused
-/// one ends the stream (INVALID_ARGUMENT for a 400xx code, as the Proxy), as does the client's
-/// end. A producer's stream also carries the check-backs of its orphaned transactions (its
-/// topics are its producer groups).
+/// The Telemetry stream of one client: each Settings is answered with the server's (and puts the
+/// client in the broker's client registry, [`super::registry`]); a refused one ends the stream
+/// (INVALID_ARGUMENT for a 400xx code, as the Proxy), as does the client's end, which takes the
+/// client out of the registry. What the broker asks the client (transaction check-backs, running
+/// info, message verification) is relayed on the stream.
 pub(super) fn telemetry(
     state: Arc<BrokerState>,
     clients: Clients,
     transactions: super::transaction::Transactions,
-    client_id: String,
+    client: super::registry::Caller,
     caller: super::auth::Caller,
     mut incoming: Streaming<TelemetryCommand>,
 ) -> BoxStream<TelemetryCommand> {
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<TelemetryCommand, tonic::Status>>(16);
-    let (check_tx, mut checks) = tokio::sync::mpsc::channel(64);
     tokio::spawn(async move {
+        let questions = super::registry::Questions::default();
+        let mut membership = super::registry::Membership::new(questions.clone());
         loop {
-            let cmd = tokio::select! {
-                cmd = incoming.message() => cmd,
-                Some(check) = checks.recv() => {
-                    let cmd = super::transaction::recover_command(&transactions, check, state.clock.now_ms());
-                    if tx.send(Ok(cmd)).await.is_err() {
-                        break;
-                    }
-                    continue;
-                }
-            };
-            let cmd = match cmd {
+            let cmd = match incoming.message().await {
                 Ok(Some(cmd)) => cmd,
                 Ok(None) => break,
                 Err(e) => {
-                    tracing::debug!(client = %client_id, error = %e, "telemetry stream ended");
+                    tracing::debug!(client = %client.id, error = %e, "telemetry stream ended");
                     break;
                 }
             };
@@ -278,23 +270,28 @@ pub(super) fn telemetry(
                     break;
                 }
             }
-            let Some(telemetry_command::Command::Settings(settings)) = cmd.command else {
-                continue; // thread stack traces, verify results: nothing is waiting for them yet
+            let cmd = match cmd.command {
+                Some(telemetry_command::Command::Settings(settings)) => settings,
+                // Thread stack traces and verify results answer questions the broker relayed.
+                _ => {
+                    questions.answer(cmd);
+                    continue;
+                }
             };
-            match answer(&state, &settings) {
+            match answer(&state, &cmd) {
                 Ok(answer) => {
-                    if let Some(settings::PubSub::Publishing(p)) = &answer.pub_sub {
-                        for topic in &p.topics {
-                            state.transactions.add_checker(&topic.name, check_tx.clone());
-                        }
-                    }
+                    let member = membership.join(&state, &client, &answer, &tx, &transactions);
                     clients
                         .lock()
-                        .entry(client_id.clone())
-                        .and_modify(|c| c.settings = answer.clone())
+                        .entry(client.id.clone())
+                        .and_modify(|c| {
+                            c.settings = answer.clone();
+                            c.member = Some(member.clone());
+                        })
                         .or_insert_with(|| KnownClient {
                             settings: answer.clone(),
                             gone: Arc::default(),
+                            member: Some(member),
                         });
                     let reply = TelemetryCommand {
                         status: Some(ok_status()),
@@ -316,6 +313,7 @@ pub(super) fn telemetry(
                 }
             }
         }
+        membership.end(&state);
     });
     Box::pin(futures_util::stream::unfold(rx, |mut rx| async move {
         rx.recv().await.map(|item| (item, rx))

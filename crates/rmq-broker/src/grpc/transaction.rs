@@ -20,7 +20,6 @@ use rmq_protocol::message::sys_flag;
 use rmq_protocol::RemotingCommand;
 
 use super::{broker_status, ok_status, resource_name, status, validate_topic};
-use crate::transaction::OrphanCheck;
 use crate::BrokerState;
 
 /// How long the offsets of an unresolved transaction are kept (the longest recovery time a
@@ -122,6 +121,17 @@ pub(super) async fn end(
         txs.forget(&topic, &req.transaction_id);
     }
     answer(ok_status())
+}
+
+/// The check-back of an orphaned transaction (a CHECK_TRANSACTION_STATE the broker sent to the
+/// producer's channel): the half message under its real topic and queue, and what
+/// END_TRANSACTION needs to find it.
+#[derive(Debug, Clone)]
+pub(crate) struct OrphanCheck {
+    pub(crate) message: rmq_protocol::message::MessageExt,
+    pub(crate) transaction_id: String,
+    pub(crate) tran_state_table_offset: i64,
+    pub(crate) commit_log_offset: i64,
 }
 
 /// The Telemetry command asking a producer about an orphaned transaction.

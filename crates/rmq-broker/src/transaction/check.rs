@@ -370,17 +370,12 @@ impl TransactionService {
         };
         let mut m = stored.msg;
         let group = m.properties.get(property::PGROUP).cloned().unwrap_or_default();
-        let channel = self.producer_channel(s, &group);
-        let checker = if channel.is_none() {
-            self.checker(&group)
-        } else {
-            None
-        };
-        if channel.is_none() && checker.is_none() {
+        // A gRPC producer is in the registry too (under its topics), on a channel that relays
+        // the check as a Telemetry command.
+        let Some(channel) = self.producer_channel(s, &group) else {
             tracing::debug!(producer_group = %group, "no producer online for a transaction check");
             return;
-        }
-        let (half_offset, half_commit_log_offset) = (m.queue_offset, m.commit_log_offset);
+        };
         if let Some(t) = m.properties.get(property::REAL_TOPIC) {
             m.topic = t.clone();
         }
@@ -388,20 +383,6 @@ impl TransactionService {
             m.queue_id = q;
         }
         let uniq = m.properties.get(property::UNIQ_KEY).cloned();
-        let Some(channel) = channel else {
-            let check = super::OrphanCheck {
-                transaction_id: uniq.unwrap_or_default(),
-                tran_state_table_offset: half_offset,
-                commit_log_offset: half_commit_log_offset,
-                message: m,
-            };
-            if let Some(c) = checker {
-                if c.try_send(check).is_err() {
-                    tracing::warn!(producer_group = %group, "transaction check not sent: the producer's stream is full or gone");
-                }
-            }
-            return;
-        };
         let header = CheckTransactionStateRequestHeader {
             tran_state_table_offset: m.queue_offset,
             commit_log_offset: m.commit_log_offset,

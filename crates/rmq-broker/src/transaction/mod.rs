@@ -116,22 +116,7 @@ pub struct TransactionService {
     round: tokio::sync::Mutex<()>,
     next_channel: AtomicUsize,
     uniq: UniqIdGenerator,
-    /// Producers reached by another front end than remoting (gRPC Telemetry streams), by group.
-    checkers: parking_lot::Mutex<std::collections::HashMap<String, Vec<CheckSink>>>,
 }
-
-/// The check-back of an orphaned transaction for a producer that is not a remoting connection: the
-/// half message under its real topic and queue, and what END_TRANSACTION needs to find it.
-#[derive(Debug, Clone)]
-pub struct OrphanCheck {
-    pub message: MessageExt,
-    pub transaction_id: String,
-    pub tran_state_table_offset: i64,
-    pub commit_log_offset: i64,
-}
-
-/// Where checks for one such producer go; dropped receivers are forgotten on the next check.
-pub type CheckSink = tokio::sync::mpsc::Sender<OrphanCheck>;
 
 /// A stored message and its raw properties string (kept byte for byte on re-puts).
 pub(crate) struct Stored {
@@ -175,7 +160,6 @@ impl TransactionService {
         TransactionService {
             round: tokio::sync::Mutex::new(()),
             next_channel: AtomicUsize::new(0),
-            checkers: parking_lot::Mutex::default(),
             uniq: UniqIdGenerator::with_ip(config.store_host(config.listen_port).ip()),
         }
     }
@@ -201,29 +185,6 @@ impl TransactionService {
         }
         let i = self.next_channel.fetch_add(1, Ordering::Relaxed) % channels.len();
         Some(channels[i].clone())
-    }
-
-    /// Checks for producer `group` may also go to `sink` (a gRPC producer's Telemetry stream).
-    pub fn add_checker(&self, group: &str, sink: CheckSink) {
-        let mut all = self.checkers.lock();
-        let sinks = all.entry(group.to_string()).or_default();
-        sinks.retain(|s| !s.is_closed());
-        if !sinks.iter().any(|s| s.same_channel(&sink)) {
-            sinks.push(sink);
-        }
-    }
-
-    /// One open sink of `group`, round-robin.
-    fn checker(&self, group: &str) -> Option<CheckSink> {
-        let mut all = self.checkers.lock();
-        let sinks = all.get_mut(group)?;
-        sinks.retain(|s| !s.is_closed());
-        if sinks.is_empty() {
-            all.remove(group);
-            return None;
-        }
-        let i = self.next_channel.fetch_add(1, Ordering::Relaxed) % sinks.len();
-        Some(sinks[i].clone())
     }
 
     /// END_TRANSACTION with COMMIT (8) or ROLLBACK (12) (`EndTransactionProcessor`).
