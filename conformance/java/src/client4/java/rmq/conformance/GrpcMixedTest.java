@@ -108,7 +108,7 @@ class GrpcMixedTest extends ConformanceBase {
             .setClientConfiguration(clientConfiguration())
             .setConsumerGroup(group)
             .setSubscriptionExpressions(Collections.singletonMap(topic, FilterExpression.SUB_ALL))
-            // the broker's shortest long poll (pollingTime is clamped to [5 s, 20 s], docs/protocol/grpc.md §8)
+            // the broker's shortest long poll (pollingTime is clamped to [5 s, 20 s], docs/protocol/grpc.md, "ReceiveMessage")
             .setAwaitDuration(Duration.ofSeconds(5))
             .build()) {
             long deadline = System.currentTimeMillis() + 60_000;
