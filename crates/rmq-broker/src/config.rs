@@ -104,6 +104,11 @@ pub struct BrokerConfig {
     /// The Proxy's `grpcMaxInboundMessageSize` (130 MiB): a larger gRPC message is refused with
     /// RESOURCE_EXHAUSTED on its own stream.
     pub grpc_max_inbound_message_size: usize,
+    /// `metricsExporterType` (DISABLE): PROM serves Prometheus metrics at `/metrics` on
+    /// `metricsPromExporterHost`:`metricsPromExporterPort` (5557; 0 takes a free port).
+    pub metrics_exporter_type: String,
+    pub metrics_prom_exporter_host: String,
+    pub metrics_prom_exporter_port: u16,
     /// The Proxy's auto-renew keys for gRPC push consumers (`renewAheadTimeMillis`, ...).
     pub grpc_renew: crate::grpc::renew::RenewSettings,
     /// The POP keys (`reviveQueueNum`, `popPollingSize`, ..., docs/broker/pop.md#keys).
@@ -174,6 +179,9 @@ impl Default for BrokerConfig {
             grpc_server_port: 8081,
             enable_grpc_server: true,
             grpc_max_inbound_message_size: 130 << 20,
+            metrics_exporter_type: "DISABLE".into(),
+            metrics_prom_exporter_host: String::new(),
+            metrics_prom_exporter_port: 5557,
             store: StoreConfig {
                 store_path_root_dir: home.join("store"),
                 ..StoreConfig::default()
@@ -246,6 +254,9 @@ impl BrokerConfig {
             "listenPort" => return num(k, v, &mut self.listen_port),
             "grpcServerPort" => return num(k, v, &mut self.grpc_server_port),
             "enableGrpcServer" => self.enable_grpc_server = b(v),
+            "metricsExporterType" => self.metrics_exporter_type = v.trim().to_string(),
+            "metricsPromExporterHost" => self.metrics_prom_exporter_host = v.trim().to_string(),
+            "metricsPromExporterPort" => return num(k, v, &mut self.metrics_prom_exporter_port),
             "grpcMaxInboundMessageSize" => return num(k, v, &mut self.grpc_max_inbound_message_size),
             "serverChannelMaxIdleTimeSeconds" => {
                 return num(k, v, &mut self.server_channel_max_idle_time_seconds)

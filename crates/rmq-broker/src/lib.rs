@@ -40,6 +40,7 @@ pub use rmq_filter as filter;
 pub mod grpc;
 pub mod locks;
 pub mod long_poll;
+pub mod metrics;
 pub mod offsets;
 pub mod pop;
 pub mod processor;
@@ -143,6 +144,8 @@ pub struct BrokerState {
     pub send_queue: send_queue::SendQueue,
     /// Messages pulled per `topic@group` (consumeTps).
     pub pulled: stats::MinuteRates,
+    /// The Prometheus counters (`metricsExporterType=PROM`; counted either way).
+    pub metrics: metrics::Metrics,
     /// A slave's master (HA address followed by the store's HA client, remoting address).
     pub master: slave::MasterLinks,
     /// Where every part of the broker reads time (`config.store.clock`, the system clock unless
@@ -166,6 +169,8 @@ pub struct Broker {
     ha: Option<HaService>,
     /// The 5.x gRPC server, unless `enableGrpcServer=false`.
     grpc: Option<grpc::GrpcServer>,
+    /// Where `/metrics` is served (`metricsExporterType=PROM`).
+    metrics_addr: Option<std::net::SocketAddr>,
 }
 
 /// The TLS settings of a start: the server's, and the client's towards the name servers.
@@ -181,6 +186,14 @@ impl Broker {
         // TLS first: a bad certificate or key stops the start before anything is opened.
         let tls = load_tls(&config)?;
         let grpc_listener = bind_grpc_listener(&mut config)?;
+        let metrics_listener = if config.metrics_exporter_type.eq_ignore_ascii_case("PROM") {
+            Some(metrics::bind(
+                &config.metrics_prom_exporter_host,
+                config.metrics_prom_exporter_port,
+            )?)
+        } else {
+            None
+        };
         let listener = bind_listener(&mut config)?;
         let master = slave::MasterLinks::new(config.ha_master_address.as_deref());
         let (store, ha) = open_store(&mut config, &master).await?;
@@ -196,7 +209,16 @@ impl Broker {
         let grpc = grpc_listener
             .map(|l| grpc::GrpcServer::serve(state.clone(), l, grpc_tls))
             .transpose()?;
-        let background = spawn_services(&state, arrivals).await;
+        let mut background = spawn_services(&state, arrivals).await;
+        let metrics_addr = match metrics_listener {
+            Some((listener, addr)) => {
+                let listener = tokio::net::TcpListener::from_std(listener)?;
+                background.push(tokio::spawn(metrics::serve(state.clone(), listener)));
+                tracing::info!(%addr, "serving Prometheus metrics at /metrics");
+                Some(addr)
+            }
+            None => None,
+        };
         Ok(Broker {
             state,
             local_addr: server.local_addr(),
@@ -204,6 +226,7 @@ impl Broker {
             background,
             ha: Some(ha),
             grpc,
+            metrics_addr,
         })
     }
 
@@ -219,6 +242,11 @@ impl Broker {
     /// Where the 5.x gRPC protocol is served, unless turned off.
     pub fn grpc_addr(&self) -> Option<std::net::SocketAddr> {
         self.grpc.as_ref().map(grpc::GrpcServer::local_addr)
+    }
+
+    /// Where Prometheus metrics are served (`metricsExporterType=PROM`).
+    pub fn metrics_addr(&self) -> Option<std::net::SocketAddr> {
+        self.metrics_addr
     }
 
     pub fn state(&self) -> &Arc<BrokerState> {
@@ -402,6 +430,7 @@ pub(crate) fn load_state(
         pop: pop::PopService::load(&config, clock.now_ms())?,
         send_queue: send_queue::SendQueue::new(&config),
         pulled: stats::MinuteRates::default(),
+        metrics: metrics::Metrics::default(),
         master,
         config,
         clock,

@@ -245,6 +245,8 @@ pub(super) async fn pop(
                 .with_header(&header)
                 .with_remark(remark);
             if c == code::SUCCESS {
+                s.metrics
+                    .messages_out(&q.topic, &q.group, got.records.len() as u64, got.bytes as u64);
                 resp.with_body(super::pull::concat(got.records, got.bytes))
             } else {
                 resp

@@ -193,6 +193,11 @@ pub(super) async fn send_back(
     let r = pending.wait().await;
     match r.status {
         PutStatus::PutOk => {
+            s.metrics
+                .messages_in(&target, 1, u64::try_from(r.wrote_bytes).unwrap_or(0));
+            if target.starts_with(DLQ_GROUP_TOPIC_PREFIX) {
+                s.metrics.sent_to_dlq(&orig.topic, &h.group);
+            }
             tracing::debug!(group = %h.group, offset = h.offset, to = %target, delay_level, "message sent back");
             ok(req)
         }

@@ -72,9 +72,22 @@ pub(super) async fn send(
         Ok(msgs) => msgs,
         Err(refused) => return refused,
     };
+    let count = msgs.len() as u64;
+    let topic = msgs.first().map(|m| m.topic.clone()).unwrap_or_default();
     let pending = s.store.append_messages(msgs);
     drop(permit);
     let result = pending.wait().await;
+    if result.status == PutStatus::PutOk {
+        s.metrics
+            .messages_in(&topic, count, u64::try_from(result.wrote_bytes).unwrap_or(0));
+        if let Some(group) = topic.strip_prefix(crate::topic::DLQ_GROUP_TOPIC_PREFIX) {
+            let origin = h
+                .topic
+                .strip_prefix(crate::topic::RETRY_GROUP_TOPIC_PREFIX)
+                .unwrap_or(&h.topic);
+            s.metrics.sent_to_dlq(origin, group);
+        }
+    }
     // 5.x answers every send with the message's unique key as `transactionId` (the client's
     // TransactionSendResult and rocketmq-spring read it); absent without a UNIQ_KEY.
     let transaction_id = h

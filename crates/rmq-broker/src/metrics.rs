@@ -1,0 +1,330 @@
+//! Prometheus metrics (docs/broker/metrics.md): `metricsExporterType=PROM` serves `/metrics` on
+//! `metricsPromExporterPort` (5557) in the Prometheus text format, with RocketMQ 5's metric names
+//! and labels (`BrokerMetricsConstant`): messages and bytes in per topic, out per topic and
+//! consumer group, sends to the dead-letter queue per group, and at scrape time the consumer lag
+//! per group and topic, the store's size and its flush backlog.
+//!
+//! Counting is two atomic adds under a read lock per request (a write lock only the first time a
+//! topic or group is seen); the lag is computed when scraped, never on the message path.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use parking_lot::RwLock;
+
+use crate::BrokerState;
+
+/// Messages and bytes.
+#[derive(Debug, Default)]
+struct Flow {
+    messages: AtomicU64,
+    bytes: AtomicU64,
+}
+
+impl Flow {
+    fn add(&self, messages: u64, bytes: u64) {
+        self.messages.fetch_add(messages, Ordering::Relaxed);
+        self.bytes.fetch_add(bytes, Ordering::Relaxed);
+    }
+}
+
+/// Counters by key, created on first use.
+#[derive(Debug, Default)]
+struct Table<K> {
+    rows: RwLock<HashMap<K, Arc<Flow>>>,
+}
+
+impl<K: std::hash::Hash + Eq + Clone + Ord> Table<K> {
+    fn add<Q>(&self, key: &Q, messages: u64, bytes: u64)
+    where
+        K: std::borrow::Borrow<Q>,
+        Q: std::hash::Hash + Eq + ToOwned<Owned = K> + ?Sized,
+    {
+        if let Some(f) = self.rows.read().get(key) {
+            f.add(messages, bytes);
+            return;
+        }
+        self.rows
+            .write()
+            .entry(key.to_owned())
+            .or_default()
+            .add(messages, bytes);
+    }
+
+    /// Rows in key order (a stable scrape).
+    fn rows(&self) -> Vec<(K, u64, u64)> {
+        let mut out: Vec<_> = self
+            .rows
+            .read()
+            .iter()
+            .map(|(k, f)| {
+                (
+                    k.clone(),
+                    f.messages.load(Ordering::Relaxed),
+                    f.bytes.load(Ordering::Relaxed),
+                )
+            })
+            .collect();
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out
+    }
+}
+
+/// The broker's counters.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    /// By topic.
+    incoming: Table<String>,
+    /// By (topic, consumer group).
+    outgoing: Table<(String, String)>,
+    /// By (original topic, consumer group); bytes unused.
+    to_dlq: Table<(String, String)>,
+}
+
+impl Metrics {
+    /// Messages stored by a send to `topic` (a batch counts each of its messages).
+    pub fn messages_in(&self, topic: &str, messages: u64, bytes: u64) {
+        self.incoming.add(topic, messages, bytes);
+    }
+
+    /// Messages handed to `group` from `topic` (a pull or a pop).
+    pub fn messages_out(&self, topic: &str, group: &str, messages: u64, bytes: u64) {
+        if messages > 0 {
+            self.outgoing
+                .add(&(topic.to_string(), group.to_string()), messages, bytes);
+        }
+    }
+
+    /// One message of `topic` moved to `group`'s dead-letter queue.
+    pub fn sent_to_dlq(&self, topic: &str, group: &str) {
+        self.to_dlq.add(&(topic.to_string(), group.to_string()), 1, 0);
+    }
+
+    /// The Prometheus text exposition of everything, with the gauges read now.
+    pub fn render(&self, s: &BrokerState) -> String {
+        let common = format!(
+            "cluster=\"{}\",node_type=\"broker\",node_id=\"{}\"",
+            escape(&s.config.broker_cluster_name),
+            escape(&s.config.broker_name)
+        );
+        let mut out = String::new();
+        let system = |t: &str| crate::topic::is_system_topic(t) || t.starts_with('%');
+        let retry = |t: &str| t.starts_with(crate::topic::RETRY_GROUP_TOPIC_PREFIX);
+
+        let incoming = self.incoming.rows();
+        header(
+            &mut out,
+            "rocketmq_messages_in_total",
+            "counter",
+            "Messages stored by sends.",
+        );
+        for (topic, n, _) in &incoming {
+            let _ = writeln!(
+                out,
+                "rocketmq_messages_in_total{{{common},topic=\"{}\",is_system=\"{}\"}} {n}",
+                escape(topic),
+                system(topic)
+            );
+        }
+        header(
+            &mut out,
+            "rocketmq_throughput_in_total",
+            "counter",
+            "Bytes stored by sends (whole records, as Java's wrote bytes).",
+        );
+        for (topic, _, b) in &incoming {
+            let _ = writeln!(
+                out,
+                "rocketmq_throughput_in_total{{{common},topic=\"{}\",is_system=\"{}\"}} {b}",
+                escape(topic),
+                system(topic)
+            );
+        }
+
+        let outgoing = self.outgoing.rows();
+        header(
+            &mut out,
+            "rocketmq_messages_out_total",
+            "counter",
+            "Messages delivered by pulls and pops.",
+        );
+        for ((topic, group), n, _) in &outgoing {
+            let _ = writeln!(
+                out,
+                "rocketmq_messages_out_total{{{common},topic=\"{}\",consumer_group=\"{}\",is_retry=\"{}\",is_system=\"{}\"}} {n}",
+                escape(topic),
+                escape(group),
+                retry(topic),
+                system(topic)
+            );
+        }
+        header(
+            &mut out,
+            "rocketmq_throughput_out_total",
+            "counter",
+            "Bytes delivered (whole stored records).",
+        );
+        for ((topic, group), _, b) in &outgoing {
+            let _ = writeln!(
+                out,
+                "rocketmq_throughput_out_total{{{common},topic=\"{}\",consumer_group=\"{}\",is_retry=\"{}\",is_system=\"{}\"}} {b}",
+                escape(topic),
+                escape(group),
+                retry(topic),
+                system(topic)
+            );
+        }
+
+        header(
+            &mut out,
+            "rocketmq_send_to_dlq_messages_total",
+            "counter",
+            "Messages moved to a dead-letter queue.",
+        );
+        for ((topic, group), n, _) in self.to_dlq.rows() {
+            let _ = writeln!(
+                out,
+                "rocketmq_send_to_dlq_messages_total{{{common},topic=\"{}\",consumer_group=\"{}\"}} {n}",
+                escape(&topic),
+                escape(&group)
+            );
+        }
+
+        header(
+            &mut out,
+            "rocketmq_consumer_lag_messages",
+            "gauge",
+            "Messages stored but not yet committed by the group.",
+        );
+        for (group, topic, lag) in lags(s) {
+            let _ = writeln!(
+                out,
+                "rocketmq_consumer_lag_messages{{{common},topic=\"{}\",consumer_group=\"{}\",is_retry=\"{}\",is_system=\"{}\"}} {lag}",
+                escape(&topic),
+                escape(&group),
+                retry(&topic),
+                system(&topic)
+            );
+        }
+
+        header(
+            &mut out,
+            "rocketmq_storage_size",
+            "gauge",
+            "Bytes of the commit log in use.",
+        );
+        let size = (s.store.max_phy_offset() - s.store.min_phy_offset()).max(0);
+        let _ = writeln!(out, "rocketmq_storage_size{{{common}}} {size}");
+        header(
+            &mut out,
+            "rocketmq_storage_flush_behind_bytes",
+            "gauge",
+            "Bytes written to the commit log and not yet flushed.",
+        );
+        let _ = writeln!(
+            out,
+            "rocketmq_storage_flush_behind_bytes{{{common}}} {}",
+            (s.store.max_phy_offset() - s.store.flushed_phy_offset()).max(0)
+        );
+        out
+    }
+}
+
+/// Per (group, topic) with committed offsets here: the messages after them in every queue.
+fn lags(s: &BrokerState) -> Vec<(String, String, i64)> {
+    let mut out = Vec::new();
+    let snapshot = s.offsets.snapshot();
+    let mut by_pair: HashMap<(String, String), i64> = HashMap::new();
+    for (key, queues) in &snapshot.offset_table {
+        let Some((topic, group)) = key.split_once('@') else {
+            continue;
+        };
+        let mut lag = 0;
+        for (queue_id, committed) in queues {
+            let max = s.store.max_offset_in_queue(topic, *queue_id);
+            lag += (max - committed).max(0);
+        }
+        *by_pair.entry((group.to_string(), topic.to_string())).or_default() += lag;
+    }
+    out.extend(by_pair.into_iter().map(|((g, t), lag)| (g, t, lag)));
+    out.sort();
+    out
+}
+
+fn header(out: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} {kind}");
+}
+
+/// A label value as the text format wants it.
+fn escape(v: &str) -> String {
+    v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+}
+
+/// Serves `GET /metrics` on `listener` until the task is aborted.
+pub(crate) async fn serve(state: Arc<BrokerState>, listener: tokio::net::TcpListener) {
+    use http_body_util::Full;
+    use hyper::{body::Bytes, Response, StatusCode};
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
+        let state = state.clone();
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+                let state = state.clone();
+                async move {
+                    let resp = if req.uri().path() == "/metrics" {
+                        Response::builder()
+                            .header("content-type", "text/plain; version=0.0.4; charset=utf-8")
+                            .body(Full::new(Bytes::from(state.metrics.render(&state))))
+                    } else {
+                        Response::builder()
+                            .status(StatusCode::NOT_FOUND)
+                            .body(Full::new(Bytes::from_static(b"see /metrics\n")))
+                    };
+                    resp
+                }
+            });
+            let io = hyper_util::rt::TokioIo::new(stream);
+            if let Err(e) = hyper::server::conn::http1::Builder::new()
+                .serve_connection(io, service)
+                .await
+            {
+                tracing::debug!(error = %e, "metrics connection ended");
+            }
+        });
+    }
+}
+
+/// Where metrics are served, when `metricsExporterType=PROM`.
+pub(crate) fn bind(host: &str, port: u16) -> std::io::Result<(std::net::TcpListener, SocketAddr)> {
+    let host = if host.is_empty() { "0.0.0.0" } else { host };
+    let listener = std::net::TcpListener::bind((host, port))?;
+    listener.set_nonblocking(true)?;
+    let addr = listener.local_addr()?;
+    Ok((listener, addr))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counters_add_up_per_key() {
+        let m = Metrics::default();
+        m.messages_in("T", 1, 10);
+        m.messages_in("T", 2, 20);
+        m.messages_in("U", 1, 5);
+        assert_eq!(
+            m.incoming.rows(),
+            [("T".to_string(), 3, 30), ("U".to_string(), 1, 5)]
+        );
+        m.messages_out("T", "G", 0, 0);
+        assert!(m.outgoing.rows().is_empty(), "an empty pull counts nothing");
+        assert_eq!(escape("a\"b\\c"), "a\\\"b\\\\c");
+    }
+}

@@ -1,0 +1,182 @@
+//! Prometheus metrics (docs/broker/metrics.md): a known load — N sends, M pulled, K sent to the
+//! dead-letter queue, an offset committed — and one scrape of `/metrics` over HTTP whose counters
+//! equal N, M and K and whose lag is what is left.
+#![allow(clippy::unwrap_used, reason = "test code")]
+
+mod common;
+
+use std::time::Duration;
+
+use rmq_broker::Broker;
+use rmq_protocol::codes::{request_code as rc, response_code as code};
+use rmq_protocol::header::{
+    ConsumerSendMsgBackRequestHeader, PullMessageRequestHeader, SendMessageRequestHeader,
+};
+use rmq_protocol::message;
+use rmq_protocol::RemotingCommand;
+use rmq_remoting::RemotingClient;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const TOPIC: &str = "MetricsTopic";
+const GROUP: &str = "MetricsGroup";
+
+async fn call(client: &RemotingClient, addr: &str, req: RemotingCommand) -> RemotingCommand {
+    client.invoke(addr, req, Duration::from_secs(10)).await.unwrap()
+}
+
+/// `GET /metrics`, the body.
+async fn scrape(addr: std::net::SocketAddr) -> String {
+    let mut conn = tokio::net::TcpStream::connect(addr).await.unwrap();
+    conn.write_all(b"GET /metrics HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut raw = String::new();
+    conn.read_to_string(&mut raw).await.unwrap();
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap();
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert!(head.contains("text/plain; version=0.0.4"), "{head}");
+    body.to_string()
+}
+
+/// The value of the one sample of `name` whose labels include every `want`.
+fn sample(text: &str, name: &str, want: &[&str]) -> Option<f64> {
+    text.lines()
+        .filter(|l| l.starts_with(&format!("{name}{{")))
+        .find(|l| want.iter().all(|w| l.contains(w)))
+        .and_then(|l| l.rsplit_once(' '))
+        .map(|(_, v)| v.parse().unwrap())
+}
+
+#[tokio::test]
+async fn a_known_load_is_what_the_scrape_counts() {
+    const N: usize = 10;
+    const M: usize = 6;
+    const K: usize = 2;
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = common::config(dir.path());
+    config.metrics_exporter_type = "PROM".into();
+    config.metrics_prom_exporter_host = "127.0.0.1".into();
+    config.metrics_prom_exporter_port = 0;
+    let b = Broker::start(config).await.unwrap();
+    let metrics = b.metrics_addr().expect("metrics served");
+    let addr = common::addr(&b);
+    let client = RemotingClient::new();
+
+    for i in 0..N {
+        let h = SendMessageRequestHeader {
+            producer_group: "PG".into(),
+            topic: TOPIC.into(),
+            default_topic: "TBW102".into(),
+            default_topic_queue_nums: 1,
+            queue_id: 0,
+            born_timestamp: 1_700_000_000_000,
+            properties: Some("WAIT\u{1}true".into()),
+            ..Default::default()
+        };
+        let req = RemotingCommand::request(rc::SEND_MESSAGE)
+            .with_header(&h)
+            .with_body(format!("body-{i:02}").into_bytes());
+        let resp = call(&client, &addr, req).await;
+        assert_eq!(resp.code, code::SUCCESS, "{:?}", resp.remark);
+    }
+
+    // M pulled, K of them sent back straight to the dead-letter queue, M committed.
+    let pull = PullMessageRequestHeader {
+        consumer_group: GROUP.into(),
+        topic: TOPIC.into(),
+        queue_id: 0,
+        queue_offset: 0,
+        max_msg_nums: M as i32,
+        sys_flag: rmq_protocol::message::pull_sys_flag::SUBSCRIPTION,
+        commit_offset: 0,
+        suspend_timeout_millis: 0,
+        subscription: Some("*".into()),
+        sub_version: 0,
+        expression_type: Some("TAG".into()),
+        bname: None,
+    };
+    let resp = call(
+        &client,
+        &addr,
+        RemotingCommand::request(rc::PULL_MESSAGE).with_header(&pull),
+    )
+    .await;
+    assert_eq!(resp.code, code::SUCCESS, "{:?}", resp.remark);
+    let pulled = message::decode_messages(&resp.body).unwrap();
+    assert_eq!(pulled.len(), M);
+    // Throughput counts whole stored records, all of one size here.
+    let pulled_bytes = resp.body.len();
+    assert_eq!(pulled_bytes % M, 0);
+    for m in pulled.iter().take(K) {
+        let h = ConsumerSendMsgBackRequestHeader {
+            offset: m.commit_log_offset,
+            group: GROUP.into(),
+            delay_level: -1,
+            origin_msg_id: Some(m.msg_id.clone()),
+            origin_topic: Some(TOPIC.into()),
+            unit_mode: false,
+            max_reconsume_times: Some(16),
+            bname: None,
+        };
+        let resp = call(
+            &client,
+            &addr,
+            RemotingCommand::request(rc::CONSUMER_SEND_MSG_BACK).with_header(&h),
+        )
+        .await;
+        assert_eq!(resp.code, code::SUCCESS, "{:?}", resp.remark);
+    }
+    let commit = RemotingCommand::request(rc::UPDATE_CONSUMER_OFFSET)
+        .with_ext("consumerGroup", GROUP)
+        .with_ext("topic", TOPIC)
+        .with_ext("queueId", "0")
+        .with_ext("commitOffset", M.to_string());
+    assert_eq!(call(&client, &addr, commit).await.code, code::SUCCESS);
+
+    let text = scrape(metrics).await;
+    let topic = format!("topic=\"{TOPIC}\"");
+    let group = format!("consumer_group=\"{GROUP}\"");
+    assert_eq!(
+        sample(&text, "rocketmq_messages_in_total", &[&topic]),
+        Some(N as f64),
+        "{text}"
+    );
+    assert_eq!(
+        sample(&text, "rocketmq_throughput_in_total", &[&topic]),
+        Some((N * (pulled_bytes / M)) as f64)
+    );
+    assert_eq!(
+        sample(&text, "rocketmq_messages_out_total", &[&topic, &group]),
+        Some(M as f64),
+        "{text}"
+    );
+    assert_eq!(
+        sample(&text, "rocketmq_throughput_out_total", &[&topic, &group]),
+        Some(pulled_bytes as f64)
+    );
+    assert_eq!(
+        sample(&text, "rocketmq_send_to_dlq_messages_total", &[&topic, &group]),
+        Some(K as f64),
+        "{text}"
+    );
+    assert_eq!(
+        sample(&text, "rocketmq_consumer_lag_messages", &[&topic, &group]),
+        Some((N - M) as f64),
+        "{text}"
+    );
+    // The dead letters were stored too (a system topic), under the cluster and node labels.
+    assert_eq!(
+        sample(
+            &text,
+            "rocketmq_messages_in_total",
+            &[&format!("topic=\"%DLQ%{GROUP}\""), "is_system=\"true\""]
+        ),
+        Some(K as f64)
+    );
+    assert!(text.contains("# TYPE rocketmq_messages_in_total counter"));
+    assert!(
+        text.contains("node_type=\"broker\",node_id=\"broker-test\""),
+        "{text}"
+    );
+    assert!(sample(&text, "rocketmq_storage_size", &[]).unwrap() > 0.0);
+}
