@@ -110,134 +110,109 @@ impl Metrics {
             escape(&s.config.broker_cluster_name),
             escape(&s.config.broker_name)
         );
-        let mut out = String::new();
         let system = |t: &str| crate::topic::is_system_topic(t) || t.starts_with('%');
         let retry = |t: &str| t.starts_with(crate::topic::RETRY_GROUP_TOPIC_PREFIX);
-
+        let topic_labels = |t: &str| format!("topic=\"{}\",is_system=\"{}\"", escape(t), system(t));
+        let group_labels = |t: &str, g: &str| {
+            format!(
+                "topic=\"{}\",consumer_group=\"{}\",is_retry=\"{}\",is_system=\"{}\"",
+                escape(t),
+                escape(g),
+                retry(t),
+                system(t)
+            )
+        };
+        let mut out = String::new();
+        let mut family = |name: &str, kind: &str, help: &str, rows: Vec<(String, u64)>| {
+            let _ = writeln!(out, "# HELP {name} {help}");
+            let _ = writeln!(out, "# TYPE {name} {kind}");
+            for (labels, value) in rows {
+                let sep = if labels.is_empty() { "" } else { "," };
+                let _ = writeln!(out, "{name}{{{common}{sep}{labels}}} {value}");
+            }
+        };
         let incoming = self.incoming.rows();
-        header(
-            &mut out,
+        let outgoing = self.outgoing.rows();
+        family(
             "rocketmq_messages_in_total",
             "counter",
             "Messages stored by sends.",
+            incoming.iter().map(|(t, n, _)| (topic_labels(t), *n)).collect(),
         );
-        for (topic, n, _) in &incoming {
-            let _ = writeln!(
-                out,
-                "rocketmq_messages_in_total{{{common},topic=\"{}\",is_system=\"{}\"}} {n}",
-                escape(topic),
-                system(topic)
-            );
-        }
-        header(
-            &mut out,
+        family(
             "rocketmq_throughput_in_total",
             "counter",
             "Bytes stored by sends (whole records, as Java's wrote bytes).",
+            incoming.iter().map(|(t, _, b)| (topic_labels(t), *b)).collect(),
         );
-        for (topic, _, b) in &incoming {
-            let _ = writeln!(
-                out,
-                "rocketmq_throughput_in_total{{{common},topic=\"{}\",is_system=\"{}\"}} {b}",
-                escape(topic),
-                system(topic)
-            );
-        }
-
-        let outgoing = self.outgoing.rows();
-        header(
-            &mut out,
+        family(
             "rocketmq_messages_out_total",
             "counter",
             "Messages delivered by pulls and pops.",
+            outgoing
+                .iter()
+                .map(|((t, g), n, _)| (group_labels(t, g), *n))
+                .collect(),
         );
-        for ((topic, group), n, _) in &outgoing {
-            let _ = writeln!(
-                out,
-                "rocketmq_messages_out_total{{{common},topic=\"{}\",consumer_group=\"{}\",is_retry=\"{}\",is_system=\"{}\"}} {n}",
-                escape(topic),
-                escape(group),
-                retry(topic),
-                system(topic)
-            );
-        }
-        header(
-            &mut out,
+        family(
             "rocketmq_throughput_out_total",
             "counter",
             "Bytes delivered (whole stored records).",
+            outgoing
+                .iter()
+                .map(|((t, g), _, b)| (group_labels(t, g), *b))
+                .collect(),
         );
-        for ((topic, group), _, b) in &outgoing {
-            let _ = writeln!(
-                out,
-                "rocketmq_throughput_out_total{{{common},topic=\"{}\",consumer_group=\"{}\",is_retry=\"{}\",is_system=\"{}\"}} {b}",
-                escape(topic),
-                escape(group),
-                retry(topic),
-                system(topic)
-            );
-        }
-
-        header(
-            &mut out,
+        family(
             "rocketmq_send_to_dlq_messages_total",
             "counter",
             "Messages moved to a dead-letter queue.",
+            self.to_dlq
+                .rows()
+                .into_iter()
+                .map(|((t, g), n, _)| {
+                    (
+                        format!("topic=\"{}\",consumer_group=\"{}\"", escape(&t), escape(&g)),
+                        n,
+                    )
+                })
+                .collect(),
         );
-        for ((topic, group), n, _) in self.to_dlq.rows() {
-            let _ = writeln!(
-                out,
-                "rocketmq_send_to_dlq_messages_total{{{common},topic=\"{}\",consumer_group=\"{}\"}} {n}",
-                escape(&topic),
-                escape(&group)
-            );
-        }
-
-        header(
-            &mut out,
+        family(
             "rocketmq_consumer_lag_messages",
             "gauge",
             "Messages stored but not yet committed by the group.",
+            lags(s)
+                .into_iter()
+                .map(|(g, t, lag)| (group_labels(&t, &g), lag))
+                .collect(),
         );
-        for (group, topic, lag) in lags(s) {
-            let _ = writeln!(
-                out,
-                "rocketmq_consumer_lag_messages{{{common},topic=\"{}\",consumer_group=\"{}\",is_retry=\"{}\",is_system=\"{}\"}} {lag}",
-                escape(&topic),
-                escape(&group),
-                retry(&topic),
-                system(&topic)
-            );
-        }
-
-        header(
-            &mut out,
+        let (max, min, flushed) = (
+            s.store.max_phy_offset(),
+            s.store.min_phy_offset(),
+            s.store.flushed_phy_offset(),
+        );
+        family(
             "rocketmq_storage_size",
             "gauge",
             "Bytes of the commit log in use.",
+            vec![(String::new(), u64::try_from(max - min).unwrap_or(0))],
         );
-        let size = (s.store.max_phy_offset() - s.store.min_phy_offset()).max(0);
-        let _ = writeln!(out, "rocketmq_storage_size{{{common}}} {size}");
-        header(
-            &mut out,
+        family(
             "rocketmq_storage_flush_behind_bytes",
             "gauge",
             "Bytes written to the commit log and not yet flushed.",
-        );
-        let _ = writeln!(
-            out,
-            "rocketmq_storage_flush_behind_bytes{{{common}}} {}",
-            (s.store.max_phy_offset() - s.store.flushed_phy_offset()).max(0)
+            vec![(String::new(), u64::try_from(max - flushed).unwrap_or(0))],
         );
         out
     }
 }
 
 /// Per (group, topic) with committed offsets here: the messages after them in every queue.
-fn lags(s: &BrokerState) -> Vec<(String, String, i64)> {
+fn lags(s: &BrokerState) -> Vec<(String, String, u64)> {
     let mut out = Vec::new();
     let snapshot = s.offsets.snapshot();
-    let mut by_pair: HashMap<(String, String), i64> = HashMap::new();
+    let mut by_pair: HashMap<(String, String), u64> = HashMap::new();
     for (key, queues) in &snapshot.offset_table {
         let Some((topic, group)) = key.split_once('@') else {
             continue;
@@ -245,18 +220,13 @@ fn lags(s: &BrokerState) -> Vec<(String, String, i64)> {
         let mut lag = 0;
         for (queue_id, committed) in queues {
             let max = s.store.max_offset_in_queue(topic, *queue_id);
-            lag += (max - committed).max(0);
+            lag += u64::try_from(max - committed).unwrap_or(0);
         }
         *by_pair.entry((group.to_string(), topic.to_string())).or_default() += lag;
     }
     out.extend(by_pair.into_iter().map(|((g, t), lag)| (g, t, lag)));
     out.sort();
     out
-}
-
-fn header(out: &mut String, name: &str, kind: &str, help: &str) {
-    let _ = writeln!(out, "# HELP {name} {help}");
-    let _ = writeln!(out, "# TYPE {name} {kind}");
 }
 
 /// A label value as the text format wants it.

@@ -175,6 +175,38 @@ impl Grpc {
     }
 }
 
+/// The long-polling context of a receive or pull: the time its deadline leaves (`grpc-timeout`)
+/// and the SDK's version (which status codes it knows).
+struct Polling {
+    remaining: Option<std::time::Duration>,
+    version: Option<String>,
+}
+
+impl Polling {
+    fn of<T>(request: &Request<T>) -> Polling {
+        let header = |k: &str| request.metadata().get(k).and_then(|v| v.to_str().ok());
+        Polling {
+            remaining: header("grpc-timeout").and_then(consume::grpc_timeout),
+            version: header("x-mq-client-version").map(str::to_string),
+        }
+    }
+}
+
+/// Completes when the client says it terminates (never for an unknown client).
+async fn until_gone(gone: Option<tokio::sync::futures::OwnedNotified>) {
+    match gone {
+        Some(gone) => gone.await,
+        None => std::future::pending().await,
+    }
+}
+
+/// A server stream of `items`, all at once.
+fn streamed<T: Send + 'static>(items: Vec<T>) -> Answer<BoxStream<T>> {
+    Ok(Response::new(Box::pin(futures_util::stream::iter(
+        items.into_iter().map(Ok),
+    ))))
+}
+
 /// A unary response that can carry a refusal in its status.
 trait Refusable: Default {
     fn set_status(&mut self, status: v2::Status);
@@ -376,25 +408,14 @@ impl MessagingService for Grpc {
         let id = match self.admit(&request) {
             Ok(id) => id,
             Err(Refusal::Body(st)) => {
-                let replies = consume::stream(st, Vec::new(), self.state.clock.now_ms());
-                return Ok(Response::new(Box::pin(futures_util::stream::iter(
-                    replies.into_iter().map(Ok),
-                ))));
+                return streamed(consume::stream(st, Vec::new(), self.state.clock.now_ms()));
             }
             Err(Refusal::Call(s)) => return Err(s),
         };
         let known = self.clients.lock().get(&id).cloned();
         let receiver = known.as_ref().map(|c| consume::Receiver::of(&c.settings));
         let gone = known.map(|c| c.gone.notified_owned());
-        let meta = request.metadata();
-        let remaining = meta
-            .get("grpc-timeout")
-            .and_then(|v| v.to_str().ok())
-            .and_then(consume::grpc_timeout);
-        let version = meta
-            .get("x-mq-client-version")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
+        let polling = Polling::of(&request);
         let peer = peer(&request);
         let client = self.client(&id);
         let replies = consume::receive(
@@ -402,20 +423,13 @@ impl MessagingService for Grpc {
             peer,
             &client,
             receiver,
-            remaining,
-            version.as_deref(),
+            polling.remaining,
+            polling.version.as_deref(),
             request.get_ref(),
-            async move {
-                match gone {
-                    Some(gone) => gone.await,
-                    None => std::future::pending().await,
-                }
-            },
+            until_gone(gone),
         )
         .await;
-        Ok(Response::new(Box::pin(futures_util::stream::iter(
-            replies.into_iter().map(Ok),
-        ))))
+        streamed(replies)
     }
 
     async fn ack_message(&self, request: Request<AckMessageRequest>) -> Answer<AckMessageResponse> {
@@ -451,10 +465,9 @@ impl MessagingService for Grpc {
         let id = match self.admit(&request) {
             Ok(id) => id,
             Err(Refusal::Body(st)) => {
-                let one = PullMessageResponse {
+                return streamed(vec![PullMessageResponse {
                     content: Some(pull_message_response::Content::Status(st)),
-                };
-                return Ok(Response::new(Box::pin(futures_util::stream::iter([Ok(one)]))));
+                }]);
             }
             Err(Refusal::Call(s)) => return Err(s),
         };
@@ -463,32 +476,17 @@ impl MessagingService for Grpc {
             .lock()
             .get(&id)
             .map(|c| c.gone.clone().notified_owned());
-        let meta = request.metadata();
-        let remaining = meta
-            .get("grpc-timeout")
-            .and_then(|v| v.to_str().ok())
-            .and_then(consume::grpc_timeout);
-        let version = meta
-            .get("x-mq-client-version")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
+        let polling = Polling::of(&request);
         let replies = pull::pull(
             &self.state,
             peer(&request),
-            remaining,
-            version.as_deref(),
+            polling.remaining,
+            polling.version.as_deref(),
             request.get_ref(),
-            async move {
-                match gone {
-                    Some(gone) => gone.await,
-                    None => std::future::pending().await,
-                }
-            },
+            until_gone(gone),
         )
         .await;
-        Ok(Response::new(Box::pin(futures_util::stream::iter(
-            replies.into_iter().map(Ok),
-        ))))
+        streamed(replies)
     }
 
     async fn update_offset(&self, request: Request<UpdateOffsetRequest>) -> Answer<UpdateOffsetResponse> {
