@@ -125,18 +125,8 @@ impl Channel {
         W: AsyncWrite + Unpin + Send + 'static,
     {
         let (tx, rx) = mpsc::channel(WRITE_QUEUE_FRAMES);
-        let last_active_ms = Arc::new(AtomicU64::new(elapsed_ms()));
-        let channel = Channel {
-            inner: Arc::new(Inner {
-                id: NEXT_CHANNEL_ID.fetch_add(1, Ordering::Relaxed),
-                peer,
-                local,
-                tx,
-                pending: Mutex::new(HashMap::new()),
-                closed: CancellationToken::new(),
-                last_active_ms: last_active_ms.clone(),
-            }),
-        };
+        let channel = Channel::with(peer, local, tx);
+        let last_active_ms = channel.inner.last_active_ms.clone();
         tokio::spawn(write_loop(
             FramedWrite::new(write_half, RemotingCodec),
             rx,
@@ -159,7 +149,12 @@ impl Channel {
     /// through [`Channel::answer`]. Dropping the receiver closes it for senders.
     pub fn detached(peer: SocketAddr, local: SocketAddr) -> (Channel, mpsc::Receiver<RemotingCommand>) {
         let (tx, rx) = mpsc::channel(64);
-        let channel = Channel {
+        (Channel::with(peer, local, tx), rx)
+    }
+
+    /// A new channel (a fresh id, nothing pending) whose frames go to `tx`.
+    fn with(peer: SocketAddr, local: SocketAddr, tx: mpsc::Sender<RemotingCommand>) -> Channel {
+        Channel {
             inner: Arc::new(Inner {
                 id: NEXT_CHANNEL_ID.fetch_add(1, Ordering::Relaxed),
                 peer,
@@ -169,8 +164,7 @@ impl Channel {
                 closed: CancellationToken::new(),
                 last_active_ms: Arc::new(AtomicU64::new(elapsed_ms())),
             }),
-        };
-        (channel, rx)
+        }
     }
 
     /// Hands `resp` to the request waiting on its opaque (a detached channel's answer); false
