@@ -75,6 +75,13 @@ pub(super) fn timestamp(ms: i64) -> rmq_grpc_proto::prost_types::Timestamp {
     }
 }
 
+/// A protobuf Timestamp as epoch milliseconds (the inverse of [`timestamp`]).
+pub(super) fn epoch_ms(t: &rmq_grpc_proto::prost_types::Timestamp) -> i64 {
+    t.seconds
+        .saturating_mul(1000)
+        .saturating_add(i64::from(t.nanos / 1_000_000))
+}
+
 /// Uppercase hex MD5 of `body`, as `BinaryUtil.generateMd5`.
 fn md5_hex(body: &[u8]) -> String {
     Md5::digest(body).iter().map(|b| format!("{b:02X}")).collect()

@@ -9,8 +9,8 @@
 //! FIFO, delay/timer, transactional half messages), NotifyClientTermination, and the consumer
 //! RPCs QueryAssignment, ReceiveMessage, AckMessage, ChangeInvisibleDuration and
 //! ForwardMessageToDeadLetterQueue (`consume`), EndTransaction and the check-back of orphaned
-//! transactions over Telemetry (`transaction`). The pull-consumer RPCs answer UNIMPLEMENTED, as
-//! the 5.3.1 Proxy does.
+//! transactions over Telemetry (`transaction`). Beyond the 5.3.1 Proxy: the pull-consumer RPCs
+//! (`pull`).
 
 mod auth;
 mod consume;

@@ -248,10 +248,7 @@ pub(super) async fn query_offset(
                     0,
                 );
             };
-            let ms = at
-                .seconds
-                .saturating_mul(1000)
-                .saturating_add(i64::from(at.nanos) / 1_000_000);
+            let ms = super::message::epoch_ms(at);
             RemotingCommand::request(request_code::SEARCH_OFFSET_BY_TIMESTAMP).with_header(
                 &SearchOffsetRequestHeader {
                     topic,

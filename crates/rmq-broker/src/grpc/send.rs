@@ -56,10 +56,6 @@ fn has_control(s: &str) -> bool {
     s.chars().any(|c| c.is_control())
 }
 
-fn millis(t: &rmq_grpc_proto::prost_types::Timestamp) -> i64 {
-    t.seconds.saturating_mul(1000) + i64::from(t.nanos / 1_000_000)
-}
-
 /// The Proxy's per-message checks (`SendMessageActivity.validateMessage`).
 fn check(s: &BrokerState, m: &Message, now_ms: i64) -> Result<(), v2::Status> {
     let max_body = s.config.store.max_message_size;
@@ -155,7 +151,7 @@ fn check(s: &BrokerState, m: &Message, now_ms: i64) -> Result<(), v2::Status> {
         }
     }
     if let Some(at) = &sys.delivery_timestamp {
-        if millis(at) - now_ms > MAX_DELAY_MS {
+        if super::message::epoch_ms(at) - now_ms > MAX_DELAY_MS {
             return Err(status(
                 Code::IllegalDeliveryTime,
                 format!("the max delay time of message is too large, max is {MAX_DELAY_MS}"),
@@ -226,7 +222,10 @@ fn properties(m: &Message, topic: &str, peer: SocketAddr) -> Vec<(String, String
         }
     }
     if let Some(at) = &sys.delivery_timestamp {
-        props.push((property::TIMER_DELIVER_MS.into(), millis(at).to_string()));
+        props.push((
+            property::TIMER_DELIVER_MS.into(),
+            super::message::epoch_ms(at).to_string(),
+        ));
     }
     if let Some(n) = sys.delivery_attempt {
         props.push((property::RECONSUME_TIME.into(), n.to_string()));
@@ -374,7 +373,7 @@ pub(super) async fn send(
         if compressed {
             flags |= sys_flag::COMPRESSED;
         }
-        let born = sys.born_timestamp.as_ref().map_or(now, millis);
+        let born = sys.born_timestamp.as_ref().map_or(now, super::message::epoch_ms);
         let header = SendMessageRequestHeader {
             producer_group: topic.clone(),
             topic: topic.clone(),
