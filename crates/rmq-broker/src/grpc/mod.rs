@@ -170,7 +170,10 @@ impl Grpc {
     /// What every RPC passes first, in the Proxy's order: ACL 1.0, ACL 2.0, then the client id
     /// (`CLIENT_ID_REQUIRED`). `Ok` is the client id.
     fn admit<T: auth::Guarded>(&self, request: &Request<T>) -> Result<String, Refusal> {
-        auth::Caller::of(request.metadata(), peer(request).ip()).check(&self.state, request.get_ref())?;
+        // The credentials are read only when something checks them.
+        if self.state.acl.is_some() || self.state.auth.is_some() {
+            auth::Caller::of(request.metadata(), peer(request).ip()).check(&self.state, request.get_ref())?;
+        }
         client_id(request).map_err(Refusal::Body)
     }
 }
