@@ -29,46 +29,81 @@ impl Flow {
         self.messages.fetch_add(messages, Ordering::Relaxed);
         self.bytes.fetch_add(bytes, Ordering::Relaxed);
     }
+
+    fn load(&self) -> (u64, u64) {
+        (
+            self.messages.load(Ordering::Relaxed),
+            self.bytes.load(Ordering::Relaxed),
+        )
+    }
 }
 
-/// Counters by key, created on first use.
+/// Counters by topic, created on first use.
 #[derive(Debug, Default)]
-struct Table<K> {
-    rows: RwLock<HashMap<K, Arc<Flow>>>,
+struct Table {
+    rows: RwLock<HashMap<String, Arc<Flow>>>,
 }
 
-impl<K: std::hash::Hash + Eq + Clone + Ord> Table<K> {
-    fn add<Q>(&self, key: &Q, messages: u64, bytes: u64)
-    where
-        K: std::borrow::Borrow<Q>,
-        Q: std::hash::Hash + Eq + ToOwned<Owned = K> + ?Sized,
-    {
+impl Table {
+    fn add(&self, key: &str, messages: u64, bytes: u64) {
         if let Some(f) = self.rows.read().get(key) {
             f.add(messages, bytes);
             return;
         }
         self.rows
             .write()
-            .entry(key.to_owned())
+            .entry(key.to_string())
             .or_default()
             .add(messages, bytes);
     }
 
     /// Rows in key order (a stable scrape).
-    fn rows(&self) -> Vec<(K, u64, u64)> {
+    fn rows(&self) -> Vec<(String, u64, u64)> {
         let mut out: Vec<_> = self
             .rows
             .read()
             .iter()
             .map(|(k, f)| {
-                (
-                    k.clone(),
-                    f.messages.load(Ordering::Relaxed),
-                    f.bytes.load(Ordering::Relaxed),
-                )
+                let (m, b) = f.load();
+                (k.clone(), m, b)
             })
             .collect();
-        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out.sort();
+        out
+    }
+}
+
+/// Counters by (topic, consumer group), looked up without building a key.
+#[derive(Debug, Default)]
+struct PairTable {
+    rows: RwLock<HashMap<String, HashMap<String, Arc<Flow>>>>,
+}
+
+impl PairTable {
+    fn add(&self, topic: &str, group: &str, messages: u64, bytes: u64) {
+        if let Some(f) = self.rows.read().get(topic).and_then(|g| g.get(group)) {
+            f.add(messages, bytes);
+            return;
+        }
+        self.rows
+            .write()
+            .entry(topic.to_string())
+            .or_default()
+            .entry(group.to_string())
+            .or_default()
+            .add(messages, bytes);
+    }
+
+    /// Rows in (topic, group) order.
+    fn rows(&self) -> Vec<((String, String), u64, u64)> {
+        let mut out = Vec::new();
+        for (topic, groups) in self.rows.read().iter() {
+            for (group, f) in groups {
+                let (m, b) = f.load();
+                out.push(((topic.clone(), group.clone()), m, b));
+            }
+        }
+        out.sort();
         out
     }
 }
@@ -77,11 +112,11 @@ impl<K: std::hash::Hash + Eq + Clone + Ord> Table<K> {
 #[derive(Debug, Default)]
 pub struct Metrics {
     /// By topic.
-    incoming: Table<String>,
+    incoming: Table,
     /// By (topic, consumer group).
-    outgoing: Table<(String, String)>,
+    outgoing: PairTable,
     /// By (original topic, consumer group); bytes unused.
-    to_dlq: Table<(String, String)>,
+    to_dlq: PairTable,
 }
 
 impl Metrics {
@@ -93,14 +128,13 @@ impl Metrics {
     /// Messages handed to `group` from `topic` (a pull or a pop).
     pub fn messages_out(&self, topic: &str, group: &str, messages: u64, bytes: u64) {
         if messages > 0 {
-            self.outgoing
-                .add(&(topic.to_string(), group.to_string()), messages, bytes);
+            self.outgoing.add(topic, group, messages, bytes);
         }
     }
 
     /// One message of `topic` moved to `group`'s dead-letter queue.
     pub fn sent_to_dlq(&self, topic: &str, group: &str) {
-        self.to_dlq.add(&(topic.to_string(), group.to_string()), 1, 0);
+        self.to_dlq.add(topic, group, 1, 0);
     }
 
     /// The Prometheus text exposition of everything, with the gauges read now.
