@@ -36,6 +36,7 @@ import org.apache.rocketmq.tools.admin.DefaultMQAdminExt;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import rmq.conformance.compat.ClientLine;
+import rmq.conformance.harness.Standalone;
 
 /**
  * Mixed use of one broker by the 4.x remoting client and the 5.x gRPC SDK (issue #14, must-show 3) with the
@@ -49,6 +50,7 @@ import rmq.conformance.compat.ClientLine;
  * gRPC endpoint ({@code rmq}); skipped on the Java oracles, like the other Grpc* tests. rmq's gRPC port is reached
  * in plaintext ({@code enableSsl(false)}), as GrpcProducerTest does.
  */
+@Standalone
 class GrpcMixedTest extends ConformanceBase {
     static final ClientServiceProvider PROVIDER = ClientServiceProvider.loadService();
     static final int N = 20;

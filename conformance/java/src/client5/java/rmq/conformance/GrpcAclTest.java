@@ -68,6 +68,7 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import rmq.conformance.harness.BrokerConfig;
 import rmq.conformance.harness.Servers;
+import rmq.conformance.harness.Standalone;
 
 /**
  * The official RocketMQ 5.x gRPC Java SDK ({@code rocketmq-client-java} 5.0.7) with credentials
@@ -92,6 +93,7 @@ import rmq.conformance.harness.Servers;
  *
  * <p>Only targets with a gRPC endpoint ({@code rmq}); see GrpcProducerTest. No refusal text may contain a secret.
  */
+@Standalone
 @BrokerConfig({
     "authenticationEnabled=true",
     "authorizationEnabled=true",

@@ -40,6 +40,7 @@ import org.apache.rocketmq.tools.admin.DefaultMQAdminExt;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import rmq.conformance.harness.BrokerConfig;
+import rmq.conformance.harness.Standalone;
 
 /**
  * The official RocketMQ 5.x gRPC Java SDK ({@code rocketmq-client-java} 5.0.7) as a consumer against the broker's own
@@ -50,6 +51,7 @@ import rmq.conformance.harness.BrokerConfig;
  *
  * <p>Only targets with a gRPC endpoint ({@code rmq}); see GrpcProducerTest.
  */
+@Standalone
 @BrokerConfig({"enablePropertyFilter=true"})
 class GrpcConsumerTest extends ConformanceBase {
     static final ClientServiceProvider PROVIDER = ClientServiceProvider.loadService();

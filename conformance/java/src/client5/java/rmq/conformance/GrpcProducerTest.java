@@ -35,6 +35,7 @@ import org.apache.rocketmq.remoting.protocol.admin.TopicOffset;
 import org.apache.rocketmq.tools.admin.DefaultMQAdminExt;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import rmq.conformance.harness.Standalone;
 
 /**
  * The official RocketMQ 5.x gRPC Java SDK ({@code rocketmq-client-java} 5.0.7) as a producer against the broker's
@@ -45,6 +46,7 @@ import org.junit.jupiter.api.Test;
  * <p>Only targets with a gRPC endpoint ({@code rmq}); the Java oracles have no gRPC without the 5.x Proxy (not on
  * Maven Central), so the class is skipped there. rmq serves plaintext h2c only, hence {@code enableSsl(false)}.
  */
+@Standalone
 class GrpcProducerTest extends ConformanceBase {
     static final ClientServiceProvider PROVIDER = ClientServiceProvider.loadService();
 

@@ -27,6 +27,7 @@ import org.apache.rocketmq.tools.admin.DefaultMQAdminExt;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import rmq.conformance.harness.BrokerConfig;
+import rmq.conformance.harness.Standalone;
 
 /**
  * Transactions of the official 5.x gRPC Java SDK ({@code rocketmq-client-java} 5.0.7) against the broker's own gRPC
@@ -36,6 +37,7 @@ import rmq.conformance.harness.BrokerConfig;
  *
  * <p>Only targets with a gRPC endpoint ({@code rmq}); see GrpcProducerTest.
  */
+@Standalone
 @BrokerConfig({"transactionCheckInterval=1000", "transactionTimeOut=1000"})
 class GrpcTransactionTest extends ConformanceBase {
     static final ClientServiceProvider PROVIDER = ClientServiceProvider.loadService();

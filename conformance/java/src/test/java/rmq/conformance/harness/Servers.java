@@ -24,7 +24,8 @@ import java.util.stream.Stream;
 
 /**
  * One NameServer plus one Broker (DefaultCluster / broker-a / brokerId 0), each a child process in its
- * own temp dir, all on 127.0.0.1.
+ * own temp dir, all on 127.0.0.1; or, for a {@link Standalone} class on target {@code rmq}, both in one
+ * {@code rmq standalone} process.
  *
  * <p>System properties:
  * <ul>
@@ -82,6 +83,8 @@ public final class Servers implements AutoCloseable {
     /** "127.0.0.1:port" of the current broker process's gRPC server, read from its stdout on first use. */
     private String grpcEndpoint;
     private ServerProcess grpcEndpointOf;
+    /** The name server and the broker are one {@code rmq standalone} process (brokerProcess). */
+    private boolean standalone;
 
     private Servers(String target, Path tmp, Path logDir, Map<String, String> extraBrokerConf,
                     Map<String, String> confFiles) {
@@ -138,6 +141,15 @@ public final class Servers implements AutoCloseable {
      */
     public static Servers start(String label, Map<String, String> extraBrokerConf, Map<String, String> confFiles)
         throws Exception {
+        return start(label, extraBrokerConf, confFiles, false);
+    }
+
+    /**
+     * Like {@link #start(String, Map, Map)}; with {@code standalone} (target {@code rmq} only, see {@link Standalone})
+     * the name server and broker are one {@code rmq standalone} process.
+     */
+    public static Servers start(String label, Map<String, String> extraBrokerConf, Map<String, String> confFiles,
+                                boolean standalone) throws Exception {
         String target = target();
         if (!target.equals("rmq") && !target.equals("java") && !target.equals("java5")) {
             throw new IllegalArgumentException("rmq.target must be 'rmq', 'java' or 'java5', got '" + target + "'");
@@ -148,6 +160,7 @@ public final class Servers implements AutoCloseable {
         Path tmp = Files.createTempDirectory("rmq-conformance-" + target + "-");
         Servers s = new Servers(target, tmp, logDir, new LinkedHashMap<>(extraBrokerConf),
             new LinkedHashMap<>(confFiles));
+        s.standalone = standalone && !s.isJava();
         try {
             Files.createDirectories(s.rocketmqHome.resolve("conf"));
             for (Map.Entry<String, String> f : s.confFiles.entrySet()) {
@@ -204,6 +217,11 @@ public final class Servers implements AutoCloseable {
         return target;
     }
 
+    /** Whether the name server and the broker are one {@code rmq standalone} process. */
+    public boolean standalone() {
+        return standalone;
+    }
+
     public Path logDir() {
         return logDir;
     }
@@ -253,19 +271,44 @@ public final class Servers implements AutoCloseable {
         // as the Java servers: conf/plain_acl.yml and conf/acl/*.yml are read from here when aclEnable=true
         env.put("ROCKETMQ_HOME", rocketmqHome.toString());
 
+        brokerDir = Files.createDirectories(tmp.resolve("broker"));
+        brokerEnv = env;
+        brokerCommandIn = (dir, conf) -> List.of(bin.toString(), "broker", "-n", namesrvAddr, "-c", conf.toString());
+        if (standalone) {
+            startRmqStandalone(bin, env);
+            return;
+        }
         Path nsDir = Files.createDirectories(tmp.resolve("namesrv"));
         ServerProcess ns = launch("namesrv", List.of(bin.toString(), "namesrv", "--listen-port", "0"), nsDir, env);
         Matcher m = ns.awaitLine(RMQ_NAMESRV_BOOT, BOOT_TIMEOUT);
         namesrvAddr = "127.0.0.1:" + m.group(1);
         realNamesrvAddr = namesrvAddr;
 
-        brokerDir = Files.createDirectories(tmp.resolve("broker"));
-        brokerEnv = env;
-        brokerCommandIn = (dir, conf) -> List.of(bin.toString(), "broker", "-n", namesrvAddr, "-c", conf.toString());
         brokerCommand = conf -> brokerCommandIn.apply(brokerDir, conf);
         Path conf = writeBrokerConf(brokerDir, 0, extraBrokerConf);
         brokerProcess = launch("broker", brokerCommand.apply(conf), brokerDir, env);
         awaitBroker(brokerProcess);
+    }
+
+    /**
+     * {@code rmq standalone} in the broker's directory (its store under {@code <dir>/store}, as the broker.conf
+     * says): both boot lines come from the one process. A restart restarts both, on the same two ports.
+     */
+    private void startRmqStandalone(Path bin, Map<String, String> env) throws Exception {
+        brokerCommand = conf -> List.of(bin.toString(), "standalone", "--data-dir", brokerDir.toString(),
+            "--namesrv-port", portOf(realNamesrvAddr), "--broker-port", portOf(brokerAddr),
+            "-c", conf.toString());
+        Path conf = writeBrokerConf(brokerDir, 0, extraBrokerConf);
+        brokerProcess = launch("standalone", brokerCommand.apply(conf), brokerDir, env);
+        Matcher m = brokerProcess.awaitLine(RMQ_NAMESRV_BOOT, BOOT_TIMEOUT);
+        namesrvAddr = "127.0.0.1:" + m.group(1);
+        realNamesrvAddr = namesrvAddr;
+        awaitBroker(brokerProcess);
+    }
+
+    /** The port of "host:port", or "0" (any free port) for null. */
+    private static String portOf(String addr) {
+        return addr == null ? "0" : addr.substring(addr.lastIndexOf(':') + 1);
     }
 
     /**

@@ -12,7 +12,7 @@ import org.junit.jupiter.api.extension.ExtensionContext;
 import org.junit.jupiter.api.extension.TestWatcher;
 
 /**
- * Starts one {@link Servers} (namesrv + broker) per test class and stops it after the class. When a
+ * Starts one {@link Servers} (namesrv + broker, or {@code rmq standalone} for a {@link Standalone} class) per test class and stops it after the class. When a
  * test fails it prints the tails of the servers' stdout/stderr.
  */
 public final class ServersExtension implements BeforeAllCallback, AfterAllCallback, TestWatcher {
@@ -43,9 +43,11 @@ public final class ServersExtension implements BeforeAllCallback, AfterAllCallba
             for (ConfFile f : context.getRequiredTestClass().getAnnotationsByType(ConfFile.class)) {
                 confFiles.put(f.path(), f.content());
             }
-            servers = Servers.start(context.getRequiredTestClass().getSimpleName(), extra, confFiles);
+            boolean standalone = context.getRequiredTestClass().isAnnotationPresent(Standalone.class);
+            servers = Servers.start(context.getRequiredTestClass().getSimpleName(), extra, confFiles, standalone);
             System.out.println("[rmq-conformance] " + context.getRequiredTestClass().getSimpleName()
-                + ": target=" + servers.targetName() + " namesrv=" + servers.namesrvAddr()
+                + ": target=" + servers.targetName() + (servers.standalone() ? " (rmq standalone)" : "")
+                + " namesrv=" + servers.namesrvAddr()
                 + " broker=" + servers.brokerAddr() + " logs=" + servers.logDir());
         } catch (Throwable t) {
             startFailure = t;
