@@ -1,7 +1,7 @@
 //! `broker.conf`: the keys RocketMQ users already write, parsed as Java does (unknown keys and
 //! unparsable values are ignored, with a warning here).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 
@@ -114,6 +114,14 @@ pub struct BrokerConfig {
     /// The POP keys (`reviveQueueNum`, `popPollingSize`, ..., docs/broker/pop.md#keys).
     pub pop: crate::pop::PopSettings,
     pub store: StoreConfig,
+    /// Java's `brokerConfigPath`: the `-c` file, where UPDATE_BROKER_CONFIG persists its keys.
+    pub config_path: Option<PathBuf>,
+    /// `configBlackList` (5.x: `configBlackList;brokerConfigPath`): keys UPDATE_BROKER_CONFIG
+    /// refuses with NO_PERMISSION.
+    pub config_black_list: String,
+    /// Every key given (broker.conf, then updates) as written, so that GET_BROKER_CONFIG shows
+    /// the keys rmq accepts without a use as the operator set them.
+    pub given: BTreeMap<String, String>,
 }
 
 impl Default for BrokerConfig {
@@ -186,6 +194,9 @@ impl Default for BrokerConfig {
                 store_path_root_dir: home.join("store"),
                 ..StoreConfig::default()
             },
+            config_path: None,
+            config_black_list: "configBlackList;brokerConfigPath".into(),
+            given: BTreeMap::new(),
         }
     }
 }
@@ -227,8 +238,210 @@ impl BrokerConfig {
             if !self.apply_one(k, v) {
                 ignored.push(k.clone());
             }
+            self.given.insert(k.clone(), v.clone());
         }
         ignored
+    }
+
+    /// Applies one key as UPDATE_BROKER_CONFIG does and remembers it; false when the key is not
+    /// one rmq reads or the value does not parse.
+    pub fn update_one(&mut self, k: &str, v: &str) -> bool {
+        let known = self.apply_one(k, v);
+        self.given.insert(k.to_string(), v.to_string());
+        known
+    }
+
+    /// Whether `configBlackList` names `k`.
+    pub fn black_listed(&self, k: &str) -> bool {
+        self.config_black_list.split(';').map(str::trim).any(|b| b == k)
+    }
+
+    /// GET_BROKER_CONFIG's pairs: the effective value of every key rmq reads (TLS and ACL 2.0
+    /// keys, system properties or secrets in Java, left out), then every other key given, as
+    /// given.
+    pub fn export(&self) -> Vec<(String, String)> {
+        let s = &self.store;
+        let mut out: Vec<(String, String)> = Vec::with_capacity(96);
+        let mut put = |k: &str, v: String| out.push((k.to_string(), v));
+        put("brokerClusterName", self.broker_cluster_name.clone());
+        put("brokerName", self.broker_name.clone());
+        put("brokerId", self.broker_id.to_string());
+        put("namesrvAddr", self.namesrv_addr.join(";"));
+        put("listenPort", self.listen_port.to_string());
+        put("grpcServerPort", self.grpc_server_port.to_string());
+        put("enableGrpcServer", self.enable_grpc_server.to_string());
+        put(
+            "grpcMaxInboundMessageSize",
+            self.grpc_max_inbound_message_size.to_string(),
+        );
+        put("metricsExporterType", self.metrics_exporter_type.clone());
+        put("metricsPromExporterHost", self.metrics_prom_exporter_host.clone());
+        put(
+            "metricsPromExporterPort",
+            self.metrics_prom_exporter_port.to_string(),
+        );
+        put(
+            "serverChannelMaxIdleTimeSeconds",
+            self.server_channel_max_idle_time_seconds.to_string(),
+        );
+        put("brokerIP1", self.broker_ip1.clone());
+        put("brokerIP2", self.broker_ip2.clone());
+        put("brokerRole", self.broker_role.as_str().to_string());
+        if let Some(a) = &self.ha_master_address {
+            put("haMasterAddress", a.clone());
+        }
+        put("slaveTimeout", s.slave_timeout_ms.to_string());
+        put("haSlaveFallbehindMax", s.ha_slave_fallbehind_max.to_string());
+        put(
+            "haSendHeartbeatInterval",
+            s.ha_send_heartbeat_interval_ms.to_string(),
+        );
+        put(
+            "haHousekeepingInterval",
+            s.ha_housekeeping_interval_ms.to_string(),
+        );
+        put("haTransferBatchSize", s.ha_transfer_batch_size.to_string());
+        put("brokerPermission", self.broker_permission.to_string());
+        put("autoCreateTopicEnable", self.auto_create_topic_enable.to_string());
+        put(
+            "autoCreateSubscriptionGroup",
+            self.auto_create_subscription_group.to_string(),
+        );
+        put("defaultTopicQueueNums", self.default_topic_queue_nums.to_string());
+        put("clusterTopicEnable", self.cluster_topic_enable.to_string());
+        put("brokerTopicEnable", self.broker_topic_enable.to_string());
+        put(
+            "registerNameServerPeriod",
+            self.register_name_server_period_ms.to_string(),
+        );
+        put("regionId", self.region_id.clone());
+        put("traceOn", self.trace_on.to_string());
+        put(
+            "flushConsumerOffsetInterval",
+            self.flush_consumer_offset_interval_ms.to_string(),
+        );
+        put("enablePropertyFilter", self.enable_property_filter.to_string());
+        put(
+            "rejectTransactionMessage",
+            self.reject_transaction_message.to_string(),
+        );
+        put(
+            "transactionCheckInterval",
+            self.transaction_check_interval_ms.to_string(),
+        );
+        put("transactionTimeOut", self.transaction_timeout_ms.to_string());
+        put("transactionCheckMax", self.transaction_check_max.to_string());
+        put(
+            "notifyConsumerIdsChangedEnable",
+            self.notify_consumer_ids_changed_enable.to_string(),
+        );
+        put("longPollingEnable", self.long_polling_enable.to_string());
+        put("shortPollingTimeMills", self.short_polling_time_ms.to_string());
+        put(
+            "brokerSuspendMaxTimeMillis",
+            self.broker_suspend_max_time_ms.to_string(),
+        );
+        put("maxHeldPulls", self.max_held_pulls.to_string());
+        put(
+            "channelExpiredTimeout",
+            self.channel_expired_timeout_ms.to_string(),
+        );
+        put("slaveReadEnable", self.slave_read_enable.to_string());
+        put("offsetCheckInSlave", self.offset_check_in_slave.to_string());
+        put(
+            "enableMixedMessageType",
+            self.enable_mixed_message_type.to_string(),
+        );
+        put("litePullMessageEnable", self.lite_pull_message_enable.to_string());
+        put("aclEnable", self.acl_enable.to_string());
+        if let Some(home) = &self.rocketmq_home {
+            put("rocketmqHome", home.display().to_string());
+        }
+        if let Some(path) = &self.config_path {
+            put("brokerConfigPath", path.display().to_string());
+        }
+        put("configBlackList", self.config_black_list.clone());
+        put(
+            "sendMessageThreadPoolNums",
+            self.send_message_thread_pool_nums.to_string(),
+        );
+        put(
+            "sendThreadPoolQueueCapacity",
+            self.send_thread_pool_queue_capacity.to_string(),
+        );
+        put(
+            "waitTimeMillsInSendQueue",
+            self.wait_time_mills_in_send_queue.to_string(),
+        );
+        put(
+            "brokerFastFailureEnable",
+            self.broker_fast_failure_enable.to_string(),
+        );
+        put(
+            "osPageCacheBusyTimeOutMills",
+            s.os_page_cache_busy_timeout_ms.to_string(),
+        );
+        put("messageIndexEnable", s.message_index_enable.to_string());
+        put("maxHashSlotNum", s.max_hash_slot_num.to_string());
+        put("maxIndexNum", s.max_index_num.to_string());
+        put("fileReservedTime", s.file_reserved_time_hours.to_string());
+        put("deleteWhen", s.delete_when.clone());
+        put("diskMaxUsedSpaceRatio", s.disk_max_used_space_ratio.to_string());
+        put(
+            "cleanFileForciblyEnable",
+            s.clean_file_forcibly_enable.to_string(),
+        );
+        put("cleanResourceInterval", s.clean_resource_interval_ms.to_string());
+        put(
+            "deleteCommitLogFilesInterval",
+            s.delete_commit_log_files_interval_ms.to_string(),
+        );
+        put(
+            "diskSpaceWarningLevelRatio",
+            s.disk_space_warning_level_ratio.to_string(),
+        );
+        put(
+            "diskSpaceCleanForciblyRatio",
+            s.disk_space_clean_forcibly_ratio.to_string(),
+        );
+        put("cleanResourceFirstDelay", s.clean_first_delay_ms.to_string());
+        put("diskCheckInterval", s.disk_check_interval_ms.to_string());
+        put("storePathRootDir", s.store_path_root_dir.display().to_string());
+        put("flushDiskType", s.flush_disk_type.as_str().to_string());
+        put(
+            "mappedFileSizeCommitLog",
+            s.mapped_file_size_commit_log.to_string(),
+        );
+        put(
+            "mappedFileSizeConsumeQueue",
+            s.mapped_file_size_consume_queue.to_string(),
+        );
+        put("maxMessageSize", s.max_message_size.to_string());
+        put("syncFlushTimeout", s.sync_flush_timeout_ms.to_string());
+        put(
+            "flushIntervalCommitLog",
+            s.flush_interval_commit_log_ms.to_string(),
+        );
+        put(
+            "flushIntervalConsumeQueue",
+            s.flush_interval_consume_queue_ms.to_string(),
+        );
+        put(
+            "flushCommitLogLeastPages",
+            s.flush_commit_log_least_pages.to_string(),
+        );
+        put("messageDelayLevel", s.message_delay_level.clone());
+        self.timer.export(&mut out);
+        self.pop.export(&mut out);
+        self.grpc_renew.export(&mut out);
+        let exported: std::collections::HashSet<String> = out.iter().map(|(k, _)| k.clone()).collect();
+        let secret = |k: &str| k.starts_with("tls.") || rmq_acl::v2::AuthSettings::default().apply(k, "");
+        for (k, v) in &self.given {
+            if !exported.contains(k) && !secret(k) {
+                out.push((k.clone(), v.clone()));
+            }
+        }
+        out
     }
 
     fn apply_one(&mut self, k: &str, v: &str) -> bool {
@@ -303,6 +516,8 @@ impl BrokerConfig {
             "enableMixedMessageType" => self.enable_mixed_message_type = b(v),
             "litePullMessageEnable" => self.lite_pull_message_enable = b(v),
             "aclEnable" => self.acl_enable = b(v),
+            "configBlackList" => self.config_black_list = v.trim().to_string(),
+            "brokerConfigPath" => self.config_path = Some(PathBuf::from(v.trim())),
             k if self.auth.apply(k, v) => {}
             k if k.starts_with("timer") || k == "mappedFileSizeTimerLog" => return self.timer.apply(k, v),
             k if crate::pop::PopSettings::owns(k) => return self.pop.apply(k, v),
@@ -377,6 +592,48 @@ impl BrokerConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every exported key is one `apply_one` reads, and applying the export changes nothing.
+    #[test]
+    fn export_round_trips() {
+        let c = BrokerConfig {
+            config_path: Some(PathBuf::from("/etc/broker.conf")),
+            ha_master_address: Some("10.0.0.1:10912".into()),
+            ..Default::default()
+        };
+        let exported = c.export();
+        let mut again = BrokerConfig::default();
+        for (k, v) in &exported {
+            assert!(again.apply_one(k, v), "{k}={v} is exported but not read back");
+        }
+        assert_eq!(again.export(), exported);
+        let mut keys: Vec<_> = exported.iter().map(|(k, _)| k.as_str()).collect();
+        keys.sort_unstable();
+        keys.dedup();
+        assert_eq!(keys.len(), exported.len(), "a key is exported twice");
+    }
+
+    #[test]
+    fn export_keeps_given_keys_and_hides_secrets() {
+        let mut c = BrokerConfig::default();
+        let props: HashMap<String, String> = [
+            ("useReentrantLockWhenPutMessage", "true"),
+            ("tls.server.keyPassword", "hunter2"),
+            ("innerClientAuthenticationCredentials", "{}"),
+            ("fileReservedTime", "48"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        c.apply(&props);
+        let exported: HashMap<_, _> = c.export().into_iter().collect();
+        assert_eq!(exported["useReentrantLockWhenPutMessage"], "true");
+        assert_eq!(exported["fileReservedTime"], "48");
+        assert!(!exported.contains_key("tls.server.keyPassword"));
+        assert!(!exported.contains_key("innerClientAuthenticationCredentials"));
+        assert!(c.black_listed("brokerConfigPath"));
+        assert!(!c.black_listed("brokerPermission"));
+    }
 
     #[test]
     fn keys_users_write() {

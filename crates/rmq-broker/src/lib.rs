@@ -14,6 +14,8 @@
 //! - [`long_poll`]: pulls held until a message arrives (keyed by topic and queue).
 //! - [`locks`]: queue locks of orderly consumers.
 //! - [`register`]: registration with every name server.
+//! - [`runtime_config`]: the configuration at run time (GET/UPDATE_BROKER_CONFIG) and the keys
+//!   that take effect without a restart.
 //! - [`slave`]: a slave's master addresses (HA and remoting) and its metadata sync.
 //! - [`transaction`]: half/op messages, END_TRANSACTION, the check-back service.
 //! - [`send_queue`]: flow control of sends (bounded queue, SYSTEM_BUSY after 200 ms waiting).
@@ -45,6 +47,7 @@ pub mod offsets;
 pub mod pop;
 pub mod processor;
 pub mod register;
+pub mod runtime_config;
 pub mod schedule;
 pub mod send_queue;
 pub mod slave;
@@ -125,7 +128,10 @@ pub(crate) fn write_json(
 
 /// Everything the request handlers share.
 pub struct BrokerState {
+    /// The configuration the broker started with; [`BrokerState::runtime`] has the current one.
     pub config: BrokerConfig,
+    /// GET/UPDATE_BROKER_CONFIG, and the keys that take effect without a restart.
+    pub runtime: runtime_config::RuntimeConfig,
     /// `brokerIP1:port`, the address in routes and message ids.
     pub addr: String,
     pub store: MessageStore,
@@ -432,6 +438,7 @@ pub(crate) fn load_state(
         pulled: stats::MinuteRates::default(),
         metrics: metrics::Metrics::default(),
         master,
+        runtime: runtime_config::RuntimeConfig::new(&config, clock.now_ms()),
         config,
         clock,
     })

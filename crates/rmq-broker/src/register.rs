@@ -12,7 +12,7 @@ const REGISTER_TIMEOUT: Duration = Duration::from_secs(6);
 
 fn register_request(state: &BrokerState) -> RemotingCommand {
     let body = RegisterBrokerBody {
-        topic_config_serialize_wrapper: state.topics.wrapper(state.config.broker_permission),
+        topic_config_serialize_wrapper: state.topics.wrapper(state.runtime.permission()),
         filter_server_list: Vec::new(),
     };
     let body = body::to_json(&body);

@@ -34,13 +34,19 @@ struct State {
 /// The broker's subscription groups.
 pub struct SubscriptionGroupTable {
     path: PathBuf,
-    auto_create: bool,
+    /// Live: UPDATE_BROKER_CONFIG sets it.
+    auto_create: std::sync::atomic::AtomicBool,
     state: Mutex<State>,
     /// Stamps data versions.
     clock: Clock,
 }
 
 impl SubscriptionGroupTable {
+    /// `autoCreateSubscriptionGroup` changed at run time (UPDATE_BROKER_CONFIG).
+    pub fn set_auto_create(&self, on: bool) {
+        self.auto_create.store(on, std::sync::atomic::Ordering::Relaxed);
+    }
+
     /// Built-in groups first, then `subscriptionGroup.json` on top of them.
     pub fn load(config: &BrokerConfig) -> Result<SubscriptionGroupTable, BrokerError> {
         let mut table: HashMap<String, SubscriptionGroupConfig> = BUILTIN_GROUPS
@@ -65,7 +71,7 @@ impl SubscriptionGroupTable {
         }
         Ok(SubscriptionGroupTable {
             path,
-            auto_create: config.auto_create_subscription_group,
+            auto_create: std::sync::atomic::AtomicBool::new(config.auto_create_subscription_group),
             state: Mutex::new(State { table, data_version }),
             clock: config.store.clock.clone(),
         })
@@ -83,6 +89,11 @@ impl SubscriptionGroupTable {
         state.data_version = state.data_version.next(self.clock.now_ms());
     }
 
+    /// Every group name.
+    pub fn names(&self) -> Vec<String> {
+        self.state.lock().table.keys().cloned().collect()
+    }
+
     pub fn get(&self, group: &str) -> Option<SubscriptionGroupConfig> {
         self.state.lock().table.get(group).cloned()
     }
@@ -94,7 +105,9 @@ impl SubscriptionGroupTable {
         if let Some(c) = s.table.get(group) {
             return Ok(Some(c.clone()));
         }
-        if !self.auto_create && !group.starts_with(SYS_GROUP_PREFIX) {
+        if !self.auto_create.load(std::sync::atomic::Ordering::Relaxed)
+            && !group.starts_with(SYS_GROUP_PREFIX)
+        {
             return Ok(None);
         }
         let c = SubscriptionGroupConfig::new(group);

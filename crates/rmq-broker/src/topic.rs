@@ -77,7 +77,8 @@ struct State {
 /// The broker's topics.
 pub struct TopicTable {
     path: PathBuf,
-    auto_create: bool,
+    /// Live: UPDATE_BROKER_CONFIG sets it.
+    auto_create: std::sync::atomic::AtomicBool,
     system: Vec<String>,
     state: Mutex<State>,
     /// Stamps data versions.
@@ -85,6 +86,11 @@ pub struct TopicTable {
 }
 
 impl TopicTable {
+    /// `autoCreateTopicEnable` changed at run time (UPDATE_BROKER_CONFIG).
+    pub fn set_auto_create(&self, on: bool) {
+        self.auto_create.store(on, std::sync::atomic::Ordering::Relaxed);
+    }
+
     /// Built-in topics first, then `topics.json` on top of them.
     pub fn load(config: &BrokerConfig) -> Result<TopicTable, BrokerError> {
         let mut table = HashMap::new();
@@ -163,7 +169,7 @@ impl TopicTable {
         }
         Ok(TopicTable {
             path,
-            auto_create: config.auto_create_topic_enable,
+            auto_create: std::sync::atomic::AtomicBool::new(config.auto_create_topic_enable),
             system,
             state: Mutex::new(State { table, data_version }),
             clock: config.store.clock.clone(),
@@ -180,6 +186,13 @@ impl TopicTable {
 
     fn bump(&self, state: &mut State) {
         state.data_version = state.data_version.next(self.clock.now_ms());
+    }
+
+    /// A new data version without a change of the table (a `brokerPermission` update: the name
+    /// servers take a registration's topics only when the version moved).
+    pub fn next_version(&self) {
+        let mut s = self.state.lock();
+        self.bump(&mut s);
     }
 
     pub fn get(&self, topic: &str) -> Option<TopicConfig> {
@@ -227,7 +240,9 @@ impl TopicTable {
         let created = match s.table.get(default_topic) {
             Some(d) => {
                 let mut perm = d.perm;
-                if default_topic == AUTO_CREATE_TOPIC_KEY && !self.auto_create {
+                if default_topic == AUTO_CREATE_TOPIC_KEY
+                    && !self.auto_create.load(std::sync::atomic::Ordering::Relaxed)
+                {
                     perm = PERM_READ | PERM_WRITE;
                 }
                 if perm & PERM_INHERIT != 0 {

@@ -60,6 +60,8 @@ fn namesrv_config(args: &NamesrvArgs) -> anyhow::Result<NamesrvConfig> {
     let mut config = NamesrvConfig::default();
     if let Some(path) = &args.config {
         config.apply(&properties::load(path)?)?;
+        // where UPDATE_NAMESRV_CONFIG persists (Java's configStorePath)
+        config.config_store_path = Some(path.canonicalize().unwrap_or_else(|_| path.clone()));
     }
     if let Some(p) = args.listen_port {
         config.listen_port = p;
@@ -71,6 +73,8 @@ fn broker_config(file: Option<&PathBuf>, namesrv: Option<&str>) -> anyhow::Resul
     let mut config = BrokerConfig::default();
     if let Some(path) = file {
         let ignored = config.apply(&properties::load(path)?);
+        // where UPDATE_BROKER_CONFIG persists (Java's brokerConfigPath)
+        config.config_path = Some(path.canonicalize().unwrap_or_else(|_| path.clone()));
         if !ignored.is_empty() {
             tracing::info!(keys = ?ignored, "broker.conf keys not used by rmq (ignored, as Java ignores unknown keys)");
         }

@@ -1,6 +1,6 @@
 //! Name server configuration, read from a Java-properties file with the keys RocketMQ users know.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 
 use rmq_remoting::TlsSettings;
@@ -31,6 +31,13 @@ pub struct NamesrvConfig {
     pub auth: rmq_acl::v2::AuthSettings,
     /// `clusterName`: the `Cluster:` resource of cluster-wide requests (DefaultCluster).
     pub cluster_name: String,
+    /// Java's `configStorePath`: the `-c` file, where UPDATE_NAMESRV_CONFIG persists its keys.
+    pub config_store_path: Option<PathBuf>,
+    /// `configBlackList` (5.x: `configBlackList;configStorePath;kvConfigPath`): keys
+    /// UPDATE_NAMESRV_CONFIG refuses with NO_PERMISSION.
+    pub config_black_list: String,
+    /// Every key given (file, then updates) as written, shown by GET_NAMESRV_CONFIG.
+    pub given: BTreeMap<String, String>,
 }
 
 impl Default for NamesrvConfig {
@@ -49,6 +56,9 @@ impl Default for NamesrvConfig {
             tls: TlsSettings::default(),
             auth: rmq_acl::v2::AuthSettings::default(),
             cluster_name: "DefaultCluster".into(),
+            config_store_path: None,
+            config_black_list: "configBlackList;configStorePath;kvConfigPath".into(),
+            given: BTreeMap::new(),
         }
     }
 }
@@ -73,11 +83,55 @@ impl NamesrvConfig {
                 }
                 k if k.starts_with("tls.") && self.tls.apply(k, v) => {}
                 "clusterName" => self.cluster_name = v.trim().to_string(),
+                "configStorePath" => self.config_store_path = Some(PathBuf::from(v.trim())),
+                "configBlackList" => self.config_black_list = v.trim().to_string(),
                 k if self.auth.apply(k, v) => {}
                 _ => tracing::debug!(key = %k, "ignoring unknown namesrv config key"),
             }
+            self.given.insert(k.clone(), v.clone());
         }
         Ok(())
+    }
+
+    /// Whether `configBlackList` names `k`.
+    pub fn black_listed(&self, k: &str) -> bool {
+        self.config_black_list.split(';').map(str::trim).any(|b| b == k)
+    }
+
+    /// GET_NAMESRV_CONFIG's pairs: the value of every key read here (TLS and ACL 2.0 keys left
+    /// out), then every other key given, as given.
+    pub fn export(&self) -> Vec<(String, String)> {
+        let mut out: Vec<(String, String)> = vec![
+            ("listenPort".into(), self.listen_port.to_string()),
+            ("orderMessageEnable".into(), self.order_message_enable.to_string()),
+            (
+                "scanNotActiveBrokerInterval".into(),
+                self.scan_not_active_broker_interval_ms.to_string(),
+            ),
+            (
+                "brokerChannelExpiredTime".into(),
+                self.broker_channel_expired_ms.to_string(),
+            ),
+            (
+                "serverChannelMaxIdleTimeSeconds".into(),
+                self.server_channel_max_idle_time_seconds.to_string(),
+            ),
+            ("clusterName".into(), self.cluster_name.clone()),
+            ("configBlackList".into(), self.config_black_list.clone()),
+        ];
+        if let Some(p) = &self.kv_config_path {
+            out.push(("kvConfigPath".into(), p.display().to_string()));
+        }
+        if let Some(p) = &self.config_store_path {
+            out.push(("configStorePath".into(), p.display().to_string()));
+        }
+        let secret = |k: &str| k.starts_with("tls.") || rmq_acl::v2::AuthSettings::default().apply(k, "");
+        for (k, v) in &self.given {
+            if !out.iter().any(|(o, _)| o == k) && !secret(k) {
+                out.push((k.clone(), v.clone()));
+            }
+        }
+        out
     }
 }
 
@@ -104,5 +158,10 @@ mod tests {
         assert!(c
             .apply(&HashMap::from([("listenPort".to_string(), "x".to_string())]))
             .is_err());
+        let exported: HashMap<_, _> = c.export().into_iter().collect();
+        assert_eq!(exported["orderMessageEnable"], "true");
+        assert_eq!(exported["bogus"], "");
+        assert!(!exported.contains_key("tls.server.mode"));
+        assert!(c.black_listed("kvConfigPath"));
     }
 }

@@ -49,7 +49,10 @@ pub enum NamesrvError {
 
 /// State shared by the request handler and the background scan.
 pub struct NameServerState {
+    /// The configuration the name server started with.
     pub config: NamesrvConfig,
+    /// The current one (started with, plus UPDATE_NAMESRV_CONFIG) and its data version counter.
+    pub runtime: parking_lot::Mutex<(NamesrvConfig, i64)>,
     pub routes: route::RouteTable,
     pub kv: kv::KvConfig,
     /// ACL 2.0 users and policies when `authenticationEnabled` or `authorizationEnabled`.
@@ -94,6 +97,7 @@ impl NameServer {
         let kv = kv::KvConfig::load(config.kv_config_path.clone())?;
         let auth = open_auth(&config)?;
         let state = Arc::new(NameServerState {
+            runtime: parking_lot::Mutex::new((config.clone(), 0)),
             config,
             routes: route::RouteTable::new(),
             kv,

@@ -116,6 +116,11 @@ impl Processor {
                 ok(req).with_ext(key, n.to_string())
             }
             rc::PUT_KV_CONFIG => self.put_kv(req),
+            rc::GET_NAMESRV_CONFIG => {
+                let text = body::properties::format(self.state.runtime.lock().0.export());
+                ok(req).with_body(text.into_bytes())
+            }
+            rc::UPDATE_NAMESRV_CONFIG => self.update_config(req),
             rc::GET_KV_CONFIG => {
                 let h = header!(req, GetKvConfigRequestHeader);
                 match self.state.kv.get(&h.namespace, &h.key) {
@@ -234,7 +239,7 @@ impl Processor {
         let h = header!(req, GetRouteInfoRequestHeader);
         match self.state.routes.topic_route(&h.topic) {
             Some(mut route) => {
-                if self.state.config.order_message_enable {
+                if self.state.runtime.lock().0.order_message_enable {
                     route.order_topic_conf = self.state.kv.get(NAMESPACE_ORDER_TOPIC_CONFIG, &h.topic);
                 }
                 ok(req).with_body(body::to_json(&route))
@@ -248,6 +253,48 @@ impl Processor {
                 ),
             ),
         }
+    }
+
+    /// UPDATE_NAMESRV_CONFIG: the body's keys applied to the current configuration (refused
+    /// whole when one is in `configBlackList`, as 5.x) and written into the config file in place.
+    /// They are shown by GET_NAMESRV_CONFIG; `orderMessageEnable` takes effect at once, the
+    /// others (ports, intervals) at the next start.
+    fn update_config(&self, req: &RemotingCommand) -> RemotingCommand {
+        if req.body.is_empty() {
+            return ok(req);
+        }
+        let Ok(text) = std::str::from_utf8(&req.body) else {
+            return error(req, code::SYSTEM_ERROR, "string2Properties error");
+        };
+        let props = body::properties::parse(text);
+        let mut current = self.state.runtime.lock();
+        if props.keys().any(|k| current.0.black_listed(k)) {
+            return error(req, code::NO_PERMISSION, "Can not update config in black list.");
+        }
+        let mut next = current.0.clone();
+        if let Err(e) = next.apply(&props) {
+            return error(req, code::SYSTEM_ERROR, e.to_string());
+        }
+        current.0 = next;
+        current.1 += 1;
+        tracing::info!(keys = ?props, "name server config updated");
+        if let Some(path) = current.0.config_store_path.clone() {
+            let mut pairs: Vec<(String, String)> = props.into_iter().collect();
+            pairs.sort();
+            let written = match std::fs::read_to_string(&path) {
+                Ok(old) => Ok(old),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
+                Err(e) => Err(e.to_string()),
+            }
+            .and_then(|old| {
+                let new = body::properties::update_text(&old, &pairs);
+                rmq_store::config_file::write_atomic(&path, new.as_bytes()).map_err(|e| e.to_string())
+            });
+            if let Err(e) = written {
+                tracing::error!(path = %path.display(), error = %e, "cannot persist the updated name server config");
+            }
+        }
+        ok(req)
     }
 
     fn put_kv(&self, req: &RemotingCommand) -> RemotingCommand {

@@ -18,6 +18,16 @@ pub enum FlushDiskType {
     SyncFlush,
 }
 
+impl FlushDiskType {
+    /// The `flushDiskType` value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FlushDiskType::AsyncFlush => "ASYNC_FLUSH",
+            FlushDiskType::SyncFlush => "SYNC_FLUSH",
+        }
+    }
+}
+
 impl FromStr for FlushDiskType {
     type Err = StoreError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
@@ -37,6 +47,17 @@ pub enum BrokerRole {
     AsyncMaster,
     SyncMaster,
     Slave,
+}
+
+impl BrokerRole {
+    /// The `brokerRole` value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BrokerRole::AsyncMaster => "ASYNC_MASTER",
+            BrokerRole::SyncMaster => "SYNC_MASTER",
+            BrokerRole::Slave => "SLAVE",
+        }
+    }
 }
 
 impl FromStr for BrokerRole {

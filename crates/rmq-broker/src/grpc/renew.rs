@@ -47,6 +47,19 @@ impl Default for RenewSettings {
 }
 
 impl RenewSettings {
+    /// The keys and their values (GET_BROKER_CONFIG).
+    pub fn export(&self, out: &mut Vec<(String, String)>) {
+        for (k, v) in [
+            ("defaultInvisibleTimeMills", self.default_invisible_ms.to_string()),
+            ("renewSchedulePeriodMillis", self.period_ms.to_string()),
+            ("renewAheadTimeMillis", self.ahead_ms.to_string()),
+            ("renewMaxTimeMillis", self.max_ms.to_string()),
+            ("invisibleTimeMillisWhenClear", self.when_clear_ms.to_string()),
+        ] {
+            out.push((k.to_string(), v));
+        }
+    }
+
     /// Applies one broker.conf key; `None` when it is not one of these.
     pub fn apply(&mut self, key: &str, value: &str) -> Option<bool> {
         fn set<T: std::str::FromStr>(slot: &mut T, v: &str) -> bool {

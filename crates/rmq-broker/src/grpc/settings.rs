@@ -87,7 +87,7 @@ fn local_route(s: &BrokerState, topic: &str) -> Option<TopicRouteData> {
         }],
         queue_datas: vec![QueueData {
             broker_name: s.config.broker_name.clone(),
-            perm: tc.perm & s.config.broker_permission,
+            perm: tc.perm & s.runtime.permission(),
             read_queue_nums: tc.read_queue_nums,
             write_queue_nums: tc.write_queue_nums,
             topic_sys_flag: tc.topic_sys_flag,

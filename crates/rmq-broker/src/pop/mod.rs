@@ -107,6 +107,46 @@ impl Default for PopSettings {
 }
 
 impl PopSettings {
+    /// The keys with a use here and their values (GET_BROKER_CONFIG).
+    pub fn export(&self, out: &mut Vec<(String, String)>) {
+        for (k, v) in [
+            ("reviveQueueNum", self.revive_queue_num.to_string()),
+            ("popPollingSize", self.pop_polling_size.to_string()),
+            ("maxPopPollingSize", self.max_pop_polling_size.to_string()),
+            (
+                "popFromRetryProbability",
+                self.pop_from_retry_probability.to_string(),
+            ),
+            ("enableRetryTopicV2", self.enable_retry_topic_v2.to_string()),
+            (
+                "retrieveMessageFromPopRetryTopicV1",
+                self.retrieve_from_retry_topic_v1.to_string(),
+            ),
+            (
+                "popResponseReturnActualRetryTopic",
+                self.return_actual_retry_topic.to_string(),
+            ),
+            (
+                "defaultMessageRequestMode",
+                self.default_message_request_mode.clone(),
+            ),
+            (
+                "defaultPopShareQueueNum",
+                self.default_pop_share_queue_num.to_string(),
+            ),
+            (
+                "serverLoadBalancerEnable",
+                self.server_load_balancer_enable.to_string(),
+            ),
+            (
+                "initPopOffsetByCheckMsgInMem",
+                self.init_offset_by_check_msg_in_mem.to_string(),
+            ),
+        ] {
+            out.push((k.to_string(), v));
+        }
+    }
+
     /// Applies one key; false when it is not a pop key or its value does not parse.
     pub fn apply(&mut self, k: &str, v: &str) -> bool {
         fn num<T: std::str::FromStr>(v: &str, slot: &mut T) -> bool {

@@ -271,3 +271,96 @@ pub(super) fn delete_expired_commit_log(s: &BrokerState, req: &RemotingCommand) 
     s.store.delete_expired_files_manually();
     ok(req)
 }
+
+/// GET_BROKER_CONFIG: every key as `key=value` lines, the config's data version in `version`.
+pub(super) fn broker_config(s: &BrokerState, req: &RemotingCommand) -> RemotingCommand {
+    let (text, version) = s.runtime.snapshot();
+    let version = String::from_utf8_lossy(&body::to_json(&version)).into_owned();
+    ok(req).with_ext("version", version).with_body(text.into_bytes())
+}
+
+/// UPDATE_BROKER_CONFIG: the body's properties applied (5.x: refused whole when one is in
+/// `configBlackList`), persisted into the broker's config file; a `brokerPermission` change
+/// re-registers at once with a new topic data version, as Java does.
+pub(super) async fn update_broker_config(s: &BrokerState, req: &RemotingCommand) -> RemotingCommand {
+    if req.body.is_empty() {
+        return ok(req);
+    }
+    let Ok(text) = std::str::from_utf8(&req.body) else {
+        return error(req, code::SYSTEM_ERROR, "string2Properties error");
+    };
+    let mut props: Vec<(String, String)> = body::properties::parse(text).into_iter().collect();
+    props.sort();
+    let updated = match s.runtime.update(&props, s.clock.now_ms()) {
+        Ok(u) => u,
+        Err(refused) => return error(req, code::NO_PERMISSION, refused.to_string()),
+    };
+    tracing::info!(keys = ?props, unused = ?updated.unused, "broker config updated");
+    if let Some(on) = updated.auto_create_topic {
+        s.topics.set_auto_create(on);
+    }
+    if let Some(on) = updated.auto_create_group {
+        s.groups.set_auto_create(on);
+    }
+    if updated.permission_changed {
+        s.topics.next_version();
+        register::register_all(s, false).await;
+    }
+    ok(req)
+}
+
+/// QUERY_CONSUME_QUEUE (`mqadmin queryCq`): up to `count` consume-queue entries from `index`,
+/// with the group's live subscription when it has one (Java's answers: SYSTEM_ERROR for an
+/// unknown queue, SUCCESS without a body and a remark for an index outside it).
+pub(super) fn query_consume_queue(s: &BrokerState, req: &RemotingCommand) -> RemotingCommand {
+    let h = header!(req, QueryConsumeQueueRequestHeader);
+    let count = h.count.clamp(0, 10_000) as usize;
+    let Some((min, max, entries)) = s
+        .store
+        .consume_queue_entries(&h.topic, h.queue_id, h.index, count)
+    else {
+        return error(
+            req,
+            code::SYSTEM_ERROR,
+            format!("{}@{} is not exist!", h.queue_id, h.topic),
+        );
+    };
+    if h.index < min || h.index >= max {
+        return ok(req).with_remark(format!(
+            "Index {} of {}@{} is not exist!",
+            h.index, h.queue_id, h.topic
+        ));
+    }
+    let subscription = s.clients.subscription(&h.consumer_group, &h.topic);
+    let filter_data = match &subscription {
+        None => format!("{}@{} is not online!", h.consumer_group, h.topic),
+        // Java's ConsumerFilterData exists for SQL92 subscriptions only
+        Some(sd) if sd.expression_type.eq_ignore_ascii_case("SQL92") => serde_json::json!({
+            "consumerGroup": h.consumer_group,
+            "topic": h.topic,
+            "expression": sd.sub_string,
+            "expressionType": "SQL92",
+            "clientVersion": sd.sub_version,
+            "bornTime": sd.sub_version,
+            "deadTime": 0,
+        })
+        .to_string(),
+        Some(_) => "null".to_string(),
+    };
+    let b = body::QueryConsumeQueueResponseBody {
+        subscription_data: subscription,
+        filter_data: Some(filter_data),
+        queue_data: entries
+            .into_iter()
+            .map(|e| body::ConsumeQueueData {
+                physic_offset: e.phy_offset,
+                physic_size: e.size,
+                tags_code: e.tags_code,
+                ..Default::default()
+            })
+            .collect(),
+        max_queue_index: max,
+        min_queue_index: min,
+    };
+    ok(req).with_body(body::to_json(&b))
+}

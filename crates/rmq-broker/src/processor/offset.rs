@@ -1,11 +1,13 @@
 //! Consumer offsets: QUERY_CONSUMER_OFFSET (14), UPDATE_CONSUMER_OFFSET (15),
-//! GET_ALL_CONSUMER_OFFSET (43), GET_CONSUME_STATS (208, A.1) and
+//! GET_ALL_CONSUMER_OFFSET (43), GET_CONSUME_STATS (208, A.1), GET_BROKER_CONSUME_STATS (317) and
 //! INVOKE_BROKER_TO_RESET_OFFSET (222, A.3).
 
 use std::collections::HashMap;
 use std::time::Duration;
 
-use rmq_protocol::body::{self, ConsumeStats, MessageQueue, OffsetWrapper, ResetOffsetBody};
+use rmq_protocol::body::{
+    self, ConsumeStats, ConsumeStatsList, MessageQueue, OffsetWrapper, ResetOffsetBody,
+};
 use rmq_protocol::codes::{request_code, response_code as code};
 use rmq_protocol::header::*;
 use rmq_protocol::RemotingCommand;
@@ -63,45 +65,86 @@ pub(super) fn consume_stats(s: &BrokerState, req: &RemotingCommand) -> RemotingC
         Some(t) if !t.is_empty() => vec![t.to_string()],
         _ => s.offsets.topics_of_group(group).into_iter().collect(),
     };
-    let live = s.clients.consumer_group(group);
     let mut stats = ConsumeStats::default();
     for topic in topics {
-        let Some(tc) = s.topics.get(&topic) else {
-            tracing::warn!(group, topic, "consume stats: topic not exist");
-            continue;
-        };
-        if let Some(g) = &live {
-            if !g.subscriptions.is_empty() && !g.subscriptions.contains_key(&topic) {
-                continue;
-            }
-        }
-        stats.consume_tps += s.pulled.per_second(&crate::stats::group_key(&topic, group));
-        for queue_id in 0..tc.read_queue_nums {
-            let broker_offset = s.store.max_offset_in_queue(&topic, queue_id).max(0);
-            let consumer_offset = s.offsets.query(group, &topic, queue_id).unwrap_or(-1).max(0);
-            let last_timestamp = if consumer_offset > 0 {
-                s.store
-                    .message_store_timestamp(&topic, queue_id, consumer_offset - 1)
-                    .filter(|t| *t > 0)
-                    .unwrap_or(0)
-            } else {
-                0
-            };
-            stats.offset_table.insert(
-                MessageQueue::new(topic.clone(), s.config.broker_name.clone(), queue_id),
-                OffsetWrapper {
-                    broker_offset,
-                    consumer_offset,
-                    last_timestamp,
-                    pull_offset: s
-                        .offsets
-                        .query_pull(&h.consumer_group, &topic, queue_id)
-                        .map_or(consumer_offset, |p| p.max(consumer_offset)),
-                },
-            );
+        if let Some(one) = topic_stats(s, group, &topic, false) {
+            stats.consume_tps += one.consume_tps;
+            stats.offset_table.extend(one.offset_table);
         }
     }
     ok(req).with_body(body::to_json(&stats))
+}
+
+/// GET_BROKER_CONSUME_STATS (`mqadmin brokerConsumeStats`): for every subscription group, the
+/// stats of each topic it has offsets for (`isOrder`: orderly topics only), and the total lag.
+pub(super) fn broker_consume_stats(s: &BrokerState, req: &RemotingCommand) -> RemotingCommand {
+    let h = header!(req, GetConsumeStatsInBrokerHeader);
+    let mut list = ConsumeStatsList {
+        broker_addr: s.addr.clone(),
+        ..ConsumeStatsList::default()
+    };
+    for group in s.groups.names() {
+        let mut per_topic = Vec::new();
+        for topic in s.offsets.topics_of_group(&group) {
+            let Some(stats) = topic_stats(s, &group, &topic, h.is_order) else {
+                continue;
+            };
+            for w in stats.offset_table.values() {
+                list.total_diff += w.broker_offset - w.consumer_offset;
+                list.total_inflight_diff += w.pull_offset - w.consumer_offset;
+            }
+            per_topic.push(stats);
+        }
+        list.consume_stats_list.push(HashMap::from([(group, per_topic)]));
+    }
+    ok(req).with_body(body::to_json(&list))
+}
+
+/// One topic's [`ConsumeStats`] for `group`, as Java builds them: `None` for a topic the broker
+/// does not have, a non-orderly topic when `only_order`, or a topic the group's live consumers
+/// do not subscribe to (when they subscribe to anything).
+fn topic_stats(s: &BrokerState, group: &str, topic: &str, only_order: bool) -> Option<ConsumeStats> {
+    let Some(tc) = s.topics.get(topic) else {
+        tracing::warn!(group, topic, "consume stats: topic not exist");
+        return None;
+    };
+    if only_order && !tc.order {
+        return None;
+    }
+    if let Some(g) = s.clients.consumer_group(group) {
+        if !g.subscriptions.is_empty() && !g.subscriptions.contains_key(topic) {
+            return None;
+        }
+    }
+    let mut stats = ConsumeStats {
+        consume_tps: s.pulled.per_second(&crate::stats::group_key(topic, group)),
+        ..ConsumeStats::default()
+    };
+    for queue_id in 0..tc.read_queue_nums {
+        let broker_offset = s.store.max_offset_in_queue(topic, queue_id).max(0);
+        let consumer_offset = s.offsets.query(group, topic, queue_id).unwrap_or(-1).max(0);
+        let last_timestamp = if consumer_offset > 0 {
+            s.store
+                .message_store_timestamp(topic, queue_id, consumer_offset - 1)
+                .filter(|t| *t > 0)
+                .unwrap_or(0)
+        } else {
+            0
+        };
+        stats.offset_table.insert(
+            MessageQueue::new(topic.to_string(), s.config.broker_name.clone(), queue_id),
+            OffsetWrapper {
+                broker_offset,
+                consumer_offset,
+                last_timestamp,
+                pull_offset: s
+                    .offsets
+                    .query_pull(group, topic, queue_id)
+                    .map_or(consumer_offset, |p| p.max(consumer_offset)),
+            },
+        );
+    }
+    Some(stats)
 }
 
 /// INVOKE_BROKER_TO_RESET_OFFSET (A.3, Java 4.9.8 `Broker2Client.resetOffset`): computes the

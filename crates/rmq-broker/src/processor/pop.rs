@@ -76,7 +76,7 @@ fn validate_pop(
     req: &RemotingCommand,
     h: &PopMessageRequestHeader,
 ) -> Result<PopQuery, RemotingCommand> {
-    if s.config.broker_permission & PERM_READ == 0 {
+    if s.runtime.permission() & PERM_READ == 0 {
         return Err(error(
             req,
             code::NO_PERMISSION,
@@ -800,7 +800,7 @@ pub(super) async fn notification(
     req: &RemotingCommand,
 ) -> RemotingCommand {
     let h = header!(req, NotificationRequestHeader);
-    if s.config.broker_permission & PERM_READ == 0 {
+    if s.runtime.permission() & PERM_READ == 0 {
         return error(
             req,
             code::NO_PERMISSION,

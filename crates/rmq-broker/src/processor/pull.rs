@@ -146,7 +146,7 @@ fn validate(
     h: &PullMessageRequestHeader,
 ) -> Result<PullQuery, Box<RemotingCommand>> {
     let fail = |c: i32, remark: String| Box::new(error(req, c, remark));
-    if s.config.broker_permission & PERM_READ == 0 {
+    if s.runtime.permission() & PERM_READ == 0 {
         return Err(fail(
             code::NO_PERMISSION,
             format!("the broker[{}] pulling message is forbidden", s.addr),
@@ -352,7 +352,7 @@ async fn respond(
         remark = status_name(GetStatus::NoMatchedMessage);
     }
     let g = &q.group_config;
-    let mut suggest = if s.config.slave_read_enable {
+    let mut suggest = if s.runtime.slave_read() {
         if r.suggest_pulling_from_slave {
             g.which_broker_when_consume_slowly
         } else {

@@ -109,7 +109,7 @@ pub(super) async fn send_back(
         Ok(g) => g,
         Err(resp) => return *resp,
     };
-    if s.config.broker_permission & PERM_WRITE == 0 {
+    if s.runtime.permission() & PERM_WRITE == 0 {
         return error(
             req,
             code::NO_PERMISSION,

@@ -114,7 +114,7 @@ async fn check(
             SERVICE_NOT_AVAILABLE_REMARK,
         ));
     }
-    if s.config.broker_permission & PERM_WRITE == 0 {
+    if s.runtime.permission() & PERM_WRITE == 0 {
         return Err(error(
             req,
             code::NO_PERMISSION,

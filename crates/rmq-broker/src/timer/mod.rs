@@ -82,6 +82,20 @@ impl Default for TimerSettings {
 }
 
 impl TimerSettings {
+    /// The keys with a use here and their values (GET_BROKER_CONFIG).
+    pub fn export(&self, out: &mut Vec<(String, String)>) {
+        for (k, v) in [
+            ("timerWheelEnable", self.enable.to_string()),
+            ("timerPrecisionMs", self.precision_ms.to_string()),
+            ("timerMaxDelaySec", self.max_delay_sec.to_string()),
+            ("timerFlushIntervalMs", self.flush_interval_ms.to_string()),
+            ("timerStopEnqueue", self.stop_enqueue.to_string()),
+            ("timerStopDequeue", self.stop_dequeue.to_string()),
+        ] {
+            out.push((k.to_string(), v));
+        }
+    }
+
     /// Applies one key; false when it is not a timer key or its value does not parse.
     pub fn apply(&mut self, k: &str, v: &str) -> bool {
         let v = v.trim();

@@ -29,6 +29,49 @@ pub struct OffsetWrapper {
     pub pull_offset: i64,
 }
 
+/// `ConsumeStatsList` (GET_BROKER_CONSUME_STATS body): per subscription group, one
+/// [`ConsumeStats`] per topic it has offsets for.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ConsumeStatsList {
+    pub consume_stats_list: Vec<HashMap<String, Vec<ConsumeStats>>>,
+    pub broker_addr: String,
+    pub total_diff: i64,
+    /// 5.x: the messages pulled but not yet committed, over every group.
+    pub total_inflight_diff: i64,
+}
+
+/// `QueryConsumeQueueResponseBody` (QUERY_CONSUME_QUEUE body).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct QueryConsumeQueueResponseBody {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subscription_data: Option<SubscriptionData>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub filter_data: Option<String>,
+    pub queue_data: Vec<ConsumeQueueData>,
+    pub max_queue_index: i64,
+    pub min_queue_index: i64,
+}
+
+/// One consume-queue entry of [`QueryConsumeQueueResponseBody`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ConsumeQueueData {
+    pub physic_offset: i64,
+    pub physic_size: i32,
+    pub tags_code: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub extend_data_json: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bit_map: Option<String>,
+    /// Whether the group's filter matches (only computed for consume-queue extension entries,
+    /// which rmq does not write, so always false as in Java for plain entries).
+    pub eval: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub msg: Option<String>,
+}
+
 /// `TopicStatsTable` (GET_TOPIC_STATS_INFO body).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]

@@ -17,6 +17,7 @@ mod admin;
 mod client;
 pub mod fastjson;
 pub mod pop;
+pub mod properties;
 mod route;
 
 pub use admin::*;

@@ -248,6 +248,25 @@ impl MessageStore {
         self.core().find_cq(topic, queue_id)?.entry(offset)
     }
 
+    /// QUERY_CONSUME_QUEUE: the queue's min and max offsets and up to `count` entries from
+    /// `index`; `None` for a queue the store does not have.
+    pub fn consume_queue_entries(
+        &self,
+        topic: &str,
+        queue_id: i32,
+        index: i64,
+        count: usize,
+    ) -> Option<(i64, i64, Vec<CqEntry>)> {
+        let core = self.core();
+        let cq = core.find_cq(topic, queue_id)?;
+        let (min, max) = (cq.min_offset(), cq.max_offset());
+        let entries = (index.max(min)..max)
+            .take(count)
+            .map_while(|o| cq.entry(o))
+            .collect();
+        Some((min, max, entries))
+    }
+
     /// True when the message at `offset` in the queue is outside the "in memory" window
     /// (docs/format/consume-queue.md#read-path; Java's `checkInDiskByConsumeOffset`). A missing entry counts
     /// as in memory.

@@ -1,0 +1,144 @@
+//! GET_BROKER_CONSUME_STATS (`mqadmin brokerConsumeStats`) and QUERY_CONSUME_QUEUE
+//! (`mqadmin queryCq`) over a real socket, against what was sent and committed.
+
+#![allow(clippy::unwrap_used, reason = "test code: a failed unwrap is a failed test")]
+
+mod common;
+
+use common::*;
+use rmq_broker::Broker;
+use rmq_protocol::body::{self, ConsumeStatsList, QueryConsumeQueueResponseBody};
+use rmq_protocol::codes::{request_code as rc, response_code as code};
+use rmq_protocol::header::{
+    GetConsumeStatsInBrokerHeader, QueryConsumeQueueRequestHeader, SendMessageRequestHeader,
+    SendMessageRequestHeaderV2, UpdateConsumerOffsetRequestHeader,
+};
+use rmq_protocol::message;
+use rmq_protocol::RemotingCommand;
+use rmq_remoting::RemotingClient;
+
+const TOPIC_Q: &str = "StatsTopic";
+const GROUP: &str = "StatsGroup";
+
+fn send(i: usize) -> RemotingCommand {
+    let h = SendMessageRequestHeader {
+        producer_group: "pg".into(),
+        topic: TOPIC_Q.into(),
+        default_topic: "TBW102".into(),
+        default_topic_queue_nums: 4,
+        queue_id: 0,
+        born_timestamp: 1,
+        properties: Some(message::encode_properties(&[(
+            "UNIQ_KEY",
+            &format!("STATS{i:04}"),
+        )])),
+        ..Default::default()
+    };
+    RemotingCommand::request(rc::SEND_MESSAGE_V2)
+        .with_header(&SendMessageRequestHeaderV2::from(h))
+        .with_body(format!("m{i}").into_bytes())
+}
+
+fn query_cq(topic: &str, index: i64, count: i32) -> RemotingCommand {
+    RemotingCommand::request(rc::QUERY_CONSUME_QUEUE).with_header(&QueryConsumeQueueRequestHeader {
+        topic: topic.into(),
+        queue_id: 0,
+        index,
+        count,
+        consumer_group: GROUP.into(),
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broker_consume_stats_and_query_cq() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = Broker::start(config(dir.path())).await.unwrap();
+    let addr = addr(&broker);
+    let client = RemotingClient::new();
+    let call = |req| {
+        let client = &client;
+        let addr = &addr;
+        async move { client.invoke(addr, req, TIMEOUT).await.unwrap() }
+    };
+    // the stats list the subscription groups (UPDATE_CONSUMER_OFFSET creates none)
+    let group = RemotingCommand::request(rc::UPDATE_AND_CREATE_SUBSCRIPTIONGROUP)
+        .with_body(format!("{{\"groupName\":\"{GROUP}\"}}").into_bytes());
+    assert_eq!(call(group).await.code, code::SUCCESS);
+    for i in 0..5 {
+        let r = call(send(i)).await;
+        assert_eq!(r.code, code::SUCCESS, "{:?}", r.remark);
+    }
+    wait_max_offset(&client, &addr, TOPIC_Q, 0, 5).await;
+    let commit = RemotingCommand::request(rc::UPDATE_CONSUMER_OFFSET).with_header(
+        &UpdateConsumerOffsetRequestHeader {
+            consumer_group: GROUP.into(),
+            topic: TOPIC_Q.into(),
+            queue_id: 0,
+            commit_offset: 2,
+            bname: None,
+        },
+    );
+    assert_eq!(call(commit).await.code, code::SUCCESS);
+
+    let r = call(
+        RemotingCommand::request(rc::GET_BROKER_CONSUME_STATS)
+            .with_header(&GetConsumeStatsInBrokerHeader { is_order: false }),
+    )
+    .await;
+    assert_eq!(r.code, code::SUCCESS, "{:?}", r.remark);
+    let list: ConsumeStatsList = body::from_fastjson(&r.body).unwrap();
+    assert_eq!(list.broker_addr, addr);
+    let mine: Vec<_> = list
+        .consume_stats_list
+        .iter()
+        .filter_map(|m| m.get(GROUP))
+        .collect();
+    assert_eq!(mine.len(), 1, "{list:?}");
+    let stats = &mine[0][0];
+    let q0 = stats
+        .offset_table
+        .iter()
+        .find(|(mq, _)| mq.queue_id == 0)
+        .unwrap()
+        .1;
+    assert_eq!((q0.broker_offset, q0.consumer_offset), (5, 2));
+    assert!(q0.last_timestamp > 0);
+    assert_eq!(list.total_diff, 3, "only this group has offsets");
+    // isOrder: the topic is not orderly, so the group lists nothing
+    let r = call(
+        RemotingCommand::request(rc::GET_BROKER_CONSUME_STATS)
+            .with_header(&GetConsumeStatsInBrokerHeader { is_order: true }),
+    )
+    .await;
+    let list: ConsumeStatsList = body::from_fastjson(&r.body).unwrap();
+    assert!(list
+        .consume_stats_list
+        .iter()
+        .filter_map(|m| m.get(GROUP))
+        .all(|v| v.is_empty()));
+
+    let r = call(query_cq(TOPIC_Q, 1, 3)).await;
+    assert_eq!(r.code, code::SUCCESS, "{:?}", r.remark);
+    let b: QueryConsumeQueueResponseBody = body::from_fastjson(&r.body).unwrap();
+    assert_eq!((b.min_queue_index, b.max_queue_index), (0, 5));
+    assert_eq!(b.queue_data.len(), 3);
+    assert!(b
+        .queue_data
+        .windows(2)
+        .all(|w| w[0].physic_offset < w[1].physic_offset));
+    assert!(b.queue_data.iter().all(|e| e.physic_size > 0));
+    assert_eq!(
+        b.filter_data.as_deref(),
+        Some("StatsGroup@StatsTopic is not online!")
+    );
+    assert!(b.subscription_data.is_none());
+
+    let r = call(query_cq(TOPIC_Q, 9, 3)).await;
+    assert_eq!(r.code, code::SUCCESS);
+    assert_eq!(r.remark.as_deref(), Some("Index 9 of 0@StatsTopic is not exist!"));
+    assert!(r.body.is_empty());
+    let r = call(query_cq("NoSuchTopic", 0, 1)).await;
+    assert_eq!(r.code, code::SYSTEM_ERROR);
+    assert_eq!(r.remark.as_deref(), Some("0@NoSuchTopic is not exist!"));
+    broker.shutdown().await.unwrap();
+}
