@@ -292,6 +292,16 @@ impl ClientRegistry {
         Some((g.is_broadcasting(), g.subscriptions.get(topic).cloned()))
     }
 
+    /// Every producer group and its members (GET_ALL_PRODUCER_INFO).
+    pub fn all_producers(&self) -> Vec<(String, Vec<ClientConn>)> {
+        self.tables
+            .lock()
+            .producers
+            .iter()
+            .map(|(g, m)| (g.clone(), m.values().cloned().collect()))
+            .collect()
+    }
+
     /// The members of a producer group.
     pub fn producer_conns(&self, group: &str) -> Option<Vec<ClientConn>> {
         self.tables

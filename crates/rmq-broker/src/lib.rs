@@ -150,6 +150,8 @@ pub struct BrokerState {
     pub send_queue: send_queue::SendQueue,
     /// Messages pulled per `topic@group` (consumeTps).
     pub pulled: stats::MinuteRates,
+    /// The put and get totals at the last two midnights (`msgPutTotalTodayMorning`, ...).
+    pub daily: stats::DailyTotals,
     /// The Prometheus counters (`metricsExporterType=PROM`; counted either way).
     pub metrics: metrics::Metrics,
     /// A slave's master (HA address followed by the store's HA client, remoting address).
@@ -436,6 +438,7 @@ pub(crate) fn load_state(
         pop: pop::PopService::load(&config, clock.now_ms())?,
         send_queue: send_queue::SendQueue::new(&config),
         pulled: stats::MinuteRates::default(),
+        daily: stats::DailyTotals::new(clock.now_ms()),
         metrics: metrics::Metrics::default(),
         master,
         runtime: runtime_config::RuntimeConfig::new(&config, clock.now_ms()),
@@ -553,8 +556,8 @@ async fn flush_offsets_periodically(state: Arc<BrokerState>) {
     }
 }
 
-/// Every 10 s: drops and closes connections without a heartbeat for `channelExpiredTimeout`,
-/// and tells the remaining members of their groups.
+/// Every 10 s: records the daily totals at midnight; drops and closes connections without a
+/// heartbeat for `channelExpiredTimeout`, and tells the remaining members of their groups.
 async fn expire_clients_periodically(state: Arc<BrokerState>) {
     let timeout = Duration::from_millis(state.config.channel_expired_timeout_ms);
     let period = Duration::from_secs(10)
@@ -562,6 +565,10 @@ async fn expire_clients_periodically(state: Arc<BrokerState>) {
         .max(Duration::from_millis(10));
     loop {
         tokio::time::sleep(period).await;
+        let st = state.store.stats();
+        state
+            .daily
+            .observe(state.clock.now_ms(), st.put_times(), st.get_transferred());
         let (expired, changes) = state.clients.expire(timeout);
         for ch in &expired {
             tracing::warn!(peer = %ch.peer_addr(), "client connection expired without heartbeat; closing it");

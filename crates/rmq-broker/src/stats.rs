@@ -108,3 +108,54 @@ mod tests {
         assert_eq!(rates.per_second_at("T@Other", at(240)), 0.0);
     }
 }
+
+/// `BrokerStats`: the put and get totals recorded at the last two midnights (UTC here; Java's
+/// are local midnights), for `msgPutTotalTodayMorning` and friends. Recorded by the broker's
+/// 10-second housekeeping, so within 10 s of midnight.
+#[derive(Debug, Default)]
+pub struct DailyTotals {
+    inner: Mutex<Daily>,
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Daily {
+    day: i64,
+    pub put_today_morning: u64,
+    pub put_yesterday_morning: u64,
+    pub get_today_morning: u64,
+    pub get_yesterday_morning: u64,
+}
+
+impl DailyTotals {
+    /// Starts counting days at `now_ms`: the mornings stay 0 until the first midnight, as Java's.
+    pub fn new(now_ms: i64) -> DailyTotals {
+        DailyTotals {
+            inner: Mutex::new(Daily {
+                day: now_ms.div_euclid(86_400_000),
+                ..Daily::default()
+            }),
+        }
+    }
+
+    /// Records the totals as the morning's when a new day began since the last call.
+    pub fn observe(&self, now_ms: i64, put_total: u64, get_total: u64) -> Daily {
+        let mut d = self.inner.lock();
+        let day = now_ms.div_euclid(86_400_000);
+        if day > d.day {
+            d.put_yesterday_morning = if day == d.day + 1 {
+                d.put_today_morning
+            } else {
+                put_total
+            };
+            d.get_yesterday_morning = if day == d.day + 1 {
+                d.get_today_morning
+            } else {
+                get_total
+            };
+            d.put_today_morning = put_total;
+            d.get_today_morning = get_total;
+            d.day = day;
+        }
+        *d
+    }
+}

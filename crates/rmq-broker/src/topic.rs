@@ -40,20 +40,22 @@ pub fn is_not_allowed_send_topic(topic: &str) -> bool {
     )
 }
 
+/// `TopicValidator`'s system topic set (GET_SYSTEM_TOPIC_LIST_FROM_BROKER).
+pub const SYSTEM_TOPICS: [&str; 9] = [
+    AUTO_CREATE_TOPIC_KEY,
+    SCHEDULE_TOPIC,
+    BENCHMARK_TOPIC,
+    TRANS_HALF_TOPIC,
+    TRACE_TOPIC,
+    TRANS_OP_HALF_TOPIC,
+    TRANS_CHECK_MAX_TIME_TOPIC,
+    SELF_TEST_TOPIC,
+    OFFSET_MOVED_EVENT,
+];
+
 /// Topics admin commands may not create or delete (`TopicValidator.isSystemTopic`).
 pub fn is_system_topic(topic: &str) -> bool {
-    matches!(
-        topic,
-        AUTO_CREATE_TOPIC_KEY
-            | SCHEDULE_TOPIC
-            | BENCHMARK_TOPIC
-            | TRANS_HALF_TOPIC
-            | TRACE_TOPIC
-            | TRANS_OP_HALF_TOPIC
-            | TRANS_CHECK_MAX_TIME_TOPIC
-            | SELF_TEST_TOPIC
-            | OFFSET_MOVED_EVENT
-    ) || topic.starts_with("rmq_sys_")
+    SYSTEM_TOPICS.contains(&topic) || topic.starts_with("rmq_sys_")
 }
 
 pub fn topic_config(name: &str, queues: i32, perm: i32) -> TopicConfig {

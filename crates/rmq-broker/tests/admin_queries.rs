@@ -18,6 +18,58 @@ use rmq_protocol::RemotingCommand;
 use rmq_remoting::RemotingClient;
 
 const TOPIC_Q: &str = "StatsTopic";
+
+/// The keys of Java 4.9.7's GET_BROKER_RUNTIME_INFO (`mqadmin brokerStatus` against it, without
+/// delay messages or a transient store pool).
+const JAVA_497_RUNTIME_KEYS: &[&str] = &[
+    "EndTransactionQueueSize",
+    "EndTransactionThreadPoolQueueCapacity",
+    "bootTimestamp",
+    "brokerVersion",
+    "brokerVersionDesc",
+    "commitLogDirCapacity",
+    "commitLogDiskRatio",
+    "commitLogMaxOffset",
+    "commitLogMinOffset",
+    "consumeQueueDiskRatio",
+    "dispatchBehindBytes",
+    "dispatchMaxBuffer",
+    "earliestMessageTimeStamp",
+    "getFoundTps",
+    "getMessageEntireTimeMax",
+    "getMissTps",
+    "getTotalTps",
+    "getTransferedTps",
+    "msgGetTotalTodayMorning",
+    "msgGetTotalTodayNow",
+    "msgGetTotalYesterdayMorning",
+    "msgPutTotalTodayMorning",
+    "msgPutTotalTodayNow",
+    "msgPutTotalYesterdayMorning",
+    "pageCacheLockTimeMills",
+    "pullThreadPoolQueueCapacity",
+    "pullThreadPoolQueueHeadWaitTimeMills",
+    "pullThreadPoolQueueSize",
+    "putLatency99",
+    "putLatency999",
+    "putMessageAverageSize",
+    "putMessageDistributeTime",
+    "putMessageEntireTimeMax",
+    "putMessageFailedTimes",
+    "putMessageSizeTotal",
+    "putMessageTimesTotal",
+    "putTps",
+    "queryThreadPoolQueueCapacity",
+    "queryThreadPoolQueueHeadWaitTimeMills",
+    "queryThreadPoolQueueSize",
+    "remainHowManyDataToFlush",
+    "remainTransientStoreBufferNumbs",
+    "runtime",
+    "sendThreadPoolQueueCapacity",
+    "sendThreadPoolQueueHeadWaitTimeMills",
+    "sendThreadPoolQueueSize",
+    "startAcceptSendRequestTimeStamp",
+];
 const GROUP: &str = "StatsGroup";
 
 fn send(i: usize) -> RemotingCommand {
@@ -140,5 +192,53 @@ async fn broker_consume_stats_and_query_cq() {
     let r = call(query_cq("NoSuchTopic", 0, 1)).await;
     assert_eq!(r.code, code::SYSTEM_ERROR);
     assert_eq!(r.remark.as_deref(), Some("0@NoSuchTopic is not exist!"));
+
+    // GET_BROKER_RUNTIME_INFO: every key Java 4.9.7 answers (captured from its brokerStatus),
+    // with the figures of this load
+    let r = call(RemotingCommand::request(rc::GET_BROKER_RUNTIME_INFO)).await;
+    let info: body::KvTable = body::from_fastjson(&r.body).unwrap();
+    let t = &info.table;
+    for key in JAVA_497_RUNTIME_KEYS {
+        assert!(t.contains_key(*key), "runtime info lacks {key}: {t:?}");
+    }
+    assert_eq!(t["msgPutTotalTodayNow"], "5");
+    assert_eq!(t["putMessageTimesTotal"], "5");
+    let ratio: f64 = t["commitLogDiskRatio"].parse().unwrap();
+    assert!((0.0..=1.0).contains(&ratio), "{ratio}");
+    assert!(
+        t["commitLogDirCapacity"].starts_with("Total : "),
+        "{}",
+        t["commitLogDirCapacity"]
+    );
+    assert!(t["earliestMessageTimeStamp"].parse::<i64>().unwrap() > 0);
+    assert!(
+        t["runtime"].starts_with("[ 0 days, 0 hours, "),
+        "{}",
+        t["runtime"]
+    );
+
+    // the cleaning verbs leave live queues alone
+    for code_ in [rc::CLEAN_EXPIRED_CONSUMEQUEUE, rc::CLEAN_UNUSED_TOPIC] {
+        let r = call(RemotingCommand::request(code_)).await;
+        assert_eq!(r.code, code::SUCCESS, "{code_}: {:?}", r.remark);
+    }
+    assert_eq!(max_offset(&client, &addr, TOPIC_Q, 0).await, 5);
+
+    let r = call(RemotingCommand::request(rc::GET_SYSTEM_TOPIC_LIST_FROM_BROKER)).await;
+    let list: body::TopicList = body::from_fastjson(&r.body).unwrap();
+    assert!(
+        list.topic_list.iter().any(|t| t == "SCHEDULE_TOPIC_XXXX"),
+        "{list:?}"
+    );
+    assert!(list.topic_list.iter().any(|t| t == "TBW102"));
+
+    heartbeat(&client, &addr, "StatsProducers").await;
+    let r = call(RemotingCommand::request(rc::GET_ALL_PRODUCER_INFO)).await;
+    assert_eq!(r.code, code::SUCCESS);
+    let table: body::ProducerTableInfo = body::from_fastjson(&r.body).unwrap();
+    let p = &table.data["StatsProducers"][0];
+    assert_eq!(p.client_id, "127.0.0.1@test");
+    assert!(p.remote_ip.starts_with("/127.0.0.1:"), "{p:?}");
+    assert!(p.last_update_timestamp > 0);
     broker.shutdown().await.unwrap();
 }

@@ -33,6 +33,14 @@ pub fn used_ratio(path: &Path) -> Option<f64> {
     Some(percent as f64 / 100.0)
 }
 
+/// (total bytes, bytes available to unprivileged users) of the partition holding `path`
+/// (`File.getTotalSpace` / `getUsableSpace`).
+pub fn space(path: &Path) -> Option<(u64, u64)> {
+    let st = rustix::fs::statvfs(path).ok()?;
+    let unit = if st.f_frsize > 0 { st.f_frsize } else { st.f_bsize };
+    Some((st.f_blocks.checked_mul(unit)?, st.f_bavail.checked_mul(unit)?))
+}
+
 /// Allocate blocks for `[offset, offset + len)` of `file` (within its length, which does not
 /// change). Where the file system cannot preallocate (`EOPNOTSUPP`) this is a no-op: the file
 /// stays sparse, as before. `ENOSPC` comes back as an error.

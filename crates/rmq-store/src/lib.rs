@@ -73,6 +73,7 @@ pub mod index;
 pub mod mapped_file;
 pub mod message;
 pub mod record;
+pub mod stats;
 pub mod store;
 
 pub use config::{BrokerRole, FlushDiskType, StoreConfig};

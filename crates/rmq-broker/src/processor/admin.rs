@@ -213,31 +213,108 @@ pub(super) fn topic_stats(s: &BrokerState, req: &RemotingCommand) -> RemotingCom
     ok(req).with_body(body::to_json(&body::TopicStatsTable { offset_table: table }))
 }
 
+/// `MixAll.humanReadableByteCount(bytes, false)`: `512 B`, `1.5 KiB`, `252.0 GiB`.
+fn human_bytes(bytes: u64) -> String {
+    if bytes < 1024 {
+        return format!("{bytes} B");
+    }
+    let exp = ((bytes as f64).ln() / 1024f64.ln()) as i32;
+    let prefix = "KMGTPE"
+        .chars()
+        .nth((exp - 1).clamp(0, 5) as usize)
+        .unwrap_or('E');
+    format!("{:.1} {prefix}iB", bytes as f64 / 1024f64.powi(exp))
+}
+
+/// GET_BROKER_RUNTIME_INFO (28, `mqadmin brokerStatus`, `clusterList`): Java's key set
+/// (`AdminBrokerProcessor.prepareRuntimeInfo` and the store's `getRuntimeInfo`) with real
+/// figures, plus the 5.x timer keys. rmq's send queue stands for Java's send thread pool queue;
+/// pulls and queries run without a queue (size 0, capacity as configured in Java).
 pub(super) fn runtime_info(s: &BrokerState, req: &RemotingCommand) -> RemotingCommand {
-    let mut table = HashMap::new();
+    use rmq_store::stats::java_double;
+    let now = s.clock.now_ms();
+    let stats = s.store.stats();
+    let mut pairs = Vec::with_capacity(64);
+    stats.runtime_info(now, &mut pairs);
+    let mut table: HashMap<String, String> = pairs.into_iter().collect();
     let mut put = |k: &str, v: String| {
         table.insert(k.to_string(), v);
     };
-    put("brokerVersionDesc", "V4_9_8".into());
-    put("brokerVersion", rmq_protocol::VERSION.to_string());
+    let store_cfg = s.store.config();
+    let ratio = |p: &std::path::Path| rmq_store::disk::used_ratio(p).map_or(-1.0, |r| r);
+    let cl_dir = store_cfg.commit_log_dir();
+    put("commitLogDiskRatio", java_double(ratio(&cl_dir)));
+    put(
+        &format!("commitLogDiskRatio_{}", cl_dir.display()),
+        java_double(ratio(&cl_dir)),
+    );
+    put(
+        "consumeQueueDiskRatio",
+        java_double(ratio(&store_cfg.consume_queue_dir())),
+    );
+    for (level, offset) in s.schedule.offsets() {
+        let max = s
+            .store
+            .max_offset_in_queue(crate::topic::SCHEDULE_TOPIC, level - 1);
+        put(
+            &format!("scheduleMessageOffset_{level}"),
+            format!("{offset},{max}"),
+        );
+    }
     put("commitLogMinOffset", s.store.min_phy_offset().to_string());
     put("commitLogMaxOffset", s.store.max_phy_offset().to_string());
-    put("putTps", "0.0 0.0 0.0".into());
-    put("getTransferedTps", "0.0 0.0 0.0".into());
-    put("msgPutTotalTodayNow", "0".into());
-    put("msgGetTotalTodayNow", "0".into());
-    put("msgPutTotalYesterdayMorning", "0".into());
-    put("msgPutTotalTodayMorning", "0".into());
-    put("msgGetTotalYesterdayMorning", "0".into());
-    put("msgGetTotalTodayMorning", "0".into());
-    put("earliestMessageTimeStamp", "0".into());
-    put("commitLogDiskRatio", "0.0".into());
+    put("brokerVersionDesc", "V4_9_8".into());
+    put("brokerVersion", rmq_protocol::VERSION.to_string());
+    let daily = s.daily.observe(now, stats.put_times(), stats.get_transferred());
+    put(
+        "msgPutTotalYesterdayMorning",
+        daily.put_yesterday_morning.to_string(),
+    );
+    put("msgPutTotalTodayMorning", daily.put_today_morning.to_string());
+    put("msgPutTotalTodayNow", stats.put_times().to_string());
+    put(
+        "msgGetTotalYesterdayMorning",
+        daily.get_yesterday_morning.to_string(),
+    );
+    put("msgGetTotalTodayMorning", daily.get_today_morning.to_string());
+    put("msgGetTotalTodayNow", stats.get_transferred().to_string());
+    put("sendThreadPoolQueueSize", s.send_queue.len().to_string());
+    put(
+        "sendThreadPoolQueueCapacity",
+        s.config.send_thread_pool_queue_capacity.to_string(),
+    );
+    put("pullThreadPoolQueueSize", "0".into());
+    put("pullThreadPoolQueueCapacity", "100000".into());
+    put("queryThreadPoolQueueSize", "0".into());
+    put("queryThreadPoolQueueCapacity", "20000".into());
+    put("EndTransactionQueueSize", "0".into());
+    put("EndTransactionThreadPoolQueueCapacity", "100000".into());
     put(
         "dispatchBehindBytes",
         (s.store.max_phy_offset() - s.store.dispatched_offset())
             .max(0)
             .to_string(),
     );
+    put("pageCacheLockTimeMills", "0".into());
+    put("sendThreadPoolQueueHeadWaitTimeMills", "0".into());
+    put("pullThreadPoolQueueHeadWaitTimeMills", "0".into());
+    put("queryThreadPoolQueueHeadWaitTimeMills", "0".into());
+    put(
+        "earliestMessageTimeStamp",
+        s.store.first_message_store_time().unwrap_or(-1).to_string(),
+    );
+    put("startAcceptSendRequestTimeStamp", "0".into());
+    put("remainTransientStoreBufferNumbs", i32::MAX.to_string());
+    put(
+        "remainHowManyDataToFlush",
+        human_bytes((s.store.max_phy_offset() - s.store.flushed_phy_offset()).max(0) as u64),
+    );
+    if let Some((total, free)) = rmq_store::disk::space(&store_cfg.store_path_root_dir) {
+        put(
+            "commitLogDirCapacity",
+            format!("Total : {}, Free : {}.", human_bytes(total), human_bytes(free)),
+        );
+    }
     // 5.x timer keys (`mqadmin clusterList` prints them): how far behind the read time is (s),
     // timer-queue entries not yet in the wheel, timers pending.
     let t = &s.timer.stats;
@@ -363,4 +440,77 @@ pub(super) fn query_consume_queue(s: &BrokerState, req: &RemotingCommand) -> Rem
         min_queue_index: min,
     };
     ok(req).with_body(body::to_json(&b))
+}
+
+/// GET_SYSTEM_TOPIC_LIST_FROM_BROKER (305): `TopicValidator`'s system topics.
+pub(super) fn system_topics(req: &RemotingCommand) -> RemotingCommand {
+    let list = body::TopicList {
+        broker_addr: None,
+        topic_list: topic::SYSTEM_TOPICS.iter().map(|t| t.to_string()).collect(),
+    };
+    ok(req).with_body(body::to_json(&list))
+}
+
+/// CLEAN_EXPIRED_CONSUMEQUEUE (306, `mqadmin cleanExpiredCQ`): consume queues whose every entry
+/// points below the commitlog's first offset are removed.
+pub(super) fn clean_expired_consume_queues(s: &BrokerState, req: &RemotingCommand) -> RemotingCommand {
+    let n = s.store.clean_expired_consume_queues();
+    tracing::warn!(removed = n, "cleanExpiredConsumeQueue done");
+    ok(req)
+}
+
+/// CLEAN_UNUSED_TOPIC (316, `mqadmin cleanUnusedTopic`): the consume queues of topics the topic
+/// table no longer has are removed (Java's `cleanUnusedTopic`); the broker's own internal topics
+/// (schedule, transaction, timer, POP revive, `rmq_sys_*`) are kept even without a table entry.
+pub(super) fn clean_unused_topics(s: &BrokerState, req: &RemotingCommand) -> RemotingCommand {
+    let unused: Vec<String> = s
+        .store
+        .consume_queue_topics()
+        .into_iter()
+        .filter(|t| s.topics.get(t).is_none())
+        .filter(|t| !topic::is_system_topic(t) && !t.starts_with("RMQ_SYS_") && *t != s.pop.revive_topic)
+        .collect();
+    if !unused.is_empty() {
+        tracing::warn!(topics = ?unused, "cleanUnusedTopic: removing consume queues");
+        s.store.delete_topics(&unused);
+    }
+    ok(req)
+}
+
+/// GET_ALL_PRODUCER_INFO (328, `mqadmin producer`): every producer group and its connections.
+pub(super) fn all_producer_info(s: &BrokerState, req: &RemotingCommand) -> RemotingCommand {
+    let now = s.clock.instant();
+    let now_ms = s.clock.now_ms();
+    let data = s
+        .clients
+        .all_producers()
+        .into_iter()
+        .map(|(group, conns)| {
+            let infos = conns
+                .iter()
+                .map(|c| body::ProducerInfo {
+                    client_id: c.client_id.clone(),
+                    remote_ip: format!("/{}", c.channel.peer_addr()),
+                    language: c.language.clone(),
+                    version: c.version,
+                    last_update_timestamp: now_ms
+                        - i64::try_from(now.saturating_duration_since(c.last_update).as_millis())
+                            .unwrap_or(0),
+                })
+                .collect();
+            (group, infos)
+        })
+        .collect();
+    ok(req).with_body(body::to_json(&body::ProducerTableInfo { data }))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn human_bytes_as_java() {
+        assert_eq!(super::human_bytes(0), "0 B");
+        assert_eq!(super::human_bytes(1023), "1023 B");
+        assert_eq!(super::human_bytes(1536), "1.5 KiB");
+        assert_eq!(super::human_bytes(252 << 30), "252.0 GiB");
+    }
 }

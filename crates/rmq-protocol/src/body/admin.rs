@@ -29,6 +29,27 @@ pub struct OffsetWrapper {
     pub pull_offset: i64,
 }
 
+/// `ProducerTableInfo` (GET_ALL_PRODUCER_INFO body): producer group → its connections.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ProducerTableInfo {
+    pub data: HashMap<String, Vec<ProducerInfo>>,
+}
+
+/// One producer connection of [`ProducerTableInfo`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ProducerInfo {
+    pub client_id: String,
+    /// `/ip:port`, as Java prints a channel's remote address.
+    #[serde(rename = "remoteIP")]
+    pub remote_ip: String,
+    #[serde(deserialize_with = "de_language")]
+    pub language: String,
+    pub version: i32,
+    pub last_update_timestamp: i64,
+}
+
 /// `ConsumeStatsList` (GET_BROKER_CONSUME_STATS body): per subscription group, one
 /// [`ConsumeStats`] per topic it has offsets for.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

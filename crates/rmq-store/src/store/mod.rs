@@ -105,6 +105,8 @@ pub(crate) struct Core {
     cleanup: cleanup::CleanupState,
     /// Slave acknowledgements (HA, docs/store/ha.md).
     pub ha: crate::ha::HaState,
+    /// Put and get statistics (GET_BROKER_RUNTIME_INFO).
+    stats: crate::stats::StoreStats,
     /// Panics the fail-fast tests inject.
     #[cfg(test)]
     fail_points: poison::FailPoints,
@@ -189,7 +191,13 @@ impl MessageStore {
         filter: &dyn Fn(i64) -> bool,
     ) -> GetResult {
         let core = self.core();
+        let started = std::time::Instant::now();
         let r = core.get_message(topic, queue_id, offset, max_msg_nums, max_total_bytes, filter);
+        core.stats.on_get(
+            core.config.clock.now_ms(),
+            r.messages.len() as u64,
+            started.elapsed().as_millis() as u64,
+        );
         // Pages a drain of old messages faults into the read mapping are unmapped again every
         // READ_RELEASE_BYTES (not only on the once-a-second tick), so RSS stays bounded.
         let served = core
@@ -388,6 +396,31 @@ impl MessageStore {
         self.core().delete_topics(topics)
     }
 
+    /// Store time of the commitlog's first message (`getEarliestMessageTime`); `None` when the
+    /// commitlog is empty.
+    pub fn first_message_store_time(&self) -> Option<i64> {
+        let rec = self.read_record(self.min_phy_offset())?;
+        let flag = crate::record::read_i32(&rec, crate::record::pos::SYS_FLAG)?;
+        crate::record::read_i64(&rec, crate::record::store_timestamp_pos(flag))
+    }
+
+    /// Put and get statistics (Java's `StoreStatsService`).
+    pub fn stats(&self) -> &crate::stats::StoreStats {
+        &self.core().stats
+    }
+
+    /// The topics the store has consume queues for.
+    pub fn consume_queue_topics(&self) -> Vec<String> {
+        self.core().cq_table().keys().cloned().collect()
+    }
+
+    /// CLEAN_EXPIRED_CONSUMEQUEUE (Java's `cleanExpiredConsumerQueue`): removes every consume
+    /// queue (but `SCHEDULE_TOPIC_XXXX`'s) whose last entry points below the commitlog's first
+    /// offset, files included; the queue's offsets start again at 0, as in Java. Returns how many.
+    pub fn clean_expired_consume_queues(&self) -> usize {
+        self.core().clean_expired_consume_queues()
+    }
+
     /// Stop accepting puts, flush the commitlog and consume queues, persist the checkpoint and
     /// remove `abort`. `abort` is kept (next open recovers abnormally) if any flush failed.
     pub fn shutdown(&self) -> Result<(), StoreError> {
@@ -458,6 +491,44 @@ impl Core {
             .values()
             .flat_map(|q| q.values().cloned())
             .collect()
+    }
+
+    fn clean_expired_consume_queues(&self) -> usize {
+        let _dart = self.dart("expired consume queue cleaning");
+        let mut st = self.lock_or_poison(&self.put_lock, "put lock");
+        let Some(min_phy) = self.commit_log.min_offset() else {
+            return 0;
+        };
+        let expired: Vec<Arc<ConsumeQueue>> = self
+            .all_cqs()
+            .into_iter()
+            .filter(|cq| &**cq.topic() != crate::record::SCHEDULE_TOPIC)
+            .filter(|cq| {
+                let last = cq.max_offset() - 1;
+                last >= cq.min_offset() && cq.entry(last).is_some_and(|e| (e.phy_offset as u64) < min_phy)
+            })
+            .collect();
+        if expired.is_empty() {
+            return 0;
+        }
+        self.cq_generation.fetch_add(1, Ordering::AcqRel);
+        let mut table = self.unpoisoned(self.consume_queues.write(), "consume queue table");
+        for cq in &expired {
+            if let Some(queues) = table.get_mut(&**cq.topic()) {
+                queues.remove(&cq.queue_id());
+                if queues.is_empty() {
+                    table.remove(&**cq.topic());
+                }
+            }
+            if let Some(offsets) = st.next_queue_offset.get_mut(&**cq.topic()) {
+                offsets.remove(&cq.queue_id());
+            }
+            if let Err(e) = cq.destroy() {
+                tracing::warn!(error = %e, topic = %cq.topic(), queue = cq.queue_id(), "failed to delete expired consume queue files");
+            }
+            tracing::info!(topic = %cq.topic(), queue = cq.queue_id(), "removed expired consume queue");
+        }
+        expired.len()
     }
 
     fn delete_topics(&self, topics: &[String]) {

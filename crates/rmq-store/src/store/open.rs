@@ -44,6 +44,7 @@ impl MessageStore {
         let in_memory_window_bytes = (config.total_memory_bytes.unwrap_or_else(total_memory) as i64)
             .saturating_mul(config.access_message_in_memory_max_ratio as i64)
             / 100;
+        let boot_ms = config.clock.now_ms();
         let core = Arc::new(Core {
             delay_levels_ms: config.delay_levels_ms(),
             last_store_ts: AtomicI64::new(checkpoint.physic_msg_timestamp.load(Ordering::Acquire)),
@@ -65,6 +66,7 @@ impl MessageStore {
             in_memory_window_bytes,
             cleanup: cleanup::CleanupState::default(),
             ha: crate::ha::HaState::default(),
+            stats: crate::stats::StoreStats::new(boot_ms),
             #[cfg(test)]
             fail_points: Default::default(),
         });

@@ -25,9 +25,21 @@ impl MessageStore {
             .is_some_and(|m| crate::ha::waits_store_ok(&m.properties));
         let wait_flush = config.flush_disk_type == FlushDiskType::SyncFlush && waits;
         let replicate = config.broker_role == BrokerRole::SyncMaster && waits;
+        let started = std::time::Instant::now();
         let (result, end) = match self.core().append(&batch) {
-            Ok((r, end)) => (r, Some(end)),
-            Err(status) => (PutResult::failed(status), None),
+            Ok((r, end)) => {
+                self.core().stats.on_put(
+                    r.store_timestamp,
+                    r.msg_num.max(0) as u64,
+                    r.wrote_bytes.max(0) as u64,
+                    started.elapsed().as_millis() as u64,
+                );
+                (r, Some(end))
+            }
+            Err(status) => {
+                self.core().stats.on_put_failed();
+                (PutResult::failed(status), None)
+            }
         };
         if end.is_some() && config.flush_disk_type == FlushDiskType::SyncFlush && !waits {
             self.core().cl_flush_signal.wake();
