@@ -257,8 +257,9 @@ impl BrokerConfig {
     }
 
     /// GET_BROKER_CONFIG's pairs: the effective value of every key rmq reads (TLS and ACL 2.0
-    /// keys, system properties or secrets in Java, left out), then every other key given, as
-    /// given.
+    /// keys, system properties or secrets in Java, left out), the Java keys rmq has no use for
+    /// with Java's defaults (tools read them: `mqadmin exportConfigs` fails without
+    /// `filterServerNums`), then every other key given, as given.
     pub fn export(&self) -> Vec<(String, String)> {
         let s = &self.store;
         let mut out: Vec<(String, String)> = Vec::with_capacity(96);
@@ -431,10 +432,51 @@ impl BrokerConfig {
             s.flush_commit_log_least_pages.to_string(),
         );
         put("messageDelayLevel", s.message_delay_level.clone());
+        put(
+            "flushCommitLogThoroughInterval",
+            s.flush_commit_log_thorough_interval_ms.to_string(),
+        );
+        put(
+            "flushConsumeQueueLeastPages",
+            s.flush_consume_queue_least_pages.to_string(),
+        );
+        put(
+            "flushConsumeQueueThoroughInterval",
+            s.flush_consume_queue_thorough_interval_ms.to_string(),
+        );
+        put(
+            "accessMessageInMemoryMaxRatio",
+            s.access_message_in_memory_max_ratio.to_string(),
+        );
+        put(
+            "maxTransferBytesOnMessageInMemory",
+            s.max_transfer_bytes_on_message_in_memory.to_string(),
+        );
+        put(
+            "maxTransferCountOnMessageInMemory",
+            s.max_transfer_count_on_message_in_memory.to_string(),
+        );
+        put(
+            "maxTransferBytesOnMessageInDisk",
+            s.max_transfer_bytes_on_message_in_disk.to_string(),
+        );
+        put(
+            "maxTransferCountOnMessageInDisk",
+            s.max_transfer_count_on_message_in_disk.to_string(),
+        );
+        put("checkCRCOnRecover", s.check_crc_on_recover.to_string());
+        put("messageIndexSafe", s.message_index_safe.to_string());
+        put("haListenPort", self.ha_listen_port.to_string());
         self.timer.export(&mut out);
         self.pop.export(&mut out);
         self.grpc_renew.export(&mut out);
-        let exported: std::collections::HashSet<String> = out.iter().map(|(k, _)| k.clone()).collect();
+        let mut exported: std::collections::HashSet<String> = out.iter().map(|(k, _)| k.clone()).collect();
+        for (k, v) in crate::java_defaults::BROKER {
+            if !exported.contains(*k) && !self.given.contains_key(*k) {
+                out.push((k.to_string(), v.to_string()));
+                exported.insert(k.to_string());
+            }
+        }
         let secret = |k: &str| k.starts_with("tls.") || rmq_acl::v2::AuthSettings::default().apply(k, "");
         for (k, v) in &self.given {
             if !exported.contains(k) && !secret(k) {
@@ -485,6 +527,8 @@ impl BrokerConfig {
                 Err(_) => return false,
             },
             "haMasterAddress" => self.ha_master_address = Some(v.trim().to_string()),
+            // bound at listenPort + 1 whatever the key says (as Java 4.9)
+            "haListenPort" => {}
             "slaveTimeout" => return num(k, v, &mut s.slave_timeout_ms),
             "haSlaveFallbehindMax" => return num(k, v, &mut s.ha_slave_fallbehind_max),
             "haSendHeartbeatInterval" => return num(k, v, &mut s.ha_send_heartbeat_interval_ms),
@@ -528,6 +572,28 @@ impl BrokerConfig {
             "brokerFastFailureEnable" => self.broker_fast_failure_enable = b(v),
             "osPageCacheBusyTimeOutMills" => return num(k, v, &mut s.os_page_cache_busy_timeout_ms),
             "messageIndexEnable" => s.message_index_enable = b(v),
+            "flushCommitLogThoroughInterval" => {
+                return num(k, v, &mut s.flush_commit_log_thorough_interval_ms)
+            }
+            "flushConsumeQueueLeastPages" => return num(k, v, &mut s.flush_consume_queue_least_pages),
+            "flushConsumeQueueThoroughInterval" => {
+                return num(k, v, &mut s.flush_consume_queue_thorough_interval_ms)
+            }
+            "accessMessageInMemoryMaxRatio" => return num(k, v, &mut s.access_message_in_memory_max_ratio),
+            "maxTransferBytesOnMessageInMemory" => {
+                return num(k, v, &mut s.max_transfer_bytes_on_message_in_memory)
+            }
+            "maxTransferCountOnMessageInMemory" => {
+                return num(k, v, &mut s.max_transfer_count_on_message_in_memory)
+            }
+            "maxTransferBytesOnMessageInDisk" => {
+                return num(k, v, &mut s.max_transfer_bytes_on_message_in_disk)
+            }
+            "maxTransferCountOnMessageInDisk" => {
+                return num(k, v, &mut s.max_transfer_count_on_message_in_disk)
+            }
+            "checkCRCOnRecover" => s.check_crc_on_recover = b(v),
+            "messageIndexSafe" => s.message_index_safe = b(v),
             "maxHashSlotNum" => return num(k, v, &mut s.max_hash_slot_num),
             "maxIndexNum" => return num(k, v, &mut s.max_index_num),
             "fileReservedTime" => return num(k, v, &mut s.file_reserved_time_hours),
@@ -593,7 +659,8 @@ impl BrokerConfig {
 mod tests {
     use super::*;
 
-    /// Every exported key is one `apply_one` reads, and applying the export changes nothing.
+    /// Every exported key is one `apply_one` reads (or a Java key rmq has no use for), and
+    /// applying the export changes nothing.
     #[test]
     fn export_round_trips() {
         let c = BrokerConfig {
@@ -603,8 +670,18 @@ mod tests {
         };
         let exported = c.export();
         let mut again = BrokerConfig::default();
+        let java_only = |k: &str| crate::java_defaults::BROKER.iter().any(|(j, _)| *j == k);
         for (k, v) in &exported {
-            assert!(again.apply_one(k, v), "{k}={v} is exported but not read back");
+            assert!(
+                again.apply_one(k, v) || java_only(k),
+                "{k}={v} is exported but not read back"
+            );
+        }
+        for (k, _) in crate::java_defaults::BROKER {
+            assert!(
+                !again.apply_one(k, "1"),
+                "{k} is read by rmq: take it out of java_defaults"
+            );
         }
         assert_eq!(again.export(), exported);
         let mut keys: Vec<_> = exported.iter().map(|(k, _)| k.as_str()).collect();

@@ -40,6 +40,7 @@ pub mod clients;
 pub mod config;
 pub use rmq_filter as filter;
 pub mod grpc;
+pub mod java_defaults;
 pub mod locks;
 pub mod long_poll;
 pub mod metrics;

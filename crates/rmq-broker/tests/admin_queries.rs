@@ -97,7 +97,7 @@ fn query_cq(topic: &str, index: i64, count: i32) -> RemotingCommand {
         queue_id: 0,
         index,
         count,
-        consumer_group: GROUP.into(),
+        consumer_group: Some(GROUP.into()),
     })
 }
 

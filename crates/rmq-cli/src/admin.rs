@@ -1,6 +1,8 @@
 //! The `mqadmin` subset: `updateTopic`, `topicList`, `topicRoute`, `clusterList`, `topicStatus`,
 //! `consumerProgress`, `resetOffsetByTime`, `queryMsgById`, `queryMsgByKey`, `queryMsgByUniqueKey`,
-//! `resendDlqMessage` (the console's DLQ resend) and `setConsumeMode` (PULL or POP).
+//! `resendDlqMessage` (the console's DLQ resend) and `setConsumeMode` (PULL or POP); the ACL
+//! verbs (`admin_acl`, `admin_auth`) and the operating verbs (`admin_ops`: broker and name server
+//! config, `brokerStatus`, `brokerConsumeStats`, `queryCq`, cleaning, `producer`).
 
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
@@ -155,6 +157,8 @@ pub enum AdminCommand {
     Acl(crate::admin_acl::AclCommand),
     #[command(flatten)]
     Auth(crate::admin_auth::AuthCommand),
+    #[command(flatten)]
+    Ops(crate::admin_ops::OpsCommand),
 }
 
 /// `-b brokerAddr` or `-c clusterName`, as the ACL verbs and `setConsumeMode` take them.
@@ -381,6 +385,7 @@ pub async fn run(cmd: AdminCommand) -> anyhow::Result<()> {
         }
         AdminCommand::Acl(cmd) => crate::admin_acl::run(cmd).await?,
         AdminCommand::Auth(cmd) => crate::admin_auth::run(cmd).await?,
+        AdminCommand::Ops(cmd) => crate::admin_ops::run(cmd).await?,
     }
     Ok(())
 }

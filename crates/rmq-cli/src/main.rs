@@ -16,6 +16,7 @@
 mod admin;
 mod admin_acl;
 mod admin_auth;
+mod admin_ops;
 mod bench;
 mod chaos;
 mod consume;

@@ -228,7 +228,8 @@ fn human_bytes(bytes: u64) -> String {
 
 /// GET_BROKER_RUNTIME_INFO (28, `mqadmin brokerStatus`, `clusterList`): Java's key set
 /// (`AdminBrokerProcessor.prepareRuntimeInfo` and the store's `getRuntimeInfo`) with real
-/// figures, plus the 5.x timer keys. rmq's send queue stands for Java's send thread pool queue;
+/// figures, plus the 5.x keys (`getTransferredTps`, `brokerActive`, `litePullThreadPool*`,
+/// the timer keys). rmq's send queue stands for Java's send thread pool queue;
 /// pulls and queries run without a queue (size 0, capacity as configured in Java).
 pub(super) fn runtime_info(s: &BrokerState, req: &RemotingCommand) -> RemotingCommand {
     use rmq_store::stats::java_double;
@@ -237,6 +238,10 @@ pub(super) fn runtime_info(s: &BrokerState, req: &RemotingCommand) -> RemotingCo
     let mut pairs = Vec::with_capacity(64);
     stats.runtime_info(now, &mut pairs);
     let mut table: HashMap<String, String> = pairs.into_iter().collect();
+    if let Some(tps) = table.get("getTransferedTps").cloned() {
+        // 5.x spells it right (its tools read this one); 4.x tools read the other
+        table.insert("getTransferredTps".into(), tps);
+    }
     let mut put = |k: &str, v: String| {
         table.insert(k.to_string(), v);
     };
@@ -265,6 +270,8 @@ pub(super) fn runtime_info(s: &BrokerState, req: &RemotingCommand) -> RemotingCo
     put("commitLogMaxOffset", s.store.max_phy_offset().to_string());
     put("brokerVersionDesc", "V4_9_8".into());
     put("brokerVersion", rmq_protocol::VERSION.to_string());
+    // 5.x: `isSpecialServiceRunning` (schedule, transaction check and revive run on a master)
+    put("brokerActive", s.config.is_master().to_string());
     let daily = s.daily.observe(now, stats.put_times(), stats.get_transferred());
     put(
         "msgPutTotalYesterdayMorning",
@@ -285,6 +292,9 @@ pub(super) fn runtime_info(s: &BrokerState, req: &RemotingCommand) -> RemotingCo
     );
     put("pullThreadPoolQueueSize", "0".into());
     put("pullThreadPoolQueueCapacity", "100000".into());
+    put("litePullThreadPoolQueueSize", "0".into());
+    put("litePullThreadPoolQueueCapacity", "100000".into());
+    put("litePullThreadPoolQueueHeadWaitTimeMills", "0".into());
     put("queryThreadPoolQueueSize", "0".into());
     put("queryThreadPoolQueueCapacity", "20000".into());
     put("EndTransactionQueueSize", "0".into());
@@ -408,25 +418,32 @@ pub(super) fn query_consume_queue(s: &BrokerState, req: &RemotingCommand) -> Rem
             h.index, h.queue_id, h.topic
         ));
     }
-    let subscription = s.clients.subscription(&h.consumer_group, &h.topic);
-    let filter_data = match &subscription {
-        None => format!("{}@{} is not online!", h.consumer_group, h.topic),
-        // Java's ConsumerFilterData exists for SQL92 subscriptions only
-        Some(sd) if sd.expression_type.eq_ignore_ascii_case("SQL92") => serde_json::json!({
-            "consumerGroup": h.consumer_group,
-            "topic": h.topic,
-            "expression": sd.sub_string,
-            "expressionType": "SQL92",
-            "clientVersion": sd.sub_version,
-            "bornTime": sd.sub_version,
-            "deadTime": 0,
-        })
-        .to_string(),
-        Some(_) => "null".to_string(),
+    // mqadmin queryCq sends no group unless -g is given: no subscription, no filter data
+    let (subscription, filter_data) = match &h.consumer_group {
+        None => (None, None),
+        Some(group) => {
+            let sub = s.clients.subscription(group, &h.topic);
+            let filter = match &sub {
+                None => format!("{group}@{} is not online!", h.topic),
+                // Java's ConsumerFilterData exists for SQL92 subscriptions only
+                Some(sd) if sd.expression_type.eq_ignore_ascii_case("SQL92") => serde_json::json!({
+                    "consumerGroup": group,
+                    "topic": h.topic,
+                    "expression": sd.sub_string,
+                    "expressionType": "SQL92",
+                    "clientVersion": sd.sub_version,
+                    "bornTime": sd.sub_version,
+                    "deadTime": 0,
+                })
+                .to_string(),
+                Some(_) => "null".to_string(),
+            };
+            (sub, Some(filter))
+        }
     };
     let b = body::QueryConsumeQueueResponseBody {
         subscription_data: subscription,
-        filter_data: Some(filter_data),
+        filter_data,
         queue_data: entries
             .into_iter()
             .map(|e| body::ConsumeQueueData {

@@ -22,6 +22,7 @@ use rmq_protocol::CommandHeader;
 
 mod acl;
 mod auth;
+mod ops;
 mod query;
 
 pub use acl::ClusterAclConfig;

@@ -162,7 +162,7 @@ command_header! {
         prim queue_id: i32 => "queueId",
         prim index: i64 => "index",
         prim count: i32 => "count",
-        req consumer_group: String => "consumerGroup",
+        opt consumer_group: String => "consumerGroup",
     }
 }
 

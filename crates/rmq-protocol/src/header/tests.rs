@@ -386,7 +386,7 @@ fn every_header_round_trips() {
         queue_id: 1,
         index: 2,
         count: 3,
-        consumer_group: s("G"),
+        consumer_group: Some(s("G")),
     });
     round_trip(ResumeCheckHalfMessageRequestHeader { msg_id: Some(s("m")) });
     round_trip(GetBrokerConfigResponseHeader {

@@ -1,0 +1,256 @@
+//! The operating verbs of `mqadmin`, same names and flags: `getBrokerConfig`,
+//! `updateBrokerConfig`, `getNamesrvConfig`, `updateNamesrvConfig`, `brokerStatus`,
+//! `brokerConsumeStats`, `queryCq`, `cleanExpiredCQ`, `cleanUnusedTopic`, `producer`
+//! (docs/broker/admin.md). Output as mqadmin prints it.
+
+use anyhow::Context;
+use clap::Subcommand;
+use rmq_protocol::header::QueryConsumeQueueRequestHeader;
+
+use crate::admin::{admin, BrokerTarget as Target, NamesrvOpt};
+
+#[derive(Subcommand)]
+#[command(rename_all = "camelCase")]
+pub enum OpsCommand {
+    /// Print the configuration of a broker (-b) or of every broker of a cluster (-c).
+    GetBrokerConfig {
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Set one broker.conf key on a broker (-b) or every broker of a cluster (-c), at run time.
+    UpdateBrokerConfig {
+        #[command(flatten)]
+        target: Target,
+        #[arg(short = 'k', long = "key")]
+        key: String,
+        #[arg(short = 'v', long = "value")]
+        value: String,
+    },
+    /// Print the configuration of every name server of -n.
+    GetNamesrvConfig {
+        #[command(flatten)]
+        ns: NamesrvOpt,
+    },
+    /// Set one key on every name server of -n, at run time.
+    UpdateNamesrvConfig {
+        #[command(flatten)]
+        ns: NamesrvOpt,
+        #[arg(short = 'k', long = "key")]
+        key: String,
+        #[arg(short = 'v', long = "value")]
+        value: String,
+    },
+    /// Print a broker's runtime figures (GET_BROKER_RUNTIME_INFO).
+    BrokerStatus {
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Print every group's lag on a broker.
+    BrokerConsumeStats {
+        #[command(flatten)]
+        ns: NamesrvOpt,
+        #[arg(short = 'b', long = "brokerAddr")]
+        broker_addr: String,
+        /// Orderly topics only.
+        #[arg(short = 'o', long = "order", default_value_t = false)]
+        order: bool,
+    },
+    /// Print consume-queue entries of one queue.
+    QueryCq {
+        #[command(flatten)]
+        ns: NamesrvOpt,
+        #[arg(short = 'b', long = "broker")]
+        broker_addr: String,
+        #[arg(short = 't', long = "topic")]
+        topic: String,
+        #[arg(short = 'q', long = "queue")]
+        queue_id: i32,
+        #[arg(short = 'i', long = "index")]
+        index: i64,
+        #[arg(short = 'c', long = "count", default_value_t = 10)]
+        count: i32,
+        #[arg(short = 'g', long = "consumer")]
+        group: Option<String>,
+    },
+    /// Remove consume queues whose messages are all gone from the commitlog.
+    #[command(name = "cleanExpiredCQ")]
+    CleanExpiredCq {
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Remove the consume queues of topics the brokers no longer have.
+    CleanUnusedTopic {
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Print the producer connections of a broker.
+    Producer {
+        #[command(flatten)]
+        ns: NamesrvOpt,
+        #[arg(short = 'b', long = "broker")]
+        broker_addr: String,
+    },
+}
+
+fn print_pairs(title: &str, pairs: &[(String, String)]) {
+    println!("============{title}============");
+    for (k, v) in pairs {
+        println!("{k:<50}=  {v}");
+    }
+}
+
+pub async fn run(cmd: OpsCommand) -> anyhow::Result<()> {
+    match cmd {
+        OpsCommand::GetBrokerConfig { target } => {
+            let admin = admin(&target.ns)?;
+            for addr in target.brokers(&admin, "getBrokerConfig").await? {
+                print_pairs(&addr, &admin.broker_config(&addr).await?);
+            }
+        }
+        OpsCommand::UpdateBrokerConfig { target, key, value } => {
+            let admin = admin(&target.ns)?;
+            for addr in target.brokers(&admin, "updateBrokerConfig").await? {
+                admin
+                    .update_broker_config(&addr, &[(key.clone(), value.clone())])
+                    .await
+                    .with_context(|| format!("update broker config of {addr}"))?;
+                println!("update broker config success, {addr}");
+            }
+        }
+        OpsCommand::GetNamesrvConfig { ns } => {
+            let admin = admin(&ns)?;
+            for addr in admin.namesrv_addrs() {
+                print_pairs(&addr, &admin.namesrv_config(&addr).await?);
+            }
+        }
+        OpsCommand::UpdateNamesrvConfig { ns, key, value } => {
+            let admin = admin(&ns)?;
+            let addrs = admin.namesrv_addrs();
+            for addr in &addrs {
+                admin
+                    .update_namesrv_config(addr, &[(key.clone(), value.clone())])
+                    .await
+                    .with_context(|| format!("update name server config of {addr}"))?;
+            }
+            println!("update name server config success!{addrs:?}\n{key} : {value}");
+        }
+        OpsCommand::BrokerStatus { target } => {
+            let admin = admin(&target.ns)?;
+            for addr in target.brokers(&admin, "brokerStatus").await? {
+                let mut table: Vec<_> = admin.broker_runtime_info(&addr).await?.into_iter().collect();
+                table.sort();
+                for (k, v) in table {
+                    println!("{k:<32}: {v}");
+                }
+            }
+        }
+        OpsCommand::BrokerConsumeStats {
+            ns,
+            broker_addr,
+            order,
+        } => {
+            let admin = admin(&ns)?;
+            let list = admin.broker_consume_stats(&broker_addr, order).await?;
+            println!(
+                "{:<64}  {:<64}  {:<32}  {:<4}  {:<20}  {:<20}  {:<20}  #LastTime",
+                "#Topic", "#Group", "#Broker Name", "#QID", "#Broker Offset", "#Consumer Offset", "#Diff"
+            );
+            for groups in &list.consume_stats_list {
+                for (group, stats) in groups {
+                    for s in stats {
+                        let mut queues: Vec<_> = s.offset_table.iter().collect();
+                        queues.sort_by(|a, b| (&a.0.topic, a.0.queue_id).cmp(&(&b.0.topic, b.0.queue_id)));
+                        for (mq, w) in queues {
+                            println!(
+                                "{:<64}  {:<64}  {:<32}  {:<4}  {:<20}  {:<20}  {:<20}  {}",
+                                mq.topic,
+                                group,
+                                mq.broker_name,
+                                mq.queue_id,
+                                w.broker_offset,
+                                w.consumer_offset,
+                                w.broker_offset - w.consumer_offset,
+                                w.last_timestamp
+                            );
+                        }
+                    }
+                }
+            }
+            println!("\nDiff Total: {}", list.total_diff);
+        }
+        OpsCommand::QueryCq {
+            ns,
+            broker_addr,
+            topic,
+            queue_id,
+            index,
+            count,
+            group,
+        } => {
+            let admin = admin(&ns)?;
+            let header = QueryConsumeQueueRequestHeader {
+                topic,
+                queue_id,
+                index,
+                count,
+                consumer_group: group,
+            };
+            match admin.query_consume_queue(&broker_addr, header).await? {
+                Err(remark) => println!("{remark}"),
+                Ok(b) => {
+                    if let Some(sd) = &b.subscription_data {
+                        println!("Subscription data: \n{}", serde_json::to_string_pretty(sd)?);
+                        println!("======================================");
+                    }
+                    if let Some(f) = &b.filter_data {
+                        println!("Filter data: \n{f}");
+                        println!("======================================");
+                    }
+                    println!(
+                        "Queue data: \nmax: {}, min: {}",
+                        b.max_queue_index, b.min_queue_index
+                    );
+                    println!("======================================");
+                    for (i, e) in b.queue_data.iter().enumerate() {
+                        println!(
+                            "idx: {}\nConsumeQueueData{{physicOffset={}, physicSize={}, tagsCode={}, extendDataJson='null', bitMap='null', eval=false, msg='null'}}",
+                            index + i as i64,
+                            e.physic_offset,
+                            e.physic_size,
+                            e.tags_code
+                        );
+                        println!("======================================");
+                    }
+                }
+            }
+        }
+        OpsCommand::CleanExpiredCq { target } => {
+            let admin = admin(&target.ns)?;
+            for addr in target.masters(&admin, "cleanExpiredCQ").await? {
+                admin.clean_expired_consume_queues(&addr).await?;
+            }
+            println!("success");
+        }
+        OpsCommand::CleanUnusedTopic { target } => {
+            let admin = admin(&target.ns)?;
+            for addr in target.masters(&admin, "cleanUnusedTopic").await? {
+                admin.clean_unused_topics(&addr).await?;
+            }
+            println!("success");
+        }
+        OpsCommand::Producer { ns, broker_addr } => {
+            let table = admin(&ns)?.producer_info(&broker_addr).await?;
+            let mut groups: Vec<_> = table.data.iter().collect();
+            groups.sort_by(|a, b| a.0.cmp(b.0));
+            for (group, infos) in groups {
+                for p in infos {
+                    println!(
+                        "producer group ({group}) instance : clientId={}, remoteIP={}, language={}, version={}, lastUpdateTimestamp={}",
+                        p.client_id, p.remote_ip, p.language, p.version, p.last_update_timestamp
+                    );
+                }
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,122 @@
+//! Operating a cluster (`mqadmin getBrokerConfig`, `updateBrokerConfig`, `getNamesrvConfig`,
+//! `updateNamesrvConfig`, `brokerConsumeStats`, `queryCq`, `cleanExpiredCQ`, `cleanUnusedTopic`,
+//! `producer`; docs/broker/admin.md).
+
+use rmq_protocol::body::{
+    self, properties, ConsumeStatsList, ProducerTableInfo, QueryConsumeQueueResponseBody,
+};
+use rmq_protocol::codes::request_code;
+use rmq_protocol::header::{GetConsumeStatsInBrokerHeader, QueryConsumeQueueRequestHeader};
+
+use super::Admin;
+use crate::ClientError;
+
+/// `key=value` pairs in a stable (sorted) order.
+fn sorted(text: &[u8]) -> Vec<(String, String)> {
+    let mut pairs: Vec<(String, String)> = properties::parse(&String::from_utf8_lossy(text))
+        .into_iter()
+        .collect();
+    pairs.sort();
+    pairs
+}
+
+impl Admin {
+    /// The name servers this admin was given.
+    pub fn namesrv_addrs(&self) -> Vec<String> {
+        self.client.config.namesrv_addr.clone()
+    }
+
+    /// GET_BROKER_CONFIG: the broker's configuration, sorted by key.
+    pub async fn broker_config(&self, broker_addr: &str) -> Result<Vec<(String, String)>, ClientError> {
+        let cmd = self.client.request(request_code::GET_BROKER_CONFIG);
+        let resp = self.client.invoke_ok(broker_addr, cmd, self.timeout()).await?;
+        Ok(sorted(&resp.body))
+    }
+
+    /// UPDATE_BROKER_CONFIG.
+    pub async fn update_broker_config(
+        &self,
+        broker_addr: &str,
+        pairs: &[(String, String)],
+    ) -> Result<(), ClientError> {
+        let cmd = self
+            .client
+            .request(request_code::UPDATE_BROKER_CONFIG)
+            .with_body(properties::format(pairs.iter().map(|(k, v)| (k, v))).into_bytes());
+        self.client.invoke_ok(broker_addr, cmd, self.timeout()).await?;
+        Ok(())
+    }
+
+    /// GET_NAMESRV_CONFIG from one name server, sorted by key.
+    pub async fn namesrv_config(&self, namesrv_addr: &str) -> Result<Vec<(String, String)>, ClientError> {
+        let cmd = self.client.request(request_code::GET_NAMESRV_CONFIG);
+        let resp = self.client.invoke_ok(namesrv_addr, cmd, self.timeout()).await?;
+        Ok(sorted(&resp.body))
+    }
+
+    /// UPDATE_NAMESRV_CONFIG on one name server.
+    pub async fn update_namesrv_config(
+        &self,
+        namesrv_addr: &str,
+        pairs: &[(String, String)],
+    ) -> Result<(), ClientError> {
+        let cmd = self
+            .client
+            .request(request_code::UPDATE_NAMESRV_CONFIG)
+            .with_body(properties::format(pairs.iter().map(|(k, v)| (k, v))).into_bytes());
+        self.client.invoke_ok(namesrv_addr, cmd, self.timeout()).await?;
+        Ok(())
+    }
+
+    /// GET_BROKER_CONSUME_STATS: every group's lag on the broker (`only_order`: orderly topics).
+    pub async fn broker_consume_stats(
+        &self,
+        broker_addr: &str,
+        only_order: bool,
+    ) -> Result<ConsumeStatsList, ClientError> {
+        let cmd = self
+            .client
+            .request(request_code::GET_BROKER_CONSUME_STATS)
+            .with_header(&GetConsumeStatsInBrokerHeader { is_order: only_order });
+        let resp = self.client.invoke_ok(broker_addr, cmd, self.timeout()).await?;
+        Ok(body::from_fastjson(&resp.body)?)
+    }
+
+    /// QUERY_CONSUME_QUEUE: `None` (with the broker's remark) when `index` is outside the queue.
+    pub async fn query_consume_queue(
+        &self,
+        broker_addr: &str,
+        header: QueryConsumeQueueRequestHeader,
+    ) -> Result<Result<QueryConsumeQueueResponseBody, String>, ClientError> {
+        let cmd = self
+            .client
+            .request(request_code::QUERY_CONSUME_QUEUE)
+            .with_header(&header);
+        let resp = self.client.invoke_ok(broker_addr, cmd, self.timeout()).await?;
+        if resp.body.is_empty() {
+            return Ok(Err(resp.remark.unwrap_or_default()));
+        }
+        Ok(Ok(body::from_fastjson(&resp.body)?))
+    }
+
+    /// CLEAN_EXPIRED_CONSUMEQUEUE on one broker.
+    pub async fn clean_expired_consume_queues(&self, broker_addr: &str) -> Result<(), ClientError> {
+        let cmd = self.client.request(request_code::CLEAN_EXPIRED_CONSUMEQUEUE);
+        self.client.invoke_ok(broker_addr, cmd, self.timeout()).await?;
+        Ok(())
+    }
+
+    /// CLEAN_UNUSED_TOPIC on one broker.
+    pub async fn clean_unused_topics(&self, broker_addr: &str) -> Result<(), ClientError> {
+        let cmd = self.client.request(request_code::CLEAN_UNUSED_TOPIC);
+        self.client.invoke_ok(broker_addr, cmd, self.timeout()).await?;
+        Ok(())
+    }
+
+    /// GET_ALL_PRODUCER_INFO: every producer group connected to the broker.
+    pub async fn producer_info(&self, broker_addr: &str) -> Result<ProducerTableInfo, ClientError> {
+        let cmd = self.client.request(request_code::GET_ALL_PRODUCER_INFO);
+        let resp = self.client.invoke_ok(broker_addr, cmd, self.timeout()).await?;
+        Ok(body::from_fastjson(&resp.body)?)
+    }
+}
