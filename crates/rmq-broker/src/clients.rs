@@ -292,6 +292,41 @@ impl ClientRegistry {
         Some((g.is_broadcasting(), g.subscriptions.get(topic).cloned()))
     }
 
+    /// Connection counts by (group, language, version, consume type) for consumers and by
+    /// (language, version) for producers (the metrics' connection gauges).
+    pub fn connection_counts(
+        &self,
+    ) -> (
+        Vec<((String, String, i32, String), u64)>,
+        Vec<((String, i32), u64)>,
+    ) {
+        let t = self.tables.lock();
+        let mut consumers: HashMap<(String, String, i32, String), u64> = HashMap::new();
+        for (name, g) in &t.consumers {
+            for c in g.members.values() {
+                *consumers
+                    .entry((
+                        name.clone(),
+                        c.language.clone(),
+                        c.version,
+                        g.consume_type.clone(),
+                    ))
+                    .or_default() += 1;
+            }
+        }
+        let mut producers: HashMap<(String, i32), u64> = HashMap::new();
+        for members in t.producers.values() {
+            for c in members.values() {
+                *producers.entry((c.language.clone(), c.version)).or_default() += 1;
+            }
+        }
+        let mut c: Vec<_> = consumers.into_iter().collect();
+        c.sort();
+        let mut p: Vec<_> = producers.into_iter().collect();
+        p.sort();
+        (c, p)
+    }
+
     /// Every producer group and its members (GET_ALL_PRODUCER_INFO).
     pub fn all_producers(&self) -> Vec<(String, Vec<ClientConn>)> {
         self.tables

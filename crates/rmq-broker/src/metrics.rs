@@ -212,14 +212,103 @@ impl Metrics {
                 })
                 .collect(),
         );
+        let lags = lags(s);
         family(
             "rocketmq_consumer_lag_messages",
             "gauge",
             "Messages stored but not yet committed by the group.",
-            lags(s)
-                .into_iter()
-                .map(|(g, t, lag)| (group_labels(&t, &g), lag))
+            lags.iter()
+                .map(|l| (group_labels(&l.topic, &l.group), l.lag))
                 .collect(),
+        );
+        family(
+            "rocketmq_consumer_inflight_messages",
+            "gauge",
+            "Messages handed to the group and not yet committed.",
+            lags.iter()
+                .map(|l| (group_labels(&l.topic, &l.group), l.inflight))
+                .collect(),
+        );
+        family(
+            "rocketmq_consumer_ready_messages",
+            "gauge",
+            "Messages stored and not yet handed to the group.",
+            lags.iter()
+                .map(|l| (group_labels(&l.topic, &l.group), l.ready))
+                .collect(),
+        );
+        family(
+            "rocketmq_consumer_lag_latency",
+            "gauge",
+            "Milliseconds since the oldest message the group has not committed was stored (0 without lag).",
+            lags.iter()
+                .map(|l| (group_labels(&l.topic, &l.group), l.lag_latency_ms))
+                .collect(),
+        );
+        let (consumers, producers) = s.clients.connection_counts();
+        let version = |v: i32| rmq_protocol::version::version_desc(v).to_lowercase();
+        family(
+            "rocketmq_producer_connections",
+            "gauge",
+            "Producer connections by client language and version.",
+            producers
+                .into_iter()
+                .map(|((lang, v), n)| {
+                    (
+                        format!(
+                            "language=\"{}\",version=\"{}\",protocol_type=\"remoting\"",
+                            escape(&lang.to_lowercase()),
+                            version(v)
+                        ),
+                        n,
+                    )
+                })
+                .collect(),
+        );
+        family(
+            "rocketmq_consumer_connections",
+            "gauge",
+            "Consumer connections by group, client language and version, and consume mode.",
+            consumers
+                .into_iter()
+                .map(|((g, lang, v, mode), n)| {
+                    let mode = if mode.contains("PASSIVELY") { "push" } else { "pull" };
+                    (
+                        format!(
+                            "consumer_group=\"{}\",language=\"{}\",version=\"{}\",consume_mode=\"{mode}\",protocol_type=\"remoting\",is_system=\"{}\"",
+                            escape(&g),
+                            escape(&lang.to_lowercase()),
+                            version(v),
+                            crate::subscription::is_system_group(&g)
+                        ),
+                        n,
+                    )
+                })
+                .collect(),
+        );
+        family(
+            "rocketmq_processor_watermark",
+            "gauge",
+            "Requests waiting in a processor's queue (rmq queues sends only).",
+            vec![("processor=\"send\"".to_string(), s.send_queue.len() as u64)],
+        );
+        family(
+            "rocketmq_broker_permission",
+            "gauge",
+            "brokerPermission (6 read-write, 4 read-only, 2 write-only).",
+            vec![(String::new(), u64::try_from(s.runtime.permission()).unwrap_or(0))],
+        );
+        family(
+            "rocketmq_topic_number",
+            "gauge",
+            "Topics in the broker's topic table.",
+            vec![(String::new(), s.topics.names().len() as u64)],
+        );
+        family(
+            "rocketmq_consumer_group_number",
+            "gauge",
+            "Subscription groups in the broker's table.",
+            vec![(String::new(), s.groups.names().len() as u64)],
         );
         let (max, min, flushed) = (
             s.store.max_phy_offset(),
@@ -242,24 +331,56 @@ impl Metrics {
     }
 }
 
-/// Per (group, topic) with committed offsets here: the messages after them in every queue.
-fn lags(s: &BrokerState) -> Vec<(String, String, u64)> {
-    let mut out = Vec::new();
+/// One (group, topic) with committed offsets here, over its queues.
+#[derive(Debug, Default)]
+struct Lag {
+    group: String,
+    topic: String,
+    /// Stored and not committed.
+    lag: u64,
+    /// Handed out (pull offset) and not committed.
+    inflight: u64,
+    /// Stored and not handed out.
+    ready: u64,
+    /// Now minus the store time of the oldest uncommitted message.
+    lag_latency_ms: u64,
+}
+
+/// Per (group, topic) with committed offsets here (read at scrape time).
+fn lags(s: &BrokerState) -> Vec<Lag> {
     let snapshot = s.offsets.snapshot();
-    let mut by_pair: HashMap<(String, String), u64> = HashMap::new();
+    let now = s.clock.now_ms();
+    let mut by_pair: HashMap<(String, String), Lag> = HashMap::new();
     for (key, queues) in &snapshot.offset_table {
         let Some((topic, group)) = key.split_once('@') else {
             continue;
         };
-        let mut lag = 0;
+        let l = by_pair
+            .entry((group.to_string(), topic.to_string()))
+            .or_insert_with(|| Lag {
+                group: group.to_string(),
+                topic: topic.to_string(),
+                ..Lag::default()
+            });
         for (queue_id, committed) in queues {
             let max = s.store.max_offset_in_queue(topic, *queue_id);
-            lag += u64::try_from(max - committed).unwrap_or(0);
+            let pulled = s
+                .offsets
+                .query_pull(group, topic, *queue_id)
+                .map_or(*committed, |p| p.max(*committed))
+                .min(max);
+            l.lag += u64::try_from(max - committed).unwrap_or(0);
+            l.inflight += u64::try_from(pulled - committed).unwrap_or(0);
+            l.ready += u64::try_from(max - pulled).unwrap_or(0);
+            if max > *committed {
+                if let Some(stored) = s.store.message_store_timestamp(topic, *queue_id, *committed) {
+                    l.lag_latency_ms = l.lag_latency_ms.max(u64::try_from(now - stored).unwrap_or(0));
+                }
+            }
         }
-        *by_pair.entry((group.to_string(), topic.to_string())).or_default() += lag;
     }
-    out.extend(by_pair.into_iter().map(|((g, t), lag)| (g, t, lag)));
-    out.sort();
+    let mut out: Vec<Lag> = by_pair.into_values().collect();
+    out.sort_by(|a, b| (&a.group, &a.topic).cmp(&(&b.group, &b.topic)));
     out
 }
 

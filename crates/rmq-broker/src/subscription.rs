@@ -26,6 +26,11 @@ pub const BUILTIN_GROUPS: &[&str] = &[
 /// Groups with this prefix are created even when auto-creation is off.
 pub const SYS_GROUP_PREFIX: &str = "CID_RMQ_SYS_";
 
+/// A built-in or `CID_RMQ_SYS_` group (the metrics' `is_system` label).
+pub fn is_system_group(group: &str) -> bool {
+    group.starts_with(SYS_GROUP_PREFIX) || BUILTIN_GROUPS.contains(&group)
+}
+
 struct State {
     table: HashMap<String, SubscriptionGroupConfig>,
     data_version: DataVersion,

@@ -164,6 +164,29 @@ async fn a_known_load_is_what_the_scrape_counts() {
         Some((N - M) as f64),
         "{text}"
     );
+    // all pulled messages were committed: none in flight, the rest ready
+    assert_eq!(
+        sample(&text, "rocketmq_consumer_inflight_messages", &[&topic, &group]),
+        Some(0.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(&text, "rocketmq_consumer_ready_messages", &[&topic, &group]),
+        Some((N - M) as f64),
+        "{text}"
+    );
+    assert!(sample(&text, "rocketmq_consumer_lag_latency", &[&topic, &group]).unwrap() >= 0.0);
+    assert_eq!(
+        sample(&text, "rocketmq_broker_permission", &[]),
+        Some(6.0),
+        "{text}"
+    );
+    assert!(sample(&text, "rocketmq_topic_number", &[]).unwrap() >= 1.0);
+    assert!(sample(&text, "rocketmq_consumer_group_number", &[]).unwrap() >= 1.0);
+    assert_eq!(
+        sample(&text, "rocketmq_processor_watermark", &["processor=\"send\""]),
+        Some(0.0)
+    );
     // The dead letters were stored too (a system topic), under the cluster and node labels.
     assert_eq!(
         sample(
