@@ -26,6 +26,11 @@ pub struct ClientConn {
     pub last_update: Instant,
 }
 
+/// (group, language, version, consume type) of a consumer connection.
+pub type ConsumerKind = (String, String, i32, String);
+/// (language, version) of a producer connection.
+pub type ProducerKind = (String, i32);
+
 /// A consumer group: its members and their shared subscriptions.
 #[derive(Debug, Clone, Default)]
 pub struct ConsumerGroup {
@@ -294,14 +299,9 @@ impl ClientRegistry {
 
     /// Connection counts by (group, language, version, consume type) for consumers and by
     /// (language, version) for producers (the metrics' connection gauges).
-    pub fn connection_counts(
-        &self,
-    ) -> (
-        Vec<((String, String, i32, String), u64)>,
-        Vec<((String, i32), u64)>,
-    ) {
+    pub fn connection_counts(&self) -> (Vec<(ConsumerKind, u64)>, Vec<(ProducerKind, u64)>) {
         let t = self.tables.lock();
-        let mut consumers: HashMap<(String, String, i32, String), u64> = HashMap::new();
+        let mut consumers: HashMap<ConsumerKind, u64> = HashMap::new();
         for (name, g) in &t.consumers {
             for c in g.members.values() {
                 *consumers
@@ -314,7 +314,7 @@ impl ClientRegistry {
                     .or_default() += 1;
             }
         }
-        let mut producers: HashMap<(String, i32), u64> = HashMap::new();
+        let mut producers: HashMap<ProducerKind, u64> = HashMap::new();
         for members in t.producers.values() {
             for c in members.values() {
                 *producers.entry((c.language.clone(), c.version)).or_default() += 1;
