@@ -31,6 +31,13 @@ pub type ConsumerKind = (String, String, i32, String);
 /// (language, version) of a producer connection.
 pub type ProducerKind = (String, i32);
 
+/// Connections by kind, sorted (see `ClientRegistry::connection_counts`).
+#[derive(Debug, Default)]
+pub struct ConnectionCounts {
+    pub consumers: Vec<(ConsumerKind, u64)>,
+    pub producers: Vec<(ProducerKind, u64)>,
+}
+
 /// A consumer group: its members and their shared subscriptions.
 #[derive(Debug, Clone, Default)]
 pub struct ConsumerGroup {
@@ -299,7 +306,7 @@ impl ClientRegistry {
 
     /// Connection counts by (group, language, version, consume type) for consumers and by
     /// (language, version) for producers (the metrics' connection gauges).
-    pub fn connection_counts(&self) -> (Vec<(ConsumerKind, u64)>, Vec<(ProducerKind, u64)>) {
+    pub fn connection_counts(&self) -> ConnectionCounts {
         let t = self.tables.lock();
         let mut consumers: HashMap<ConsumerKind, u64> = HashMap::new();
         for (name, g) in &t.consumers {
@@ -324,7 +331,10 @@ impl ClientRegistry {
         c.sort();
         let mut p: Vec<_> = producers.into_iter().collect();
         p.sort();
-        (c, p)
+        ConnectionCounts {
+            consumers: c,
+            producers: p,
+        }
     }
 
     /// Every producer group and its members (GET_ALL_PRODUCER_INFO).

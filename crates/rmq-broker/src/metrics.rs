@@ -245,7 +245,7 @@ impl Metrics {
                 .map(|l| (group_labels(&l.topic, &l.group), l.lag_latency_ms))
                 .collect(),
         );
-        let (consumers, producers) = s.clients.connection_counts();
+        let crate::clients::ConnectionCounts { consumers, producers } = s.clients.connection_counts();
         let version = |v: i32| rmq_protocol::version::version_desc(v).to_lowercase();
         family(
             "rocketmq_producer_connections",
