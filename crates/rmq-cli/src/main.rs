@@ -1,8 +1,9 @@
 //! `rmq`: the one binary. `rmq namesrv`, `rmq broker`, `rmq standalone`, `rmq shutdown`,
-//! `rmq admin …`, `rmq produce`, `rmq bench`, and the hidden `rmq chaos` (run by `scripts/chaos`).
+//! `rmq console`, `rmq admin …`, `rmq produce`, `rmq bench`, and the hidden `rmq chaos` (run by
+//! `scripts/chaos`).
 //!
 //! # Layout
-//! - `servers`: the name server / broker / standalone commands and graceful shutdown.
+//! - `servers`: the name server / broker / standalone / console commands and graceful shutdown.
 //! - `admin`: the `mqadmin` subset.
 //! - `produce`: the quickstart producer.
 //! - `consume`: the quickstart consumer.
@@ -53,6 +54,8 @@ enum Command {
     Broker(servers::BrokerArgs),
     /// Name server and broker in one process, data under ./data.
     Standalone(servers::StandaloneArgs),
+    /// The web console (`http://host:port/`), talking to the cluster of `-n` by the admin protocol.
+    Console(servers::ConsoleArgs),
     /// Gracefully stop running rmq servers (`mqshutdown namesrv|broker`).
     Shutdown {
         /// `namesrv`, `broker` or `standalone`.
@@ -87,6 +90,7 @@ fn main() -> std::process::ExitCode {
             Command::Namesrv(args) => servers::namesrv(args).await,
             Command::Broker(args) => servers::broker(args).await,
             Command::Standalone(args) => servers::standalone(args).await,
+            Command::Console(args) => servers::console(args).await,
             Command::Shutdown { what } => servers::shutdown(&what),
             Command::Admin(cmd) => admin::run(cmd).await,
             Command::Produce(args) => produce::run(args).await,

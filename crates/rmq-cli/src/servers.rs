@@ -54,6 +54,33 @@ pub struct StandaloneArgs {
     /// Optional broker.conf applied on top of the standalone defaults.
     #[arg(short = 'c', long = "config")]
     config: Option<PathBuf>,
+    /// The web console's port (default: `consolePort` of the config file, else 8080; 0 takes a
+    /// free port).
+    #[arg(long)]
+    console_port: Option<u16>,
+    /// The address the console listens on (default 127.0.0.1: it administers the cluster and has
+    /// no login; give 0.0.0.0 to open it).
+    #[arg(long, default_value = "127.0.0.1")]
+    console_host: String,
+    /// Do not start the web console.
+    #[arg(long)]
+    no_console: bool,
+}
+
+#[derive(Args)]
+pub struct ConsoleArgs {
+    /// Name server address list, `host:9876;host2:9876` (or env NAMESRV_ADDR).
+    #[arg(short = 'n', long = "namesrvAddr")]
+    namesrv: Option<String>,
+    /// Port to listen on (0 takes a free port).
+    #[arg(long, default_value_t = 8080)]
+    port: u16,
+    /// Address to listen on (default 127.0.0.1: the console administers the cluster and has no
+    /// login; give 0.0.0.0 to open it).
+    #[arg(long, default_value = "127.0.0.1")]
+    host: String,
+    #[command(flatten)]
+    acl: crate::credentials::AclArgs,
 }
 
 fn namesrv_config(args: &NamesrvArgs) -> anyhow::Result<NamesrvConfig> {
@@ -205,20 +232,109 @@ pub async fn standalone(args: StandaloneArgs) -> anyhow::Result<()> {
             grpc.port()
         ));
     }
+    let console = if args.no_console {
+        None
+    } else {
+        let port = match args.console_port {
+            Some(p) => p,
+            None => match &args.config {
+                Some(path) => properties::load(path)?
+                    .get("consolePort")
+                    .and_then(|p| p.trim().parse().ok())
+                    .unwrap_or(8080),
+                None => 8080,
+            },
+        };
+        start_console(
+            &args.console_host,
+            port,
+            vec![format!("127.0.0.1:{}", ns.local_addr().port())],
+            None,
+        )
+        .await
+    };
     let grpc = broker
         .grpc_addr()
         .map_or_else(|| "off".to_string(), |a| a.port().to_string());
+    let console_url = console
+        .as_ref()
+        .map_or_else(|| "off".to_string(), |c| format!("http://{}/", c.local_addr()));
     announce(format!(
-        "rmq standalone started in {} ms: name server 127.0.0.1:{}, broker {}, gRPC port {grpc}, data in {}",
+        "rmq standalone started in {} ms: name server 127.0.0.1:{}, broker {}, gRPC port {grpc}, console {console_url}, data in {}",
         started.elapsed().as_millis(),
         ns.local_addr().port(),
         broker.addr(),
         data_dir.display()
     ));
     wait_for_signal(signals).await;
+    drop(console);
     broker.shutdown().await.context("broker shutdown")?;
     ns.shutdown().await;
     tracing::info!("standalone shut down cleanly");
+    Ok(())
+}
+
+/// Starts the console and prints its URL; a console that cannot listen is logged, and the server
+/// runs on without it.
+async fn start_console(
+    host: &str,
+    port: u16,
+    namesrv: Vec<String>,
+    credentials: Option<rmq_client::Credentials>,
+) -> Option<rmq_console::Console> {
+    let listen = match format!("{host}:{port}").parse() {
+        Ok(a) => a,
+        Err(e) => {
+            tracing::warn!(host, port, error = %e, "bad console address; no console");
+            return None;
+        }
+    };
+    let config = rmq_console::ConsoleConfig {
+        listen,
+        client: rmq_client::ClientConfig {
+            namesrv_addr: namesrv,
+            credentials,
+            ..rmq_client::ClientConfig::default()
+        },
+    };
+    match rmq_console::Console::start(config).await {
+        Ok(c) => {
+            announce(format!("rmq console at http://{}/", c.local_addr()));
+            Some(c)
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "the console could not start; running without it");
+            None
+        }
+    }
+}
+
+pub async fn console(args: ConsoleArgs) -> anyhow::Result<()> {
+    logging::init(Some("console.log"));
+    let namesrv: Vec<String> = args
+        .namesrv
+        .clone()
+        .or_else(|| std::env::var("NAMESRV_ADDR").ok())
+        .context("no name server address: use -n host:9876 or set NAMESRV_ADDR")?
+        .split(';')
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect();
+    let signals = install_signals();
+    let listen = format!("{}:{}", args.host, args.port)
+        .parse()
+        .with_context(|| format!("bad listen address {}:{}", args.host, args.port))?;
+    let console = rmq_console::Console::start(rmq_console::ConsoleConfig {
+        listen,
+        client: rmq_client::ClientConfig {
+            namesrv_addr: namesrv,
+            credentials: args.acl.credentials(),
+            ..rmq_client::ClientConfig::default()
+        },
+    })
+    .await?;
+    announce(format!("rmq console at http://{}/", console.local_addr()));
+    wait_for_signal(signals).await;
     Ok(())
 }
 

@@ -3,10 +3,14 @@
 //! `producer`; docs/broker/admin.md).
 
 use rmq_protocol::body::{
-    self, properties, ConsumeStatsList, ProducerTableInfo, QueryConsumeQueueResponseBody,
+    self, properties, ConsumeStatsList, ConsumerConnection, GroupList, ProducerTableInfo,
+    QueryConsumeQueueResponseBody, SubscriptionGroupWrapper,
 };
 use rmq_protocol::codes::request_code;
-use rmq_protocol::header::{GetConsumeStatsInBrokerHeader, QueryConsumeQueueRequestHeader};
+use rmq_protocol::header::{
+    GetConsumeStatsInBrokerHeader, GetConsumerConnectionListRequestHeader, QueryConsumeQueueRequestHeader,
+    QueryTopicConsumeByWhoRequestHeader,
+};
 
 use super::Admin;
 use crate::ClientError;
@@ -111,6 +115,57 @@ impl Admin {
         let cmd = self.client.request(request_code::CLEAN_UNUSED_TOPIC);
         self.client.invoke_ok(broker_addr, cmd, self.timeout()).await?;
         Ok(())
+    }
+
+    /// GET_ALL_SUBSCRIPTIONGROUP_CONFIG of one broker.
+    pub async fn subscription_groups(
+        &self,
+        broker_addr: &str,
+    ) -> Result<SubscriptionGroupWrapper, ClientError> {
+        let cmd = self
+            .client
+            .request(request_code::GET_ALL_SUBSCRIPTIONGROUP_CONFIG);
+        let resp = self.client.invoke_ok(broker_addr, cmd, self.timeout()).await?;
+        Ok(body::from_fastjson(&resp.body)?)
+    }
+
+    /// QUERY_TOPIC_CONSUME_BY_WHO on every master of the topic's route: the groups, sorted.
+    pub async fn consumed_by(&self, topic: &str) -> Result<Vec<String>, ClientError> {
+        let route = self.topic_route(topic).await?;
+        let mut groups = std::collections::BTreeSet::new();
+        for addr in route.broker_datas.iter().filter_map(|bd| bd.master_addr()) {
+            let cmd = self
+                .client
+                .request(request_code::QUERY_TOPIC_CONSUME_BY_WHO)
+                .with_header(&QueryTopicConsumeByWhoRequestHeader {
+                    topic: topic.to_owned(),
+                });
+            let resp = self.client.invoke_ok(addr, cmd, self.timeout()).await?;
+            let list: GroupList = body::from_fastjson(&resp.body)?;
+            groups.extend(list.group_list);
+        }
+        Ok(groups.into_iter().collect())
+    }
+
+    /// GET_CONSUMER_CONNECTION_LIST from a master of the group's retry topic route.
+    pub async fn consumer_connections(&self, group: &str) -> Result<ConsumerConnection, ClientError> {
+        let route = self
+            .topic_route(&crate::consumer::pull::retry_topic(group))
+            .await?;
+        let mut last = None;
+        for addr in route.broker_datas.iter().filter_map(|bd| bd.master_addr()) {
+            let cmd = self
+                .client
+                .request(request_code::GET_CONSUMER_CONNECTION_LIST)
+                .with_header(&GetConsumerConnectionListRequestHeader {
+                    consumer_group: group.to_owned(),
+                });
+            match self.client.invoke_ok(addr, cmd, self.timeout()).await {
+                Ok(resp) => return Ok(body::from_fastjson(&resp.body)?),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.unwrap_or(ClientError::NoNameServer))
     }
 
     /// GET_ALL_PRODUCER_INFO: every producer group connected to the broker.

@@ -87,6 +87,17 @@ impl Admin {
         result
     }
 
+    /// [`resend_from_dlq`](Self::resend_from_dlq) through a producer the caller keeps (the
+    /// console resending many).
+    pub async fn resend_from_dlq_via(
+        &self,
+        producer: &Producer,
+        offset_msg_id: &str,
+    ) -> Result<SendResult, ClientError> {
+        let dead = self.view_message(offset_msg_id).await?;
+        producer.send(resend_copy(&dead)?).await
+    }
+
     /// QUERY_MESSAGE to every broker of the route; a broker answering QUERY_NOT_FOUND adds
     /// nothing. Fails only when no broker answered at all.
     async fn query(

@@ -296,7 +296,7 @@ public final class Servers implements AutoCloseable {
      */
     private void startRmqStandalone(Path bin, Map<String, String> env) throws Exception {
         brokerCommand = conf -> List.of(bin.toString(), "standalone", "--data-dir", brokerDir.toString(),
-            "--namesrv-port", portOf(realNamesrvAddr), "--broker-port", portOf(brokerAddr),
+            "--namesrv-port", portOf(realNamesrvAddr), "--broker-port", portOf(brokerAddr), "--console-port", "0",
             "-c", conf.toString());
         Path conf = writeBrokerConf(brokerDir, 0, extraBrokerConf);
         brokerProcess = launch("standalone", brokerCommand.apply(conf), brokerDir, env);

@@ -1,0 +1,115 @@
+//! The built-in web console (docs/console.md): an HTTP API over the admin protocol and the
+//! embedded pages that use it. It talks to the cluster only as an admin client does, so it works
+//! against Apache RocketMQ clusters too.
+//!
+//! # Layout
+//! - this file: [`Console`] (bind, serve, stop), the router and the static assets.
+//! - [`api`]: one handler per endpoint, and the paging of the cached topic and group lists.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::http::header;
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use axum::Router;
+use rmq_client::ClientConfig;
+
+pub mod api;
+
+/// Errors of starting the console.
+#[derive(Debug, thiserror::Error)]
+pub enum ConsoleError {
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Where to listen and how to reach the cluster.
+#[derive(Debug, Clone)]
+pub struct ConsoleConfig {
+    /// Port 0 takes a free one.
+    pub listen: SocketAddr,
+    /// Name servers (and credentials or TLS) of the cluster to show.
+    pub client: ClientConfig,
+}
+
+/// A running console; dropping it stops the server.
+pub struct Console {
+    addr: SocketAddr,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Console {
+    /// Binds `config.listen` and serves until dropped.
+    pub async fn start(config: ConsoleConfig) -> Result<Console, ConsoleError> {
+        let listener = tokio::net::TcpListener::bind(config.listen)
+            .await
+            .map_err(|source| ConsoleError::Bind {
+                addr: config.listen,
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(|source| ConsoleError::Bind {
+            addr: config.listen,
+            source,
+        })?;
+        let app = router(Arc::new(api::App::new(config.client)));
+        let task = tokio::spawn(async move {
+            if let Err(e) = axum::serve(listener, app).await {
+                tracing::error!(error = %e, "console server stopped");
+            }
+        });
+        tracing::info!(%addr, "console listening");
+        Ok(Console { addr, task })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+}
+
+impl Drop for Console {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+const INDEX_HTML: &str = include_str!("../assets/index.html");
+const APP_JS: &str = include_str!("../assets/app.js");
+const STYLE_CSS: &str = include_str!("../assets/style.css");
+
+fn asset(kind: &'static str, body: &'static str) -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, kind), (header::CACHE_CONTROL, "no-cache")],
+        body,
+    )
+}
+
+fn router(app: Arc<api::App>) -> Router {
+    Router::new()
+        .route(
+            "/",
+            get(|| async { asset("text/html; charset=utf-8", INDEX_HTML) }),
+        )
+        .route(
+            "/app.js",
+            get(|| async { asset("text/javascript; charset=utf-8", APP_JS) }),
+        )
+        .route(
+            "/style.css",
+            get(|| async { asset("text/css; charset=utf-8", STYLE_CSS) }),
+        )
+        .route("/api/cluster", get(api::cluster))
+        .route("/api/topics", get(api::topics).post(api::create_topic))
+        .route("/api/topics/{topic}", get(api::topic))
+        .route("/api/topics/{topic}/messages", post(api::send_message))
+        .route("/api/groups", get(api::groups))
+        .route("/api/groups/{group}", get(api::group))
+        .route("/api/groups/{group}/reset", post(api::reset_offsets))
+        .route("/api/dlq/{group}", get(api::dead_letters))
+        .route("/api/dlq/{group}/resend", post(api::resend_dead_letters))
+        .with_state(app)
+}

@@ -1,0 +1,258 @@
+//! The console's HTTP API against a real name server and broker (in-process, ephemeral ports,
+//! a temp store): cluster, topic creation and paging, a test message, a group's lag and an
+//! offset reset, dead letters listed and resent, and bad input answered with a 400.
+
+#![allow(clippy::unwrap_used, reason = "test code: a failed unwrap is a failed test")]
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use rmq_broker::{Broker, BrokerConfig};
+use rmq_client::{ClientConfig, PullConsumer};
+use rmq_console::{Console, ConsoleConfig};
+use rmq_namesrv::{NameServer, NamesrvConfig};
+use rmq_protocol::codes::{request_code as rc, response_code as code};
+use rmq_protocol::header::ConsumerSendMsgBackRequestHeader;
+use rmq_protocol::RemotingCommand;
+use rmq_remoting::RemotingClient;
+use serde_json::{json, Value};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const TOPIC: &str = "ConsoleTopic";
+const GROUP: &str = "ConsoleGroup";
+
+/// One HTTP/1.1 request; the status and the JSON body.
+async fn http(addr: SocketAddr, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+    let mut conn = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let body = body.map(|b| b.to_string()).unwrap_or_default();
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    conn.write_all(req.as_bytes()).await.unwrap();
+    let mut raw = String::new();
+    conn.read_to_string(&mut raw).await.unwrap();
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap();
+    let status: u16 = head.split(' ').nth(1).unwrap().parse().unwrap();
+    (status, serde_json::from_str(body).unwrap_or(Value::Null))
+}
+
+async fn ok(addr: SocketAddr, method: &str, path: &str, body: Option<Value>) -> Value {
+    let (status, v) = http(addr, method, path, body).await;
+    assert_eq!(status, 200, "{method} {path}: {v}");
+    v
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn console_api_end_to_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let ns = NameServer::start(NamesrvConfig {
+        listen_port: 0,
+        listen_addr: "127.0.0.1".into(),
+        kv_config_path: None,
+        ..NamesrvConfig::default()
+    })
+    .await
+    .unwrap();
+    let ns_addr = format!("127.0.0.1:{}", ns.local_addr().port());
+    let mut bc = BrokerConfig {
+        broker_name: "broker-c".into(),
+        listen_port: 0,
+        namesrv_addr: vec![ns_addr.clone()],
+        broker_ip1: "127.0.0.1".into(),
+        broker_ip2: "127.0.0.1".into(),
+        enable_grpc_server: false,
+        ..BrokerConfig::default()
+    };
+    bc.store.store_path_root_dir = dir.path().to_path_buf();
+    bc.store.mapped_file_size_commit_log = 1 << 20;
+    let broker = Broker::start(bc).await.unwrap();
+    let broker_addr = format!("127.0.0.1:{}", broker.local_addr().port());
+    let client_config = ClientConfig {
+        namesrv_addr: vec![ns_addr.clone()],
+        ..ClientConfig::default()
+    };
+    let console = Console::start(ConsoleConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        client: client_config.clone(),
+    })
+    .await
+    .unwrap();
+    let c = console.local_addr();
+
+    // the pages themselves
+    let mut conn = tokio::net::TcpStream::connect(c).await.unwrap();
+    conn.write_all(b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut raw = String::new();
+    conn.read_to_string(&mut raw).await.unwrap();
+    assert!(
+        raw.starts_with("HTTP/1.1 200") && raw.contains("text/html"),
+        "{raw}"
+    );
+
+    let cluster = ok(c, "GET", "/api/cluster", None).await;
+    let brokers = cluster["brokers"].as_array().unwrap();
+    assert_eq!(brokers.len(), 1, "{cluster}");
+    assert_eq!(brokers[0]["brokerName"], "broker-c");
+    assert_eq!(brokers[0]["role"], "MASTER");
+    assert_eq!(brokers[0]["addr"], broker_addr.as_str());
+    assert!(brokers[0]["diskRatio"].as_f64().unwrap() > 0.0, "{cluster}");
+
+    // create a topic, find it by search (the list cache is dropped on create)
+    let created = ok(
+        c,
+        "POST",
+        "/api/topics",
+        Some(json!({"topic": TOPIC, "readQueueNums": 4, "writeQueueNums": 4})),
+    )
+    .await;
+    assert_eq!(created["cluster"], "DefaultCluster");
+    let found = ok(c, "GET", "/api/topics?q=consoletopic", None).await;
+    assert_eq!(found["total"], 1, "{found}");
+    assert_eq!(found["items"][0]["name"], TOPIC);
+    assert_eq!(found["items"][0]["kind"], "normal");
+    // paging: 2 per page over everything, the second page holds the 3rd and 4th
+    let all = ok(c, "GET", "/api/topics?size=500", None).await;
+    let total = all["total"].as_u64().unwrap();
+    assert!(total > 4, "{all}");
+    let page2 = ok(c, "GET", "/api/topics?size=2&page=2", None).await;
+    assert_eq!(page2["items"].as_array().unwrap().len(), 2);
+    assert_eq!(page2["items"][0], all["items"][2]);
+    let system = ok(c, "GET", "/api/topics?kind=system&q=TBW102", None).await;
+    assert_eq!(system["total"], 1, "{system}");
+
+    // bad input: a 400 with the reason, nothing created
+    let (status, err) = http(c, "POST", "/api/topics", Some(json!({"topic": "bad topic!"}))).await;
+    assert_eq!(status, 400, "{err}");
+    assert!(err["error"].as_str().unwrap().contains("topic"), "{err}");
+    let (status, _) = http(c, "POST", "/api/topics", Some(json!({"nope": 1}))).await;
+    assert!((400..500).contains(&status), "{status}");
+
+    // a test message, visible in the topic's queues
+    let sent = ok(
+        c,
+        "POST",
+        &format!("/api/topics/{TOPIC}/messages"),
+        Some(json!({"body": "hello from the console", "tag": "T1", "keys": "k1"})),
+    )
+    .await;
+    assert!(!sent["msgId"].as_str().unwrap().is_empty(), "{sent}");
+    let detail = ok(c, "GET", &format!("/api/topics/{TOPIC}"), None).await;
+    let stored: i64 = detail["queues"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|q| q["maxOffset"].as_i64().unwrap())
+        .sum();
+    assert_eq!(stored, 1, "{detail}");
+
+    // a group that consumed everything (lag 0); reset back in time to before the message (no
+    // consumer online: the offsets are written directly): lag 1 again
+    let remoting = RemotingClient::new();
+    let group_body = format!("{{\"groupName\":\"{GROUP}\"}}");
+    let r = remoting
+        .invoke(
+            &broker_addr,
+            RemotingCommand::request(rc::UPDATE_AND_CREATE_SUBSCRIPTIONGROUP)
+                .with_body(group_body.into_bytes()),
+            Duration::from_secs(5),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.code, code::SUCCESS);
+    let sent_queue = sent["queueId"].as_i64().unwrap();
+    for q in 0..4 {
+        let consumed = if q == sent_queue { "1" } else { "0" };
+        let commit = RemotingCommand::request(rc::UPDATE_CONSUMER_OFFSET)
+            .with_ext("consumerGroup", GROUP)
+            .with_ext("topic", TOPIC)
+            .with_ext("queueId", q.to_string())
+            .with_ext("commitOffset", consumed);
+        let r = remoting
+            .invoke(&broker_addr, commit, Duration::from_secs(5))
+            .await
+            .unwrap();
+        assert_eq!(r.code, code::SUCCESS);
+    }
+    let groups = ok(c, "GET", "/api/groups?q=consolegroup", None).await;
+    assert_eq!(groups["total"], 1, "{groups}");
+    let g = ok(c, "GET", &format!("/api/groups/{GROUP}"), None).await;
+    assert_eq!(g["lag"], 0, "{g}");
+    assert_eq!(g["queues"].as_array().unwrap().len(), 4);
+    let an_hour_ago = rmq_protocol::time::now_ms() - 3_600_000;
+    let reset = ok(
+        c,
+        "POST",
+        &format!("/api/groups/{GROUP}/reset"),
+        Some(json!({"topic": TOPIC, "timestamp": an_hour_ago})),
+    )
+    .await;
+    assert_eq!(reset["queues"].as_array().unwrap().len(), 4, "{reset}");
+    let g = ok(c, "GET", &format!("/api/groups/{GROUP}"), None).await;
+    assert_eq!(g["lag"], 1, "the message is to be consumed again: {g}");
+
+    // a dead letter: the message sent back for the group with delay level -1 (straight to the
+    // DLQ), listed with its original topic, then resent to it
+    let puller = PullConsumer::new("ConsoleTestPuller", client_config.clone());
+    let q = sent_queue as i32;
+    let mq = rmq_client::MessageQueue {
+        topic: TOPIC.into(),
+        broker_name: "broker-c".into(),
+        queue_id: q,
+    };
+    let pulled = puller.pull(&mq, "*", 0, 1).await.unwrap();
+    let m = &pulled.messages[0];
+    let back = ConsumerSendMsgBackRequestHeader {
+        offset: m.commit_log_offset,
+        group: GROUP.into(),
+        delay_level: -1,
+        origin_msg_id: Some(m.msg_id.clone()),
+        origin_topic: Some(TOPIC.into()),
+        unit_mode: false,
+        max_reconsume_times: Some(16),
+        bname: None,
+    };
+    let r = remoting
+        .invoke(
+            &broker_addr,
+            RemotingCommand::request(rc::CONSUMER_SEND_MSG_BACK).with_header(&back),
+            Duration::from_secs(5),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.code, code::SUCCESS, "{:?}", r.remark);
+    let dlq = ok(c, "GET", &format!("/api/dlq/{GROUP}"), None).await;
+    assert_eq!(dlq["total"], 1, "{dlq}");
+    assert_eq!(dlq["items"][0]["topic"], TOPIC);
+    assert_eq!(dlq["items"][0]["body"], "hello from the console");
+    let resent = ok(
+        c,
+        "POST",
+        &format!("/api/dlq/{GROUP}/resend"),
+        Some(json!({"all": true})),
+    )
+    .await;
+    assert_eq!(resent["resent"], 1, "{resent}");
+    let detail = ok(c, "GET", &format!("/api/topics/{TOPIC}"), None).await;
+    let stored: i64 = detail["queues"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|q| q["maxOffset"].as_i64().unwrap())
+        .sum();
+    assert_eq!(stored, 2, "the resent copy is back in the topic: {detail}");
+    let (status, err) = http(
+        c,
+        "POST",
+        "/api/dlq/NoSuchGroup/resend",
+        Some(json!({"all": true})),
+    )
+    .await;
+    assert_eq!(status, 400, "{err}");
+
+    drop(console);
+    broker.shutdown().await.unwrap();
+    ns.shutdown().await;
+}
