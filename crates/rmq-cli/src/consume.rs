@@ -54,6 +54,13 @@ pub struct ConsumeArgs {
     /// Exit after this many messages.
     #[arg(long)]
     count: Option<u64>,
+    /// Answer RECONSUME_LATER for every message shown: it comes back through the group's retry
+    /// topic and, past --max-reconsume-times, goes to its dead-letter queue.
+    #[arg(long, conflicts_with = "pop")]
+    fail: bool,
+    /// `maxReconsumeTimes`: retries before a failed message is dead-lettered (0: at once).
+    #[arg(long, default_value_t = 16)]
+    max_reconsume_times: i32,
     /// Consume by POP (a SimpleConsumer: receive, print, ack) instead of by pull; the broker
     /// decides who gets which message.
     #[arg(long, conflicts_with = "broadcast")]
@@ -107,6 +114,9 @@ pub async fn run(args: ConsumeArgs) -> anyhow::Result<()> {
         } else {
             MessageModel::Clustering
         },
+        max_reconsume_times: args.max_reconsume_times,
+        // --count: the last batches finish (and commit, or go back) before the offsets persist
+        await_termination_ms_when_shutdown: 10_000,
         ..ConsumerConfig::default()
     };
     let client_config = ClientConfig {
@@ -123,6 +133,7 @@ pub async fn run(args: ConsumeArgs) -> anyhow::Result<()> {
     let received = Arc::new(AtomicU64::new(0));
     let done = Arc::new(tokio::sync::Notify::new());
     let (counter, finished) = (received.clone(), done.clone());
+    let fail = args.fail;
     consumer.register_listener(move |msgs| {
         let seen = counter.fetch_add(msgs.len() as u64, Ordering::SeqCst);
         if seen >= limit {
@@ -137,6 +148,9 @@ pub async fn run(args: ConsumeArgs) -> anyhow::Result<()> {
         );
         if seen + msgs.len() as u64 >= limit {
             finished.notify_one();
+        }
+        if fail {
+            return ConsumeStatus::ReconsumeLater;
         }
         ConsumeStatus::ConsumeSuccess
     });

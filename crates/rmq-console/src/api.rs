@@ -437,24 +437,38 @@ pub struct Reset {
     timestamp: i64,
 }
 
-/// `POST /api/groups/<group>/reset`: to the offsets of `timestamp`, through the live consumers,
-/// or written directly when the group has none (as mqadmin `resetOffsetByTime` falls back).
+/// `POST /api/groups/<group>/reset`: to the offsets of `timestamp`, through the live consumers
+/// (INVOKE_BROKER_TO_RESET_OFFSET), or, when the group has none, written directly for the queues
+/// it has offsets on (mqadmin `resetOffsetByTime`'s fallback; the broker's own reset refuses a
+/// group without an offset on every queue).
 pub async fn reset_offsets(
     State(app): State<Arc<App>>,
     Path(group): Path<String>,
     Json(req): Json<Reset>,
 ) -> ApiResult {
-    let offsets = match app
+    let online = app
         .admin
-        .reset_offset_by_time(&group, &req.topic, req.timestamp, true)
+        .consumer_connections(&group)
         .await
-    {
-        Err(ClientError::Broker { code, .. }) if code == CONSUMER_NOT_ONLINE => {
-            app.admin
-                .reset_offset_offline(&group, &req.topic, req.timestamp, true)
-                .await?
+        .is_ok_and(|c| !c.connection_set.is_empty());
+    let offsets = if online {
+        match app
+            .admin
+            .reset_offset_by_time(&group, &req.topic, req.timestamp, true)
+            .await
+        {
+            Err(ClientError::Broker { code, .. }) if code == CONSUMER_NOT_ONLINE => {
+                app.admin
+                    .reset_offset_offline(&group, &req.topic, req.timestamp, true)
+                    .await?
+            }
+            other => other?,
         }
-        other => other?,
+    } else {
+        // no live consumer to push offsets to: write them (the queues with offsets)
+        app.admin
+            .reset_offset_offline(&group, &req.topic, req.timestamp, true)
+            .await?
     };
     let mut queues: Vec<_> = offsets.into_iter().collect();
     queues.sort_by(|a, b| (&a.0.broker_name, a.0.queue_id).cmp(&(&b.0.broker_name, b.0.queue_id)));

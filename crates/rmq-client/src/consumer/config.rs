@@ -89,6 +89,10 @@ pub struct ConsumerConfig {
     pub max_reconsume_times: i32,
     /// Root of broadcasting offset files. Default `~/.rocketmq_offsets`.
     pub offset_store_dir: Option<PathBuf>,
+    /// Java's `awaitTerminationMillisWhenShutdown`: how long `shutdown` waits for batches the
+    /// listener is consuming (after it stopped pulling) before persisting offsets, so that
+    /// their progress is committed. Default 0 (do not wait), as Java.
+    pub await_termination_ms_when_shutdown: u64,
 }
 
 impl Default for ConsumerConfig {
@@ -114,6 +118,7 @@ impl Default for ConsumerConfig {
             reconsume_later_delay_ms: 5000,
             max_reconsume_times: 16,
             offset_store_dir: None,
+            await_termination_ms_when_shutdown: 0,
         }
     }
 }

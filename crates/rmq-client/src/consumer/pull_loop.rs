@@ -179,8 +179,27 @@ fn submit(inner: &Arc<Inner>, mq: &MessageQueue, pq: &Arc<ProcessQueue>, msgs: V
     }
 }
 
+/// Counts a batch in `Inner::in_flight` while it lives (shutdown waits for them).
+struct InFlight(Arc<Inner>);
+
+impl InFlight {
+    fn enter(inner: &Arc<Inner>) -> InFlight {
+        inner.in_flight.fetch_add(1, Ordering::AcqRel);
+        InFlight(inner.clone())
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        if self.0.in_flight.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.0.idle.notify_waiters();
+        }
+    }
+}
+
 /// Runs the listener on one batch until it succeeds or the queue is dropped, then commits.
 async fn consume(inner: Arc<Inner>, mq: MessageQueue, pq: Arc<ProcessQueue>, mut batch: Vec<MessageExt>) {
+    let _in_flight = InFlight::enter(&inner);
     loop {
         let Ok(permit) = inner.consume_permits.clone().acquire_owned().await else {
             return;

@@ -17,7 +17,7 @@
 
 use parking_lot::Mutex;
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
 use std::time::Duration;
 
@@ -113,6 +113,10 @@ pub(crate) struct Inner {
     rebalance_wakeup: Notify,
     state: Mutex<State>,
     pub start_ms: i64,
+    /// Batches handed to the listener and not finished (consumed and committed, or given up).
+    pub in_flight: AtomicUsize,
+    /// Notified when `in_flight` drops to 0.
+    pub idle: Notify,
 }
 
 struct Assigned {
@@ -168,6 +172,8 @@ impl PushConsumer {
                 rebalance_wakeup: Notify::new(),
                 state: Mutex::new(State::Created),
                 start_ms,
+                in_flight: AtomicUsize::new(0),
+                idle: Notify::new(),
             }
         });
         PushConsumer { inner }
@@ -298,6 +304,26 @@ impl PushConsumer {
         let State::Running(tasks) = previous else { return };
         tasks.iter().for_each(JoinHandle::abort);
         let _guard = inner.rebalance.lock().await;
+        let wait = inner.config.await_termination_ms_when_shutdown;
+        if wait > 0 {
+            // stop pulling, let the batches in the listener finish and commit
+            inner.stop_pulling();
+            let drained = async {
+                while inner.in_flight.load(Ordering::Acquire) > 0 {
+                    let idle = inner.idle.notified();
+                    if inner.in_flight.load(Ordering::Acquire) == 0 {
+                        break;
+                    }
+                    idle.await;
+                }
+            };
+            if tokio::time::timeout(Duration::from_millis(wait), drained)
+                .await
+                .is_err()
+            {
+                tracing::warn!(group = %inner.group, wait_ms = wait, "shutdown: batches still consuming; their progress is not committed");
+            }
+        }
         let owned: Vec<MessageQueue> = inner.drop_all_queues();
         inner.offsets().persist(&inner.client, &inner.group, &owned).await;
         if inner.needs_locks() && !owned.is_empty() {
@@ -457,6 +483,13 @@ impl Inner {
     }
 
     /// Marks every owned queue dropped and stops its pull task; returns the queues.
+    /// Stops every queue's pull loop, keeping the queues (and what they hold) owned.
+    fn stop_pulling(&self) {
+        for a in self.queues.lock().values() {
+            a.task.abort();
+        }
+    }
+
     fn drop_all_queues(&self) -> Vec<MessageQueue> {
         let drained: Vec<(MessageQueue, Assigned)> = self.queues.lock().drain().collect();
         drained
