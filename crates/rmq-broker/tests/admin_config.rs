@@ -12,25 +12,11 @@ use common::*;
 use rmq_broker::Broker;
 use rmq_protocol::body::properties;
 use rmq_protocol::codes::{request_code as rc, response_code as code};
-use rmq_protocol::header::{SendMessageRequestHeader, SendMessageRequestHeaderV2};
-use rmq_protocol::message;
 use rmq_protocol::RemotingCommand;
 use rmq_remoting::RemotingClient;
 
 fn send(topic: &str) -> RemotingCommand {
-    let h = SendMessageRequestHeader {
-        producer_group: "pg".into(),
-        topic: topic.into(),
-        default_topic: "TBW102".into(),
-        default_topic_queue_nums: 4,
-        queue_id: 0,
-        born_timestamp: 1,
-        properties: Some(message::encode_properties(&[("UNIQ_KEY", "CFG0001")])),
-        ..Default::default()
-    };
-    RemotingCommand::request(rc::SEND_MESSAGE_V2)
-        .with_header(&SendMessageRequestHeaderV2::from(h))
-        .with_body(b"hi".to_vec())
+    send_request(topic, "CFG0001", b"hi")
 }
 
 fn update(text: &str) -> RemotingCommand {

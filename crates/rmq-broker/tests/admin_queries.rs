@@ -10,10 +10,8 @@ use rmq_broker::Broker;
 use rmq_protocol::body::{self, ConsumeStatsList, QueryConsumeQueueResponseBody};
 use rmq_protocol::codes::{request_code as rc, response_code as code};
 use rmq_protocol::header::{
-    GetConsumeStatsInBrokerHeader, QueryConsumeQueueRequestHeader, SendMessageRequestHeader,
-    SendMessageRequestHeaderV2, UpdateConsumerOffsetRequestHeader,
+    GetConsumeStatsInBrokerHeader, QueryConsumeQueueRequestHeader, UpdateConsumerOffsetRequestHeader,
 };
-use rmq_protocol::message;
 use rmq_protocol::RemotingCommand;
 use rmq_remoting::RemotingClient;
 
@@ -73,22 +71,7 @@ const JAVA_497_RUNTIME_KEYS: &[&str] = &[
 const GROUP: &str = "StatsGroup";
 
 fn send(i: usize) -> RemotingCommand {
-    let h = SendMessageRequestHeader {
-        producer_group: "pg".into(),
-        topic: TOPIC_Q.into(),
-        default_topic: "TBW102".into(),
-        default_topic_queue_nums: 4,
-        queue_id: 0,
-        born_timestamp: 1,
-        properties: Some(message::encode_properties(&[(
-            "UNIQ_KEY",
-            &format!("STATS{i:04}"),
-        )])),
-        ..Default::default()
-    };
-    RemotingCommand::request(rc::SEND_MESSAGE_V2)
-        .with_header(&SendMessageRequestHeaderV2::from(h))
-        .with_body(format!("m{i}").into_bytes())
+    send_request(TOPIC_Q, &format!("STATS{i:04}"), format!("m{i}").as_bytes())
 }
 
 fn query_cq(topic: &str, index: i64, count: i32) -> RemotingCommand {

@@ -8,12 +8,10 @@ mod common;
 use std::collections::HashMap;
 use std::path::Path;
 
-use common::{addr, TIMEOUT};
+use common::{addr, send_request, TIMEOUT};
 use rmq_acl::sign::{self, Credentials};
 use rmq_broker::{Broker, BrokerConfig};
 use rmq_protocol::codes::{request_code as rc, response_code as code};
-use rmq_protocol::header::{SendMessageRequestHeader, SendMessageRequestHeaderV2};
-use rmq_protocol::message;
 use rmq_protocol::RemotingCommand;
 use rmq_remoting::RemotingClient;
 
@@ -54,19 +52,7 @@ fn with(code: i32, fields: &[(&str, &str)], body: &str) -> RemotingCommand {
 }
 
 fn send(topic: &str) -> RemotingCommand {
-    let h = SendMessageRequestHeader {
-        producer_group: "pg".into(),
-        topic: topic.into(),
-        default_topic: "TBW102".into(),
-        default_topic_queue_nums: 4,
-        queue_id: 0,
-        born_timestamp: 1,
-        properties: Some(message::encode_properties(&[("UNIQ_KEY", "AUTH0001")])),
-        ..Default::default()
-    };
-    RemotingCommand::request(rc::SEND_MESSAGE_V2)
-        .with_header(&SendMessageRequestHeaderV2::from(h))
-        .with_body(b"hi".to_vec())
+    send_request(topic, "AUTH0001", b"hi")
 }
 
 async fn call(client: &RemotingClient, a: &str, req: RemotingCommand) -> RemotingCommand {

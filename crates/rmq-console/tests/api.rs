@@ -37,6 +37,17 @@ async fn http(addr: SocketAddr, method: &str, path: &str, body: Option<Value>) -
     (status, serde_json::from_str(body).unwrap_or(Value::Null))
 }
 
+/// Messages stored in `topic`, over its queues (GET /api/topics/<topic>).
+async fn stored(addr: SocketAddr, topic: &str) -> i64 {
+    let detail = ok(addr, "GET", &format!("/api/topics/{topic}"), None).await;
+    detail["queues"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|q| q["maxOffset"].as_i64().unwrap())
+        .sum()
+}
+
 async fn ok(addr: SocketAddr, method: &str, path: &str, body: Option<Value>) -> Value {
     let (status, v) = http(addr, method, path, body).await;
     assert_eq!(status, 200, "{method} {path}: {v}");
@@ -139,14 +150,7 @@ async fn console_api_end_to_end() {
     )
     .await;
     assert!(!sent["msgId"].as_str().unwrap().is_empty(), "{sent}");
-    let detail = ok(c, "GET", &format!("/api/topics/{TOPIC}"), None).await;
-    let stored: i64 = detail["queues"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|q| q["maxOffset"].as_i64().unwrap())
-        .sum();
-    assert_eq!(stored, 1, "{detail}");
+    assert_eq!(stored(c, TOPIC).await, 1);
 
     // a group that consumed everything (lag 0); reset back in time to before the message (no
     // consumer online: the offsets are written directly): lag 1 again
@@ -235,14 +239,7 @@ async fn console_api_end_to_end() {
     )
     .await;
     assert_eq!(resent["resent"], 1, "{resent}");
-    let detail = ok(c, "GET", &format!("/api/topics/{TOPIC}"), None).await;
-    let stored: i64 = detail["queues"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|q| q["maxOffset"].as_i64().unwrap())
-        .sum();
-    assert_eq!(stored, 2, "the resent copy is back in the topic: {detail}");
+    assert_eq!(stored(c, TOPIC).await, 2, "the resent copy is back in the topic");
     let (status, err) = http(
         c,
         "POST",

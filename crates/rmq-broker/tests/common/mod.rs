@@ -36,6 +36,24 @@ pub fn config(dir: &Path) -> BrokerConfig {
     c
 }
 
+/// SEND_MESSAGE_V2 of `body` to queue 0 of `topic` (created from TBW102 with 4 queues), as a
+/// producer of group `pg` sends it.
+pub fn send_request(topic: &str, uniq_key: &str, body: &[u8]) -> RemotingCommand {
+    let h = SendMessageRequestHeader {
+        producer_group: "pg".into(),
+        topic: topic.into(),
+        default_topic: "TBW102".into(),
+        default_topic_queue_nums: 4,
+        queue_id: 0,
+        born_timestamp: 1,
+        properties: Some(message::encode_properties(&[("UNIQ_KEY", uniq_key)])),
+        ..Default::default()
+    };
+    RemotingCommand::request(rc::SEND_MESSAGE_V2)
+        .with_header(&rmq_protocol::header::SendMessageRequestHeaderV2::from(h))
+        .with_body(body.to_vec())
+}
+
 pub fn addr(b: &Broker) -> String {
     format!("127.0.0.1:{}", b.local_addr().port())
 }
