@@ -125,8 +125,16 @@ impl SubscriptionGroupTable {
 
     /// UPDATE_AND_CREATE_SUBSCRIPTIONGROUP.
     pub fn upsert(&self, config: SubscriptionGroupConfig) -> Result<(), BrokerError> {
+        self.upsert_all(vec![config])
+    }
+
+    /// Several groups, one data version and one write of the file (a list of thousands would
+    /// otherwise rewrite the whole file once per group).
+    pub fn upsert_all(&self, configs: Vec<SubscriptionGroupConfig>) -> Result<(), BrokerError> {
         let mut s = self.state.lock();
-        s.table.insert(config.group_name.clone(), config);
+        for config in configs {
+            s.table.insert(config.group_name.clone(), config);
+        }
         self.bump(&mut s);
         self.persist(&s)
     }

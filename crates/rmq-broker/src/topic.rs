@@ -205,6 +205,17 @@ impl TopicTable {
         self.state.lock().table.keys().cloned().collect()
     }
 
+    /// Admin-created or updated topics (`UPDATE_AND_CREATE_TOPIC_LIST`): one data version and one
+    /// write of `topics.json` for the whole list.
+    pub fn upsert_all(&self, configs: Vec<TopicConfig>) -> Result<(), BrokerError> {
+        let mut s = self.state.lock();
+        for tc in configs {
+            s.table.insert(tc.topic_name.clone(), tc);
+        }
+        self.bump(&mut s);
+        self.persist(&s)
+    }
+
     /// Admin-created or updated topic (`UPDATE_AND_CREATE_TOPIC`).
     pub fn upsert(&self, tc: TopicConfig) -> Result<TopicConfigSerializeWrapper, BrokerError> {
         let mut s = self.state.lock();

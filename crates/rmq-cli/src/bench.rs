@@ -1,4 +1,4 @@
-//! `rmq bench produce | consume | timer | pop-churn | grpc-produce | grpc-consume`: load generators in the spirit of RocketMQ's
+//! `rmq bench produce | consume | timer | pop-churn | grpc-produce | grpc-consume | console`: load generators in the spirit of RocketMQ's
 //! `org.apache.rocketmq.example.benchmark.Producer` / `Consumer`.
 //!
 //! Every report interval (1 s) a line with the interval's TPS, average and max RT and the
@@ -41,8 +41,11 @@ pub enum BenchCommand {
     GrpcProduce(grpc::GrpcProduceArgs),
     /// SimpleConsumer load over the 5.x gRPC protocol: receive, then ack what came.
     GrpcConsume(grpc::GrpcConsumeArgs),
+    /// The web console at scale: many topics and groups, then every page's answer timed.
+    Console(console::ConsoleArgs),
 }
 
+mod console;
 mod grpc;
 mod pop_churn;
 mod timer;
@@ -150,6 +153,7 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::PopChurn(args) => pop_churn::run(args).await,
         BenchCommand::GrpcProduce(args) => grpc::produce(args).await,
         BenchCommand::GrpcConsume(args) => grpc::consume(args).await,
+        BenchCommand::Console(args) => console::run(args).await,
     }
 }
 

@@ -95,10 +95,8 @@ pub(super) async fn update_topic_list(s: &BrokerState, req: &RemotingCommand) ->
             Err(remark) => return error(req, code::SYSTEM_ERROR, remark),
         }
     }
-    for tc in checked {
-        if let Err(e) = s.topics.upsert(tc) {
-            return error(req, code::SYSTEM_ERROR, format!("update topic failed: {e}"));
-        }
+    if let Err(e) = s.topics.upsert_all(checked) {
+        return error(req, code::SYSTEM_ERROR, format!("update topic failed: {e}"));
     }
     register::register_all(s, false).await;
     ok(req)

@@ -56,15 +56,15 @@ fn upsert_all(
             return error(req, code::SYSTEM_ERROR, remark);
         }
     }
-    for config in configs {
+    for config in &configs {
         tracing::info!(group = %config.group_name, "update subscription group");
-        if let Err(e) = s.groups.upsert(config) {
-            return error(
-                req,
-                code::SYSTEM_ERROR,
-                format!("update subscription group failed: {e}"),
-            );
-        }
+    }
+    if let Err(e) = s.groups.upsert_all(configs) {
+        return error(
+            req,
+            code::SYSTEM_ERROR,
+            format!("update subscription group failed: {e}"),
+        );
     }
     ok(req)
 }
