@@ -164,6 +164,29 @@ async fn a_known_load_is_what_the_scrape_counts() {
         Some((N - M) as f64),
         "{text}"
     );
+    // the Grafana dashboard that ships in deploy/ asks only for metrics served here
+    let dashboard: serde_json::Value =
+        serde_json::from_str(include_str!("../../../deploy/grafana/rmq-dashboard.json")).unwrap();
+    let mut asked = Vec::new();
+    for panel in dashboard["panels"].as_array().unwrap() {
+        for target in panel["targets"].as_array().unwrap() {
+            let expr = target["expr"].as_str().unwrap();
+            for (i, _) in expr.match_indices("rocketmq_") {
+                let name: String = expr[i..]
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                    .collect();
+                asked.push(name);
+            }
+        }
+    }
+    assert!(asked.len() >= 13, "{asked:?}");
+    for name in &asked {
+        assert!(
+            text.contains(&format!("# TYPE {name} ")),
+            "the dashboard asks for {name}, not served"
+        );
+    }
     // all pulled messages were committed: none in flight, the rest ready
     assert_eq!(
         sample(&text, "rocketmq_consumer_inflight_messages", &[&topic, &group]),
