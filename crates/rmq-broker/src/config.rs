@@ -253,7 +253,7 @@ impl BrokerConfig {
 
     /// Whether `configBlackList` names `k`.
     pub fn black_listed(&self, k: &str) -> bool {
-        self.config_black_list.split(';').map(str::trim).any(|b| b == k)
+        rmq_protocol::body::properties::listed(&self.config_black_list, k)
     }
 
     /// GET_BROKER_CONFIG's pairs: the effective value of every key rmq reads (TLS and ACL 2.0

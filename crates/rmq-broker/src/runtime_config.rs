@@ -104,20 +104,10 @@ impl RuntimeConfig {
             .store(c.config.slave_read_enable, Ordering::Relaxed);
         c.version = c.version.next(now_ms);
         if let Some(path) = c.config.config_path.clone() {
-            if let Err(e) = persist(&path, props) {
+            if let Err(e) = rmq_store::config_file::update_properties(&path, props) {
                 tracing::error!(path = %path.display(), error = %e, "cannot persist the updated broker config");
             }
         }
         Ok(out)
     }
-}
-
-fn persist(path: &std::path::Path, props: &[(String, String)]) -> Result<(), crate::BrokerError> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-        Err(e) => return Err(e.into()),
-    };
-    rmq_store::config_file::write_atomic(path, properties::update_text(&text, props).as_bytes())?;
-    Ok(())
 }

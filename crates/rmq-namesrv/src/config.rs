@@ -95,7 +95,7 @@ impl NamesrvConfig {
 
     /// Whether `configBlackList` names `k`.
     pub fn black_listed(&self, k: &str) -> bool {
-        self.config_black_list.split(';').map(str::trim).any(|b| b == k)
+        rmq_protocol::body::properties::listed(&self.config_black_list, k)
     }
 
     /// GET_NAMESRV_CONFIG's pairs: the value of every key read here (TLS and ACL 2.0 keys left

@@ -281,16 +281,7 @@ impl Processor {
         if let Some(path) = current.0.config_store_path.clone() {
             let mut pairs: Vec<(String, String)> = props.into_iter().collect();
             pairs.sort();
-            let written = match std::fs::read_to_string(&path) {
-                Ok(old) => Ok(old),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
-                Err(e) => Err(e.to_string()),
-            }
-            .and_then(|old| {
-                let new = body::properties::update_text(&old, &pairs);
-                rmq_store::config_file::write_atomic(&path, new.as_bytes()).map_err(|e| e.to_string())
-            });
-            if let Err(e) = written {
+            if let Err(e) = rmq_store::config_file::update_properties(&path, &pairs) {
                 tracing::error!(path = %path.display(), error = %e, "cannot persist the updated name server config");
             }
         }

@@ -15,6 +15,21 @@ fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
     PathBuf::from(s)
 }
 
+/// Sets `updates` in the `.properties` file at `path` in place (comments and other lines kept,
+/// new keys appended; a missing file is created) and writes it as [`write_atomic`] does: where
+/// UPDATE_BROKER_CONFIG and UPDATE_NAMESRV_CONFIG persist.
+pub fn update_properties(path: &Path, updates: &[(String, String)]) -> Result<(), StoreError> {
+    let text = match fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => String::new(),
+        Err(e) => return Err(e).at(path),
+    };
+    write_atomic(
+        path,
+        rmq_protocol::body::properties::update_text(&text, updates).as_bytes(),
+    )
+}
+
 /// Write `contents` to `path` atomically: write and fsync `<path>.tmp`, keep the previous content
 /// as `<path>.bak` (fsynced), rename the tmp over `path`, fsync the directory.
 pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<(), StoreError> {

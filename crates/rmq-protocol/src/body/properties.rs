@@ -34,6 +34,11 @@ pub fn format<K: AsRef<str>, V: AsRef<str>>(pairs: impl IntoIterator<Item = (K, 
     out
 }
 
+/// Whether the `;`-separated `list` (a `configBlackList`) names `key`.
+pub fn listed(list: &str, key: &str) -> bool {
+    list.split(';').map(str::trim).any(|k| k == key)
+}
+
 /// `text` with `updates` applied in place: a line that sets one of the keys gets the new value
 /// (comments, order and every other line kept); keys not set anywhere are appended.
 pub fn update_text(text: &str, updates: &[(String, String)]) -> String {
