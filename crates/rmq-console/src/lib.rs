@@ -1,6 +1,6 @@
 //! The built-in web console (docs/console.md): an HTTP API over the admin protocol and the
-//! embedded pages that use it. It talks to the cluster only as an admin client does, so it works
-//! against Apache RocketMQ clusters too.
+//! embedded pages that use it. It talks to the cluster only as an admin client does (so it should
+//! work against Apache RocketMQ clusters too; not yet tried).
 //!
 //! # Layout
 //! - this file: [`Console`] (bind, serve, stop), the router and the static assets.
