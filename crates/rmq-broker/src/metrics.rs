@@ -17,17 +17,45 @@ use parking_lot::RwLock;
 
 use crate::BrokerState;
 
-/// Messages and bytes.
+/// Upper bounds of `rocketmq_message_size`'s buckets, in bytes (Java 5's
+/// `BrokerMetricsManager`: 1 KiB, 4 KiB, 512 KiB, 1, 2 and 4 MiB), then +Inf.
+const SIZE_BUCKETS: [u64; 6] = [1 << 10, 4 << 10, 512 << 10, 1 << 20, 2 << 20, 4 << 20];
+
+/// Messages and bytes, and for stored messages the size histogram.
 #[derive(Debug, Default)]
 struct Flow {
     messages: AtomicU64,
     bytes: AtomicU64,
+    /// Per bucket (not cumulative; summed when scraped), the last one +Inf.
+    sizes: [AtomicU64; SIZE_BUCKETS.len() + 1],
+    size_sum: AtomicU64,
 }
 
 impl Flow {
     fn add(&self, messages: u64, bytes: u64) {
         self.messages.fetch_add(messages, Ordering::Relaxed);
         self.bytes.fetch_add(bytes, Ordering::Relaxed);
+    }
+
+    /// One observation of `rocketmq_message_size`.
+    fn record_size(&self, size: u64) {
+        let bucket = SIZE_BUCKETS
+            .iter()
+            .position(|b| size <= *b)
+            .unwrap_or(SIZE_BUCKETS.len());
+        self.sizes[bucket].fetch_add(1, Ordering::Relaxed);
+        self.size_sum.fetch_add(size, Ordering::Relaxed);
+    }
+
+    /// Cumulative bucket counts, then the sum.
+    fn size_histogram(&self) -> ([u64; SIZE_BUCKETS.len() + 1], u64) {
+        let mut cumulative = [0; SIZE_BUCKETS.len() + 1];
+        let mut total = 0;
+        for (c, n) in cumulative.iter_mut().zip(&self.sizes) {
+            total += n.load(Ordering::Relaxed);
+            *c = total;
+        }
+        (cumulative, self.size_sum.load(Ordering::Relaxed))
     }
 
     fn load(&self) -> (u64, u64) {
@@ -38,52 +66,17 @@ impl Flow {
     }
 }
 
-/// Counters by topic, created on first use.
-#[derive(Debug, Default)]
-struct Table {
-    rows: RwLock<HashMap<String, Arc<Flow>>>,
-}
-
-impl Table {
-    fn add(&self, key: &str, messages: u64, bytes: u64) {
-        if let Some(f) = self.rows.read().get(key) {
-            f.add(messages, bytes);
-            return;
-        }
-        self.rows
-            .write()
-            .entry(key.to_string())
-            .or_default()
-            .add(messages, bytes);
-    }
-
-    /// Rows in key order (a stable scrape).
-    fn rows(&self) -> Vec<(String, u64, u64)> {
-        let mut out: Vec<_> = self
-            .rows
-            .read()
-            .iter()
-            .map(|(k, f)| {
-                let (m, b) = f.load();
-                (k.clone(), m, b)
-            })
-            .collect();
-        out.sort();
-        out
-    }
-}
-
-/// Counters by (topic, consumer group), looked up without building a key.
+/// Counters by (topic, second key: a consumer group or a message type), created on first use
+/// and looked up without building a key.
 #[derive(Debug, Default)]
 struct PairTable {
     rows: RwLock<HashMap<String, HashMap<String, Arc<Flow>>>>,
 }
 
 impl PairTable {
-    fn add(&self, topic: &str, group: &str, messages: u64, bytes: u64) {
+    fn flow(&self, topic: &str, group: &str) -> Arc<Flow> {
         if let Some(f) = self.rows.read().get(topic).and_then(|g| g.get(group)) {
-            f.add(messages, bytes);
-            return;
+            return f.clone();
         }
         self.rows
             .write()
@@ -91,28 +84,73 @@ impl PairTable {
             .or_default()
             .entry(group.to_string())
             .or_default()
-            .add(messages, bytes);
+            .clone()
+    }
+
+    fn add(&self, topic: &str, group: &str, messages: u64, bytes: u64) {
+        if let Some(f) = self.rows.read().get(topic).and_then(|g| g.get(group)) {
+            f.add(messages, bytes);
+            return;
+        }
+        self.flow(topic, group).add(messages, bytes);
     }
 
     /// Rows in (topic, group) order.
     fn rows(&self) -> Vec<((String, String), u64, u64)> {
+        self.flows()
+            .into_iter()
+            .map(|(k, f)| {
+                let (m, b) = f.load();
+                (k, m, b)
+            })
+            .collect()
+    }
+
+    /// The flows in (topic, group) order.
+    fn flows(&self) -> Vec<((String, String), Arc<Flow>)> {
         let mut out = Vec::new();
         for (topic, groups) in self.rows.read().iter() {
             for (group, f) in groups {
-                let (m, b) = f.load();
-                out.push(((topic.clone(), group.clone()), m, b));
+                out.push(((topic.clone(), group.clone()), f.clone()));
             }
         }
-        out.sort();
+        out.sort_by(|a, b| a.0.cmp(&b.0));
         out
     }
+}
+
+/// Java 5's message type of a send (`BrokerMetricsManager.getMessageType`), the
+/// `message_type` label: `transaction` for a prepared message, else `fifo` with a sharding key,
+/// else `delay` with any delay or timer property, else `normal`. One pass over the encoded
+/// properties.
+pub fn message_type(properties: &[u8]) -> &'static str {
+    let mut kind = 0;
+    for pair in properties.split(|&b| b == 2) {
+        let Some(sep) = pair.iter().position(|&b| b == 1) else {
+            continue;
+        };
+        let (key, value) = (&pair[..sep], &pair[sep + 1..]);
+        match key {
+            b"TRAN_MSG" if value.eq_ignore_ascii_case(b"true") => kind = kind.max(3),
+            b"__SHARDINGKEY" => kind = kind.max(2),
+            b"__STARTDELIVERTIME"
+            | b"DELAY"
+            | b"TIMER_DELIVER_MS"
+            | b"TIMER_DELAY_SEC"
+            | b"TIMER_DELAY_MS" => {
+                kind = kind.max(1);
+            }
+            _ => {}
+        }
+    }
+    ["normal", "delay", "fifo", "transaction"][kind]
 }
 
 /// The broker's counters.
 #[derive(Debug, Default)]
 pub struct Metrics {
-    /// By topic.
-    incoming: Table,
+    /// By (topic, message type).
+    incoming: PairTable,
     /// By (topic, consumer group).
     outgoing: PairTable,
     /// By (original topic, consumer group); bytes unused.
@@ -120,9 +158,15 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    /// Messages stored by a send to `topic` (a batch counts each of its messages).
-    pub fn messages_in(&self, topic: &str, messages: u64, bytes: u64) {
-        self.incoming.add(topic, messages, bytes);
+    /// Messages stored by a send to `topic` (a batch counts each of its messages), of
+    /// `message_type` ([`message_type`]). The size histogram gets one observation per send, the
+    /// average record size, as Java records it.
+    pub fn messages_in(&self, topic: &str, message_type: &str, messages: u64, bytes: u64) {
+        let flow = self.incoming.flow(topic, message_type);
+        flow.add(messages, bytes);
+        if let Some(average) = bytes.checked_div(messages) {
+            flow.record_size(average);
+        }
     }
 
     /// Messages handed to `group` from `topic` (a pull or a pop).
@@ -166,19 +210,33 @@ impl Metrics {
             }
         };
         let incoming = self.incoming.rows();
+        let in_labels = |(t, kind): &(String, String)| format!("{},message_type=\"{kind}\"", topic_labels(t));
         let outgoing = self.outgoing.rows();
         family(
             "rocketmq_messages_in_total",
             "counter",
             "Messages stored by sends.",
-            incoming.iter().map(|(t, n, _)| (topic_labels(t), *n)).collect(),
+            incoming.iter().map(|(k, n, _)| (in_labels(k), *n)).collect(),
         );
         family(
             "rocketmq_throughput_in_total",
             "counter",
             "Bytes stored by sends (whole records, as Java's wrote bytes).",
-            incoming.iter().map(|(t, _, b)| (topic_labels(t), *b)).collect(),
+            incoming.iter().map(|(k, _, b)| (in_labels(k), *b)).collect(),
         );
+        let mut sizes = Vec::new();
+        for (k, flow) in self.incoming.flows() {
+            let labels = in_labels(&k);
+            let (buckets, sum) = flow.size_histogram();
+            for (i, n) in buckets.iter().enumerate() {
+                let le = SIZE_BUCKETS
+                    .get(i)
+                    .map_or_else(|| "+Inf".to_string(), |b| format!("{b}.0"));
+                sizes.push((format!("{labels},le=\"{le}\""), "_bucket", *n));
+            }
+            sizes.push((labels.clone(), "_sum", sum));
+            sizes.push((labels, "_count", buckets[SIZE_BUCKETS.len()]));
+        }
         family(
             "rocketmq_messages_out_total",
             "counter",
@@ -327,6 +385,12 @@ impl Metrics {
             "Bytes written to the commit log and not yet flushed.",
             vec![(String::new(), u64::try_from(max - flushed).unwrap_or(0))],
         );
+        let name = "rocketmq_message_size";
+        let _ = writeln!(out, "# HELP {name} Incoming messages size (bytes).");
+        let _ = writeln!(out, "# TYPE {name} histogram");
+        for (labels, suffix, value) in sizes {
+            let _ = writeln!(out, "{name}{suffix}{{{common},{labels}}} {value}");
+        }
         out
     }
 }
@@ -441,15 +505,42 @@ mod tests {
     #[test]
     fn counters_add_up_per_key() {
         let m = Metrics::default();
-        m.messages_in("T", 1, 10);
-        m.messages_in("T", 2, 20);
-        m.messages_in("U", 1, 5);
+        m.messages_in("T", "normal", 1, 10);
+        m.messages_in("T", "normal", 2, 20);
+        m.messages_in("U", "delay", 1, 5000);
+        let key = |t: &str, k: &str| (t.to_string(), k.to_string());
         assert_eq!(
             m.incoming.rows(),
-            [("T".to_string(), 3, 30), ("U".to_string(), 1, 5)]
+            [(key("T", "normal"), 3, 30), (key("U", "delay"), 1, 5000)]
         );
+        // one observation per send, its average size; cumulative buckets
+        let flows = m.incoming.flows();
+        assert_eq!(flows[0].1.size_histogram(), ([2, 2, 2, 2, 2, 2, 2], 20));
+        assert_eq!(flows[1].1.size_histogram(), ([0, 0, 1, 1, 1, 1, 1], 5000));
         m.messages_out("T", "G", 0, 0);
         assert!(m.outgoing.rows().is_empty(), "an empty pull counts nothing");
         assert_eq!(escape("a\"b\\c"), "a\\\"b\\\\c");
+    }
+
+    #[test]
+    fn message_types_as_java() {
+        let props = |pairs: &[(&str, &str)]| -> Vec<u8> {
+            pairs
+                .iter()
+                .flat_map(|(k, v)| [k.as_bytes(), b"\x01", v.as_bytes(), b"\x02"].concat())
+                .collect()
+        };
+        assert_eq!(message_type(b""), "normal");
+        assert_eq!(message_type(&props(&[("TAGS", "a"), ("DELAY", "3")])), "delay");
+        assert_eq!(message_type(&props(&[("TIMER_DELIVER_MS", "1")])), "delay");
+        assert_eq!(
+            message_type(&props(&[("__SHARDINGKEY", "k"), ("DELAY", "3")])),
+            "fifo"
+        );
+        assert_eq!(
+            message_type(&props(&[("__SHARDINGKEY", "k"), ("TRAN_MSG", "true")])),
+            "transaction"
+        );
+        assert_eq!(message_type(&props(&[("TRAN_MSG", "false")])), "normal");
     }
 }

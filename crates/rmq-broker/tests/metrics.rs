@@ -145,6 +145,22 @@ async fn a_known_load_is_what_the_scrape_counts() {
         sample(&text, "rocketmq_throughput_in_total", &[&topic]),
         Some((N * (pulled_bytes / M)) as f64)
     );
+    // one size observation per send, each a whole record of under 1 KiB; normal messages
+    let normal = "message_type=\"normal\"";
+    assert_eq!(
+        sample(&text, "rocketmq_message_size_count", &[&topic, normal]),
+        Some(N as f64),
+        "{text}"
+    );
+    assert_eq!(
+        sample(&text, "rocketmq_message_size_bucket", &[&topic, "le=\"1024.0\""]),
+        Some(N as f64)
+    );
+    assert_eq!(
+        sample(&text, "rocketmq_message_size_sum", &[&topic]),
+        Some((N * (pulled_bytes / M)) as f64)
+    );
+    assert!(text.contains("# TYPE rocketmq_message_size histogram"));
     assert_eq!(
         sample(&text, "rocketmq_messages_out_total", &[&topic, &group]),
         Some(M as f64),

@@ -194,7 +194,7 @@ pub(super) async fn send_back(
     match r.status {
         PutStatus::PutOk => {
             s.metrics
-                .messages_in(&target, 1, u64::try_from(r.wrote_bytes).unwrap_or(0));
+                .messages_in(&target, "normal", 1, u64::try_from(r.wrote_bytes).unwrap_or(0));
             if target.starts_with(DLQ_GROUP_TOPIC_PREFIX) {
                 s.metrics.sent_to_dlq(&orig.topic, &h.group);
             }

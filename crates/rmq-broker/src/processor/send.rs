@@ -78,8 +78,13 @@ pub(super) async fn send(
     drop(permit);
     let result = pending.wait().await;
     if result.status == PutStatus::PutOk {
-        s.metrics
-            .messages_in(&topic, count, u64::try_from(result.wrote_bytes).unwrap_or(0));
+        let kind = crate::metrics::message_type(h.properties.as_deref().unwrap_or("").as_bytes());
+        s.metrics.messages_in(
+            &topic,
+            kind,
+            count,
+            u64::try_from(result.wrote_bytes).unwrap_or(0),
+        );
         if let Some(group) = topic.strip_prefix(crate::topic::DLQ_GROUP_TOPIC_PREFIX) {
             let origin = h
                 .topic
