@@ -23,8 +23,6 @@ pub const LIST_TTL: Duration = Duration::from_secs(5);
 /// Page size bounds.
 const DEFAULT_PAGE_SIZE: usize = 50;
 const MAX_PAGE_SIZE: usize = 500;
-/// Dead letters one "resend all" handles at most.
-const MAX_RESEND: usize = 100_000;
 /// The group of the console's own producer and pull consumer.
 const CONSOLE_GROUP: &str = "rmq_console";
 /// Response code of a reset for a group without live consumers.
@@ -34,11 +32,18 @@ const CONSUMER_NOT_ONLINE: i32 = 206;
 #[derive(Debug)]
 pub struct ApiError {
     status: StatusCode,
-    message: String,
+    pub(crate) message: String,
 }
 
 impl ApiError {
-    fn bad_request(message: impl Into<String>) -> ApiError {
+    pub(crate) fn not_found(message: impl Into<String>) -> ApiError {
+        ApiError {
+            status: StatusCode::NOT_FOUND,
+            message: message.into(),
+        }
+    }
+
+    pub(crate) fn bad_request(message: impl Into<String>) -> ApiError {
         ApiError {
             status: StatusCode::BAD_REQUEST,
             message: message.into(),
@@ -49,6 +54,10 @@ impl ApiError {
 impl From<ClientError> for ApiError {
     fn from(e: ClientError) -> ApiError {
         let status = match e {
+            ClientError::Broker {
+                code: rmq_protocol::codes::response_code::TOPIC_NOT_EXIST,
+                ..
+            } => StatusCode::NOT_FOUND,
             // the cluster answered: the request was wrong for it
             ClientError::Broker { .. } | ClientError::InvalidArgument(_) | ClientError::InvalidMessage(_) => {
                 StatusCode::BAD_REQUEST
@@ -69,7 +78,7 @@ impl IntoResponse for ApiError {
     }
 }
 
-type ApiResult = Result<Json<Value>, ApiError>;
+pub(crate) type ApiResult = Result<Json<Value>, ApiError>;
 
 /// A list kept for [`LIST_TTL`].
 #[derive(Default)]
@@ -98,12 +107,13 @@ impl Cached {
 
 /// What the handlers share.
 pub struct App {
-    admin: Admin,
+    pub(crate) admin: Admin,
     config: ClientConfig,
     producer: tokio::sync::OnceCell<Producer>,
     puller: PullConsumer,
     topics: Cached,
     groups: Cached,
+    pub(crate) jobs: crate::manage::Jobs,
 }
 
 impl App {
@@ -117,12 +127,19 @@ impl App {
             puller: PullConsumer::new(CONSOLE_GROUP, config.clone()),
             config,
             producer: tokio::sync::OnceCell::new(),
+            jobs: crate::manage::Jobs::default(),
             topics: Cached::default(),
             groups: Cached::default(),
         }
     }
 
-    async fn producer(&self) -> Result<&Producer, ClientError> {
+    /// Drops the cached topic and group lists (after a create or delete).
+    pub(crate) fn forget_lists(&self) {
+        self.topics.invalidate();
+        self.groups.invalidate();
+    }
+
+    pub(crate) async fn producer(&self) -> Result<&Producer, ClientError> {
         self.producer
             .get_or_try_init(|| async {
                 let p = Producer::new(CONSOLE_GROUP, self.config.clone());
@@ -158,14 +175,14 @@ impl App {
 /// `q`, `page`, `size` and, for topics, `kind`.
 #[derive(Debug, Default, Deserialize)]
 pub struct ListQuery {
-    q: Option<String>,
-    page: Option<usize>,
-    size: Option<usize>,
-    kind: Option<String>,
+    pub(crate) q: Option<String>,
+    pub(crate) page: Option<usize>,
+    pub(crate) size: Option<usize>,
+    pub(crate) kind: Option<String>,
 }
 
 /// One page of `items` as `{"total", "page", "size", "items"}`.
-fn paged(items: Vec<Value>, query: &ListQuery) -> Value {
+pub(crate) fn paged(items: Vec<Value>, query: &ListQuery) -> Value {
     let size = query.size.unwrap_or(DEFAULT_PAGE_SIZE).clamp(1, MAX_PAGE_SIZE);
     let page = query.page.unwrap_or(1).max(1);
     let total = items.len();
@@ -481,7 +498,7 @@ pub async fn reset_offsets(
 
 /// The queues of `%DLQ%<group>` with their [min, max) offsets; empty when the topic does not
 /// exist yet.
-async fn dlq_queues(app: &App, group: &str) -> Result<Vec<(MessageQueue, i64, i64)>, ApiError> {
+pub(crate) async fn dlq_queues(app: &App, group: &str) -> Result<Vec<(MessageQueue, i64, i64)>, ApiError> {
     let topic = format!("%DLQ%{group}");
     let stats = match app.admin.topic_stats(&topic).await {
         Ok(s) => s,
@@ -499,7 +516,7 @@ async fn dlq_queues(app: &App, group: &str) -> Result<Vec<(MessageQueue, i64, i6
 }
 
 /// Messages `[from, to)` of one queue, oldest first.
-async fn read_range(
+pub(crate) async fn read_range(
     app: &App,
     mq: &MessageQueue,
     from: i64,
@@ -577,30 +594,16 @@ pub struct Resend {
 }
 
 /// `POST /api/dlq/<group>/resend`: each dead letter (by offset message id) back to its original
-/// topic, through the console's producer.
+/// topic, through the console's producer; `{"all": true}` starts a job (crate::manage).
 pub async fn resend_dead_letters(
     State(app): State<Arc<App>>,
     Path(group): Path<String>,
     Json(req): Json<Resend>,
-) -> ApiResult {
-    let ids: Vec<String> = if req.all {
-        let mut ids = Vec::new();
-        for (mq, min, max) in dlq_queues(&app, &group).await? {
-            let to = max.min(min + (MAX_RESEND - ids.len()) as i64);
-            ids.extend(
-                read_range(&app, &mq, min, to)
-                    .await?
-                    .into_iter()
-                    .map(|m| m.msg_id),
-            );
-            if ids.len() >= MAX_RESEND {
-                break;
-            }
-        }
-        ids
-    } else {
-        req.msg_ids
-    };
+) -> Result<Response, ApiError> {
+    if req.all {
+        return crate::manage::resend_all(app, group).await;
+    }
+    let ids = req.msg_ids;
     if ids.is_empty() {
         return Err(ApiError::bad_request("no dead letters to resend"));
     }
@@ -613,5 +616,5 @@ pub async fn resend_dead_letters(
             Err(e) => failed.push(json!({ "msgId": id, "error": e.to_string() })),
         }
     }
-    Ok(Json(json!({ "resent": resent, "failed": failed })))
+    Ok(Json(json!({ "resent": resent, "failed": failed })).into_response())
 }

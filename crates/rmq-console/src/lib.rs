@@ -4,7 +4,10 @@
 //!
 //! # Layout
 //! - this file: [`Console`] (bind, serve, stop), the router and the static assets.
-//! - [`api`]: one handler per endpoint, and the paging of the cached topic and group lists.
+//! - [`api`]: the cluster, topic, group and dead-letter pages' handlers, and the paging of the
+//!   cached topic and group lists.
+//! - [`messages`]: messages by time range, key and id; resend to a group; producers.
+//! - [`manage`]: delete a topic or group, a topic's route, dead-letter export, background jobs.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -16,6 +19,8 @@ use axum::Router;
 use rmq_client::ClientConfig;
 
 pub mod api;
+pub mod manage;
+pub mod messages;
 
 /// Errors of starting the console.
 #[derive(Debug, thiserror::Error)]
@@ -81,7 +86,12 @@ const INDEX_HTML: &str = include_str!("../assets/index.html");
 const APP_JS: &str = include_str!("../assets/app.js");
 const STYLE_CSS: &str = include_str!("../assets/style.css");
 
-fn asset(kind: &'static str, body: &'static str) -> impl IntoResponse {
+/// Where the pages come from: the copies built into the binary, or, when `RMQ_CONSOLE_ASSETS`
+/// names a directory, its files read at each request (to work on the pages without a rebuild).
+fn asset(kind: &'static str, name: &str, body: &'static str) -> impl IntoResponse {
+    let body = std::env::var_os("RMQ_CONSOLE_ASSETS")
+        .and_then(|dir| std::fs::read_to_string(std::path::Path::new(&dir).join(name)).ok())
+        .map_or(std::borrow::Cow::Borrowed(body), std::borrow::Cow::Owned);
     (
         [(header::CONTENT_TYPE, kind), (header::CACHE_CONTROL, "no-cache")],
         body,
@@ -92,24 +102,37 @@ fn router(app: Arc<api::App>) -> Router {
     Router::new()
         .route(
             "/",
-            get(|| async { asset("text/html; charset=utf-8", INDEX_HTML) }),
+            get(|| async { asset("text/html; charset=utf-8", "index.html", INDEX_HTML) }),
         )
         .route(
             "/app.js",
-            get(|| async { asset("text/javascript; charset=utf-8", APP_JS) }),
+            get(|| async { asset("text/javascript; charset=utf-8", "app.js", APP_JS) }),
         )
         .route(
             "/style.css",
-            get(|| async { asset("text/css; charset=utf-8", STYLE_CSS) }),
+            get(|| async { asset("text/css; charset=utf-8", "style.css", STYLE_CSS) }),
         )
         .route("/api/cluster", get(api::cluster))
         .route("/api/topics", get(api::topics).post(api::create_topic))
-        .route("/api/topics/{topic}", get(api::topic))
+        .route(
+            "/api/topics/{topic}",
+            get(api::topic).delete(manage::delete_topic),
+        )
+        .route("/api/topics/{topic}/route", get(manage::topic_route))
         .route("/api/topics/{topic}/messages", post(api::send_message))
         .route("/api/groups", get(api::groups))
-        .route("/api/groups/{group}", get(api::group))
+        .route(
+            "/api/groups/{group}",
+            get(api::group).delete(manage::delete_group),
+        )
         .route("/api/groups/{group}/reset", post(api::reset_offsets))
         .route("/api/dlq/{group}", get(api::dead_letters))
         .route("/api/dlq/{group}/resend", post(api::resend_dead_letters))
+        .route("/api/dlq/{group}/export", get(manage::export_dead_letters))
+        .route("/api/jobs/{id}", get(manage::job))
+        .route("/api/messages", get(messages::query))
+        .route("/api/messages/{id}", get(messages::message))
+        .route("/api/messages/{id}/resend", post(messages::resend))
+        .route("/api/producers", get(messages::producers))
         .with_state(app)
 }

@@ -8,7 +8,9 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use rmq_broker::{Broker, BrokerConfig};
-use rmq_client::{ClientConfig, PullConsumer};
+use std::sync::{Arc, Mutex};
+
+use rmq_client::{ClientConfig, ConsumeStatus, ConsumerConfig, PullConsumer, PushConsumer};
 use rmq_console::{Console, ConsoleConfig};
 use rmq_namesrv::{NameServer, NamesrvConfig};
 use rmq_protocol::codes::{request_code as rc, response_code as code};
@@ -48,68 +50,104 @@ async fn stored(addr: SocketAddr, topic: &str) -> i64 {
         .sum()
 }
 
+/// A GET answered with any body: the status and the text.
+async fn raw(addr: SocketAddr, path: &str) -> (u16, String) {
+    let mut conn = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let req = format!("GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n");
+    conn.write_all(req.as_bytes()).await.unwrap();
+    let mut text = String::new();
+    conn.read_to_string(&mut text).await.unwrap();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap();
+    (head.split(' ').nth(1).unwrap().parse().unwrap(), body.to_string())
+}
+
 async fn ok(addr: SocketAddr, method: &str, path: &str, body: Option<Value>) -> Value {
     let (status, v) = http(addr, method, path, body).await;
     assert_eq!(status, 200, "{method} {path}: {v}");
     v
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn console_api_end_to_end() {
-    let dir = tempfile::tempdir().unwrap();
-    let ns = NameServer::start(NamesrvConfig {
-        listen_port: 0,
-        listen_addr: "127.0.0.1".into(),
-        kv_config_path: None,
-        ..NamesrvConfig::default()
-    })
-    .await
-    .unwrap();
-    let ns_addr = format!("127.0.0.1:{}", ns.local_addr().port());
-    let mut bc = BrokerConfig {
-        broker_name: "broker-c".into(),
-        listen_port: 0,
-        namesrv_addr: vec![ns_addr.clone()],
-        broker_ip1: "127.0.0.1".into(),
-        broker_ip2: "127.0.0.1".into(),
-        enable_grpc_server: false,
-        ..BrokerConfig::default()
-    };
-    bc.store.store_path_root_dir = dir.path().to_path_buf();
-    bc.store.mapped_file_size_commit_log = 1 << 20;
-    let broker = Broker::start(bc).await.unwrap();
-    let broker_addr = format!("127.0.0.1:{}", broker.local_addr().port());
-    let client_config = ClientConfig {
-        namesrv_addr: vec![ns_addr.clone()],
-        ..ClientConfig::default()
-    };
-    let console = Console::start(ConsoleConfig {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        client: client_config.clone(),
-    })
-    .await
-    .unwrap();
-    let c = console.local_addr();
+/// A name server, a broker and a console over them, on ephemeral ports in a temp dir.
+struct Cluster {
+    _dir: tempfile::TempDir,
+    ns: NameServer,
+    broker: Broker,
+    broker_addr: String,
+    client_config: ClientConfig,
+    console: Console,
+}
 
-    // the pages themselves
-    let mut conn = tokio::net::TcpStream::connect(c).await.unwrap();
-    conn.write_all(b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+impl Cluster {
+    async fn start() -> Cluster {
+        let dir = tempfile::tempdir().unwrap();
+        let ns = NameServer::start(NamesrvConfig {
+            listen_port: 0,
+            listen_addr: "127.0.0.1".into(),
+            kv_config_path: None,
+            ..NamesrvConfig::default()
+        })
         .await
         .unwrap();
-    let mut raw = String::new();
-    conn.read_to_string(&mut raw).await.unwrap();
-    assert!(
-        raw.starts_with("HTTP/1.1 200") && raw.contains("text/html"),
-        "{raw}"
-    );
+        let ns_addr = format!("127.0.0.1:{}", ns.local_addr().port());
+        let mut bc = BrokerConfig {
+            broker_name: "broker-c".into(),
+            listen_port: 0,
+            namesrv_addr: vec![ns_addr.clone()],
+            broker_ip1: "127.0.0.1".into(),
+            broker_ip2: "127.0.0.1".into(),
+            enable_grpc_server: false,
+            ..BrokerConfig::default()
+        };
+        bc.store.store_path_root_dir = dir.path().to_path_buf();
+        bc.store.mapped_file_size_commit_log = 1 << 20;
+        let broker = Broker::start(bc).await.unwrap();
+        let broker_addr = format!("127.0.0.1:{}", broker.local_addr().port());
+        let client_config = ClientConfig {
+            namesrv_addr: vec![ns_addr.clone()],
+            ..ClientConfig::default()
+        };
+        let console = Console::start(ConsoleConfig {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            client: client_config.clone(),
+        })
+        .await
+        .unwrap();
+        Cluster {
+            _dir: dir,
+            ns,
+            broker,
+            broker_addr,
+            client_config,
+            console,
+        }
+    }
 
-    let cluster = ok(c, "GET", "/api/cluster", None).await;
-    let brokers = cluster["brokers"].as_array().unwrap();
-    assert_eq!(brokers.len(), 1, "{cluster}");
+    async fn stop(self) {
+        drop(self.console);
+        self.broker.shutdown().await.unwrap();
+        self.ns.shutdown().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn console_api_end_to_end() {
+    let cluster = Cluster::start().await;
+    let c = cluster.console.local_addr();
+    let broker_addr = cluster.broker_addr.clone();
+    let client_config = cluster.client_config.clone();
+
+    // the pages themselves
+    let (status, page) = raw(c, "/").await;
+    assert_eq!(status, 200);
+    assert!(page.contains("<html"), "{page}");
+
+    let info = ok(c, "GET", "/api/cluster", None).await;
+    let brokers = info["brokers"].as_array().unwrap();
+    assert_eq!(brokers.len(), 1, "{info}");
     assert_eq!(brokers[0]["brokerName"], "broker-c");
     assert_eq!(brokers[0]["role"], "MASTER");
     assert_eq!(brokers[0]["addr"], broker_addr.as_str());
-    assert!(brokers[0]["diskRatio"].as_f64().unwrap() > 0.0, "{cluster}");
+    assert!(brokers[0]["diskRatio"].as_f64().unwrap() > 0.0, "{info}");
 
     // create a topic, find it by search (the list cache is dropped on create)
     let created = ok(
@@ -231,15 +269,38 @@ async fn console_api_end_to_end() {
     assert_eq!(dlq["total"], 1, "{dlq}");
     assert_eq!(dlq["items"][0]["topic"], TOPIC);
     assert_eq!(dlq["items"][0]["body"], "hello from the console");
-    let resent = ok(
+    // the export: one JSON line per dead letter, the body whole
+    let (status, export) = raw(c, &format!("/api/dlq/{GROUP}/export")).await;
+    assert_eq!(status, 200);
+    let lines: Vec<Value> = export.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 1, "{export}");
+    assert_eq!(lines[0]["topic"], TOPIC);
+    assert_eq!(lines[0]["bodyBase64"], "aGVsbG8gZnJvbSB0aGUgY29uc29sZQ==");
+    // "resend all" is a job: 202 at once, then its progress to the end
+    let (status, started) = http(
         c,
         "POST",
         &format!("/api/dlq/{GROUP}/resend"),
         Some(json!({"all": true})),
     )
     .await;
-    assert_eq!(resent["resent"], 1, "{resent}");
+    assert_eq!(status, 202, "{started}");
+    let job = started["job"].as_str().unwrap().to_string();
+    let mut progress = Value::Null;
+    for _ in 0..200 {
+        progress = ok(c, "GET", &format!("/api/jobs/{job}"), None).await;
+        if progress["finished"] == true {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(progress["finished"], true, "{progress}");
+    assert_eq!(progress["total"], 1, "{progress}");
+    assert_eq!(progress["done"], 1, "{progress}");
+    assert_eq!(progress["failed"], json!([]), "{progress}");
     assert_eq!(stored(c, TOPIC).await, 2, "the resent copy is back in the topic");
+    let (status, _) = http(c, "GET", "/api/jobs/999999", None).await;
+    assert_eq!(status, 404);
     let (status, err) = http(
         c,
         "POST",
@@ -249,7 +310,162 @@ async fn console_api_end_to_end() {
     .await;
     assert_eq!(status, 400, "{err}");
 
-    drop(console);
-    broker.shutdown().await.unwrap();
-    ns.shutdown().await;
+    cluster.stop().await;
+}
+
+/// The message pages: by key, by time range, by id (client id and offsetMsgId), handed to a live
+/// consumer of a group; the producers; a topic's route; deleting a group and a topic.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn console_message_pages() {
+    let cluster = Cluster::start().await;
+    let c = cluster.console.local_addr();
+    ok(
+        c,
+        "POST",
+        "/api/topics",
+        Some(json!({"topic": TOPIC, "readQueueNums": 2, "writeQueueNums": 2})),
+    )
+    .await;
+    let before = rmq_protocol::time::now_ms();
+    let mut sent = Vec::new();
+    for i in 0..3 {
+        sent.push(
+            ok(
+                c,
+                "POST",
+                &format!("/api/topics/{TOPIC}/messages"),
+                Some(json!({"body": format!("body-{i}"), "tag": "T", "keys": format!("key-{i}")})),
+            )
+            .await,
+        );
+    }
+    let after = rmq_protocol::time::now_ms();
+
+    // by key (the index is written as the message is dispatched: wait for it)
+    let mut by_key = Value::Null;
+    for _ in 0..100 {
+        by_key = ok(c, "GET", &format!("/api/messages?topic={TOPIC}&key=key-1"), None).await;
+        if by_key["total"] == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(by_key["total"], 1, "{by_key}");
+    assert_eq!(by_key["items"][0]["msgId"], sent[1]["msgId"]);
+    assert_eq!(by_key["items"][0]["keys"], "key-1");
+    // by time range: all three, newest first; an empty range finds none
+    let range = ok(
+        c,
+        "GET",
+        &format!("/api/messages?topic={TOPIC}&begin={before}&end={after}"),
+        None,
+    )
+    .await;
+    assert_eq!(range["total"], 3, "{range}");
+    assert_eq!(range["truncated"], false);
+    let times: Vec<i64> = range["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["storeTimestamp"].as_i64().unwrap())
+        .collect();
+    assert!(times.windows(2).all(|w| w[0] >= w[1]), "{range}");
+    let none = ok(
+        c,
+        "GET",
+        &format!(
+            "/api/messages?topic={TOPIC}&begin={}&end={}",
+            before - 10_000,
+            before - 5_000
+        ),
+        None,
+    )
+    .await;
+    assert_eq!(none["total"], 0, "{none}");
+    let (status, _) = http(c, "GET", &format!("/api/messages?topic={TOPIC}"), None).await;
+    assert_eq!(status, 400);
+    // by id: the client id needs the topic; the offsetMsgId alone is enough
+    let id = sent[2]["msgId"].as_str().unwrap();
+    let m = ok(c, "GET", &format!("/api/messages/{id}?topic={TOPIC}"), None).await;
+    assert_eq!(m["body"], "body-2", "{m}");
+    assert_eq!(m["properties"]["KEYS"], "key-2");
+    assert_eq!(m["broker"], "broker-c");
+    let offset_id = m["offsetMsgId"].as_str().unwrap();
+    let m2 = ok(c, "GET", &format!("/api/messages/{offset_id}"), None).await;
+    assert_eq!(m2["msgId"], id);
+    assert_eq!(m2["bodyBase64"], "Ym9keS0y");
+    let (status, _) = http(c, "GET", &format!("/api/messages/{id}"), None).await;
+    assert_eq!(status, 400, "a client id without its topic");
+
+    // handed again to a live consumer of the group (CONSUME_MESSAGE_DIRECTLY through the broker)
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let sink = seen.clone();
+    let consumer = PushConsumer::new(GROUP, cluster.client_config.clone(), ConsumerConfig::default());
+    consumer.subscribe(TOPIC, "*").unwrap();
+    consumer.register_listener(move |msgs| {
+        sink.lock()
+            .unwrap()
+            .extend(msgs.iter().map(|m| String::from_utf8_lossy(&m.body).into_owned()));
+        ConsumeStatus::ConsumeSuccess
+    });
+    consumer.start().await.unwrap();
+    let (status, err) = http(
+        c,
+        "POST",
+        &format!("/api/messages/{id}/resend"),
+        Some(json!({"topic": TOPIC, "group": "NoSuchGroup"})),
+    )
+    .await;
+    assert_eq!(status, 400, "{err}");
+    let mut resent = Value::Null;
+    for _ in 0..100 {
+        let (status, v) = http(
+            c,
+            "POST",
+            &format!("/api/messages/{id}/resend"),
+            Some(json!({"topic": TOPIC, "group": GROUP})),
+        )
+        .await;
+        resent = v;
+        if status == 200 {
+            break;
+        }
+        // the consumer's first heartbeat is not in yet
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(resent["result"], "CR_SUCCESS", "{resent}");
+    assert!(seen.lock().unwrap().iter().any(|b| b == "body-2"));
+    consumer.shutdown().await;
+
+    // the console's own producer is connected (once its first heartbeat, a second after its
+    // start, is in)
+    let mut producers = Value::Null;
+    for _ in 0..200 {
+        producers = ok(c, "GET", "/api/producers?q=rmq_console", None).await;
+        if producers["producers"].as_array().is_some_and(|p| !p.is_empty()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let rows = producers["producers"].as_array().unwrap();
+    assert!(!rows.is_empty(), "{producers}");
+    assert_eq!(rows[0]["group"], "rmq_console");
+    assert_eq!(rows[0]["broker"], "broker-c");
+
+    // route, then delete the group and the topic
+    let route = ok(c, "GET", &format!("/api/topics/{TOPIC}/route"), None).await;
+    assert_eq!(route["brokers"][0]["brokerName"], "broker-c", "{route}");
+    assert_eq!(route["brokers"][0]["addrs"]["0"], cluster.broker_addr.as_str());
+    assert_eq!(route["queues"][0]["writeQueueNums"], 2);
+    let deleted = ok(c, "DELETE", &format!("/api/groups/{GROUP}"), None).await;
+    assert_eq!(deleted["brokers"], json!(["broker-c"]));
+    let groups = ok(c, "GET", &format!("/api/groups?q={GROUP}"), None).await;
+    assert_eq!(groups["total"], 0, "{groups}");
+    ok(c, "DELETE", &format!("/api/topics/{TOPIC}"), None).await;
+    let (status, _) = http(c, "GET", &format!("/api/topics/{TOPIC}/route"), None).await;
+    assert_eq!(status, 404, "the topic is gone from the name server");
+    let topics = ok(c, "GET", &format!("/api/topics?q={TOPIC}"), None).await;
+    assert_eq!(topics["total"], 0, "{topics}");
+
+    cluster.stop().await;
 }

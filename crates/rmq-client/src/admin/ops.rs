@@ -1,14 +1,16 @@
 //! Operating a cluster (`mqadmin getBrokerConfig`, `updateBrokerConfig`, `getNamesrvConfig`,
 //! `updateNamesrvConfig`, `brokerConsumeStats`, `queryCq`, `cleanExpiredCQ`, `cleanUnusedTopic`,
-//! `producer`; docs/broker/admin.md).
+//! `producer`, `deleteTopic`, `deleteSubGroup`, `consumeMessage`; docs/broker/admin.md).
 
 use rmq_protocol::body::{
-    self, properties, ConsumeStatsList, ConsumerConnection, GroupList, ProducerTableInfo,
-    QueryConsumeQueueResponseBody, SubscriptionGroupWrapper,
+    self, properties, ConsumeMessageDirectlyResult, ConsumeStatsList, ConsumerConnection, GroupList,
+    ProducerTableInfo, QueryConsumeQueueResponseBody, SubscriptionGroupWrapper,
 };
 use rmq_protocol::codes::request_code;
 use rmq_protocol::header::{
-    GetConsumeStatsInBrokerHeader, GetConsumerConnectionListRequestHeader, QueryConsumeQueueRequestHeader,
+    ConsumeMessageDirectlyResultRequestHeader, DeleteSubscriptionGroupRequestHeader,
+    DeleteTopicFromNamesrvRequestHeader, DeleteTopicRequestHeader, GetConsumeStatsInBrokerHeader,
+    GetConsumerConnectionListRequestHeader, QueryConsumeQueueRequestHeader,
     QueryTopicConsumeByWhoRequestHeader,
 };
 
@@ -171,6 +173,78 @@ impl Admin {
     /// GET_ALL_PRODUCER_INFO: every producer group connected to the broker.
     pub async fn producer_info(&self, broker_addr: &str) -> Result<ProducerTableInfo, ClientError> {
         let cmd = self.client.request(request_code::GET_ALL_PRODUCER_INFO);
+        let resp = self.client.invoke_ok(broker_addr, cmd, self.timeout()).await?;
+        Ok(body::from_fastjson(&resp.body)?)
+    }
+
+    /// `mqadmin deleteTopic`: DELETE_TOPIC_IN_BROKER on every master of the topic's route, then
+    /// DELETE_TOPIC_IN_NAMESRV on every name server. Returns the brokers it was deleted on.
+    pub async fn delete_topic(&self, topic: &str) -> Result<Vec<String>, ClientError> {
+        let route = self.topic_route(topic).await?;
+        let mut deleted = Vec::new();
+        for bd in &route.broker_datas {
+            let Some(addr) = bd.master_addr() else { continue };
+            let cmd = self
+                .client
+                .request(request_code::DELETE_TOPIC_IN_BROKER)
+                .with_header(&DeleteTopicRequestHeader {
+                    topic: topic.to_owned(),
+                });
+            self.client.invoke_ok(addr, cmd, self.timeout()).await?;
+            deleted.push(bd.broker_name.clone());
+        }
+        for addr in self.namesrv_addrs() {
+            let cmd = self
+                .client
+                .request(request_code::DELETE_TOPIC_IN_NAMESRV)
+                .with_header(&DeleteTopicFromNamesrvRequestHeader {
+                    topic: topic.to_owned(),
+                    cluster_name: None,
+                });
+            self.client.invoke_ok(&addr, cmd, self.timeout()).await?;
+        }
+        Ok(deleted)
+    }
+
+    /// DELETE_SUBSCRIPTIONGROUP on one broker (`removeOffset` drops its committed offsets too).
+    pub async fn delete_subscription_group(
+        &self,
+        broker_addr: &str,
+        group: &str,
+        remove_offset: bool,
+    ) -> Result<(), ClientError> {
+        let cmd = self
+            .client
+            .request(request_code::DELETE_SUBSCRIPTIONGROUP)
+            .with_header(&DeleteSubscriptionGroupRequestHeader {
+                group_name: group.to_owned(),
+                remove_offset,
+            });
+        self.client.invoke_ok(broker_addr, cmd, self.timeout()).await?;
+        Ok(())
+    }
+
+    /// CONSUME_MESSAGE_DIRECTLY through `broker_addr`: the stored message `offset_msg_id` handed
+    /// to the listener of `client_id` in `group` (`mqadmin consumeMessage`, the dashboard's
+    /// resend). The broker forwards it to the client; the answer is the client's.
+    pub async fn consume_message_directly(
+        &self,
+        broker_addr: &str,
+        group: &str,
+        client_id: &str,
+        offset_msg_id: &str,
+        topic: &str,
+    ) -> Result<ConsumeMessageDirectlyResult, ClientError> {
+        let cmd = self
+            .client
+            .request(request_code::CONSUME_MESSAGE_DIRECTLY)
+            .with_header(&ConsumeMessageDirectlyResultRequestHeader {
+                consumer_group: group.to_owned(),
+                client_id: Some(client_id.to_owned()),
+                msg_id: Some(offset_msg_id.to_owned()),
+                broker_name: None,
+                topic: Some(topic.to_owned()),
+            });
         let resp = self.client.invoke_ok(broker_addr, cmd, self.timeout()).await?;
         Ok(body::from_fastjson(&resp.body)?)
     }
