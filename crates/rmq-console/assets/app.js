@@ -5,6 +5,7 @@
 
 const PAGE_SIZE = 50;
 const REFRESH_MS = 5000;
+const JOB_POLL_MS = 500;
 const $ = (id) => document.getElementById(id);
 const enc = encodeURIComponent;
 
@@ -44,6 +45,26 @@ const field = (label, input) => h('label', { class: 'field' }, h('span', null, l
 const link = (href, text) => h('a', { href }, text);
 const topicLink = (t) => link('#/topics/' + enc(t), t);
 const groupLink = (g) => link('#/groups/' + enc(g), g);
+const messageHref = (topic, msgId) => '#/messages/' + enc(topic) + '/' + enc(msgId);
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// A two-column table of label / value rows (value: text or node).
+function kvTable(id, pairs) {
+  return h('table', { id, class: 'grid kv' },
+    h('tbody', null, pairs.map(([k, v]) => h('tr', null, h('th', null, k), h('td', null, v)))));
+}
+
+// A progress bar: done of total; id names the outer element, which carries data-finished.
+function progressBar(id, done, total, finished, text, hot) {
+  const pct = total > 0 ? Math.min(100, (done / total) * 100) : (finished ? 100 : 0);
+  const bar = h('div', { class: 'progress-bar' + (hot ? ' hot' : '') });
+  bar.style.width = pct + '%';
+  return h('div', { id, class: 'progress', 'data-finished': finished ? 'true' : 'false',
+    'data-done': done, 'data-total': total },
+  h('div', { class: 'progress-track', role: 'progressbar', 'aria-valuemin': 0, 'aria-valuemax': total,
+    'aria-valuenow': done }, bar),
+  h('span', { id: id + '-text', class: 'progress-text' }, text));
+}
 
 // ---------- formatting ----------
 
@@ -65,6 +86,18 @@ function fmtPct(r) {
   const n = Number(r);
   if (r == null || !isFinite(n) || n < 0) return '-';
   return (n <= 1 ? n * 100 : n).toFixed(1) + '%';
+}
+// Topic permission bits (PermName): 4 read, 2 write, 1 inherit.
+function fmtPerm(p) {
+  const n = Number(p);
+  if (p == null || p === '' || !isFinite(n)) return '-';
+  return `${n} (${n & 4 ? 'R' : '-'}${n & 2 ? 'W' : '-'}${n & 1 ? ', inherit' : ''})`;
+}
+const PERMS = [[6, 'read and write (6)'], [4, 'read only (4)'], [2, 'write only (2)']];
+// Bytes held by a base64 text.
+function b64Size(s) {
+  const t = String(s || '');
+  return Math.max(0, Math.floor((t.length * 3) / 4) - (t.endsWith('==') ? 2 : t.endsWith('=') ? 1 : 0));
 }
 function localInputValue(d) { // for <input type=datetime-local step=1>
   return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T` +
@@ -148,14 +181,15 @@ function task(fn, opts = {}) {
 }
 
 // A server-paged list rendered into box: a pager above a table. url(st) builds the request,
-// render(items) returns the table. load() is a task of its own; refresh(live) runs inside another.
+// render(items, answer) returns the table (or nodes). load() is a task of its own; refresh(live) runs inside another.
 function pagedList(box, url, render, noun) {
   const st = { page: 1 };
   let seq = 0;
   async function show(live) {
     const d = await api('GET', url(st));
     if (!live()) return;
-    box.replaceChildren(pager(d, noun, (p) => { st.page = p; load(); }), render(d.items || []));
+    box.replaceChildren(pager(d, noun, (p) => { st.page = p; load(); }),
+      ...[render(d.items || [], d)].flat().filter(Boolean));
   }
   function load(opts) {
     const my = ++seq;
@@ -167,7 +201,9 @@ function pagedList(box, url, render, noun) {
     const my = ++seq;
     return show(() => live() && my === seq);
   }
-  return { st, load, refresh };
+  // another query now owns box: a load still in flight must not draw into it
+  function cancel() { seq++; }
+  return { st, load, refresh, cancel };
 }
 
 function pager(d, noun, go) {
@@ -197,10 +233,21 @@ function searchBox(placeholder, onSearch) {
 
 // ---------- pages ----------
 
+let notice = null; // shown once by the next page mounted
 function mount(title, ...kids) {
   const c = $('content');
-  c.replaceChildren(h('h2', null, title), ...kids.flat());
+  const n = notice ? h('div', { id: 'notice', class: 'notice' }, notice) : null;
+  notice = null;
+  c.replaceChildren(h('h2', null, title), ...[n].concat(kids.flat()).filter(Boolean));
   return c;
+}
+
+// Leaves the current page for hash with a notice for the next one. The work that called it
+// is no longer live (gen moves on), so it leaves the status to the page being loaded.
+function leaveTo(hash, text) {
+  notice = text;
+  gen++;
+  location.hash = hash;
 }
 
 let refreshTimer = null;
@@ -309,10 +356,45 @@ function pageTopic(topic) {
   const result = h('div', { id: 'send-result', class: 'result' });
   const form = h('form', { class: 'stack-form' }, field('Body', body),
     h('div', { class: 'inline-form' }, field('Tag', tag), field('Keys', keys), submit), result);
+  const routeBox = h('div', { id: 'topic-route-box' }, placeholder());
+  const urq = h('input', { id: 'update-read', type: 'number', min: 1, max: 1024, value: '8', class: 'short' });
+  const uwq = h('input', { id: 'update-write', type: 'number', min: 1, max: 1024, value: '8', class: 'short' });
+  const uperm = h('select', { id: 'update-perm' }, PERMS.map(([v, label]) => h('option', { value: v }, label)));
+  const usubmit = h('button', { id: 'update-submit', type: 'submit', class: 'primary' }, 'Update topic');
+  const uresult = h('span', { id: 'update-result', class: 'result' });
+  const uform = h('form', { class: 'inline-form', id: 'update-topic-form' },
+    field('Read queues', urq), field('Write queues', uwq), field('Permission', uperm), usubmit, uresult);
+  const delBtn = h('button', { id: 'delete-topic', type: 'button', class: 'danger' }, 'Delete topic');
+  let prefilled = false; // the update form starts from the route, later refreshes leave edits alone
+
+  function renderRoute(r) {
+    const brokers = (r.brokers || []).slice().sort((a, b) => String(a.brokerName).localeCompare(String(b.brokerName)));
+    const queues = (r.queues || []).slice().sort((a, b) => String(a.brokerName).localeCompare(String(b.brokerName)));
+    routeBox.replaceChildren(
+      table('topic-route-brokers', ['Cluster', 'Broker', 'Addresses'], brokers.map((b) => [b.cluster || '-', b.brokerName,
+        Object.entries(b.addrs || {}).sort((x, y) => Number(x[0]) - Number(y[0]))
+          .map(([id, addr]) => h('div', null, `${id === '0' ? 'master' : 'id ' + id}: ${addr}`))]),
+      'No broker serves this topic'),
+      table('topic-route-queues', ['Broker', '#Read queues', '#Write queues', 'Permission'],
+        queues.map((q) => [q.brokerName, fmtNum(q.readQueueNums), fmtNum(q.writeQueueNums), fmtPerm(q.perm)]),
+        'No queue data'));
+    if (prefilled || !queues.length) return;
+    prefilled = true;
+    const q = queues[0];
+    if (q.readQueueNums != null) urq.value = String(q.readQueueNums);
+    if (q.writeQueueNums != null) uwq.value = String(q.writeQueueNums);
+    if (q.perm != null) {
+      const v = String(q.perm);
+      if (![...uperm.options].some((o) => o.value === v)) uperm.append(h('option', { value: v }, fmtPerm(v)));
+      uperm.value = v;
+    }
+  }
 
   async function refresh(live) {
-    const d = await api('GET', '/api/topics/' + enc(topic));
+    const [d, r] = await Promise.all([api('GET', '/api/topics/' + enc(topic)),
+      api('GET', `/api/topics/${enc(topic)}/route`)]);
     if (!live()) return;
+    renderRoute(r || {});
     const rows = (d.queues || []).slice().sort((a, b) =>
       String(a.broker).localeCompare(String(b.broker)) || a.queueId - b.queueId);
     const total = rows.reduce((s, q) => s + Math.max(0, (q.maxOffset || 0) - (q.minOffset || 0)), 0);
@@ -343,9 +425,41 @@ function pageTopic(topic) {
     }, { btn: submit, busyText: 'Sending\u2026' });
   });
 
-  mount('Topic ' + topic, h('p', { class: 'crumbs' }, link('#/topics', '\u2190 Topics')),
-    section('Queues', queuesBox), section('Consumer groups', groupsBox),
-    section('Send test message', form));
+  uform.addEventListener('submit', (e) => {
+    e.preventDefault();
+    uresult.textContent = '';
+    task(async (live) => {
+      const rq = Number(urq.value);
+      const wq = Number(uwq.value);
+      const perm = Number(uperm.value);
+      if (!Number.isInteger(rq) || !Number.isInteger(wq) || rq < 1 || wq < 1) {
+        throw new Error('Read and write queues must be whole numbers of at least 1');
+      }
+      await api('POST', '/api/topics', { topic, readQueueNums: rq, writeQueueNums: wq, perm });
+      if (!live()) return;
+      uresult.className = 'result ok';
+      uresult.textContent = `Updated: ${rq} read and ${wq} write queue(s), permission ${fmtPerm(perm)}`;
+      prefilled = false;
+      await refresh(live);
+    }, { btn: usubmit, busyText: 'Updating\u2026' });
+  });
+
+  delBtn.addEventListener('click', () => {
+    if (!window.confirm(`Delete topic ${topic} on every broker and on the name servers?\n` +
+      'Its messages can no longer be read.')) return;
+    task(async (live) => {
+      await api('DELETE', '/api/topics/' + enc(topic));
+      if (!live()) return;
+      leaveTo('#/topics', `Deleted topic ${topic}`);
+    }, { btn: delBtn, busyText: 'Deleting\u2026' });
+  });
+
+  mount('Topic ' + topic,
+    h('div', { class: 'crumbs page-actions' }, link('#/topics', '\u2190 Topics'), ' \u00b7 ',
+      h('a', { id: 'query-messages-link', href: '#/messages?topic=' + enc(topic) }, 'Query messages'),
+      h('span', { class: 'spacer' }), delBtn),
+    section('Queues', queuesBox), section('Consumer groups', groupsBox), section('Route', routeBox),
+    section('Send test message', form), section('Update queues and permission', uform));
   task(refresh);
 }
 
@@ -406,9 +520,20 @@ function pageGroup(group) {
     }, { btn: submit, busyText: 'Resetting\u2026' });
   });
 
+  const delBtn = h('button', { id: 'delete-group', type: 'button', class: 'danger' }, 'Delete group');
+  delBtn.addEventListener('click', () => {
+    if (!window.confirm(`Delete consumer group ${group} on every master broker?`)) return;
+    task(async (live) => {
+      await api('DELETE', '/api/groups/' + enc(group));
+      if (!live()) return;
+      leaveTo('#/groups', `Deleted consumer group ${group}`);
+    }, { btn: delBtn, busyText: 'Deleting\u2026' });
+  });
+
   mount('Group ' + group,
-    h('p', { class: 'crumbs' }, link('#/groups', '\u2190 Consumer groups'), ' \u00b7 ',
-      h('a', { id: 'dlq-link', href: '#/dlq/' + enc(group) }, 'Dead letters')),
+    h('div', { class: 'crumbs page-actions' }, link('#/groups', '\u2190 Consumer groups'), ' \u00b7 ',
+      h('a', { id: 'dlq-link', href: '#/dlq/' + enc(group) }, 'Dead letters'),
+      h('span', { class: 'spacer' }), delBtn),
     summary, section('Queues', queuesBox), section('Lag per queue', chartBox),
     section('Connections', connBox), section('Reset offset by time', form, result));
   task(refresh);
@@ -452,37 +577,322 @@ function pageDlq(group) {
     (st) => `/api/dlq/${enc(group)}` + qs({ page: st.page, size: PAGE_SIZE }), render, 'dead letters');
   const selBtn = h('button', { id: 'dlq-resend-selected', type: 'button', class: 'primary' }, 'Resend selected');
   const allBtn = h('button', { id: 'dlq-resend-all', type: 'button' }, 'Resend all');
+  const exportLink = h('a', { id: 'dlq-export', class: 'button', href: `/api/dlq/${enc(group)}/export`,
+    download: `dlq-${group}.ndjson`, title: 'All dead letters, one JSON object a line (at most 100 000)' }, 'Export');
 
-  function resend(btn, body, what) {
+  // The selected ones: resent at once, the answer says how it went.
+  function resendSelected(ids) {
     result.className = 'result';
-    result.textContent = `Resending ${what}\u2026`;
-    const other = btn === selBtn ? allBtn : selBtn;
-    other.disabled = true;
+    result.textContent = `Resending ${ids.length} message(s)\u2026`;
+    allBtn.disabled = true;
     task(async (live) => {
-      const r = await api('POST', `/api/dlq/${enc(group)}/resend`, body);
+      const r = await api('POST', `/api/dlq/${enc(group)}/resend`, { msgIds: ids });
       if (!live()) return;
       const failed = (r && r.failed) || [];
       result.className = 'result ' + (failed.length ? 'warn' : 'ok');
       result.replaceChildren(h('p', null, `resent ${(r && r.resent) || 0}, failed ${failed.length}`),
-        h('ul', { class: 'errors' }, failed.map((f) => h('li', null, h('code', null, f.msgId), ': ', f.error))));
+        failedList(failed));
       await list.refresh(live);
-    }, { btn, busyText: 'Resending\u2026' }).finally(() => {
-      other.disabled = false;
+    }, { btn: selBtn, busyText: 'Resending\u2026' }).finally(() => {
+      allBtn.disabled = false;
       if (result.textContent.startsWith('Resending')) result.textContent = '';
     });
   }
+
+  const failedList = (failed) =>
+    h('ul', { class: 'errors' }, failed.map((f) => h('li', null, h('code', null, f.msgId), ': ', f.error)));
+
+  function renderJob(j) {
+    const total = Number(j.total) || 0;
+    const done = Number(j.done) || 0;
+    const failed = j.failed || [];
+    const text = j.finished
+      ? `finished: ${done} of ${total} done, ${failed.length} failed`
+      : `resending\u2026 ${done} of ${total} done, ${failed.length} failed`;
+    result.className = 'result' + (j.finished ? (failed.length || j.error ? ' warn' : ' ok') : '');
+    result.replaceChildren(progressBar('dlq-progress', done, total, !!j.finished, text, failed.length > 0),
+      j.error ? h('p', { class: 'cell-error' }, 'stopped: ', String(j.error)) : '',
+      failedList(failed));
+  }
+
+  // All of them: the server answers 202 with a job at once; its progress is polled until finished.
+  function resendAll() {
+    result.className = 'result';
+    result.textContent = 'Starting\u2026';
+    selBtn.disabled = true;
+    task(async (live) => {
+      const r = await api('POST', `/api/dlq/${enc(group)}/resend`, { all: true });
+      if (!live()) return;
+      if (!r || r.job == null) throw new Error('Resend all: the server answered no job id');
+      for (;;) {
+        const j = await api('GET', '/api/jobs/' + enc(String(r.job)));
+        if (!live()) return;
+        renderJob(j);
+        if (j.finished) {
+          if (j.error) throw new Error(`Resend all stopped: ${j.error}`);
+          break;
+        }
+        await sleep(JOB_POLL_MS);
+        if (!live()) return;
+      }
+      await list.refresh(live);
+    }, { btn: allBtn, busyText: 'Resending\u2026' }).finally(() => {
+      selBtn.disabled = false;
+      if (result.textContent === 'Starting\u2026') result.textContent = '';
+    });
+  }
+
   selBtn.addEventListener('click', () => {
     const ids = [...box.querySelectorAll('input.dlq-select:checked')].map((c) => c.dataset.msgid);
     if (!ids.length) { showError('Select at least one message to resend'); return; }
-    resend(selBtn, { msgIds: ids }, `${ids.length} message(s)`);
+    resendSelected(ids);
   });
-  allBtn.addEventListener('click', () => resend(allBtn, { all: true }, 'all dead letters'));
+  allBtn.addEventListener('click', resendAll);
 
   mount('Dead letters of ' + group,
     h('p', { class: 'crumbs' }, link('#/groups/' + enc(group), '\u2190 Group ' + group),
       h('span', { class: 'muted' }, ` \u00b7 topic %DLQ%${group}`)),
-    h('div', { class: 'toolbar' }, selBtn, allBtn), result, box);
+    h('div', { class: 'toolbar' }, selBtn, allBtn, exportLink), result, box);
   list.load();
+}
+
+// The last query of #/messages, restored when coming back from a message.
+const msgState = { topic: '', mode: null, st: null, key: '', id: '' };
+
+function messagesTable(items, topic) {
+  const rows = items.map((m) => {
+    const id = m.msgId || m.offsetMsgId;
+    const href = messageHref(m.topic || topic, id);
+    return h('tr', {
+      class: 'clickable', 'data-msgid': id, title: 'Open the message',
+      onclick: (e) => {
+        if (e.target.closest('a') || href === location.hash) return;
+        setStatus('loading');
+        location.hash = href;
+      },
+    },
+    h('td', null, h('a', { href }, h('code', null, id))), h('td', null, m.tags || '-'), h('td', null, m.keys || '-'),
+    h('td', { class: 'nowrap' }, fmtTime(m.storeTimestamp)), h('td', null, m.broker || '-'),
+    h('td', { class: 'num' }, fmtNum(m.queueId)), h('td', { class: 'num' }, fmtNum(m.queueOffset)),
+    h('td', { class: 'num' }, fmtNum(m.bodySize)));
+  });
+  return table('messages-table', ['Message id', 'Tags', 'Keys', 'Stored', 'Broker', '#Queue', '#Offset', '#Body bytes'],
+    rows, 'No message found');
+}
+
+function pageMessages(topicParam) {
+  if (topicParam != null && topicParam !== msgState.topic) {
+    Object.assign(msgState, { topic: topicParam, mode: null, st: null, key: '', id: '' });
+  }
+  const hour = 3600 * 1000;
+  const now = Date.now();
+  const topicIn = h('input', { id: 'msg-topic', placeholder: 'TopicName', autocomplete: 'off', value: msgState.topic });
+  const begin = h('input', { id: 'msg-begin', type: 'datetime-local', step: 1, value: localInputValue(new Date(now - hour)) });
+  const end = h('input', { id: 'msg-end', type: 'datetime-local', step: 1, value: localInputValue(new Date(now)) });
+  const lastHour = h('button', { id: 'msg-last-hour', type: 'button', title: 'From an hour ago to now' }, 'Last hour');
+  lastHour.addEventListener('click', () => {
+    const t = Date.now();
+    begin.value = localInputValue(new Date(t - hour));
+    end.value = localInputValue(new Date(t));
+  });
+  const rangeBtn = h('button', { id: 'msg-range-submit', type: 'submit', class: 'primary' }, 'Query by time');
+  const key = h('input', { id: 'msg-key', placeholder: 'message key', autocomplete: 'off', value: msgState.key });
+  const keyBtn = h('button', { id: 'msg-key-submit', type: 'submit', class: 'primary' }, 'Query by key');
+  const idIn = h('input', { id: 'msg-id', placeholder: 'message id or offset message id', autocomplete: 'off',
+    class: 'wide', value: msgState.id });
+  const idBtn = h('button', { id: 'msg-id-submit', type: 'submit', class: 'primary' }, 'Find by id');
+  const rangeForm = h('form', { id: 'msg-range-form', class: 'inline-form' },
+    field('From (local time)', begin), field('To (local time)', end), lastHour, rangeBtn);
+  const keyForm = h('form', { id: 'msg-key-form', class: 'inline-form' }, field('Key', key), keyBtn);
+  const idForm = h('form', { id: 'msg-id-form', class: 'inline-form' }, field('Message id', idIn), idBtn);
+  const box = h('div', { id: 'messages-list' },
+    h('p', { class: 'muted' }, 'Pick a topic, then query it by time range, by key or by message id.'));
+
+  const render = (items, d) => [
+    d.truncated ? h('p', { id: 'messages-truncated', class: 'warn-note' },
+      'truncated: the range holds more messages than one query scans (2 000, newest first); narrow it') : null,
+    messagesTable(items, (list.st.query || {}).topic)];
+  const list = pagedList(box,
+    (st) => '/api/messages' + qs(Object.assign({}, st.query, { page: st.page, size: PAGE_SIZE })), render, 'messages');
+  const reject = (msg) => task(() => { throw new Error(msg); });
+
+  // Time range or key: a paged list. opts: the button that started it.
+  function runList(query, page, opts) {
+    msgState.st = list.st;
+    list.st.query = query;
+    list.st.page = page || 1;
+    return list.load(opts);
+  }
+  function runId(topic, id, opts) {
+    list.cancel();
+    return task(async (live) => {
+      const m = await api('GET', '/api/messages/' + enc(id) + qs({ topic }));
+      if (!live()) return;
+      m.bodySize = m.bodySize != null ? m.bodySize : b64Size(m.bodyBase64);
+      box.replaceChildren(h('p', { class: 'muted' }, 'Found by id:'), messagesTable([m], topic));
+    }, opts);
+  }
+
+  rangeForm.addEventListener('submit', (e) => {
+    e.preventDefault();
+    const topic = topicIn.value.trim();
+    const b = new Date(begin.value).getTime();
+    // the end is the last second shown, inclusive
+    const en = new Date(end.value).getTime() + 999;
+    if (!topic) return reject('Pick a topic first');
+    if (!begin.value || !end.value || !isFinite(b) || !isFinite(en)) return reject('Pick a valid time range');
+    if (b > en) return reject('The range starts after it ends');
+    Object.assign(msgState, { topic, mode: 'range' });
+    return runList({ topic, begin: b, end: en }, 1, { btn: rangeBtn, busyText: 'Querying\u2026' });
+  });
+  keyForm.addEventListener('submit', (e) => {
+    e.preventDefault();
+    const topic = topicIn.value.trim();
+    const k = key.value.trim();
+    if (!topic) return reject('Pick a topic first');
+    if (!k) return reject('Type a key');
+    Object.assign(msgState, { topic, mode: 'key', key: k });
+    return runList({ topic, key: k }, 1, { btn: keyBtn, busyText: 'Querying\u2026' });
+  });
+  idForm.addEventListener('submit', (e) => {
+    e.preventDefault();
+    const topic = topicIn.value.trim();
+    const id = idIn.value.trim();
+    if (!topic) return reject('Pick a topic first');
+    if (!id) return reject('Type a message id');
+    Object.assign(msgState, { topic, mode: 'id', id });
+    return runId(topic, id, { btn: idBtn, busyText: 'Finding\u2026' });
+  });
+
+  mount('Messages', section('Query',
+    h('div', { class: 'inline-form' }, field('Topic', topicIn)),
+    h('div', { class: 'query-rows' },
+      h('div', { class: 'query-row' }, h('span', { class: 'query-label' }, 'By time range'), rangeForm),
+      h('div', { class: 'query-row' }, h('span', { class: 'query-label' }, 'By key'), keyForm),
+      h('div', { class: 'query-row' }, h('span', { class: 'query-label' }, 'By message id'), idForm))),
+  box);
+
+  // coming back (from a message): the same query again
+  const saved = msgState.st;
+  if ((msgState.mode === 'range' || msgState.mode === 'key') && saved && saved.query) {
+    if (saved.query.begin != null) begin.value = localInputValue(new Date(saved.query.begin));
+    if (saved.query.end != null) end.value = localInputValue(new Date(saved.query.end));
+    runList(saved.query, saved.page);
+  } else if (msgState.mode === 'id' && msgState.topic && msgState.id) {
+    runId(msgState.topic, msgState.id);
+  } else {
+    setStatus('ready');
+  }
+}
+
+function pageMessage(topic, msgId) {
+  const fieldsBox = h('div', { id: 'message-fields-box' }, placeholder());
+  const propsBox = h('div', { id: 'message-properties-box' });
+  const bodyPre = h('pre', { id: 'message-body', class: 'body-full' });
+  const bodyInfo = h('span', { id: 'message-body-info', class: 'muted' });
+  const toggle = h('button', { id: 'message-body-toggle', type: 'button', disabled: true }, 'Show base64');
+  let msg = null;
+  let showB64 = false;
+  function showBody() {
+    bodyPre.textContent = showB64 ? String(msg.bodyBase64 || '') : String(msg.body == null ? '' : msg.body);
+    bodyPre.dataset.format = showB64 ? 'base64' : 'text';
+    toggle.textContent = showB64 ? 'Show text' : 'Show base64';
+  }
+  toggle.addEventListener('click', () => {
+    if (!msg) return;
+    showB64 = !showB64;
+    showBody();
+  });
+
+  const groupIn = h('input', { id: 'resend-group', placeholder: 'ConsumerGroup', autocomplete: 'off',
+    list: 'resend-groups' });
+  const groupOptions = h('datalist', { id: 'resend-groups' });
+  const clientIn = h('input', { id: 'resend-client', placeholder: 'default: the first one connected',
+    autocomplete: 'off', class: 'wide' });
+  const submit = h('button', { id: 'resend-submit', type: 'submit', class: 'primary' }, 'Resend');
+  const result = h('div', { id: 'resend-result', class: 'result' });
+  const form = h('form', { id: 'resend-form', class: 'inline-form' },
+    field('Consumer group', groupIn), field('Client id (optional)', clientIn), submit, groupOptions);
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    result.replaceChildren();
+    task(async (live) => {
+      const group = groupIn.value.trim();
+      if (!group) throw new Error('Name the consumer group to resend to');
+      const body = { topic, group };
+      if (clientIn.value.trim()) body.clientId = clientIn.value.trim();
+      const r = (await api('POST', `/api/messages/${enc(msgId)}/resend`, body)) || {};
+      if (!live()) return;
+      result.className = 'result ' + (r.result === 'CR_SUCCESS' ? 'ok' : 'warn');
+      result.replaceChildren(`Consumed by ${body.clientId || 'a client of ' + group}: `,
+        h('b', { id: 'resend-status' }, r.result || '-'),
+        r.remark ? h('span', { id: 'resend-remark' }, ' \u00b7 ', String(r.remark)) : '');
+    }, { btn: submit, busyText: 'Resending\u2026' });
+  });
+
+  mount('Message ' + msgId,
+    h('p', { class: 'crumbs' }, link('#/messages', '\u2190 Messages'), ' \u00b7 topic ', topicLink(topic)),
+    section('Header', fieldsBox), section('Properties', propsBox),
+    section('Body', h('div', { class: 'toolbar' }, toggle, bodyInfo), bodyPre),
+    section('Resend to a consumer group',
+      h('p', { class: 'muted' }, 'One client of the group consumes this message directly ' +
+        '(CONSUME_MESSAGE_DIRECTLY); the answer is its consume result.'),
+      form, result));
+
+  task(async (live) => {
+    const m = await api('GET', '/api/messages/' + enc(msgId) + qs({ topic }));
+    if (!live()) return;
+    msg = m;
+    const code = (v) => (v ? h('code', null, v) : '-');
+    fieldsBox.replaceChildren(kvTable('message-fields', [
+      ['Message id', code(m.msgId)], ['Offset message id', code(m.offsetMsgId)],
+      ['Topic', m.topic ? topicLink(m.topic) : '-'], ['Tags', m.tags || '-'], ['Keys', m.keys || '-'],
+      ['Stored', fmtTime(m.storeTimestamp)], ['Born', fmtTime(m.bornTimestamp)],
+      ['Born host', m.bornHost || '-'], ['Store host', m.storeHost || '-'], ['Broker', m.broker || '-'],
+      ['Queue', fmtNum(m.queueId)], ['Queue offset', fmtNum(m.queueOffset)],
+      ['Reconsume times', fmtNum(m.reconsumeTimes)]]));
+    const props = Object.entries(m.properties || {}).sort((a, b) => a[0].localeCompare(b[0]));
+    propsBox.replaceChildren(table('message-properties', ['Property', 'Value'],
+      props.map(([k, v]) => [k, h('span', { class: 'body-preview' }, String(v))]), 'No properties'));
+    bodyInfo.textContent = `${b64Size(m.bodyBase64)} byte(s)`;
+    toggle.disabled = false;
+    showBody();
+    // the groups consuming the topic, as suggestions for the resend form (best effort)
+    api('GET', '/api/topics/' + enc(topic)).then((t) => {
+      if (live() && t) groupOptions.replaceChildren(...(t.groups || []).map((g) => h('option', { value: g })));
+    }, () => {});
+  });
+}
+
+function pageProducers() {
+  const meta = h('p', { class: 'muted', id: 'producers-meta' });
+  const box = h('div', { id: 'producers-list' }, placeholder());
+  let q = '';
+  let seq = 0;
+  function load() {
+    const my = ++seq;
+    const g = gen;
+    const live = () => g === gen && my === seq;
+    return task(async () => {
+      const d = await api('GET', '/api/producers' + qs({ q }));
+      if (!live()) return;
+      const items = ((d && d.producers) || []).slice().sort((a, b) =>
+        String(a.group).localeCompare(String(b.group)) || String(a.broker).localeCompare(String(b.broker)) ||
+        String(a.clientId).localeCompare(String(b.clientId)));
+      const groups = new Set(items.map((p) => p.group));
+      meta.textContent = `${groups.size} producer group(s), ${items.length} connection(s)`;
+      box.replaceChildren(table('producers-table',
+        ['Producer group', 'Broker', 'Client id', 'Address', 'Language', 'Version', 'Last update'],
+        items.map((p, i) => h('tr', { class: i > 0 && items[i - 1].group === p.group ? 'same-group' : 'first-of-group' },
+          h('td', null, h('b', null, p.group)), h('td', null, p.broker || '-'), h('td', null, h('code', null, p.clientId || '-')),
+          h('td', null, p.clientAddr || '-'), h('td', null, p.language || '-'), h('td', null, fmtNum(p.version)),
+          h('td', { class: 'nowrap' }, fmtTime(p.lastUpdateTimestamp)))),
+        q ? 'No producer group matches' : 'No producer is connected'));
+    }, { live });
+  }
+  const search = searchBox('Filter by producer group\u2026', (v) => { q = v; load(); });
+  mount('Producers', h('div', { class: 'toolbar' }, search), meta, box);
+  load();
 }
 
 // ---------- routing ----------
@@ -494,6 +904,9 @@ const routes = [
   [/^#\/groups$/, pageGroups, 'groups'],
   [/^#\/groups\/([^/]+)$/, pageGroup, 'groups'],
   [/^#\/dlq\/([^/]+)$/, pageDlq, 'groups'],
+  [/^#\/messages(?:\?topic=([^&]*))?$/, pageMessages, 'messages'],
+  [/^#\/messages\/([^/]+)\/([^/]+)$/, pageMessage, 'messages'],
+  [/^#\/producers$/, pageProducers, 'producers'],
 ];
 
 function decode(s) {
@@ -512,7 +925,7 @@ function route() {
     document.querySelectorAll('#nav a').forEach((a) =>
       a.classList.toggle('active', a.dataset.section === sectionName));
     setStatus('loading');
-    page(m[1] == null ? undefined : decode(m[1]));
+    page(...m.slice(1).map((s) => (s == null ? undefined : decode(s))));
     return;
   }
   location.replace('#/cluster');
