@@ -168,10 +168,10 @@ pub(crate) struct BrokerTarget {
     pub(crate) ns: NamesrvOpt,
     /// One broker, `host:port`.
     #[arg(short = 'b', long = "brokerAddr")]
-    broker_addr: Option<String>,
+    pub(crate) broker_addr: Option<String>,
     /// Every broker of this cluster.
     #[arg(short = 'c', long = "clusterName")]
-    cluster: Option<String>,
+    pub(crate) cluster: Option<String>,
 }
 
 impl BrokerTarget {

@@ -1,10 +1,11 @@
 //! The operating verbs of `mqadmin`, same names and flags: `getBrokerConfig`,
 //! `updateBrokerConfig`, `getNamesrvConfig`, `updateNamesrvConfig`, `brokerStatus`,
-//! `brokerConsumeStats`, `queryCq`, `cleanExpiredCQ`, `cleanUnusedTopic`, `producer`
-//! (docs/broker/admin.md). Output as mqadmin prints it.
+//! `brokerConsumeStats`, `queryCq`, `cleanExpiredCQ`, `cleanUnusedTopic`, `producer`,
+//! `deleteTopic`, `updateSubGroup`, `deleteSubGroup` (docs/broker/admin.md). Output as mqadmin prints it.
 
 use anyhow::Context;
 use clap::Subcommand;
+use rmq_protocol::body::SubscriptionGroupConfig;
 use rmq_protocol::header::QueryConsumeQueueRequestHeader;
 
 use crate::admin::{admin, BrokerTarget as Target, NamesrvOpt};
@@ -90,6 +91,59 @@ pub enum OpsCommand {
         #[arg(short = 'b', long = "broker")]
         broker_addr: String,
     },
+    /// Delete a topic from the masters of a cluster and from the name servers.
+    DeleteTopic {
+        #[command(flatten)]
+        ns: NamesrvOpt,
+        #[arg(short = 't', long = "topic")]
+        topic: String,
+        #[arg(short = 'c', long = "clusterName")]
+        cluster: String,
+    },
+    /// Create or update a subscription group on a broker (-b) or every master of a cluster (-c).
+    UpdateSubGroup {
+        #[command(flatten)]
+        target: Target,
+        #[arg(short = 'g', long = "groupName")]
+        group: String,
+        #[arg(short = 's', long = "consumeEnable", action = clap::ArgAction::Set)]
+        consume_enable: Option<bool>,
+        #[arg(short = 'm', long = "consumeFromMinEnable", action = clap::ArgAction::Set)]
+        consume_from_min_enable: Option<bool>,
+        #[arg(short = 'd', long = "consumeBroadcastEnable", action = clap::ArgAction::Set)]
+        consume_broadcast_enable: Option<bool>,
+        #[arg(short = 'q', long = "retryQueueNums")]
+        retry_queue_nums: Option<i32>,
+        #[arg(short = 'r', long = "retryMaxTimes")]
+        retry_max_times: Option<i32>,
+        #[arg(short = 'i', long = "brokerId")]
+        broker_id: Option<i64>,
+        #[arg(short = 'w', long = "whichBrokerWhenConsumeSlowly")]
+        which_broker_when_consume_slowly: Option<i64>,
+        #[arg(short = 'a', long = "notifyConsumerIdsChanged", action = clap::ArgAction::Set)]
+        notify_consumer_ids_changed: Option<bool>,
+    },
+    /// Delete a subscription group from a broker (-b) or from every master of a cluster (-c,
+    /// which also deletes its retry and dead-letter topics).
+    DeleteSubGroup {
+        #[command(flatten)]
+        target: Target,
+        #[arg(short = 'g', long = "groupName")]
+        group: String,
+        /// Also drop the group's committed offsets.
+        #[arg(short = 'r', long = "removeOffset", default_value_t = false, action = clap::ArgAction::Set)]
+        remove_offset: bool,
+    },
+}
+
+/// `DeleteTopicSubCommand.deleteTopic`: the cluster's masters, then the name servers.
+async fn delete_topic(admin: &rmq_client::Admin, cluster: &str, topic: &str) -> anyhow::Result<()> {
+    let masters = admin.cluster_masters(cluster).await?;
+    admin.delete_topic_in_brokers(&masters, topic).await?;
+    println!("delete topic [{topic}] from cluster [{cluster}] success.");
+    admin.delete_topic_in_namesrv(topic, Some(cluster)).await?;
+    println!("delete topic [{topic}] from NameServer success.");
+    Ok(())
 }
 
 fn print_pairs(title: &str, pairs: &[(String, String)]) {
@@ -237,6 +291,79 @@ pub async fn run(cmd: OpsCommand) -> anyhow::Result<()> {
                 admin.clean_unused_topics(&addr).await?;
             }
             println!("success");
+        }
+        OpsCommand::DeleteTopic { ns, topic, cluster } => {
+            delete_topic(&admin(&ns)?, &cluster, &topic).await?;
+        }
+        OpsCommand::UpdateSubGroup {
+            target,
+            group,
+            consume_enable,
+            consume_from_min_enable,
+            consume_broadcast_enable,
+            retry_queue_nums,
+            retry_max_times,
+            broker_id,
+            which_broker_when_consume_slowly,
+            notify_consumer_ids_changed,
+        } => {
+            // mqadmin's defaults for what is not given (SubscriptionGroupConfig's)
+            let d = SubscriptionGroupConfig::default();
+            let config = SubscriptionGroupConfig {
+                group_name: group,
+                consume_enable: consume_enable.unwrap_or(d.consume_enable),
+                consume_from_min_enable: consume_from_min_enable.unwrap_or(d.consume_from_min_enable),
+                consume_broadcast_enable: consume_broadcast_enable.unwrap_or(d.consume_broadcast_enable),
+                retry_queue_nums: retry_queue_nums.unwrap_or(d.retry_queue_nums),
+                retry_max_times: retry_max_times.unwrap_or(d.retry_max_times),
+                broker_id: broker_id.unwrap_or(d.broker_id),
+                which_broker_when_consume_slowly: which_broker_when_consume_slowly
+                    .unwrap_or(d.which_broker_when_consume_slowly),
+                notify_consumer_ids_changed_enable: notify_consumer_ids_changed
+                    .unwrap_or(d.notify_consumer_ids_changed_enable),
+                ..d
+            };
+            let admin = admin(&target.ns)?;
+            for addr in target.masters(&admin, "updateSubGroup").await? {
+                admin
+                    .create_subscription_group(&addr, &config)
+                    .await
+                    .with_context(|| format!("create subscription group on {addr}"))?;
+                println!("create subscription group to {addr} success.");
+            }
+            println!(
+                "{}",
+                String::from_utf8_lossy(&rmq_protocol::body::to_json(&config))
+            );
+        }
+        OpsCommand::DeleteSubGroup {
+            target,
+            group,
+            remove_offset,
+        } => {
+            let admin = admin(&target.ns)?;
+            let masters = target.masters(&admin, "deleteSubGroup").await?;
+            for addr in &masters {
+                admin
+                    .delete_subscription_group(addr, &group, remove_offset)
+                    .await
+                    .with_context(|| format!("delete subscription group {group} from {addr}"))?;
+                match &target.cluster {
+                    Some(cluster) if target.broker_addr.is_none() => println!(
+                        "delete subscription group [{group}] from broker [{addr}] in cluster [{cluster}] success."
+                    ),
+                    _ => println!("delete subscription group [{group}] from broker [{addr}] success."),
+                }
+            }
+            if let (None, Some(cluster)) = (&target.broker_addr, &target.cluster) {
+                // as mqadmin: the group's retry and dead-letter topics go too; a failure there is
+                // reported and does not undo the group's deletion
+                for topic in [format!("%RETRY%{group}"), format!("%DLQ%{group}")] {
+                    if let Err(e) = delete_topic(&admin, cluster, &topic).await {
+                        eprintln!("delete topic {topic}: {e:#}");
+                    }
+                }
+            }
         }
         OpsCommand::Producer { ns, broker_addr } => {
             let table = admin(&ns)?.producer_info(&broker_addr).await?;

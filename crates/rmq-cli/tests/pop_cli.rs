@@ -6,9 +6,7 @@
 
 mod common;
 
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
-
+use common::{ok, rmq, text};
 use rmq_protocol::body::pop::{QueryAssignmentRequestBody, QueryAssignmentResponseBody};
 use rmq_protocol::body::{self, MessageQueue};
 use rmq_protocol::codes::{request_code, response_code};
@@ -17,42 +15,6 @@ use rmq_remoting::RemotingClient;
 
 const TOPIC: &str = "PopCliTopic";
 const GROUP: &str = "PopCliGroup";
-const RUN_TIMEOUT: Duration = Duration::from_secs(60);
-
-/// Runs `rmq <args>`, killed if it takes longer than [`RUN_TIMEOUT`].
-fn rmq(args: &[&str]) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_rmq"))
-        .args(args)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run rmq");
-    let deadline = Instant::now() + RUN_TIMEOUT;
-    while child.try_wait().unwrap().is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let out = child.wait_with_output().unwrap();
-            panic!("rmq {args:?} did not finish: {}", text(&out));
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    child.wait_with_output().unwrap()
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-fn ok(args: &[&str]) -> String {
-    let out = rmq(args);
-    assert!(out.status.success(), "rmq {args:?} failed: {}", text(&out));
-    text(&out)
-}
 
 async fn assignment(client: &RemotingClient, broker: &str) -> Vec<(MessageQueue, String)> {
     let q = QueryAssignmentRequestBody {

@@ -4,9 +4,9 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rmq_protocol::codes::request_code;
 use rmq_protocol::header::SendMessageRequestHeader;
@@ -171,4 +171,41 @@ pub async fn invoke(client: &RemotingClient, addr: &str, req: RemotingCommand) -
         .invoke(addr, req, Duration::from_secs(10))
         .await
         .expect("request failed")
+}
+
+pub const RUN_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Runs `rmq <args>`, killed if it takes longer than [`RUN_TIMEOUT`].
+pub fn rmq(args: &[&str]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rmq"))
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run rmq");
+    let deadline = Instant::now() + RUN_TIMEOUT;
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let out = child.wait_with_output().unwrap();
+            panic!("rmq {args:?} did not finish: {}", text(&out));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.wait_with_output().unwrap()
+}
+
+pub fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+pub fn ok(args: &[&str]) -> String {
+    let out = rmq(args);
+    assert!(out.status.success(), "rmq {args:?} failed: {}", text(&out));
+    text(&out)
 }

@@ -4,7 +4,7 @@
 
 use rmq_protocol::body::{
     self, properties, ConsumeMessageDirectlyResult, ConsumeStatsList, ConsumerConnection, GroupList,
-    ProducerTableInfo, QueryConsumeQueueResponseBody, SubscriptionGroupWrapper,
+    ProducerTableInfo, QueryConsumeQueueResponseBody, SubscriptionGroupConfig, SubscriptionGroupWrapper,
 };
 use rmq_protocol::codes::request_code;
 use rmq_protocol::header::{
@@ -177,13 +177,27 @@ impl Admin {
         Ok(body::from_fastjson(&resp.body)?)
     }
 
-    /// `mqadmin deleteTopic`: DELETE_TOPIC_IN_BROKER on every master of the topic's route, then
-    /// DELETE_TOPIC_IN_NAMESRV on every name server. Returns the brokers it was deleted on.
+    /// DELETE_TOPIC_IN_BROKER on every master of the topic's route, then DELETE_TOPIC_IN_NAMESRV
+    /// on every name server (the console's delete). Returns the broker names it was deleted on.
     pub async fn delete_topic(&self, topic: &str) -> Result<Vec<String>, ClientError> {
         let route = self.topic_route(topic).await?;
-        let mut deleted = Vec::new();
+        let mut names = Vec::new();
+        let mut masters = Vec::new();
         for bd in &route.broker_datas {
-            let Some(addr) = bd.master_addr() else { continue };
+            if let Some(addr) = bd.master_addr() {
+                names.push(bd.broker_name.clone());
+                masters.push(addr.to_string());
+            }
+        }
+        self.delete_topic_in_brokers(&masters, topic).await?;
+        self.delete_topic_in_namesrv(topic, None).await?;
+        Ok(names)
+    }
+
+    /// DELETE_TOPIC_IN_BROKER on each of `addrs` (`mqadmin deleteTopic` sends it to a cluster's
+    /// masters).
+    pub async fn delete_topic_in_brokers(&self, addrs: &[String], topic: &str) -> Result<(), ClientError> {
+        for addr in addrs {
             let cmd = self
                 .client
                 .request(request_code::DELETE_TOPIC_IN_BROKER)
@@ -191,19 +205,41 @@ impl Admin {
                     topic: topic.to_owned(),
                 });
             self.client.invoke_ok(addr, cmd, self.timeout()).await?;
-            deleted.push(bd.broker_name.clone());
         }
+        Ok(())
+    }
+
+    /// DELETE_TOPIC_IN_NAMESRV on every name server, for `cluster`'s brokers only when given.
+    pub async fn delete_topic_in_namesrv(
+        &self,
+        topic: &str,
+        cluster: Option<&str>,
+    ) -> Result<(), ClientError> {
         for addr in self.namesrv_addrs() {
             let cmd = self
                 .client
                 .request(request_code::DELETE_TOPIC_IN_NAMESRV)
                 .with_header(&DeleteTopicFromNamesrvRequestHeader {
                     topic: topic.to_owned(),
-                    cluster_name: None,
+                    cluster_name: cluster.map(str::to_owned),
                 });
             self.client.invoke_ok(&addr, cmd, self.timeout()).await?;
         }
-        Ok(deleted)
+        Ok(())
+    }
+
+    /// UPDATE_AND_CREATE_SUBSCRIPTIONGROUP on one broker.
+    pub async fn create_subscription_group(
+        &self,
+        broker_addr: &str,
+        config: &SubscriptionGroupConfig,
+    ) -> Result<(), ClientError> {
+        let cmd = self
+            .client
+            .request(request_code::UPDATE_AND_CREATE_SUBSCRIPTIONGROUP)
+            .with_body(body::to_json(config));
+        self.client.invoke_ok(broker_addr, cmd, self.timeout()).await?;
+        Ok(())
     }
 
     /// DELETE_SUBSCRIPTIONGROUP on one broker (`removeOffset` drops its committed offsets too).
