@@ -475,7 +475,7 @@ pub(crate) fn parse_timestamp(s: &str) -> anyhow::Result<i64> {
 }
 
 /// `yyyy-MM-dd HH:mm:ss` (UTC) of an epoch-ms timestamp.
-fn format_ms(ms: i64) -> String {
+pub(crate) fn format_ms(ms: i64) -> String {
     let (days, rem) = (ms.div_euclid(86_400_000), ms.rem_euclid(86_400_000) / 1000);
     let (y, m, d) = civil_from_days(days);
     format!(

@@ -1,7 +1,7 @@
 //! The operating verbs of `mqadmin`, same names and flags: `getBrokerConfig`,
 //! `updateBrokerConfig`, `getNamesrvConfig`, `updateNamesrvConfig`, `brokerStatus`,
 //! `brokerConsumeStats`, `queryCq`, `cleanExpiredCQ`, `cleanUnusedTopic`, `producer`,
-//! `deleteTopic`, `updateSubGroup`, `deleteSubGroup` (docs/broker/admin.md). Output as mqadmin prints it.
+//! `deleteTopic`, `updateSubGroup`, `deleteSubGroup`, `haStatus` (docs/broker/admin.md). Output as mqadmin prints it.
 
 use anyhow::Context;
 use clap::Subcommand;
@@ -100,6 +100,11 @@ pub enum OpsCommand {
         #[arg(short = 'c', long = "clusterName")]
         cluster: String,
     },
+    /// Print the replication status of a broker (-b) or of every master of a cluster (-c).
+    HaStatus {
+        #[command(flatten)]
+        target: Target,
+    },
     /// Create or update a subscription group on a broker (-b) or every master of a cluster (-c).
     UpdateSubGroup {
         #[command(flatten)]
@@ -134,6 +139,45 @@ pub enum OpsCommand {
         #[arg(short = 'r', long = "removeOffset", default_value_t = false, action = clap::ArgAction::Set)]
         remove_offset: bool,
     },
+}
+
+/// `HAStatusSubCommand.printStatus`.
+fn print_ha_status(addr: &str, info: &rmq_protocol::body::HaRuntimeInfo) {
+    if info.master {
+        println!(
+            "\n#MasterAddr\t{addr}\n#MasterCommitLogMaxOffset\t{}\n#SlaveNum\t{}\n#InSyncSlaveNum\t{}",
+            info.master_commit_log_max_offset,
+            info.ha_connection_info.len(),
+            info.in_sync_slave_nums
+        );
+        println!(
+            "{:<32}  {:<16} {:>16} {:>16} {:>16} {:>16}",
+            "#SlaveAddr", "#SlaveAckOffset", "#Diff", "#TransferSpeed(KB/s)", "#Status", "#TransferFromWhere"
+        );
+        for c in &info.ha_connection_info {
+            println!(
+                "{:<32}  {:<16} {:>16} {:>16.2} {:>16} {:>16}",
+                c.addr,
+                c.slave_ack_offset,
+                c.diff,
+                c.transferred_byte_in_second as f64 / 1024.0,
+                if c.in_sync { "OK" } else { "Fall Behind" },
+                c.transfer_from_where
+            );
+        }
+    } else {
+        let c = &info.ha_client_runtime_info;
+        let time = crate::admin::format_ms;
+        println!("\n#MasterAddr\t{}", c.master_addr.as_deref().unwrap_or("null"));
+        println!("#CommitLogMaxOffset\t{}", c.max_offset);
+        println!(
+            "#TransferSpeed(KB/s)\t{:.2}",
+            c.transferred_byte_in_second as f64 / 1024.0
+        );
+        println!("#LastReadTime\t{}", time(c.last_read_timestamp));
+        println!("#LastWriteTime\t{}", time(c.last_write_timestamp));
+        println!("#MasterFlushOffset\t{}", c.master_flush_offset);
+    }
 }
 
 /// `DeleteTopicSubCommand.deleteTopic`: the cluster's masters, then the name servers.
@@ -294,6 +338,12 @@ pub async fn run(cmd: OpsCommand) -> anyhow::Result<()> {
         }
         OpsCommand::DeleteTopic { ns, topic, cluster } => {
             delete_topic(&admin(&ns)?, &cluster, &topic).await?;
+        }
+        OpsCommand::HaStatus { target } => {
+            let admin = admin(&target.ns)?;
+            for addr in target.masters(&admin, "haStatus").await? {
+                print_ha_status(&addr, &admin.ha_status(&addr).await?);
+            }
         }
         OpsCommand::UpdateSubGroup {
             target,

@@ -17,7 +17,7 @@ use rmq_client::{
     ClientConfig, ConsumeFromWhere, ConsumeStatus, ConsumerConfig, Message, Producer, PushConsumer,
     SendStatus,
 };
-use rmq_protocol::body::{self, TopicConfigSerializeWrapper};
+use rmq_protocol::body::{self, HaRuntimeInfo, TopicConfigSerializeWrapper};
 use rmq_protocol::codes::{request_code, response_code};
 use rmq_protocol::RemotingCommand;
 use rmq_remoting::RemotingClient;
@@ -167,6 +167,56 @@ async fn sync_master_replicates_and_the_slave_serves_after_the_master_dies() {
             "queue {q}"
         );
     }
+
+    // haStatus (GET_BROKER_HA_STATUS): the master lists its one slave, in sync, its ack at the
+    // master's max offset once the slave's next report is in; the slave names its master
+    let ha_status = |addr: String| {
+        let admin = &admin;
+        async move {
+            let resp = invoke(
+                admin,
+                &addr,
+                RemotingCommand::request(request_code::GET_BROKER_HA_STATUS),
+            )
+            .await;
+            assert_eq!(resp.code, response_code::SUCCESS, "{:?}", resp.remark);
+            body::from_fastjson::<HaRuntimeInfo>(&resp.body).unwrap()
+        }
+    };
+    eventually("the master's haStatus shows the slave caught up", || async {
+        let info = ha_status(master_addr.clone()).await;
+        info.master
+            && info.ha_connection_info.len() == 1
+            && info.ha_connection_info[0].diff == 0
+            && info.ha_connection_info[0].slave_ack_offset == info.master_commit_log_max_offset
+    })
+    .await;
+    let on_master = ha_status(master_addr.clone()).await;
+    assert_eq!(on_master.in_sync_slave_nums, 1, "{on_master:?}");
+    assert!(on_master.ha_connection_info[0].in_sync);
+    assert!(on_master.ha_connection_info[0].transfer_from_where >= 0);
+    let on_slave = ha_status(slave_addr.clone()).await;
+    assert!(!on_slave.master, "{on_slave:?}");
+    let client = &on_slave.ha_client_runtime_info;
+    assert!(client.activated, "{on_slave:?}");
+    // the master's HA address (haServerAddr: brokerIP2 and the HA port), from the name server
+    assert!(
+        client
+            .master_addr
+            .as_deref()
+            .is_some_and(|a| a.rsplit_once(':').is_some_and(|(_, p)| p.parse::<u16>().is_ok())),
+        "{on_slave:?}"
+    );
+    assert_eq!(client.max_offset, on_master.master_commit_log_max_offset);
+    assert!(client.last_read_timestamp > 0 && client.last_write_timestamp > 0);
+    // `rmq admin haStatus` prints them as mqadmin does
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_rmq"))
+        .args(["admin", "haStatus", "-n", &ns_addr, "-b", &master_addr])
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&out.stdout);
+    assert!(out.contains(&format!("#MasterAddr\t{master_addr}")), "{out}");
+    assert!(out.contains("#InSyncSlaveNum\t1"), "{out}");
 
     master.kill9();
     std::fs::remove_dir_all(mdir.join("store")).unwrap();

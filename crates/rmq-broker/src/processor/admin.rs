@@ -229,6 +229,56 @@ fn human_bytes(bytes: u64) -> String {
 /// figures, plus the 5.x keys (`getTransferredTps`, `brokerActive`, `litePullThreadPool*`,
 /// the timer keys). rmq's send queue stands for Java's send thread pool queue;
 /// pulls and queries run without a queue (size 0, capacity as configured in Java).
+/// GET_BROKER_HA_STATUS (907, `mqadmin haStatus`): a master's slave connections (ack, the gap
+/// to its own max offset, in sync when under `haMaxGapNotInSync`, bytes sent in the last second,
+/// where the transfer started), or a slave's link to its master (Java's
+/// `DefaultHAService.getRuntimeInfo`).
+pub(super) fn ha_status(s: &BrokerState, req: &RemotingCommand) -> RemotingCommand {
+    use rmq_protocol::body::{HaClientRuntimeInfo, HaConnectionRuntimeInfo, HaRuntimeInfo};
+    let ha = s.store.ha();
+    let max = s.store.max_phy_offset();
+    let to_i64 = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+    let info = if s.config.is_master() {
+        let connections: Vec<HaConnectionRuntimeInfo> = ha
+            .slaves()
+            .into_iter()
+            .map(|l| HaConnectionRuntimeInfo {
+                diff: max - l.ack_offset,
+                in_sync: max - l.ack_offset < rmq_store::ha::MAX_GAP_IN_SYNC,
+                addr: l.addr,
+                slave_ack_offset: l.ack_offset,
+                transferred_byte_in_second: to_i64(l.bytes_per_second),
+                transfer_from_where: l.transfer_from,
+            })
+            .collect();
+        HaRuntimeInfo {
+            master: true,
+            master_commit_log_max_offset: max,
+            in_sync_slave_nums: i32::try_from(connections.iter().filter(|c| c.in_sync).count())
+                .unwrap_or(i32::MAX),
+            ha_connection_info: connections,
+            ha_client_runtime_info: HaClientRuntimeInfo::default(),
+        }
+    } else {
+        let link = ha.master_link();
+        HaRuntimeInfo {
+            master: false,
+            ha_client_runtime_info: HaClientRuntimeInfo {
+                master_addr: link.master_addr,
+                transferred_byte_in_second: to_i64(link.bytes_per_second),
+                max_offset: max,
+                last_read_timestamp: link.last_read_ms,
+                last_write_timestamp: link.last_write_ms,
+                // a classic slave is not told the master's flushed offset
+                master_flush_offset: 0,
+                activated: link.connected,
+            },
+            ..HaRuntimeInfo::default()
+        }
+    };
+    ok(req).with_body(body::to_json(&info))
+}
+
 pub(super) fn runtime_info(s: &BrokerState, req: &RemotingCommand) -> RemotingCommand {
     use rmq_store::stats::java_double;
     let now = s.clock.now_ms();

@@ -258,6 +258,7 @@ impl Processor {
             rc::VIEW_MESSAGE_BY_ID => admin::view_message(s, req),
             rc::GET_TOPIC_STATS_INFO => admin::topic_stats(s, req),
             rc::GET_BROKER_RUNTIME_INFO => admin::runtime_info(s, req),
+            rc::GET_BROKER_HA_STATUS => admin::ha_status(s, req),
             rc::GET_BROKER_CONFIG => admin::broker_config(s, req),
             rc::UPDATE_BROKER_CONFIG => admin::update_broker_config(s, req).await,
             rc::GET_ALL_DELAY_OFFSET => retry::all_delay_offset(s, req),

@@ -4,7 +4,8 @@
 
 use rmq_protocol::body::{
     self, properties, ConsumeMessageDirectlyResult, ConsumeStatsList, ConsumerConnection, GroupList,
-    ProducerTableInfo, QueryConsumeQueueResponseBody, SubscriptionGroupConfig, SubscriptionGroupWrapper,
+    HaRuntimeInfo, ProducerTableInfo, QueryConsumeQueueResponseBody, SubscriptionGroupConfig,
+    SubscriptionGroupWrapper,
 };
 use rmq_protocol::codes::request_code;
 use rmq_protocol::header::{
@@ -226,6 +227,13 @@ impl Admin {
             self.client.invoke_ok(&addr, cmd, self.timeout()).await?;
         }
         Ok(())
+    }
+
+    /// GET_BROKER_HA_STATUS (`mqadmin haStatus`).
+    pub async fn ha_status(&self, broker_addr: &str) -> Result<HaRuntimeInfo, ClientError> {
+        let cmd = self.client.request(request_code::GET_BROKER_HA_STATUS);
+        let resp = self.client.invoke_ok(broker_addr, cmd, self.timeout()).await?;
+        Ok(body::from_fastjson(&resp.body)?)
     }
 
     /// UPDATE_AND_CREATE_SUBSCRIPTIONGROUP on one broker.

@@ -319,3 +319,43 @@ pub struct QuerySubscriptionResponseBody {
     pub subscription_data: Option<super::SubscriptionData>,
     pub topic: String,
 }
+
+/// `HARuntimeInfo` (GET_BROKER_HA_STATUS body, `mqadmin haStatus`): on a master its slave
+/// connections, on a slave its link to the master.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct HaRuntimeInfo {
+    pub master: bool,
+    pub master_commit_log_max_offset: i64,
+    pub in_sync_slave_nums: i32,
+    pub ha_connection_info: Vec<HaConnectionRuntimeInfo>,
+    pub ha_client_runtime_info: HaClientRuntimeInfo,
+}
+
+/// One slave connection of [`HaRuntimeInfo`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct HaConnectionRuntimeInfo {
+    /// `ip:port` of the slave's HA socket.
+    pub addr: String,
+    pub slave_ack_offset: i64,
+    /// The master's max offset minus the ack.
+    pub diff: i64,
+    pub in_sync: bool,
+    pub transferred_byte_in_second: i64,
+    pub transfer_from_where: i64,
+}
+
+/// A slave's link to its master in [`HaRuntimeInfo`]. fastjson names the `isActivated` getter's
+/// property `activated`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct HaClientRuntimeInfo {
+    pub master_addr: Option<String>,
+    pub transferred_byte_in_second: i64,
+    pub max_offset: i64,
+    pub last_read_timestamp: i64,
+    pub last_write_timestamp: i64,
+    pub master_flush_offset: i64,
+    pub activated: bool,
+}

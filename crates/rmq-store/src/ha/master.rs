@@ -76,12 +76,15 @@ async fn accept_loop(store: MessageStore, listener: TcpListener) {
 async fn serve_slave(store: &MessageStore, stream: TcpStream) -> io::Result<()> {
     stream.set_nodelay(true)?;
     let ha = &store.ha();
-    let _guard = ha.connected();
+    let peer = stream
+        .peer_addr()
+        .map_or_else(|_| "unknown".to_string(), |a| a.to_string());
+    let guard = ha.connected(peer);
     let (reader, writer) = stream.into_split();
     let (request_tx, request_rx) = watch::channel(None);
     tokio::select! {
-        r = read_acks(store, reader, request_tx) => r,
-        w = transfer(store, writer, request_rx) => w,
+        r = read_acks(store, reader, request_tx, guard.link()) => r,
+        w = transfer(store, writer, request_rx, guard.link()) => w,
     }
 }
 
@@ -90,6 +93,7 @@ async fn read_acks(
     store: &MessageStore,
     mut reader: OwnedReadHalf,
     request: watch::Sender<Option<i64>>,
+    link: &super::SlaveLink,
 ) -> io::Result<()> {
     let housekeeping = Duration::from_millis(store.config().ha_housekeeping_interval_ms);
     let mut buf = BytesMut::with_capacity(1024 * 1024);
@@ -118,6 +122,7 @@ async fn read_acks(
                 format!("slave ack {last} is past the master's max offset"),
             ));
         }
+        link.acked(last);
         store.ha().ack(last);
     }
 }
@@ -127,6 +132,7 @@ async fn transfer(
     store: &MessageStore,
     mut writer: OwnedWriteHalf,
     mut request: watch::Receiver<Option<i64>>,
+    link: &super::SlaveLink,
 ) -> io::Result<()> {
     let requested = request.wait_for(Option::is_some).await.ok().and_then(|r| *r);
     let Some(requested) = requested else {
@@ -141,6 +147,7 @@ async fn transfer(
         requested
     };
     tracing::info!(requested, start = next, "transfer to slave starts");
+    link.started_at(next);
     let heartbeat = Duration::from_millis(config.ha_send_heartbeat_interval_ms);
     let mut arrivals = store.subscribe_arrivals();
     let mut last_write = Instant::now();
@@ -153,6 +160,7 @@ async fn transfer(
                 frame.put_i32(chunk.len() as i32);
                 writer.write_all(&frame).await?;
                 writer.write_all(&chunk).await?;
+                link.sent(HEADER_LEN + chunk.len());
                 next += chunk.len() as i64;
                 last_write = Instant::now();
             }

@@ -15,8 +15,11 @@
 pub mod master;
 pub mod slave;
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
+
+use parking_lot::Mutex;
 
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -42,13 +45,139 @@ pub enum ReplicaError {
     Store(#[from] StoreError),
 }
 
-/// Master-side replication progress, shared by the put path and the HA connections.
+/// Java's `haMaxGapNotInSync` (256 MiB): a slave whose ack is closer to the master's max offset
+/// is "in sync" in `haStatus`.
+pub const MAX_GAP_IN_SYNC: i64 = 256 * 1024 * 1024;
+
+/// Bytes moved per second: the last whole second's count, as Java's
+/// `transferredByteInSecond`. One writer (the connection's task); a reader sees the last
+/// finished second.
+#[derive(Debug, Default)]
+struct ByteRate {
+    second: AtomicU64,
+    current: AtomicU64,
+    previous: AtomicU64,
+}
+
+impl ByteRate {
+    fn add(&self, bytes: u64) {
+        let now = now_second();
+        let second = self.second.load(Ordering::Relaxed);
+        if second != now {
+            let done = self.current.swap(0, Ordering::Relaxed);
+            self.previous
+                .store(if now == second + 1 { done } else { 0 }, Ordering::Relaxed);
+            self.second.store(now, Ordering::Relaxed);
+        }
+        self.current.fetch_add(bytes, Ordering::Relaxed);
+    }
+
+    fn per_second(&self) -> u64 {
+        let now = now_second();
+        match now.checked_sub(self.second.load(Ordering::Relaxed)) {
+            Some(0) => self.previous.load(Ordering::Relaxed),
+            Some(1) => self.current.load(Ordering::Relaxed),
+            _ => 0,
+        }
+    }
+}
+
+fn now_second() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// One slave connection on the master (`HAConnection`), for `haStatus`.
+#[derive(Debug)]
+pub(crate) struct SlaveLink {
+    addr: String,
+    /// The slave's last acknowledged offset.
+    ack: AtomicI64,
+    /// Where the transfer started (-1 until the slave asked).
+    from: AtomicI64,
+    sent: ByteRate,
+}
+
+impl SlaveLink {
+    pub(crate) fn acked(&self, offset: i64) {
+        self.ack.store(offset, Ordering::Relaxed);
+    }
+
+    pub(crate) fn started_at(&self, offset: i64) {
+        self.from.store(offset, Ordering::Relaxed);
+    }
+
+    pub(crate) fn sent(&self, bytes: usize) {
+        self.sent.add(bytes as u64);
+    }
+}
+
+/// A slave connection as the master sees it (`HAConnectionRuntimeInfo`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SlaveStatus {
+    /// The slave's HA socket address, `ip:port`.
+    pub addr: String,
+    pub ack_offset: i64,
+    pub transfer_from: i64,
+    pub bytes_per_second: u64,
+}
+
+/// The slave's view of its master connection (`HAClientRuntimeInfo`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MasterLinkStatus {
+    pub master_addr: Option<String>,
+    pub bytes_per_second: u64,
+    pub last_read_ms: i64,
+    pub last_write_ms: i64,
+    pub connected: bool,
+}
+
+/// The slave's HA client progress.
+#[derive(Debug, Default)]
+pub(crate) struct ClientLink {
+    master: Mutex<Option<String>>,
+    connected: std::sync::atomic::AtomicBool,
+    last_read_ms: AtomicI64,
+    last_write_ms: AtomicI64,
+    received: ByteRate,
+}
+
+impl ClientLink {
+    pub(crate) fn connecting(&self, master: &str) {
+        *self.master.lock() = Some(master.to_string());
+    }
+
+    pub(crate) fn set_connected(&self, connected: bool) {
+        self.connected.store(connected, Ordering::Relaxed);
+    }
+
+    pub(crate) fn read(&self, bytes: usize) {
+        self.last_read_ms.store(now_ms(), Ordering::Relaxed);
+        self.received.add(bytes as u64);
+    }
+
+    pub(crate) fn wrote(&self) {
+        self.last_write_ms.store(now_ms(), Ordering::Relaxed);
+    }
+}
+
+/// Replication progress, shared by the put path and the HA connections: the master's slaves
+/// and, on a slave, its link to the master.
 #[derive(Debug)]
 pub struct HaState {
     /// `push2SlaveMaxOffset`: the highest offset any slave acknowledged.
     acked: watch::Sender<i64>,
-    /// Live slave connections.
+    /// Live slave connections (the put path reads this; `links` has their details).
     connections: AtomicUsize,
+    links: Mutex<Vec<Arc<SlaveLink>>>,
+    pub(crate) client: ClientLink,
 }
 
 impl Default for HaState {
@@ -56,6 +185,8 @@ impl Default for HaState {
         HaState {
             acked: watch::channel(0).0,
             connections: AtomicUsize::new(0),
+            links: Mutex::new(Vec::new()),
+            client: ClientLink::default(),
         }
     }
 }
@@ -81,9 +212,42 @@ impl HaState {
         });
     }
 
-    pub(crate) fn connected(&self) -> ConnectionGuard<'_> {
+    /// A slave connected from `addr`; it counts until the guard drops.
+    pub(crate) fn connected(&self, addr: String) -> ConnectionGuard<'_> {
+        let link = Arc::new(SlaveLink {
+            addr,
+            ack: AtomicI64::new(0),
+            from: AtomicI64::new(-1),
+            sent: ByteRate::default(),
+        });
+        self.links.lock().push(link.clone());
         self.connections.fetch_add(1, Ordering::AcqRel);
-        ConnectionGuard(self)
+        ConnectionGuard(self, link)
+    }
+
+    /// The connected slaves, in connection order.
+    pub fn slaves(&self) -> Vec<SlaveStatus> {
+        self.links
+            .lock()
+            .iter()
+            .map(|l| SlaveStatus {
+                addr: l.addr.clone(),
+                ack_offset: l.ack.load(Ordering::Relaxed),
+                transfer_from: l.from.load(Ordering::Relaxed),
+                bytes_per_second: l.sent.per_second(),
+            })
+            .collect()
+    }
+
+    /// On a slave: its link to the master.
+    pub fn master_link(&self) -> MasterLinkStatus {
+        MasterLinkStatus {
+            master_addr: self.client.master.lock().clone(),
+            bytes_per_second: self.client.received.per_second(),
+            last_read_ms: self.client.last_read_ms.load(Ordering::Relaxed),
+            last_write_ms: self.client.last_write_ms.load(Ordering::Relaxed),
+            connected: self.client.connected.load(Ordering::Relaxed),
+        }
     }
 
     /// `isSlaveOK` + `GroupTransferService`: `PutOk` once a slave acked `end`,
@@ -112,10 +276,17 @@ impl HaState {
 }
 
 /// Counts a slave connection while alive.
-pub(crate) struct ConnectionGuard<'a>(&'a HaState);
+pub(crate) struct ConnectionGuard<'a>(&'a HaState, Arc<SlaveLink>);
+
+impl ConnectionGuard<'_> {
+    pub(crate) fn link(&self) -> &SlaveLink {
+        &self.1
+    }
+}
 
 impl Drop for ConnectionGuard<'_> {
     fn drop(&mut self) {
+        self.0.links.lock().retain(|l| !Arc::ptr_eq(l, &self.1));
         self.0.connections.fetch_sub(1, Ordering::AcqRel);
     }
 }

@@ -38,7 +38,10 @@ async fn client_loop(store: MessageStore, mut master: watch::Receiver<Option<Str
     loop {
         let addr = master.borrow_and_update().clone().filter(|a| !a.is_empty());
         if let Some(addr) = addr {
-            match replicate_from(&store, &addr).await {
+            store.ha().client.connecting(&addr);
+            let r = replicate_from(&store, &addr).await;
+            store.ha().client.set_connected(false);
+            match r {
                 Ok(()) => tracing::info!(master = %addr, "HA connection to master closed"),
                 Err(e) => tracing::warn!(master = %addr, error = %e, "HA connection to master failed"),
             }
@@ -58,8 +61,11 @@ async fn replicate_from(store: &MessageStore, addr: &str) -> io::Result<()> {
     let config = store.config();
     let heartbeat = Duration::from_millis(config.ha_send_heartbeat_interval_ms);
     let housekeeping = Duration::from_millis(config.ha_housekeeping_interval_ms);
+    let link = &store.ha().client;
+    link.set_connected(true);
     let mut reported = store.max_phy_offset();
     stream.write_all(&reported.to_be_bytes()).await?;
+    link.wrote();
     let mut last_report = Instant::now();
     let mut last_read = Instant::now();
     let mut buf = BytesMut::with_capacity(READ_BUFFER);
@@ -67,8 +73,9 @@ async fn replicate_from(store: &MessageStore, addr: &str) -> io::Result<()> {
         let wait = heartbeat.saturating_sub(last_report.elapsed());
         match tokio::time::timeout(wait, stream.read_buf(&mut buf)).await {
             Ok(Ok(0)) => return Ok(()),
-            Ok(Ok(_)) => {
+            Ok(Ok(n)) => {
                 last_read = Instant::now();
+                link.read(n);
                 apply_frames(store, &mut buf)?;
             }
             Ok(Err(e)) => return Err(e),
@@ -80,6 +87,7 @@ async fn replicate_from(store: &MessageStore, addr: &str) -> io::Result<()> {
         let max = store.max_phy_offset();
         if max > reported || last_report.elapsed() >= heartbeat {
             stream.write_all(&max.to_be_bytes()).await?;
+            link.wrote();
             reported = max;
             last_report = Instant::now();
         }

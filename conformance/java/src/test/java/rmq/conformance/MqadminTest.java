@@ -3,6 +3,7 @@ package rmq.conformance;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -218,5 +219,16 @@ class MqadminTest extends ConformanceBase {
             .contains("success"));
         assertTrue(Files.readString(dir.resolve("conf/configs.json")).contains("brokerConfigs"));
         ok("statsAll", "-n", ns());
+    }
+
+    @Test
+    @Order(7)
+    void haStatus() {
+        assumeTrue(Servers.clientLine() == 5, "haStatus is a verb of the 5.x tools");
+        // a master without a slave: its address and max offset, no slave connection
+        String out = ok("haStatus", "-n", ns(), "-b", broker());
+        assertTrue(out.contains("#MasterAddr\t" + broker()), out);
+        assertTrue(out.contains("#SlaveNum\t0") && out.contains("#InSyncSlaveNum\t0"), out);
+        assertTrue(out.contains("#MasterCommitLogMaxOffset\t"), out);
     }
 }
