@@ -45,15 +45,18 @@ pub fn retry_topic(group: &str) -> String {
     format!("{RETRY_PREFIX}{group}")
 }
 
+/// What a request needs: a send or a pull names one or two resources, kept on the stack.
+pub type Needed<'a> = smallvec::SmallVec<[(Cow<'a, str>, Perm); 2]>;
+
 /// The resources `req` needs, in the order the request names them, a resource named twice
 /// keeping its last need (Java's map). Names come from the request where they can (a topic), so
 /// the send path allocates nothing here. A request whose body or header cannot be read is
 /// refused, as Java's parse refuses it.
-pub fn needed<'a>(req: &Request<'a>) -> Result<Vec<(Cow<'a, str>, Perm)>, Denied> {
+pub fn needed<'a>(req: &Request<'a>) -> Result<Needed<'a>, Denied> {
     let fields = req.fields;
     let f = |k: &str| fields.get(k).map(String::as_str);
     let need = |k: &str| f(k).ok_or_else(|| Denied::new(format!("the request header lacks {k}")));
-    let mut out: Vec<(Cow<'a, str>, Perm)> = Vec::new();
+    let mut out = Needed::new();
     let mut add = |res: Option<Cow<'a, str>>, perm: Perm| {
         if let Some(r) = res {
             match out.iter_mut().find(|(name, _)| *name == r) {

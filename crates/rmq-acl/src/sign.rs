@@ -40,7 +40,7 @@ impl SigningKey {
         &self,
         fields: impl IntoIterator<Item = (&'a str, &'a str)>,
         body: &[u8],
-        skip: impl Fn(&str) -> bool,
+        skip: impl FnMut(&'a str, &'a str) -> bool,
     ) -> HmacSha1 {
         let mut m = self.0.clone();
         let mut buf = [0u8; 256];
@@ -144,7 +144,7 @@ pub fn content<'a>(
     skip: impl Fn(&str) -> bool,
 ) -> Vec<u8> {
     let mut out = Vec::with_capacity(body.len() + 256);
-    in_key_order(fields, skip, |v| out.extend_from_slice(v.as_bytes()));
+    in_key_order(fields, |k, _| skip(k), |v| out.extend_from_slice(v.as_bytes()));
     out.extend_from_slice(body);
     out
 }
@@ -152,7 +152,7 @@ pub fn content<'a>(
 /// A request's fields fit on the stack (a send carries about sixteen).
 const INLINE_FIELDS: usize = 20;
 
-/// Calls `each` with the values of `fields` (the skipped ones left out) in the order of Java's
+/// Calls `each` with the values of `fields` (those `skip` answers true for left out) in the order of Java's
 /// `String.compareTo` on their keys (UTF-16 code units). UTF-8 byte order is code point order,
 /// and the two differ only where a supplementary character (4-byte UTF-8) meets U+E000..U+FFFF,
 /// so ASCII keys (every key the protocol uses) sort as plain bytes; any other key set takes
@@ -165,11 +165,14 @@ const INLINE_FIELDS: usize = 20;
 /// request: a `memcmp` call per comparison was a third of the check's cost.
 fn in_key_order<'a>(
     fields: impl IntoIterator<Item = (&'a str, &'a str)>,
-    skip: impl Fn(&str) -> bool,
+    mut skip: impl FnMut(&'a str, &'a str) -> bool,
     mut each: impl FnMut(&'a str),
 ) {
     let mut pairs: smallvec::SmallVec<[(&'a str, &'a str); INLINE_FIELDS]> =
-        fields.into_iter().filter(|(k, _)| !skip(k)).collect();
+        fields.into_iter().filter(|(k, v)| !skip(k, v)).collect();
+    if by_first_byte(&pairs, &mut each) {
+        return;
+    }
     let mut ascii = true;
     let mut order: smallvec::SmallVec<[u128; INLINE_FIELDS]> = pairs
         .iter()
@@ -194,6 +197,34 @@ fn in_key_order<'a>(
     for (_, v) in pairs {
         each(v);
     }
+}
+
+/// The commonest case without sorting: when every key starts with a different ASCII byte, that
+/// byte alone orders them (the send path's one-letter keys `a`..`n`, `AccessKey`,
+/// `SecurityToken`). A 128-bit set of first bytes, each pointing at its field, is read out in bit
+/// order. Returns false, having called nothing, when two keys share a first byte, a key is empty
+/// or does not start with ASCII.
+fn by_first_byte<'a>(pairs: &[(&'a str, &'a str)], each: &mut impl FnMut(&'a str)) -> bool {
+    let mut seen = 0u128;
+    let mut at = [0u8; 128];
+    for (i, (k, _)) in pairs.iter().enumerate() {
+        let Some(&b) = k.as_bytes().first() else {
+            return false;
+        };
+        let bit = 1u128.checked_shl(u32::from(b)).unwrap_or(0);
+        if bit == 0 || seen & bit != 0 {
+            return false;
+        }
+        seen |= bit;
+        // At most 128 distinct first bytes, so every index fits a u8.
+        at[usize::from(b)] = i as u8;
+    }
+    while seen != 0 {
+        let b = seen.trailing_zeros() as usize;
+        each(pairs[usize::from(at[b])].1);
+        seen &= seen - 1;
+    }
+    true
 }
 
 /// The first eight bytes of `key` as a big-endian integer, zero-padded.
@@ -244,9 +275,11 @@ pub fn sign_fields_with(
     }
     fields.remove(SIGNATURE);
     let tag = key
-        .mac(fields.iter().map(|(k, v)| (k.as_str(), v.as_str())), body, |_| {
-            false
-        })
+        .mac(
+            fields.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+            body,
+            |_, _| false,
+        )
         .finalize()
         .into_bytes();
     fields.insert(SIGNATURE.to_string(), BASE64.encode(tag));
@@ -261,19 +294,30 @@ pub fn verify_request(req: &crate::Request<'_>, secret: &str) -> bool {
 /// [`verify_request`] with the key made beforehand. The content is the one Java 5.x
 /// `PlainAccessResource.parse` checks (see [`request_content`]), hashed without being copied;
 /// the tag is compared in constant time.
+///
+/// `Signature` is taken in the same pass over the fields that leaves it out of the content (no
+/// lookup of its own), and decoded on the stack: an HMAC-SHA1 tag is 20 bytes, and anything that
+/// decodes to more than the buffer holds is not one.
 pub fn verify_request_with(req: &crate::Request<'_>, key: &SigningKey) -> bool {
-    let signature = req.fields.get(SIGNATURE).map(String::as_str).unwrap_or("");
-    let Ok(tag) = BASE64.decode(signature.as_bytes()) else {
-        return false;
-    };
     let version = req.version;
-    key.mac(
+    let mut signature = "";
+    let mac = key.mac(
         req.fields.iter().map(|(k, v)| (k.as_str(), v.as_str())),
         req.body,
-        |k| k == SIGNATURE || (version <= V4_9_3 && k == UNIQUE_KEY_QUERY),
-    )
-    .verify_slice(&tag)
-    .is_ok()
+        |k, v| {
+            if k == SIGNATURE {
+                signature = v;
+                true
+            } else {
+                version <= V4_9_3 && k == UNIQUE_KEY_QUERY
+            }
+        },
+    );
+    let mut tag = [0u8; 64];
+    let Ok(len) = BASE64.decode_slice(signature.as_bytes(), &mut tag) else {
+        return false;
+    };
+    mac.verify_slice(&tag[..len]).is_ok()
 }
 
 /// The content the broker checks a request's signature against (Java 5.x
@@ -388,10 +432,40 @@ mod tests {
             let got = content(fields.iter().map(|(k, v)| (k.as_str(), v.as_str())), b"body", |_| false);
             proptest::prop_assert_eq!(&got, &want);
             let key = SigningKey::new("sk");
-            let tag = key.mac(fields.iter().map(|(k, v)| (k.as_str(), v.as_str())), b"body", |_| false)
+            let tag = key.mac(fields.iter().map(|(k, v)| (k.as_str(), v.as_str())), b"body", |_, _| false)
                 .finalize()
                 .into_bytes();
             proptest::prop_assert!(key.verifies(&want, &tag));
+        }
+    }
+
+    proptest::proptest! {
+        /// Keys that all start with a different byte take the first-byte path; an empty key, a
+        /// non-ASCII first character or a shared first byte sends them back to the sort. Either
+        /// way the content is in Java's order.
+        #[test]
+        fn first_byte_order_is_javas(
+            firsts in proptest::sample::subsequence((0u8..128).collect::<Vec<u8>>(), 0..24),
+            tails in proptest::collection::vec("[a-z\\x00\u{e9}\u{1F600}]{0,4}", 24),
+            odd in proptest::option::of(proptest::sample::select(vec!["", "\u{e9}x", "a", "Sz"])),
+        ) {
+            let mut keys: Vec<String> = firsts
+                .iter()
+                .zip(&tails)
+                .map(|(b, t)| format!("{}{t}", char::from(*b)))
+                .collect();
+            if let Some(k) = odd {
+                if !keys.iter().any(|x| x == k) {
+                    keys.push(k.to_string());
+                }
+            }
+            let fields: Vec<(String, String)> =
+                keys.iter().enumerate().map(|(i, k)| (k.clone(), format!("<{i}>"))).collect();
+            let mut expected = fields.clone();
+            expected.sort_by(|a, b| java_cmp(&a.0, &b.0));
+            let want: Vec<u8> = expected.iter().flat_map(|(_, v)| v.bytes()).collect();
+            let got = content(fields.iter().map(|(k, v)| (k.as_str(), v.as_str())), b"", |_| false);
+            proptest::prop_assert_eq!(got, want);
         }
     }
 

@@ -77,7 +77,8 @@ impl AclService {
 
     /// The decision for `req` from `peer`.
     pub fn check(&self, req: &RemotingCommand, peer: IpAddr) -> Result<(), Denied> {
-        let rules = self.rules();
+        // The read guard, not an Arc clone: a reload waits for the checks under way.
+        let rules = self.rules.read();
         let request = Request {
             code: req.code,
             version: req.version,
