@@ -52,6 +52,9 @@ enum Command {
     Namesrv(servers::NamesrvArgs),
     /// Run a broker (`mqbroker -n host:9876 -c broker.conf`).
     Broker(servers::BrokerArgs),
+    /// Run a controller (`mqcontroller -c controller.conf`): elects a broker group's master
+    /// when the old one dies (RocketMQ 5 controller mode).
+    Controller(servers::ControllerArgs),
     /// Name server and broker in one process, data under ./data.
     Standalone(servers::StandaloneArgs),
     /// The web console (`http://host:port/`), talking to the cluster of `-n` by the admin protocol.
@@ -89,6 +92,7 @@ fn main() -> std::process::ExitCode {
         match cli.command {
             Command::Namesrv(args) => servers::namesrv(args).await,
             Command::Broker(args) => servers::broker(args).await,
+            Command::Controller(args) => servers::controller(args).await,
             Command::Standalone(args) => servers::standalone(args).await,
             Command::Console(args) => servers::console(args).await,
             Command::Shutdown { what } => servers::shutdown(&what),

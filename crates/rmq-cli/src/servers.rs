@@ -25,6 +25,17 @@ pub struct NamesrvArgs {
 }
 
 #[derive(Args)]
+pub struct ControllerArgs {
+    /// controller.conf: Java's ControllerConfig keys (`controllerDLegerPeers`,
+    /// `controllerDLegerSelfId`, `controllerStorePath`, ...). A peer port of 0 picks a free port.
+    #[arg(short = 'c', long = "config")]
+    config: Option<PathBuf>,
+    /// Print the effective configuration and exit.
+    #[arg(short = 'p', long = "print-config")]
+    print: bool,
+}
+
+#[derive(Args)]
 pub struct BrokerArgs {
     /// Name server address list, `host:9876;host2:9876`.
     #[arg(short = 'n', long = "namesrv-addr")]
@@ -158,6 +169,37 @@ pub async fn namesrv(args: NamesrvArgs) -> anyhow::Result<()> {
     wait_for_signal(signals).await;
     ns.shutdown().await;
     tracing::info!("name server shut down");
+    Ok(())
+}
+
+pub async fn controller(args: ControllerArgs) -> anyhow::Result<()> {
+    logging::init(Some("controller.log"));
+    let mut config = rmq_controller::node::ControllerConfig::default();
+    let file = args
+        .config
+        .as_ref()
+        .map(|p| p.canonicalize().unwrap_or_else(|_| p.clone()));
+    if let Some(path) = &file {
+        config.apply(&properties::load(path)?)?;
+    }
+    if args.print {
+        for (k, v) in config.export() {
+            println!("{k}={v}");
+        }
+        return Ok(());
+    }
+    let signals = install_signals();
+    let controller = rmq_controller::node::Controller::start(config, file)
+        .await
+        .context("controller failed to start")?;
+    announce(format!(
+        "The controller[{}] boot success, listening on port {}",
+        controller.address(),
+        controller.local_addr().port()
+    ));
+    wait_for_signal(signals).await;
+    controller.shutdown().await;
+    tracing::info!("controller shut down");
     Ok(())
 }
 
@@ -370,7 +412,8 @@ pub fn shutdown(what: &str) -> anyhow::Result<()> {
         "namesrv" => ("mqnamesrv", &["namesrv", "standalone"]),
         "broker" => ("mqbroker", &["broker", "standalone"]),
         "standalone" => ("rmq standalone", &["standalone"]),
-        _ => bail!("Useage: mqshutdown broker | namesrv"),
+        "controller" => ("mqcontroller", &["controller"]),
+        _ => bail!("Useage: mqshutdown broker | namesrv | controller"),
     };
     let me = std::process::id();
     let mut found = false;

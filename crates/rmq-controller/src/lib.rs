@@ -28,12 +28,16 @@
 //! - [`elect`]: ELECT_MASTER for the three triggers (broker, controller, admin).
 //! - [`clean`]: the admin's CLEAN_BROKER_DATA.
 //! - [`query`]: the reads (GET_REPLICA_INFO, GET_SYNC_STATE_DATA, the inactive-master scan).
+//!
+//! [`node`] is the running controller around it (the wire protocol, the event log on disk, the
+//! heartbeat table, elections when a master dies): the only module here that does I/O.
 
 pub mod clean;
 pub mod elect;
 pub mod error;
 pub mod event;
 pub mod liveness;
+pub mod node;
 pub mod policy;
 pub mod query;
 pub mod register;

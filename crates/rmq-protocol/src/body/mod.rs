@@ -15,6 +15,7 @@ use crate::WireError;
 
 mod admin;
 mod client;
+mod controller;
 pub mod fastjson;
 pub mod pop;
 pub mod properties;
@@ -22,6 +23,7 @@ mod route;
 
 pub use admin::*;
 pub use client::*;
+pub use controller::*;
 pub use route::*;
 
 /// Parses a JSON body written by fastjson (or anyone else).

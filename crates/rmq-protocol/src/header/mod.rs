@@ -17,12 +17,14 @@ use crate::WireError;
 
 mod admin;
 mod client;
+mod controller;
 mod namesrv;
 mod pop;
 mod send;
 
 pub use admin::*;
 pub use client::*;
+pub use controller::*;
 pub use namesrv::*;
 pub use pop::*;
 pub use send::*;

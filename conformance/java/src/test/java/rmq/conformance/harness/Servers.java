@@ -448,7 +448,7 @@ public final class Servers implements AutoCloseable {
         return cp;
     }
 
-    private static List<String> javaCommand(String cp, Path dir, Path home, String mainClass, String... args) {
+    static List<String> javaCommand(String cp, Path dir, Path home, String mainClass, String... args) {
         List<String> cmd = new ArrayList<>();
         cmd.add(Paths.get(System.getProperty("java.home"), "bin", "java").toString());
         cmd.addAll(Arrays.asList("-Xms256m", "-Xmx256m", "-Xmn128m", "-XX:+UseSerialGC"));
@@ -469,7 +469,7 @@ public final class Servers implements AutoCloseable {
         return cmd;
     }
 
-    private static void writeLogback(Path file, Path logFile) throws IOException {
+    static void writeLogback(Path file, Path logFile) throws IOException {
         String xml = "<configuration>\n"
             + "  <appender name=\"FILE\" class=\"ch.qos.logback.core.FileAppender\">\n"
             + "    <file>" + logFile + "</file>\n"
@@ -506,7 +506,7 @@ public final class Servers implements AutoCloseable {
         return env;
     }
 
-    private static Path writeBrokerConf(Path dir, int listenPort, Map<String, String> extra) throws IOException {
+    static Path writeBrokerConf(Path dir, int listenPort, Map<String, String> extra) throws IOException {
         Path store = Files.createDirectories(dir.resolve("store"));
         StringBuilder sb = new StringBuilder();
         sb.append("brokerClusterName=").append(CLUSTER).append('\n');
@@ -568,7 +568,7 @@ public final class Servers implements AutoCloseable {
     }
 
     /** One JSON-header request without ext fields to {@code addr}; returns the response body as text. */
-    private static String namesrvRequestBody(String addr, int code, int opaque) throws IOException {
+    static String namesrvRequestBody(String addr, int code, int opaque) throws IOException {
         int colon = addr.lastIndexOf(':');
         try (java.net.Socket sock = new java.net.Socket()) {
             sock.connect(new InetSocketAddress(addr.substring(0, colon), Integer.parseInt(addr.substring(colon + 1))),
@@ -658,7 +658,7 @@ public final class Servers implements AutoCloseable {
         deleteTree(tmp);
     }
 
-    private static void copyTree(Path from, Path to) throws IOException {
+    static void copyTree(Path from, Path to) throws IOException {
         try (Stream<Path> walk = Files.walk(from)) {
             for (Path p : (Iterable<Path>) walk::iterator) {
                 Path dest = to.resolve(from.relativize(p).toString());
@@ -671,7 +671,7 @@ public final class Servers implements AutoCloseable {
         }
     }
 
-    private static void deleteTree(Path root) {
+    static void deleteTree(Path root) {
         if (!Files.exists(root)) {
             return;
         }

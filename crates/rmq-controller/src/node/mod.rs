@@ -1,0 +1,376 @@
+//! A running controller: the state machine behind the RocketMQ 5 controller wire protocol
+//! (docs/controller/node.md).
+//!
+//! Single node for now: every write is proposed against the state, its events appended to the
+//! [`log::EventLog`] and synced, then applied, then answered, one write at a time (a
+//! `tokio::sync::Mutex` around state and log: `apply` does not re-check epochs, so two proposals
+//! must never both pass against the same state). Liveness comes from the
+//! [`heartbeat::HeartbeatTable`]; when a master's heartbeat expires or its connection closes, the
+//! controller elects a new one and tells the group (NOTIFY_BROKER_ROLE_CHANGED).
+
+pub mod config;
+pub mod heartbeat;
+pub mod log;
+mod processor;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rmq_protocol::body::{self, SyncStateSetBody};
+use rmq_protocol::codes::request_code as rc;
+use rmq_protocol::header::NotifyBrokerRoleChangedRequestHeader;
+use rmq_protocol::RemotingCommand;
+use rmq_remoting::{RemotingClient, Server, ServerHandle, ServerOptions};
+
+use crate::elect::{ElectConfig, ElectRequest, ElectTrigger, Election};
+use crate::error::ControllerError;
+use crate::event::Proposal;
+use crate::liveness::LiveBrokers;
+use crate::state::ControllerState;
+
+pub use config::ControllerConfig;
+use heartbeat::{BrokerKey, HeartbeatTable};
+
+/// Errors of a running controller.
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    #[error("config: {0}")]
+    Config(String),
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("encoding an event: {0}")]
+    Encode(#[source] serde_json::Error),
+    #[error("the controller is shutting down")]
+    Stopped,
+    #[error("listening on {addr}: {source}")]
+    Listen {
+        addr: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl NodeError {
+    pub(crate) fn io(path: &Path, source: std::io::Error) -> Self {
+        NodeError::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}
+
+/// Why a write was not done: refused by the state machine, or the log could not take it.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum CommitError {
+    #[error(transparent)]
+    Refused(#[from] ControllerError),
+    #[error(transparent)]
+    Log(#[from] NodeError),
+}
+
+/// Wait between the tries of an election the controller starts itself (Java: 3 s).
+const ELECT_RETRY_WAIT: Duration = Duration::from_secs(3);
+/// Timeout of a NOTIFY_BROKER_ROLE_CHANGED send (Java: 3 s).
+const NOTIFY_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// What the request handler and the background tasks share.
+pub(crate) struct Node {
+    pub(crate) config: parking_lot::RwLock<ControllerConfig>,
+    /// The address GET_METADATA_INFO names as the leader's: this node's peer address.
+    pub(crate) address: String,
+    /// The path of the `-c` file, where config updates persist unless `configStorePath` is set.
+    config_file: Option<PathBuf>,
+    core: tokio::sync::Mutex<Core>,
+    pub(crate) heartbeats: parking_lot::Mutex<HeartbeatTable>,
+    client: RemotingClient,
+}
+
+struct Core {
+    state: ControllerState,
+    log: log::EventLog,
+    /// Set by [`Controller::shutdown`]: no write after it (a connection closing during the
+    /// shutdown must not start an election that a restarted controller would race).
+    stopped: bool,
+}
+
+impl Node {
+    pub(crate) fn live(&self) -> LiveBrokers {
+        self.heartbeats.lock().live(Instant::now())
+    }
+
+    pub(crate) fn elect_config(&self) -> ElectConfig {
+        ElectConfig {
+            enable_elect_unclean_master: self.config.read().enable_elect_unclean_master,
+        }
+    }
+
+    /// Runs a read against the state.
+    pub(crate) async fn read<R>(&self, f: impl FnOnce(&ControllerState, &LiveBrokers) -> R) -> R {
+        let core = self.core.lock().await;
+        let live = self.live();
+        f(&core.state, &live)
+    }
+
+    /// Proposes, logs, applies: the reply once its events are on disk and in the state.
+    pub(crate) async fn commit<R>(
+        &self,
+        propose: impl FnOnce(&ControllerState, &LiveBrokers) -> Result<Proposal<R>, ControllerError>,
+    ) -> Result<R, CommitError> {
+        let mut core = self.core.lock().await;
+        if core.stopped {
+            return Err(CommitError::Log(NodeError::Stopped));
+        }
+        let live = self.live();
+        let proposal = propose(&core.state, &live)?;
+        core.log.append(&proposal.events)?;
+        for event in &proposal.events {
+            core.state.apply(event);
+        }
+        Ok(proposal.reply)
+    }
+
+    /// ELECT_MASTER, and the group told of a new master.
+    pub(crate) async fn elect(self: &Arc<Self>, req: ElectRequest) -> Result<Election, CommitError> {
+        let config = self.elect_config();
+        let election = self
+            .commit(|state, live| state.elect_master(&req, live, config))
+            .await?;
+        if let Election::NewMaster { .. } = &election {
+            tracing::info!(broker_name = %req.broker_name, trigger = ?req.trigger, outcome = ?election, "controller: new master");
+            self.notify(&election);
+        }
+        Ok(election)
+    }
+
+    /// NOTIFY_BROKER_ROLE_CHANGED (oneway) to each live member of the new master's group.
+    fn notify(self: &Arc<Self>, election: &Election) {
+        let Election::NewMaster {
+            master,
+            address,
+            master_epoch,
+            sync_state_set_epoch,
+            sync_state_set,
+            members,
+        } = election
+        else {
+            return;
+        };
+        if !self.config.read().notify_broker_role_changed {
+            return;
+        }
+        let live = self.live();
+        let header = NotifyBrokerRoleChangedRequestHeader {
+            master_address: address.clone(),
+            master_epoch: Some(*master_epoch),
+            sync_state_set_epoch: Some(*sync_state_set_epoch),
+            master_broker_id: Some(*master as i64),
+        };
+        let body = body::to_json(&SyncStateSetBody {
+            sync_state_set: sync_state_set.iter().map(|&id| id as i64).collect(),
+            sync_state_set_epoch: *sync_state_set_epoch,
+        });
+        for (&id, addr) in &members.addresses {
+            use crate::liveness::Liveness as _;
+            if !live.is_alive(&members.cluster_name, &members.broker_name, id) {
+                continue;
+            }
+            let cmd = RemotingCommand::request(rc::NOTIFY_BROKER_ROLE_CHANGED)
+                .with_header(&header)
+                .with_body(body.clone());
+            let node = self.clone();
+            let addr = addr.clone();
+            tokio::spawn(async move {
+                let sent = tokio::time::timeout(NOTIFY_TIMEOUT, node.client.invoke_oneway(&addr, cmd)).await;
+                if !matches!(sent, Ok(Ok(()))) {
+                    tracing::warn!(%addr, "controller: NOTIFY_BROKER_ROLE_CHANGED not delivered");
+                }
+            });
+        }
+    }
+
+    /// A broker's heartbeat expired or its connection closed: if it was its group's master,
+    /// elect another.
+    async fn broker_inactive(self: Arc<Self>, key: BrokerKey) {
+        let (_, broker_name, id) = key;
+        let was_master = self
+            .read(|state, _| state.group(&broker_name).and_then(|g| g.master()) == Some(id))
+            .await;
+        if was_master {
+            tracing::warn!(%broker_name, id, "controller: the master is inactive; electing another");
+            self.elect_until_done(broker_name).await;
+        }
+    }
+
+    /// A controller-triggered election, tried `electMasterMaxRetryCount` times 3 s apart until
+    /// one elects somebody (Java's `triggerElectMaster`).
+    async fn elect_until_done(self: Arc<Self>, broker_name: String) {
+        let tries = self.config.read().elect_master_max_retry_count.max(1);
+        for attempt in 1..=tries {
+            let req = ElectRequest {
+                broker_name: broker_name.clone(),
+                trigger: ElectTrigger::Controller,
+            };
+            match self.elect(req).await {
+                Ok(Election::NewMaster { .. }) | Ok(Election::MasterStillExists { .. }) => return,
+                Ok(Election::NoMasterAvailable) => {
+                    tracing::warn!(%broker_name, attempt, "controller: no broker of the group can be master")
+                }
+                Err(e) => tracing::warn!(%broker_name, attempt, error = %e, "controller: election failed"),
+            }
+            if attempt < tries {
+                tokio::time::sleep(ELECT_RETRY_WAIT).await;
+            }
+        }
+    }
+
+    /// Persists updated config keys into the config file.
+    fn persist_config(&self, updates: &[(String, String)]) {
+        let path = self
+            .config
+            .read()
+            .config_store_path
+            .clone()
+            .or_else(|| self.config_file.clone());
+        let Some(path) = path else { return };
+        let old = std::fs::read_to_string(&path).unwrap_or_default();
+        let text = body::properties::update_text(&old, updates);
+        let tmp = path.with_extension("tmp");
+        let written = std::fs::write(&tmp, text).and_then(|()| std::fs::rename(&tmp, &path));
+        if let Err(e) = written {
+            tracing::error!(path = %path.display(), error = %e, "controller: cannot persist the updated config");
+        }
+    }
+}
+
+/// A running controller.
+pub struct Controller {
+    node: Arc<Node>,
+    server: ServerHandle,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Controller {
+    /// Replays the log, binds this node's peer port and starts the liveness scans. `config_file`
+    /// is the `-c` file (config updates persist there unless `configStorePath` names another).
+    pub async fn start(
+        mut config: ControllerConfig,
+        config_file: Option<PathBuf>,
+    ) -> Result<Controller, NodeError> {
+        if config.peers.is_empty() {
+            config.peers = vec![config::Peer {
+                id: config.self_id.clone(),
+                address: "127.0.0.1:9878".into(),
+            }];
+        }
+        if config.peers.len() > 1 {
+            return Err(NodeError::Config(format!(
+                "controllerDLegerPeers lists {} controllers; rmq's controller runs as a single node \
+                 for now (replication across controllers is not built yet)",
+                config.peers.len()
+            )));
+        }
+        let peer = config.self_peer()?.clone();
+        let port = peer
+            .address
+            .rsplit_once(':')
+            .and_then(|(_, p)| p.parse::<u16>().ok())
+            .ok_or_else(|| NodeError::Config(format!("bad peer address {}", peer.address)))?;
+        let (log, state) = log::EventLog::open(&config.store_path)?;
+        tracing::info!(
+            events = log.len(),
+            groups = state.groups().count(),
+            path = %config.store_path.display(),
+            "controller: state replayed from the log"
+        );
+        let bind = format!("0.0.0.0:{port}");
+        let node_slot: Arc<parking_lot::Mutex<Option<Arc<Node>>>> = Arc::default();
+        let handler = Arc::new(processor::Processor::new(node_slot.clone()));
+        let server = Server::bind_with(&bind, handler, ServerOptions::with_max_idle_seconds(120))
+            .await
+            .map_err(|source| NodeError::Listen {
+                addr: bind.clone(),
+                source,
+            })?;
+        let actual = server.local_addr().port();
+        let host = peer.address.rsplit_once(':').map_or("127.0.0.1", |(h, _)| h);
+        let address = format!("{host}:{actual}");
+        if let Some(p) = config.peers.iter_mut().find(|p| p.id == peer.id) {
+            p.address = address.clone();
+        }
+        let node = Arc::new(Node {
+            config: parking_lot::RwLock::new(config),
+            address,
+            config_file,
+            core: tokio::sync::Mutex::new(Core {
+                state,
+                log,
+                stopped: false,
+            }),
+            heartbeats: parking_lot::Mutex::new(HeartbeatTable::default()),
+            client: RemotingClient::new().with_connect_timeout(NOTIFY_TIMEOUT),
+        });
+        *node_slot.lock() = Some(node.clone());
+        let tasks = vec![
+            tokio::spawn(scan_heartbeats(node.clone())),
+            tokio::spawn(scan_inactive_masters(node.clone())),
+        ];
+        Ok(Controller { node, server, tasks })
+    }
+
+    /// The bound address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.server.local_addr()
+    }
+
+    /// The address this controller names itself by (its peer address).
+    pub fn address(&self) -> &str {
+        &self.node.address
+    }
+
+    /// Stops serving.
+    pub async fn shutdown(self) {
+        self.node.core.lock().await.stopped = true;
+        for t in &self.tasks {
+            t.abort();
+        }
+        self.server.shutdown().await;
+        self.node.client.close_all();
+    }
+}
+
+/// Expired heartbeats make brokers inactive (Java's `scanNotActiveBroker`: first after 2 s).
+async fn scan_heartbeats(node: Arc<Node>) {
+    let first = Duration::from_secs(2).min(node.config.read().scan_not_active_broker_interval);
+    tokio::time::sleep(first).await;
+    loop {
+        let dead = node.heartbeats.lock().expire(Instant::now());
+        for key in dead {
+            tracing::info!(cluster = %key.0, broker_name = %key.1, id = key.2, "controller: broker heartbeat expired");
+            tokio::spawn(node.clone().broker_inactive(key));
+        }
+        let every = node.config.read().scan_not_active_broker_interval;
+        tokio::time::sleep(every.max(Duration::from_millis(10))).await;
+    }
+}
+
+/// Groups whose master is dead while a member lives get an election (Java's
+/// `scanInactiveMasterAndTriggerReelect`), which also covers a controller restarted after its
+/// brokers' master died.
+async fn scan_inactive_masters(node: Arc<Node>) {
+    loop {
+        let every = node.config.read().scan_inactive_master_interval;
+        tokio::time::sleep(every.max(Duration::from_millis(10))).await;
+        let groups = node
+            .read(|state, live| state.groups_needing_reelection(live))
+            .await;
+        for broker_name in groups {
+            node.clone().elect_until_done(broker_name).await;
+        }
+    }
+}
