@@ -159,6 +159,8 @@ pub enum AdminCommand {
     Auth(crate::admin_auth::AuthCommand),
     #[command(flatten)]
     Ops(crate::admin_ops::OpsCommand),
+    #[command(flatten)]
+    Controller(crate::admin_controller::ControllerCommand),
 }
 
 /// `-b brokerAddr` or `-c clusterName`, as the ACL verbs and `setConsumeMode` take them.
@@ -386,6 +388,7 @@ pub async fn run(cmd: AdminCommand) -> anyhow::Result<()> {
         AdminCommand::Acl(cmd) => crate::admin_acl::run(cmd).await?,
         AdminCommand::Auth(cmd) => crate::admin_auth::run(cmd).await?,
         AdminCommand::Ops(cmd) => crate::admin_ops::run(cmd).await?,
+        AdminCommand::Controller(cmd) => crate::admin_controller::run(cmd).await?,
     }
     Ok(())
 }

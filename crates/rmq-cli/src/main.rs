@@ -17,6 +17,7 @@
 mod admin;
 mod admin_acl;
 mod admin_auth;
+mod admin_controller;
 mod admin_ops;
 mod bench;
 mod chaos;
@@ -79,8 +80,14 @@ enum Command {
     Chaos(chaos::ChaosArgs),
 }
 
+/// mqadmin's two-letter short options (`-bn broker-a`), which clap cannot declare, become their
+/// long form (`--bn`).
+fn java_style_args(args: impl Iterator<Item = std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    args.map(|a| if a == "-bn" { "--bn".into() } else { a }).collect()
+}
+
 fn main() -> std::process::ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::parse_from(java_style_args(std::env::args_os()));
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {

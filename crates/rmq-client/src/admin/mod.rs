@@ -22,11 +22,13 @@ use rmq_protocol::CommandHeader;
 
 mod acl;
 mod auth;
+mod controller;
 mod ops;
 mod query;
 
 pub use acl::ClusterAclConfig;
 pub use auth::acl_info;
+pub use controller::ElectedMaster;
 
 use crate::client::{check, Client, DEFAULT_TIMEOUT};
 use crate::config::ClientConfig;
