@@ -12,6 +12,7 @@
 //! cross a segment; heartbeats every `haSendHeartbeatInterval` (5 s); a connection silent for
 //! `haHousekeepingInterval` (20 s) is closed; the slave reconnects every 5 s.
 
+pub mod epoch;
 pub mod master;
 pub mod slave;
 
