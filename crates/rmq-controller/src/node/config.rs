@@ -120,6 +120,15 @@ impl ControllerConfig {
         })
     }
 
+    /// The port of this controller's peer entry (0 when unknown).
+    pub fn listen_port(&self) -> u16 {
+        self.self_peer()
+            .ok()
+            .and_then(|p| p.address.rsplit_once(':'))
+            .and_then(|(_, port)| port.parse().ok())
+            .unwrap_or(0)
+    }
+
     /// Whether UPDATE_CONTROLLER_CONFIG must refuse `k` (Java adds `rocketmqHome` to the list).
     pub fn black_listed(&self, k: &str) -> bool {
         k == "rocketmqHome" || rmq_protocol::body::properties::listed(&self.config_black_list, k)
@@ -164,10 +173,30 @@ impl ControllerConfig {
                 self.notify_broker_role_changed.to_string(),
             ),
             ("configBlackList".into(), self.config_black_list.clone()),
+            // Java's ControllerConfig keys rmq has no use for, at Java's defaults, so that tools
+            // reading the config find them.
+            ("controllerThreadPoolNums".into(), "16".into()),
+            ("controllerRequestThreadPoolQueueCapacity".into(), "50000".into()),
+            ("isProcessReadEvent".into(), "false".into()),
+            ("mappedFileSize".into(), (1u64 << 30).to_string()),
+            ("metricsExporterType".into(), "DISABLE".into()),
+            (
+                "rocketmqHome".into(),
+                std::env::var("ROCKETMQ_HOME").unwrap_or_default(),
+            ),
+            // The netty part: the port this controller serves on (its peer's).
+            ("listenPort".into(), self.listen_port().to_string()),
         ];
-        if let Some(p) = &self.config_store_path {
-            out.push(("configStorePath".into(), p.display().to_string()));
-        }
+        let store = self.config_store_path.as_ref().map_or_else(
+            || {
+                self.store_path
+                    .join("controller.properties")
+                    .display()
+                    .to_string()
+            },
+            |p| p.display().to_string(),
+        );
+        out.push(("configStorePath".into(), store));
         for (k, v) in &self.given {
             if !out.iter().any(|(o, _)| o == k) {
                 out.push((k.clone(), v.clone()));

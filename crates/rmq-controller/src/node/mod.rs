@@ -1,17 +1,19 @@
-//! A running controller: the state machine behind the RocketMQ 5 controller wire protocol
-//! (docs/controller/node.md).
+//! A running controller: the state machine behind the RocketMQ 5 controller wire protocol,
+//! replicated across the controllers of `controllerDLegerPeers` by Raft (docs/controller/node.md).
 //!
-//! Single node for now: every write is proposed against the state, its events appended to the
-//! [`log::EventLog`] and synced, then applied, then answered, one write at a time (a
-//! `tokio::sync::Mutex` around state and log: `apply` does not re-check epochs, so two proposals
-//! must never both pass against the same state). Liveness comes from the
-//! [`heartbeat::HeartbeatTable`]; when a master's heartbeat expires or its connection closes, the
-//! controller elects a new one and tells the group (NOTIFY_BROKER_ROLE_CHANGED).
+//! Every write runs on the leader, one at a time (a `tokio::sync::Mutex`: `apply` does not
+//! re-check epochs, so two proposals must never both pass against the same state): the request
+//! is proposed against the state, its events are committed through Raft (a majority has them on
+//! disk), applied, and only then answered. Liveness comes from the [`heartbeat::HeartbeatTable`]
+//! each controller keeps (brokers beat to all of them); when a master's heartbeat expires or its
+//! connection closes, the leader elects a new one and tells the group
+//! (NOTIFY_BROKER_ROLE_CHANGED).
 
 pub mod config;
 pub mod heartbeat;
 pub mod log;
 mod processor;
+pub mod raft;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -70,6 +72,11 @@ impl NodeError {
 pub(crate) enum CommitError {
     #[error(transparent)]
     Refused(#[from] ControllerError),
+    /// Java's CONTROLLER_NOT_LEADER (2007).
+    #[error("The controller is not in leader state")]
+    NotLeader,
+    #[error("raft: {0}")]
+    Raft(String),
     #[error(transparent)]
     Log(#[from] NodeError),
 }
@@ -82,21 +89,17 @@ const NOTIFY_TIMEOUT: Duration = Duration::from_secs(3);
 /// What the request handler and the background tasks share.
 pub(crate) struct Node {
     pub(crate) config: parking_lot::RwLock<ControllerConfig>,
-    /// The address GET_METADATA_INFO names as the leader's: this node's peer address.
+    /// The address GET_METADATA_INFO names this controller by: its peer address.
     pub(crate) address: String,
-    /// The path of the `-c` file, where config updates persist unless `configStorePath` is set.
-    config_file: Option<PathBuf>,
-    core: tokio::sync::Mutex<Core>,
+    /// This controller's Raft id: its index in `controllerDLegerPeers`.
+    pub(crate) id: u64,
+    pub(crate) raft: raft::ControllerRaft,
+    state: Arc<parking_lot::RwLock<ControllerState>>,
+    /// Serializes writes; true once [`Controller::shutdown`] began (no write after it: a
+    /// connection closing during the shutdown must not start an election).
+    writes: tokio::sync::Mutex<bool>,
     pub(crate) heartbeats: parking_lot::Mutex<HeartbeatTable>,
-    client: RemotingClient,
-}
-
-struct Core {
-    state: ControllerState,
-    log: log::EventLog,
-    /// Set by [`Controller::shutdown`]: no write after it (a connection closing during the
-    /// shutdown must not start an election that a restarted controller would race).
-    stopped: bool,
+    client: Arc<RemotingClient>,
 }
 
 impl Node {
@@ -110,28 +113,63 @@ impl Node {
         }
     }
 
-    /// Runs a read against the state.
-    pub(crate) async fn read<R>(&self, f: impl FnOnce(&ControllerState, &LiveBrokers) -> R) -> R {
-        let core = self.core.lock().await;
-        let live = self.live();
-        f(&core.state, &live)
+    /// The leader's Raft id, as this controller knows it.
+    pub(crate) fn leader(&self) -> Option<u64> {
+        self.raft.metrics().borrow().current_leader
     }
 
-    /// Proposes, logs, applies: the reply once its events are on disk and in the state.
+    pub(crate) fn is_leader(&self) -> bool {
+        self.leader() == Some(self.id)
+    }
+
+    /// Runs a read against the state; only the leader answers (Java's reads go through the
+    /// leader's event scheduler).
+    pub(crate) fn read<R>(
+        &self,
+        f: impl FnOnce(&ControllerState, &LiveBrokers) -> R,
+    ) -> Result<R, CommitError> {
+        if !self.is_leader() {
+            return Err(CommitError::NotLeader);
+        }
+        let live = self.live();
+        Ok(f(&self.state.read(), &live))
+    }
+
+    /// Proposes on the leader, commits through Raft, applies: the reply once its events are on
+    /// a majority's disks and in the state.
     pub(crate) async fn commit<R>(
         &self,
         propose: impl FnOnce(&ControllerState, &LiveBrokers) -> Result<Proposal<R>, ControllerError>,
     ) -> Result<R, CommitError> {
-        let mut core = self.core.lock().await;
-        if core.stopped {
+        let stopped = self.writes.lock().await;
+        if *stopped {
             return Err(CommitError::Log(NodeError::Stopped));
         }
-        let live = self.live();
-        let proposal = propose(&core.state, &live)?;
-        core.log.append(&proposal.events)?;
-        for event in &proposal.events {
-            core.state.apply(event);
+        if !self.is_leader() {
+            return Err(CommitError::NotLeader);
         }
+        // Every entry of earlier terms applied before proposing against the state.
+        self.raft
+            .ensure_linearizable()
+            .await
+            .map_err(|_| CommitError::NotLeader)?;
+        let live = self.live();
+        let proposal = {
+            let state = self.state.read();
+            propose(&state, &live)?
+        };
+        if !proposal.events.is_empty() {
+            self.raft
+                .client_write(proposal.events)
+                .await
+                .map_err(|e| match e {
+                    openraft::error::RaftError::APIError(
+                        openraft::error::ClientWriteError::ForwardToLeader(_),
+                    ) => CommitError::NotLeader,
+                    other => CommitError::Raft(other.to_string()),
+                })?;
+        }
+        drop(stopped);
         Ok(proposal.reply)
     }
 
@@ -200,7 +238,7 @@ impl Node {
         let (_, broker_name, id) = key;
         let was_master = self
             .read(|state, _| state.group(&broker_name).and_then(|g| g.master()) == Some(id))
-            .await;
+            .unwrap_or(false);
         if was_master {
             tracing::warn!(%broker_name, id, "controller: the master is inactive; electing another");
             self.elect_until_done(broker_name).await;
@@ -212,6 +250,9 @@ impl Node {
     async fn elect_until_done(self: Arc<Self>, broker_name: String) {
         let tries = self.config.read().elect_master_max_retry_count.max(1);
         for attempt in 1..=tries {
+            if !self.is_leader() {
+                return;
+            }
             let req = ElectRequest {
                 broker_name: broker_name.clone(),
                 trigger: ElectTrigger::Controller,
@@ -229,15 +270,15 @@ impl Node {
         }
     }
 
-    /// Persists updated config keys into the config file.
+    /// Persists updated config keys into `configStorePath` (the `-c` file unless set).
     fn persist_config(&self, updates: &[(String, String)]) {
-        let path = self
-            .config
-            .read()
-            .config_store_path
-            .clone()
-            .or_else(|| self.config_file.clone());
-        let Some(path) = path else { return };
+        let path = {
+            let config = self.config.read();
+            config
+                .config_store_path
+                .clone()
+                .unwrap_or_else(|| config.store_path.join("controller.properties"))
+        };
         let old = std::fs::read_to_string(&path).unwrap_or_default();
         let text = body::properties::update_text(&old, updates);
         let tmp = path.with_extension("tmp");
@@ -262,32 +303,36 @@ impl Controller {
         mut config: ControllerConfig,
         config_file: Option<PathBuf>,
     ) -> Result<Controller, NodeError> {
+        if config.config_store_path.is_none() {
+            config.config_store_path = config_file;
+        }
         if config.peers.is_empty() {
             config.peers = vec![config::Peer {
                 id: config.self_id.clone(),
                 address: "127.0.0.1:9878".into(),
             }];
         }
-        if config.peers.len() > 1 {
-            return Err(NodeError::Config(format!(
-                "controllerDLegerPeers lists {} controllers; rmq's controller runs as a single node \
-                 for now (replication across controllers is not built yet)",
-                config.peers.len()
-            )));
-        }
-        let peer = config.self_peer()?.clone();
+        let id = config
+            .peers
+            .iter()
+            .position(|p| p.id == config.self_id)
+            .ok_or_else(|| {
+                NodeError::Config(format!(
+                    "controllerDLegerSelfId `{}` is not in controllerDLegerPeers",
+                    config.self_id
+                ))
+            })? as u64;
+        let peer = config.peers[id as usize].clone();
         let port = peer
             .address
             .rsplit_once(':')
             .and_then(|(_, p)| p.parse::<u16>().ok())
             .ok_or_else(|| NodeError::Config(format!("bad peer address {}", peer.address)))?;
-        let (log, state) = log::EventLog::open(&config.store_path)?;
-        tracing::info!(
-            events = log.len(),
-            groups = state.groups().count(),
-            path = %config.store_path.display(),
-            "controller: state replayed from the log"
-        );
+        if port == 0 && config.peers.len() > 1 {
+            return Err(NodeError::Config(
+                "a peer port of 0 works for a single controller only: the others must know it".into(),
+            ));
+        }
         let bind = format!("0.0.0.0:{port}");
         let node_slot: Arc<parking_lot::Mutex<Option<Arc<Node>>>> = Arc::default();
         let handler = Arc::new(processor::Processor::new(node_slot.clone()));
@@ -297,23 +342,68 @@ impl Controller {
                 addr: bind.clone(),
                 source,
             })?;
-        let actual = server.local_addr().port();
         let host = peer.address.rsplit_once(':').map_or("127.0.0.1", |(h, _)| h);
-        let address = format!("{host}:{actual}");
-        if let Some(p) = config.peers.iter_mut().find(|p| p.id == peer.id) {
-            p.address = address.clone();
+        let address = format!("{host}:{}", server.local_addr().port());
+        config.peers[id as usize].address = address.clone();
+
+        let log_store = raft::LogStore::open(&config.store_path)?;
+        let state_machine = raft::StateMachine::open(&config.store_path)?;
+        let state = state_machine.state.clone();
+        let raft_config = openraft::Config {
+            cluster_name: config.group.clone(),
+            heartbeat_interval: 200,
+            election_timeout_min: 1000,
+            election_timeout_max: 2000,
+            snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(1000),
+            max_in_snapshot_log_to_keep: 100,
+            ..Default::default()
         }
+        .validate()
+        .map_err(|e| NodeError::Config(format!("raft: {e}")))?;
+        let client = Arc::new(RemotingClient::new().with_connect_timeout(NOTIFY_TIMEOUT));
+        let net = raft::NetFactory {
+            client: client.clone(),
+        };
+        let raft = openraft::Raft::new(id, Arc::new(raft_config), net, log_store, state_machine)
+            .await
+            .map_err(|e| NodeError::Config(format!("raft: {e}")))?;
+        let members: std::collections::BTreeMap<u64, openraft::BasicNode> = config
+            .peers
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (i as u64, openraft::BasicNode::new(p.address.clone())))
+            .collect();
+        // Every controller initializes with the same peers; once one has, the others' calls are
+        // refused as already initialized, which is fine.
+        if let Err(e) = raft.initialize(members).await {
+            tracing::debug!(error = %e, "controller: raft already initialized");
+        }
+        if config.peers.len() == 1 {
+            // Alone, this controller is its own majority: boot means ready to serve.
+            let elected = raft
+                .wait(Some(Duration::from_secs(10)))
+                .current_leader(id, "single controller elects itself")
+                .await;
+            if let Err(e) = elected {
+                return Err(NodeError::Config(format!("raft: no leadership after start: {e}")));
+            }
+        }
+        tracing::info!(
+            id,
+            peers = config.peers.len(),
+            groups = state.read().groups().count(),
+            path = %config.store_path.display(),
+            "controller: started"
+        );
         let node = Arc::new(Node {
             config: parking_lot::RwLock::new(config),
             address,
-            config_file,
-            core: tokio::sync::Mutex::new(Core {
-                state,
-                log,
-                stopped: false,
-            }),
+            id,
+            raft,
+            state,
+            writes: tokio::sync::Mutex::new(false),
             heartbeats: parking_lot::Mutex::new(HeartbeatTable::default()),
-            client: RemotingClient::new().with_connect_timeout(NOTIFY_TIMEOUT),
+            client,
         });
         *node_slot.lock() = Some(node.clone());
         let tasks = vec![
@@ -335,12 +425,20 @@ impl Controller {
 
     /// Stops serving.
     pub async fn shutdown(self) {
-        self.node.core.lock().await.stopped = true;
+        *self.node.writes.lock().await = true;
         for t in &self.tasks {
             t.abort();
         }
+        if let Err(e) = self.node.raft.shutdown().await {
+            tracing::warn!(error = %e, "controller: raft did not stop cleanly");
+        }
         self.server.shutdown().await;
         self.node.client.close_all();
+    }
+
+    /// Whether this controller is the Raft leader now.
+    pub fn is_leader(&self) -> bool {
+        self.node.is_leader()
     }
 }
 
@@ -368,7 +466,7 @@ async fn scan_inactive_masters(node: Arc<Node>) {
         tokio::time::sleep(every.max(Duration::from_millis(10))).await;
         let groups = node
             .read(|state, live| state.groups_needing_reelection(live))
-            .await;
+            .unwrap_or_default();
         for broker_name in groups {
             node.clone().elect_until_done(broker_name).await;
         }

@@ -73,6 +73,8 @@ fn ok(req: &RemotingCommand) -> RemotingCommand {
 fn refused(req: &RemotingCommand, e: CommitError) -> RemotingCommand {
     match e {
         CommitError::Refused(e) => error(req, e.code(), e.remark()),
+        CommitError::NotLeader => error(req, ccode::CONTROLLER_NOT_LEADER, e.to_string()),
+        CommitError::Raft(e) => error(req, code::SYSTEM_ERROR, e),
         CommitError::Log(e) => error(req, code::SYSTEM_ERROR, e.to_string()),
     }
 }
@@ -116,6 +118,12 @@ fn sync_state_body(view: &SyncStateSetView) -> SyncStateSetBody {
 
 async fn dispatch(node: &Arc<Node>, channel: &Channel, req: &RemotingCommand) -> RemotingCommand {
     match req.code {
+        super::raft::RAFT_APPEND_ENTRIES | super::raft::RAFT_VOTE | super::raft::RAFT_INSTALL_SNAPSHOT => {
+            match super::raft::serve(&node.raft, req.code, &req.body).await {
+                Ok(body) => ok(req).with_body(body),
+                Err(e) => error(req, code::SYSTEM_ERROR, format!("bad raft request: {e}")),
+            }
+        }
         rc::BROKER_HEARTBEAT => heartbeat(node, channel, req),
         rc::CONTROLLER_GET_NEXT_BROKER_ID => next_broker_id(node, req).await,
         rc::CONTROLLER_APPLY_BROKER_ID => apply_broker_id(node, req).await,
@@ -179,7 +187,10 @@ fn heartbeat(node: &Node, channel: &Channel, req: &RemotingCommand) -> RemotingC
 async fn next_broker_id(node: &Node, req: &RemotingCommand) -> RemotingCommand {
     let h = header!(req, GetNextBrokerIdRequestHeader);
     let name = need!(req, h.broker_name, "brokerName");
-    let next = node.read(|state, _| state.next_broker_id(&name)).await;
+    let next = match node.read(|state, _| state.next_broker_id(&name)) {
+        Ok(n) => n,
+        Err(e) => return refused(req, e),
+    };
     ok(req).with_header(&GetNextBrokerIdResponseHeader {
         cluster_name: h.cluster_name,
         broker_name: Some(name),
@@ -335,7 +346,11 @@ async fn alter_sync_state_set(node: &Node, req: &RemotingCommand) -> RemotingCom
 async fn replica_info(node: &Node, req: &RemotingCommand) -> RemotingCommand {
     let h = header!(req, GetReplicaInfoRequestHeader);
     let name = h.broker_name.unwrap_or_default();
-    match node.read(|state, _| state.replica_info(&name)).await {
+    let info = match node.read(|state, _| state.replica_info(&name)) {
+        Ok(i) => i,
+        Err(e) => return refused(req, e),
+    };
+    match info {
         Ok(info) => ok(req)
             .with_header(&GetReplicaInfoResponseHeader {
                 master_broker_id: info.master.map(|id| id as i64),
@@ -350,7 +365,7 @@ async fn replica_info(node: &Node, req: &RemotingCommand) -> RemotingCommand {
     }
 }
 
-/// GET_METADATA_INFO: answered by any controller; a single node is always its own leader.
+/// GET_METADATA_INFO: answered by any controller, naming the Raft leader it knows.
 fn metadata(node: &Node, req: &RemotingCommand) -> RemotingCommand {
     let config = node.config.read();
     let peers: String = config
@@ -358,11 +373,18 @@ fn metadata(node: &Node, req: &RemotingCommand) -> RemotingCommand {
         .iter()
         .map(|p| format!("{}:{};", p.id, p.address))
         .collect();
+    let leader = node.leader().and_then(|id| config.peers.get(id as usize));
     ok(req).with_header(&GetMetaDataResponseHeader {
         group: Some(config.group.clone()),
-        controller_leader_id: Some(config.self_id.clone()),
-        controller_leader_address: Some(node.address.clone()),
-        is_leader: true,
+        controller_leader_id: leader.map(|p| p.id.clone()),
+        controller_leader_address: leader.map(|p| {
+            if p.id == config.self_id {
+                node.address.clone()
+            } else {
+                p.address.clone()
+            }
+        }),
+        is_leader: node.is_leader(),
         peers: Some(peers),
     })
 }
@@ -375,7 +397,10 @@ async fn sync_state_data(node: &Node, req: &RemotingCommand) -> RemotingCommand 
         Ok(n) => n,
         Err(e) => return error(req, code::SYSTEM_ERROR, format!("bad broker name list: {e}")),
     };
-    let data = node.read(|state, live| state.sync_state_data(&names, live)).await;
+    let data = match node.read(|state, live| state.sync_state_data(&names, live)) {
+        Ok(d) => d,
+        Err(e) => return refused(req, e),
+    };
     let wire = |r: crate::query::ReplicaIdentity| WireReplica {
         broker_name: r.broker_name,
         broker_id: r.broker_id as i64,

@@ -539,6 +539,12 @@ class ControllerTest {
             "-v", "true");
         assertTrue(out.contains("update controller config success![" + ctl + "]\nenableElectUncleanMaster : true"), out);
         assertEquals("true", controllerConfig().get("enableElectUncleanMaster"));
+        // nothing elects on its own: Java's periodic inactive-master scan re-elects only a group whose master is set
+        // (and dead), and the config update triggers nothing
+        RemotingCommand before = replicaInfo();
+        assertFalse(ext(before).containsKey("masterBrokerId"), "a master was elected without any trigger (no "
+            + "election request; the group has no master, so no inactive-master scan applies): " + describe(before));
+        assertEquals("4", ext(before).get("masterEpoch"), describe(before));
 
         RemotingCommand r = b1.call(RequestCode.CONTROLLER_ELECT_MASTER,
             ElectMasterRequestHeader.ofBrokerTrigger(CLUSTER, GROUP, 1L), null);

@@ -141,6 +141,9 @@ public final class ControllerServers implements AutoCloseable {
         conf.put("scanNotActiveBrokerInterval", "5000");
         conf.put("enableElectUncleanMaster", "false");
         conf.put("notifyBrokerRoleChanged", "true");
+        // one try per controller-triggered election, as the 5.1.4 oracle makes (5.3.1 and rmq retry 3 s apart up
+        // to 3 times by default, which could elect later on their own, e.g. after a config change)
+        conf.put("electMasterMaxRetryCount", "1");
         if (isJava()) {
             // DLedger's data files are 1 GiB by default (sparse, but keep the temp dir small)
             conf.put("mappedFileSize", String.valueOf(64 * 1024 * 1024));
