@@ -161,12 +161,47 @@ pub async fn namesrv(args: NamesrvArgs) -> anyhow::Result<()> {
         println!("{config:#?}");
         return Ok(());
     }
+    // `enableControllerInNamesrv=true`: the controller runs in this process too, from the same
+    // file's ControllerConfig keys, on its own peer port (Java's NamesrvStartup does the same).
+    let embedded = match &args.config {
+        Some(path) => {
+            let props = properties::load(path)?;
+            let on = props
+                .get("enableControllerInNamesrv")
+                .is_some_and(|v| rmq_protocol::header::parse_bool(v.trim()));
+            if on {
+                let mut c = rmq_controller::node::ControllerConfig::default();
+                c.apply(&props)?;
+                Some((c, path.canonicalize().unwrap_or_else(|_| path.clone())))
+            } else {
+                None
+            }
+        }
+        None => None,
+    };
     let signals = install_signals();
     let ns = NameServer::start(config)
         .await
         .context("name server failed to start")?;
     announce(namesrv_boot_line(&ns));
+    let controller = match embedded {
+        Some((c, file)) => {
+            let controller = rmq_controller::node::Controller::start(c, Some(file))
+                .await
+                .context("the embedded controller failed to start")?;
+            announce(format!(
+                "The controller[{}] boot success, listening on port {}",
+                controller.address(),
+                controller.local_addr().port()
+            ));
+            Some(controller)
+        }
+        None => None,
+    };
     wait_for_signal(signals).await;
+    if let Some(c) = controller {
+        c.shutdown().await;
+    }
     ns.shutdown().await;
     tracing::info!("name server shut down");
     Ok(())

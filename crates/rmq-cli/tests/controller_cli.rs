@@ -252,3 +252,33 @@ async fn controller_verbs() {
     assert!(!refused.status.success());
     drop(proc);
 }
+
+/// `enableControllerInNamesrv=true`: `rmq namesrv -c` runs the controller too, on its peer port.
+#[test]
+fn controller_embedded_in_the_name_server() {
+    let dir = temp_dir();
+    let conf = dir.path().join("namesrv.properties");
+    std::fs::write(
+        &conf,
+        format!(
+            "enableControllerInNamesrv=true\ncontrollerDLegerGroup=embedded\ncontrollerDLegerPeers=n0-127.0.0.1:0\ncontrollerDLegerSelfId=n0\ncontrollerStorePath={}\nkvConfigPath={}\n",
+            dir.path().join("ctl").display(),
+            dir.path().join("kv.json").display()
+        ),
+    )
+    .unwrap();
+    let proc = Proc::spawn(
+        &["namesrv", "--listen-port", "0", "-c", conf.to_str().unwrap()],
+        dir.path(),
+        "The controller[",
+    );
+    let port = proc.boot_line.rsplit("port ").next().unwrap().trim().to_string();
+    let out = ok(&[
+        "admin",
+        "getControllerMetaData",
+        "-a",
+        &format!("127.0.0.1:{port}"),
+    ]);
+    assert!(out.contains("#ControllerGroup\tembedded"), "{out}");
+    drop(proc);
+}
