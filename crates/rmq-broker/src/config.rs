@@ -413,6 +413,7 @@ impl BrokerConfig {
             "mappedFileSizeCommitLog",
             s.mapped_file_size_commit_log.to_string(),
         );
+        put("dataReadAheadEnable", s.data_read_ahead_enable.to_string());
         put(
             "mappedFileSizeConsumeQueue",
             s.mapped_file_size_consume_queue.to_string(),
@@ -615,6 +616,7 @@ impl BrokerConfig {
                 _ => return false,
             },
             "mappedFileSizeCommitLog" => return num(k, v, &mut s.mapped_file_size_commit_log),
+            "dataReadAheadEnable" => s.data_read_ahead_enable = rmq_protocol::header::parse_bool(v.trim()),
             "mappedFileSizeConsumeQueue" => return num(k, v, &mut s.mapped_file_size_consume_queue),
             "maxMessageSize" => return num(k, v, &mut s.max_message_size),
             "syncFlushTimeout" => return num(k, v, &mut s.sync_flush_timeout_ms),

@@ -1,7 +1,8 @@
 //! The operating verbs of `mqadmin`, same names and flags: `getBrokerConfig`,
 //! `updateBrokerConfig`, `getNamesrvConfig`, `updateNamesrvConfig`, `brokerStatus`,
 //! `brokerConsumeStats`, `queryCq`, `cleanExpiredCQ`, `cleanUnusedTopic`, `producer`,
-//! `deleteTopic`, `updateSubGroup`, `deleteSubGroup`, `haStatus` (docs/broker/admin.md). Output as mqadmin prints it.
+//! `deleteTopic`, `updateSubGroup`, `deleteSubGroup`, `haStatus`, `setCommitLogReadAheadMode`
+//! (docs/broker/admin.md). Output as mqadmin prints it.
 
 use anyhow::Context;
 use clap::Subcommand;
@@ -104,6 +105,14 @@ pub enum OpsCommand {
     HaStatus {
         #[command(flatten)]
         target: Target,
+    },
+    /// Commitlog reads with read-ahead (-m 0, the default) or without (-m 1, random reads) on a
+    /// broker (-b) or every broker of a cluster (-c).
+    SetCommitLogReadAheadMode {
+        #[command(flatten)]
+        target: Target,
+        #[arg(short = 'm', long = "commitLogReadAheadMode")]
+        mode: String,
     },
     /// Create or update a subscription group on a broker (-b) or every master of a cluster (-c).
     UpdateSubGroup {
@@ -338,6 +347,19 @@ pub async fn run(cmd: OpsCommand) -> anyhow::Result<()> {
         }
         OpsCommand::DeleteTopic { ns, topic, cluster } => {
             delete_topic(&admin(&ns)?, &cluster, &topic).await?;
+        }
+        OpsCommand::SetCommitLogReadAheadMode { target, mode } => {
+            let mode = mode.trim();
+            if mode != "0" && mode != "1" {
+                println!("set the read mode error; 0 is default, 1 random read");
+                return Ok(());
+            }
+            let admin = admin(&target.ns)?;
+            for addr in target.brokers(&admin, "setCommitLogReadAheadMode").await? {
+                println!("============{addr}============");
+                let remark = admin.set_commit_log_read_ahead_mode(&addr, mode).await?;
+                println!("commitLog set readAhead mode rstStr{remark}");
+            }
         }
         OpsCommand::HaStatus { target } => {
             let admin = admin(&target.ns)?;

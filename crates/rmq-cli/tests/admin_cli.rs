@@ -1,6 +1,7 @@
 //! `rmq admin` verbs that change a cluster's topics and groups, against `rmq namesrv` /
 //! `rmq broker` processes, printing what mqadmin prints: `updateSubGroup`, `deleteSubGroup` (with
-//! `-c`, the group's retry and dead-letter topics too) and `deleteTopic`.
+//! `-c`, the group's retry and dead-letter topics too) and `deleteTopic`; and
+//! `setCommitLogReadAheadMode`, checked in the broker's own mappings (`/proc/<pid>/smaps`).
 #![allow(clippy::unwrap_used, reason = "test code")]
 
 mod common;
@@ -134,4 +135,104 @@ async fn groups_and_topics_created_and_deleted() {
     assert!(!route.status.success(), "{}", text(&route));
     let bad = rmq(&["admin", "deleteTopic", "-n", &ns, "-t", TOPIC]);
     assert!(!bad.status.success(), "no -c: {}", text(&bad));
+}
+
+/// How many mappings of the broker's first commitlog segment carry the kernel's random-read
+/// advice (`rr` in `/proc/<pid>/smaps` VmFlags). Each segment is mapped twice: the write mapping
+/// always random, the read mapping as setCommitLogReadAheadMode says.
+fn random_read_mappings(pid: u32, segment: &std::path::Path) -> usize {
+    let smaps = std::fs::read_to_string(format!("/proc/{pid}/smaps")).unwrap();
+    let name = segment.to_str().unwrap();
+    let mut count = 0;
+    let mut in_segment = false;
+    for line in smaps.lines() {
+        // A mapping starts with "start-end perms offset dev inode [path]".
+        let first = line.split_whitespace().next().unwrap_or("");
+        if first
+            .split_once('-')
+            .is_some_and(|(a, b)| !a.is_empty() && a.chars().chain(b.chars()).all(|c| c.is_ascii_hexdigit()))
+        {
+            in_segment = line.ends_with(name);
+        }
+        if in_segment && line.starts_with("VmFlags:") && line.split_whitespace().any(|f| f == "rr") {
+            count += 1;
+        }
+    }
+    count
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commit_log_read_ahead_mode() {
+    let dir = common::temp_dir();
+    let (_ns, ns) = common::namesrv(dir.path());
+    let (broker_proc, broker) = common::broker(dir.path(), &ns, "");
+    let client = RemotingClient::new();
+    // One message, so that the first commitlog segment exists.
+    ok(&["admin", "updateTopic", "-n", &ns, "-b", &broker, "-t", TOPIC]);
+    let resp = common::invoke(&client, &broker, common::send_request(TOPIC, 0, b"x", "")).await;
+    assert_eq!(resp.code, response_code::SUCCESS, "{:?}", resp.remark);
+    let segment = dir.path().join("store/commitlog/00000000000000000000");
+    let pid = broker_proc.child.id();
+    assert_eq!(random_read_mappings(pid, &segment), 1, "read-ahead on by default");
+
+    let out = ok(&[
+        "admin",
+        "setCommitLogReadAheadMode",
+        "-n",
+        &ns,
+        "-b",
+        &broker,
+        "-m",
+        "1",
+    ]);
+    assert!(
+        out.contains(&format!("============{broker}============")),
+        "{out}"
+    );
+    assert!(
+        out.contains("commitLog set readAhead mode rstStrset commitlog readahead mode success, mode: 1"),
+        "{out}"
+    );
+    assert_eq!(
+        random_read_mappings(pid, &segment),
+        2,
+        "random reads on both mappings"
+    );
+
+    let out = ok(&[
+        "admin",
+        "setCommitLogReadAheadMode",
+        "-n",
+        &ns,
+        "-c",
+        "DefaultCluster",
+        "-m",
+        "0",
+    ]);
+    assert!(out.contains("mode: 0"), "{out}");
+    assert_eq!(random_read_mappings(pid, &segment), 1, "read-ahead back on");
+
+    let out = ok(&[
+        "admin",
+        "setCommitLogReadAheadMode",
+        "-n",
+        &ns,
+        "-b",
+        &broker,
+        "-m",
+        "3",
+    ]);
+    assert!(
+        out.contains("set the read mode error; 0 is default, 1 random read"),
+        "{out}"
+    );
+    // Straight to the broker, a bad mode is refused with Java's remark.
+    let req =
+        RemotingCommand::request(request_code::SET_COMMITLOG_READ_MODE).with_ext("READ_AHEAD_MODE", "7");
+    let resp = common::invoke(&client, &broker, req).await;
+    assert_eq!(resp.code, response_code::SYSTEM_ERROR);
+    assert_eq!(
+        resp.remark.as_deref(),
+        Some("set commitlog readahead mode param value error")
+    );
 }

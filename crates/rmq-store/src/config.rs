@@ -80,6 +80,10 @@ pub struct StoreConfig {
     pub store_path_root_dir: PathBuf,
     /// `mappedFileSizeCommitLog` (1 GiB).
     pub mapped_file_size_commit_log: u64,
+    /// `dataReadAheadEnable` (true): commitlog reads with the kernel's read-ahead
+    /// (`MADV_NORMAL`); false reads without it (`MADV_RANDOM`). mqadmin
+    /// setCommitLogReadAheadMode changes it at run time.
+    pub data_read_ahead_enable: bool,
     /// `mappedFileSizeConsumeQueue` (300 000 × 20); rounded up to a multiple of 20 when used.
     pub mapped_file_size_consume_queue: u64,
     pub flush_disk_type: FlushDiskType,
@@ -176,6 +180,7 @@ impl Default for StoreConfig {
         StoreConfig {
             store_path_root_dir: home.join("store"),
             mapped_file_size_commit_log: 1024 * 1024 * 1024,
+            data_read_ahead_enable: true,
             mapped_file_size_consume_queue: 300_000 * 20,
             flush_disk_type: FlushDiskType::AsyncFlush,
             flush_interval_commit_log_ms: 500,

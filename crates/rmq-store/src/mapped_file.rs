@@ -161,6 +161,13 @@ impl MappedFile {
         })
     }
 
+    /// Read-ahead of the read mapping: `random` is `MADV_RANDOM` (no read-ahead; Java's
+    /// `dataReadAheadEnable=false`), else `MADV_NORMAL`.
+    pub fn set_read_ahead(&self, random: bool) -> io::Result<()> {
+        self.read
+            .advise(if random { Advice::Random } else { Advice::Normal })
+    }
+
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -375,6 +382,8 @@ pub struct MappedFileQueue {
     files: RwLock<Vec<Arc<MappedFile>>>,
     /// Everything below this offset is on disk.
     flushed_where: AtomicU64,
+    /// Reads without read-ahead (`MADV_RANDOM`) on every segment, new ones included.
+    random_reads: AtomicBool,
 }
 
 impl MappedFileQueue {
@@ -418,6 +427,7 @@ impl MappedFileQueue {
             file_size,
             files: RwLock::new(files),
             flushed_where: AtomicU64::new(flushed),
+            random_reads: AtomicBool::new(false),
         })
     }
 
@@ -472,12 +482,31 @@ impl MappedFileQueue {
     /// multiple of the size for an empty queue).
     pub fn create(&self, start: u64) -> Result<Arc<MappedFile>, StoreError> {
         let f = Arc::new(MappedFile::create(&self.dir, start, self.file_size)?);
+        if self.random_reads.load(Ordering::Acquire) {
+            f.set_read_ahead(true).at(f.path())?;
+        }
         let mut files = self.write();
         if files.is_empty() {
             self.flushed_where.store(start, Ordering::Release);
         }
         files.push(f.clone());
         Ok(f)
+    }
+
+    /// Sets the read-ahead of every segment, and of those created later (Java's
+    /// `scanFileAndSetReadMode`). Returns how many segments changed.
+    pub fn set_read_ahead(&self, random: bool) -> Result<usize, StoreError> {
+        self.random_reads.store(random, Ordering::Release);
+        let files = self.files();
+        for f in &files {
+            f.set_read_ahead(random).at(f.path())?;
+        }
+        Ok(files.len())
+    }
+
+    /// Whether reads go without read-ahead.
+    pub fn random_reads(&self) -> bool {
+        self.random_reads.load(Ordering::Acquire)
     }
 
     /// First byte offset (`None` when empty).

@@ -229,6 +229,39 @@ fn human_bytes(bytes: u64) -> String {
 /// figures, plus the 5.x keys (`getTransferredTps`, `brokerActive`, `litePullThreadPool*`,
 /// the timer keys). rmq's send queue stands for Java's send thread pool queue;
 /// pulls and queries run without a queue (size 0, capacity as configured in Java).
+/// SET_COMMITLOG_READ_MODE (2004, `mqadmin setCommitLogReadAheadMode`): `READ_AHEAD_MODE` 0
+/// (`MADV_NORMAL`, read-ahead on) or 1 (`MADV_RANDOM`, off) on every commitlog segment and those
+/// created later; `dataReadAheadEnable` follows. Java's remarks.
+pub(super) fn set_commit_log_read_mode(s: &BrokerState, req: &RemotingCommand) -> RemotingCommand {
+    let Some(raw) = req.ext("READ_AHEAD_MODE") else {
+        return error(req, code::SYSTEM_ERROR, "set commitlog readahead mode failed");
+    };
+    let random = match raw.trim() {
+        "0" => false,
+        "1" => true,
+        _ => {
+            return error(
+                req,
+                code::SYSTEM_ERROR,
+                "set commitlog readahead mode param value error",
+            )
+        }
+    };
+    match s.store.set_commit_log_read_ahead(random) {
+        Ok(files) => {
+            tracing::info!(random, files, "commitlog read-ahead mode set");
+            ok(req).with_remark(format!(
+                "set commitlog readahead mode success, mode: {}",
+                u8::from(random)
+            ))
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "set commitlog readahead mode failed");
+            error(req, code::SYSTEM_ERROR, "set commitlog readahead mode failed")
+        }
+    }
+}
+
 /// GET_BROKER_HA_STATUS (907, `mqadmin haStatus`): a master's slave connections (ack, the gap
 /// to its own max offset, in sync when under `haMaxGapNotInSync`, bytes sent in the last second,
 /// where the transfer started), or a slave's link to its master (Java's

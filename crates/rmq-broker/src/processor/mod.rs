@@ -259,6 +259,7 @@ impl Processor {
             rc::GET_TOPIC_STATS_INFO => admin::topic_stats(s, req),
             rc::GET_BROKER_RUNTIME_INFO => admin::runtime_info(s, req),
             rc::GET_BROKER_HA_STATUS => admin::ha_status(s, req),
+            rc::SET_COMMITLOG_READ_MODE => admin::set_commit_log_read_mode(s, req),
             rc::GET_BROKER_CONFIG => admin::broker_config(s, req),
             rc::UPDATE_BROKER_CONFIG => admin::update_broker_config(s, req).await,
             rc::GET_ALL_DELAY_OFFSET => retry::all_delay_offset(s, req),

@@ -167,6 +167,20 @@ pub async fn run(args: ConsoleArgs) -> anyhow::Result<()> {
         ("groups, search", format!("/api/groups?q={last_group}")),
         ("group detail", format!("/api/groups/{last_group}")),
         ("dead letters", format!("/api/dlq/{last_group}")),
+        ("topic route", format!("/api/topics/{last_topic}/route")),
+        (
+            "messages, last hour",
+            format!(
+                "/api/messages?topic={last_topic}&begin={}&end={}",
+                rmq_protocol::time::now_ms() - 3_600_000,
+                rmq_protocol::time::now_ms()
+            ),
+        ),
+        (
+            "messages, by key",
+            format!("/api/messages?topic={last_topic}&key=k1"),
+        ),
+        ("producers", "/api/producers".to_string()),
     ];
     println!(
         "{:<22} {:>9} {:>9} {:>9} {:>9} {:>9}",

@@ -236,6 +236,21 @@ impl Admin {
         Ok(body::from_fastjson(&resp.body)?)
     }
 
+    /// SET_COMMITLOG_READ_MODE on one broker (`mode` "0" read-ahead on, "1" off); the broker's
+    /// remark.
+    pub async fn set_commit_log_read_ahead_mode(
+        &self,
+        broker_addr: &str,
+        mode: &str,
+    ) -> Result<String, ClientError> {
+        let cmd = self
+            .client
+            .request(request_code::SET_COMMITLOG_READ_MODE)
+            .with_ext("READ_AHEAD_MODE", mode);
+        let resp = self.client.invoke_ok(broker_addr, cmd, self.timeout()).await?;
+        Ok(resp.remark.unwrap_or_default())
+    }
+
     /// UPDATE_AND_CREATE_SUBSCRIPTIONGROUP on one broker.
     pub async fn create_subscription_group(
         &self,

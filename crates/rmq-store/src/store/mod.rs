@@ -165,6 +165,18 @@ impl MessageStore {
         &self.core().config
     }
 
+    /// mqadmin setCommitLogReadAheadMode: commitlog reads without read-ahead (`random`,
+    /// `MADV_RANDOM`) or with it (`MADV_NORMAL`), on every segment and on those created later.
+    /// Returns how many segments changed.
+    pub fn set_commit_log_read_ahead(&self, random: bool) -> Result<usize, StoreError> {
+        self.core().commit_log.queue().set_read_ahead(random)
+    }
+
+    /// Whether commitlog reads go without read-ahead.
+    pub fn commit_log_random_reads(&self) -> bool {
+        self.core().commit_log.queue().random_reads()
+    }
+
     /// Store one message. With SYNC_FLUSH, returns only after its bytes are fsynced
     /// (`FlushDiskTimeout` after `sync_flush_timeout_ms`; the message is stored either way).
     pub async fn put_message(&self, msg: PutMessage) -> PutResult {

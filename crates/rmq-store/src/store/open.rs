@@ -26,6 +26,9 @@ impl MessageStore {
         let abort_path = config.abort_path();
         let abnormal = abort_path.exists();
         let commit_log = CommitLog::load(config.commit_log_dir(), config.mapped_file_size_commit_log)?;
+        if !config.data_read_ahead_enable {
+            commit_log.queue().set_read_ahead(true)?;
+        }
         let consume_queues = load_consume_queues(&config)?;
         let checkpoint = Checkpoint::open(&config.checkpoint_path())?;
         let index = if config.message_index_enable {

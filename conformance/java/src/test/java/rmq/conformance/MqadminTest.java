@@ -231,4 +231,18 @@ class MqadminTest extends ConformanceBase {
         assertTrue(out.contains("#SlaveNum\t0") && out.contains("#InSyncSlaveNum\t0"), out);
         assertTrue(out.contains("#MasterCommitLogMaxOffset\t"), out);
     }
+
+    @Test
+    @Order(8)
+    void commitLogReadAheadMode() {
+        assumeTrue(Servers.clientLine() == 5, "setCommitLogReadAheadMode is a verb of the 5.x tools");
+        // 1 = MADV_RANDOM (no read-ahead), 0 = MADV_NORMAL; the broker answers with its remark
+        String out = ok("setCommitLogReadAheadMode", "-n", ns(), "-b", broker(), "-m", "1");
+        assertTrue(out.contains("============" + broker() + "============"), out);
+        assertTrue(out.contains("commitLog set readAhead mode rstStrset commitlog readahead mode success, mode: 1"), out);
+        out = ok("setCommitLogReadAheadMode", "-n", ns(), "-b", broker(), "-m", "0");
+        assertTrue(out.contains("set commitlog readahead mode success, mode: 0"), out);
+        out = ok("setCommitLogReadAheadMode", "-n", ns(), "-b", broker(), "-m", "3");
+        assertTrue(out.contains("set the read mode error; 0 is default, 1 random read"), out);
+    }
 }
