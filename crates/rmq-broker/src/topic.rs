@@ -15,17 +15,11 @@ pub const PERM_INHERIT: i32 = 1;
 pub const PERM_WRITE: i32 = 2;
 pub const PERM_READ: i32 = 4;
 
-pub const AUTO_CREATE_TOPIC_KEY: &str = "TBW102";
-pub const SELF_TEST_TOPIC: &str = "SELF_TEST_TOPIC";
-pub const BENCHMARK_TOPIC: &str = "BenchmarkTest";
-pub const OFFSET_MOVED_EVENT: &str = "OFFSET_MOVED_EVENT";
-pub use rmq_store::record::SCHEDULE_TOPIC;
-pub const TRANS_HALF_TOPIC: &str = "RMQ_SYS_TRANS_HALF_TOPIC";
-pub const TRANS_OP_HALF_TOPIC: &str = "RMQ_SYS_TRANS_OP_HALF_TOPIC";
-pub const TRANS_CHECK_MAX_TIME_TOPIC: &str = "TRANS_CHECK_MAX_TIME_TOPIC";
-pub const TRACE_TOPIC: &str = "RMQ_SYS_TRACE_TOPIC";
-pub const RETRY_GROUP_TOPIC_PREFIX: &str = "%RETRY%";
-pub const DLQ_GROUP_TOPIC_PREFIX: &str = "%DLQ%";
+pub use rmq_protocol::topic::{
+    is_system_topic, AUTO_CREATE_TOPIC_KEY, BENCHMARK_TOPIC, DLQ_GROUP_TOPIC_PREFIX, OFFSET_MOVED_EVENT,
+    RETRY_GROUP_TOPIC_PREFIX, SCHEDULE_TOPIC, SELF_TEST_TOPIC, SYSTEM_TOPICS, TRACE_TOPIC,
+    TRANS_CHECK_MAX_TIME_TOPIC, TRANS_HALF_TOPIC, TRANS_OP_HALF_TOPIC,
+};
 
 /// Topics a producer may not send to (`TopicValidator.isNotAllowedSendTopic`).
 pub fn is_not_allowed_send_topic(topic: &str) -> bool {
@@ -38,24 +32,6 @@ pub fn is_not_allowed_send_topic(topic: &str) -> bool {
             | SELF_TEST_TOPIC
             | OFFSET_MOVED_EVENT
     )
-}
-
-/// `TopicValidator`'s system topic set (GET_SYSTEM_TOPIC_LIST_FROM_BROKER).
-pub const SYSTEM_TOPICS: [&str; 9] = [
-    AUTO_CREATE_TOPIC_KEY,
-    SCHEDULE_TOPIC,
-    BENCHMARK_TOPIC,
-    TRANS_HALF_TOPIC,
-    TRACE_TOPIC,
-    TRANS_OP_HALF_TOPIC,
-    TRANS_CHECK_MAX_TIME_TOPIC,
-    SELF_TEST_TOPIC,
-    OFFSET_MOVED_EVENT,
-];
-
-/// Topics admin commands may not create or delete (`TopicValidator.isSystemTopic`).
-pub fn is_system_topic(topic: &str) -> bool {
-    SYSTEM_TOPICS.contains(&topic) || topic.starts_with("rmq_sys_")
 }
 
 pub fn topic_config(name: &str, queues: i32, perm: i32) -> TopicConfig {

@@ -192,26 +192,12 @@ pub(crate) fn paged(items: Vec<Value>, query: &ListQuery) -> Value {
 
 /// `all`, `normal`, `retry`, `dlq` or `system`.
 fn topic_kind(topic: &str) -> &'static str {
-    const SYSTEM: [&str; 9] = [
-        "TBW102",
-        "SCHEDULE_TOPIC_XXXX",
-        "BenchmarkTest",
-        "RMQ_SYS_TRANS_HALF_TOPIC",
-        "RMQ_SYS_TRACE_TOPIC",
-        "RMQ_SYS_TRANS_OP_HALF_TOPIC",
-        "TRANS_CHECK_MAX_TIME_TOPIC",
-        "SELF_TEST_TOPIC",
-        "OFFSET_MOVED_EVENT",
-    ];
-    if topic.starts_with("%RETRY%") {
+    use rmq_protocol::topic::{is_system_topic, DLQ_GROUP_TOPIC_PREFIX, RETRY_GROUP_TOPIC_PREFIX};
+    if topic.starts_with(RETRY_GROUP_TOPIC_PREFIX) {
         "retry"
-    } else if topic.starts_with("%DLQ%") {
+    } else if topic.starts_with(DLQ_GROUP_TOPIC_PREFIX) {
         "dlq"
-    } else if SYSTEM.contains(&topic)
-        || topic.starts_with("rmq_sys_")
-        || topic.starts_with("RMQ_SYS_")
-        || topic.ends_with("_REPLY_TOPIC")
-    {
+    } else if is_system_topic(topic) || topic.starts_with("RMQ_SYS_") || topic.ends_with("_REPLY_TOPIC") {
         "system"
     } else {
         "normal"

@@ -26,6 +26,7 @@ pub mod header;
 pub mod message;
 pub mod pop;
 pub mod time;
+pub mod topic;
 pub mod version;
 
 pub use command::{LanguageCode, RemotingCommand, SerializeType};

@@ -18,7 +18,7 @@ use rmq_protocol::message::{
 use crate::message::PutMessage;
 
 /// The topic whose consume-queue tag code is a deliver time, not a tag hash.
-pub const SCHEDULE_TOPIC: &str = "SCHEDULE_TOPIC_XXXX";
+pub use rmq_protocol::topic::SCHEDULE_TOPIC;
 /// Where 5.x timer messages wait (queue 0); the consume queue's tags code is `TIMER_OUT_MS`.
 pub const TIMER_TOPIC: &str = "rmq_sys_wheel_timer";
 
