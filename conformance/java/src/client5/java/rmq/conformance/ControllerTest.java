@@ -64,6 +64,10 @@ import rmq.conformance.harness.Servers;
  */
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class ControllerTest {
+    static <T> T eventually(long millis, ConformanceBase.ThrowingSupplier<T> check) throws Exception {
+        return ConformanceBase.eventually(millis, check);
+    }
+
     static final String CLUSTER = Servers.CLUSTER;
     static final String GROUP = Servers.BROKER_NAME;
     static final String OTHER_GROUP = "broker-z";
@@ -740,19 +744,5 @@ class ControllerTest {
             conf.put(m.group(1), m.group(2));
         }
         return conf;
-    }
-
-    static <T> T eventually(long millis, ConformanceBase.ThrowingSupplier<T> check) throws Exception {
-        long deadline = System.currentTimeMillis() + millis;
-        while (true) {
-            try {
-                return check.get();
-            } catch (Exception | AssertionError e) {
-                if (System.currentTimeMillis() > deadline) {
-                    throw e;
-                }
-                Thread.sleep(100);
-            }
-        }
     }
 }

@@ -16,6 +16,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import org.apache.rocketmq.client.consumer.DefaultMQPushConsumer;
+import org.apache.rocketmq.client.consumer.listener.ConsumeConcurrentlyStatus;
+import org.apache.rocketmq.client.consumer.listener.MessageListenerConcurrently;
 import org.apache.rocketmq.client.producer.DefaultMQProducer;
 import org.apache.rocketmq.client.producer.SendResult;
 import org.apache.rocketmq.client.producer.SendStatus;
@@ -230,6 +233,44 @@ class MqadminTest extends ConformanceBase {
         assertTrue(out.contains("#MasterAddr\t" + broker()), out);
         assertTrue(out.contains("#SlaveNum\t0") && out.contains("#InSyncSlaveNum\t0"), out);
         assertTrue(out.contains("#MasterCommitLogMaxOffset\t"), out);
+    }
+
+    @Test
+    @Order(9)
+    void liveConsumerConnectionAndStatus() throws Exception {
+        String group = "MqadminLiveGroup";
+        ok("updateSubGroup", "-n", ns(), "-c", Servers.CLUSTER, "-g", group);
+        DefaultMQPushConsumer consumer = newPushConsumer(group);
+        consumer.subscribe(TOPIC, "TagA || TagB");
+        consumer.registerMessageListener(
+            (MessageListenerConcurrently) (msgs, ctx) -> ConsumeConcurrentlyStatus.CONSUME_SUCCESS);
+        consumer.start();
+        var factory = consumer.getDefaultMQPushConsumerImpl().getmQClientFactory();
+        String clientId = factory.getClientId();
+        factory.sendHeartbeatToAllBrokerWithLock();
+        // consumerConnection: the broker's view of the live client (GET_CONSUMER_CONNECTION_LIST)
+        String conn = eventually(20_000, () -> {
+            String out = ok("consumerConnection", "-n", ns(), "-g", group);
+            assertTrue(out.contains(clientId), out);
+            return out;
+        });
+        assertTrue(conn.contains("JAVA"), conn);
+        assertTrue(conn.contains(TOPIC) && conn.contains("TagA || TagB"), conn);
+        assertTrue(conn.contains("ConsumeType: CONSUME_PASSIVELY"), conn);
+        assertTrue(conn.contains("MessageModel: CLUSTERING"), conn);
+        assertTrue(conn.contains("ConsumeFromWhere: CONSUME_FROM_FIRST_OFFSET"), conn);
+        // consumerStatus -i: GET_CONSUMER_RUNNING_INFO through the broker to the client and back (without -i
+        // mqadmin writes a file per client into the working directory)
+        // (read with mqadmin(), not ok(): a client property is named pullTimeDelayMillsWhenException)
+        String status = eventually(20_000, () -> {
+            String out = mqadmin("consumerStatus", "-n", ns(), "-g", group, "-i", clientId);
+            assertFalse(out.contains("CODE:") || out.contains("SubCommandException"), out);
+            assertTrue(out.contains("#Consumer MQ Detail#") && out.contains(TOPIC), out);
+            return out;
+        });
+        assertTrue(status.contains("#Consumer Properties#"), status);
+        assertTrue(status.contains("#Consumer Subscription#"), status);
+        assertTrue(status.contains("TagA || TagB"), status);
     }
 
     @Test
