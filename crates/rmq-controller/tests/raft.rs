@@ -1,7 +1,8 @@
 //! Three controllers replicate their state with Raft (issue #16): one leader serves the writes,
 //! the others answer CONTROLLER_NOT_LEADER (2007) and name the leader in GET_METADATA_INFO; when
 //! the leader stops, the other two elect a new one that has every committed write and keeps
-//! accepting them; a controller that comes back catches up and can form the majority again.
+//! accepting them; a controller that comes back catches up and can form the majority again; one
+//! controller alone refuses writes instead of hanging.
 #![allow(clippy::unwrap_used, reason = "test code: a failed unwrap is a failed test")]
 
 use std::time::Duration;
@@ -157,6 +158,32 @@ async fn three_controllers_survive_the_loss_of_one() {
     let third = leader(&c, &rest).await;
     assert_eq!(next(&next_id(&c, &third).await), Some(3), "both writes survived");
     assert_eq!(apply_id(&c, &third, 3).await.code, code::SUCCESS);
+
+    // One of three left: no majority. A write is refused — 2007 from a controller that is not
+    // leader, or SYSTEM_ERROR after 5 s from one that still thinks it is — and never hangs.
+    let t = addrs.iter().position(|a| *a == third).unwrap();
+    let other = (0..3).find(|&i| i != t && nodes[i].is_some()).unwrap();
+    nodes[other].take().unwrap().shutdown().await;
+    let started = std::time::Instant::now();
+    let h = ApplyBrokerIdRequestHeader {
+        cluster_name: Some("c".into()),
+        broker_name: Some(GROUP.into()),
+        applied_broker_id: Some(4),
+        register_check_code: Some("127.0.0.1:20004;4".into()),
+    };
+    let cmd = RemotingCommand::request(rc::CONTROLLER_APPLY_BROKER_ID).with_header(&h);
+    let r = c.invoke(&third, cmd, Duration::from_secs(15)).await.unwrap();
+    assert!(
+        r.code == 2007 || r.code == code::SYSTEM_ERROR,
+        "{} {:?}",
+        r.code,
+        r.remark
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(12),
+        "{:?}",
+        started.elapsed()
+    );
     for node in nodes.into_iter().flatten() {
         node.shutdown().await;
     }

@@ -224,11 +224,6 @@ fn human_bytes(bytes: u64) -> String {
     format!("{:.1} {prefix}iB", bytes as f64 / 1024f64.powi(exp))
 }
 
-/// GET_BROKER_RUNTIME_INFO (28, `mqadmin brokerStatus`, `clusterList`): Java's key set
-/// (`AdminBrokerProcessor.prepareRuntimeInfo` and the store's `getRuntimeInfo`) with real
-/// figures, plus the 5.x keys (`getTransferredTps`, `brokerActive`, `litePullThreadPool*`,
-/// the timer keys). rmq's send queue stands for Java's send thread pool queue;
-/// pulls and queries run without a queue (size 0, capacity as configured in Java).
 /// SET_COMMITLOG_READ_MODE (2004, `mqadmin setCommitLogReadAheadMode`): `READ_AHEAD_MODE` 0
 /// (`MADV_NORMAL`, read-ahead on) or 1 (`MADV_RANDOM`, off) on every commitlog segment and those
 /// created later; `dataReadAheadEnable` follows. Java's remarks.
@@ -312,6 +307,11 @@ pub(super) fn ha_status(s: &BrokerState, req: &RemotingCommand) -> RemotingComma
     ok(req).with_body(body::to_json(&info))
 }
 
+/// GET_BROKER_RUNTIME_INFO (28, `mqadmin brokerStatus`, `clusterList`): Java's key set
+/// (`AdminBrokerProcessor.prepareRuntimeInfo` and the store's `getRuntimeInfo`) with real
+/// figures, plus the 5.x keys (`getTransferredTps`, `brokerActive`, `litePullThreadPool*`,
+/// the timer keys). rmq's send queue stands for Java's send thread pool queue;
+/// pulls and queries run without a queue (size 0, capacity as configured in Java).
 pub(super) fn runtime_info(s: &BrokerState, req: &RemotingCommand) -> RemotingCommand {
     use rmq_store::stats::java_double;
     let now = s.clock.now_ms();

@@ -83,6 +83,8 @@ pub(crate) enum CommitError {
 
 /// Wait between the tries of an election the controller starts itself (Java: 3 s).
 const ELECT_RETRY_WAIT: Duration = Duration::from_secs(3);
+/// How long a write may wait for Raft (Java's processor waits 5 s for its event's future).
+const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
 /// Timeout of a NOTIFY_BROKER_ROLE_CHANGED send (Java: 3 s).
 const NOTIFY_TIMEOUT: Duration = Duration::from_secs(3);
 
@@ -148,20 +150,22 @@ impl Node {
         if !self.is_leader() {
             return Err(CommitError::NotLeader);
         }
-        // Every entry of earlier terms applied before proposing against the state.
-        self.raft
-            .ensure_linearizable()
-            .await
-            .map_err(|_| CommitError::NotLeader)?;
+        // Every entry of earlier terms applied before proposing against the state. A leader cut
+        // off from its majority would wait for ever: Java's processor gives up after 5 s.
+        match tokio::time::timeout(WRITE_TIMEOUT, self.raft.ensure_linearizable()).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(_)) => return Err(CommitError::NotLeader),
+            Err(_) => return Err(CommitError::Raft("no majority answered within 5 s".into())),
+        }
         let live = self.live();
         let proposal = {
             let state = self.state.read();
             propose(&state, &live)?
         };
         if !proposal.events.is_empty() {
-            self.raft
-                .client_write(proposal.events)
+            tokio::time::timeout(WRITE_TIMEOUT, self.raft.client_write(proposal.events))
                 .await
+                .map_err(|_| CommitError::Raft("the write was not committed within 5 s".into()))?
                 .map_err(|e| match e {
                     openraft::error::RaftError::APIError(
                         openraft::error::ClientWriteError::ForwardToLeader(_),
