@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rmq_protocol::body::{self, SyncStateSetBody};
+use rmq_protocol::body;
 use rmq_protocol::codes::request_code as rc;
 use rmq_protocol::header::NotifyBrokerRoleChangedRequestHeader;
 use rmq_protocol::RemotingCommand;
@@ -213,10 +213,7 @@ impl Node {
             sync_state_set_epoch: Some(*sync_state_set_epoch),
             master_broker_id: Some(*master as i64),
         };
-        let body = body::to_json(&SyncStateSetBody {
-            sync_state_set: sync_state_set.iter().map(|&id| id as i64).collect(),
-            sync_state_set_epoch: *sync_state_set_epoch,
-        });
+        let body = body::to_json(&processor::sync_state_body(sync_state_set, *sync_state_set_epoch));
         for (&id, addr) in &members.addresses {
             use crate::liveness::Liveness as _;
             if !live.is_alive(&members.cluster_name, &members.broker_name, id) {

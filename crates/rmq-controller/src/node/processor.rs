@@ -20,7 +20,7 @@ use crate::clean::CleanBrokerDataRequest;
 use crate::elect::{ElectRequest, ElectTrigger, Election};
 use crate::error::code as ccode;
 use crate::register::{ApplyBrokerIdRequest, RegisterBrokerRequest};
-use crate::sync_state::{AlterSyncStateSetRequest, SyncStateSetView};
+use crate::sync_state::AlterSyncStateSetRequest;
 use crate::BrokerId;
 
 /// The controller's [`RequestHandler`]. The node is set once the port is bound.
@@ -109,10 +109,11 @@ fn id(v: Option<i64>) -> Option<BrokerId> {
     v.and_then(|v| u64::try_from(v).ok())
 }
 
-fn sync_state_body(view: &SyncStateSetView) -> SyncStateSetBody {
+/// The `SyncStateSet` body of a set and its epoch.
+pub(crate) fn sync_state_body(members: &BTreeSet<BrokerId>, epoch: i32) -> SyncStateSetBody {
     SyncStateSetBody {
-        sync_state_set: view.members.iter().map(|&id| id as i64).collect(),
-        sync_state_set_epoch: view.epoch,
+        sync_state_set: members.iter().map(|&id| id as i64).collect(),
+        sync_state_set_epoch: epoch,
     }
 }
 
@@ -238,7 +239,10 @@ async fn register(node: &Node, req: &RemotingCommand) -> RemotingCommand {
                     master_epoch: master.map(|m| m.master_epoch),
                     sync_state_set_epoch: master.map(|m| m.sync_state_set_epoch),
                 })
-                .with_body(body::to_json(&sync_state_body(&reply.sync_state_set)))
+                .with_body(body::to_json(&sync_state_body(
+                    &reply.sync_state_set.members,
+                    reply.sync_state_set.epoch,
+                )))
         }
         Err(e) => refused(req, e),
     }
@@ -338,7 +342,7 @@ async fn alter_sync_state_set(node: &Node, req: &RemotingCommand) -> RemotingCom
             .with_header(&AlterSyncStateSetResponseHeader {
                 new_sync_state_set_epoch: Some(view.epoch),
             })
-            .with_body(body::to_json(&sync_state_body(&view))),
+            .with_body(body::to_json(&sync_state_body(&view.members, view.epoch))),
         Err(e) => refused(req, e),
     }
 }
@@ -357,10 +361,10 @@ async fn replica_info(node: &Node, req: &RemotingCommand) -> RemotingCommand {
                 master_address: info.master_address,
                 master_epoch: Some(info.master_epoch),
             })
-            .with_body(body::to_json(&SyncStateSetBody {
-                sync_state_set: info.sync_state_set.iter().map(|&id| id as i64).collect(),
-                sync_state_set_epoch: info.sync_state_set_epoch,
-            })),
+            .with_body(body::to_json(&sync_state_body(
+                &info.sync_state_set,
+                info.sync_state_set_epoch,
+            ))),
         Err(e) => error(req, e.code(), e.remark()),
     }
 }
