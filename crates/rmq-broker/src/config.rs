@@ -113,6 +113,9 @@ pub struct BrokerConfig {
     pub grpc_renew: crate::grpc::renew::RenewSettings,
     /// The POP keys (`reviveQueueNum`, `popPollingSize`, ..., docs/broker/pop.md#keys).
     pub pop: crate::pop::PopSettings,
+    /// The controller-mode keys (`enableControllerMode`, `controllerAddr`, ...,
+    /// docs/controller/broker.md#keys).
+    pub controller: crate::replicas::ControllerModeSettings,
     pub store: StoreConfig,
     /// Java's `brokerConfigPath`: the `-c` file, where UPDATE_BROKER_CONFIG persists its keys.
     pub config_path: Option<PathBuf>,
@@ -183,6 +186,7 @@ impl Default for BrokerConfig {
             ha_listen_port: 10912,
             timer: crate::timer::TimerSettings::default(),
             pop: crate::pop::PopSettings::default(),
+            controller: Default::default(),
             grpc_renew: crate::grpc::renew::RenewSettings::default(),
             grpc_server_port: 8081,
             enable_grpc_server: true,
@@ -292,6 +296,14 @@ impl BrokerConfig {
             put("haMasterAddress", a.clone());
         }
         put("slaveTimeout", s.slave_timeout_ms.to_string());
+        put("allAckInSyncStateSet", s.all_ack_in_sync_state_set.to_string());
+        put("inSyncReplicas", s.in_sync_replicas.to_string());
+        put(
+            "haMaxTimeSlaveNotCatchup",
+            s.ha_max_time_slave_not_catchup_ms.to_string(),
+        );
+        put("syncFromLastFile", s.sync_from_last_file.to_string());
+        self.controller.export(&mut put);
         put("haSlaveFallbehindMax", s.ha_slave_fallbehind_max.to_string());
         put(
             "haSendHeartbeatInterval",
@@ -500,6 +512,12 @@ impl BrokerConfig {
                 }
             }
         }
+        if let Some(ok) = self.controller.apply(k, v) {
+            if k == "enableControllerMode" {
+                self.store.controller_mode = self.controller.enable;
+            }
+            return ok;
+        }
         let b = rmq_protocol::header::parse_bool;
         let s = &mut self.store;
         match k {
@@ -535,6 +553,10 @@ impl BrokerConfig {
             "haSendHeartbeatInterval" => return num(k, v, &mut s.ha_send_heartbeat_interval_ms),
             "haHousekeepingInterval" => return num(k, v, &mut s.ha_housekeeping_interval_ms),
             "haTransferBatchSize" => return num(k, v, &mut s.ha_transfer_batch_size),
+            "allAckInSyncStateSet" => s.all_ack_in_sync_state_set = b(v),
+            "inSyncReplicas" => return num(k, v, &mut s.in_sync_replicas),
+            "haMaxTimeSlaveNotCatchup" => return num(k, v, &mut s.ha_max_time_slave_not_catchup_ms),
+            "syncFromLastFile" => s.sync_from_last_file = b(v),
             "brokerPermission" => return num(k, v, &mut self.broker_permission),
             "autoCreateTopicEnable" => self.auto_create_topic_enable = b(v),
             "autoCreateSubscriptionGroup" => self.auto_create_subscription_group = b(v),

@@ -17,6 +17,8 @@
 //! - [`runtime_config`]: the configuration at run time (GET/UPDATE_BROKER_CONFIG) and the keys
 //!   that take effect without a restart.
 //! - [`slave`]: a slave's master addresses (HA and remoting) and its metadata sync.
+//! - [`replicas`]: controller mode — broker id, registration, heartbeats and role changes
+//!   driven by the controller (automatic failover).
 //! - [`transaction`]: half/op messages, END_TRANSACTION, the check-back service.
 //! - [`send_queue`]: flow control of sends (bounded queue, SYSTEM_BUSY after 200 ms waiting).
 //! - [`stats`]: per-minute rates (messages pulled per group and topic: `consumeTps`).
@@ -48,6 +50,7 @@ pub mod offsets;
 pub mod pop;
 pub mod processor;
 pub mod register;
+pub mod replicas;
 pub mod runtime_config;
 pub mod schedule;
 pub mod send_queue;
@@ -164,6 +167,26 @@ pub struct BrokerState {
     pub acl: Option<acl::AclService>,
     /// ACL 2.0 users and policies when `authenticationEnabled` or `authorizationEnabled`.
     pub auth: Option<rmq_acl::v2::AuthService>,
+    /// Controller mode: the broker's id, the group's master and epochs.
+    pub replicas: replicas::Replicas,
+}
+
+impl BrokerState {
+    /// Whether this broker takes writes now (its `brokerRole`; in controller mode, what the
+    /// controller made it).
+    pub fn is_master(&self) -> bool {
+        self.store.role() != BrokerRole::Slave
+    }
+
+    /// The broker id in routes: `brokerId`; in controller mode 0 as master, the controller's
+    /// id as slave.
+    pub fn broker_id(&self) -> i64 {
+        if self.config.controller.enable {
+            self.replicas.route_id()
+        } else {
+            self.config.broker_id
+        }
+    }
 }
 
 /// A running broker. Dropping it stops its background tasks and its server (what
@@ -208,7 +231,7 @@ impl Broker {
         let (store, ha) = open_store(&mut config, &master).await?;
         let state = Arc::new(load_state(config, store, master, tls.namesrv)?);
         // Open pop checkpoints are back before the first request can pop or ack.
-        if state.config.is_master() {
+        if state.is_master() {
             state.pop.replay(&state);
         }
         // Subscribe before serving so that no arrival of a held pull can be missed.
@@ -306,6 +329,7 @@ impl Broker {
         for task in &self.background {
             task.abort();
         }
+        self.state.replicas.stop_ha_client();
     }
 }
 
@@ -327,6 +351,17 @@ impl Drop for Broker {
 
 /// Start step 1: a master is broker 0; a slave needs an id of its own.
 fn check_role(config: &mut BrokerConfig) -> Result<(), BrokerError> {
+    if config.controller.enable {
+        // The controller decides; until then a fenced slave (docs/controller/broker.md).
+        if config.controller.controller_addr.is_empty() {
+            return Err(BrokerError::Config(
+                "enableControllerMode=true needs controllerAddr".into(),
+            ));
+        }
+        config.store.controller_mode = true;
+        config.store.broker_role = BrokerRole::Slave;
+        return Ok(());
+    }
     if config.broker_role != BrokerRole::Slave {
         config.broker_id = 0;
     } else if config.broker_id <= 0 {
@@ -393,7 +428,18 @@ async fn open_store(
 ) -> Result<(MessageStore, HaService), BrokerError> {
     let store = MessageStore::open(config.store.clone())?;
     let port = config.listen_port;
-    let ha = if config.is_master() {
+    let ha = if config.controller.enable {
+        let ha = match HaService::start_auto_master(store.clone(), port.saturating_add(1)).await {
+            Ok(ha) => ha,
+            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
+                tracing::warn!("HA port in use; listening on a free port instead");
+                HaService::start_auto_master(store.clone(), 0).await?
+            }
+            Err(e) => return Err(e.into()),
+        };
+        config.ha_listen_port = ha.local_addr().map_or(0, |a| a.port());
+        ha
+    } else if config.is_master() {
         let ha = start_ha_listener(&store, port).await?;
         config.ha_listen_port = ha.local_addr().map_or(0, |a| a.port());
         ha
@@ -442,6 +488,7 @@ pub(crate) fn load_state(
         daily: stats::DailyTotals::new(clock.now_ms()),
         metrics: metrics::Metrics::default(),
         master,
+        replicas: replicas::Replicas::default(),
         runtime: runtime_config::RuntimeConfig::new(&config, clock.now_ms()),
         config,
         clock,
@@ -506,9 +553,18 @@ async fn spawn_services(
     if state.acl.is_some() {
         background.push(tokio::spawn(acl::watch(state.clone())));
     }
+    if state.config.controller.enable {
+        // Registered with the name servers once the controller gave a role.
+        background.push(tokio::spawn(replicas::run(state.clone())));
+        background.push(tokio::spawn(register_periodically(state.clone())));
+        background.push(tokio::spawn(pop::PopService::run_revive(state.clone())));
+        background.push(transaction::spawn_check_service(state.clone()));
+        background.push(slave::spawn_sync(state.clone()));
+        return background;
+    }
     register::register_all(state, false).await;
     background.push(tokio::spawn(register_periodically(state.clone())));
-    if state.config.is_master() {
+    if state.is_master() {
         background.push(tokio::spawn(pop::PopService::run_revive(state.clone())));
         background.push(transaction::spawn_check_service(state.clone()));
     } else {
@@ -522,6 +578,9 @@ async fn register_periodically(state: Arc<BrokerState>) {
     let period = state.config.register_name_server_period_ms.clamp(10_000, 60_000);
     loop {
         tokio::time::sleep(Duration::from_millis(period)).await;
+        if state.config.controller.enable && !state.replicas.is_running() {
+            continue;
+        }
         register::register_all(&state, false).await;
     }
 }

@@ -23,7 +23,7 @@ fn register_request(state: &BrokerState) -> RemotingCommand {
         .with_ext("brokerAddr", state.addr.clone())
         .with_ext("clusterName", c.broker_cluster_name.clone())
         .with_ext("haServerAddr", format!("{}:{}", c.broker_ip2, c.ha_listen_port))
-        .with_ext("brokerId", c.broker_id.to_string())
+        .with_ext("brokerId", state.broker_id().to_string())
         .with_ext("compressed", "false")
         // 5.x: no acting master (a 4.x name server ignores the field).
         .with_ext("enableActingMaster", "false")
@@ -47,8 +47,15 @@ pub async fn register_all(state: &BrokerState, oneway: bool) {
             match state.namesrv.invoke(addr, request, REGISTER_TIMEOUT).await {
                 Ok(resp) if resp.code == response_code::SUCCESS => {
                     tracing::debug!(namesrv = %addr, "registered");
-                    if !state.config.is_master() {
-                        state.master.on_register_response(&resp);
+                    if !state.is_master() {
+                        // Controller mode: only an answer naming the master the controller
+                        // named (a name server can still list the dead one).
+                        let known = state.replicas.master().map(|(_, a)| a);
+                        if !state.config.controller.enable
+                            || (known.is_some() && resp.ext("masterAddr") == known.as_deref())
+                        {
+                            state.master.on_register_response(&resp);
+                        }
                     }
                 }
                 Ok(resp) => tracing::warn!(namesrv = %addr, code = resp.code, remark = ?resp.remark, "register broker refused"),
@@ -69,7 +76,7 @@ pub async fn unregister_all(state: &BrokerState) {
         .with_ext("brokerName", c.broker_name.clone())
         .with_ext("brokerAddr", state.addr.clone())
         .with_ext("clusterName", c.broker_cluster_name.clone())
-        .with_ext("brokerId", c.broker_id.to_string());
+        .with_ext("brokerId", state.broker_id().to_string());
     let sends = c.namesrv_addr.iter().map(|addr| {
         let request = request.clone();
         async move {

@@ -155,7 +155,7 @@ impl ScheduleService {
 
     /// Starts the delivery task (masters only).
     pub fn start(state: &Arc<BrokerState>) {
-        if !state.config.is_master() {
+        if !state.is_master() {
             return;
         }
         let rx = state.schedule.stop.subscribe();

@@ -47,9 +47,27 @@ impl MasterLinks {
         self.ha_addr.subscribe()
     }
 
+    /// Whether the HA client has an address to connect to.
+    pub fn has_ha_addr(&self) -> bool {
+        self.ha_addr.borrow().as_deref().is_some_and(|a| !a.is_empty())
+    }
+
     /// The master's `ip:port` for the metadata sync, if live (per the last register response).
     pub fn master_addr(&self) -> Option<String> {
         self.master_addr.lock().clone()
+    }
+
+    /// Controller mode: the master the controller named (`None` as master) and its HA address
+    /// when known.
+    pub fn set(&self, master_addr: Option<String>, ha_addr: Option<String>) {
+        *self.master_addr.lock() = master_addr;
+        if let Some(ha) = ha_addr {
+            self.ha_addr.send_if_modified(|cur| {
+                let changed = cur.as_deref() != Some(ha.as_str());
+                *cur = Some(ha.clone());
+                changed
+            });
+        }
     }
 
     /// A REGISTER_BROKER response: `haServerAddr` (when present and not fixed by config) and
@@ -77,7 +95,9 @@ pub fn spawn_sync(state: Arc<BrokerState>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         tokio::time::sleep(SYNC_FIRST_DELAY).await;
         loop {
-            sync_all(&state).await;
+            if !state.is_master() {
+                sync_all(&state).await;
+            }
             tokio::time::sleep(SYNC_PERIOD).await;
         }
     })

@@ -167,6 +167,21 @@ pub struct StoreConfig {
     pub ha_housekeeping_interval_ms: u64,
     /// `haTransferBatchSize`: most commitlog bytes per HA frame.
     pub ha_transfer_batch_size: usize,
+    /// `enableControllerMode` (a broker key): replication speaks the 5.x AutoSwitch HA protocol
+    /// with an epoch file, the role changes at run time, and the store starts fenced.
+    pub controller_mode: bool,
+    /// `allAckInSyncStateSet`: in controller mode a waiting put is acknowledged only once every
+    /// member of the SyncStateSet has it.
+    pub all_ack_in_sync_state_set: bool,
+    /// `inSyncReplicas`: acks (the master's included) a waiting put needs in controller mode
+    /// without `allAckInSyncStateSet`.
+    pub in_sync_replicas: usize,
+    /// `haMaxTimeSlaveNotCatchup`: a SyncStateSet member that has not caught up for this long is
+    /// dropped from the set.
+    pub ha_max_time_slave_not_catchup_ms: u64,
+    /// `syncFromLastFile`: a new replica starts copying at the master's last segment instead of
+    /// its first.
+    pub sync_from_last_file: bool,
     /// Where the store reads wall time (record store timestamps, the cleanup hour): the system
     /// clock, or a manual one in tests. Not a `broker.conf` key.
     pub clock: Clock,
@@ -222,6 +237,11 @@ impl Default for StoreConfig {
             ha_send_heartbeat_interval_ms: 5000,
             ha_housekeeping_interval_ms: 20_000,
             ha_transfer_batch_size: 32 * 1024,
+            controller_mode: false,
+            all_ack_in_sync_state_set: false,
+            in_sync_replicas: 1,
+            ha_max_time_slave_not_catchup_ms: 15_000,
+            sync_from_last_file: false,
             clock: Clock::System,
         }
     }

@@ -153,7 +153,18 @@ impl ConsumeQueue {
     }
 
     /// Drop entries whose commitlog offset is `>= phy_end` (the commitlog was cut there).
+    /// Recovery only (no reader yet).
     pub fn truncate_dirty(&self, phy_end: i64) -> Result<(), StoreError> {
+        self.truncate_entries(phy_end, false)
+    }
+
+    /// `truncate_dirty` while the store runs: readers holding a segment keep its old bytes
+    /// (`MappedFileQueue::truncate_live`). The caller holds the store's put lock.
+    pub fn truncate_live(&self, phy_end: i64) -> Result<(), StoreError> {
+        self.truncate_entries(phy_end, true)
+    }
+
+    fn truncate_entries(&self, phy_end: i64, live: bool) -> Result<(), StoreError> {
         let files = self.queue.files();
         let mut cut = files.first().map_or(0, |f| f.start_offset());
         let mut max_phy = 0;
@@ -171,7 +182,11 @@ impl ConsumeQueue {
         }
         if cut < self.queue.max_offset() {
             tracing::info!(topic = %self.topic, queue_id = self.queue_id, cut, "truncating dirty consume queue");
-            self.queue.truncate_dirty(cut)?;
+            if live {
+                self.queue.truncate_live(cut)?;
+            } else {
+                self.queue.truncate_dirty(cut)?;
+            }
         }
         self.max_phy_offset.store(max_phy, Ordering::Release);
         if self.queue.is_empty() {

@@ -349,6 +349,31 @@ impl MappedFile {
         Ok(())
     }
 
+    /// A copy of this segment holding only its first `pos` bytes, put in its place on disk
+    /// (`<name>.tmp` written and fsynced, then renamed over it). Readers of `self` keep the old
+    /// mapping, whose bytes never change; the returned segment is written up to `pos`.
+    /// For truncation while the store runs (a returning master cutting its unconfirmed tail).
+    pub fn copy_prefix(&self, pos: u64) -> Result<MappedFile, StoreError> {
+        use std::os::unix::fs::FileExt;
+        let pos = pos.min(self.wrote());
+        let name = self.path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        let dir = self.path.parent().unwrap_or_else(|| Path::new("."));
+        let tmp = dir.join(format!("{name}{TMP_SUFFIX}"));
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&tmp)
+            .at(&tmp)?;
+        file.set_len(self.size).at(&tmp)?;
+        file.write_all_at(&self.data[..pos as usize], 0).at(&tmp)?;
+        file.sync_all().at(&tmp)?;
+        fs::rename(&tmp, &self.path).at(&self.path)?;
+        sync_dir(dir)?;
+        Self::map(self.path.clone(), file, self.start_offset, self.size, pos)
+    }
+
     /// Modification time in epoch ms (used by lookup-by-time, docs/format/consume-queue.md#lookup-by-time).
     pub fn modified_ms(&self) -> i64 {
         self.file
@@ -559,6 +584,35 @@ impl MappedFileQueue {
         }
         *files = keep;
         let fw = files.last().map_or(0, |f| f.start_offset() + f.wrote());
+        self.flushed_where.store(fw, Ordering::Release);
+        drop(files);
+        sync_dir(&self.dir)
+    }
+
+    /// Drop everything at and after `offset` while the store runs: later segments are unlinked
+    /// (a reader holding one keeps its mapping), the segment holding `offset` is replaced by a
+    /// copy of its prefix (`MappedFile::copy_prefix`), so no byte a reader can see changes.
+    /// The caller stops every writer of this queue first.
+    pub fn truncate_live(&self, offset: u64) -> Result<(), StoreError> {
+        let mut files = self.write();
+        let mut keep = Vec::with_capacity(files.len());
+        for f in files.drain(..) {
+            if f.start_offset() + f.wrote() <= offset {
+                keep.push(f);
+            } else if f.start_offset() < offset {
+                tracing::info!(path = %f.path().display(), offset, "truncating segment");
+                let copy = f.copy_prefix(offset - f.start_offset())?;
+                if self.random_reads.load(Ordering::Acquire) {
+                    copy.set_read_ahead(true).at(copy.path())?;
+                }
+                keep.push(Arc::new(copy));
+            } else {
+                tracing::info!(path = %f.path().display(), "deleting truncated segment");
+                fs::remove_file(f.path()).at(f.path())?;
+            }
+        }
+        *files = keep;
+        let fw = files.last().map_or(offset, |f| f.start_offset() + f.flushed());
         self.flushed_where.store(fw, Ordering::Release);
         drop(files);
         sync_dir(&self.dir)

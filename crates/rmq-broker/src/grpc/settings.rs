@@ -80,7 +80,7 @@ fn local_route(s: &BrokerState, topic: &str) -> Option<TopicRouteData> {
     let tc = s.topics.get(topic)?;
     Some(TopicRouteData {
         broker_datas: vec![body::BrokerData {
-            broker_addrs: [(s.config.broker_id, s.addr.clone())].into_iter().collect(),
+            broker_addrs: [(s.broker_id(), s.addr.clone())].into_iter().collect(),
             broker_name: s.config.broker_name.clone(),
             cluster: s.config.broker_cluster_name.clone(),
             ..body::BrokerData::default()

@@ -45,7 +45,7 @@ fn checked_topic(
 
 pub(super) async fn update_topic(s: &BrokerState, req: &RemotingCommand) -> RemotingCommand {
     let h = header!(req, CreateTopicRequestHeader);
-    if !s.config.is_master() {
+    if !s.is_master() {
         return error(req, code::SYSTEM_ERROR, SLAVE_REFUSES_TOPIC_ADMIN);
     }
     let checked = topic_attributes::parse(h.attributes.as_deref().unwrap_or("")).and_then(|m| {
@@ -80,7 +80,7 @@ pub(super) async fn update_topic(s: &BrokerState, req: &RemotingCommand) -> Remo
 /// before any is written; one registration afterwards. Each config's `attributes` are the
 /// modifications (`"+message.type": "FIFO"`).
 pub(super) async fn update_topic_list(s: &BrokerState, req: &RemotingCommand) -> RemotingCommand {
-    if !s.config.is_master() {
+    if !s.is_master() {
         return error(req, code::SYSTEM_ERROR, SLAVE_REFUSES_TOPIC_ADMIN);
     }
     let list: body::CreateTopicListRequestBody = match body::from_fastjson(&req.body) {
@@ -266,7 +266,7 @@ pub(super) fn ha_status(s: &BrokerState, req: &RemotingCommand) -> RemotingComma
     let ha = s.store.ha();
     let max = s.store.max_phy_offset();
     let to_i64 = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
-    let info = if s.config.is_master() {
+    let info = if s.is_master() {
         let connections: Vec<HaConnectionRuntimeInfo> = ha
             .slaves()
             .into_iter()
@@ -352,7 +352,7 @@ pub(super) fn runtime_info(s: &BrokerState, req: &RemotingCommand) -> RemotingCo
     put("brokerVersionDesc", "V4_9_8".into());
     put("brokerVersion", rmq_protocol::VERSION.to_string());
     // 5.x: `isSpecialServiceRunning` (schedule, transaction check and revive run on a master)
-    put("brokerActive", s.config.is_master().to_string());
+    put("brokerActive", s.is_master().to_string());
     let daily = s.daily.observe(now, stats.put_times(), stats.get_transferred());
     put(
         "msgPutTotalYesterdayMorning",
@@ -409,7 +409,7 @@ pub(super) fn runtime_info(s: &BrokerState, req: &RemotingCommand) -> RemotingCo
     // 5.x timer keys (`mqadmin clusterList` prints them): how far behind the read time is (s),
     // timer-queue entries not yet in the wheel, timers pending.
     let t = &s.timer.stats;
-    let (read_behind, offset_behind) = if s.timer.settings().enable && s.config.is_master() {
+    let (read_behind, offset_behind) = if s.timer.settings().enable && s.is_master() {
         let read = t.read_time_ms.load(std::sync::atomic::Ordering::Relaxed);
         let behind = if read > 0 {
             (s.clock.now_ms() - read).max(0) / 1000

@@ -15,7 +15,7 @@ pub(super) async fn end_transaction(s: &BrokerState, req: &RemotingCommand) -> O
         Ok(h) => h,
         Err(e) => return Some(error(req, code::SYSTEM_ERROR, format!("bad request header: {e}"))),
     };
-    if !s.config.is_master() {
+    if !s.is_master() {
         return Some(error(
             req,
             code::SLAVE_NOT_AVAILABLE,

@@ -11,7 +11,7 @@ use super::{error, header, ok, SLAVE_REFUSES_ADMIN};
 use crate::BrokerState;
 
 pub(super) fn update(s: &BrokerState, req: &RemotingCommand) -> RemotingCommand {
-    if !s.config.is_master() {
+    if !s.is_master() {
         return error(req, code::SYSTEM_ERROR, SLAVE_REFUSES_ADMIN);
     }
     let config: SubscriptionGroupConfig = match body::from_fastjson(&req.body) {
@@ -30,7 +30,7 @@ pub(super) fn update(s: &BrokerState, req: &RemotingCommand) -> RemotingCommand 
 /// UPDATE_AND_CREATE_SUBSCRIPTIONGROUP_LIST (225, 5.x): `{"groupConfigList":[...]}`; every name is
 /// checked before any group is written.
 pub(super) fn update_list(s: &BrokerState, req: &RemotingCommand) -> RemotingCommand {
-    if !s.config.is_master() {
+    if !s.is_master() {
         return error(req, code::SYSTEM_ERROR, SLAVE_REFUSES_ADMIN);
     }
     let list: body::SubscriptionGroupList = match body::from_fastjson(&req.body) {
@@ -83,7 +83,7 @@ pub(super) fn all(s: &BrokerState, req: &RemotingCommand) -> RemotingCommand {
 }
 
 pub(super) fn delete(s: &BrokerState, req: &RemotingCommand) -> RemotingCommand {
-    if !s.config.is_master() {
+    if !s.is_master() {
         return error(req, code::SYSTEM_ERROR, SLAVE_REFUSES_ADMIN);
     }
     let h = header!(req, DeleteSubscriptionGroupRequestHeader);

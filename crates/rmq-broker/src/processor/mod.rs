@@ -259,6 +259,12 @@ impl Processor {
             rc::GET_TOPIC_STATS_INFO => admin::topic_stats(s, req),
             rc::GET_BROKER_RUNTIME_INFO => admin::runtime_info(s, req),
             rc::GET_BROKER_HA_STATUS => admin::ha_status(s, req),
+            rc::GET_BROKER_EPOCH_CACHE => crate::replicas::serve::epoch_cache(s, req),
+            rc::EXCHANGE_BROKER_HA_INFO => crate::replicas::serve::exchange_ha_info(s, req),
+            rc::NOTIFY_BROKER_ROLE_CHANGED => {
+                crate::replicas::serve::notify_role_changed(&self.state, req);
+                return None;
+            }
             rc::SET_COMMITLOG_READ_MODE => admin::set_commit_log_read_mode(s, req),
             rc::GET_BROKER_CONFIG => admin::broker_config(s, req),
             rc::UPDATE_BROKER_CONFIG => admin::update_broker_config(s, req).await,

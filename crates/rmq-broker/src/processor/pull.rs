@@ -110,7 +110,7 @@ pub(super) async fn pull_until(
     };
     let first = q.read(s, h.queue_offset);
     // Step 8: commit on the first processing, whatever the result, also when the pull is held.
-    if h.sys_flag & sys_flag::COMMIT_OFFSET != 0 && s.config.is_master() {
+    if h.sys_flag & sys_flag::COMMIT_OFFSET != 0 && s.is_master() {
         s.offsets.commit(&q.group, &q.topic, q.queue_id, h.commit_offset);
     }
     let suspend = h.sys_flag & sys_flag::SUSPEND != 0;
@@ -362,7 +362,7 @@ async fn respond(
         0
     };
     let mut r = r;
-    if !s.config.is_master() && !s.config.offset_check_in_slave {
+    if !s.is_master() && !s.config.offset_check_in_slave {
         // 4.9.x PullMessageProcessor: the SLAVE + !slaveReadEnable → PULL_RETRY_IMMEDIATELY
         // assignment is overwritten by the status switch right after it, so a slave serves
         // what it has either way (that is how consumers go on while the master is down); only
@@ -387,7 +387,7 @@ async fn respond(
     if c == code::PULL_OFFSET_MOVED {
         offset_moved_event(s, q, requested, r.next_begin_offset).await;
     }
-    if s.config.is_master() {
+    if s.is_master() {
         s.offsets
             .commit_pull(&q.group, &q.topic, q.queue_id, r.next_begin_offset);
     }

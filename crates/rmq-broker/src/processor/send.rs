@@ -112,7 +112,7 @@ async fn check(
 ) -> Result<(SendMessageRequestHeader, TopicConfig), Refused> {
     let h = parse_header(req)
         .map_err(|e| error(req, code::SYSTEM_ERROR, format!("bad send request header: {e}")))?;
-    if !s.config.is_master() {
+    if !s.is_master() {
         return Err(error(
             req,
             code::SERVICE_NOT_AVAILABLE,

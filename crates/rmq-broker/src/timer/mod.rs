@@ -308,7 +308,7 @@ impl TimerService {
 
     /// Starts the delivery task (masters with `timerWheelEnable` only).
     pub fn start(state: &Arc<BrokerState>) {
-        if !state.config.is_master() || !state.timer.settings.enable {
+        if !state.is_master() || !state.timer.settings.enable {
             return;
         }
         let rx = state.timer.stop.subscribe();

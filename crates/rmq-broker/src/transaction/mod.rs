@@ -148,6 +148,9 @@ pub fn spawn_check_service(s: std::sync::Arc<BrokerState>) -> tokio::task::JoinH
         let period = std::time::Duration::from_millis(s.config.transaction_check_interval_ms.max(1));
         loop {
             tokio::time::sleep(period).await;
+            if !s.is_master() {
+                continue;
+            }
             if let Err(e) = s.transactions.check_now(&s).await {
                 tracing::warn!(error = %e, "transaction check round failed");
             }

@@ -12,6 +12,7 @@
 //! cross a segment; heartbeats every `haSendHeartbeatInterval` (5 s); a connection silent for
 //! `haHousekeepingInterval` (20 s) is closed; the slave reconnects every 5 s.
 
+pub mod auto;
 pub mod epoch;
 pub mod master;
 pub mod slave;
@@ -89,7 +90,7 @@ fn now_second() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-fn now_ms() -> i64 {
+pub(crate) fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
@@ -101,6 +102,8 @@ pub(crate) struct SlaveLink {
     addr: String,
     /// The slave's last acknowledged offset.
     ack: AtomicI64,
+    /// Controller mode: the slave's broker id from its handshake (-1 before it).
+    broker_id: AtomicI64,
     /// Where the transfer started (-1 until the slave asked).
     from: AtomicI64,
     sent: ByteRate,
@@ -109,6 +112,18 @@ pub(crate) struct SlaveLink {
 impl SlaveLink {
     pub(crate) fn acked(&self, offset: i64) {
         self.ack.store(offset, Ordering::Relaxed);
+    }
+
+    pub(crate) fn ack_offset(&self) -> i64 {
+        self.ack.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn set_broker_id(&self, id: i64) {
+        self.broker_id.store(id, Ordering::Release);
+    }
+
+    pub(crate) fn broker_id(&self) -> i64 {
+        self.broker_id.load(Ordering::Acquire)
     }
 
     pub(crate) fn started_at(&self, offset: i64) {
@@ -127,6 +142,8 @@ pub struct SlaveStatus {
     pub addr: String,
     pub ack_offset: i64,
     pub transfer_from: i64,
+    /// Controller mode: the slave's broker id (-1 in classic mode).
+    pub broker_id: i64,
     pub bytes_per_second: u64,
 }
 
@@ -179,6 +196,8 @@ pub struct HaState {
     connections: AtomicUsize,
     links: Mutex<Vec<Arc<SlaveLink>>>,
     pub(crate) client: ClientLink,
+    /// Controller mode: epochs, SyncStateSet, confirm offset.
+    pub replicas: auto::ReplicaState,
 }
 
 impl Default for HaState {
@@ -188,6 +207,7 @@ impl Default for HaState {
             connections: AtomicUsize::new(0),
             links: Mutex::new(Vec::new()),
             client: ClientLink::default(),
+            replicas: auto::ReplicaState::default(),
         }
     }
 }
@@ -218,6 +238,7 @@ impl HaState {
         let link = Arc::new(SlaveLink {
             addr,
             ack: AtomicI64::new(0),
+            broker_id: AtomicI64::new(-1),
             from: AtomicI64::new(-1),
             sent: ByteRate::default(),
         });
@@ -234,6 +255,7 @@ impl HaState {
             .map(|l| SlaveStatus {
                 addr: l.addr.clone(),
                 ack_offset: l.ack.load(Ordering::Relaxed),
+                broker_id: l.broker_id.load(Ordering::Relaxed),
                 transfer_from: l.from.load(Ordering::Relaxed),
                 bytes_per_second: l.sent.per_second(),
             })

@@ -64,6 +64,8 @@ mod flags {
     pub const DISK_FULL: u8 = 16;
     /// A writer panicked (see `poison`): fatal, like `FLUSH_FAILED`.
     pub const POISONED: u8 = 32;
+    /// Controller mode: set until the broker knows its role (Java's `FENCED`).
+    pub const FENCED: u8 = 64;
 }
 
 const DEFAULT_TOTAL_MEMORY: u64 = 24 * 1024 * 1024 * 1024;
@@ -77,6 +79,24 @@ struct PutState {
     next_queue_offset: HashMap<String, HashMap<i32, i64>>,
 }
 
+fn role_code(role: BrokerRole) -> u8 {
+    match role {
+        BrokerRole::AsyncMaster => 0,
+        BrokerRole::SyncMaster => 1,
+        BrokerRole::Slave => 2,
+    }
+}
+
+impl Core {
+    pub(crate) fn role(&self) -> BrokerRole {
+        match self.role.load(Ordering::Acquire) {
+            0 => BrokerRole::AsyncMaster,
+            1 => BrokerRole::SyncMaster,
+            _ => BrokerRole::Slave,
+        }
+    }
+}
+
 /// Everything shared between the store handle and its flush threads.
 pub(crate) struct Core {
     pub config: StoreConfig,
@@ -86,6 +106,8 @@ pub(crate) struct Core {
     pub checkpoint: Checkpoint,
     index: Option<IndexService>,
     flags: AtomicU8,
+    /// The current `BrokerRole` (`role_code`); changes at run time in controller mode.
+    role: AtomicU8,
     flush_progress: watch::Sender<FlushProgress>,
     pub cl_flush_signal: Signal,
     pub cq_flush_signal: Signal,
@@ -163,6 +185,30 @@ impl MessageStore {
 
     pub fn config(&self) -> &StoreConfig {
         &self.core().config
+    }
+
+    /// The role the store acts in now (`brokerRole` at open; controller mode changes it).
+    pub fn role(&self) -> BrokerRole {
+        self.core().role()
+    }
+
+    /// Controller mode: a slave refuses puts and takes replicated bytes; a master takes puts.
+    pub fn set_role(&self, role: BrokerRole) {
+        self.core().role.store(role_code(role), Ordering::Release);
+    }
+
+    /// Controller mode: a fenced store refuses puts (SERVICE_NOT_AVAILABLE) until the broker
+    /// knows its role.
+    pub fn set_fenced(&self, fenced: bool) {
+        if fenced {
+            self.core().flags.fetch_or(flags::FENCED, Ordering::AcqRel);
+        } else {
+            self.core().flags.fetch_and(!flags::FENCED, Ordering::AcqRel);
+        }
+    }
+
+    pub fn is_fenced(&self) -> bool {
+        self.core().flags.load(Ordering::Acquire) & flags::FENCED != 0
     }
 
     /// mqadmin setCommitLogReadAheadMode: commitlog reads without read-ahead (`random`,

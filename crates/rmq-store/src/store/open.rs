@@ -2,6 +2,9 @@
 
 use super::*;
 
+/// Controller mode's epoch file under the store root (Java's `storePathEpochFile` default).
+pub const EPOCH_FILE: &str = "epochFileCheckpoint";
+
 impl MessageStore {
     /// Open the store at `config.store_path_root_dir`: take the `lock`, load segments, recover
     /// (clean if there is no `abort` file, abnormal otherwise), re-dispatch the commitlog tail
@@ -48,6 +51,8 @@ impl MessageStore {
             .saturating_mul(config.access_message_in_memory_max_ratio as i64)
             / 100;
         let boot_ms = config.clock.now_ms();
+        let initial_flags = if config.controller_mode { flags::FENCED } else { 0 };
+        let role = role_code(config.broker_role);
         let core = Arc::new(Core {
             delay_levels_ms: config.delay_levels_ms(),
             last_store_ts: AtomicI64::new(checkpoint.physic_msg_timestamp.load(Ordering::Acquire)),
@@ -57,7 +62,8 @@ impl MessageStore {
             put_lock: Mutex::new(PutState::default()),
             checkpoint,
             index,
-            flags: AtomicU8::new(0),
+            flags: AtomicU8::new(initial_flags),
+            role: AtomicU8::new(role),
             flush_progress,
             cl_flush_signal: Signal::default(),
             cq_flush_signal: Signal::default(),
@@ -74,6 +80,9 @@ impl MessageStore {
             fail_points: Default::default(),
         });
         core.recover(abnormal)?;
+        if core.config.controller_mode {
+            core.ha.replicas.open_epochs(&root.join(EPOCH_FILE))?;
+        }
 
         File::create(&abort_path).at(&abort_path)?;
         sync_dir(&root)?;

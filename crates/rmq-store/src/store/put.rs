@@ -9,7 +9,8 @@ impl MessageStore {
     /// broker's send queue gives its permit back in between.
     pub fn append_messages(&self, batch: Vec<PutMessage>) -> PendingPut<'_> {
         let config = &self.core().config;
-        if config.broker_role == BrokerRole::Slave {
+        let role = self.core().role();
+        if role == BrokerRole::Slave {
             return PendingPut {
                 store: self,
                 result: PutResult::failed(PutStatus::ServiceNotAvailable),
@@ -24,7 +25,7 @@ impl MessageStore {
             .first()
             .is_some_and(|m| crate::ha::waits_store_ok(&m.properties));
         let wait_flush = config.flush_disk_type == FlushDiskType::SyncFlush && waits;
-        let replicate = config.broker_role == BrokerRole::SyncMaster && waits;
+        let replicate = role == BrokerRole::SyncMaster && waits;
         let started = std::time::Instant::now();
         let (result, end) = match self.core().append(&batch) {
             Ok((r, end)) => {
@@ -101,7 +102,9 @@ impl PendingPut<'_> {
             }
         };
         let slave = async {
-            if self.replicate {
+            if self.replicate && config.controller_mode {
+                core.ha.wait_for_replicas(end, config).await
+            } else if self.replicate {
                 core.ha.wait_for_slave(end, config).await
             } else {
                 PutStatus::PutOk

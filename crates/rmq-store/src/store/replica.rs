@@ -18,6 +18,68 @@ impl MessageStore {
         &self.core().ha
     }
 
+    /// `getConfirmOffset`: in controller mode, what the SyncStateSet has (docs/controller); in
+    /// classic mode the max offset.
+    pub fn confirm_offset(&self) -> i64 {
+        let max = self.max_phy_offset();
+        if !self.config().controller_mode {
+            return max;
+        }
+        let slave = self.role() == crate::BrokerRole::Slave || self.is_fenced();
+        self.ha()
+            .replicas
+            .confirm_offset(self.config(), slave, max)
+            .min(max)
+    }
+
+    /// Controller mode: this store becomes the master of `epoch` (`AutoSwitchHAService.changeToMaster`):
+    /// refused (false) for an epoch below the epoch file's last; otherwise connections of the
+    /// old role end, an incomplete replicated record is cut, `(epoch, max offset)` is appended
+    /// to the epoch file (replacing entries of this epoch or later, and an empty last one) and
+    /// puts are taken as SYNC_MASTER.
+    pub fn change_to_master(&self, epoch: i32) -> Result<bool, StoreError> {
+        let replicas = &self.ha().replicas;
+        if epoch < replicas.last_epoch() {
+            tracing::warn!(
+                epoch,
+                last = replicas.last_epoch(),
+                "not becoming master of an older epoch"
+            );
+            return Ok(false);
+        }
+        replicas.bump_generation();
+        if let Some(cut) = self.truncate_incomplete_tail()? {
+            replicas.with_epochs(|e| e.truncate_suffix_by_offset(cut))?;
+        }
+        let max = self.max_phy_offset();
+        replicas.with_epochs(|e| {
+            e.truncate_suffix_by_epoch(epoch)?;
+            // An epoch that never got a record has no range; the new one replaces it.
+            e.truncate_suffix_by_offset(max)?;
+            e.append(epoch, max)
+        })?;
+        self.set_role(crate::BrokerRole::SyncMaster);
+        tracing::info!(epoch, start = max, "store is master");
+        Ok(true)
+    }
+
+    /// Controller mode: this store becomes a slave in `epoch`; refused (false) for an epoch
+    /// below the epoch file's last. The broker starts the HA client.
+    pub fn change_to_slave(&self, epoch: i32) -> bool {
+        let replicas = &self.ha().replicas;
+        if epoch < replicas.last_epoch() {
+            tracing::warn!(
+                epoch,
+                last = replicas.last_epoch(),
+                "not becoming slave of an older epoch"
+            );
+            return false;
+        }
+        self.set_role(crate::BrokerRole::Slave);
+        replicas.bump_generation();
+        true
+    }
+
     /// Up to `max_bytes` published commitlog bytes from `offset`, never crossing a segment end
     /// (one HA frame body). `None` when nothing is there yet.
     pub fn read_replication_chunk(&self, offset: i64, max_bytes: usize) -> Option<Bytes> {
@@ -37,17 +99,57 @@ impl MessageStore {
     pub fn append_replicated(&self, offset: i64, data: &[u8]) -> Result<(), ReplicaError> {
         self.core().append_raw(offset.max(0) as u64, data)
     }
+
+    /// Cut the commitlog at `offset` and every consume-queue entry at or after it, while the
+    /// store runs (a returning master dropping what its group never confirmed, controller
+    /// mode). Readers holding the old bytes keep them (`MappedFileQueue::truncate_live`); the
+    /// index keeps its entries, whose lookups find no record there or another key.
+    pub fn truncate_files(&self, offset: i64) -> Result<(), StoreError> {
+        let core = self.core();
+        let offset = offset.max(0) as u64;
+        let mut st = core.lock_or_poison(&core.put_lock, "put lock");
+        let before = core.commit_log.max_offset();
+        if offset >= before {
+            return Ok(());
+        }
+        tracing::warn!(offset, max = before, "truncating the commitlog");
+        core.commit_log.queue().truncate_live(offset)?;
+        for cq in core.all_cqs() {
+            cq.truncate_live(offset as i64)?;
+            st.next_queue_offset
+                .entry(cq.topic().to_string())
+                .or_default()
+                .insert(cq.queue_id(), cq.max_offset());
+        }
+        core.dispatched.fetch_min(offset as i64, Ordering::AcqRel);
+        core.flush_progress.send_replace(crate::flush::FlushProgress {
+            flushed: core.commit_log.queue().flushed_where(),
+            failed: false,
+        });
+        Ok(())
+    }
+
+    /// Cut a record the last replicated frame left incomplete (Java's `truncateInvalidMsg`),
+    /// before this store takes puts as a master. Returns the cut offset, if any.
+    pub fn truncate_incomplete_tail(&self) -> Result<Option<i64>, StoreError> {
+        let dispatched = self.dispatched_offset();
+        if dispatched < self.max_phy_offset() {
+            self.truncate_files(dispatched)?;
+            return Ok(Some(dispatched));
+        }
+        Ok(None)
+    }
 }
 
 impl Core {
     fn append_raw(&self, mut offset: u64, mut data: &[u8]) -> Result<(), ReplicaError> {
-        if self.flags.load(Ordering::Acquire) != 0 {
+        if self.flags.load(Ordering::Acquire) & !super::flags::FENCED != 0 {
             return Err(ReplicaError::NotWritable);
         }
         let _dart = self.dart("replicated append");
         let mut st = self.lock_or_poison(&self.put_lock, "put lock");
         // Shutdown takes the put lock after setting its flag: re-check under the lock.
-        if self.flags.load(Ordering::Acquire) != 0 {
+        if self.flags.load(Ordering::Acquire) & !super::flags::FENCED != 0 {
             return Err(ReplicaError::NotWritable);
         }
         let log = &self.commit_log;
