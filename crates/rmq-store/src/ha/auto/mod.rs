@@ -120,6 +120,12 @@ impl ReplicaState {
         self.epochs.lock().last_epoch()
     }
 
+    /// A replica records the epoch `(epoch, start)` its master sent (refused, false, unless both
+    /// are above the last entry's).
+    pub fn record_epoch(&self, epoch: i32, start_offset: i64) -> Result<bool, StoreError> {
+        self.epochs.lock().append(epoch, start_offset)
+    }
+
     pub(crate) fn with_epochs<T>(&self, f: impl FnOnce(&mut EpochCache) -> T) -> T {
         f(&mut self.epochs.lock())
     }

@@ -251,7 +251,7 @@ fn apply_frames(store: &MessageStore, buf: &mut BytesMut, received_epoch: &mut i
             if epoch != *received_epoch {
                 *received_epoch = epoch;
                 replicas
-                    .with_epochs(|e| e.append(epoch, epoch_start))
+                    .record_epoch(epoch, epoch_start)
                     .map_err(io::Error::other)?;
             }
             store.append_replicated(offset, &body).map_err(io::Error::other)?;

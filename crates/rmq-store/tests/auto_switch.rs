@@ -1,0 +1,159 @@
+//! Controller-mode replication without sockets or clocks: role changes on the store, the epoch
+//! file, and the truncation a returning old master does before it replicates from the new one
+//! (docs/controller/broker.md#truncation). Deterministic: every step is a direct call.
+
+#![allow(clippy::unwrap_used, reason = "test code: a failed unwrap is a failed test")]
+
+mod common;
+
+use common::{config, decode, msg};
+use rmq_store::ha::auto::slave::{consistent_point, truncate_to_master};
+use rmq_store::ha::epoch::EpochCache;
+use rmq_store::{BrokerRole, MessageStore, PutStatus, StoreConfig};
+
+const TOPIC: &str = "FailoverTopic";
+
+fn controller_config(root: &std::path::Path) -> StoreConfig {
+    StoreConfig {
+        controller_mode: true,
+        broker_role: BrokerRole::Slave,
+        ..config(root)
+    }
+}
+
+async fn put(store: &MessageStore, tag: &str, n: usize) {
+    for i in 0..n {
+        let r = store.put_message(msg(TOPIC, 0, &format!("{tag}-{i}"), None)).await;
+        assert_eq!(r.status, PutStatus::PutOk, "{tag}-{i}");
+    }
+}
+
+/// Bodies of queue 0, as served.
+fn bodies(store: &MessageStore) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut off = store.min_offset_in_queue(TOPIC, 0);
+    while off < store.max_offset_in_queue(TOPIC, 0) {
+        let r = store.get_message(TOPIC, 0, off, 32, usize::MAX, &|_| true);
+        assert!(!r.messages.is_empty(), "queue 0 at {off}: {:?}", r.status);
+        out.extend(r.messages.iter().map(|m| decode(m).4));
+        off = r.next_begin_offset;
+    }
+    out
+}
+
+/// Copies `from`'s commitlog bytes `[start, end)` into `to` as the HA client would.
+fn replicate(from: &MessageStore, to: &MessageStore, start: i64, end: i64) {
+    let mut off = start;
+    while off < end {
+        let chunk = from
+            .read_replication_chunk(off, (end - off) as usize)
+            .unwrap();
+        to.append_replicated(off, &chunk).unwrap();
+        off += chunk.len() as i64;
+    }
+}
+
+#[tokio::test]
+async fn a_store_starts_fenced_and_takes_puts_only_as_master() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = MessageStore::open(controller_config(dir.path())).unwrap();
+    assert!(store.is_fenced());
+    let r = store.put_message(msg(TOPIC, 0, "early", None)).await;
+    assert_eq!(r.status, PutStatus::ServiceNotAvailable, "fenced and a slave");
+    store.set_fenced(false);
+    let r = store.put_message(msg(TOPIC, 0, "slave", None)).await;
+    assert_eq!(r.status, PutStatus::ServiceNotAvailable, "a slave refuses puts");
+    assert!(store.change_to_master(1).unwrap());
+    put(&store, "m", 3).await;
+    assert_eq!(store.ha().replicas.epochs().entries().len(), 1);
+    assert!(!store.change_to_master(0).unwrap(), "an older epoch is refused");
+    assert!(store.change_to_slave(2));
+    let r = store.put_message(msg(TOPIC, 0, "demoted", None)).await;
+    assert_eq!(r.status, PutStatus::ServiceNotAvailable);
+    assert!(!store.change_to_slave(0), "an epoch below the epoch file's last is refused");
+}
+
+/// A (master of epoch 1) writes 10 messages that B replicates, then 5 that B never gets; B
+/// becomes master of epoch 2 and writes 3. A comes back: it cuts its 5, takes B's 3, and its
+/// queue, commitlog and epoch file equal B's — also after a restart from disk.
+#[tokio::test]
+async fn a_returning_master_cuts_its_unconfirmed_tail_and_follows_the_new_master() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = MessageStore::open(controller_config(&dir.path().join("a"))).unwrap();
+    let b = MessageStore::open(controller_config(&dir.path().join("b"))).unwrap();
+    for s in [&a, &b] {
+        s.set_fenced(false);
+    }
+    assert!(a.change_to_master(1).unwrap());
+    put(&a, "confirmed", 10).await;
+    let confirmed = a.max_phy_offset();
+    replicate(&a, &b, 0, confirmed);
+    assert!(b.ha().replicas.record_epoch(1, 0).unwrap());
+    put(&a, "unconfirmed", 5).await;
+    let a_max = a.max_phy_offset();
+    assert!(a_max > confirmed);
+
+    assert!(b.change_to_master(2).unwrap());
+    put(&b, "new-master", 3).await;
+    let b_epochs: Vec<(i32, i64)> = b
+        .ha()
+        .replicas
+        .epochs()
+        .entries()
+        .iter()
+        .map(|e| (e.epoch, e.start_offset))
+        .collect();
+    assert_eq!(b_epochs, vec![(1, 0), (2, confirmed)]);
+
+    // A's view: its epochs [(1, 0)] ending at a_max; B's [(1, 0), (2, confirmed)] ending at
+    // B's max: they agree up to `confirmed`.
+    assert_eq!(
+        consistent_point(&a.ha().replicas.epochs(), a_max, &b_epochs, b.max_phy_offset()),
+        confirmed
+    );
+    assert!(a.change_to_slave(2));
+    let start = truncate_to_master(&a, &b_epochs, b.max_phy_offset()).unwrap();
+    assert_eq!(start, confirmed);
+    assert_eq!(a.max_phy_offset(), confirmed);
+    assert_eq!(a.max_offset_in_queue(TOPIC, 0), 10, "the queue lost the 5 unconfirmed");
+    replicate(&b, &a, confirmed, b.max_phy_offset());
+    assert!(a.ha().replicas.record_epoch(2, confirmed).unwrap());
+
+    let expected: Vec<String> = (0..10)
+        .map(|i| format!("confirmed-{i}"))
+        .chain((0..3).map(|i| format!("new-master-{i}")))
+        .collect();
+    assert_eq!(bodies(&a), expected);
+    assert_eq!(bodies(&b), expected);
+    assert_eq!(a.max_phy_offset(), b.max_phy_offset());
+
+    // The cut is on disk: a restart of A sees B's history, not its own tail.
+    a.shutdown().unwrap();
+    drop(a);
+    let a = MessageStore::open(controller_config(&dir.path().join("a"))).unwrap();
+    assert_eq!(a.max_phy_offset(), b.max_phy_offset());
+    assert_eq!(bodies(&a), expected);
+    let epochs: Vec<(i32, i64)> = a
+        .ha()
+        .replicas
+        .epochs()
+        .entries()
+        .iter()
+        .map(|e| (e.epoch, e.start_offset))
+        .collect();
+    assert_eq!(epochs, b_epochs);
+}
+
+/// Java's EpochFileCacheTest samples, through the slave's comparison.
+#[test]
+fn consistent_points_follow_java() {
+    let local = EpochCache::from_entries([(1, 100), (2, 300), (3, 500)]);
+    assert_eq!(consistent_point(&local, 700, &[(1, 100), (2, 300), (3, 450)], 600), 450);
+    assert_eq!(consistent_point(&local, 700, &[(1, 100), (2, 300), (3, 500)], 600), 600);
+    assert_eq!(consistent_point(&local, 700, &[(1, 200), (2, 500)], 600), -1);
+    let longer = EpochCache::from_entries([(1, 100), (2, 300), (3, 500), (4, 800)]);
+    assert_eq!(
+        consistent_point(&longer, 900, &[(1, 100), (2, 300), (3, 500)], 700),
+        700
+    );
+}
