@@ -201,3 +201,51 @@ async fn a_slave_takes_over_from_a_killed_master_and_the_old_master_rejoins_as_s
     returning.shutdown().await.unwrap();
     controller.shutdown().await;
 }
+
+/// Fencing: a master that stops hearing from the controller stops acknowledging once its lease
+/// ends, and its lease is shorter than the heartbeat timeout after which the controller may
+/// elect another master (so two masters never acknowledge at once).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_master_cut_off_from_the_controller_stops_acknowledging() {
+    let dir = tempfile::tempdir().unwrap();
+    let controller = start_controller(&dir.path().join("controller")).await;
+    let ctl = controller.address().to_string();
+    let broker = start_broker(&dir.path().join("b0"), &ctl).await;
+    wait_until("the broker is master", WAIT, || {
+        running(&broker) && broker.state().is_master()
+    })
+    .await;
+    let settings = &broker.state().config.controller;
+    assert!(
+        settings.lease_ms() < settings.controller_heart_beat_timeout_ms as i64,
+        "the lease ends before the controller may elect another master"
+    );
+    let client = RemotingClient::new();
+    send_ok(&client, &broker, 3, "leased").await;
+
+    controller.shutdown().await;
+    let mut refused = None;
+    let deadline = Instant::now() + WAIT;
+    while refused.is_none() {
+        assert!(
+            Instant::now() < deadline,
+            "the master kept acknowledging without the controller"
+        );
+        let resp = client
+            .invoke(
+                &addr(&broker),
+                send_request(TOPIC, "cut-off", b"cut off"),
+                TIMEOUT,
+            )
+            .await
+            .unwrap();
+        if resp.code == code::SERVICE_NOT_AVAILABLE {
+            refused = Some(resp);
+        } else {
+            assert_eq!(resp.code, code::SUCCESS);
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    assert!(!broker.state().store.ha().replicas.lease_valid());
+    broker.shutdown().await.unwrap();
+}

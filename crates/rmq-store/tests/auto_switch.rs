@@ -23,9 +23,19 @@ fn controller_config(root: &std::path::Path) -> StoreConfig {
 
 async fn put(store: &MessageStore, tag: &str, n: usize) {
     for i in 0..n {
-        let r = store.put_message(msg(TOPIC, 0, &format!("{tag}-{i}"), None)).await;
+        let r = store
+            .put_message(msg(TOPIC, 0, &format!("{tag}-{i}"), None))
+            .await;
         assert_eq!(r.status, PutStatus::PutOk, "{tag}-{i}");
     }
+}
+
+/// The controller confirmed the store's master role just now (the broker does this).
+fn grant_lease(store: &MessageStore) {
+    store
+        .ha()
+        .replicas
+        .renew_lease(rmq_store::ha::auto::monotonic_ms(), 600_000);
 }
 
 /// Bodies of queue 0, as served.
@@ -45,9 +55,7 @@ fn bodies(store: &MessageStore) -> Vec<String> {
 fn replicate(from: &MessageStore, to: &MessageStore, start: i64, end: i64) {
     let mut off = start;
     while off < end {
-        let chunk = from
-            .read_replication_chunk(off, (end - off) as usize)
-            .unwrap();
+        let chunk = from.read_replication_chunk(off, (end - off) as usize).unwrap();
         to.append_replicated(off, &chunk).unwrap();
         off += chunk.len() as i64;
     }
@@ -64,13 +72,23 @@ async fn a_store_starts_fenced_and_takes_puts_only_as_master() {
     let r = store.put_message(msg(TOPIC, 0, "slave", None)).await;
     assert_eq!(r.status, PutStatus::ServiceNotAvailable, "a slave refuses puts");
     assert!(store.change_to_master(1).unwrap());
+    let r = store.put_message(msg(TOPIC, 0, "no lease", None)).await;
+    assert_eq!(
+        r.status,
+        PutStatus::ServiceNotAvailable,
+        "a master without a lease refuses puts"
+    );
+    grant_lease(&store);
     put(&store, "m", 3).await;
     assert_eq!(store.ha().replicas.epochs().entries().len(), 1);
     assert!(!store.change_to_master(0).unwrap(), "an older epoch is refused");
     assert!(store.change_to_slave(2));
     let r = store.put_message(msg(TOPIC, 0, "demoted", None)).await;
     assert_eq!(r.status, PutStatus::ServiceNotAvailable);
-    assert!(!store.change_to_slave(0), "an epoch below the epoch file's last is refused");
+    assert!(
+        !store.change_to_slave(0),
+        "an epoch below the epoch file's last is refused"
+    );
 }
 
 /// A (master of epoch 1) writes 10 messages that B replicates, then 5 that B never gets; B
@@ -85,6 +103,7 @@ async fn a_returning_master_cuts_its_unconfirmed_tail_and_follows_the_new_master
         s.set_fenced(false);
     }
     assert!(a.change_to_master(1).unwrap());
+    grant_lease(&a);
     put(&a, "confirmed", 10).await;
     let confirmed = a.max_phy_offset();
     replicate(&a, &b, 0, confirmed);
@@ -94,6 +113,7 @@ async fn a_returning_master_cuts_its_unconfirmed_tail_and_follows_the_new_master
     assert!(a_max > confirmed);
 
     assert!(b.change_to_master(2).unwrap());
+    grant_lease(&b);
     put(&b, "new-master", 3).await;
     let b_epochs: Vec<(i32, i64)> = b
         .ha()
@@ -115,7 +135,11 @@ async fn a_returning_master_cuts_its_unconfirmed_tail_and_follows_the_new_master
     let start = truncate_to_master(&a, &b_epochs, b.max_phy_offset()).unwrap();
     assert_eq!(start, confirmed);
     assert_eq!(a.max_phy_offset(), confirmed);
-    assert_eq!(a.max_offset_in_queue(TOPIC, 0), 10, "the queue lost the 5 unconfirmed");
+    assert_eq!(
+        a.max_offset_in_queue(TOPIC, 0),
+        10,
+        "the queue lost the 5 unconfirmed"
+    );
     replicate(&b, &a, confirmed, b.max_phy_offset());
     assert!(a.ha().replicas.record_epoch(2, confirmed).unwrap());
 
@@ -148,8 +172,14 @@ async fn a_returning_master_cuts_its_unconfirmed_tail_and_follows_the_new_master
 #[test]
 fn consistent_points_follow_java() {
     let local = EpochCache::from_entries([(1, 100), (2, 300), (3, 500)]);
-    assert_eq!(consistent_point(&local, 700, &[(1, 100), (2, 300), (3, 450)], 600), 450);
-    assert_eq!(consistent_point(&local, 700, &[(1, 100), (2, 300), (3, 500)], 600), 600);
+    assert_eq!(
+        consistent_point(&local, 700, &[(1, 100), (2, 300), (3, 450)], 600),
+        450
+    );
+    assert_eq!(
+        consistent_point(&local, 700, &[(1, 100), (2, 300), (3, 500)], 600),
+        600
+    );
     assert_eq!(consistent_point(&local, 700, &[(1, 200), (2, 500)], 600), -1);
     let longer = EpochCache::from_entries([(1, 100), (2, 300), (3, 500), (4, 800)]);
     assert_eq!(

@@ -227,11 +227,19 @@ pub async fn run(state: Arc<BrokerState>) {
     let mut check = interval(settings.check_sync_state_set_period_ms);
     let mut leader = interval(settings.sync_controller_metadata_period_ms);
     let mut proposals = state.store.ha().replicas.proposals();
+    let mut lease_watch = LeaseLog::default();
     loop {
         tokio::select! {
             _ = heartbeat.tick() => {
                 send_heartbeats(&state).await;
                 role::ensure_master_ha_addr(&state).await;
+                // A master renews its lease at the heartbeat's pace.
+                if state.is_master() {
+                    if let Err(e) = role::sync_replica_info(&state).await {
+                        tracing::debug!(error = %e, "controller mode: lease renewal failed");
+                    }
+                    lease_watch.observe(state.store.ha().replicas.lease_valid());
+                }
             }
             _ = poll.tick() => {
                 if let Err(e) = role::sync_replica_info(&state).await {
@@ -257,6 +265,34 @@ pub async fn run(state: Arc<BrokerState>) {
                 }
             }
         }
+    }
+}
+
+/// Logs a master's lease lapsing and coming back once each, not per put.
+#[derive(Default)]
+struct LeaseLog {
+    lapsed: bool,
+}
+
+impl LeaseLog {
+    fn observe(&mut self, valid: bool) {
+        if !valid && !self.lapsed {
+            tracing::warn!("controller mode: no word from the controller for the lease; refusing puts");
+        } else if valid && self.lapsed {
+            tracing::info!("controller mode: lease renewed; taking puts again");
+        }
+        self.lapsed = !valid;
+    }
+}
+
+impl ControllerModeSettings {
+    /// How long a master takes puts after the controller last confirmed it: it must end
+    /// before the controller can elect another master, which happens
+    /// `controllerHeartBeatTimeoutMills` after the last heartbeat it received; renewals come
+    /// every `brokerHeartbeatInterval`, so two of those are taken off (at least 1 s remains).
+    pub fn lease_ms(&self) -> i64 {
+        let timeout = self.controller_heart_beat_timeout_ms as i64;
+        (timeout - 2 * self.broker_heartbeat_interval_ms as i64).max(1000)
     }
 }
 

@@ -72,6 +72,12 @@ async fn change_to_master(state: &Arc<BrokerState>, view: GroupView) {
             return;
         }
     }
+    // The controller just named this broker: it cannot name another before the heartbeats
+    // stop for their timeout.
+    state.store.ha().replicas.renew_lease(
+        rmq_store::ha::auto::monotonic_ms(),
+        state.config.controller.lease_ms(),
+    );
     r.route_id.store(0, Ordering::Release);
     *r.master.lock() = Some((r.controller_id(), state.addr.clone()));
     state.master.set(None, None);
@@ -198,6 +204,7 @@ pub async fn elect(state: &Arc<BrokerState>) -> Result<(), String> {
 /// The periodic CONTROLLER_GET_REPLICA_INFO: a newer master epoch changes the role (or, with
 /// no master, asks for an election); a newer SyncStateSet is taken by the master.
 pub async fn sync_replica_info(state: &Arc<BrokerState>) -> Result<(), String> {
+    let sent_at = rmq_store::ha::auto::monotonic_ms();
     let header = GetReplicaInfoRequestHeader {
         broker_name: Some(state.config.broker_name.clone()),
     };
@@ -230,7 +237,16 @@ pub async fn sync_replica_info(state: &Arc<BrokerState>) -> Result<(), String> {
     if view.master_epoch > state.replicas.master_epoch() && view.master_id.is_none() {
         return elect(state).await;
     }
+    let confirms_me = view.master_id == Some(state.replicas.controller_id())
+        && view.master_epoch == state.replicas.master_epoch();
     apply(state, view).await;
+    if confirms_me && state.is_master() {
+        state
+            .store
+            .ha()
+            .replicas
+            .renew_lease(sent_at, state.config.controller.lease_ms());
+    }
     Ok(())
 }
 

@@ -10,7 +10,13 @@ impl MessageStore {
     pub fn append_messages(&self, batch: Vec<PutMessage>) -> PendingPut<'_> {
         let config = &self.core().config;
         let role = self.core().role();
-        if role == BrokerRole::Slave {
+        // Controller mode: a master out of touch with the controller for its lease stops
+        // acknowledging before another can be elected (rmq's fencing; Java relies on acks).
+        let lease_lapsed = config.controller_mode && !self.core().ha.replicas.lease_valid();
+        if role == BrokerRole::Slave || lease_lapsed {
+            if lease_lapsed && role != BrokerRole::Slave {
+                tracing::debug!("put refused: the master's lease from the controller lapsed");
+            }
             return PendingPut {
                 store: self,
                 result: PutResult::failed(PutStatus::ServiceNotAvailable),

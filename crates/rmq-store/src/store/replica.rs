@@ -76,6 +76,7 @@ impl MessageStore {
             return false;
         }
         self.set_role(crate::BrokerRole::Slave);
+        replicas.drop_lease();
         replicas.bump_generation();
         true
     }

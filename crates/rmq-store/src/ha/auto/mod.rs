@@ -78,6 +78,16 @@ pub struct ReplicaState {
     proposals: watch::Sender<Option<BTreeSet<i64>>>,
     /// Woken on every slave ack (the all-ack wait counts per slave).
     acks: Notify,
+    /// Until when a master may take puts without hearing from the controller again
+    /// (milliseconds on [`monotonic_ms`]); 0 = no lease (not a master yet).
+    lease_until: AtomicI64,
+}
+
+/// Milliseconds on a monotonic clock (since the first call in this process).
+pub fn monotonic_ms() -> i64 {
+    static BASE: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    let base = BASE.get_or_init(std::time::Instant::now);
+    i64::try_from(base.elapsed().as_millis()).unwrap_or(i64::MAX)
 }
 
 impl Default for ReplicaState {
@@ -91,6 +101,7 @@ impl Default for ReplicaState {
             generation: watch::channel(0).0,
             proposals: watch::channel(None).0,
             acks: Notify::new(),
+            lease_until: AtomicI64::new(0),
         }
     }
 }
@@ -302,6 +313,25 @@ impl ReplicaState {
             return max_phy;
         }
         self.confirm.load(Ordering::Acquire)
+    }
+
+    /// The controller confirmed this broker as master in an answer to a request sent at
+    /// `sent_at_ms` ([`monotonic_ms`]): puts are taken until `sent_at_ms + lease_ms`. The broker
+    /// picks `lease_ms` short enough to end before the controller can elect another master
+    /// (docs/controller/broker.md#fencing).
+    pub fn renew_lease(&self, sent_at_ms: i64, lease_ms: i64) {
+        self.lease_until
+            .fetch_max(sent_at_ms.saturating_add(lease_ms), Ordering::AcqRel);
+    }
+
+    /// Whether a master's lease is current.
+    pub fn lease_valid(&self) -> bool {
+        monotonic_ms() < self.lease_until.load(Ordering::Acquire)
+    }
+
+    /// The lease ends now (the broker is no longer master).
+    pub fn drop_lease(&self) {
+        self.lease_until.store(0, Ordering::Release);
     }
 
     /// The role changed: connections of the old role end.

@@ -39,7 +39,8 @@ import java.util.regex.Pattern;
  * CONTROLLER_GET_METADATA_INFO (1005) answers {@code isLeader=true} (polled, {@link #BOOT_TIMEOUT} at most).
  *
  * <p>Java brokers ({@link #startJavaBroker}) need {@code target/oracle5-broker.classpath} (written by
- * {@code -Poracle5}) on both targets: see {@link #javaBrokerAvailable()}.
+ * {@code -Poracle5}) on both targets: see {@link #javaBrokerAvailable()}. rmq brokers ({@link #startRmqBroker}) need
+ * the {@code rmq.bin} binary; {@link #replicaInfo} asks the controller with raw remoting (both client lines).
  */
 public final class ControllerServers implements AutoCloseable {
     public static final String DLEDGER_GROUP = "ControllerConformanceGroup";
@@ -58,6 +59,7 @@ public final class ControllerServers implements AutoCloseable {
     private String controllerAddr;
     private ServerProcess controller;
     private int brokerSeq;
+    private int rmqBrokerSeq;
 
     private ControllerServers(String target, Path tmp, Path logDir, Map<String, String> controllerConf) {
         this.target = target;
@@ -289,19 +291,224 @@ public final class ControllerServers implements AutoCloseable {
         return new Broker(name, m.group(2).trim(), p, dir);
     }
 
+    // ------------------------------------------------------------------ rmq brokers
+
+    /**
+     * One rmq broker process in controller mode started by {@link #startRmqBroker}: its own directory (broker.conf,
+     * store, logs), a fixed listen port, restartable from the same directory ({@link #restart}).
+     */
+    public static final class RmqBroker {
+        private final ControllerServers owner;
+        private final String name;
+        private final Path dir;
+        private final Path conf;
+        private final List<String> command;
+        private final Map<String, String> env;
+        private volatile ServerProcess process;
+        private volatile String addr;
+        private int restarts;
+
+        RmqBroker(ControllerServers owner, String name, Path dir, Path conf, List<String> command,
+                  Map<String, String> env) {
+            this.owner = owner;
+            this.name = name;
+            this.dir = dir;
+            this.conf = conf;
+            this.command = command;
+            this.env = env;
+        }
+
+        /** The current process's name in the logs ({@code rmq-broker1.out}, {@code rmq-broker1-restart1.out}, ...). */
+        public String name() {
+            return process.name();
+        }
+
+        /** "127.0.0.1:port" as printed in its boot line (the same port after a restart). */
+        public String addr() {
+            return addr;
+        }
+
+        /** Its {@code storePathRootDir} ({@code brokerIdentity}, commit log, ...). */
+        public Path storeDir() {
+            return dir.resolve("store");
+        }
+
+        public Path confFile() {
+            return conf;
+        }
+
+        /**
+         * The controller id this broker got, from {@code <storePathRootDir>/brokerIdentity}
+         * ({@code cluster#brokerName#id}); {@code null} while it has none.
+         */
+        public Long controllerId() throws IOException {
+            Path f = storeDir().resolve("brokerIdentity");
+            if (!Files.isRegularFile(f)) {
+                return null;
+            }
+            String[] fields = Files.readString(f, StandardCharsets.UTF_8).trim().split("#");
+            return fields.length >= 3 ? Long.valueOf(fields[2].trim()) : null;
+        }
+
+        public boolean isAlive() {
+            return process.isAlive();
+        }
+
+        /** kill -9 (Process.destroyForcibly), waits for the exit. */
+        public void kill() {
+            process.kill();
+        }
+
+        /**
+         * Starts the broker again from the same broker.conf and store (after {@link #kill}; a live process is stopped
+         * first) and waits for its boot line; the listen port may linger a moment after the old process, so a start
+         * that exits at once is retried for 15 s. Fails when the new process advertises another address.
+         */
+        public void restart() throws Exception {
+            if (process.isAlive()) {
+                process.stop();
+            }
+            long deadline = System.currentTimeMillis() + 15_000;
+            while (true) {
+                restarts++;
+                ServerProcess p = owner.launch(name + "-restart" + restarts, command, dir, env);
+                process = p;
+                try {
+                    String a = p.awaitLine(Servers.BROKER_BOOT, BOOT_TIMEOUT).group(2).trim();
+                    if (!a.equals(addr)) {
+                        throw new IllegalStateException(name + " restarted on " + a + ", was " + addr);
+                    }
+                    return;
+                } catch (IllegalStateException e) {
+                    if (p.isAlive() || System.currentTimeMillis() > deadline) {
+                        throw e;
+                    }
+                    Thread.sleep(500);
+                }
+            }
+        }
+
+        public String describe() {
+            return process.describe();
+        }
+    }
+
+    /**
+     * Starts an rmq broker ({@code <rmq.bin> broker -c broker.conf}) of cluster {@code DefaultCluster}, brokerName
+     * {@code broker-a}, in controller mode against this harness's controller and name server: a fresh directory with
+     * its own store and log dir ({@code ROCKETMQ_LOG_DIR}), a listen port p with p-2 and p+1 free (rmq binds its HA
+     * listener at p+1), brokerIP1 / brokerIP2 127.0.0.1, no gRPC, plus {@code extra} (which overrides). Returns once
+     * its boot line is printed (before the controller has given it a role).
+     */
+    public RmqBroker startRmqBroker(Map<String, String> extra) throws Exception {
+        Path bin = Paths.get(System.getProperty("rmq.bin", "../../target/debug/rmq")).toAbsolutePath().normalize();
+        if (!Files.isExecutable(bin)) {
+            throw new IllegalStateException("rmq binary not found or not executable: " + bin
+                + " (pass -Drmq.bin=/path/to/rmq)");
+        }
+        String name = "rmq-broker" + (++rmqBrokerSeq);
+        Path dir = Files.createDirectories(tmp.resolve(name));
+        Path store = Files.createDirectories(dir.resolve("store"));
+        int port = Servers.freeBrokerPort();
+        Map<String, String> lines = new LinkedHashMap<>();
+        lines.put("brokerClusterName", Servers.CLUSTER);
+        lines.put("brokerName", Servers.BROKER_NAME);
+        lines.put("listenPort", String.valueOf(port));
+        lines.put("namesrvAddr", namesrvAddr);
+        lines.put("storePathRootDir", store.toString());
+        lines.put("brokerIP1", "127.0.0.1");
+        lines.put("brokerIP2", "127.0.0.1");
+        lines.put("enableGrpcServer", "false");
+        lines.put("enableControllerMode", "true");
+        lines.put("controllerAddr", controllerAddr);
+        lines.putAll(extra);
+        StringBuilder sb = new StringBuilder();
+        lines.forEach((k, v) -> sb.append(k).append('=').append(v).append('\n'));
+        Path conf = dir.resolve("broker.conf");
+        Files.writeString(conf, sb.toString(), StandardCharsets.UTF_8);
+        Map<String, String> brokerEnv = new LinkedHashMap<>(env);
+        brokerEnv.put("ROCKETMQ_LOG_DIR", Files.createDirectories(dir.resolve("logs")).toString());
+        List<String> cmd = List.of(bin.toString(), "broker", "-c", conf.toString());
+        RmqBroker b = new RmqBroker(this, name, dir, conf, cmd, brokerEnv);
+        b.process = launch(name, cmd, dir, brokerEnv);
+        b.addr = b.process.awaitLine(Servers.BROKER_BOOT, BOOT_TIMEOUT).group(2).trim();
+        return b;
+    }
+
+    /** What CONTROLLER_GET_REPLICA_INFO (1004) says about a broker group; {@code code} 0 = SUCCESS. */
+    public record ReplicaInfo(int code, String remark, Map<String, String> extFields, String body,
+                              java.util.Set<Long> syncStateSet) {
+        public String masterAddress() {
+            return extFields.get("masterAddress");
+        }
+
+        public String masterBrokerId() {
+            return extFields.get("masterBrokerId");
+        }
+
+        public String masterEpoch() {
+            return extFields.get("masterEpoch");
+        }
+
+        @Override
+        public String toString() {
+            return "code=" + code + " remark=" + remark + " ext=" + extFields + " body=" + body;
+        }
+    }
+
+    private static final Pattern SSS_MEMBERS = Pattern.compile("\"syncStateSet\"\\s*:\\s*\\[([^\\]]*)\\]");
+
+    /**
+     * CONTROLLER_GET_REPLICA_INFO of {@code brokerName} from the controller, with raw remoting (JSON), so that it works
+     * on both client lines (4.9.8 has no controller protocol classes).
+     */
+    public ReplicaInfo replicaInfo(String brokerName) throws IOException {
+        RawResponse r = rawRequest(controllerAddr, 1004, (int) (System.nanoTime() & 0x3fffffff),
+            Map.of("brokerName", brokerName));
+        java.util.Set<Long> members = new java.util.TreeSet<>();
+        Matcher m = SSS_MEMBERS.matcher(r.body());
+        if (m.find()) {
+            for (String id : m.group(1).split(",")) {
+                if (!id.isBlank()) {
+                    members.add(Long.parseLong(id.trim()));
+                }
+            }
+        }
+        return new ReplicaInfo(r.code(), r.remark(), r.extFields(), r.body(), members);
+    }
+
     // ------------------------------------------------------------------ raw remoting (JSON) for readiness
+
+    /** A raw remoting response: code, remark, ext fields and the body as UTF-8 text. */
+    record RawResponse(int code, String remark, Map<String, String> extFields, String body) {
+    }
 
     /**
      * One JSON-header request without ext fields; returns the response's ext fields (JSON or ROCKETMQ header
      * serialization).
      */
     static Map<String, String> rawRequestExtFields(String addr, int code, int opaque) throws IOException {
+        return rawRequest(addr, code, opaque, Map.of()).extFields();
+    }
+
+    /** One JSON-header request with {@code ext} as its ext fields (plain keys and values: no escaping). */
+    static RawResponse rawRequest(String addr, int code, int opaque, Map<String, String> ext) throws IOException {
         int colon = addr.lastIndexOf(':');
         try (Socket sock = new Socket()) {
             sock.connect(new InetSocketAddress(addr.substring(0, colon), Integer.parseInt(addr.substring(colon + 1))),
                 2_000);
             sock.setSoTimeout(5_000);
-            byte[] header = ("{\"code\":" + code + ",\"flag\":0,\"language\":\"JAVA\",\"opaque\":" + opaque
+            StringBuilder fields = new StringBuilder();
+            if (!ext.isEmpty()) {
+                fields.append(",\"extFields\":{");
+                String sep = "";
+                for (Map.Entry<String, String> e : ext.entrySet()) {
+                    fields.append(sep).append('"').append(e.getKey()).append("\":\"").append(e.getValue()).append('"');
+                    sep = ",";
+                }
+                fields.append('}');
+            }
+            byte[] header = ("{\"code\":" + code + fields + ",\"flag\":0,\"language\":\"JAVA\",\"opaque\":" + opaque
                 + ",\"serializeTypeCurrentRPC\":\"JSON\",\"version\":0}").getBytes(StandardCharsets.UTF_8);
             DataOutputStream out = new DataOutputStream(sock.getOutputStream());
             out.writeInt(4 + header.length);
@@ -314,41 +521,54 @@ public final class ControllerServers implements AutoCloseable {
             int headerLen = mark & 0xFFFFFF;
             byte[] h = new byte[headerLen];
             in.readFully(h);
-            in.readFully(new byte[length - 4 - headerLen]);
-            return ((mark >>> 24) & 0xFF) == 1 ? rocketmqExtFields(h) : jsonExtFields(new String(h, StandardCharsets.UTF_8));
+            byte[] body = new byte[length - 4 - headerLen];
+            in.readFully(body);
+            String bodyText = new String(body, StandardCharsets.UTF_8);
+            return ((mark >>> 24) & 0xFF) == 1 ? rocketmqResponse(h, bodyText)
+                : jsonResponse(new String(h, StandardCharsets.UTF_8), bodyText);
         }
     }
 
     private static final Pattern JSON_PAIR = Pattern.compile("\"([^\"]+)\"\\s*:\\s*(\"((?:[^\"\\\\]|\\\\.)*)\"|[^,}\\s]+)");
 
-    private static Map<String, String> jsonExtFields(String json) {
+    private static RawResponse jsonResponse(String json, String body) {
         Map<String, String> ext = new LinkedHashMap<>();
         int i = json.indexOf("\"extFields\"");
-        if (i < 0) {
-            return ext;
+        String outer = json;
+        if (i >= 0) {
+            int open = json.indexOf('{', i);
+            int close = json.indexOf('}', open);
+            if (open >= 0 && close >= 0) {
+                Matcher m = JSON_PAIR.matcher(json.substring(open + 1, close));
+                while (m.find()) {
+                    ext.put(m.group(1), m.group(3) != null ? m.group(3) : m.group(2));
+                }
+                outer = json.substring(0, i) + json.substring(close + 1);
+            }
         }
-        int open = json.indexOf('{', i);
-        int close = json.indexOf('}', open);
-        if (open < 0 || close < 0) {
-            return ext;
-        }
-        Matcher m = JSON_PAIR.matcher(json.substring(open + 1, close));
+        Map<String, String> top = new LinkedHashMap<>();
+        Matcher m = JSON_PAIR.matcher(outer);
         while (m.find()) {
-            ext.put(m.group(1), m.group(3) != null ? m.group(3) : m.group(2));
+            top.putIfAbsent(m.group(1), m.group(3) != null ? m.group(3) : m.group(2));
         }
-        return ext;
+        int code = top.containsKey("code") ? Integer.parseInt(top.get("code")) : -1;
+        String remark = top.get("remark");
+        return new RawResponse(code, "null".equals(remark) ? null : remark, ext, body);
     }
 
-    private static Map<String, String> rocketmqExtFields(byte[] h) {
+    private static RawResponse rocketmqResponse(byte[] h, String body) {
         ByteBuffer b = ByteBuffer.wrap(h);
-        b.getShort(); // code
+        int code = b.getShort();
         b.get(); // language
         b.getShort(); // version
         b.getInt(); // opaque
         b.getInt(); // flag
         int remarkLen = b.getInt();
+        String remark = null;
         if (remarkLen > 0) {
-            b.position(b.position() + remarkLen);
+            byte[] r = new byte[remarkLen];
+            b.get(r);
+            remark = new String(r, StandardCharsets.UTF_8);
         }
         int extLen = b.getInt();
         Map<String, String> ext = new LinkedHashMap<>();
@@ -360,7 +580,7 @@ public final class ControllerServers implements AutoCloseable {
             b.get(v);
             ext.put(new String(k, StandardCharsets.UTF_8), new String(v, StandardCharsets.UTF_8));
         }
-        return ext;
+        return new RawResponse(code, remark, ext, body);
     }
 
     // ------------------------------------------------------------------ common
@@ -410,10 +630,13 @@ public final class ControllerServers implements AutoCloseable {
             if (Files.isDirectory(logs)) {
                 Servers.copyTree(logs, logDir.resolve("server-logs"));
             }
-            // the 5.x Java servers log to ${user.home}/logs/rocketmqlogs, and user.home is each one's dir
+            // the 5.x Java servers log to ${user.home}/logs/rocketmqlogs, and user.home is each one's dir; the rmq
+            // brokers to their own ROCKETMQ_LOG_DIR, <dir>/logs
+            // (a restarted rmq broker is listed once per process, with one directory)
+            java.util.Set<Path> copied = new java.util.HashSet<>();
             for (Map.Entry<String, Path> e : processDirs.entrySet()) {
                 Path own = e.getValue().resolve("logs");
-                if (Files.isDirectory(own)) {
+                if (copied.add(own) && Files.isDirectory(own)) {
                     Servers.copyTree(own, logDir.resolve("server-logs").resolve(e.getKey()));
                 }
             }
