@@ -58,16 +58,14 @@ impl MasterLinks {
     }
 
     /// Controller mode: the master the controller named (`None` as master) and its HA address
-    /// when known.
+    /// (`None`: not known yet, the HA client waits).
     pub fn set(&self, master_addr: Option<String>, ha_addr: Option<String>) {
         *self.master_addr.lock() = master_addr;
-        if let Some(ha) = ha_addr {
-            self.ha_addr.send_if_modified(|cur| {
-                let changed = cur.as_deref() != Some(ha.as_str());
-                *cur = Some(ha.clone());
-                changed
-            });
-        }
+        self.ha_addr.send_if_modified(|cur| {
+            let changed = *cur != ha_addr;
+            *cur = ha_addr;
+            changed
+        });
     }
 
     /// A REGISTER_BROKER response: `haServerAddr` (when present and not fixed by config) and

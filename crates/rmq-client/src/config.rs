@@ -57,6 +57,9 @@ pub struct ClientConfig {
     /// ACL 1.0 credentials: every request is signed as the Java client's `AclClientRPCHook`
     /// signs it (docs/broker/acl.md#signature). Default none.
     pub credentials: Option<rmq_acl::Credentials>,
+    /// `pollNameServerInterval`: how often a producer re-reads its topics' routes (a send that
+    /// fails on a broker also re-reads its topic's route, at most once a second). Default 30000.
+    pub poll_name_server_interval_ms: u64,
     /// Where the client reads wall time (born timestamps, subscription versions, queue-lock
     /// validity): the system clock, or a manual one in tests.
     pub clock: Clock,
@@ -85,6 +88,7 @@ impl Default for ClientConfig {
             use_tls: false,
             tls: None,
             credentials: None,
+            poll_name_server_interval_ms: 30_000,
             clock: Clock::System,
         }
     }

@@ -27,7 +27,10 @@ use crate::ClientError;
 /// Producer group every Java client instance also registers (docs/protocol/client.md#what-a-client-sends).
 const CLIENT_INNER_PRODUCER_GROUP: &str = "CLIENT_INNER_PRODUCER";
 /// `pollNameServerInterval` and `heartbeatBrokerInterval`.
-const ROUTE_REFRESH_INTERVAL: Duration = Duration::from_secs(30);
+/// Least time between two route refreshes caused by failed sends.
+const FAILURE_REFRESH_MIN_INTERVAL: Duration = Duration::from_secs(1);
+/// How long sends keep refreshing a route that lost a broker group's master.
+const DEGRADED_REFRESH_FOR: Duration = Duration::from_secs(120);
 const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(30);
 /// First runs, as in `MQClientInstance.startScheduledTask`.
 const ROUTE_REFRESH_DELAY: Duration = Duration::from_millis(10);
@@ -55,6 +58,11 @@ struct Inner {
     /// Latency and isolation per broker (used with `send_latency_fault_enable`).
     faults: FaultTable,
     state: Mutex<State>,
+    /// When a failed send last re-read its topic's route (at most once a second).
+    last_failure_refresh: Mutex<Option<Instant>>,
+    /// Until when sends keep re-reading the route (at most once a second): a refresh found a
+    /// broker group without a master, whose new master the name server names soon.
+    degraded_until: Mutex<Option<Instant>>,
 }
 
 impl Drop for Inner {
@@ -92,6 +100,8 @@ impl Producer {
                 ids,
                 publish: Mutex::new(HashMap::new()),
                 state: Mutex::new(State::Created),
+                last_failure_refresh: Mutex::new(None),
+                degraded_until: Mutex::new(None),
             }),
         }
     }
@@ -122,7 +132,7 @@ impl Producer {
         let routes = spawn_periodic(
             weak.clone(),
             ROUTE_REFRESH_DELAY,
-            ROUTE_REFRESH_INTERVAL,
+            Duration::from_millis(self.inner.client.config.poll_name_server_interval_ms.max(100)),
             |inner| async move { inner.refresh_routes().await },
         );
         let heartbeat = spawn_periodic(weak, HEARTBEAT_DELAY, HEARTBEAT_INTERVAL, |inner| async move {
@@ -304,7 +314,12 @@ impl Inner {
     ) -> Result<SendResult, ClientError> {
         let timeout = self.send_timeout();
         let deadline = Instant::now() + timeout;
-        let info = self.publish_info(&prepared.topic).await?;
+        let mut info = self.publish_info(&prepared.topic).await?;
+        if self.degraded_until.lock().is_some_and(|t| Instant::now() < t) {
+            if let Some(fresh) = self.refresh_after_failure(&prepared.topic).await {
+                info = fresh;
+            }
+        }
         let retry_not_ok =
             policy == RetryPolicy::Sync && self.client.config.retry_another_broker_when_not_store_ok;
         let mut failed_broker: Option<String> = None;
@@ -334,6 +349,11 @@ impl Inner {
                     tracing::warn!(attempt, broker = %mq.broker_name, queue = mq.queue_id, error = %e, "send failed, trying another broker");
                     failed_broker = Some(mq.broker_name.clone());
                     last_err = Some(e);
+                    // The broker may be gone for good (a new master took over its group):
+                    // the route tells.
+                    if let Some(fresh) = self.refresh_after_failure(&prepared.topic).await {
+                        info = fresh;
+                    }
                 }
                 Err(e) => return Err(e),
             }
@@ -422,6 +442,43 @@ impl Inner {
         let info = Arc::new(info);
         publish.insert(topic.to_owned(), info.clone());
         info
+    }
+
+    /// After a failed send: re-reads `topic`'s route, unless that was done less than a second
+    /// ago. Returns the new queues when it did.
+    async fn refresh_after_failure(&self, topic: &str) -> Option<Arc<PublishInfo>> {
+        {
+            let mut last = self.last_failure_refresh.lock();
+            if last.is_some_and(|t| t.elapsed() < FAILURE_REFRESH_MIN_INTERVAL) {
+                return None;
+            }
+            *last = Some(Instant::now());
+        }
+        match self.client.fetch_route(topic).await {
+            Ok(route) => {
+                let info = PublishInfo::from_route(topic, &route);
+                if info.is_empty() {
+                    return None;
+                }
+                let previous = self.publish.lock().get(topic).cloned();
+                let lost = previous.as_ref().is_some_and(|p| info.lost_brokers_of(p));
+                let regained = previous.as_ref().is_some_and(|p| p.lost_brokers_of(&info));
+                let mut degraded = self.degraded_until.lock();
+                if lost {
+                    // Keep looking for a while: in controller mode a new master registers
+                    // within seconds.
+                    *degraded = Some(Instant::now() + DEGRADED_REFRESH_FOR);
+                } else if regained {
+                    *degraded = None;
+                }
+                drop(degraded);
+                Some(self.install(topic, info))
+            }
+            Err(e) => {
+                tracing::debug!(topic, error = %e, "route refresh after a failed send failed");
+                None
+            }
+        }
     }
 
     /// Re-reads the route of `TBW102` and of every topic sent to. A topic that is still unknown

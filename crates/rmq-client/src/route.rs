@@ -47,6 +47,15 @@ impl PublishInfo {
         self.queues.is_empty()
     }
 
+    /// Whether some broker of `previous` has no queue here (its group lost its master; with the
+    /// arguments swapped: a group is back).
+    pub fn lost_brokers_of(&self, previous: &PublishInfo) -> bool {
+        previous
+            .queues
+            .iter()
+            .any(|q| !self.queues.iter().any(|m| m.broker_name == q.broker_name))
+    }
+
     /// The next queue round-robin, skipping queues of `avoid_broker` (the broker that just
     /// failed) when another broker has one (`selectOneMessageQueue(lastBrokerName)`).
     pub fn select(&self, avoid_broker: Option<&str>) -> Option<&MessageQueue> {

@@ -103,6 +103,8 @@ async fn change_to_slave(state: &Arc<BrokerState>, master_addr: String, master_i
     r.route_id.store(r.controller_id(), Ordering::Release);
     *r.master.lock() = Some((master_id, master_addr.clone()));
     let ha_addr = master_ha_addr(state, &master_addr).await;
+    // An unknown HA address is cleared (not left at the old master's): asked again each
+    // heartbeat interval.
     state.master.set(Some(master_addr.clone()), ha_addr.clone());
     if client.is_none() {
         *client = Some(HaService::start_auto_slave(
@@ -112,6 +114,10 @@ async fn change_to_slave(state: &Arc<BrokerState>, master_addr: String, master_i
     }
     drop(client);
     tracing::info!(epoch, master = %master_addr, ha = ?ha_addr, "controller mode: this broker is a slave");
+    // Topics, offsets and groups from the new master now, not at the next sync period: this
+    // broker may be the next master.
+    let synced = state.clone();
+    tokio::spawn(async move { crate::slave::sync_all(&synced).await });
     crate::register::register_all(state, false).await;
 }
 

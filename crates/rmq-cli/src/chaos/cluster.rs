@@ -36,7 +36,13 @@ pub struct Node {
 }
 
 impl Node {
-    fn new(name: &str, exe: &Path, args: Vec<String>, dir: PathBuf, store: Option<PathBuf>) -> Self {
+    pub(super) fn new(
+        name: &str,
+        exe: &Path,
+        args: Vec<String>,
+        dir: PathBuf,
+        store: Option<PathBuf>,
+    ) -> Self {
         Node {
             name: name.to_owned(),
             exe: exe.to_path_buf(),
@@ -69,7 +75,11 @@ impl Node {
         let mut child = Command::new(&self.exe)
             .args(&self.args)
             .env("ROCKETMQ_LOG_DIR", self.dir.join(format!("{}-logs", self.name)))
-            .env("RUST_LOG", "warn")
+            // RMQ_CHAOS_LOG (e.g. `info`) sets the servers' log level; default warn.
+            .env(
+                "RUST_LOG",
+                std::env::var("RMQ_CHAOS_LOG").unwrap_or_else(|_| "warn".to_owned()),
+            )
             .stdout(Stdio::from(out.try_clone()?))
             .stderr(Stdio::from(out))
             .spawn()
@@ -305,7 +315,7 @@ impl Cluster {
 }
 
 /// A loopback port free now (and, with `pair`, the one after it too), not handed out before.
-fn free_port(pair: bool, taken: &mut Vec<u16>) -> anyhow::Result<u16> {
+pub(super) fn free_port(pair: bool, taken: &mut Vec<u16>) -> anyhow::Result<u16> {
     for _ in 0..100 {
         let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
         let port = listener.local_addr()?.port();

@@ -24,6 +24,19 @@ pub struct Ack {
     pub broker: String,
     pub offset_msg_id: String,
     pub trial: usize,
+    /// When the producer got the SEND_OK.
+    pub at: Instant,
+}
+
+impl Ack {
+    /// The port of the broker that stored the message (the offset message id is the store
+    /// host's IPv4 address, port and commitlog offset in hex).
+    pub fn store_port(&self) -> Option<u16> {
+        let hex = self.offset_msg_id.get(8..16)?;
+        u32::from_str_radix(hex, 16)
+            .ok()
+            .and_then(|p| u16::try_from(p).ok())
+    }
 }
 
 /// Everything the producers and consumers saw. Locks are never held across an `.await`.
@@ -79,6 +92,7 @@ impl Ledger {
                 broker,
                 offset_msg_id,
                 trial,
+                at: Instant::now(),
             },
         );
         let mut last = self.last_ack.lock();
@@ -124,6 +138,28 @@ impl Ledger {
             .filter(|((_, b), _)| b == broker)
             .map(|(_, n)| *n)
             .sum()
+    }
+
+    /// Every acknowledgement so far: when, and the store port of the broker that gave it.
+    pub fn acks_by_port(&self) -> Vec<(Instant, u16)> {
+        let mut out: Vec<(Instant, u16)> = self
+            .acked
+            .lock()
+            .values()
+            .filter_map(|a| Some((a.at, a.store_port()?)))
+            .collect();
+        out.sort();
+        out
+    }
+
+    /// The first acknowledgement after `after` from a broker listening on one of `ports`.
+    pub fn first_ack_from(&self, ports: &[u16], after: Instant) -> Option<Instant> {
+        self.acked
+            .lock()
+            .values()
+            .filter(|a| a.at > after && a.store_port().is_some_and(|p| ports.contains(&p)))
+            .map(|a| a.at)
+            .min()
     }
 
     /// Acknowledged messages never delivered.

@@ -12,6 +12,7 @@
 //! - `scenario`: the fault schedules.
 
 mod cluster;
+mod failover;
 mod load;
 mod net;
 mod scenario;
@@ -40,6 +41,11 @@ pub enum Scenario {
     /// cut-off master may succeed while the other group keeps acknowledging, and it must
     /// acknowledge again once reconnected. Needs a private network namespace.
     Partition,
+    /// Controller mode (3 controllers, 2 groups of 3 brokers, allAckInSyncStateSet): --trials
+    /// rounds of kill -9 of a group's master (every other round with the controllers' Raft
+    /// leader), timing the first SEND_OK on the new master; nothing acknowledged may be lost
+    /// and no two brokers of a group may acknowledge at once.
+    Failover,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -170,7 +176,7 @@ pub async fn run(args: ChaosArgs) -> anyhow::Result<()> {
         && match args.scenario {
             Scenario::Mixed => args.cut != Cut::Off,
             Scenario::Partition => true,
-            Scenario::KillLoop | Scenario::MasterLoss => false,
+            Scenario::KillLoop | Scenario::MasterLoss | Scenario::Failover => false,
         };
     let seed = args.seed.unwrap_or_else(|| {
         std::time::SystemTime::now()
@@ -201,10 +207,18 @@ pub async fn run(args: ChaosArgs) -> anyhow::Result<()> {
         args.late_consumers,
         dir.display()
     );
-    let mut cluster = tokio::task::block_in_place(|| Cluster::start(&dir, &settings, args.slaves, net))?;
-    let outcome = exercise(&args, seed, &mut cluster).await;
-    tokio::task::block_in_place(|| cluster.shutdown());
-    let passed = outcome?;
+    let passed = if args.scenario == Scenario::Failover {
+        let mut cluster =
+            tokio::task::block_in_place(|| failover::FailoverCluster::start(&dir, &settings.flush))?;
+        let outcome = exercise_failover(&args, &mut cluster).await;
+        tokio::task::block_in_place(|| cluster.shutdown());
+        outcome?
+    } else {
+        let mut cluster = tokio::task::block_in_place(|| Cluster::start(&dir, &settings, args.slaves, net))?;
+        let outcome = exercise(&args, seed, &mut cluster).await;
+        tokio::task::block_in_place(|| cluster.shutdown());
+        outcome?
+    };
     if !passed {
         bail!(
             "acknowledged messages were lost; stores and logs kept in {}",
@@ -253,6 +267,101 @@ async fn exercise(args: &ChaosArgs, seed: u64, cluster: &mut Cluster) -> anyhow:
     if args.late_consumers {
         consumers = load::start_consumers(&cluster.namesrv_addr, ledger.clone()).await?;
     }
+    let drain_time = drain(args, &ledger, &consumers).await;
+    let passed = report(args, &admin, &ledger, &faults, chaos_time, drain_time).await;
+    for c in consumers {
+        c.shutdown().await;
+    }
+    Ok(passed)
+}
+
+/// The failover scenario: load, trials, heal, drain, report with the per-trial failover times.
+async fn exercise_failover(
+    args: &ChaosArgs,
+    cluster: &mut failover::FailoverCluster,
+) -> anyhow::Result<bool> {
+    let admin = Admin::new(ClientConfig::with_namesrv(&cluster.namesrv_addr));
+    // Routes name the groups once their masters registered; the topic is created on each.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let masters = match admin.topic_route("TBW102").await {
+            Ok(route) => route
+                .broker_datas
+                .iter()
+                .filter_map(|b| b.broker_addrs.get(&0).cloned())
+                .collect::<Vec<_>>(),
+            Err(_) => Vec::new(),
+        };
+        if masters.len() == failover::GROUPS.len() {
+            create_topic(&admin, &masters).await?;
+            break;
+        }
+        if Instant::now() > deadline {
+            bail!("the broker groups did not get masters");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    failover::wait_for_masters(&admin).await?;
+    let ledger = Ledger::new();
+    let consumers = load::start_consumers(&cluster.namesrv_addr, ledger.clone()).await?;
+    let load = Load::start(
+        &cluster.namesrv_addr,
+        args.producers,
+        args.rate,
+        args.fault_avoidance,
+        ledger.clone(),
+    )
+    .await?;
+    let started = Instant::now();
+    wait_until(Duration::from_secs(30), || ledger.acked_count() > 0)
+        .await
+        .context("no message acknowledged before the faults")?;
+    let mut faults = Faults::default();
+    let result = failover::run(args, cluster, &admin, &ledger, &mut faults).await;
+    let chaos_time = started.elapsed();
+    load.stop().await;
+    let trials = result?;
+    tokio::task::block_in_place(|| cluster.heal())?;
+    let drain_time = drain(args, &ledger, &consumers).await;
+    let passed = report(args, &admin, &ledger, &faults, chaos_time, drain_time).await;
+    let times: Vec<Duration> = trials.iter().map(|t| t.failover).collect();
+    let with_leader: Vec<Duration> = trials
+        .iter()
+        .filter(|t| t.controller_leader_killed)
+        .map(|t| t.failover)
+        .collect();
+    println!(
+        "  failover (kill -9 -> first SEND_OK on the new master), {} trials: p50 {} ms, p99 {} ms, max {} ms; with the controller leader killed too ({}): max {} ms",
+        times.len(),
+        failover::percentile(&times, 50).as_millis(),
+        failover::percentile(&times, 99).as_millis(),
+        failover::percentile(&times, 100).as_millis(),
+        with_leader.len(),
+        failover::percentile(&with_leader, 100).as_millis(),
+    );
+    for t in &trials {
+        println!(
+            "    trial: group {} master {} killed{}: {} ms",
+            t.group,
+            t.killed,
+            if t.controller_leader_killed {
+                " with the controller leader"
+            } else {
+                ""
+            },
+            t.failover.as_millis()
+        );
+    }
+    let two_masters = failover::two_master_acks(&ledger, cluster, &trials);
+    println!("  acknowledgements from a second master of a group while another was master: {two_masters}");
+    for c in consumers {
+        c.shutdown().await;
+    }
+    Ok(passed && two_masters == 0)
+}
+
+/// Waits until every acknowledged message was delivered (or `--drain-timeout`); returns how long.
+async fn drain(args: &ChaosArgs, ledger: &Ledger, consumers: &[rmq_client::PushConsumer]) -> Duration {
     let drain_started = Instant::now();
     let deadline = drain_started + Duration::from_secs(args.drain_timeout);
     let mut last_rebalance = Instant::now();
@@ -271,12 +380,7 @@ async fn exercise(args: &ChaosArgs, seed: u64, cluster: &mut Cluster) -> anyhow:
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let drain_time = drain_started.elapsed();
-    let passed = report(args, &admin, &ledger, &faults, chaos_time, drain_time).await;
-    for c in consumers {
-        c.shutdown().await;
-    }
-    Ok(passed)
+    drain_started.elapsed()
 }
 
 async fn create_topic(admin: &Admin, masters: &[String]) -> anyhow::Result<()> {
@@ -402,6 +506,8 @@ fn loss_allowed(args: &ChaosArgs) -> bool {
     let replicated = args.role == Role::SyncMaster && args.slaves;
     match args.scenario {
         Scenario::MasterLoss => !replicated,
+        // allAckInSyncStateSet: every acknowledged message is on every in-sync replica.
+        Scenario::Failover => false,
         Scenario::Mixed | Scenario::KillLoop | Scenario::Partition => {
             args.flush == Flush::AsyncFlush && !replicated
         }

@@ -26,6 +26,7 @@ pub async fn run(
         Scenario::KillLoop => kill_loop(args, cluster, ledger, faults).await,
         Scenario::MasterLoss => master_loss(args, cluster, admin, faults).await,
         Scenario::Partition => partition(args, cluster, ledger, faults).await,
+        Scenario::Failover => anyhow::bail!("the failover scenario runs its own cluster (failover::run)"),
     }
 }
 
