@@ -352,9 +352,11 @@ impl Controller {
         let state = state_machine.state.clone();
         let raft_config = openraft::Config {
             cluster_name: config.group.clone(),
-            heartbeat_interval: 200,
-            election_timeout_min: 1000,
-            election_timeout_max: 2000,
+            // A dead leader is replaced in about 1-3 s (follower timeout, then a vote round),
+            // inside the 5 s failover budget of issue #16.
+            heartbeat_interval: 150,
+            election_timeout_min: 750,
+            election_timeout_max: 1500,
             snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(1000),
             max_in_snapshot_log_to_keep: 100,
             ..Default::default()
@@ -461,15 +463,46 @@ async fn scan_heartbeats(node: Arc<Node>) {
 /// Groups whose master is dead while a member lives get an election (Java's
 /// `scanInactiveMasterAndTriggerReelect`), which also covers a controller restarted after its
 /// brokers' master died.
+///
+/// A controller that just became leader scans at once: a master that died with the old leader
+/// (whose broker connections closed on this controller while it could not act) is replaced
+/// without waiting for the period.
 async fn scan_inactive_masters(node: Arc<Node>) {
+    let mut metrics = node.raft.metrics();
+    let mut was_leader = node.is_leader();
     loop {
         let every = node.config.read().scan_inactive_master_interval;
-        tokio::time::sleep(every.max(Duration::from_millis(10))).await;
+        tokio::select! {
+            _ = tokio::time::sleep(every.max(Duration::from_millis(10))) => {}
+            _ = became_leader(&mut metrics, node.id, &mut was_leader) => {
+                tracing::info!("controller: became leader; scanning for groups without a live master");
+            }
+        }
+        was_leader = node.is_leader();
         let groups = node
             .read(|state, live| state.groups_needing_reelection(live))
             .unwrap_or_default();
         for broker_name in groups {
             node.clone().elect_until_done(broker_name).await;
+        }
+    }
+}
+
+/// Returns when `id` becomes the Raft leader (it was not at the previous change).
+async fn became_leader(
+    metrics: &mut tokio::sync::watch::Receiver<openraft::RaftMetrics<u64, openraft::BasicNode>>,
+    id: u64,
+    was_leader: &mut bool,
+) {
+    loop {
+        if metrics.changed().await.is_err() {
+            return std::future::pending().await;
+        }
+        let leader = metrics.borrow().current_leader == Some(id);
+        let became = leader && !*was_leader;
+        *was_leader = leader;
+        if became {
+            return;
         }
     }
 }
