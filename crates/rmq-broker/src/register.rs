@@ -34,6 +34,10 @@ fn register_request(state: &BrokerState) -> RemotingCommand {
 /// Sends REGISTER_BROKER with every topic to every name server in parallel. Failures are logged;
 /// the next period retries.
 pub async fn register_all(state: &BrokerState, oneway: bool) {
+    // Controller mode: not before the controller gave a role (and with it the id in routes).
+    if state.config.controller.enable && state.replicas.route_id() < 0 {
+        return;
+    }
     let request = register_request(state);
     let sends = state.config.namesrv_addr.iter().map(|addr| {
         let request = request.clone();

@@ -188,6 +188,30 @@ async fn a_slave_takes_over_from_a_killed_master_and_the_old_master_rejoins_as_s
         new_master.state().replicas.master_epoch(),
         "the returning broker recorded the new master's epoch"
     );
+    // GET_BROKER_EPOCH_CACHE (mqadmin getBrokerEpoch) tells the same history on both.
+    for b in [new_master, &returning] {
+        let resp = client
+            .invoke(
+                &addr(b),
+                rmq_protocol::RemotingCommand::request(
+                    rmq_protocol::codes::request_code::GET_BROKER_EPOCH_CACHE,
+                ),
+                TIMEOUT,
+            )
+            .await
+            .unwrap();
+        assert_eq!(resp.code, code::SUCCESS);
+        let cache: rmq_protocol::body::EpochEntryCache =
+            rmq_protocol::body::from_fastjson(&resp.body).unwrap();
+        assert_eq!(cache.broker_name, "broker-a");
+        assert_eq!(cache.broker_id, b.state().broker_id());
+        let epochs: Vec<i32> = cache.epoch_list.iter().map(|e| e.epoch).collect();
+        assert_eq!(epochs, vec![epoch, new_master.state().replicas.master_epoch()]);
+        assert_eq!(
+            cache.epoch_list[1].start_offset, max,
+            "the new epoch starts where the old master stopped"
+        );
+    }
     send_ok(&client, new_master, 5, "rejoined").await;
     let target = new_master.state().store.max_phy_offset();
     wait_until("the returning slave caught up", WAIT, || {

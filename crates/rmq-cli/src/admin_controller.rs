@@ -1,6 +1,6 @@
 //! The controller verbs of `mqadmin` 5.x, same names, flags and lines: `getControllerMetaData`,
 //! `getSyncStateSet`, `electMaster`, `cleanBrokerMetadata`, `getControllerConfig`,
-//! `updateControllerConfig` (docs/controller/node.md). Only `getSyncStateSet -c` needs a name
+//! `updateControllerConfig` (docs/controller/node.md), and `getBrokerEpoch` (asks the brokers). Only `getSyncStateSet -c` needs a name
 //! server (for the cluster's broker names).
 
 use anyhow::Context;
@@ -54,6 +54,15 @@ pub enum ControllerCommand {
         #[arg(short = 'l', long = "cleanLivingBroker")]
         clean_living: bool,
     },
+    /// Print the epoch file of every broker (master and slaves) of a group (-b) or cluster (-c).
+    GetBrokerEpoch {
+        #[command(flatten)]
+        ns: NamesrvOpt,
+        #[arg(short = 'b', long = "brokerName")]
+        broker_name: Option<String>,
+        #[arg(short = 'c', long = "clusterName")]
+        cluster: Option<String>,
+    },
     /// Print the configuration of each controller of `-a` (`a:p;b:p`).
     GetControllerConfig {
         #[arg(short = 'a', long = "controllerAddress")]
@@ -103,6 +112,47 @@ pub async fn run(cmd: ControllerCommand) -> anyhow::Result<()> {
                 print!("\n#Peer:\t{peer}");
             }
             println!();
+        }
+        ControllerCommand::GetBrokerEpoch {
+            ns,
+            broker_name,
+            cluster,
+        } => {
+            let admin = admin(&ns)?;
+            let info = admin.cluster_info().await?;
+            let names: Vec<String> = match (broker_name, cluster) {
+                (Some(b), _) => vec![b.trim().to_string()],
+                (None, Some(c)) => info
+                    .cluster_addr_table
+                    .get(c.trim())
+                    .map(|s| s.iter().cloned().collect())
+                    .unwrap_or_default(),
+                (None, None) => anyhow::bail!("getBrokerEpoch needs -b brokerName or -c clusterName"),
+            };
+            for name in names {
+                let Some(data) = info.broker_addr_table.get(&name) else {
+                    continue;
+                };
+                for addr in data.broker_addrs.values() {
+                    let cache = admin
+                        .broker_epoch_cache(addr)
+                        .await
+                        .with_context(|| format!("GET_BROKER_EPOCH_CACHE from {addr}"))?;
+                    print!(
+                        "\n#clusterName\t{}\n#brokerName\t{}\n#brokerAddr\t{addr}\n#brokerId\t{}",
+                        cache.cluster_name, cache.broker_name, cache.broker_id
+                    );
+                    let last = cache.epoch_list.len().saturating_sub(1);
+                    for (i, e) in cache.epoch_list.iter().enumerate() {
+                        let end = if i == last { cache.max_offset } else { e.end_offset };
+                        print!(
+                            "\n#Epoch: EpochEntry{{epoch={}, startOffset={}, endOffset={end}}}",
+                            e.epoch, e.start_offset
+                        );
+                    }
+                    println!();
+                }
+            }
         }
         ControllerCommand::GetSyncStateSet {
             ns,

@@ -309,7 +309,8 @@ async fn start(state: &Arc<BrokerState>) -> Result<(), String> {
         .ok_or_else(|| "no controller leader".to_string())?;
     let id = identity::obtain_id(state).await?;
     state.replicas.controller_id.store(id, Ordering::Release);
-    state.replicas.route_id.store(id, Ordering::Release);
+    // The id in routes is set by the role change (0 as master): a retry of this start must
+    // not undo a role the controller's notification already gave.
     state.store.ha().replicas.set_local_id(id);
     let view = register(state, id).await?;
     send_heartbeats(state).await;
@@ -318,6 +319,8 @@ async fn start(state: &Arc<BrokerState>) -> Result<(), String> {
     } else {
         role::elect(state).await?;
     }
+    // A NOTIFY_BROKER_ROLE_CHANGED may be applying the same role right now: wait for it.
+    drop(state.replicas.ha_client.lock().await);
     if state.replicas.master().is_none() {
         return Err("no master elected yet".into());
     }

@@ -4,9 +4,9 @@
 
 use std::sync::Arc;
 
+use rmq_protocol::body::{EpochEntryBody, EpochEntryCache};
 use rmq_protocol::codes::response_code as code;
 use rmq_protocol::RemotingCommand;
-use serde::Serialize;
 
 use crate::BrokerState;
 
@@ -17,33 +17,13 @@ pub fn notify_role_changed(s: &Arc<BrokerState>, req: &RemotingCommand) {
     }
 }
 
-/// Java's `EpochEntry` as JSON.
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct EpochEntryJson {
-    epoch: i32,
-    start_offset: i64,
-    end_offset: i64,
-}
-
-/// Java's `EpochEntryCache`.
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct EpochEntryCacheJson {
-    cluster_name: String,
-    broker_name: String,
-    broker_id: i64,
-    epoch_list: Vec<EpochEntryJson>,
-    max_offset: i64,
-}
-
 /// GET_BROKER_EPOCH_CACHE: the epoch file, this broker's id in routes and its max offset.
 pub fn epoch_cache(s: &BrokerState, req: &RemotingCommand) -> RemotingCommand {
     if !s.config.controller.enable {
         return RemotingCommand::response_to(req, code::SYSTEM_ERROR)
             .with_remark("this request only for controllerMode ");
     }
-    let body = EpochEntryCacheJson {
+    let body = EpochEntryCache {
         cluster_name: s.config.broker_cluster_name.clone(),
         broker_name: s.config.broker_name.clone(),
         broker_id: s.broker_id(),
@@ -54,7 +34,7 @@ pub fn epoch_cache(s: &BrokerState, req: &RemotingCommand) -> RemotingCommand {
             .epochs()
             .entries()
             .into_iter()
-            .map(|e| EpochEntryJson {
+            .map(|e| EpochEntryBody {
                 epoch: e.epoch,
                 start_offset: e.start_offset,
                 end_offset: e.end_offset,

@@ -31,6 +31,16 @@ impl Admin {
         Ok(resp.header()?)
     }
 
+    /// GET_BROKER_EPOCH_CACHE: a controller-mode broker's epoch file and max offset.
+    pub async fn broker_epoch_cache(
+        &self,
+        broker_addr: &str,
+    ) -> Result<rmq_protocol::body::EpochEntryCache, ClientError> {
+        let cmd = self.client.request(request_code::GET_BROKER_EPOCH_CACHE);
+        let resp = self.client.invoke_ok(broker_addr, cmd, self.timeout()).await?;
+        Ok(rmq_protocol::body::from_fastjson(&resp.body)?)
+    }
+
     /// The leader's address, as `controller` names it.
     async fn controller_leader(&self, controller: &str) -> Result<String, ClientError> {
         let meta = self.controller_metadata(controller).await?;

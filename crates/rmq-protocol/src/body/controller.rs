@@ -63,3 +63,23 @@ pub struct ReplicaIdentity {
     #[serde(deserialize_with = "super::de_lenient_bool")]
     pub alive: bool,
 }
+
+/// `EpochEntry`: an epoch and its range of commitlog offsets.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct EpochEntryBody {
+    pub epoch: i32,
+    pub start_offset: i64,
+    pub end_offset: i64,
+}
+
+/// `EpochEntryCache`: GET_BROKER_EPOCH_CACHE's answer (`mqadmin getBrokerEpoch`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct EpochEntryCache {
+    pub cluster_name: String,
+    pub broker_name: String,
+    pub broker_id: i64,
+    pub epoch_list: Vec<EpochEntryBody>,
+    pub max_offset: i64,
+}

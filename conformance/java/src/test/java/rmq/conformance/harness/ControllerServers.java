@@ -603,6 +603,10 @@ public final class ControllerServers implements AutoCloseable {
     }
 
     private ServerProcess launch(String name, List<String> cmd, Path dir) throws IOException {
+        return launch(name, cmd, dir, env);
+    }
+
+    private ServerProcess launch(String name, List<String> cmd, Path dir, Map<String, String> env) throws IOException {
         ServerProcess p = ServerProcess.start(name, cmd, dir, logDir, env);
         processes.add(p);
         processDirs.put(name, dir);
