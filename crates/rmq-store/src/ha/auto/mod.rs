@@ -1,6 +1,6 @@
-//! Controller-mode replication (`enableControllerMode=true`): RocketMQ 5's AutoSwitch HA
-//! protocol (docs/controller/java-reference.md#44-autoswitch-ha-wire-protocol), the epoch file,
-//! the SyncStateSet as the master sees it, the confirm offset and the all-ack wait.
+//! Controller-mode replication (`enableControllerMode=true`, docs/controller/broker.md): RocketMQ
+//! 5's AutoSwitch HA protocol (java-reference.md, section 4.4), the epoch file, the SyncStateSet
+//! as the master sees it, the confirm offset and the all-ack wait.
 //!
 //! - [`master`]: the listener's side of a connection: the slave's handshake (its controller
 //!   broker id), the master's epoch list, then commitlog chunks that never cross an epoch.
