@@ -11,8 +11,14 @@ use crate::BrokerState;
 const REGISTER_TIMEOUT: Duration = Duration::from_secs(6);
 
 fn register_request(state: &BrokerState) -> RemotingCommand {
+    let mut wrapper = state.topics.wrapper(state.runtime.permission());
+    if state.config.controller.enable {
+        // 5.x: the master epoch as `stateVersion`, so a name server ignores a deposed master
+        // that registers brokerId 0 again.
+        wrapper.data_version.state_version = i64::from(state.replicas.master_epoch().max(0));
+    }
     let body = RegisterBrokerBody {
-        topic_config_serialize_wrapper: state.topics.wrapper(state.runtime.permission()),
+        topic_config_serialize_wrapper: wrapper,
         filter_server_list: Vec::new(),
     };
     let body = body::to_json(&body);

@@ -55,6 +55,7 @@ impl RuntimeConfig {
                 version: DataVersion {
                     counter: 0,
                     timestamp: now_ms,
+                    state_version: 0,
                 },
             }),
         }

@@ -66,6 +66,7 @@ impl SubscriptionGroupTable {
         let mut data_version = DataVersion {
             counter: 0,
             timestamp: config.store.clock.now_ms(),
+            state_version: 0,
         };
         let loaded = rmq_store::config_file::load_with_backup(&path, |b| {
             body::from_fastjson::<SubscriptionGroupWrapper>(b).ok()

@@ -129,6 +129,7 @@ impl TopicTable {
         let mut data_version = DataVersion {
             counter: 0,
             timestamp: config.store.clock.now_ms(),
+            state_version: 0,
         };
         if let Some(bytes) = rmq_store::config_file::read_with_backup(&path)? {
             let w: TopicConfigSerializeWrapper =

@@ -74,7 +74,8 @@ impl RouteTable {
 
     /// Records a broker registration (`RouteInfoManager.registerBroker` semantics).
     pub fn register(&self, reg: Registration) -> RegisterOutcome {
-        let mut t = self.tables.lock();
+        let mut guard = self.tables.lock();
+        let t = &mut *guard;
         t.clusters
             .entry(reg.cluster_name.clone())
             .or_default()
@@ -95,6 +96,27 @@ impl RouteTable {
         broker
             .broker_addrs
             .retain(|id, addr| *addr != reg.broker_addr || *id == reg.broker_id);
+        // 5.x: the id is held by another live address of a newer master epoch (stateVersion):
+        // a deposed master's registration is ignored and its live entry dropped.
+        if let Some(holder) = broker.broker_addrs.get(&reg.broker_id) {
+            if *holder != reg.broker_addr {
+                let newer = t
+                    .live
+                    .get(holder)
+                    .is_some_and(|l| l.data_version.state_version > reg.data_version.state_version);
+                if newer {
+                    tracing::warn!(
+                        broker_name = %reg.broker_name,
+                        broker_id = reg.broker_id,
+                        holder = %holder,
+                        refused = %reg.broker_addr,
+                        "registration conflicts with a newer master epoch; ignored"
+                    );
+                    t.live.remove(&reg.broker_addr);
+                    return RegisterOutcome::default();
+                }
+            }
+        }
         let first_time = broker
             .broker_addrs
             .insert(reg.broker_id, reg.broker_addr.clone())
@@ -399,6 +421,7 @@ mod tests {
             data_version: DataVersion {
                 counter,
                 timestamp: 1,
+                state_version: 0,
             },
             topics: topics
                 .iter()
@@ -476,6 +499,39 @@ mod tests {
         assert!(rt.cluster_info().cluster_addr_table.is_empty());
     }
 
+    /// 5.x `stateVersion`: a deposed master (older epoch) cannot take brokerId 0 back from the
+    /// new one, and loses its live entry; a newer epoch takes it over.
+    #[test]
+    fn a_deposed_master_does_not_take_broker_id_0_back() {
+        let rt = RouteTable::new();
+        let with_epoch = |addr: &str, epoch: i64| {
+            let mut r = reg("broker-a", addr, 0, &["T"], epoch);
+            r.data_version.state_version = epoch;
+            r
+        };
+        rt.register(with_epoch("old:1", 1));
+        rt.register(with_epoch("new:1", 2));
+        let master = |rt: &RouteTable| rt.topic_route("T").unwrap().broker_datas[0].broker_addrs[&0].clone();
+        assert_eq!(master(&rt), "new:1", "a newer epoch takes brokerId 0");
+        let out = rt.register(with_epoch("old:1", 1));
+        assert!(out.master_addr.is_none() && out.ha_server_addr.is_none());
+        assert_eq!(master(&rt), "new:1", "the deposed master is ignored");
+        assert!(
+            !rt.tables.lock().live.contains_key("old:1"),
+            "and its live entry dropped"
+        );
+        // Without controller mode every stateVersion is 0: the last registration wins, as before.
+        rt.register(reg("broker-b", "b1:1", 0, &["T"], 1));
+        rt.register(reg("broker-b", "b2:1", 0, &["T"], 1));
+        let b = rt.topic_route("T").unwrap();
+        let b = b
+            .broker_datas
+            .iter()
+            .find(|d| d.broker_name == "broker-b")
+            .unwrap();
+        assert_eq!(b.broker_addrs[&0], "b2:1");
+    }
+
     #[test]
     fn expiry_and_data_version() {
         let rt = RouteTable::new();
@@ -483,6 +539,7 @@ mod tests {
         let v = DataVersion {
             counter: 3,
             timestamp: 1,
+            state_version: 0,
         };
         assert!(!rt.data_version_changed("a:1", &v).0);
         assert!(
@@ -490,7 +547,8 @@ mod tests {
                 "a:1",
                 &DataVersion {
                     counter: 4,
-                    timestamp: 1
+                    timestamp: 1,
+                    state_version: 0,
                 }
             )
             .0

@@ -81,6 +81,7 @@ async fn a_compressed_registration_is_routed() {
             data_version: DataVersion {
                 counter: 7,
                 timestamp: 1_700_000_000_000,
+                state_version: 0,
             },
             topic_config_table: topics,
         },

@@ -54,12 +54,19 @@ pub mod topic_sys_flag {
     pub const UNIT_SUB: i32 = 0x2;
 }
 
-/// `DataVersion`: equal only when both fields are equal.
+/// `DataVersion`: equal only when every field is equal. `stateVersion` (5.x) is the master
+/// epoch of a controller-mode broker (0 otherwise); 4.x readers ignore it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct DataVersion {
     pub counter: i64,
     pub timestamp: i64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub state_version: i64,
+}
+
+fn is_zero(v: &i64) -> bool {
+    *v == 0
 }
 
 impl DataVersion {
@@ -68,6 +75,7 @@ impl DataVersion {
         Self {
             counter: self.counter + 1,
             timestamp: now_ms,
+            state_version: self.state_version,
         }
     }
 }

@@ -28,7 +28,8 @@ fn register_broker_body_golden() {
         w.data_version,
         DataVersion {
             counter: 5,
-            timestamp: 1_700_000_000_000
+            timestamp: 1_700_000_000_000,
+            state_version: 0,
         }
     );
     assert_eq!(w.topic_config_table["TopicTest"].perm, 6);
