@@ -200,11 +200,41 @@ pub async fn wait_for_masters(admin: &Admin) -> anyhow::Result<()> {
     }
 }
 
+/// What a trial does to the master of its group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// `kill -9` of the master.
+    Kill,
+    /// `kill -9` of the master and of the controllers' Raft leader at the same moment.
+    KillWithLeader,
+    /// SIGSTOP of the master (it holds its sockets and answers nothing: cut off), SIGCONT once
+    /// its successor acknowledged; it must not acknowledge again, and must come back as a slave.
+    Pause,
+}
+
+impl Fault {
+    fn of_trial(t: usize) -> Fault {
+        match t % 3 {
+            0 => Fault::Kill,
+            1 => Fault::KillWithLeader,
+            _ => Fault::Pause,
+        }
+    }
+
+    pub fn describe(self) -> &'static str {
+        match self {
+            Fault::Kill => "kill -9",
+            Fault::KillWithLeader => "kill -9 (+ controller leader)",
+            Fault::Pause => "SIGSTOP (cut off)",
+        }
+    }
+}
+
 /// One trial's outcome.
 pub struct Trial {
     pub group: &'static str,
     pub killed: String,
-    pub controller_leader_killed: bool,
+    pub fault: Fault,
     pub killed_at: Instant,
     pub failover: Duration,
 }
@@ -234,8 +264,8 @@ pub async fn run(
             .iter()
             .position(|r| r.port == port)
             .with_context(|| format!("trial {}: master port {port} is none of group {group}", t + 1))?;
-        let with_leader = t % 2 == 1;
-        let leader = if with_leader {
+        let fault = Fault::of_trial(t);
+        let leader = if fault == Fault::KillWithLeader {
             cluster.controller_leader(admin).await
         } else {
             None
@@ -243,10 +273,15 @@ pub async fn run(
         let killed_at = Instant::now();
         let name = {
             let replica = &mut cluster.groups[group_index][index];
-            replica.node.kill9();
+            if fault == Fault::Pause {
+                replica.node.pause();
+                faults.pauses += 1;
+            } else {
+                replica.node.kill9();
+                faults.kills += 1;
+            }
             replica.node.name.clone()
         };
-        faults.kills += 1;
         if let Some(l) = leader {
             cluster.controllers[l].kill9();
             faults.kills += 1;
@@ -266,9 +301,10 @@ pub async fn run(
         .with_context(|| format!("trial {}: no acknowledged send on a new master of {group}", t + 1))?;
         let failover = first.map_or(Duration::ZERO, |f| f.duration_since(killed_at));
         println!(
-            "chaos: trial {:2}: kill -9 master {name} of group {group}{}: first SEND_OK on the new master after {} ms",
+            "chaos: trial {:2}: {} of master {name} of group {group}{}: first SEND_OK on the new master after {} ms",
             t + 1,
-            if leader.is_some() { " and the controller leader" } else { "" },
+            fault.describe(),
+            if leader.is_some() { "" } else if fault == Fault::KillWithLeader { " (no leader found)" } else { "" },
             failover.as_millis()
         );
         faults.trial_targets.push(name.clone());
@@ -276,8 +312,12 @@ pub async fn run(
             tokio::task::block_in_place(|| cluster.controllers[l].start())?;
             faults.restarts += 1;
         }
-        tokio::task::block_in_place(|| cluster.groups[group_index][index].node.start())?;
-        faults.restarts += 1;
+        if fault == Fault::Pause {
+            cluster.groups[group_index][index].node.resume();
+        } else {
+            tokio::task::block_in_place(|| cluster.groups[group_index][index].node.start())?;
+            faults.restarts += 1;
+        }
         let deadline = Instant::now() + STEP_TIMEOUT;
         while !is_slave(admin, group, port).await {
             if Instant::now() > deadline {
@@ -291,7 +331,7 @@ pub async fn run(
         trials.push(Trial {
             group,
             killed: name,
-            controller_leader_killed: leader.is_some(),
+            fault,
             killed_at,
             failover,
         });
@@ -318,26 +358,32 @@ async fn wait_for<T, F: std::future::Future<Output = Option<T>>>(
 /// new master's first acknowledgement and the group's next kill (and before the first kill),
 /// every acknowledgement of the group must come from one broker. Counted over the producers'
 /// receive times.
-pub fn two_master_acks(ledger: &Ledger, cluster: &FailoverCluster, trials: &[Trial]) -> usize {
+///
+/// Returns the count per trial (index: the trial that began the window, 0 before the first).
+pub fn two_master_acks(ledger: &Ledger, cluster: &FailoverCluster, trials: &[Trial]) -> Vec<usize> {
     let acks = ledger.acks_by_port();
-    let mut count = 0;
+    let mut count = vec![0; trials.len() + 1];
     for (g, group) in cluster.groups.iter().enumerate() {
         let ports: Vec<u16> = group.iter().map(|r| r.port).collect();
-        let mine: Vec<&Trial> = trials.iter().filter(|t| t.group == GROUPS[g]).collect();
-        // Windows of one master: [start, first kill), [first ack after kill i, kill i+1), ...
+        let mine: Vec<(usize, &Trial)> = trials
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| t.group == GROUPS[g])
+            .map(|(i, t)| (i + 1, t))
+            .collect();
+        // Windows of one master: [start, first fault), [first ack after fault i, fault i+1), ...
         let mut windows = Vec::new();
-        let start = acks.first().map(|(t, _)| *t);
-        let mut from = start;
-        for t in &mine {
-            if let Some(f) = from {
-                windows.push((f, Some(t.killed_at)));
+        let mut from = acks.first().map(|(t, _)| (0, *t));
+        for (i, t) in &mine {
+            if let Some((w, f)) = from {
+                windows.push((w, f, Some(t.killed_at)));
             }
-            from = Some(t.killed_at + t.failover);
+            from = Some((*i, t.killed_at + t.failover));
         }
-        if let Some(f) = from {
-            windows.push((f, None));
+        if let Some((w, f)) = from {
+            windows.push((w, f, None));
         }
-        for (from, to) in windows {
+        for (w, from, to) in windows {
             let mut owner = None;
             for (at, port) in &acks {
                 if !ports.contains(port) || *at < from || to.is_some_and(|t| *at >= t) {
@@ -345,7 +391,7 @@ pub fn two_master_acks(ledger: &Ledger, cluster: &FailoverCluster, trials: &[Tri
                 }
                 match owner {
                     None => owner = Some(*port),
-                    Some(o) if o != *port => count += 1,
+                    Some(o) if o != *port => count[w] += 1,
                     Some(_) => {}
                 }
             }

@@ -162,6 +162,23 @@ impl Ledger {
             .min()
     }
 
+    /// Per trial (the `trial` an acknowledgement was counted in): (acknowledged, lost,
+    /// delivered more than once).
+    pub fn per_trial(&self) -> HashMap<usize, (usize, usize, usize)> {
+        let delivered = self.delivered.lock();
+        let mut out: HashMap<usize, (usize, usize, usize)> = HashMap::new();
+        for (body, ack) in self.acked.lock().iter() {
+            let e = out.entry(ack.trial).or_default();
+            e.0 += 1;
+            match delivered.get(body) {
+                None => e.1 += 1,
+                Some(n) if *n > 1 => e.2 += 1,
+                Some(_) => {}
+            }
+        }
+        out
+    }
+
     /// Acknowledged messages never delivered.
     pub fn undelivered(&self) -> Vec<(String, Ack)> {
         let delivered = self.delivered.lock();

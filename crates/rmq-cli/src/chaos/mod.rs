@@ -324,36 +324,45 @@ async fn exercise_failover(
     tokio::task::block_in_place(|| cluster.heal())?;
     let drain_time = drain(args, &ledger, &consumers).await;
     let passed = report(args, &admin, &ledger, &faults, chaos_time, drain_time).await;
-    let times: Vec<Duration> = trials.iter().map(|t| t.failover).collect();
-    let with_leader: Vec<Duration> = trials
+    let kills: Vec<Duration> = trials
         .iter()
-        .filter(|t| t.controller_leader_killed)
+        .filter(|t| t.fault != failover::Fault::Pause)
+        .map(|t| t.failover)
+        .collect();
+    let pauses: Vec<Duration> = trials
+        .iter()
+        .filter(|t| t.fault == failover::Fault::Pause)
         .map(|t| t.failover)
         .collect();
     println!(
-        "  failover (kill -9 -> first SEND_OK on the new master), {} trials: p50 {} ms, p99 {} ms, max {} ms; with the controller leader killed too ({}): max {} ms",
-        times.len(),
-        failover::percentile(&times, 50).as_millis(),
-        failover::percentile(&times, 99).as_millis(),
-        failover::percentile(&times, 100).as_millis(),
-        with_leader.len(),
-        failover::percentile(&with_leader, 100).as_millis(),
+        "  failover after kill -9 (master, or master and controller leader), {} trials: p50 {} ms, p99 {} ms, max {} ms",
+        kills.len(),
+        failover::percentile(&kills, 50).as_millis(),
+        failover::percentile(&kills, 99).as_millis(),
+        failover::percentile(&kills, 100).as_millis(),
     );
-    for t in &trials {
+    println!(
+        "  failover after SIGSTOP of the master (detected by heartbeat timeout), {} trials: max {} ms",
+        pauses.len(),
+        failover::percentile(&pauses, 100).as_millis(),
+    );
+    let two_masters = failover::two_master_acks(&ledger, cluster, &trials);
+    let per_trial = ledger.per_trial();
+    println!("  per trial: fault, failover, and of the messages acknowledged until the next fault: acknowledged / lost / duplicated / acknowledged by a second master");
+    for (i, t) in trials.iter().enumerate() {
+        let (acked, lost, dups) = per_trial.get(&(i + 1)).copied().unwrap_or_default();
         println!(
-            "    trial: group {} master {} killed{}: {} ms",
+            "    trial {:2}: group {} {:<30} {} {:>6} ms  {acked} / {lost} / {dups} / {}",
+            i + 1,
             t.group,
+            t.fault.describe(),
             t.killed,
-            if t.controller_leader_killed {
-                " with the controller leader"
-            } else {
-                ""
-            },
-            t.failover.as_millis()
+            t.failover.as_millis(),
+            two_masters[i + 1]
         );
     }
-    let two_masters = failover::two_master_acks(&ledger, cluster, &trials);
-    println!("  acknowledgements from a second master of a group while another was master: {two_masters}");
+    let two_masters: usize = two_masters.iter().sum();
+    println!("  acknowledgements by a second master of a group while another was master: {two_masters}");
     for c in consumers {
         c.shutdown().await;
     }

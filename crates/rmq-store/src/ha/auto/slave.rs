@@ -42,14 +42,33 @@ async fn client_loop(store: MessageStore, mut master: watch::Receiver<Option<Str
         let addr = master.borrow_and_update().clone().filter(|a| !a.is_empty());
         if let Some(addr) = addr {
             store.ha().client.connecting(&addr);
-            let r = replicate_from(&store, &addr).await;
+            // A new master (a role change elsewhere in the group) ends the connection to the
+            // old one at once, even one that is frozen and would only time out.
+            let mut switched = false;
+            let r = tokio::select! {
+                r = replicate_from(&store, &addr) => r,
+                changed = master.changed() => {
+                    if changed.is_err() {
+                        // The broker is gone.
+                        return;
+                    }
+                    tracing::info!(old = %addr, "master changed; reconnecting");
+                    switched = true;
+                    Ok(())
+                }
+            };
             store.ha().client.set_connected(false);
             match r {
                 Ok(()) => tracing::info!(master = %addr, "HA connection to master closed"),
                 Err(e) => tracing::warn!(master = %addr, error = %e, "HA connection to master failed"),
             }
+            if switched {
+                continue;
+            }
         }
-        let _ = tokio::time::timeout(RECONNECT_INTERVAL, master.changed()).await;
+        if let Ok(Err(_)) = tokio::time::timeout(RECONNECT_INTERVAL, master.changed()).await {
+            return;
+        }
     }
 }
 
