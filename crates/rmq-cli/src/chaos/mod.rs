@@ -240,18 +240,7 @@ async fn exercise(args: &ChaosArgs, seed: u64, cluster: &mut Cluster) -> anyhow:
     if !args.late_consumers {
         consumers = load::start_consumers(&cluster.namesrv_addr, ledger.clone()).await?;
     }
-    let load = Load::start(
-        &cluster.namesrv_addr,
-        args.producers,
-        args.rate,
-        args.fault_avoidance,
-        ledger.clone(),
-    )
-    .await?;
-    let started = Instant::now();
-    wait_until(Duration::from_secs(30), || ledger.acked_count() > 0)
-        .await
-        .context("no message acknowledged before the faults")?;
+    let (load, started) = start_load(args, &cluster.namesrv_addr, &ledger).await?;
 
     let mut faults = Faults::default();
     let result = scenario::run(args, seed, cluster, &admin, &ledger, &mut faults).await;
@@ -304,18 +293,7 @@ async fn exercise_failover(
     failover::wait_for_masters(&admin).await?;
     let ledger = Ledger::new();
     let consumers = load::start_consumers(&cluster.namesrv_addr, ledger.clone()).await?;
-    let load = Load::start(
-        &cluster.namesrv_addr,
-        args.producers,
-        args.rate,
-        args.fault_avoidance,
-        ledger.clone(),
-    )
-    .await?;
-    let started = Instant::now();
-    wait_until(Duration::from_secs(30), || ledger.acked_count() > 0)
-        .await
-        .context("no message acknowledged before the faults")?;
+    let (load, started) = start_load(args, &cluster.namesrv_addr, &ledger).await?;
     let mut faults = Faults::default();
     let result = failover::run(args, cluster, &admin, &ledger, &mut faults).await;
     let chaos_time = started.elapsed();
@@ -367,6 +345,27 @@ async fn exercise_failover(
         c.shutdown().await;
     }
     Ok(passed && two_masters == 0)
+}
+
+/// Starts the producers and waits for their first acknowledgement; returns when that was.
+async fn start_load(
+    args: &ChaosArgs,
+    namesrv: &str,
+    ledger: &std::sync::Arc<Ledger>,
+) -> anyhow::Result<(Load, Instant)> {
+    let load = Load::start(
+        namesrv,
+        args.producers,
+        args.rate,
+        args.fault_avoidance,
+        ledger.clone(),
+    )
+    .await?;
+    let started = Instant::now();
+    wait_until(Duration::from_secs(30), || ledger.acked_count() > 0)
+        .await
+        .context("no message acknowledged before the faults")?;
+    Ok((load, started))
 }
 
 /// Waits until every acknowledged message was delivered (or `--drain-timeout`); returns how long.

@@ -277,12 +277,7 @@ async fn elect(node: &Arc<Node>, req: &RemotingCommand) -> RemotingCommand {
             sync_state_set,
             members,
         } => resp
-            .with_header(&ElectMasterResponseHeader {
-                master_broker_id: Some(master as i64),
-                master_address: address,
-                master_epoch: Some(master_epoch),
-                sync_state_set_epoch: Some(sync_state_set_epoch),
-            })
+            .with_header(&elected(master, address, master_epoch, sync_state_set_epoch))
             .with_body(body::to_json(&ElectMasterResponseBody {
                 broker_member_group: Some(BrokerMemberGroup {
                     cluster: members.cluster_name,
@@ -303,17 +298,27 @@ async fn elect(node: &Arc<Node>, req: &RemotingCommand) -> RemotingCommand {
             sync_state_set,
         } => resp
             .with_remark("The old master is still alive, no need to elect new master")
-            .with_header(&ElectMasterResponseHeader {
-                master_broker_id: Some(master as i64),
-                master_address: address,
-                master_epoch: Some(master_epoch),
-                sync_state_set_epoch: Some(sync_state_set_epoch),
-            })
+            .with_header(&elected(master, address, master_epoch, sync_state_set_epoch))
             .with_body(body::to_json(&ElectMasterResponseBody {
                 broker_member_group: None,
                 sync_state_set: sync_state_set.into_iter().map(|id| id as i64).collect(),
             })),
         Election::NoMasterAvailable => resp.with_remark("Failed to elect a new master"),
+    }
+}
+
+/// The header of an election's answer: the master and the epochs.
+fn elected(
+    master: u64,
+    address: Option<String>,
+    master_epoch: i32,
+    sync_state_set_epoch: i32,
+) -> ElectMasterResponseHeader {
+    ElectMasterResponseHeader {
+        master_broker_id: Some(master as i64),
+        master_address: address,
+        master_epoch: Some(master_epoch),
+        sync_state_set_epoch: Some(sync_state_set_epoch),
     }
 }
 

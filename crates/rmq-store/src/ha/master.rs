@@ -15,9 +15,8 @@ use std::time::{Duration, Instant};
 use bytes::{BufMut, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 use tokio::sync::{broadcast, watch};
-use tokio::task::JoinSet;
 
 use super::{HaService, HEADER_LEN};
 use crate::MessageStore;
@@ -25,51 +24,17 @@ use crate::MessageStore;
 /// How often the writer looks for new data when no arrival woke it (Java waits 100 ms).
 const POLL_INTERVAL: Duration = Duration::from_millis(100);
 
-/// Most slave connections served at once.
-const MAX_CONNECTIONS: usize = 64;
-
 impl HaService {
     /// Binds the HA port (`0.0.0.0:port`; 0 picks one) and serves slaves of `store`.
     pub async fn start_master(store: MessageStore, port: u16) -> io::Result<HaService> {
-        let listener = TcpListener::bind(("0.0.0.0", port)).await?;
-        let local_addr = listener.local_addr()?;
-        tracing::info!(%local_addr, "HA service listening for slaves");
-        let task = tokio::spawn(accept_loop(store, listener));
-        Ok(HaService {
-            task: Some(task),
-            local_addr: Some(local_addr),
-        })
-    }
-}
-
-async fn accept_loop(store: MessageStore, listener: TcpListener) {
-    // Dropping the set (when this task is aborted) aborts every connection.
-    let mut connections = JoinSet::new();
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((stream, peer)) => {
-                    if connections.len() >= MAX_CONNECTIONS {
-                        tracing::warn!(%peer, "too many HA connections; refusing slave");
-                        continue;
-                    }
-                    tracing::info!(%peer, "slave connected");
-                    let store = store.clone();
-                    connections.spawn(async move {
-                        let result = serve_slave(&store, stream).await;
-                        match result {
-                            Ok(()) => tracing::info!(%peer, "slave connection closed"),
-                            Err(e) => tracing::warn!(%peer, error = %e, "slave connection closed"),
-                        }
-                    });
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "HA accept failed");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
-            },
-            Some(_) = connections.join_next(), if !connections.is_empty() => {}
-        }
+        super::link::listen(
+            store,
+            port,
+            "HA service",
+            |_| Ok(()),
+            |store, stream| async move { serve_slave(&store, stream).await },
+        )
+        .await
     }
 }
 

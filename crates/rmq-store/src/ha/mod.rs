@@ -14,6 +14,7 @@
 
 pub mod auto;
 pub mod epoch;
+mod link;
 pub mod master;
 pub mod slave;
 

@@ -1,7 +1,7 @@
 //! The slave's HA client (`HAService.HAClient`): connect to the master's HA address, report the
 //! local max offset, append every frame at exactly that offset, re-report when it grew and at
 //! least every `ha_send_heartbeat_interval_ms`. A mismatch or a silent master closes the
-//! connection; the client reconnects every 5 s, to whatever the master address is then.
+//! connection; the client reconnects every 5 s, and at once to a new master address.
 //!
 //! Unlike 4.9.8, the first report goes out right after connecting instead of one heartbeat
 //! interval later: the master sends nothing before it, so this only removes a 5 s stall.
@@ -14,7 +14,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 
-use super::{HaService, HEADER_LEN, RECONNECT_INTERVAL};
+use super::{HaService, HEADER_LEN};
 use crate::MessageStore;
 
 /// The slave's read buffer (Java: 4 MiB); a frame larger than this is a protocol error.
@@ -26,28 +26,9 @@ impl HaService {
     /// Replicates from the master whose HA address (`host:port`) `master` holds; `None` or an
     /// empty string waits for one (learned later from the name server).
     pub fn start_slave(store: MessageStore, master: watch::Receiver<Option<String>>) -> HaService {
-        let task = tokio::spawn(client_loop(store, master));
-        HaService {
-            task: Some(task),
-            local_addr: None,
-        }
-    }
-}
-
-async fn client_loop(store: MessageStore, mut master: watch::Receiver<Option<String>>) {
-    loop {
-        let addr = master.borrow_and_update().clone().filter(|a| !a.is_empty());
-        if let Some(addr) = addr {
-            store.ha().client.connecting(&addr);
-            let r = replicate_from(&store, &addr).await;
-            store.ha().client.set_connected(false);
-            match r {
-                Ok(()) => tracing::info!(master = %addr, "HA connection to master closed"),
-                Err(e) => tracing::warn!(master = %addr, error = %e, "HA connection to master failed"),
-            }
-        }
-        // Reconnect after the interval, or at once when the master address changes.
-        let _ = tokio::time::timeout(RECONNECT_INTERVAL, master.changed()).await;
+        super::link::follow(store, master, |store, addr| async move {
+            replicate_from(&store, &addr).await
+        })
     }
 }
 

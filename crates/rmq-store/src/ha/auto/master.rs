@@ -19,60 +19,33 @@ use std::time::{Duration, Instant};
 use bytes::{Buf, BufMut, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 use tokio::sync::{broadcast, watch};
-use tokio::task::JoinSet;
 
 use super::*;
 use crate::ha::{now_ms, HaService, SlaveLink};
 use crate::{BrokerRole, MessageStore};
 
 const POLL_INTERVAL: Duration = Duration::from_millis(100);
-const MAX_CONNECTIONS: usize = 64;
-
 impl HaService {
-    /// Binds the HA port (`0.0.0.0:port`; 0 picks one) and serves controller-mode slaves.
+    /// Binds the HA port (`0.0.0.0:port`; 0 picks one) and serves controller-mode slaves; a
+    /// connection is refused while this store is a slave.
     pub async fn start_auto_master(store: MessageStore, port: u16) -> io::Result<HaService> {
-        let listener = TcpListener::bind(("0.0.0.0", port)).await?;
-        let local_addr = listener.local_addr()?;
-        tracing::info!(%local_addr, "HA service (controller mode) listening");
-        let task = tokio::spawn(accept_loop(store, listener));
-        Ok(HaService {
-            task: Some(task),
-            local_addr: Some(local_addr),
-        })
-    }
-}
-
-async fn accept_loop(store: MessageStore, listener: TcpListener) {
-    let mut connections = JoinSet::new();
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((stream, peer)) => {
-                    if store.role() == BrokerRole::Slave {
-                        tracing::info!(%peer, "HA connection refused: this broker is a slave");
-                        continue;
-                    }
-                    if connections.len() >= MAX_CONNECTIONS {
-                        tracing::warn!(%peer, "too many HA connections; refusing slave");
-                        continue;
-                    }
-                    let store = store.clone();
-                    connections.spawn(async move {
-                        match serve_slave(&store, stream).await {
-                            Ok(()) => tracing::info!(%peer, "slave connection closed"),
-                            Err(e) => tracing::warn!(%peer, error = %e, "slave connection closed"),
-                        }
-                    });
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "HA accept failed");
-                    tokio::time::sleep(POLL_INTERVAL).await;
-                }
-            },
-            Some(_) = connections.join_next(), if !connections.is_empty() => {}
-        }
+        let admit = |store: &MessageStore| {
+            if store.role() == BrokerRole::Slave {
+                Err("this broker is a slave")
+            } else {
+                Ok(())
+            }
+        };
+        crate::ha::link::listen(
+            store,
+            port,
+            "HA service (controller mode)",
+            admit,
+            |store, stream| async move { serve_slave(&store, stream).await },
+        )
+        .await
     }
 }
 

@@ -19,7 +19,7 @@ use tokio::sync::watch;
 
 use super::*;
 use crate::ha::epoch::EpochCache;
-use crate::ha::{HaService, RECONNECT_INTERVAL};
+use crate::ha::HaService;
 use crate::MessageStore;
 
 const READ_BUFFER: usize = 4 * 1024 * 1024;
@@ -29,46 +29,9 @@ impl HaService {
     /// Replicates (controller mode) from the master whose HA address `master` holds; `None`
     /// waits for one.
     pub fn start_auto_slave(store: MessageStore, master: watch::Receiver<Option<String>>) -> HaService {
-        let task = tokio::spawn(client_loop(store, master));
-        HaService {
-            task: Some(task),
-            local_addr: None,
-        }
-    }
-}
-
-async fn client_loop(store: MessageStore, mut master: watch::Receiver<Option<String>>) {
-    loop {
-        let addr = master.borrow_and_update().clone().filter(|a| !a.is_empty());
-        if let Some(addr) = addr {
-            store.ha().client.connecting(&addr);
-            // A new master (a role change elsewhere in the group) ends the connection to the
-            // old one at once, even one that is frozen and would only time out.
-            let mut switched = false;
-            let r = tokio::select! {
-                r = replicate_from(&store, &addr) => r,
-                changed = master.changed() => {
-                    if changed.is_err() {
-                        // The broker is gone.
-                        return;
-                    }
-                    tracing::info!(old = %addr, "master changed; reconnecting");
-                    switched = true;
-                    Ok(())
-                }
-            };
-            store.ha().client.set_connected(false);
-            match r {
-                Ok(()) => tracing::info!(master = %addr, "HA connection to master closed"),
-                Err(e) => tracing::warn!(master = %addr, error = %e, "HA connection to master failed"),
-            }
-            if switched {
-                continue;
-            }
-        }
-        if let Ok(Err(_)) = tokio::time::timeout(RECONNECT_INTERVAL, master.changed()).await {
-            return;
-        }
+        crate::ha::link::follow(store, master, |store, addr| async move {
+            replicate_from(&store, &addr).await
+        })
     }
 }
 
