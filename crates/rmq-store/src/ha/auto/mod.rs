@@ -407,3 +407,86 @@ impl HaState {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set(ids: &[i64]) -> BTreeSet<i64> {
+        ids.iter().copied().collect()
+    }
+
+    fn master(me: i64, confirmed: &[i64]) -> (HaState, StoreConfig) {
+        let ha = HaState::default();
+        ha.replicas.set_local_id(me);
+        ha.replicas.set_sync_state_set(set(confirmed), &ha, 0);
+        ha.replicas.record_epoch(1, 0).unwrap();
+        (ha, StoreConfig::default())
+    }
+
+    /// A slave that caught up is proposed for the set; a refused proposal is made again on the
+    /// next ack; the controller's confirmation ends the proposal.
+    #[test]
+    fn a_caught_up_slave_is_proposed_until_confirmed() {
+        let (ha, _) = master(1, &[1]);
+        let r = &ha.replicas;
+        let mut proposals = r.proposals();
+        r.caught_up(2, 100, 0);
+        assert_eq!(*proposals.borrow_and_update(), Some(set(&[1, 2])));
+        assert_eq!(
+            r.sync_state_set(),
+            set(&[1, 2]),
+            "acks count against the union meanwhile"
+        );
+        r.proposal_failed(&set(&[1, 2]));
+        assert_eq!(r.sync_state_set(), set(&[1]));
+        r.caught_up(2, 120, 10);
+        assert!(proposals.has_changed().unwrap(), "proposed again");
+        assert_eq!(*proposals.borrow_and_update(), Some(set(&[1, 2])));
+        r.set_sync_state_set(set(&[1, 2]), &ha, 120);
+        assert!(!r.is_synchronizing());
+        r.caught_up(2, 130, 20);
+        assert!(
+            !proposals.has_changed().unwrap(),
+            "a member is not proposed again"
+        );
+    }
+
+    /// `haMaxTimeSlaveNotCatchup`: a member that has not caught up for longer leaves the set, as
+    /// does a member with no caught-up record; the master always stays.
+    #[test]
+    fn lagging_and_absent_members_are_dropped() {
+        let (ha, mut config) = master(1, &[1, 2, 3, 4]);
+        config.ha_max_time_slave_not_catchup_ms = 15_000;
+        let r = &ha.replicas;
+        r.caught_up(2, 100, 0);
+        r.caught_up(3, 100, 10_000);
+        assert_eq!(r.shrink(&config, 14_000), set(&[1, 2, 3]), "4 never caught up");
+        r.set_sync_state_set(set(&[1, 2, 3]), &ha, 100);
+        assert_eq!(r.shrink(&config, 16_000), set(&[1, 3]), "2 lagged 16 s");
+        assert_eq!(r.shrink(&config, 30_000), set(&[1]));
+        assert!(r.is_synchronizing());
+    }
+
+    /// A slave that disconnects is proposed out at once; the master's confirm offset stays put
+    /// while a member of the set has no connection.
+    #[test]
+    fn a_disconnected_member_is_proposed_out() {
+        let (ha, config) = master(1, &[1, 2]);
+        let r = &ha.replicas;
+        let mut proposals = r.proposals();
+        r.disconnected(2);
+        assert_eq!(*proposals.borrow_and_update(), Some(set(&[1])));
+        let mut all_ack = config.clone();
+        all_ack.all_ack_in_sync_state_set = true;
+        assert_eq!(
+            r.confirm_offset(&all_ack, false, 500),
+            r.confirm.load(Ordering::Acquire)
+        );
+        assert_eq!(
+            r.confirm_offset(&config, false, 500),
+            500,
+            "without all-ack: the max offset"
+        );
+    }
+}
