@@ -85,13 +85,7 @@ impl MappedFile {
     pub fn create(dir: &Path, start_offset: u64, size: u64) -> Result<MappedFile, StoreError> {
         let path = dir.join(file_name(start_offset));
         let tmp = dir.join(format!("{}{TMP_SUFFIX}", file_name(start_offset)));
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&tmp)
-            .at(&tmp)?;
+        let file = open_tmp(&tmp)?;
         // Sparse length, then real blocks for the first chunk: a full disk must fail here or in
         // `ensure_reserved`, never as SIGBUS on a store into the mapping (see `disk`).
         if let Err(e) = file
@@ -359,13 +353,7 @@ impl MappedFile {
         let name = self.path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
         let dir = self.path.parent().unwrap_or_else(|| Path::new("."));
         let tmp = dir.join(format!("{name}{TMP_SUFFIX}"));
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&tmp)
-            .at(&tmp)?;
+        let file = open_tmp(&tmp)?;
         file.set_len(self.size).at(&tmp)?;
         file.write_all_at(&self.data[..pos as usize], 0).at(&tmp)?;
         file.sync_all().at(&tmp)?;
@@ -384,6 +372,17 @@ impl MappedFile {
             .map(|d| d.as_millis() as i64)
             .unwrap_or(0)
     }
+}
+
+/// A new (or emptied) `<name>.tmp` beside a segment, read-write; renamed into place once filled.
+fn open_tmp(tmp: &Path) -> Result<File, StoreError> {
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(tmp)
+        .at(tmp)
 }
 
 /// `Bytes` owner of a segment's read mapping.

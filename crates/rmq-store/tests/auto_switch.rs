@@ -38,6 +38,18 @@ fn grant_lease(store: &MessageStore) {
         .renew_lease(rmq_store::ha::auto::monotonic_ms(), 600_000);
 }
 
+/// The epoch file as (epoch, start offset) pairs.
+fn epochs_of(store: &MessageStore) -> Vec<(i32, i64)> {
+    store
+        .ha()
+        .replicas
+        .epochs()
+        .entries()
+        .iter()
+        .map(|e| (e.epoch, e.start_offset))
+        .collect()
+}
+
 /// Bodies of queue 0, as served.
 fn bodies(store: &MessageStore) -> Vec<String> {
     let mut out = Vec::new();
@@ -115,14 +127,7 @@ async fn a_returning_master_cuts_its_unconfirmed_tail_and_follows_the_new_master
     assert!(b.change_to_master(2).unwrap());
     grant_lease(&b);
     put(&b, "new-master", 3).await;
-    let b_epochs: Vec<(i32, i64)> = b
-        .ha()
-        .replicas
-        .epochs()
-        .entries()
-        .iter()
-        .map(|e| (e.epoch, e.start_offset))
-        .collect();
+    let b_epochs = epochs_of(&b);
     assert_eq!(b_epochs, vec![(1, 0), (2, confirmed)]);
 
     // A's view: its epochs [(1, 0)] ending at a_max; B's [(1, 0), (2, confirmed)] ending at
@@ -157,14 +162,7 @@ async fn a_returning_master_cuts_its_unconfirmed_tail_and_follows_the_new_master
     let a = MessageStore::open(controller_config(&dir.path().join("a"))).unwrap();
     assert_eq!(a.max_phy_offset(), b.max_phy_offset());
     assert_eq!(bodies(&a), expected);
-    let epochs: Vec<(i32, i64)> = a
-        .ha()
-        .replicas
-        .epochs()
-        .entries()
-        .iter()
-        .map(|e| (e.epoch, e.start_offset))
-        .collect();
+    let epochs = epochs_of(&a);
     assert_eq!(epochs, b_epochs);
 }
 

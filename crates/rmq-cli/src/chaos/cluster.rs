@@ -219,17 +219,7 @@ impl Cluster {
     pub fn start(dir: &Path, settings: &BrokerSettings, slaves: bool, net: bool) -> anyhow::Result<Cluster> {
         let exe = std::env::current_exe().context("current_exe")?;
         let mut taken = Vec::new();
-        let ns_port = free_port(false, &mut taken)?;
-        let namesrv_addr = format!("127.0.0.1:{ns_port}");
-        let mut namesrv = Node::new(
-            "namesrv",
-            &exe,
-            vec!["namesrv".into(), "--listen-port".into(), ns_port.to_string()],
-            dir.to_path_buf(),
-            None,
-        );
-        namesrv.cut_ports = vec![ns_port];
-        namesrv.start()?;
+        let (namesrv, namesrv_addr) = start_namesrv(dir, &exe, &mut taken)?;
         let mut cluster = Cluster {
             exe,
             namesrv_addr,
@@ -312,6 +302,21 @@ impl Cluster {
         }
         self.namesrv.terminate();
     }
+}
+
+/// Starts `rmq namesrv` on a free loopback port (its cut-off port); returns it and its address.
+pub(super) fn start_namesrv(dir: &Path, exe: &Path, taken: &mut Vec<u16>) -> anyhow::Result<(Node, String)> {
+    let port = free_port(false, taken)?;
+    let mut namesrv = Node::new(
+        "namesrv",
+        exe,
+        vec!["namesrv".into(), "--listen-port".into(), port.to_string()],
+        dir.to_path_buf(),
+        None,
+    );
+    namesrv.cut_ports = vec![port];
+    namesrv.start()?;
+    Ok((namesrv, format!("127.0.0.1:{port}")))
 }
 
 /// A loopback port free now (and, with `pair`, the one after it too), not handed out before.

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use rmq_client::Admin;
 
-use super::cluster::{free_port, Node};
+use super::cluster::{free_port, start_namesrv, Node};
 use super::load::{Ledger, TOPIC};
 use super::{wait_until, ChaosArgs, Faults};
 
@@ -45,16 +45,7 @@ impl FailoverCluster {
     pub fn start(dir: &Path, flush: &str) -> anyhow::Result<FailoverCluster> {
         let exe = std::env::current_exe().context("current_exe")?;
         let mut taken = Vec::new();
-        let ns_port = free_port(false, &mut taken)?;
-        let namesrv_addr = format!("127.0.0.1:{ns_port}");
-        let mut namesrv = Node::new(
-            "namesrv",
-            &exe,
-            vec!["namesrv".into(), "--listen-port".into(), ns_port.to_string()],
-            dir.to_path_buf(),
-            None,
-        );
-        namesrv.start()?;
+        let (namesrv, namesrv_addr) = start_namesrv(dir, &exe, &mut taken)?;
 
         let ports: Vec<u16> = (0..CONTROLLERS)
             .map(|_| free_port(false, &mut taken))

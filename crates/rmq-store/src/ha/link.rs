@@ -6,14 +6,44 @@ use std::io;
 use std::time::Duration;
 
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
+use tokio::sync::{broadcast, watch};
 use tokio::task::JoinSet;
 
 use super::{HaService, RECONNECT_INTERVAL};
+use crate::message::Arrival;
 use crate::MessageStore;
 
 /// Most slave connections served at once.
 const MAX_CONNECTIONS: usize = 64;
+
+/// How often a master's writer looks for new data when no arrival woke it (Java waits 100 ms).
+const POLL_INTERVAL: Duration = Duration::from_millis(100);
+
+/// How long a slave waits for the master's HA port to accept.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// A master's writer with nothing to send: returns on the next arrival, or after
+/// [`POLL_INTERVAL`].
+pub(super) async fn wait_for_data(arrivals: &mut broadcast::Receiver<Arrival>) {
+    tokio::select! {
+        r = arrivals.recv() => {
+            if let Err(broadcast::error::RecvError::Closed) = r {
+                tokio::time::sleep(POLL_INTERVAL).await;
+            }
+        }
+        _ = tokio::time::sleep(POLL_INTERVAL) => {}
+    }
+}
+
+/// A slave's connection to its master's HA address (no Nagle: acks are small and timely).
+pub(super) async fn connect(addr: &str) -> io::Result<TcpStream> {
+    let stream = match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr)).await {
+        Ok(r) => r?,
+        Err(_) => return Err(io::Error::new(io::ErrorKind::TimedOut, "connect timed out")),
+    };
+    stream.set_nodelay(true)?;
+    Ok(stream)
+}
 
 /// Binds `0.0.0.0:port` (0 picks one) and serves each slave connection `admit` lets in with
 /// `serve`, in a task of its own; dropping the service ends them all.

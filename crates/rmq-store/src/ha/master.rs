@@ -16,13 +16,10 @@ use bytes::{BufMut, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
-use tokio::sync::{broadcast, watch};
+use tokio::sync::watch;
 
 use super::{HaService, HEADER_LEN};
 use crate::MessageStore;
-
-/// How often the writer looks for new data when no arrival woke it (Java waits 100 ms).
-const POLL_INTERVAL: Duration = Duration::from_millis(100);
 
 impl HaService {
     /// Binds the HA port (`0.0.0.0:port`; 0 picks one) and serves slaves of `store`.
@@ -137,14 +134,7 @@ async fn transfer(
                     writer.write_all(&frame[..HEADER_LEN]).await?;
                     last_write = Instant::now();
                 }
-                tokio::select! {
-                    r = arrivals.recv() => {
-                        if let Err(broadcast::error::RecvError::Closed) = r {
-                            tokio::time::sleep(POLL_INTERVAL).await;
-                        }
-                    }
-                    _ = tokio::time::sleep(POLL_INTERVAL) => {}
-                }
+                super::link::wait_for_data(&mut arrivals).await;
             }
         }
     }

@@ -11,7 +11,6 @@ use std::time::{Duration, Instant};
 
 use bytes::{Buf, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 use tokio::sync::watch;
 
 use super::{HaService, HEADER_LEN};
@@ -19,8 +18,6 @@ use crate::MessageStore;
 
 /// The slave's read buffer (Java: 4 MiB); a frame larger than this is a protocol error.
 const READ_BUFFER: usize = 4 * 1024 * 1024;
-
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 
 impl HaService {
     /// Replicates from the master whose HA address (`host:port`) `master` holds; `None` or an
@@ -33,11 +30,7 @@ impl HaService {
 }
 
 async fn replicate_from(store: &MessageStore, addr: &str) -> io::Result<()> {
-    let mut stream = match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr)).await {
-        Ok(r) => r?,
-        Err(_) => return Err(io::Error::new(io::ErrorKind::TimedOut, "connect timed out")),
-    };
-    stream.set_nodelay(true)?;
+    let mut stream = super::link::connect(addr).await?;
     tracing::info!(master = %addr, offset = store.max_phy_offset(), "connected to master for HA");
     let config = store.config();
     let heartbeat = Duration::from_millis(config.ha_send_heartbeat_interval_ms);

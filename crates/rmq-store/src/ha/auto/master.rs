@@ -20,13 +20,12 @@ use bytes::{Buf, BufMut, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
-use tokio::sync::{broadcast, watch};
+use tokio::sync::watch;
 
 use super::*;
 use crate::ha::{now_ms, HaService, SlaveLink};
 use crate::{BrokerRole, MessageStore};
 
-const POLL_INTERVAL: Duration = Duration::from_millis(100);
 impl HaService {
     /// Binds the HA port (`0.0.0.0:port`; 0 picks one) and serves controller-mode slaves; a
     /// connection is refused while this store is a slave.
@@ -247,14 +246,7 @@ async fn transfer(
                     writer.write_all(&frame).await?;
                     last_write = Instant::now();
                 }
-                tokio::select! {
-                    r = arrivals.recv() => {
-                        if let Err(broadcast::error::RecvError::Closed) = r {
-                            tokio::time::sleep(POLL_INTERVAL).await;
-                        }
-                    }
-                    _ = tokio::time::sleep(POLL_INTERVAL) => {}
-                }
+                crate::ha::link::wait_for_data(&mut arrivals).await;
             }
         }
     }

@@ -23,7 +23,6 @@ use crate::ha::HaService;
 use crate::MessageStore;
 
 const READ_BUFFER: usize = 4 * 1024 * 1024;
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 
 impl HaService {
     /// Replicates (controller mode) from the master whose HA address `master` holds; `None`
@@ -36,11 +35,7 @@ impl HaService {
 }
 
 async fn replicate_from(store: &MessageStore, addr: &str) -> io::Result<()> {
-    let mut stream = match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr)).await {
-        Ok(r) => r?,
-        Err(_) => return Err(io::Error::new(io::ErrorKind::TimedOut, "connect timed out")),
-    };
-    stream.set_nodelay(true)?;
+    let mut stream = crate::ha::link::connect(addr).await?;
     let config = store.config();
     let link = &store.ha().client;
     let replicas = &store.ha().replicas;
