@@ -185,3 +185,66 @@ fn consistent_points_follow_java() {
         700
     );
 }
+
+/// Bad input on the HA port: a frame with an unknown state, and a report past the master's end,
+/// close that connection only; the master keeps its data and serves the next slave.
+#[tokio::test]
+async fn bad_frames_close_only_their_connection() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir = tempfile::tempdir().unwrap();
+    let master = MessageStore::open(controller_config(&dir.path().join("m"))).unwrap();
+    master.set_fenced(false);
+    assert!(master.change_to_master(1).unwrap());
+    grant_lease(&master);
+    put(&master, "m", 3).await;
+    let max = master.max_phy_offset();
+    let ha = rmq_store::ha::HaService::start_auto_master(master.clone(), 0)
+        .await
+        .unwrap();
+    let addr = format!("127.0.0.1:{}", ha.local_addr().unwrap().port());
+
+    let closed = |mut s: tokio::net::TcpStream| async move {
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            match tokio::time::timeout(std::time::Duration::from_secs(20), s.read(&mut buf)).await {
+                Ok(Ok(0)) | Ok(Err(_)) => return true,
+                Ok(Ok(_)) => continue,
+                Err(_) => return false,
+            }
+        }
+    };
+    let mut bad = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    bad.write_all(&[0, 0, 0, 9, 1, 2, 3, 4, 5, 6, 7, 8])
+        .await
+        .unwrap();
+    assert!(closed(bad).await, "an unknown state closes the connection");
+
+    let mut past = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let mut frame = Vec::new();
+    frame.extend_from_slice(&1i32.to_be_bytes());
+    frame.extend_from_slice(&0i16.to_be_bytes());
+    frame.extend_from_slice(&0i16.to_be_bytes());
+    frame.extend_from_slice(&7i64.to_be_bytes());
+    frame.extend_from_slice(&2i32.to_be_bytes());
+    frame.extend_from_slice(&(max + 1_000_000).to_be_bytes());
+    past.write_all(&frame).await.unwrap();
+    assert!(
+        closed(past).await,
+        "a report past the master's end closes the connection"
+    );
+
+    // A real slave still replicates everything.
+    let slave = MessageStore::open(controller_config(&dir.path().join("s"))).unwrap();
+    slave.set_fenced(false);
+    slave.ha().replicas.set_local_id(2);
+    let (_tx, rx) = tokio::sync::watch::channel(Some(addr.clone()));
+    let _client = rmq_store::ha::HaService::start_auto_slave(slave.clone(), rx);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while slave.max_phy_offset() != max {
+        assert!(std::time::Instant::now() < deadline, "the slave did not catch up");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(master.max_phy_offset(), max, "nothing lost on the master");
+    assert_eq!(bodies(&slave), bodies(&master));
+    ha.shutdown().await;
+}
