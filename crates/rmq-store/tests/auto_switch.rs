@@ -63,14 +63,16 @@ fn bodies(store: &MessageStore) -> Vec<String> {
     out
 }
 
-/// Copies `from`'s commitlog bytes `[start, end)` into `to` as the HA client would.
-fn replicate(from: &MessageStore, to: &MessageStore, start: i64, end: i64) {
+/// Copies `from`'s commitlog bytes `[start, end)` into `to` as the HA client would; the
+/// master's confirm offset (`confirm`) comes with them.
+fn replicate(from: &MessageStore, to: &MessageStore, start: i64, end: i64, confirm: i64) {
     let mut off = start;
     while off < end {
         let chunk = from.read_replication_chunk(off, (end - off) as usize).unwrap();
         to.append_replicated(off, &chunk).unwrap();
         off += chunk.len() as i64;
     }
+    to.master_confirmed(confirm);
 }
 
 #[tokio::test]
@@ -118,13 +120,23 @@ async fn a_returning_master_cuts_its_unconfirmed_tail_and_follows_the_new_master
     grant_lease(&a);
     put(&a, "confirmed", 10).await;
     let confirmed = a.max_phy_offset();
-    replicate(&a, &b, 0, confirmed);
+    replicate(&a, &b, 0, confirmed, 0);
     assert!(b.ha().replicas.record_epoch(1, 0).unwrap());
+    assert_eq!(
+        b.max_offset_in_queue(TOPIC, 0),
+        0,
+        "a slave shows nothing its master did not confirm"
+    );
     put(&a, "unconfirmed", 5).await;
     let a_max = a.max_phy_offset();
     assert!(a_max > confirmed);
 
     assert!(b.change_to_master(2).unwrap());
+    assert_eq!(
+        b.max_offset_in_queue(TOPIC, 0),
+        10,
+        "a new master serves every complete record it has"
+    );
     grant_lease(&b);
     put(&b, "new-master", 3).await;
     let b_epochs = epochs_of(&b);
@@ -145,7 +157,7 @@ async fn a_returning_master_cuts_its_unconfirmed_tail_and_follows_the_new_master
         10,
         "the queue lost the 5 unconfirmed"
     );
-    replicate(&b, &a, confirmed, b.max_phy_offset());
+    replicate(&b, &a, confirmed, b.max_phy_offset(), b.confirm_offset());
     assert!(a.ha().replicas.record_epoch(2, confirmed).unwrap());
 
     let expected: Vec<String> = (0..10)
@@ -164,6 +176,79 @@ async fn a_returning_master_cuts_its_unconfirmed_tail_and_follows_the_new_master
     assert_eq!(bodies(&a), expected);
     let epochs = epochs_of(&a);
     assert_eq!(epochs, b_epochs);
+}
+
+/// With `allAckInSyncStateSet`, a record enters the consume queue (and wakes held pulls) only
+/// once every member of the SyncStateSet has it — before the put returns — so no consumer ever
+/// reads what a newly elected master might lack. The slave shows what its master confirmed.
+#[tokio::test]
+async fn consume_queues_hold_only_what_the_sync_state_set_has() {
+    let dir = tempfile::tempdir().unwrap();
+    let master = MessageStore::open(StoreConfig {
+        all_ack_in_sync_state_set: true,
+        slave_timeout_ms: 60_000,
+        ..controller_config(&dir.path().join("m"))
+    })
+    .unwrap();
+    master.set_fenced(false);
+    master.ha().replicas.set_local_id(1);
+    assert!(master.change_to_master(1).unwrap());
+    grant_lease(&master);
+    put(&master, "alone", 2).await;
+    assert_eq!(
+        master.max_offset_in_queue(TOPIC, 0),
+        2,
+        "alone, a master confirms at once"
+    );
+    let ha = rmq_store::ha::HaService::start_auto_master(master.clone(), 0)
+        .await
+        .unwrap();
+    let addr = format!("127.0.0.1:{}", ha.local_addr().unwrap().port());
+    master.set_sync_state_set([1, 2].into());
+
+    let mut arrivals = master.subscribe_arrivals();
+    let before = master.max_phy_offset();
+    let pending = tokio::spawn({
+        let master = master.clone();
+        async move { master.put_message(msg(TOPIC, 0, "replicated", None)).await }
+    });
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while master.max_phy_offset() == before {
+        assert!(std::time::Instant::now() < deadline, "the put never appended");
+        tokio::task::yield_now().await;
+    }
+    assert_eq!(
+        master.max_offset_in_queue(TOPIC, 0),
+        2,
+        "appended, but member 2 does not have it yet"
+    );
+    assert!(arrivals.try_recv().is_err(), "no held pull is woken for it");
+    assert!(!pending.is_finished());
+
+    let slave = MessageStore::open(controller_config(&dir.path().join("s"))).unwrap();
+    slave.set_fenced(false);
+    slave.ha().replicas.set_local_id(2);
+    let (_tx, rx) = tokio::sync::watch::channel(Some(addr));
+    let _client = rmq_store::ha::HaService::start_auto_slave(slave.clone(), rx);
+    let r = pending.await.unwrap();
+    assert_eq!(r.status, PutStatus::PutOk);
+    assert_eq!(
+        master.max_offset_in_queue(TOPIC, 0),
+        3,
+        "readable when the put returns"
+    );
+    assert_eq!(arrivals.try_recv().unwrap().queue_offset, 2);
+
+    // The slave serves what the master confirmed: all of it, after the next push.
+    while slave.max_offset_in_queue(TOPIC, 0) != 3 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the slave never showed the confirmed records"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(bodies(&slave), bodies(&master));
+    ha.shutdown().await;
 }
 
 /// Java's EpochFileCacheTest samples, through the slave's comparison.

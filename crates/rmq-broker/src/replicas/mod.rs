@@ -233,6 +233,9 @@ pub async fn run(state: Arc<BrokerState>) {
             _ = heartbeat.tick() => {
                 send_heartbeats(&state).await;
                 role::ensure_master_ha_addr(&state).await;
+                // Acks, SyncStateSet changes and the master's pushes dispatch what they confirm;
+                // this only catches a confirm offset moved without any of them.
+                state.store.dispatch_confirmed();
                 // A master renews its lease at the heartbeat's pace.
                 if state.is_master() {
                     if let Err(e) = role::sync_replica_info(&state).await {

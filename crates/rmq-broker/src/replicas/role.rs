@@ -45,11 +45,7 @@ fn change_sync_state_set(state: &BrokerState, set: BTreeSet<i64>, epoch: i32) {
     }
     tracing::info!(?set, epoch, "SyncStateSet changed");
     r.sync_state_set_epoch.store(epoch, Ordering::Release);
-    state
-        .store
-        .ha()
-        .replicas
-        .set_sync_state_set(set, state.store.ha(), state.store.max_phy_offset());
+    state.store.set_sync_state_set(set);
 }
 
 async fn change_to_master(state: &Arc<BrokerState>, view: GroupView) {

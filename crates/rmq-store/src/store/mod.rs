@@ -137,7 +137,9 @@ pub(crate) struct Core {
 /// The message store. Cheap to clone; all clones share one store.
 ///
 /// Background work runs on two std threads (see `flush`); consume-queue dispatch is synchronous
-/// inside `put_message`, so a returned put is immediately visible to `get_message`.
+/// inside `put_message`, so a returned put is immediately visible to `get_message`. In controller
+/// mode records are dispatched once the SyncStateSet has them (`dispatch_confirmed`), still
+/// before an all-ack put returns.
 #[derive(Clone)]
 pub struct MessageStore {
     inner: Arc<Inner>,
@@ -204,6 +206,7 @@ impl MessageStore {
             self.core().flags.fetch_or(flags::FENCED, Ordering::AcqRel);
         } else {
             self.core().flags.fetch_and(!flags::FENCED, Ordering::AcqRel);
+            self.dispatch_confirmed();
         }
     }
 

@@ -21,15 +21,43 @@ impl MessageStore {
     /// `getConfirmOffset`: in controller mode, what the SyncStateSet has (docs/controller); in
     /// classic mode the max offset.
     pub fn confirm_offset(&self) -> i64 {
-        let max = self.max_phy_offset();
-        if !self.config().controller_mode {
-            return max;
+        self.core().confirm_offset()
+    }
+
+    /// Controller mode: dispatch into the consume queues (and the index) every record up to the
+    /// confirm offset, announcing each to held pulls. Consume queues only ever hold what the
+    /// whole SyncStateSet has (Java's reput stops at the confirm offset), so no reader sees a
+    /// record a new master might not have. Called whenever the confirm offset may have moved;
+    /// cheap when nothing is new.
+    pub fn dispatch_confirmed(&self) {
+        let core = self.core();
+        if !core.config.controller_mode {
+            return;
         }
-        let slave = self.role() == crate::BrokerRole::Slave || self.is_fenced();
-        self.ha()
-            .replicas
-            .confirm_offset(self.config(), slave, max)
-            .min(max)
+        let limit = core.confirm_offset();
+        if core.dispatched.load(Ordering::Acquire) >= limit {
+            return;
+        }
+        let mut st = core.lock_or_poison(&core.put_lock, "put lock");
+        if let Err(e) = core.dispatch_until(&mut st, limit.max(0) as u64) {
+            tracing::error!(error = %e, "dispatch of confirmed records failed");
+        }
+    }
+
+    /// Slave: the master's confirm offset arrived (every transfer header carries it): records
+    /// up to it (capped at what this store has) become readable.
+    pub fn master_confirmed(&self, offset: i64) {
+        self.ha().replicas.set_confirm(offset.min(self.max_phy_offset()));
+        self.dispatch_confirmed();
+    }
+
+    /// The controller confirmed the SyncStateSet `set` (master): the confirm offset is
+    /// recomputed, what it now covers dispatched, and waiting puts re-check their acks.
+    pub fn set_sync_state_set(&self, set: std::collections::BTreeSet<i64>) {
+        let replicas = &self.ha().replicas;
+        replicas.set_sync_state_set(set, self.ha(), self.max_phy_offset());
+        self.dispatch_confirmed();
+        replicas.wake_ack_waiters();
     }
 
     /// Controller mode: this store becomes the master of `epoch` (`AutoSwitchHAService.changeToMaster`):
@@ -48,6 +76,14 @@ impl MessageStore {
             return Ok(false);
         }
         replicas.bump_generation();
+        // Every complete record this store has is the group's history now: dispatch all of it
+        // (as a slave it dispatched only what the old master confirmed), then cut what is left.
+        {
+            let core = self.core();
+            let mut st = core.lock_or_poison(&core.put_lock, "put lock");
+            let end = core.commit_log.max_offset();
+            core.dispatch_until(&mut st, end)?;
+        }
         if let Some(cut) = self.truncate_incomplete_tail()? {
             replicas.with_epochs(|e| e.truncate_suffix_by_offset(cut))?;
         }
@@ -175,16 +211,30 @@ impl Core {
             offset += n as u64;
             data = &data[n..];
         }
-        self.dispatch_replicated(&mut st)
+        let limit = self.confirm_offset().max(0) as u64;
+        Ok(self.dispatch_until(&mut st, limit)?)
     }
 
-    /// Dispatch complete records from `dispatched` to the commitlog end. Caller holds the put
-    /// lock. A record cut by the end of the last frame waits for the next one.
-    fn dispatch_replicated(&self, st: &mut super::PutState) -> Result<(), ReplicaError> {
+    /// `getConfirmOffset`: in controller mode, what the SyncStateSet has (docs/controller); in
+    /// classic mode the max offset.
+    pub(super) fn confirm_offset(&self) -> i64 {
+        let max = self.commit_log.max_offset() as i64;
+        if !self.config.controller_mode {
+            return max;
+        }
+        let slave = self.role() == crate::BrokerRole::Slave
+            || self.flags.load(Ordering::Acquire) & super::flags::FENCED != 0;
+        self.ha.replicas.confirm_offset(&self.config, slave, max).min(max)
+    }
+
+    /// Dispatch complete records from `dispatched` up to `limit` (the commitlog end at most).
+    /// Caller holds the put lock. A record cut by the end of the last frame, or one crossing
+    /// `limit`, waits.
+    pub(super) fn dispatch_until(&self, st: &mut super::PutState, limit: u64) -> Result<(), StoreError> {
         let log = &self.commit_log;
         let min = log.min_offset().unwrap_or(0);
         let mut off = (self.dispatched.load(Ordering::Acquire).max(0) as u64).max(min);
-        let end = log.max_offset();
+        let end = log.max_offset().min(limit);
         while off < end {
             let Some(f) = log.queue().find(off) else { break };
             let Some(data) = f.slice_from(off - f.start_offset()) else {
@@ -195,13 +245,24 @@ impl Core {
             }
             match record::check(&data, false) {
                 RecordCheck::Message(info) => {
-                    self.dispatch_recovered(off, &info)?;
+                    if off + info.total_size as u64 > end {
+                        break;
+                    }
+                    if let Err(e) = self.dispatch_recovered(off, &info) {
+                        self.flags
+                            .fetch_or(super::flags::CQ_WRITE_ERROR, Ordering::AcqRel);
+                        return Err(e);
+                    }
                     if record::sys_flag::enters_consume_queue(info.sys_flag) {
                         let topic = String::from_utf8_lossy(info.topic).into_owned();
-                        st.next_queue_offset
+                        // A master assigned queue offsets at put time already: never go back.
+                        let next = st
+                            .next_queue_offset
                             .entry(topic.clone())
                             .or_default()
-                            .insert(info.queue_id, info.queue_offset + 1);
+                            .entry(info.queue_id)
+                            .or_insert(0);
+                        *next = (*next).max(info.queue_offset + 1);
                         let tags_code = record::dispatch_tags_code(
                             info.topic,
                             info.properties,
@@ -216,7 +277,8 @@ impl Core {
                             tags_code,
                         });
                     }
-                    self.last_store_ts.store(info.store_timestamp, Ordering::Release);
+                    self.last_store_ts
+                        .fetch_max(info.store_timestamp, Ordering::AcqRel);
                     off += info.total_size as u64;
                 }
                 RecordCheck::Blank => off = f.end_offset(),

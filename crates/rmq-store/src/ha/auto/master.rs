@@ -144,6 +144,8 @@ async fn read_reports(
                         ha.replicas.caught_up(id, offset, now_ms());
                     }
                     ha.replicas.on_ack(ha, id, store.max_phy_offset());
+                    store.dispatch_confirmed();
+                    ha.replicas.wake_ack_waiters();
                 }
                 other => {
                     return Err(io::Error::new(

@@ -170,6 +170,11 @@ impl ReplicaState {
         });
         let c = self.compute_confirm(ha, max_phy);
         self.confirm.store(c, Ordering::Release);
+    }
+
+    /// Wake the puts waiting for acks (after the confirmed records were dispatched, so a
+    /// returned put is readable).
+    pub(crate) fn wake_ack_waiters(&self) {
         self.acks.notify_waiters();
     }
 
@@ -289,13 +294,13 @@ impl ReplicaState {
         confirm
     }
 
-    /// A slave acked: wake the all-ack waiters, and move the confirm offset when it is a member.
+    /// A slave acked: move the confirm offset when it is a member. The caller dispatches what is
+    /// now confirmed and then wakes the all-ack waiters.
     pub(crate) fn on_ack(&self, ha: &HaState, slave_id: i64, max_phy: i64) {
         if self.sync_state_set().contains(&slave_id) {
             let c = self.compute_confirm(ha, max_phy);
             self.confirm.store(c, Ordering::Release);
         }
-        self.acks.notify_waiters();
     }
 
     /// On a slave: the master's confirm offset, capped at what this store has.

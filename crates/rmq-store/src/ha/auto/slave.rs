@@ -233,7 +233,7 @@ fn apply_frames(store: &MessageStore, buf: &mut BytesMut, received_epoch: &mut i
             }
             store.append_replicated(offset, &body).map_err(io::Error::other)?;
         }
-        replicas.set_confirm(confirm.min(store.max_phy_offset()));
+        store.master_confirmed(confirm);
     }
     Ok(())
 }
