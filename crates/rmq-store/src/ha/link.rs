@@ -6,11 +6,10 @@ use std::io;
 use std::time::Duration;
 
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{broadcast, watch};
+use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use super::{HaService, RECONNECT_INTERVAL};
-use crate::message::Arrival;
 use crate::MessageStore;
 
 /// Most slave connections served at once.
@@ -22,12 +21,12 @@ const POLL_INTERVAL: Duration = Duration::from_millis(100);
 /// How long a slave waits for the master's HA port to accept.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 
-/// A master's writer with nothing to send: returns on the next arrival, or after
-/// [`POLL_INTERVAL`].
-pub(super) async fn wait_for_data(arrivals: &mut broadcast::Receiver<Arrival>) {
+/// A master's writer with nothing to send: returns on the next replication news (an append, a
+/// moved confirm offset), or after [`POLL_INTERVAL`].
+pub(super) async fn wait_for_data(news: &mut watch::Receiver<u64>) {
     tokio::select! {
-        r = arrivals.recv() => {
-            if let Err(broadcast::error::RecvError::Closed) = r {
+        r = news.changed() => {
+            if r.is_err() {
                 tokio::time::sleep(POLL_INTERVAL).await;
             }
         }

@@ -111,7 +111,7 @@ async fn transfer(
     tracing::info!(requested, start = next, "transfer to slave starts");
     link.started_at(next);
     let heartbeat = Duration::from_millis(config.ha_send_heartbeat_interval_ms);
-    let mut arrivals = store.subscribe_arrivals();
+    let mut news = store.subscribe_replication_news();
     let mut last_write = Instant::now();
     let mut frame = BytesMut::new();
     loop {
@@ -134,7 +134,7 @@ async fn transfer(
                     writer.write_all(&frame[..HEADER_LEN]).await?;
                     last_write = Instant::now();
                 }
-                super::link::wait_for_data(&mut arrivals).await;
+                super::link::wait_for_data(&mut news).await;
             }
         }
     }

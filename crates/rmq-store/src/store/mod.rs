@@ -112,6 +112,9 @@ pub(crate) struct Core {
     pub cl_flush_signal: Signal,
     pub cq_flush_signal: Signal,
     arrivals: broadcast::Sender<Arrival>,
+    /// Bumped when the commitlog grew or (controller mode) the confirm offset moved: wakes the
+    /// HA writers, which must not wait for dispatch (it waits for them).
+    replication_news: watch::Sender<u64>,
     dispatched: AtomicI64,
     /// Bumped (under the put lock) whenever consume queues are removed, so a queue looked up
     /// before the put lock is known to still be the live one.
@@ -402,6 +405,11 @@ impl MessageStore {
     /// Arrivals after dispatch (lossy broadcast, for long polling).
     pub fn subscribe_arrivals(&self) -> broadcast::Receiver<Arrival> {
         self.core().arrivals.subscribe()
+    }
+
+    /// Wakes on news for the HA writers: the commitlog grew, or the confirm offset moved.
+    pub(crate) fn subscribe_replication_news(&self) -> watch::Receiver<u64> {
+        self.core().replication_news.subscribe()
     }
 
     /// True while puts are accepted.

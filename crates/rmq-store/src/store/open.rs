@@ -47,6 +47,7 @@ impl MessageStore {
         };
         let (flush_progress, _) = watch::channel(FlushProgress::default());
         let (arrivals, _) = broadcast::channel(config.arrival_channel_capacity.max(1));
+        let (replication_news, _) = watch::channel(0);
         let in_memory_window_bytes = (config.total_memory_bytes.unwrap_or_else(total_memory) as i64)
             .saturating_mul(config.access_message_in_memory_max_ratio as i64)
             / 100;
@@ -68,6 +69,7 @@ impl MessageStore {
             cl_flush_signal: Signal::default(),
             cq_flush_signal: Signal::default(),
             arrivals,
+            replication_news,
             dispatched: AtomicI64::new(0),
             cq_generation: AtomicU64::new(0),
             read_since_release: AtomicU64::new(0),

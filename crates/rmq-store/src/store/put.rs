@@ -313,6 +313,7 @@ impl Core {
                 .insert(first.queue_id, queue_offset);
         }
         self.last_store_ts.store(store_ts, Ordering::Release);
+        self.replication_news();
         #[cfg(test)]
         self.fail_points
             .hit(&self.fail_points.put_before_dispatch, "put before dispatch");

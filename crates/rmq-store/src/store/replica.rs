@@ -42,6 +42,9 @@ impl MessageStore {
         if let Err(e) = core.dispatch_until(&mut st, limit.max(0) as u64) {
             tracing::error!(error = %e, "dispatch of confirmed records failed");
         }
+        drop(st);
+        // The slaves learn the new confirm offset from the next transfer header.
+        core.replication_news();
     }
 
     /// Slave: the master's confirm offset arrived (every transfer header carries it): records
@@ -179,6 +182,11 @@ impl MessageStore {
 }
 
 impl Core {
+    /// Wake the HA writers ([`MessageStore::subscribe_replication_news`]).
+    pub(super) fn replication_news(&self) {
+        self.replication_news.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
     fn append_raw(&self, mut offset: u64, mut data: &[u8]) -> Result<(), ReplicaError> {
         if self.flags.load(Ordering::Acquire) & !super::flags::FENCED != 0 {
             return Err(ReplicaError::NotWritable);
@@ -211,6 +219,7 @@ impl Core {
             offset += n as u64;
             data = &data[n..];
         }
+        self.replication_news();
         let limit = self.confirm_offset().max(0) as u64;
         Ok(self.dispatch_until(&mut st, limit)?)
     }

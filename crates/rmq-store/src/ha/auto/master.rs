@@ -199,8 +199,9 @@ async fn transfer(
     );
     link.started_at(next);
     let heartbeat = Duration::from_millis(config.ha_send_heartbeat_interval_ms);
-    let mut arrivals = store.subscribe_arrivals();
+    let mut news = store.subscribe_replication_news();
     let mut last_write = Instant::now();
+    let mut sent_confirm = -1;
     loop {
         // Data older than the first epoch (a store that ran before controller mode) goes out
         // under the first epoch, up to its start.
@@ -227,7 +228,8 @@ async fn transfer(
             (Some(chunk), Some(e)) => {
                 last_sent_max.store(store.max_phy_offset(), std::sync::atomic::Ordering::Release);
                 frame.clear();
-                put_transfer_header(store, &mut frame, next, chunk.len(), e.epoch, e.start_offset);
+                sent_confirm =
+                    put_transfer_header(store, &mut frame, next, chunk.len(), e.epoch, e.start_offset);
                 writer.write_all(&frame).await?;
                 writer.write_all(&chunk).await?;
                 link.sent(MASTER_TRANSFER_LEN + chunk.len());
@@ -241,14 +243,16 @@ async fn transfer(
                     ha.replicas
                         .caught_up(link.broker_id(), link.ack_offset(), now_ms());
                 }
-                if last_write.elapsed() >= heartbeat {
+                // A heartbeat, or at once the confirm offset the slave has not seen (it shows
+                // records up to it).
+                if last_write.elapsed() >= heartbeat || store.confirm_offset() != sent_confirm {
                     let (epoch, start) = epoch.map_or((-1, -1), |e| (e.epoch, e.start_offset));
                     frame.clear();
-                    put_transfer_header(store, &mut frame, next, 0, epoch, start);
+                    sent_confirm = put_transfer_header(store, &mut frame, next, 0, epoch, start);
                     writer.write_all(&frame).await?;
                     last_write = Instant::now();
                 }
-                crate::ha::link::wait_for_data(&mut arrivals).await;
+                crate::ha::link::wait_for_data(&mut news).await;
             }
         }
     }
@@ -277,11 +281,13 @@ fn put_transfer_header(
     size: usize,
     epoch: i32,
     epoch_start: i64,
-) {
+) -> i64 {
+    let confirm = store.confirm_offset();
     frame.put_i32(STATE_TRANSFER);
     frame.put_i32(size as i32);
     frame.put_i64(offset);
     frame.put_i32(epoch);
     frame.put_i64(epoch_start);
-    frame.put_i64(store.confirm_offset());
+    frame.put_i64(confirm);
+    confirm
 }
