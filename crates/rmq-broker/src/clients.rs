@@ -26,10 +26,19 @@ pub struct ClientConn {
     pub last_update: Instant,
 }
 
-/// (group, language, version, consume type) of a consumer connection.
-pub type ConsumerKind = (String, String, i32, String);
-/// (language, version) of a producer connection.
-pub type ProducerKind = (String, i32);
+/// (group, language, version, consume type, protocol) of a consumer connection.
+pub type ConsumerKind = (String, String, i32, String, &'static str);
+/// (language, version, protocol) of a producer connection.
+pub type ProducerKind = (String, i32, &'static str);
+
+/// `protocol_type`: `grpc` for a gRPC client's detached channel, else `remoting`.
+fn protocol_of(channel: &Channel) -> &'static str {
+    if channel.is_detached() {
+        "grpc"
+    } else {
+        "remoting"
+    }
+}
 
 /// Connections by kind, sorted (see `ClientRegistry::connection_counts`).
 #[derive(Debug, Default)]
@@ -317,6 +326,7 @@ impl ClientRegistry {
                         c.language.clone(),
                         c.version,
                         g.consume_type.clone(),
+                        protocol_of(&c.channel),
                     ))
                     .or_default() += 1;
             }
@@ -324,7 +334,9 @@ impl ClientRegistry {
         let mut producers: HashMap<ProducerKind, u64> = HashMap::new();
         for members in t.producers.values() {
             for c in members.values() {
-                *producers.entry((c.language.clone(), c.version)).or_default() += 1;
+                *producers
+                    .entry((c.language.clone(), c.version, protocol_of(&c.channel)))
+                    .or_default() += 1;
             }
         }
         let mut c: Vec<_> = consumers.into_iter().collect();

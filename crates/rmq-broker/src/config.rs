@@ -40,6 +40,8 @@ pub struct BrokerConfig {
     pub region_id: String,
     pub trace_on: bool,
     pub flush_consumer_offset_interval_ms: u64,
+    /// `transactionMetricFlushInterval`: how often `config/transactionMetrics` is written.
+    pub transaction_metric_flush_interval_ms: u64,
     /// `enablePropertyFilter`: accept SQL92 subscriptions.
     pub enable_property_filter: bool,
     /// `rejectTransactionMessage`: refuse half messages with NO_PERMISSION.
@@ -158,6 +160,7 @@ impl Default for BrokerConfig {
             region_id: "DefaultRegion".into(),
             trace_on: true,
             flush_consumer_offset_interval_ms: 5_000,
+            transaction_metric_flush_interval_ms: 3_000,
             enable_property_filter: false,
             reject_transaction_message: false,
             transaction_check_interval_ms: 60_000,
@@ -298,6 +301,7 @@ impl BrokerConfig {
         put("slaveTimeout", s.slave_timeout_ms.to_string());
         put("allAckInSyncStateSet", s.all_ack_in_sync_state_set.to_string());
         put("inSyncReplicas", s.in_sync_replicas.to_string());
+        put("minInSyncReplicas", s.min_in_sync_replicas.to_string());
         put(
             "haMaxTimeSlaveNotCatchup",
             s.ha_max_time_slave_not_catchup_ms.to_string(),
@@ -332,6 +336,10 @@ impl BrokerConfig {
         put(
             "flushConsumerOffsetInterval",
             self.flush_consumer_offset_interval_ms.to_string(),
+        );
+        put(
+            "transactionMetricFlushInterval",
+            self.transaction_metric_flush_interval_ms.to_string(),
         );
         put("enablePropertyFilter", self.enable_property_filter.to_string());
         put(
@@ -555,6 +563,7 @@ impl BrokerConfig {
             "haTransferBatchSize" => return num(k, v, &mut s.ha_transfer_batch_size),
             "allAckInSyncStateSet" => s.all_ack_in_sync_state_set = b(v),
             "inSyncReplicas" => return num(k, v, &mut s.in_sync_replicas),
+            "minInSyncReplicas" => return num(k, v, &mut s.min_in_sync_replicas),
             "haMaxTimeSlaveNotCatchup" => return num(k, v, &mut s.ha_max_time_slave_not_catchup_ms),
             "syncFromLastFile" => s.sync_from_last_file = b(v),
             "brokerPermission" => return num(k, v, &mut self.broker_permission),
@@ -567,6 +576,9 @@ impl BrokerConfig {
             "regionId" => self.region_id = v.to_string(),
             "traceOn" => self.trace_on = b(v),
             "flushConsumerOffsetInterval" => return num(k, v, &mut self.flush_consumer_offset_interval_ms),
+            "transactionMetricFlushInterval" => {
+                return num(k, v, &mut self.transaction_metric_flush_interval_ms)
+            }
             "enablePropertyFilter" => self.enable_property_filter = b(v),
             "rejectTransactionMessage" => self.reject_transaction_message = b(v),
             "transactionCheckInterval" => return num(k, v, &mut self.transaction_check_interval_ms),

@@ -302,6 +302,9 @@ impl Broker {
         }
         self.state.namesrv.close_all();
         let offsets = self.state.offsets.persist();
+        if let Err(e) = self.state.transactions.persist_counts() {
+            tracing::error!(error = %e, "persisting transactionMetrics failed");
+        }
         self.state.store.shutdown()?;
         self.state.timer.write_final()?;
         offsets
@@ -479,7 +482,7 @@ pub(crate) fn load_state(
         pull_waiters: long_poll::PullWaiters::new(config.max_held_pulls),
         locks: locks::RebalanceLocks::new(locks::LOCK_MAX_LIVE, clock.clone()),
         namesrv,
-        transactions: transaction::TransactionService::new(&config),
+        transactions: transaction::TransactionService::new(&config)?,
         schedule: schedule::ScheduleService::load(&config)?,
         timer: timer::TimerService::load(&config)?,
         pop: pop::PopService::load(&config, clock.now_ms())?,
@@ -549,6 +552,7 @@ async fn spawn_services(
         long_poll::dispatch_arrivals(&waiters_state.pull_waiters, &waiters_state.pop.waiters, arrivals).await;
     }));
     background.push(tokio::spawn(flush_offsets_periodically(state.clone())));
+    background.push(tokio::spawn(flush_transaction_counts_periodically(state.clone())));
     background.push(tokio::spawn(expire_clients_periodically(state.clone())));
     if state.acl.is_some() {
         background.push(tokio::spawn(acl::watch(state.clone())));
@@ -613,6 +617,20 @@ async fn flush_offsets_periodically(state: Arc<BrokerState>) {
             Err(e) => tracing::error!(error = %e, "consumer offset writer failed"),
         }
         tokio::time::sleep(period).await;
+    }
+}
+
+/// Writes `config/transactionMetrics` every `transactionMetricFlushInterval` when it changed.
+async fn flush_transaction_counts_periodically(state: Arc<BrokerState>) {
+    let period = Duration::from_millis(state.config.transaction_metric_flush_interval_ms.max(100));
+    loop {
+        tokio::time::sleep(period).await;
+        let s = state.clone();
+        match tokio::task::spawn_blocking(move || s.transactions.persist_counts()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::error!(error = %e, "persisting transactionMetrics failed"),
+            Err(e) => tracing::error!(error = %e, "transactionMetrics writer failed"),
+        }
     }
 }
 

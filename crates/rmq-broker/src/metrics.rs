@@ -19,16 +19,89 @@ use crate::BrokerState;
 
 /// Upper bounds of `rocketmq_message_size`'s buckets, in bytes (Java 5's
 /// `BrokerMetricsManager`: 1 KiB, 4 KiB, 512 KiB, 1, 2 and 4 MiB), then +Inf.
-const SIZE_BUCKETS: [u64; 6] = [1 << 10, 4 << 10, 512 << 10, 1 << 20, 2 << 20, 4 << 20];
+const SIZE_BUCKETS: &[u64] = &[1 << 10, 4 << 10, 512 << 10, 1 << 20, 2 << 20, 4 << 20];
+
+/// `rocketmq_rpc_latency`'s buckets, in milliseconds (`RemotingMetricsManager`).
+const RPC_LATENCY_BUCKETS: &[u64] = &[1, 3, 5, 7, 10, 100, 1000, 2000, 3000];
+
+/// `rocketmq_finish_message_latency`'s buckets: Java records the time from a half message's birth
+/// to its commit in whole *seconds* (5 s, 1 min, 10 min, 1 h, 12 h, 24 h).
+const FINISH_LATENCY_BUCKETS: &[u64] = &[5, 60, 600, 3600, 43_200, 86_400];
+
+/// An explicit-bucket histogram (OpenTelemetry's `explicitBucketHistogram`, as Prometheus shows
+/// it): counts per bucket, not cumulative until read, the last bucket +Inf.
+#[derive(Debug)]
+struct Histogram {
+    bounds: &'static [u64],
+    counts: Box<[AtomicU64]>,
+    sum: AtomicU64,
+}
+
+impl Histogram {
+    fn new(bounds: &'static [u64]) -> Self {
+        Histogram {
+            bounds,
+            counts: (0..=bounds.len()).map(|_| AtomicU64::new(0)).collect(),
+            sum: AtomicU64::new(0),
+        }
+    }
+
+    fn record(&self, value: u64) {
+        let bucket = self
+            .bounds
+            .iter()
+            .position(|b| value <= *b)
+            .unwrap_or(self.bounds.len());
+        self.counts[bucket].fetch_add(1, Ordering::Relaxed);
+        self.sum.fetch_add(value, Ordering::Relaxed);
+    }
+
+    /// Cumulative bucket counts (the last is the count), then the sum.
+    fn cumulative(&self) -> (Vec<u64>, u64) {
+        let mut total = 0;
+        let buckets = self
+            .counts
+            .iter()
+            .map(|n| {
+                total += n.load(Ordering::Relaxed);
+                total
+            })
+            .collect();
+        (buckets, self.sum.load(Ordering::Relaxed))
+    }
+
+    /// The `_bucket`, `_sum` and `_count` rows of one label set.
+    fn rows(&self, labels: &str, out: &mut Vec<(String, &'static str, u64)>) {
+        let (buckets, sum) = self.cumulative();
+        for (i, n) in buckets.iter().enumerate() {
+            let le = self
+                .bounds
+                .get(i)
+                .map_or_else(|| "+Inf".to_string(), |b| format!("{b}.0"));
+            let sep = if labels.is_empty() { "" } else { "," };
+            out.push((format!("{labels}{sep}le=\"{le}\""), "_bucket", *n));
+        }
+        out.push((labels.to_string(), "_sum", sum));
+        out.push((labels.to_string(), "_count", *buckets.last().unwrap_or(&0)));
+    }
+}
 
 /// Messages and bytes, and for stored messages the size histogram.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Flow {
     messages: AtomicU64,
     bytes: AtomicU64,
-    /// Per bucket (not cumulative; summed when scraped), the last one +Inf.
-    sizes: [AtomicU64; SIZE_BUCKETS.len() + 1],
-    size_sum: AtomicU64,
+    sizes: Histogram,
+}
+
+impl Default for Flow {
+    fn default() -> Self {
+        Flow {
+            messages: AtomicU64::new(0),
+            bytes: AtomicU64::new(0),
+            sizes: Histogram::new(SIZE_BUCKETS),
+        }
+    }
 }
 
 impl Flow {
@@ -37,32 +110,78 @@ impl Flow {
         self.bytes.fetch_add(bytes, Ordering::Relaxed);
     }
 
-    /// One observation of `rocketmq_message_size`.
-    fn record_size(&self, size: u64) {
-        let bucket = SIZE_BUCKETS
-            .iter()
-            .position(|b| size <= *b)
-            .unwrap_or(SIZE_BUCKETS.len());
-        self.sizes[bucket].fetch_add(1, Ordering::Relaxed);
-        self.size_sum.fetch_add(size, Ordering::Relaxed);
-    }
-
-    /// Cumulative bucket counts, then the sum.
-    fn size_histogram(&self) -> ([u64; SIZE_BUCKETS.len() + 1], u64) {
-        let mut cumulative = [0; SIZE_BUCKETS.len() + 1];
-        let mut total = 0;
-        for (c, n) in cumulative.iter_mut().zip(&self.sizes) {
-            total += n.load(Ordering::Relaxed);
-            *c = total;
-        }
-        (cumulative, self.size_sum.load(Ordering::Relaxed))
-    }
-
     fn load(&self) -> (u64, u64) {
         (
             self.messages.load(Ordering::Relaxed),
             self.bytes.load(Ordering::Relaxed),
         )
+    }
+}
+
+/// `rocketmq_rpc_latency`'s label set: request code, response code, held (long polling), result.
+type RpcKey = (i32, i32, bool, RpcResult);
+
+/// `RemotingMetricsConstant`'s `result` label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+enum RpcResult {
+    Success,
+    Oneway,
+    WriteChannelFailed,
+}
+
+impl RpcResult {
+    fn label(self) -> &'static str {
+        match self {
+            RpcResult::Success => "success",
+            RpcResult::Oneway => "oneway",
+            RpcResult::WriteChannelFailed => "write_channel_failed",
+        }
+    }
+}
+
+/// A histogram per key, created on first use.
+#[derive(Debug)]
+struct HistogramTable<K> {
+    bounds: &'static [u64],
+    rows: RwLock<HashMap<K, Arc<Histogram>>>,
+}
+
+impl<K: std::hash::Hash + Eq + Clone + Ord> HistogramTable<K> {
+    fn new(bounds: &'static [u64]) -> Self {
+        HistogramTable {
+            bounds,
+            rows: RwLock::new(HashMap::new()),
+        }
+    }
+
+    fn record<Q>(&self, key: &Q, value: u64)
+    where
+        K: std::borrow::Borrow<Q>,
+        Q: std::hash::Hash + Eq + ToOwned<Owned = K> + ?Sized,
+    {
+        if let Some(h) = self.rows.read().get(key) {
+            h.record(value);
+            return;
+        }
+        let h = self
+            .rows
+            .write()
+            .entry(key.to_owned())
+            .or_insert_with(|| Arc::new(Histogram::new(self.bounds)))
+            .clone();
+        h.record(value);
+    }
+
+    /// The histograms in key order.
+    fn sorted(&self) -> Vec<(K, Arc<Histogram>)> {
+        let mut out: Vec<_> = self
+            .rows
+            .read()
+            .iter()
+            .map(|(k, h)| (k.clone(), h.clone()))
+            .collect();
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out
     }
 }
 
@@ -147,7 +266,7 @@ pub fn message_type(properties: &[u8]) -> &'static str {
 }
 
 /// The broker's counters.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Metrics {
     /// By (topic, message type).
     incoming: PairTable,
@@ -155,6 +274,25 @@ pub struct Metrics {
     outgoing: PairTable,
     /// By (original topic, consumer group); bytes unused.
     to_dlq: PairTable,
+    /// Answered requests (`rocketmq_rpc_latency`).
+    rpc: HistogramTable<RpcKey>,
+    /// Ended transactions by (real topic, "commit" | "rollback"); bytes unused.
+    tx_ends: PairTable,
+    /// Seconds from a committed half message's birth to its commit, by real topic.
+    tx_finish: HistogramTable<String>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics {
+            incoming: PairTable::default(),
+            outgoing: PairTable::default(),
+            to_dlq: PairTable::default(),
+            rpc: HistogramTable::new(RPC_LATENCY_BUCKETS),
+            tx_ends: PairTable::default(),
+            tx_finish: HistogramTable::new(FINISH_LATENCY_BUCKETS),
+        }
+    }
 }
 
 impl Metrics {
@@ -165,7 +303,7 @@ impl Metrics {
         let flow = self.incoming.flow(topic, message_type);
         flow.add(messages, bytes);
         if let Some(average) = bytes.checked_div(messages) {
-            flow.record_size(average);
+            flow.sizes.record(average);
         }
     }
 
@@ -179,6 +317,36 @@ impl Metrics {
     /// One message of `topic` moved to `group`'s dead-letter queue.
     pub fn sent_to_dlq(&self, topic: &str, group: &str) {
         self.to_dlq.add(topic, group, 1, 0);
+    }
+
+    /// One answered request (`writeResponse`'s recording of `rocketmq_rpc_latency`, in ms).
+    pub fn rpc(&self, served: &rmq_remoting::Served) {
+        let result = if served.oneway {
+            RpcResult::Oneway
+        } else if served.written {
+            RpcResult::Success
+        } else {
+            RpcResult::WriteChannelFailed
+        };
+        let key = (
+            served.request_code,
+            served.response_code,
+            served.suspended,
+            result,
+        );
+        let ms = u64::try_from(served.elapsed.as_millis()).unwrap_or(u64::MAX);
+        self.rpc.record(&key, ms);
+    }
+
+    /// A half message of `topic` was committed (`commit`) or rolled back; a commit also records
+    /// the seconds since the half message was born (`EndTransactionProcessor`).
+    pub fn transaction_ended(&self, topic: &str, commit: bool, born_ms: i64, now_ms: i64) {
+        self.tx_ends
+            .add(topic, if commit { "commit" } else { "rollback" }, 1, 0);
+        if commit {
+            let seconds = u64::try_from((now_ms - born_ms) / 1000).unwrap_or(0);
+            self.tx_finish.record(topic, seconds);
+        }
     }
 
     /// The Prometheus text exposition of everything, with the gauges read now.
@@ -226,16 +394,7 @@ impl Metrics {
         );
         let mut sizes = Vec::new();
         for (k, flow) in self.incoming.flows() {
-            let labels = in_labels(&k);
-            let (buckets, sum) = flow.size_histogram();
-            for (i, n) in buckets.iter().enumerate() {
-                let le = SIZE_BUCKETS
-                    .get(i)
-                    .map_or_else(|| "+Inf".to_string(), |b| format!("{b}.0"));
-                sizes.push((format!("{labels},le=\"{le}\""), "_bucket", *n));
-            }
-            sizes.push((labels.clone(), "_sum", sum));
-            sizes.push((labels, "_count", buckets[SIZE_BUCKETS.len()]));
+            flow.sizes.rows(&in_labels(&k), &mut sizes);
         }
         family(
             "rocketmq_messages_out_total",
@@ -311,10 +470,10 @@ impl Metrics {
             "Producer connections by client language and version.",
             producers
                 .into_iter()
-                .map(|((lang, v), n)| {
+                .map(|((lang, v, protocol), n)| {
                     (
                         format!(
-                            "language=\"{}\",version=\"{}\",protocol_type=\"remoting\"",
+                            "language=\"{}\",version=\"{}\",protocol_type=\"{protocol}\"",
                             escape(&lang.to_lowercase()),
                             version(v)
                         ),
@@ -329,11 +488,11 @@ impl Metrics {
             "Consumer connections by group, client language and version, and consume mode.",
             consumers
                 .into_iter()
-                .map(|((g, lang, v, mode), n)| {
+                .map(|((g, lang, v, mode, protocol), n)| {
                     let mode = if mode.contains("PASSIVELY") { "push" } else { "pull" };
                     (
                         format!(
-                            "consumer_group=\"{}\",language=\"{}\",version=\"{}\",consume_mode=\"{mode}\",protocol_type=\"remoting\",is_system=\"{}\"",
+                            "consumer_group=\"{}\",language=\"{}\",version=\"{}\",consume_mode=\"{mode}\",protocol_type=\"{protocol}\",is_system=\"{}\"",
                             escape(&g),
                             escape(&lang.to_lowercase()),
                             version(v),
@@ -385,14 +544,103 @@ impl Metrics {
             "Bytes written to the commit log and not yet flushed.",
             vec![(String::new(), u64::try_from(max - flushed).unwrap_or(0))],
         );
-        let name = "rocketmq_message_size";
-        let _ = writeln!(out, "# HELP {name} Incoming messages size (bytes).");
-        let _ = writeln!(out, "# TYPE {name} histogram");
-        for (labels, suffix, value) in sizes {
-            let _ = writeln!(out, "{name}{suffix}{{{common},{labels}}} {value}");
+        family(
+            "rocketmq_storage_dispatch_behind_bytes",
+            "gauge",
+            "Bytes of the commit log not yet in the consume queues (in controller mode: not yet confirmed by the SyncStateSet).",
+            vec![(
+                String::new(),
+                u64::try_from(max - s.store.dispatched_offset()).unwrap_or(0),
+            )],
+        );
+        family(
+            "rocketmq_storage_message_reserve_time",
+            "gauge",
+            "Milliseconds since the oldest message kept was stored.",
+            s.store
+                .earliest_store_time()
+                .map(|t| (String::new(), u64::try_from(s.clock.now_ms() - t).unwrap_or(0)))
+                .into_iter()
+                .collect(),
+        );
+        let ends = self.tx_ends.rows();
+        let ended = |kind: &str| -> Vec<(String, u64)> {
+            ends.iter()
+                .filter(|((_, k), ..)| k == kind)
+                .map(|((t, _), n, _)| (format!("topic=\"{}\"", escape(t)), *n))
+                .collect()
+        };
+        family(
+            "rocketmq_commit_messages_total",
+            "counter",
+            "Total number of commit messages.",
+            ended("commit"),
+        );
+        family(
+            "rocketmq_rollback_messages_total",
+            "counter",
+            "Total number of rollback messages.",
+            ended("rollback"),
+        );
+        family(
+            "rocketmq_half_messages",
+            "gauge",
+            "Half messages of all topics (not yet committed, rolled back or discarded), by real topic.",
+            s.transactions
+                .half_counts()
+                .into_iter()
+                .map(|(t, n)| (format!("topic=\"{}\"", escape(&t)), u64::try_from(n).unwrap_or(0)))
+                .collect(),
+        );
+        family(
+            "rocketmq_consumer_queueing_latency",
+            "gauge",
+            "Milliseconds since the oldest message not yet handed to the group was stored (0 when none waits).",
+            lags.iter()
+                .map(|l| (group_labels(&l.topic, &l.group), l.queueing_latency_ms))
+                .collect(),
+        );
+        let mut rpc = Vec::new();
+        for ((request, response, held, result), h) in self.rpc.sorted() {
+            let labels = format!(
+                "protocol_type=\"remoting\",request_code=\"{}\",response_code=\"{}\",is_long_polling=\"{held}\",result=\"{}\"",
+                code_desc(rmq_protocol::codes::request_code::name(request), request),
+                code_desc(rmq_protocol::codes::response_code::name(response), response),
+                result.label()
+            );
+            h.rows(&labels, &mut rpc);
         }
+        let mut finish = Vec::new();
+        for (topic, h) in self.tx_finish.sorted() {
+            h.rows(&format!("topic=\"{}\"", escape(&topic)), &mut finish);
+        }
+        let mut histogram = |name: &str, help: &str, rows: Vec<(String, &str, u64)>| {
+            let _ = writeln!(out, "# HELP {name} {help}");
+            let _ = writeln!(out, "# TYPE {name} histogram");
+            for (labels, suffix, value) in rows {
+                let sep = if labels.is_empty() { "" } else { "," };
+                let _ = writeln!(out, "{name}{suffix}{{{common}{sep}{labels}}} {value}");
+            }
+        };
+        histogram("rocketmq_message_size", "Incoming messages size (bytes).", sizes);
+        histogram(
+            "rocketmq_rpc_latency",
+            "Rpc latency (milliseconds, from a request's arrival to its answer).",
+            rpc,
+        );
+        histogram(
+            "rocketmq_finish_message_latency",
+            "Transaction finish latency (seconds from a half message's birth to its commit, as Java records it).",
+            finish,
+        );
         out
     }
+}
+
+/// Java's `RemotingHelper.getRequestCodeDesc` / `getResponseCodeDesc`: the constant's name in
+/// lower case, else the number.
+fn code_desc(name: Option<&str>, code: i32) -> String {
+    name.map_or_else(|| code.to_string(), str::to_lowercase)
 }
 
 /// One (group, topic) with committed offsets here, over its queues.
@@ -408,6 +656,8 @@ struct Lag {
     ready: u64,
     /// Now minus the store time of the oldest uncommitted message.
     lag_latency_ms: u64,
+    /// Now minus the store time of the oldest message not yet handed out.
+    queueing_latency_ms: u64,
 }
 
 /// Per (group, topic) with committed offsets here (read at scrape time).
@@ -436,10 +686,16 @@ fn lags(s: &BrokerState) -> Vec<Lag> {
             l.lag += u64::try_from(max - committed).unwrap_or(0);
             l.inflight += u64::try_from(pulled - committed).unwrap_or(0);
             l.ready += u64::try_from(max - pulled).unwrap_or(0);
+            let age = |offset: i64| {
+                s.store
+                    .message_store_timestamp(topic, *queue_id, offset)
+                    .map_or(0, |stored| u64::try_from(now - stored).unwrap_or(0))
+            };
             if max > *committed {
-                if let Some(stored) = s.store.message_store_timestamp(topic, *queue_id, *committed) {
-                    l.lag_latency_ms = l.lag_latency_ms.max(u64::try_from(now - stored).unwrap_or(0));
-                }
+                l.lag_latency_ms = l.lag_latency_ms.max(age(*committed));
+            }
+            if max > pulled {
+                l.queueing_latency_ms = l.queueing_latency_ms.max(age(pulled));
             }
         }
     }
@@ -515,8 +771,8 @@ mod tests {
         );
         // one observation per send, its average size; cumulative buckets
         let flows = m.incoming.flows();
-        assert_eq!(flows[0].1.size_histogram(), ([2, 2, 2, 2, 2, 2, 2], 20));
-        assert_eq!(flows[1].1.size_histogram(), ([0, 0, 1, 1, 1, 1, 1], 5000));
+        assert_eq!(flows[0].1.sizes.cumulative(), (vec![2, 2, 2, 2, 2, 2, 2], 20));
+        assert_eq!(flows[1].1.sizes.cumulative(), (vec![0, 0, 1, 1, 1, 1, 1], 5000));
         m.messages_out("T", "G", 0, 0);
         assert!(m.outgoing.rows().is_empty(), "an empty pull counts nothing");
         assert_eq!(escape("a\"b\\c"), "a\\\"b\\\\c");

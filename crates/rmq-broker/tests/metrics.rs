@@ -198,8 +198,12 @@ async fn a_known_load_is_what_the_scrape_counts() {
     }
     assert!(asked.len() >= 13, "{asked:?}");
     for name in &asked {
+        let histogram = ["_bucket", "_count", "_sum"]
+            .iter()
+            .filter_map(|suffix| name.strip_suffix(suffix))
+            .any(|stem| text.contains(&format!("# TYPE {stem} histogram")));
         assert!(
-            text.contains(&format!("# TYPE {name} ")),
+            histogram || text.contains(&format!("# TYPE {name} ")),
             "the dashboard asks for {name}, not served"
         );
     }
@@ -215,6 +219,7 @@ async fn a_known_load_is_what_the_scrape_counts() {
         "{text}"
     );
     assert!(sample(&text, "rocketmq_consumer_lag_latency", &[&topic, &group]).unwrap() >= 0.0);
+    assert!(sample(&text, "rocketmq_consumer_queueing_latency", &[&topic, &group]).unwrap() >= 0.0);
     assert_eq!(
         sample(&text, "rocketmq_broker_permission", &[]),
         Some(6.0),
@@ -241,4 +246,134 @@ async fn a_known_load_is_what_the_scrape_counts() {
         "{text}"
     );
     assert!(sample(&text, "rocketmq_storage_size", &[]).unwrap() > 0.0);
+}
+
+/// Transactions (half messages, commits, rollbacks, the finish latency) and the per-request
+/// latency histogram, long-polled pulls told apart; the half-message count survives a restart.
+#[tokio::test]
+async fn transactions_and_request_latency_are_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = common::config(dir.path());
+    config.metrics_exporter_type = "PROM".into();
+    config.metrics_prom_exporter_host = "127.0.0.1".into();
+    config.metrics_prom_exporter_port = 0;
+    let b = Broker::start(config.clone()).await.unwrap();
+    let addr = common::addr(&b);
+    let client = RemotingClient::new();
+    let born = common::now_ms() - 10_000;
+    let halves = [
+        common::send_half_born(&client, &addr, "a", "UNIQ-A", born).await,
+        common::send_half_born(&client, &addr, "b", "UNIQ-B", born).await,
+        common::send_half_born(&client, &addr, "c", "UNIQ-C", born).await,
+    ];
+    for (half, state) in halves.iter().zip([
+        rmq_protocol::message::sys_flag::TRANSACTION_COMMIT_TYPE,
+        rmq_protocol::message::sys_flag::TRANSACTION_ROLLBACK_TYPE,
+    ]) {
+        let req = common::end_request(
+            common::PRODUCER_GROUP,
+            half.queue_offset,
+            half.commit_log_offset,
+            state,
+            false,
+            &half.uniq_key,
+        );
+        assert_eq!(call(&client, &addr, req).await.code, code::SUCCESS);
+    }
+    // A pull held by long polling (nothing in queue 2) until its 100 ms run out.
+    let pull = PullMessageRequestHeader {
+        consumer_group: GROUP.into(),
+        topic: common::TOPIC.into(),
+        queue_id: 2,
+        queue_offset: 0,
+        max_msg_nums: 1,
+        sys_flag: rmq_protocol::message::pull_sys_flag::SUBSCRIPTION
+            | rmq_protocol::message::pull_sys_flag::SUSPEND,
+        commit_offset: 0,
+        suspend_timeout_millis: 100,
+        subscription: Some("*".into()),
+        sub_version: 0,
+        expression_type: Some("TAG".into()),
+        bname: None,
+    };
+    let resp = call(
+        &client,
+        &addr,
+        RemotingCommand::request(rc::PULL_MESSAGE).with_header(&pull),
+    )
+    .await;
+    assert_eq!(resp.code, code::PULL_NOT_FOUND, "{:?}", resp.remark);
+
+    let text = scrape(b.metrics_addr().unwrap()).await;
+    let topic = format!("topic=\"{}\"", common::TOPIC);
+    assert_eq!(sample(&text, "rocketmq_half_messages", &[&topic]), Some(1.0));
+    assert_eq!(
+        sample(&text, "rocketmq_commit_messages_total", &[&topic]),
+        Some(1.0)
+    );
+    assert_eq!(
+        sample(&text, "rocketmq_rollback_messages_total", &[&topic]),
+        Some(1.0)
+    );
+    // Born 10 s before its commit: Java records whole seconds, so the 60 s bucket.
+    assert_eq!(
+        sample(
+            &text,
+            "rocketmq_finish_message_latency_bucket",
+            &[&topic, "le=\"5.0\""]
+        ),
+        Some(0.0)
+    );
+    assert_eq!(
+        sample(
+            &text,
+            "rocketmq_finish_message_latency_bucket",
+            &[&topic, "le=\"60.0\""]
+        ),
+        Some(1.0)
+    );
+    assert!(text.contains("# TYPE rocketmq_rpc_latency histogram"));
+    let rpc = |request: &str, response: &str, held: &str, result: &str| {
+        sample(
+            &text,
+            "rocketmq_rpc_latency_count",
+            &[
+                "protocol_type=\"remoting\"",
+                &format!("request_code=\"{request}\""),
+                &format!("response_code=\"{response}\""),
+                &format!("is_long_polling=\"{held}\""),
+                &format!("result=\"{result}\""),
+            ],
+        )
+    };
+    assert_eq!(rpc("send_message", "success", "false", "success"), Some(3.0));
+    assert_eq!(rpc("end_transaction", "success", "false", "success"), Some(2.0));
+    assert_eq!(
+        rpc("pull_message", "pull_not_found", "true", "success"),
+        Some(1.0)
+    );
+    assert_eq!(
+        sample(
+            &text,
+            "rocketmq_rpc_latency_bucket",
+            &["request_code=\"pull_message\"", "le=\"10.0\""]
+        ),
+        Some(0.0),
+        "held for 100 ms"
+    );
+    assert_eq!(
+        sample(&text, "rocketmq_storage_dispatch_behind_bytes", &[]),
+        Some(0.0)
+    );
+    assert!(sample(&text, "rocketmq_storage_message_reserve_time", &[]).unwrap() >= 0.0);
+
+    b.shutdown().await.unwrap();
+    let b = Broker::start(config).await.unwrap();
+    let text = scrape(b.metrics_addr().unwrap()).await;
+    assert_eq!(
+        sample(&text, "rocketmq_half_messages", &[&topic]),
+        Some(1.0),
+        "config/transactionMetrics kept the count"
+    );
+    b.shutdown().await.unwrap();
 }

@@ -62,6 +62,8 @@ struct Inner {
     closed: CancellationToken,
     /// [`now_ms`] of the last frame read or written.
     last_active_ms: Arc<AtomicU64>,
+    /// Made by [`Channel::detached`] (no socket: another protocol's client).
+    detached: bool,
 }
 
 impl std::fmt::Debug for Channel {
@@ -142,14 +144,17 @@ impl Channel {
         channel
     }
 
-    /// Process-unique id of this connection.
     /// A channel without a socket: what is sent on it arrives on the returned receiver, for a
     /// front end speaking another protocol to translate (the broker's gRPC clients, so that they
     /// sit in the same client registry as remoting ones); answers to its requests come back
     /// through [`Channel::answer`]. Dropping the receiver closes it for senders.
     pub fn detached(peer: SocketAddr, local: SocketAddr) -> (Channel, mpsc::Receiver<RemotingCommand>) {
         let (tx, rx) = mpsc::channel(64);
-        (Channel::with(peer, local, tx), rx)
+        let mut channel = Channel::with(peer, local, tx);
+        Arc::get_mut(&mut channel.inner)
+            .expect("a new channel is not shared")
+            .detached = true;
+        (channel, rx)
     }
 
     /// A new channel (a fresh id, nothing pending) whose frames go to `tx`.
@@ -163,6 +168,7 @@ impl Channel {
                 pending: Mutex::new(HashMap::new()),
                 closed: CancellationToken::new(),
                 last_active_ms: Arc::new(AtomicU64::new(elapsed_ms())),
+                detached: false,
             }),
         }
     }
@@ -177,6 +183,12 @@ impl Channel {
         }
     }
 
+    /// Whether this is a [`Channel::detached`] one (no socket of its own).
+    pub fn is_detached(&self) -> bool {
+        self.inner.detached
+    }
+
+    /// Process-unique id of this connection.
     pub fn id(&self) -> u64 {
         self.inner.id
     }
@@ -319,12 +331,19 @@ impl Channel {
         let opaque = request.opaque;
         let code = request.code;
         let serialize_type = request.serialize_type;
-        let response = match handler {
-            Some(h) => match AssertUnwindSafe(h.handle(self.clone(), request))
-                .catch_unwind()
-                .await
+        let started = std::time::Instant::now();
+        let mut suspended = false;
+        let response = match &handler {
+            Some(h) => match AssertUnwindSafe(crate::server::watch_suspension(
+                h.clone().handle(self.clone(), request),
+            ))
+            .catch_unwind()
+            .await
             {
-                Ok(resp) => resp,
+                Ok((resp, held)) => {
+                    suspended = held;
+                    resp
+                }
                 Err(_) => {
                     tracing::error!(code, peer = %self.inner.peer, "request handler panicked");
                     let mut resp = RemotingCommand::response(response_code::SYSTEM_ERROR)
@@ -340,15 +359,30 @@ impl Channel {
                 Some(resp)
             }
         };
-        if oneway {
-            return;
-        }
-        if let Some(mut resp) = response {
+        let Some(mut resp) = response else { return };
+        let response_code = resp.code;
+        let written = if oneway {
+            true
+        } else {
             resp.opaque = opaque;
             resp.flag |= RPC_RESPONSE;
-            if let Err(e) = self.send(resp).await {
-                tracing::debug!(peer = %self.inner.peer, error = %e, "response not sent");
+            match self.send(resp).await {
+                Ok(()) => true,
+                Err(e) => {
+                    tracing::debug!(peer = %self.inner.peer, error = %e, "response not sent");
+                    false
+                }
             }
+        };
+        if let Some(h) = handler {
+            h.served(&crate::server::Served {
+                request_code: code,
+                response_code,
+                oneway,
+                suspended,
+                written,
+                elapsed: started.elapsed(),
+            });
         }
     }
 }

@@ -25,7 +25,7 @@ pub mod tls;
 pub use channel::Channel;
 pub use client::{RemotingClient, RpcHook, SignRequests};
 pub use error::RemotingError;
-pub use server::{RequestHandler, Server, ServerHandle, ServerOptions};
+pub use server::{mark_suspended, RequestHandler, Served, Server, ServerHandle, ServerOptions};
 pub use tls::{ClientAuth, ClientTls, ClientTlsOptions, ServerTls, TlsMode, TlsSettings};
 
 use std::future::Future;

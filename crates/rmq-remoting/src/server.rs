@@ -69,6 +69,45 @@ pub trait RequestHandler: Send + Sync + 'static {
 
     /// Called once when a connection closes, for per-connection cleanup.
     fn on_channel_closed(&self, _channel: &Channel) {}
+
+    /// Called after each answered request (one with a response, as Java's `writeResponse`
+    /// records `rocketmq_rpc_latency`); not for requests left unanswered.
+    fn served(&self, _served: &Served) {}
+}
+
+/// One answered request: what [`RequestHandler::served`] is told.
+#[derive(Debug, Clone, Copy)]
+pub struct Served {
+    pub request_code: i32,
+    pub response_code: i32,
+    /// The request was oneway (the answer was not sent).
+    pub oneway: bool,
+    /// The handler held the request (long polling; see [`mark_suspended`]).
+    pub suspended: bool,
+    /// The answer went to the connection's writer (false: the connection was gone).
+    pub written: bool,
+    /// From the request's arrival to its answer being handed to the writer.
+    pub elapsed: std::time::Duration,
+}
+
+tokio::task_local! {
+    static SUSPENDED: std::cell::Cell<bool>;
+}
+
+/// Marks the request being handled on this task as held (a long poll): [`Served::suspended`].
+/// Does nothing outside a served request.
+pub fn mark_suspended() {
+    let _ = SUSPENDED.try_with(|s| s.set(true));
+}
+
+/// Runs a handler's future, telling whether it called [`mark_suspended`].
+pub(crate) async fn watch_suspension<T>(f: impl std::future::Future<Output = T>) -> (T, bool) {
+    SUSPENDED
+        .scope(std::cell::Cell::new(false), async move {
+            let out = f.await;
+            (out, SUSPENDED.with(|s| s.get()))
+        })
+        .await
 }
 
 /// Binds listeners.

@@ -176,6 +176,9 @@ pub struct StoreConfig {
     /// `inSyncReplicas`: acks (the master's included) a waiting put needs in controller mode
     /// without `allAckInSyncStateSet`.
     pub in_sync_replicas: usize,
+    /// `minInSyncReplicas`: in controller mode a waiting put is refused
+    /// (`InSyncReplicasNotEnough`, nothing stored) while the SyncStateSet is smaller.
+    pub min_in_sync_replicas: usize,
     /// `haMaxTimeSlaveNotCatchup`: a SyncStateSet member that has not caught up for this long is
     /// dropped from the set.
     pub ha_max_time_slave_not_catchup_ms: u64,
@@ -240,6 +243,7 @@ impl Default for StoreConfig {
             controller_mode: false,
             all_ack_in_sync_state_set: false,
             in_sync_replicas: 1,
+            min_in_sync_replicas: 1,
             ha_max_time_slave_not_catchup_ms: 15_000,
             sync_from_last_file: false,
             clock: Clock::System,

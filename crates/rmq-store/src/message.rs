@@ -42,6 +42,9 @@ pub enum PutStatus {
     /// A new commitlog or consume-queue file could not be created (typically: disk full).
     /// Nothing was written.
     CreateMappedFileFailed,
+    /// Controller mode: the SyncStateSet is smaller than `minInSyncReplicas`. Nothing was
+    /// written.
+    InSyncReplicasNotEnough,
     UnknownError,
 }
 

@@ -333,3 +333,27 @@ async fn bad_frames_close_only_their_connection() {
     assert_eq!(bodies(&slave), bodies(&master));
     ha.shutdown().await;
 }
+
+/// `minInSyncReplicas`: while the SyncStateSet is smaller, a put that waits for the store is
+/// refused before anything is written; one that does not wait (`WAIT=false`) is taken.
+#[tokio::test]
+async fn a_small_sync_state_set_refuses_waiting_puts() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = MessageStore::open(StoreConfig {
+        min_in_sync_replicas: 2,
+        ..controller_config(dir.path())
+    })
+    .unwrap();
+    store.set_fenced(false);
+    store.ha().replicas.set_local_id(1);
+    assert!(store.change_to_master(1).unwrap());
+    grant_lease(&store);
+    store.set_sync_state_set([1].into());
+    let r = store.put_message(msg(TOPIC, 0, "refused", None)).await;
+    assert_eq!(r.status, PutStatus::InSyncReplicasNotEnough);
+    assert_eq!(store.max_phy_offset(), 0, "nothing written");
+    let mut no_wait = msg(TOPIC, 0, "no wait", None);
+    no_wait.properties = "WAIT\u{1}false".into();
+    assert_eq!(store.put_message(no_wait).await.status, PutStatus::PutOk);
+    assert_eq!(store.max_offset_in_queue(TOPIC, 0), 1);
+}

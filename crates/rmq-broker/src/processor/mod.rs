@@ -46,6 +46,10 @@ impl RequestHandler for Processor {
         Box::pin(async move { self.dispatch(&channel, &request).await })
     }
 
+    fn served(&self, served: &rmq_remoting::Served) {
+        self.state.metrics.rpc(served);
+    }
+
     fn on_channel_closed(&self, channel: &Channel) {
         for change in self.state.clients.channel_closed(channel) {
             tracing::info!(peer = %channel.peer_addr(), group = %change.group, "consumer connection closed");

@@ -269,6 +269,7 @@ pub(super) async fn pop(
             topics.extend(retry_topics(s, &q.group, &q.topic));
             match s.pop.waiters.hold(key, topics) {
                 Ok(w) => {
+                    rmq_remoting::mark_suspended();
                     held = Some(w);
                     // Registered: try once more so that nothing that arrived since is missed.
                     continue;
@@ -854,6 +855,7 @@ pub(super) async fn notification(
             topics.extend(retries.iter().cloned());
             match s.pop.waiters.hold(key, topics) {
                 Ok(w) => {
+                    rmq_remoting::mark_suspended();
                     held = Some(w);
                     continue;
                 }

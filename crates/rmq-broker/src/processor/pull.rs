@@ -279,6 +279,7 @@ async fn hold(
     first: GetResult,
     hold: Duration,
 ) -> RemotingCommand {
+    rmq_remoting::mark_suspended();
     let deadline = tokio::time::Instant::now() + hold;
     // Java's PullRequestHoldService re-checks every held pull each 5 s without a tags code, which
     // wakes one whose queue grew, even by non-matching messages only: its re-run then answers

@@ -93,6 +93,7 @@ fn status_name(s: PutStatus) -> &'static str {
         PutStatus::SlaveNotAvailable => "SLAVE_NOT_AVAILABLE",
         PutStatus::OsPageCacheBusy => "OS_PAGECACHE_BUSY",
         PutStatus::CreateMappedFileFailed => "CREATE_MAPEDFILE_FAILED",
+        PutStatus::InSyncReplicasNotEnough => "IN_SYNC_REPLICAS_NOT_ENOUGH",
         PutStatus::UnknownError => "UNKNOWN_ERROR",
     }
 }

@@ -77,6 +77,9 @@ pub(super) async fn send(
     let pending = s.store.append_messages(msgs);
     drop(permit);
     let result = pending.wait().await;
+    if result.is_stored() && topic == crate::topic::TRANS_HALF_TOPIC {
+        s.transactions.half_stored(&h.topic, s.clock.now_ms());
+    }
     if result.status == PutStatus::PutOk {
         let kind = crate::metrics::message_type(h.properties.as_deref().unwrap_or("").as_bytes());
         s.metrics.messages_in(
@@ -328,6 +331,9 @@ fn respond(
                 code::SYSTEM_BUSY,
                 "[PC_SYNCHRONIZED]broker busy, start flow control for a while",
             )
+        }
+        PutStatus::InSyncReplicasNotEnough => {
+            return error(req, code::SYSTEM_ERROR, "in-sync replicas not enough")
         }
         _ => return error(req, code::SYSTEM_ERROR, "UNKNOWN_ERROR"),
     };

@@ -354,6 +354,11 @@ impl TransactionService {
                 status: r.status,
             });
         }
+        self.half_counts.add(
+            half.property(property::REAL_TOPIC).unwrap_or_default(),
+            -1,
+            s.clock.now_ms(),
+        );
         tracing::warn!(
             half_offset = m.queue_offset,
             producer_group = half.property(property::PGROUP).unwrap_or(""),

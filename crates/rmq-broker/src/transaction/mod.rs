@@ -18,6 +18,7 @@
 //! rolled-back ones are never delivered, and pending ones are checked again.
 
 mod check;
+mod counts;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -116,6 +117,8 @@ pub struct TransactionService {
     round: tokio::sync::Mutex<()>,
     next_channel: AtomicUsize,
     uniq: UniqIdGenerator,
+    /// Half messages per real topic (`rocketmq_half_messages`).
+    half_counts: counts::HalfCounts,
 }
 
 /// A stored message and its raw properties string (kept byte for byte on re-puts).
@@ -159,12 +162,28 @@ pub fn spawn_check_service(s: std::sync::Arc<BrokerState>) -> tokio::task::JoinH
 }
 
 impl TransactionService {
-    pub fn new(config: &crate::BrokerConfig) -> TransactionService {
-        TransactionService {
+    pub fn new(config: &crate::BrokerConfig) -> Result<TransactionService, crate::BrokerError> {
+        Ok(TransactionService {
             round: tokio::sync::Mutex::new(()),
             next_channel: AtomicUsize::new(0),
             uniq: UniqIdGenerator::with_ip(config.store_host(config.listen_port).ip()),
-        }
+            half_counts: counts::HalfCounts::load(&config.store.config_dir())?,
+        })
+    }
+
+    /// A half message of `real_topic` was stored.
+    pub fn half_stored(&self, real_topic: &str, now_ms: i64) {
+        self.half_counts.add(real_topic, 1, now_ms);
+    }
+
+    /// Half messages not yet ended, per real topic (`rocketmq_half_messages`).
+    pub fn half_counts(&self) -> Vec<(String, i64)> {
+        self.half_counts.snapshot()
+    }
+
+    /// Writes `config/transactionMetrics` when the counts changed.
+    pub fn persist_counts(&self) -> Result<(), crate::BrokerError> {
+        self.half_counts.persist_if_changed()
     }
 
     /// The committed check progress (waits for a running check round).
@@ -224,6 +243,12 @@ impl TransactionService {
             }
         }
         self.write_op(s, &half.msg).await;
+        let real_topic = half.property(property::REAL_TOPIC).unwrap_or_default();
+        let commit = h.commit_or_rollback == sys_flag::TRANSACTION_COMMIT_TYPE;
+        let now = s.clock.now_ms();
+        self.half_counts.add(real_topic, -1, now);
+        s.metrics
+            .transaction_ended(real_topic, commit, half.msg.born_timestamp, now);
         Ok(())
     }
 

@@ -307,6 +307,15 @@ impl MessageStore {
         self.message_store_timestamp(topic, queue_id, min)
     }
 
+    /// Store time of the oldest message kept: the commitlog's first record (Java's
+    /// `getEarliestMessageTime`, `rocketmq_storage_message_reserve_time`).
+    pub fn earliest_store_time(&self) -> Option<i64> {
+        let log = &self.core().commit_log;
+        let min = log.min_offset()? as i64;
+        let size = crate::record::read_i32(&log.read(min, 4)?, 0)?;
+        log.store_timestamp(min, size)
+    }
+
     /// Store time of the message at `offset` in the queue.
     pub fn message_store_timestamp(&self, topic: &str, queue_id: i32, offset: i64) -> Option<i64> {
         let core = self.core();

@@ -32,6 +32,20 @@ impl MessageStore {
             .is_some_and(|m| crate::ha::waits_store_ok(&m.properties));
         let wait_flush = config.flush_disk_type == FlushDiskType::SyncFlush && waits;
         let replicate = role == BrokerRole::SyncMaster && waits;
+        // Java checks `inSyncReplicasNums` (the set, with a pending change merged; the master
+        // itself always counts) before the append.
+        if replicate
+            && config.controller_mode
+            && self.core().ha.replicas.sync_state_set().len().max(1) < config.min_in_sync_replicas
+        {
+            return PendingPut {
+                store: self,
+                result: PutResult::failed(PutStatus::InSyncReplicasNotEnough),
+                end: None,
+                wait_flush: false,
+                replicate: false,
+            };
+        }
         let started = std::time::Instant::now();
         let (result, end) = match self.core().append(&batch) {
             Ok((r, end)) => {
