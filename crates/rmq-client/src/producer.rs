@@ -433,7 +433,21 @@ impl Inner {
         Ok(info)
     }
 
+    /// Takes `info` as `topic`'s queues. A route with a broker group that has queues but no
+    /// master — read by any refresh, the periodic one included — makes the producer re-read
+    /// routes every second for a while ([`DEGRADED_REFRESH_FOR`]), so a new master is used as
+    /// soon as it registers rather than at the next `pollNameServerInterval`.
     fn install(&self, topic: &str, info: PublishInfo) -> Arc<PublishInfo> {
+        if info.masterless {
+            let mut degraded = self.degraded_until.lock();
+            if degraded.is_none_or(|t| Instant::now() >= t) {
+                tracing::info!(
+                    topic,
+                    "a broker group has no master; re-reading the route every second"
+                );
+                *degraded = Some(Instant::now() + DEGRADED_REFRESH_FOR);
+            }
+        }
         let mut publish = self.publish.lock();
         let info = match publish.get(topic) {
             Some(previous) => info.continuing(previous),
@@ -467,8 +481,13 @@ impl Inner {
                 if lost {
                     // Keep looking for a while: in controller mode a new master registers
                     // within seconds.
+                    tracing::info!(
+                        topic,
+                        "a broker group lost its queues; re-reading the route every second"
+                    );
                     *degraded = Some(Instant::now() + DEGRADED_REFRESH_FOR);
-                } else if regained {
+                } else if regained && !info.masterless {
+                    tracing::info!(topic, "every broker group has a master again");
                     *degraded = None;
                 }
                 drop(degraded);

@@ -11,6 +11,9 @@ use crate::message::MessageQueue;
 #[derive(Debug)]
 pub(crate) struct PublishInfo {
     pub queues: Vec<MessageQueue>,
+    /// Some broker group has writable queues for the topic but no master in the route (its
+    /// master died; in controller mode a successor registers within seconds).
+    pub masterless: bool,
     /// Round-robin position; starts at a random value like Java's `ThreadLocalIndex`.
     next: AtomicUsize,
 }
@@ -23,8 +26,17 @@ impl PublishInfo {
             Some(conf) => order_queues(topic, conf),
             None => writable_queues(topic, route),
         };
+        let masterless = order_conf.is_none()
+            && route.queue_datas.iter().any(|qd| {
+                perm::is_writeable(qd.perm)
+                    && !route
+                        .broker_datas
+                        .iter()
+                        .any(|bd| bd.broker_name == qd.broker_name && bd.master_addr().is_some())
+            });
         PublishInfo {
             queues,
+            masterless,
             next: AtomicUsize::new(random_start()),
         }
     }
@@ -232,6 +244,14 @@ mod tests {
                 .collect();
         assert_eq!(names(&info), expected);
         assert!(info.queues.iter().all(|q| q.topic == "T"));
+        assert!(info.masterless, "broker-d has writable queues and only a slave");
+        let whole = route(vec![qd("broker-a", 2, 2, 6)], vec![bd("broker-a", &[0, 1])]);
+        assert!(!PublishInfo::from_route("T", &whole).masterless);
+        let read_only = route(vec![qd("broker-a", 2, 2, 4)], vec![bd("broker-a", &[1])]);
+        assert!(
+            !PublishInfo::from_route("T", &read_only).masterless,
+            "a read-only group is not waited for"
+        );
     }
 
     #[test]

@@ -141,6 +141,10 @@ pub async fn run(args: ChaosArgs) -> anyhow::Result<()> {
     if args.producers == 0 || args.rate == 0 {
         bail!("--producers and --rate must be at least 1");
     }
+    // The harness's own clients log only when asked (RUST_LOG=rmq_client=info, say).
+    if std::env::var_os("RUST_LOG").is_some() {
+        crate::logging::init(None);
+    }
     // Every scenario runs in private namespaces when they can be had: cut-offs need the
     // network one, and as PID 1 of its own PID namespace the harness takes every server
     // process with it if it is killed.
@@ -225,8 +229,11 @@ pub async fn run(args: ChaosArgs) -> anyhow::Result<()> {
             dir.display()
         );
     }
-    if temp {
+    // RMQ_CHAOS_KEEP=1 keeps a passing run's stores and logs too (to look at a slow trial).
+    if temp && std::env::var_os("RMQ_CHAOS_KEEP").is_none() {
         let _ = std::fs::remove_dir_all(&dir);
+    } else {
+        eprintln!("chaos: stores and logs kept in {}", dir.display());
     }
     Ok(())
 }
