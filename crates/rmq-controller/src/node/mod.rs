@@ -83,6 +83,9 @@ pub(crate) enum CommitError {
 
 /// Wait between the tries of an election the controller starts itself (Java: 3 s).
 const ELECT_RETRY_WAIT: Duration = Duration::from_secs(3);
+
+/// How long a new leader waits for its term's first entry to be applied before scanning.
+const LEADER_APPLY_WAIT: Duration = Duration::from_secs(3);
 /// How long a write may wait for Raft (Java's processor waits 5 s for its event's future).
 const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
 /// Timeout of a NOTIFY_BROKER_ROLE_CHANGED send (Java: 3 s).
@@ -472,18 +475,48 @@ async fn scan_inactive_masters(node: Arc<Node>) {
     let mut was_leader = node.is_leader();
     loop {
         let every = node.config.read().scan_inactive_master_interval;
+        let mut new_leader = false;
         tokio::select! {
             _ = tokio::time::sleep(every.max(Duration::from_millis(10))) => {}
             _ = became_leader(&mut metrics, node.id, &mut was_leader) => {
                 tracing::info!("controller: became leader; scanning for groups without a live master");
+                new_leader = true;
             }
         }
         was_leader = node.is_leader();
+        if new_leader {
+            // Its state machine may lack what the old leader committed last (the commit index
+            // had not reached it): scan once its own term's first entry is applied.
+            let applied = caught_up_in_term(&mut metrics);
+            if tokio::time::timeout(LEADER_APPLY_WAIT, applied).await.is_err() {
+                tracing::warn!("controller: new leader not caught up; scanning anyway");
+            }
+        }
         let groups = node
             .read(|state, live| state.groups_needing_reelection(live))
             .unwrap_or_default();
         for broker_name in groups {
             node.clone().elect_until_done(broker_name).await;
+        }
+    }
+}
+
+/// Returns once the applied log reaches the current term (a leader's blank entry: everything
+/// committed before it is in the state machine too).
+async fn caught_up_in_term(
+    metrics: &mut tokio::sync::watch::Receiver<openraft::RaftMetrics<u64, openraft::BasicNode>>,
+) {
+    loop {
+        {
+            let m = metrics.borrow_and_update();
+            if m.last_applied
+                .is_some_and(|l| l.leader_id.get_term() == m.current_term)
+            {
+                return;
+            }
+        }
+        if metrics.changed().await.is_err() {
+            return;
         }
     }
 }
