@@ -24,6 +24,31 @@ async fn call(client: &RemotingClient, addr: &str, req: RemotingCommand) -> Remo
     client.invoke(addr, req, Duration::from_secs(10)).await.unwrap()
 }
 
+/// PULL_MESSAGE of `GROUP` from offset 0, held up to `hold_ms` when nothing is there (0: not
+/// held).
+fn pull(topic: &str, queue_id: i32, max: i32, hold_ms: i64) -> RemotingCommand {
+    use rmq_protocol::message::pull_sys_flag::{SUBSCRIPTION, SUSPEND};
+    let h = PullMessageRequestHeader {
+        consumer_group: GROUP.into(),
+        topic: topic.into(),
+        queue_id,
+        queue_offset: 0,
+        max_msg_nums: max,
+        sys_flag: if hold_ms > 0 {
+            SUBSCRIPTION | SUSPEND
+        } else {
+            SUBSCRIPTION
+        },
+        commit_offset: 0,
+        suspend_timeout_millis: hold_ms,
+        subscription: Some("*".into()),
+        sub_version: 0,
+        expression_type: Some("TAG".into()),
+        bname: None,
+    };
+    RemotingCommand::request(rc::PULL_MESSAGE).with_header(&h)
+}
+
 /// `GET /metrics`, the body.
 async fn scrape(addr: std::net::SocketAddr) -> String {
     let mut conn = tokio::net::TcpStream::connect(addr).await.unwrap();
@@ -81,26 +106,7 @@ async fn a_known_load_is_what_the_scrape_counts() {
     }
 
     // M pulled, K of them sent back straight to the dead-letter queue, M committed.
-    let pull = PullMessageRequestHeader {
-        consumer_group: GROUP.into(),
-        topic: TOPIC.into(),
-        queue_id: 0,
-        queue_offset: 0,
-        max_msg_nums: M as i32,
-        sys_flag: rmq_protocol::message::pull_sys_flag::SUBSCRIPTION,
-        commit_offset: 0,
-        suspend_timeout_millis: 0,
-        subscription: Some("*".into()),
-        sub_version: 0,
-        expression_type: Some("TAG".into()),
-        bname: None,
-    };
-    let resp = call(
-        &client,
-        &addr,
-        RemotingCommand::request(rc::PULL_MESSAGE).with_header(&pull),
-    )
-    .await;
+    let resp = call(&client, &addr, pull(TOPIC, 0, M as i32, 0)).await;
     assert_eq!(resp.code, code::SUCCESS, "{:?}", resp.remark);
     let pulled = message::decode_messages(&resp.body).unwrap();
     assert_eq!(pulled.len(), M);
@@ -281,27 +287,7 @@ async fn transactions_and_request_latency_are_counted() {
         assert_eq!(call(&client, &addr, req).await.code, code::SUCCESS);
     }
     // A pull held by long polling (nothing in queue 2) until its 100 ms run out.
-    let pull = PullMessageRequestHeader {
-        consumer_group: GROUP.into(),
-        topic: common::TOPIC.into(),
-        queue_id: 2,
-        queue_offset: 0,
-        max_msg_nums: 1,
-        sys_flag: rmq_protocol::message::pull_sys_flag::SUBSCRIPTION
-            | rmq_protocol::message::pull_sys_flag::SUSPEND,
-        commit_offset: 0,
-        suspend_timeout_millis: 100,
-        subscription: Some("*".into()),
-        sub_version: 0,
-        expression_type: Some("TAG".into()),
-        bname: None,
-    };
-    let resp = call(
-        &client,
-        &addr,
-        RemotingCommand::request(rc::PULL_MESSAGE).with_header(&pull),
-    )
-    .await;
+    let resp = call(&client, &addr, pull(common::TOPIC, 2, 1, 100)).await;
     assert_eq!(resp.code, code::PULL_NOT_FOUND, "{:?}", resp.remark);
 
     let text = scrape(b.metrics_addr().unwrap()).await;
