@@ -492,3 +492,43 @@ async fn pull_consumer_assign_poll_commit_seek() {
     consumer.shutdown().await;
     c.shutdown().await;
 }
+
+/// A broker that does not know the group (a new master after a failover answers pulls with
+/// SUBSCRIPTION_NOT_EXIST until the group's heartbeat): the consumer heartbeats at once instead of
+/// at its 30 s heartbeat period, and the next pull gets the message.
+#[tokio::test]
+async fn a_broker_that_lost_the_group_gets_a_heartbeat_at_once() {
+    let c = consume_cluster(TOPIC, 1, &["CG"]).await;
+    c.broker.put(TOPIC, 0, "first", "TagA");
+    let (consumer, received) = consumer(
+        &c,
+        "CG",
+        "c1",
+        ConsumerConfig {
+            pull_exception_delay_ms: 100,
+            ..from_first()
+        },
+        "*",
+    );
+    consumer.start().await.expect("start");
+    eventually("the first message", || received.lock().unwrap().len() == 1).await;
+    let heartbeats = {
+        let mut state = c.broker.state.lock().unwrap();
+        state.forget_groups = true;
+        state.heartbeats.len()
+    };
+    // The pull held when the flag was set may still answer normally; wait for a refused one.
+    eventually("a refused pull", || {
+        c.broker.state.lock().unwrap().refused_pulls > 0
+    })
+    .await;
+    c.broker.put(TOPIC, 0, "second", "TagA");
+    // Well inside the 30 s heartbeat period: only the answer to SUBSCRIPTION_NOT_EXIST can do it.
+    wait_until("the second message", Duration::from_secs(15), || {
+        received.lock().unwrap().len() == 2
+    })
+    .await;
+    assert!(c.broker.state.lock().unwrap().heartbeats.len() > heartbeats);
+    consumer.shutdown().await;
+    c.shutdown().await;
+}

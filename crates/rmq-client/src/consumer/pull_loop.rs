@@ -123,6 +123,9 @@ pub(crate) async fn run(inner: Arc<Inner>, mq: MessageQueue, pq: Arc<ProcessQueu
                 }
             }
             Err(e) => {
+                if e.broker_code() == Some(response_code::SUBSCRIPTION_NOT_EXIST) {
+                    inner.group_unknown_to_broker();
+                }
                 let delay = if e.broker_code() == Some(response_code::FLOW_CONTROL) {
                     BROKER_FLOW_CONTROL_DELAY
                 } else {

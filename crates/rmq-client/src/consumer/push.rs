@@ -108,6 +108,8 @@ pub(crate) struct Inner {
     queues: Mutex<HashMap<MessageQueue, Assigned>>,
     pub consume_permits: Arc<Semaphore>,
     pub flow_control_hits: AtomicU64,
+    /// When a pull's SUBSCRIPTION_NOT_EXIST last sent heartbeats at once (clock ms).
+    unknown_group_heartbeat_ms: AtomicU64,
     /// Serializes rebalances and offset resets.
     rebalance: tokio::sync::Mutex<()>,
     rebalance_wakeup: Notify,
@@ -168,6 +170,7 @@ impl PushConsumer {
                 offsets: OnceLock::new(),
                 queues: Mutex::new(HashMap::new()),
                 flow_control_hits: AtomicU64::new(0),
+                unknown_group_heartbeat_ms: AtomicU64::new(0),
                 rebalance: tokio::sync::Mutex::new(()),
                 rebalance_wakeup: Notify::new(),
                 state: Mutex::new(State::Created),
@@ -734,6 +737,26 @@ impl Inner {
             }],
             ..Default::default()
         }
+    }
+
+    /// A broker answered a pull with SUBSCRIPTION_NOT_EXIST: it has not had this group's
+    /// heartbeat (a new master after a failover, or a restarted broker). Heartbeats go out now,
+    /// at most once a second, instead of at the next heartbeat period.
+    pub(crate) fn group_unknown_to_broker(self: &Arc<Self>) {
+        let now = u64::try_from(self.client.config.clock.now_ms()).unwrap_or(0);
+        let last = self.unknown_group_heartbeat_ms.load(Ordering::Relaxed);
+        if now.saturating_sub(last) < 1000
+            || self
+                .unknown_group_heartbeat_ms
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_err()
+        {
+            return;
+        }
+        let inner = self.clone();
+        tokio::spawn(async move {
+            inner.send_heartbeat(&inner.subscriptions_snapshot()).await;
+        });
     }
 
     /// HEART_BEAT to every known broker address (a consumer heartbeats slaves too).

@@ -35,6 +35,11 @@ pub struct State {
     /// Every pull header seen.
     pub pulls: Vec<PullMessageRequestHeader>,
     pub codes: Vec<i32>,
+    /// Set: pulls are answered SUBSCRIPTION_NOT_EXIST (a new master that has had no heartbeat
+    /// of the group yet) until the next heartbeat.
+    pub forget_groups: bool,
+    /// Pulls answered SUBSCRIPTION_NOT_EXIST.
+    pub refused_pulls: usize,
 }
 
 pub struct ConsumeBroker {
@@ -216,6 +221,7 @@ impl RequestHandler for ConsumeBroker {
                             }
                         }
                         state.heartbeats.push(hb);
+                        state.forget_groups = false;
                     }
                     for g in changed {
                         self.notify_group(&g).await;
@@ -284,8 +290,18 @@ impl RequestHandler for ConsumeBroker {
                 }
                 request_code::PULL_MESSAGE => {
                     let h: PullMessageRequestHeader = req.header().expect("pull header");
-                    self.state.lock().unwrap().pulls.push(h.clone());
-                    self.pull(h).await
+                    let forgot = {
+                        let mut state = self.state.lock().unwrap();
+                        state.pulls.push(h.clone());
+                        state.refused_pulls += usize::from(state.forget_groups);
+                        state.forget_groups
+                    };
+                    if forgot {
+                        RemotingCommand::response(response_code::SUBSCRIPTION_NOT_EXIST)
+                            .with_remark("the consumer's group info not exist")
+                    } else {
+                        self.pull(h).await
+                    }
                 }
                 // No retry topic here: the consumer must fall back to retrying locally.
                 request_code::CONSUMER_SEND_MSG_BACK => {
