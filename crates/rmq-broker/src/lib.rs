@@ -219,7 +219,7 @@ impl Broker {
         let tls = load_tls(&config)?;
         let grpc_listener = bind_grpc_listener(&mut config)?;
         let metrics_listener = if config.metrics_exporter_type.eq_ignore_ascii_case("PROM") {
-            Some(metrics::bind(
+            Some(rmq_remoting::prom::bind(
                 &config.metrics_prom_exporter_host,
                 config.metrics_prom_exporter_port,
             )?)

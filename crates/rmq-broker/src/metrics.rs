@@ -9,11 +9,11 @@
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use parking_lot::RwLock;
+use rmq_remoting::prom::{escape, Histogram, HistogramTable, RpcLatency};
 
 use crate::BrokerState;
 
@@ -21,70 +21,9 @@ use crate::BrokerState;
 /// `BrokerMetricsManager`: 1 KiB, 4 KiB, 512 KiB, 1, 2 and 4 MiB), then +Inf.
 const SIZE_BUCKETS: &[u64] = &[1 << 10, 4 << 10, 512 << 10, 1 << 20, 2 << 20, 4 << 20];
 
-/// `rocketmq_rpc_latency`'s buckets, in milliseconds (`RemotingMetricsManager`).
-const RPC_LATENCY_BUCKETS: &[u64] = &[1, 3, 5, 7, 10, 100, 1000, 2000, 3000];
-
 /// `rocketmq_finish_message_latency`'s buckets: Java records the time from a half message's birth
 /// to its commit in whole *seconds* (5 s, 1 min, 10 min, 1 h, 12 h, 24 h).
 const FINISH_LATENCY_BUCKETS: &[u64] = &[5, 60, 600, 3600, 43_200, 86_400];
-
-/// An explicit-bucket histogram (OpenTelemetry's `explicitBucketHistogram`, as Prometheus shows
-/// it): counts per bucket, not cumulative until read, the last bucket +Inf.
-#[derive(Debug)]
-struct Histogram {
-    bounds: &'static [u64],
-    counts: Box<[AtomicU64]>,
-    sum: AtomicU64,
-}
-
-impl Histogram {
-    fn new(bounds: &'static [u64]) -> Self {
-        Histogram {
-            bounds,
-            counts: (0..=bounds.len()).map(|_| AtomicU64::new(0)).collect(),
-            sum: AtomicU64::new(0),
-        }
-    }
-
-    fn record(&self, value: u64) {
-        let bucket = self
-            .bounds
-            .iter()
-            .position(|b| value <= *b)
-            .unwrap_or(self.bounds.len());
-        self.counts[bucket].fetch_add(1, Ordering::Relaxed);
-        self.sum.fetch_add(value, Ordering::Relaxed);
-    }
-
-    /// Cumulative bucket counts (the last is the count), then the sum.
-    fn cumulative(&self) -> (Vec<u64>, u64) {
-        let mut total = 0;
-        let buckets = self
-            .counts
-            .iter()
-            .map(|n| {
-                total += n.load(Ordering::Relaxed);
-                total
-            })
-            .collect();
-        (buckets, self.sum.load(Ordering::Relaxed))
-    }
-
-    /// The `_bucket`, `_sum` and `_count` rows of one label set.
-    fn rows(&self, labels: &str, out: &mut Vec<(String, &'static str, u64)>) {
-        let (buckets, sum) = self.cumulative();
-        for (i, n) in buckets.iter().enumerate() {
-            let le = self
-                .bounds
-                .get(i)
-                .map_or_else(|| "+Inf".to_string(), |b| format!("{b}.0"));
-            let sep = if labels.is_empty() { "" } else { "," };
-            out.push((format!("{labels}{sep}le=\"{le}\""), "_bucket", *n));
-        }
-        out.push((labels.to_string(), "_sum", sum));
-        out.push((labels.to_string(), "_count", *buckets.last().unwrap_or(&0)));
-    }
-}
 
 /// Messages and bytes, and for stored messages the size histogram.
 #[derive(Debug)]
@@ -115,73 +54,6 @@ impl Flow {
             self.messages.load(Ordering::Relaxed),
             self.bytes.load(Ordering::Relaxed),
         )
-    }
-}
-
-/// `rocketmq_rpc_latency`'s label set: request code, response code, held (long polling), result.
-type RpcKey = (i32, i32, bool, RpcResult);
-
-/// `RemotingMetricsConstant`'s `result` label.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-enum RpcResult {
-    Success,
-    Oneway,
-    WriteChannelFailed,
-}
-
-impl RpcResult {
-    fn label(self) -> &'static str {
-        match self {
-            RpcResult::Success => "success",
-            RpcResult::Oneway => "oneway",
-            RpcResult::WriteChannelFailed => "write_channel_failed",
-        }
-    }
-}
-
-/// A histogram per key, created on first use.
-#[derive(Debug)]
-struct HistogramTable<K> {
-    bounds: &'static [u64],
-    rows: RwLock<HashMap<K, Arc<Histogram>>>,
-}
-
-impl<K: std::hash::Hash + Eq + Clone + Ord> HistogramTable<K> {
-    fn new(bounds: &'static [u64]) -> Self {
-        HistogramTable {
-            bounds,
-            rows: RwLock::new(HashMap::new()),
-        }
-    }
-
-    fn record<Q>(&self, key: &Q, value: u64)
-    where
-        K: std::borrow::Borrow<Q>,
-        Q: std::hash::Hash + Eq + ToOwned<Owned = K> + ?Sized,
-    {
-        if let Some(h) = self.rows.read().get(key) {
-            h.record(value);
-            return;
-        }
-        let h = self
-            .rows
-            .write()
-            .entry(key.to_owned())
-            .or_insert_with(|| Arc::new(Histogram::new(self.bounds)))
-            .clone();
-        h.record(value);
-    }
-
-    /// The histograms in key order.
-    fn sorted(&self) -> Vec<(K, Arc<Histogram>)> {
-        let mut out: Vec<_> = self
-            .rows
-            .read()
-            .iter()
-            .map(|(k, h)| (k.clone(), h.clone()))
-            .collect();
-        out.sort_by(|a, b| a.0.cmp(&b.0));
-        out
     }
 }
 
@@ -275,7 +147,7 @@ pub struct Metrics {
     /// By (original topic, consumer group); bytes unused.
     to_dlq: PairTable,
     /// Answered requests (`rocketmq_rpc_latency`).
-    rpc: HistogramTable<RpcKey>,
+    rpc: RpcLatency,
     /// Ended transactions by (real topic, "commit" | "rollback"); bytes unused.
     tx_ends: PairTable,
     /// Seconds from a committed half message's birth to its commit, by real topic.
@@ -288,7 +160,7 @@ impl Default for Metrics {
             incoming: PairTable::default(),
             outgoing: PairTable::default(),
             to_dlq: PairTable::default(),
-            rpc: HistogramTable::new(RPC_LATENCY_BUCKETS),
+            rpc: RpcLatency::default(),
             tx_ends: PairTable::default(),
             tx_finish: HistogramTable::new(FINISH_LATENCY_BUCKETS),
         }
@@ -321,21 +193,7 @@ impl Metrics {
 
     /// One answered request (`writeResponse`'s recording of `rocketmq_rpc_latency`, in ms).
     pub fn rpc(&self, served: &rmq_remoting::Served) {
-        let result = if served.oneway {
-            RpcResult::Oneway
-        } else if served.written {
-            RpcResult::Success
-        } else {
-            RpcResult::WriteChannelFailed
-        };
-        let key = (
-            served.request_code,
-            served.response_code,
-            served.suspended,
-            result,
-        );
-        let ms = u64::try_from(served.elapsed.as_millis()).unwrap_or(u64::MAX);
-        self.rpc.record(&key, ms);
+        self.rpc.record(served);
     }
 
     /// A half message of `topic` was committed (`commit`) or rolled back; a commit also records
@@ -601,15 +459,7 @@ impl Metrics {
                 .collect(),
         );
         let mut rpc = Vec::new();
-        for ((request, response, held, result), h) in self.rpc.sorted() {
-            let labels = format!(
-                "protocol_type=\"remoting\",request_code=\"{}\",response_code=\"{}\",is_long_polling=\"{held}\",result=\"{}\"",
-                code_desc(rmq_protocol::codes::request_code::name(request), request),
-                code_desc(rmq_protocol::codes::response_code::name(response), response),
-                result.label()
-            );
-            h.rows(&labels, &mut rpc);
-        }
+        self.rpc.rows(&mut rpc);
         let mut finish = Vec::new();
         for (topic, h) in self.tx_finish.sorted() {
             h.rows(&format!("topic=\"{}\"", escape(&topic)), &mut finish);
@@ -635,12 +485,6 @@ impl Metrics {
         );
         out
     }
-}
-
-/// Java's `RemotingHelper.getRequestCodeDesc` / `getResponseCodeDesc`: the constant's name in
-/// lower case, else the number.
-fn code_desc(name: Option<&str>, code: i32) -> String {
-    name.map_or_else(|| code.to_string(), str::to_lowercase)
 }
 
 /// One (group, topic) with committed offsets here, over its queues.
@@ -704,54 +548,9 @@ fn lags(s: &BrokerState) -> Vec<Lag> {
     out
 }
 
-/// A label value as the text format wants it.
-fn escape(v: &str) -> String {
-    v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
-}
-
 /// Serves `GET /metrics` on `listener` until the task is aborted.
 pub(crate) async fn serve(state: Arc<BrokerState>, listener: tokio::net::TcpListener) {
-    use http_body_util::Full;
-    use hyper::{body::Bytes, Response, StatusCode};
-    loop {
-        let Ok((stream, _)) = listener.accept().await else {
-            continue;
-        };
-        let state = state.clone();
-        tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
-                let state = state.clone();
-                async move {
-                    let resp = if req.uri().path() == "/metrics" {
-                        Response::builder()
-                            .header("content-type", "text/plain; version=0.0.4; charset=utf-8")
-                            .body(Full::new(Bytes::from(state.metrics.render(&state))))
-                    } else {
-                        Response::builder()
-                            .status(StatusCode::NOT_FOUND)
-                            .body(Full::new(Bytes::from_static(b"see /metrics\n")))
-                    };
-                    resp
-                }
-            });
-            let io = hyper_util::rt::TokioIo::new(stream);
-            if let Err(e) = hyper::server::conn::http1::Builder::new()
-                .serve_connection(io, service)
-                .await
-            {
-                tracing::debug!(error = %e, "metrics connection ended");
-            }
-        });
-    }
-}
-
-/// Where metrics are served, when `metricsExporterType=PROM`.
-pub(crate) fn bind(host: &str, port: u16) -> std::io::Result<(std::net::TcpListener, SocketAddr)> {
-    let host = if host.is_empty() { "0.0.0.0" } else { host };
-    let listener = std::net::TcpListener::bind((host, port))?;
-    listener.set_nonblocking(true)?;
-    let addr = listener.local_addr()?;
-    Ok((listener, addr))
+    rmq_remoting::prom::serve(listener, Arc::new(move || state.metrics.render(&state))).await;
 }
 
 #[cfg(test)]
@@ -775,7 +574,6 @@ mod tests {
         assert_eq!(flows[1].1.sizes.cumulative(), (vec![0, 0, 1, 1, 1, 1, 1], 5000));
         m.messages_out("T", "G", 0, 0);
         assert!(m.outgoing.rows().is_empty(), "an empty pull counts nothing");
-        assert_eq!(escape("a\"b\\c"), "a\\\"b\\\\c");
     }
 
     #[test]

@@ -15,7 +15,6 @@ use rmq_protocol::header::{
 use rmq_protocol::message;
 use rmq_protocol::RemotingCommand;
 use rmq_remoting::RemotingClient;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const TOPIC: &str = "MetricsTopic";
 const GROUP: &str = "MetricsGroup";
@@ -49,27 +48,12 @@ fn pull(topic: &str, queue_id: i32, max: i32, hold_ms: i64) -> RemotingCommand {
     RemotingCommand::request(rc::PULL_MESSAGE).with_header(&h)
 }
 
-/// `GET /metrics`, the body.
 async fn scrape(addr: std::net::SocketAddr) -> String {
-    let mut conn = tokio::net::TcpStream::connect(addr).await.unwrap();
-    conn.write_all(b"GET /metrics HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n")
-        .await
-        .unwrap();
-    let mut raw = String::new();
-    conn.read_to_string(&mut raw).await.unwrap();
-    let (head, body) = raw.split_once("\r\n\r\n").unwrap();
-    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
-    assert!(head.contains("text/plain; version=0.0.4"), "{head}");
-    body.to_string()
+    rmq_testkit::scrape_metrics(addr).await
 }
 
-/// The value of the one sample of `name` whose labels include every `want`.
 fn sample(text: &str, name: &str, want: &[&str]) -> Option<f64> {
-    text.lines()
-        .filter(|l| l.starts_with(&format!("{name}{{")))
-        .find(|l| want.iter().all(|w| l.contains(w)))
-        .and_then(|l| l.rsplit_once(' '))
-        .map(|(_, v)| v.parse().unwrap())
+    rmq_testkit::metric_sample(text, name, want)
 }
 
 #[tokio::test]

@@ -36,6 +36,13 @@ pub struct NamesrvConfig {
     /// `configBlackList` (5.x: `configBlackList;configStorePath;kvConfigPath`): keys
     /// UPDATE_NAMESRV_CONFIG refuses with NO_PERMISSION.
     pub config_black_list: String,
+    /// `metricsExporterType` (the broker's key; `DISABLE`): `PROM` serves Prometheus text at
+    /// `/metrics` (Apache RocketMQ's name server has no metrics).
+    pub metrics_exporter_type: String,
+    /// `metricsPromExporterHost` (empty: every address).
+    pub metrics_prom_exporter_host: String,
+    /// `metricsPromExporterPort` (5557, the broker's default; 0 takes a free port).
+    pub metrics_prom_exporter_port: u16,
     /// Every key given (file, then updates) as written, shown by GET_NAMESRV_CONFIG.
     pub given: BTreeMap<String, String>,
 }
@@ -58,6 +65,9 @@ impl Default for NamesrvConfig {
             cluster_name: "DefaultCluster".into(),
             config_store_path: None,
             config_black_list: "configBlackList;configStorePath;kvConfigPath".into(),
+            metrics_exporter_type: "DISABLE".into(),
+            metrics_prom_exporter_host: String::new(),
+            metrics_prom_exporter_port: 5557,
             given: BTreeMap::new(),
         }
     }
@@ -85,6 +95,11 @@ impl NamesrvConfig {
                 "clusterName" => self.cluster_name = v.trim().to_string(),
                 "configStorePath" => self.config_store_path = Some(PathBuf::from(v.trim())),
                 "configBlackList" => self.config_black_list = v.trim().to_string(),
+                "metricsExporterType" => self.metrics_exporter_type = v.trim().to_string(),
+                "metricsPromExporterHost" => self.metrics_prom_exporter_host = v.trim().to_string(),
+                "metricsPromExporterPort" => {
+                    self.metrics_prom_exporter_port = v.trim().parse().map_err(|_| bad())?
+                }
                 k if self.auth.apply(k, v) => {}
                 _ => tracing::debug!(key = %k, "ignoring unknown namesrv config key"),
             }
@@ -118,6 +133,11 @@ impl NamesrvConfig {
             ),
             ("clusterName".into(), self.cluster_name.clone()),
             ("configBlackList".into(), self.config_black_list.clone()),
+            ("metricsExporterType".into(), self.metrics_exporter_type.clone()),
+            (
+                "metricsPromExporterPort".into(),
+                self.metrics_prom_exporter_port.to_string(),
+            ),
         ];
         if let Some(p) = &self.kv_config_path {
             out.push(("kvConfigPath".into(), p.display().to_string()));

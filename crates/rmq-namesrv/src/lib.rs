@@ -57,6 +57,62 @@ pub struct NameServerState {
     pub kv: kv::KvConfig,
     /// ACL 2.0 users and policies when `authenticationEnabled` or `authorizationEnabled`.
     pub auth: Option<rmq_acl::v2::AuthService>,
+    /// `rocketmq_rpc_latency` of the requests answered (counted either way).
+    pub rpc: rmq_remoting::prom::RpcLatency,
+}
+
+impl NameServerState {
+    /// The Prometheus text exposition (`metricsExporterType=PROM`): request latency, and the
+    /// live brokers, broker groups and topics of the route table.
+    pub fn render_metrics(&self) -> String {
+        use std::fmt::Write as _;
+        let common = format!(
+            "cluster=\"{}\",node_type=\"namesrv\",node_id=\"{}:{}\"",
+            rmq_remoting::prom::escape(&self.config.cluster_name),
+            rmq_remoting::prom::escape(&self.config.listen_addr),
+            self.config.listen_port
+        );
+        let info = self.routes.cluster_info();
+        let addresses: usize = info
+            .broker_addr_table
+            .values()
+            .map(|b| b.broker_addrs.len())
+            .sum();
+        let mut out = String::new();
+        for (name, help, value) in [
+            (
+                "rocketmq_namesrv_broker_addresses",
+                "Broker addresses registered and not expired.",
+                addresses,
+            ),
+            (
+                "rocketmq_namesrv_broker_groups",
+                "Broker groups (broker names) with a registered address.",
+                info.broker_addr_table.len(),
+            ),
+            (
+                "rocketmq_namesrv_topics",
+                "Topics with route data.",
+                self.routes.topics().len(),
+            ),
+        ] {
+            let _ = writeln!(out, "# HELP {name} {help}");
+            let _ = writeln!(out, "# TYPE {name} gauge");
+            let _ = writeln!(out, "{name}{{{common}}} {value}");
+        }
+        let mut rows = Vec::new();
+        self.rpc.rows(&mut rows);
+        let name = "rocketmq_rpc_latency";
+        let _ = writeln!(
+            out,
+            "# HELP {name} Rpc latency (milliseconds, from a request's arrival to its answer)."
+        );
+        let _ = writeln!(out, "# TYPE {name} histogram");
+        for (labels, suffix, value) in rows {
+            let _ = writeln!(out, "{name}{suffix}{{{common},{labels}}} {value}");
+        }
+        out
+    }
 }
 
 /// The ACL 2.0 service; users and ACLs under `authConfigPath`, else `auth/` beside the KV file.
@@ -89,6 +145,8 @@ pub struct NameServer {
     state: Arc<NameServerState>,
     server: ServerHandle,
     _scan: CancelOnDrop,
+    /// Serves `/metrics` when `metricsExporterType=PROM`.
+    metrics: Option<(std::net::SocketAddr, CancelOnDrop)>,
 }
 
 impl NameServer {
@@ -102,6 +160,7 @@ impl NameServer {
             routes: route::RouteTable::new(),
             kv,
             auth,
+            rpc: rmq_remoting::prom::RpcLatency::default(),
         });
         let bind = format!("{}:{}", state.config.listen_addr, state.config.listen_port);
         let options = ServerOptions::with_max_idle_seconds(state.config.server_channel_max_idle_time_seconds)
@@ -119,16 +178,38 @@ impl NameServer {
                 tokio::time::sleep(interval).await;
             }
         });
+        let metrics = if state.config.metrics_exporter_type.eq_ignore_ascii_case("PROM") {
+            let (listener, addr) = rmq_remoting::prom::bind(
+                &state.config.metrics_prom_exporter_host,
+                state.config.metrics_prom_exporter_port,
+            )?;
+            let listener = tokio::net::TcpListener::from_std(listener)?;
+            let render_state = state.clone();
+            let task = tokio::spawn(rmq_remoting::prom::serve(
+                listener,
+                Arc::new(move || render_state.render_metrics()),
+            ));
+            tracing::info!(%addr, "serving Prometheus metrics at /metrics");
+            Some((addr, CancelOnDrop(task)))
+        } else {
+            None
+        };
         Ok(NameServer {
             state,
             server,
             _scan: CancelOnDrop(scan),
+            metrics,
         })
     }
 
     /// The bound address.
     pub fn local_addr(&self) -> std::net::SocketAddr {
         self.server.local_addr()
+    }
+
+    /// Where Prometheus metrics are served (`metricsExporterType=PROM`).
+    pub fn metrics_addr(&self) -> Option<std::net::SocketAddr> {
+        self.metrics.as_ref().map(|(a, _)| *a)
     }
 
     /// Shared state (route table, KV), for tests and the admin CLI.

@@ -31,6 +31,10 @@ impl RequestHandler for Processor {
         Box::pin(async move { Some(self.dispatch(&channel, &request)) })
     }
 
+    fn served(&self, served: &rmq_remoting::Served) {
+        self.state.rpc.record(served);
+    }
+
     fn on_channel_closed(&self, channel: &Channel) {
         let n = self.state.routes.channel_closed(channel.id());
         if n > 0 {

@@ -117,3 +117,62 @@ async fn a_compressed_registration_is_routed() {
     assert!(route(&client, &addr, "CompressedA").await.is_some());
     ns.shutdown().await;
 }
+
+/// `metricsExporterType=PROM`: `/metrics` counts each answered request by request and response
+/// code (`rocketmq_rpc_latency`), and shows the route table's brokers and topics.
+#[tokio::test]
+async fn metrics_count_requests_and_routes() {
+    let ns = NameServer::start(NamesrvConfig {
+        listen_port: 0,
+        listen_addr: "127.0.0.1".into(),
+        kv_config_path: None,
+        metrics_exporter_type: "PROM".into(),
+        metrics_prom_exporter_host: "127.0.0.1".into(),
+        metrics_prom_exporter_port: 0,
+        ..NamesrvConfig::default()
+    })
+    .await
+    .unwrap();
+    let addr = ns.local_addr().to_string();
+    let client = RemotingClient::new();
+    let body = RegisterBrokerBody {
+        filter_server_list: Vec::new(),
+        topic_config_serialize_wrapper: TopicConfigSerializeWrapper {
+            data_version: DataVersion::default(),
+            topic_config_table: [("MetricsTopic".to_owned(), TopicConfig::new("MetricsTopic"))].into(),
+        },
+    };
+    let resp = client
+        .invoke(&addr, register(body.encode_compressed(), true, true), RPC)
+        .await
+        .unwrap();
+    assert_eq!(resp.code, code::SUCCESS, "{:?}", resp.remark);
+    assert!(route(&client, &addr, "MetricsTopic").await.is_some());
+    assert!(route(&client, &addr, "NoSuchTopic").await.is_none());
+
+    let text = rmq_testkit::scrape_metrics(ns.metrics_addr().expect("served")).await;
+    let count = |request: &str, response: &str| {
+        rmq_testkit::metric_sample(
+            &text,
+            "rocketmq_rpc_latency_count",
+            &[
+                "node_type=\"namesrv\"",
+                &format!("request_code=\"{request}\""),
+                &format!("response_code=\"{response}\""),
+                "result=\"success\"",
+            ],
+        )
+    };
+    assert_eq!(count("register_broker", "success"), Some(1.0));
+    assert_eq!(count("get_routeinfo_by_topic", "success"), Some(1.0));
+    assert_eq!(count("get_routeinfo_by_topic", "topic_not_exist"), Some(1.0));
+    assert_eq!(
+        rmq_testkit::metric_sample(&text, "rocketmq_namesrv_broker_addresses", &[]),
+        Some(1.0)
+    );
+    assert_eq!(
+        rmq_testkit::metric_sample(&text, "rocketmq_namesrv_topics", &[]),
+        Some(1.0)
+    );
+    ns.shutdown().await;
+}

@@ -11,6 +11,8 @@
 //!   certificates (mutual TLS), encrypted PKCS#8 keys, and the client connector (rustls with the
 //!   ring provider).
 //! - [`error`]: the error type, [`RemotingError`].
+//! - [`prom`]: Prometheus histograms, `rocketmq_rpc_latency` and the `/metrics` endpoint the
+//!   servers share.
 //!
 //! Invariant: a malformed frame closes only the connection it arrived on; every other connection
 //! keeps being served. Lock order: the pool map lock is never held while a channel lock is taken.
@@ -19,6 +21,7 @@ pub mod channel;
 pub mod client;
 pub mod codec;
 pub mod error;
+pub mod prom;
 pub mod server;
 pub mod tls;
 

@@ -122,3 +122,30 @@ impl Drop for OpenOnDrop {
         self.0.open();
     }
 }
+
+/// `GET /metrics` over a plain HTTP/1.1 connection: the body of a 200 answer in the
+/// Prometheus text format (panics otherwise).
+pub async fn scrape_metrics(addr: std::net::SocketAddr) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut conn = tokio::net::TcpStream::connect(addr)
+        .await
+        .expect("connect to /metrics");
+    conn.write_all(b"GET /metrics HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n")
+        .await
+        .expect("send GET /metrics");
+    let mut raw = String::new();
+    conn.read_to_string(&mut raw).await.expect("read /metrics");
+    let (head, body) = raw.split_once("\r\n\r\n").expect("an HTTP answer");
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert!(head.contains("text/plain; version=0.0.4"), "{head}");
+    body.to_string()
+}
+
+/// The value of the one sample of `name` (exactly: `name{`) whose labels include every `want`.
+pub fn metric_sample(text: &str, name: &str, want: &[&str]) -> Option<f64> {
+    text.lines()
+        .filter(|l| l.starts_with(&format!("{name}{{")))
+        .find(|l| want.iter().all(|w| l.contains(w)))
+        .and_then(|l| l.rsplit_once(' '))
+        .and_then(|(_, v)| v.parse().ok())
+}
