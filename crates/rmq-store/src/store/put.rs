@@ -332,14 +332,13 @@ impl Core {
         self.fail_points
             .hit(&self.fail_points.put_before_dispatch, "put before dispatch");
         let end = base + enc.buf.len() as u64;
-        if !self.config.controller_mode
-            || (self.dispatched.load(Ordering::Acquire) == base as i64 && self.confirm_offset() >= end as i64)
-        {
+        // Controller mode: records wait for the SyncStateSet's acks (`dispatch_confirmed`);
+        // earlier ones still waiting go first. The confirm offset is read once (a lock).
+        let confirm = self.config.controller_mode.then(|| self.confirm_offset());
+        if confirm.is_none_or(|c| self.dispatched.load(Ordering::Acquire) == base as i64 && c >= end as i64) {
             self.dispatch_appended(enc, batch, base, next, store_ts, cq);
         } else {
-            // Controller mode: the records wait for the SyncStateSet's acks (`dispatch_confirmed`);
-            // earlier ones still waiting go first.
-            let limit = self.confirm_offset().max(0) as u64;
+            let limit = confirm.unwrap_or(0).max(0) as u64;
             if let Err(e) = self.dispatch_until(st, limit) {
                 tracing::error!(error = %e, "dispatch of confirmed records failed");
             }
