@@ -76,6 +76,9 @@ pub struct StandaloneArgs {
     /// Do not start the web console.
     #[arg(long)]
     no_console: bool,
+    // what the console signs its admin requests with, for a broker with aclEnable (-c)
+    #[command(flatten)]
+    acl: crate::credentials::AclArgs,
 }
 
 #[derive(Args)]
@@ -326,7 +329,7 @@ pub async fn standalone(args: StandaloneArgs) -> anyhow::Result<()> {
             &args.console_host,
             port,
             vec![format!("127.0.0.1:{}", ns.local_addr().port())],
-            None,
+            args.acl.credentials(),
         )
         .await
     };

@@ -31,7 +31,7 @@ const CONSUMER_NOT_ONLINE: i32 = 206;
 /// An API failure: a status and `{"error": text}`.
 #[derive(Debug)]
 pub struct ApiError {
-    status: StatusCode,
+    pub(crate) status: StatusCode,
     pub(crate) message: String,
 }
 
@@ -58,6 +58,11 @@ impl From<ClientError> for ApiError {
                 code: rmq_protocol::codes::response_code::TOPIC_NOT_EXIST,
                 ..
             } => StatusCode::NOT_FOUND,
+            // the console's credentials (or none) do not allow it
+            ClientError::Broker {
+                code: rmq_protocol::codes::response_code::NO_PERMISSION,
+                ..
+            } => StatusCode::FORBIDDEN,
             // the cluster answered: the request was wrong for it
             ClientError::Broker { .. } | ClientError::InvalidArgument(_) | ClientError::InvalidMessage(_) => {
                 StatusCode::BAD_REQUEST

@@ -8,17 +8,22 @@
 //!   cached topic and group lists.
 //! - [`messages`]: messages by time range, key and id; resend to a group; producers.
 //! - [`manage`]: delete a topic or group, a topic's route, dead-letter export, background jobs.
+//! - [`acl`]: the ACL page's ACL 1.0 section (plain_acl.yml accounts, global white addresses)
+//!   and what both sections share (edit targets, "not enabled" answers, masked secrets).
+//! - [`auth`]: the ACL page's ACL 2.0 section (users and their policies).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::http::header;
 use axum::response::IntoResponse;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::Router;
 use rmq_client::ClientConfig;
 
+pub mod acl;
 pub mod api;
+pub mod auth;
 pub mod manage;
 pub mod messages;
 
@@ -134,5 +139,15 @@ fn router(app: Arc<api::App>) -> Router {
         .route("/api/messages/{id}", get(messages::message))
         .route("/api/messages/{id}/resend", post(messages::resend))
         .route("/api/producers", get(messages::producers))
+        .route("/api/acl/brokers", get(acl::brokers))
+        .route("/api/acl/v1", get(acl::v1))
+        .route("/api/acl/v1/accounts", post(acl::put_account))
+        .route("/api/acl/v1/accounts/{access_key}", delete(acl::delete_account))
+        .route("/api/acl/v1/white-addrs", post(acl::put_white_addrs))
+        .route("/api/acl/v2", get(auth::v2))
+        .route("/api/acl/v2/users", post(auth::put_user))
+        .route("/api/acl/v2/users/{username}", delete(auth::delete_user))
+        .route("/api/acl/v2/acls", post(auth::put_acl))
+        .route("/api/acl/v2/acls/{subject}", delete(auth::delete_acl))
         .with_state(app)
 }
