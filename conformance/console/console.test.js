@@ -3,7 +3,8 @@
 // over the console's API and with `rmq`): create, update and delete a topic, send a message,
 // reset a group's offsets, export and resend dead letters (the "resend all" job's progress to
 // its end), query messages by key, time range and id, open one and have a consumer of a group
-// consume it directly, list producers, delete a group. Screenshots of each page go to $SHOTS.
+// consume it directly, list producers, delete a group, create and delete an ACL 1.0 account (the
+// ACL 2.0 section shows that it is not enabled). Screenshots of each page go to $SHOTS.
 // Run by scripts/console-browser-test.
 //
 // env: CONSOLE (http://host:port/), NS (name server), RMQ_BIN (the rmq binary), SHOTS (dir).
@@ -332,6 +333,41 @@ function rmq(...args) {
     'delete-group through the UI goes back to the groups, saying so');
   await until(15000, 'the group list to drop it', async () => (await api(`/api/groups?q=${GROUP}`)).body?.total === 0);
   check(true, 'the group list no longer has it');
+
+  // ACL: the broker runs ACL 1.0 with 127.0.0.1 a global white address (so no other step is
+  // checked) and without ACL 2.0 (scripts/console-browser-test)
+  const aclAccounts = () => rmq('admin', 'getAclConfig', '-n', NS, '-c', 'DefaultCluster');
+  await page.click('#nav a[href="#/acl"]');
+  await ready();
+  check((await text('h2')).trim() === 'ACL', 'the ACL page loads');
+  check(await page.getAttribute('#acl-v1-state', 'data-state') === 'enabled', 'its ACL 1.0 section says enabled');
+  check((await text('#acl-accounts')).includes('UiAclAdmin'), 'and lists the account of plain_acl.yml');
+  check((await page.inputValue('#acl-white')) === '127.0.0.1', 'and the global white address');
+  check(!(await page.content()).includes('ui-acl-admin-secret'), 'the secret key is nowhere on the page');
+  check(await page.getAttribute('#acl-v2-state', 'data-state') === 'disabled'
+    && (await text('#acl-v2-state')).includes('not enabled'), 'the ACL 2.0 section says plainly it is not enabled');
+  await shot('acl');
+  await page.fill('#acl-ak', 'UiAclUser1');
+  await page.fill('#acl-sk', 'ui-acl-user-secret');
+  await page.selectOption('#acl-default-topic', 'DENY');
+  await page.fill('#acl-topic-perms', `${TOPIC}=PUB|SUB`);
+  await page.click('#acl-account-submit');
+  await ready();
+  check((await text('#acl-v1-result')).includes('Saved account UiAclUser1'), 'create-account through the UI says so');
+  const row = await text('#acl-accounts tr[data-ak="UiAclUser1"]');
+  check(row.includes(`${TOPIC}=PUB|SUB`) && row.includes('******') && !row.includes('ui-acl-user-secret'),
+    `the list shows it, its secret masked (${row})`);
+  let onBroker = aclAccounts();
+  check(onBroker.includes('UiAclUser1') && onBroker.includes('ui-acl-user-secret') && onBroker.includes(`${TOPIC}=PUB|SUB`),
+    'and the broker has it, with its secret and permissions (rmq admin getAclConfig)');
+  await shot('acl-account');
+  page.once('dialog', (d) => d.accept());
+  await page.click('.acl-account-delete[data-ak="UiAclUser1"]');
+  await page.waitForSelector('#acl-v1-result:has-text("Deleted account UiAclUser1")', { timeout: 30000 });
+  await ready();
+  check(await page.locator('#acl-accounts tr[data-ak="UiAclUser1"]').count() === 0, 'delete-account through the UI: gone from the list');
+  onBroker = aclAccounts();
+  check(!onBroker.includes('UiAclUser1') && onBroker.includes('UiAclAdmin'), 'and from the broker (the admin account stays)');
 
   // bad input shows the API's error
   await page.goto(`${BASE}#/topics`);

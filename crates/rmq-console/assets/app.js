@@ -895,6 +895,316 @@ function pageProducers() {
   load();
 }
 
+// ---------- ACL ----------
+
+// The broker the ACL page shows and where its edits go, kept across visits.
+const aclView = { broker: '', scope: 'broker' };
+const PERM_TEXTS = ['DENY', 'PUB', 'SUB', 'PUB|SUB'];
+const AUTH_ACTIONS = ['Pub', 'Sub', 'Create', 'Update', 'Delete', 'Get', 'List', 'All'];
+// 'a, b\nc' -> ['a', 'b', 'c']
+const listOf = (s) => String(s || '').split(/[,\n]/).map((x) => x.trim()).filter(Boolean);
+const joined = (xs) => (xs && xs.length ? xs.join(', ') : '-');
+
+// A section whose broker runs without that ACL (or does not know its request codes).
+// The broker's own words go to the tooltip when they only say the same.
+function aclOff(id, what, d) {
+  const unsupported = d.state === 'unsupported';
+  return h('p', { id, class: 'warn-note', 'data-state': d.state, title: d.reason || null },
+    unsupported ? `This broker does not support ${what}` : `${what} is not enabled on this broker`,
+    unsupported && d.reason ? h('span', { class: 'muted' }, ` (it answered: ${d.reason})`) : '');
+}
+
+function pageAcl() {
+  const brokerSel = h('select', { id: 'acl-broker' });
+  const scopeSel = h('select', { id: 'acl-scope' });
+  const v1Box = h('div', { id: 'acl-v1-box' }, placeholder());
+  const v2Box = h('div', { id: 'acl-v2-box' }, placeholder());
+  const v1Result = h('div', { id: 'acl-v1-result', class: 'result' });
+  const v2Result = h('div', { id: 'acl-v2-result', class: 'result' });
+  let brokers = [];
+
+  const current = () => brokers.find((b) => b.addr === brokerSel.value) || {};
+  // where an edit goes: this broker, or its cluster (ACL 1.0: the masters; ACL 2.0: every broker)
+  const target = () => (scopeSel.value === 'cluster' ? { cluster: current().cluster } : { broker: current().addr });
+  const where = () => (scopeSel.value === 'cluster' ? `cluster ${current().cluster}` : current().addr);
+  const said = (box, text) => { box.className = 'result ok'; box.textContent = text; };
+
+  // One edit: the request, a line saying what was done, the section reloaded.
+  function edit(btn, result, busyText, send, doneText, reload) {
+    result.textContent = '';
+    return task(async (live) => {
+      const r = await send();
+      if (!live()) return;
+      said(result, `${doneText} on ${joined((r && r.brokers) || [where()])}`);
+      await reload(live);
+    }, { btn, busyText });
+  }
+
+  // ACL 1.0: accounts, white list, the account form
+  function renderV1(d) {
+    const ak = h('input', { id: 'acl-ak', placeholder: 'longer than 6 characters', autocomplete: 'off' });
+    const sk = h('input', { id: 'acl-sk', type: 'password', autocomplete: 'new-password',
+      placeholder: 'blank keeps the current one' });
+    const white = h('input', { id: 'acl-account-white', placeholder: 'e.g. 192.168.0.*', autocomplete: 'off' });
+    const admin = h('input', { id: 'acl-admin', type: 'checkbox' });
+    const permSel = (id) => h('select', { id }, h('option', { value: '' }, '(not set)'),
+      PERM_TEXTS.map((p) => h('option', { value: p }, p)));
+    const dtp = permSel('acl-default-topic');
+    const dgp = permSel('acl-default-group');
+    const tp = h('input', { id: 'acl-topic-perms', class: 'wide', placeholder: 'topicA=PUB, topicB=PUB|SUB', autocomplete: 'off' });
+    const gp = h('input', { id: 'acl-group-perms', class: 'wide', placeholder: 'groupA=SUB', autocomplete: 'off' });
+    const submit = h('button', { id: 'acl-account-submit', type: 'submit', class: 'primary' }, 'Save account');
+    const form = h('form', { id: 'acl-account-form', class: 'inline-form' },
+      field('Access key', ak), field('Secret key', sk), field('White address', white),
+      field('Default topic perm', dtp), field('Default group perm', dgp), field('Topic perms', tp),
+      field('Group perms', gp), h('label', { class: 'field check' }, h('span', null, 'Admin'), admin), submit);
+    form.addEventListener('submit', (e) => {
+      e.preventDefault();
+      const body = Object.assign(target(), { accessKey: ak.value.trim(), secretKey: sk.value,
+        whiteRemoteAddress: white.value.trim(), admin: admin.checked, defaultTopicPerm: dtp.value,
+        defaultGroupPerm: dgp.value, topicPerms: listOf(tp.value), groupPerms: listOf(gp.value) });
+      if (!body.accessKey) { task(() => { throw new Error('The access key is required'); }); return; }
+      edit(submit, v1Result, 'Saving\u2026', () => api('POST', '/api/acl/v1/accounts', body),
+        `Saved account ${body.accessKey}`, loadV1);
+    });
+    const fill = (a) => {
+      ak.value = a.accessKey || '';
+      sk.value = '';
+      white.value = a.whiteRemoteAddress || '';
+      admin.checked = !!a.admin;
+      dtp.value = a.defaultTopicPerm || '';
+      dgp.value = a.defaultGroupPerm || '';
+      tp.value = (a.topicPerms || []).join(', ');
+      gp.value = (a.groupPerms || []).join(', ');
+      ak.focus();
+    };
+
+    const rows = (d.accounts || []).map((a) => {
+      const editBtn = h('button', { type: 'button', class: 'acl-account-edit', 'data-ak': a.accessKey,
+        onclick: () => fill(a) }, 'Edit');
+      const delBtn = h('button', { type: 'button', class: 'danger acl-account-delete', 'data-ak': a.accessKey }, 'Delete');
+      delBtn.addEventListener('click', () => {
+        if (!window.confirm(`Delete ACL account ${a.accessKey} on ${where()}?`)) return;
+        edit(delBtn, v1Result, 'Deleting\u2026',
+          () => api('DELETE', `/api/acl/v1/accounts/${enc(a.accessKey)}` + qs(target())),
+          `Deleted account ${a.accessKey}`, loadV1);
+      });
+      return h('tr', { 'data-ak': a.accessKey },
+        h('td', null, h('b', null, a.accessKey)), h('td', null, h('code', null, a.secretKey || '-')),
+        h('td', null, a.whiteRemoteAddress || '-'),
+        h('td', null, a.admin ? h('span', { class: 'badge master' }, 'admin') : 'no'),
+        h('td', null, a.defaultTopicPerm || '-'), h('td', null, a.defaultGroupPerm || '-'),
+        h('td', null, joined(a.topicPerms)), h('td', null, joined(a.groupPerms)),
+        h('td', { class: 'nowrap' }, editBtn, ' ', delBtn));
+    });
+
+    const wl = h('input', { id: 'acl-white', class: 'wide', value: (d.globalWhiteAddrs || []).join(', '),
+      placeholder: 'none: every request is checked', autocomplete: 'off' });
+    const wlBtn = h('button', { id: 'acl-white-submit', type: 'submit' }, 'Save white list');
+    const wlForm = h('form', { id: 'acl-white-form', class: 'inline-form' },
+      field('Global white addresses (not checked at all; comma separated)', wl), wlBtn);
+    wlForm.addEventListener('submit', (e) => {
+      e.preventDefault();
+      const addrs = listOf(wl.value);
+      edit(wlBtn, v1Result, 'Saving\u2026',
+        () => api('POST', '/api/acl/v1/white-addrs', Object.assign(target(), { addrs })),
+        `Saved ${addrs.length} global white address(es)`, loadV1);
+    });
+
+    v1Box.replaceChildren(
+      h('p', { id: 'acl-v1-state', class: 'muted', 'data-state': 'enabled' },
+        `ACL 1.0 is enabled${d.version ? ' \u00b7 ' + d.version : ''}`),
+      wlForm,
+      table('acl-accounts', ['Access key', 'Secret key', 'White address', 'Admin', 'Default topic', 'Default group',
+        'Topic perms', 'Group perms', ''], rows, 'No accounts'),
+      h('h4', null, 'Create or update an account'), form);
+  }
+
+  async function loadV1(live) {
+    try {
+      const d = await api('GET', '/api/acl/v1' + qs({ broker: current().addr }));
+      if (!live()) return;
+      if (d.state !== 'enabled') v1Box.replaceChildren(aclOff('acl-v1-state', 'ACL 1.0 (aclEnable)', d));
+      else renderV1(d);
+    } catch (e) {
+      if (live()) v1Box.replaceChildren(h('p', { id: 'acl-v1-error', class: 'cell-error' }, 'Could not load: ', e.message));
+      throw e;
+    }
+  }
+
+  // ACL 2.0: users, their policies, the two forms
+  function renderV2(d) {
+    const users = d.users || [];
+    const un = h('input', { id: 'acl-username', autocomplete: 'off' });
+    const pw = h('input', { id: 'acl-password', type: 'password', autocomplete: 'new-password',
+      placeholder: 'required for a new user; blank keeps it' });
+    const ut = h('select', { id: 'acl-user-type' }, ['Normal', 'Super'].map((t) => h('option', { value: t }, t)));
+    const us = h('select', { id: 'acl-user-status' }, ['enable', 'disable'].map((t) => h('option', { value: t }, t)));
+    const uSubmit = h('button', { id: 'acl-user-submit', type: 'submit', class: 'primary' }, 'Save user');
+    const uForm = h('form', { id: 'acl-user-form', class: 'inline-form' },
+      field('Username', un), field('Password', pw), field('Type', ut), field('Status', us), uSubmit);
+    uForm.addEventListener('submit', (e) => {
+      e.preventDefault();
+      const body = Object.assign(target(), { username: un.value.trim(), password: pw.value,
+        userType: ut.value, userStatus: us.value });
+      if (!body.username) { task(() => { throw new Error('The username is required'); }); return; }
+      edit(uSubmit, v2Result, 'Saving\u2026', () => api('POST', '/api/acl/v2/users', body),
+        `Saved user ${body.username}`, loadV2);
+    });
+
+    const userRows = users.map((u) => {
+      const editBtn = h('button', { type: 'button', class: 'acl-user-edit', onclick: () => {
+        un.value = u.username || '';
+        pw.value = '';
+        ut.value = u.userType === 'Super' ? 'Super' : 'Normal';
+        us.value = u.userStatus === 'disable' ? 'disable' : 'enable';
+        un.focus();
+      } }, 'Edit');
+      const delBtn = h('button', { type: 'button', class: 'danger acl-user-delete', 'data-user': u.username }, 'Delete');
+      delBtn.addEventListener('click', () => {
+        if (!window.confirm(`Delete user ${u.username} (and its ACL) on ${where()}?`)) return;
+        edit(delBtn, v2Result, 'Deleting\u2026', () => api('DELETE', `/api/acl/v2/users/${enc(u.username)}` + qs(target())),
+          `Deleted user ${u.username}`, loadV2);
+      });
+      return h('tr', { 'data-user': u.username }, h('td', null, h('b', null, u.username)),
+        h('td', null, h('code', null, u.password || '-')), h('td', null, u.userType || '-'),
+        h('td', null, h('span', { class: 'badge ' + (u.userStatus === 'disable' ? 'kind-dlq' : 'kind-normal') },
+          u.userStatus || '-')),
+        h('td', { class: 'nowrap' }, editBtn, ' ', delBtn));
+    });
+
+    // one row per policy entry; the subject's first row also deletes its whole ACL
+    const aclRows = [];
+    for (const acl of d.acls || []) {
+      let first = true;
+      for (const p of acl.policies || []) {
+        for (const en of p.entries || []) {
+          const delEntry = h('button', { type: 'button', class: 'danger acl-entry-delete',
+            'data-subject': acl.subject, 'data-resource': en.resource }, 'Delete entry');
+          delEntry.addEventListener('click', () => {
+            if (!window.confirm(`Delete ${acl.subject}'s entry for ${en.resource} on ${where()}?`)) return;
+            edit(delEntry, v2Result, 'Deleting\u2026', () => api('DELETE',
+              `/api/acl/v2/acls/${enc(acl.subject)}` + qs(Object.assign(target(), { resource: en.resource }))),
+            `Deleted ${acl.subject}'s entry for ${en.resource}`, loadV2);
+          });
+          let delAll = null;
+          if (first) {
+            delAll = h('button', { type: 'button', class: 'danger acl-delete', 'data-subject': acl.subject }, 'Delete ACL');
+            delAll.addEventListener('click', () => {
+              if (!window.confirm(`Delete every policy of ${acl.subject} on ${where()}?`)) return;
+              edit(delAll, v2Result, 'Deleting\u2026', () => api('DELETE', `/api/acl/v2/acls/${enc(acl.subject)}` + qs(target())),
+                `Deleted the ACL of ${acl.subject}`, loadV2);
+            });
+          }
+          aclRows.push(h('tr', { class: first ? 'first-of-group' : 'same-group', 'data-subject': acl.subject },
+            h('td', null, h('b', null, acl.subject)), h('td', null, p.policyType || 'Custom'),
+            h('td', null, h('code', null, en.resource || '-')), h('td', null, joined(en.actions)),
+            h('td', null, joined(en.sourceIps)),
+            h('td', null, h('span', { class: 'badge ' + (String(en.decision).toLowerCase() === 'deny' ? 'kind-dlq' : 'kind-normal') },
+              en.decision || '-')),
+            h('td', { class: 'nowrap' }, delEntry, delAll ? ' ' : '', delAll)));
+          first = false;
+        }
+      }
+    }
+
+    const subject = h('input', { id: 'acl-subject', placeholder: 'User:alice (or alice)', autocomplete: 'off',
+      list: 'acl-subjects' });
+    const subjects = h('datalist', { id: 'acl-subjects' }, users.map((u) => h('option', { value: 'User:' + u.username })));
+    const resources = h('input', { id: 'acl-resources', class: 'wide', placeholder: 'Topic:orders, Group:g*, *',
+      autocomplete: 'off' });
+    const actions = h('span', { id: 'acl-actions', class: 'checks' }, AUTH_ACTIONS.map((a) =>
+      h('label', null, h('input', { type: 'checkbox', class: 'acl-action', value: a }), a)));
+    const ips = h('input', { id: 'acl-source-ips', placeholder: 'any; or 10.0.0.0/8, 127.0.0.1', autocomplete: 'off' });
+    const decision = h('select', { id: 'acl-decision' }, ['Allow', 'Deny'].map((t) => h('option', { value: t }, t)));
+    const ptype = h('select', { id: 'acl-policy-type' }, ['Custom', 'Default'].map((t) => h('option', { value: t }, t)));
+    const pSubmit = h('button', { id: 'acl-policy-submit', type: 'submit', class: 'primary' }, 'Save policy');
+    const pForm = h('form', { id: 'acl-policy-form', class: 'inline-form' }, field('Subject', subject), subjects,
+      field('Resources', resources), field('Actions', actions), field('Source IPs', ips),
+      field('Decision', decision), field('Policy type', ptype), pSubmit);
+    pForm.addEventListener('submit', (e) => {
+      e.preventDefault();
+      const body = Object.assign(target(), { subject: subject.value.trim(), resources: listOf(resources.value),
+        actions: [...actions.querySelectorAll('input:checked')].map((c) => c.value), sourceIps: listOf(ips.value),
+        decision: decision.value, policyType: ptype.value });
+      edit(pSubmit, v2Result, 'Saving\u2026', () => api('POST', '/api/acl/v2/acls', body),
+        `Saved ${body.resources.length} entr${body.resources.length === 1 ? 'y' : 'ies'} for ${body.subject}`, loadV2);
+    });
+
+    v2Box.replaceChildren(
+      h('p', { id: 'acl-v2-state', class: 'muted', 'data-state': 'enabled' }, 'ACL 2.0 is enabled'),
+      h('h4', null, 'Users'),
+      table('acl-users', ['Username', 'Password', 'Type', 'Status', ''], userRows, 'No users'),
+      h('h4', null, 'Create or update a user'), uForm,
+      h('h4', null, 'Policies'),
+      table('acl-acls', ['Subject', 'Policy', 'Resource', 'Actions', 'Source IPs', 'Decision', ''], aclRows, 'No policies'),
+      h('h4', null, 'Add or replace policy entries (one per resource)'), pForm);
+  }
+
+  async function loadV2(live) {
+    try {
+      const d = await api('GET', '/api/acl/v2' + qs({ broker: current().addr }));
+      if (!live()) return;
+      if (d.state !== 'enabled') {
+        v2Box.replaceChildren(aclOff('acl-v2-state', 'ACL 2.0 (authenticationEnabled, authorizationEnabled)', d));
+      } else {
+        renderV2(d);
+      }
+    } catch (e) {
+      if (live()) v2Box.replaceChildren(h('p', { id: 'acl-v2-error', class: 'cell-error' }, 'Could not load: ', e.message));
+      throw e;
+    }
+  }
+
+  // both sections; the first failure goes to the banner once both are drawn
+  async function loadBoth(live) {
+    v1Result.textContent = '';
+    v2Result.textContent = '';
+    const r = await Promise.allSettled([loadV1(live), loadV2(live)]);
+    const failed = r.find((x) => x.status === 'rejected');
+    if (failed) throw failed.reason;
+  }
+
+  function fillScope() {
+    const b = current();
+    const prev = scopeSel.value || aclView.scope;
+    scopeSel.replaceChildren(h('option', { value: 'broker' }, `this broker only (${b.addr || '-'})`),
+      h('option', { value: 'cluster' }, `cluster ${b.cluster || '-'} (ACL 1.0: its masters; 2.0: all its brokers)`));
+    scopeSel.value = prev;
+  }
+
+  brokerSel.addEventListener('change', () => {
+    aclView.broker = brokerSel.value;
+    fillScope();
+    task(loadBoth);
+  });
+  scopeSel.addEventListener('change', () => { aclView.scope = scopeSel.value; });
+
+  mount('ACL',
+    h('p', { class: 'muted' }, 'Access control of each broker: ACL 1.0 (plain_acl.yml, RocketMQ 4.9) and ' +
+      'ACL 2.0 (users and policies, RocketMQ 5.3). Secrets and passwords are never shown.'),
+    h('div', { class: 'toolbar' }, field('Broker', brokerSel), field('Apply changes to', scopeSel)),
+    section('ACL 1.0: accounts (plain_acl.yml)', v1Result, v1Box),
+    section('ACL 2.0: users and policies', v2Result, v2Box));
+
+  task(async (live) => {
+    const d = await api('GET', '/api/acl/brokers');
+    if (!live()) return;
+    brokers = d.brokers || [];
+    if (!brokers.length) {
+      v1Box.replaceChildren(h('p', { class: 'muted' }, 'No brokers registered'));
+      v2Box.replaceChildren();
+      return;
+    }
+    brokerSel.replaceChildren(...brokers.map((b) => h('option', { value: b.addr },
+      `${b.cluster} / ${b.brokerName} / ${b.brokerId === 0 ? 'master' : 'id ' + b.brokerId} (${b.addr})`)));
+    brokerSel.value = brokers.some((b) => b.addr === aclView.broker) ? aclView.broker : brokers[0].addr;
+    aclView.broker = brokerSel.value;
+    fillScope();
+    await loadBoth(live);
+  });
+}
+
 // ---------- routing ----------
 
 const routes = [
@@ -907,6 +1217,7 @@ const routes = [
   [/^#\/messages(?:\?topic=([^&]*))?$/, pageMessages, 'messages'],
   [/^#\/messages\/([^/]+)\/([^/]+)$/, pageMessage, 'messages'],
   [/^#\/producers$/, pageProducers, 'producers'],
+  [/^#\/acl$/, pageAcl, 'acl'],
 ];
 
 function decode(s) {

@@ -1,4 +1,4 @@
-//! The ACL page's ACL 1.0 section (docs/console.md "ACL"): a broker's `plain_acl.yml` accounts
+//! The ACL page's ACL 1.0 section (docs/console.md, `#/acl`): a broker's `plain_acl.yml` accounts
 //! and global white addresses (RocketMQ 4.9 `updateAclConfig` .. `getAclConfig`), and what both
 //! sections share: the brokers an edit goes to, a broker saying it has no ACL, masked secrets and
 //! JSON errors for bad input.

@@ -1,4 +1,4 @@
-//! The ACL page's ACL 2.0 section (docs/console.md "ACL"): RocketMQ 5.3 users and their ACLs
+//! The ACL page's ACL 2.0 section (docs/console.md, `#/acl`): RocketMQ 5.3 users and their ACLs
 //! (subject, policies of resource patterns, actions, source IPs and a decision) per broker,
 //! through the AUTH_* admin codes. Passwords are shown masked; an update that leaves the password
 //! blank keeps the user's.

@@ -1,4 +1,4 @@
-//! The ACL page's HTTP API (docs/console.md "ACL") against a real name server and an ACL-enabled
+//! The ACL page's HTTP API (docs/console.md, `#/acl`) against a real name server and an ACL-enabled
 //! broker (in-process, ephemeral ports, temp dirs), the console signing as an admin: ACL 1.0
 //! accounts and white addresses listed (secrets masked), created, updated, deleted; ACL 2.0 users
 //! and policies likewise; the section a broker runs without answers its state, not an error; bad
