@@ -943,8 +943,10 @@ function pageAcl() {
   // ACL 1.0: accounts, white list, the account form
   function renderV1(d) {
     const ak = h('input', { id: 'acl-ak', placeholder: 'longer than 6 characters', autocomplete: 'off' });
+    // Apache RocketMQ 4.9.8 and 5.x run ACL 1.0 without listing it: edits only, the secret required
+    const listed = d.listed !== false;
     const sk = h('input', { id: 'acl-sk', type: 'password', autocomplete: 'new-password',
-      placeholder: 'blank keeps the current one' });
+      placeholder: listed ? 'blank keeps the current one' : 'required' });
     const white = h('input', { id: 'acl-account-white', placeholder: 'e.g. 192.168.0.*', autocomplete: 'off' });
     const admin = h('input', { id: 'acl-admin', type: 'checkbox' });
     const permSel = (id) => h('select', { id }, h('option', { value: '' }, '(not set)'),
@@ -999,7 +1001,8 @@ function pageAcl() {
     });
 
     const wl = h('input', { id: 'acl-white', class: 'wide', value: (d.globalWhiteAddrs || []).join(', '),
-      placeholder: 'none: every request is checked', autocomplete: 'off' });
+      placeholder: listed ? 'none: every request is checked' : 'not listed by this broker: saving replaces its list',
+      autocomplete: 'off' });
     const wlBtn = h('button', { id: 'acl-white-submit', type: 'submit' }, 'Save white list');
     const wlForm = h('form', { id: 'acl-white-form', class: 'inline-form' },
       field('Global white addresses (not checked at all; comma separated)', wl), wlBtn);
@@ -1011,12 +1014,31 @@ function pageAcl() {
         `Saved ${addrs.length} global white address(es)`, loadV1);
     });
 
+    // without a list there are no rows to delete from: a field for the access key
+    function deleteByKey() {
+      const key = h('input', { id: 'acl-delete-ak', autocomplete: 'off' });
+      const btn = h('button', { id: 'acl-delete-submit', type: 'submit', class: 'danger' }, 'Delete account');
+      const f = h('form', { id: 'acl-delete-form', class: 'inline-form' }, field('Access key', key), btn);
+      f.addEventListener('submit', (e) => {
+        e.preventDefault();
+        const k = key.value.trim();
+        if (!k || !window.confirm(`Delete ACL account ${k} on ${where()}?`)) return;
+        edit(btn, v1Result, 'Deleting\u2026', () => api('DELETE', `/api/acl/v1/accounts/${enc(k)}` + qs(target())),
+          `Deleted account ${k}`, loadV1);
+      });
+      return f;
+    }
+
     v1Box.replaceChildren(
-      h('p', { id: 'acl-v1-state', class: 'muted', 'data-state': 'enabled' },
+      h('p', { id: 'acl-v1-state', class: 'muted', 'data-state': 'enabled', 'data-listed': String(listed) },
         `ACL 1.0 is enabled${d.version ? ' \u00b7 ' + d.version : ''}`),
+      listed ? '' : h('p', { id: 'acl-v1-unlisted', class: 'warn-note' },
+        d.reason ? d.reason[0].toUpperCase() + d.reason.slice(1) : 'This broker does not list its accounts'),
       wlForm,
-      table('acl-accounts', ['Access key', 'Secret key', 'White address', 'Admin', 'Default topic', 'Default group',
-        'Topic perms', 'Group perms', ''], rows, 'No accounts'),
+      listed ? table('acl-accounts', ['Access key', 'Secret key', 'White address', 'Admin', 'Default topic',
+        'Default group', 'Topic perms', 'Group perms', ''], rows, 'No accounts') : '',
+      listed ? '' : h('p', { class: 'muted' }, 'Delete an account by its access key:'),
+      listed ? '' : deleteByKey(),
       h('h4', null, 'Create or update an account'), form);
   }
 

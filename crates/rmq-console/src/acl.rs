@@ -184,20 +184,60 @@ pub async fn brokers(State(app): State<Arc<App>>) -> ApiResult {
     Ok(Json(json!({ "clusters": clusters, "brokers": brokers })))
 }
 
+/// What a broker with `aclEnable=false` answers: rmq's own remark for it, so that the answer is
+/// the same whether the broker said so or its configuration did.
+const V1_NOT_ENABLED: &str = "ACL is not enabled on this broker (aclEnable=false)";
+
+/// The broker's `aclEnable` (GET_BROKER_CONFIG), `None` when it cannot be read.
+async fn acl_enabled(app: &App, addr: &str) -> Option<bool> {
+    let config = app.admin.broker_config(addr).await.ok()?;
+    config
+        .iter()
+        .find(|(k, _)| k == "aclEnable")
+        .and_then(|(_, v)| v.trim().parse().ok())
+}
+
 /// `GET /api/acl/v1?broker=<addr>`: the broker's accounts (secret keys masked) and global white
 /// addresses, or its `state` when it has no ACL 1.0.
+///
+/// Apache RocketMQ brokers need more care than rmq: without ACL, 4.9 does not answer the ACL
+/// codes at all (a NullPointerException, logged; the request times out), so `aclEnable` is read
+/// from the broker's configuration first; and 4.9.8 / 5.x run ACL 1.0 without listing it
+/// (GET_BROKER_CLUSTER_ACL_CONFIG is gone), which is answered as enabled with `"listed": false`:
+/// accounts and the white list can still be set.
 pub async fn v1(State(app): State<Arc<App>>, q: Result<Query<BrokerQuery>, QueryRejection>) -> ApiResult {
     let addr = query(q)?.addr(&app).await?;
+    let enabled = acl_enabled(&app, &addr).await;
+    if enabled == Some(false) {
+        return Ok(Json(
+            json!({ "broker": addr, "state": "disabled", "reason": V1_NOT_ENABLED }),
+        ));
+    }
+    let version = || async {
+        app.admin
+            .acl_version_info(&addr)
+            .await
+            .ok()
+            .and_then(|v| v.get("version").cloned())
+    };
     let config = match app.admin.acl_config(&addr).await {
         Ok(c) => c,
+        Err(ClientError::Broker { code, remark })
+            if code == response_code::REQUEST_CODE_NOT_SUPPORTED && enabled == Some(true) =>
+        {
+            return Ok(Json(json!({
+                "broker": addr, "state": "enabled", "listed": false, "version": version().await,
+                "reason": format!(
+                    "this broker does not list its ACL 1.0 accounts (GET_BROKER_CLUSTER_ACL_CONFIG: {}); \
+                     accounts and the global white list can still be set",
+                    remark.trim()
+                ),
+                "globalWhiteAddrs": [], "accounts": [],
+            })));
+        }
         Err(e) => return unavailable(&addr, &e).map(Json).ok_or_else(|| e.into()),
     };
-    let version = app
-        .admin
-        .acl_version_info(&addr)
-        .await
-        .ok()
-        .and_then(|v| v.get("version").cloned());
+    let version = version().await;
     let mut accounts = config.plain_access_configs;
     accounts.sort_by(|a, b| a.access_key.cmp(&b.access_key));
     let accounts: Vec<Value> = accounts
@@ -293,7 +333,16 @@ impl AccountForm {
 
 /// The secret key `access_key` has on `addr`, for an update that keeps it.
 async fn current_secret(app: &App, addr: &str, access_key: &str) -> Result<String, ApiError> {
-    let config = app.admin.acl_config(addr).await?;
+    let config = match app.admin.acl_config(addr).await {
+        Ok(c) => c,
+        Err(ClientError::Broker { code, .. }) if code == response_code::REQUEST_CODE_NOT_SUPPORTED => {
+            return Err(ApiError::bad_request(format!(
+                "secretKey is required: this broker does not list its accounts \
+                 (GET_BROKER_CLUSTER_ACL_CONFIG), so {access_key}'s cannot be kept"
+            )))
+        }
+        Err(e) => return Err(e.into()),
+    };
     config
         .plain_access_configs
         .into_iter()

@@ -13,6 +13,8 @@ use axum::extract::{Path, Query, State};
 use axum::Json;
 use rmq_acl::v2::model::{self, Acl, AclInfo, PolicyType, UserInfo, UserStatus, UserType};
 use rmq_client::admin::acl_info;
+use rmq_client::ClientError;
+use rmq_protocol::codes::response_code;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -27,7 +29,12 @@ pub async fn v2(State(app): State<Arc<App>>, q: Result<Query<BrokerQuery>, Query
     let addr = query(q)?.addr(&app).await?;
     let mut users = match app.admin.list_users(&addr, "").await {
         Ok(u) => u,
-        Err(e) => return unavailable(&addr, &e).map(Json).ok_or_else(|| e.into()),
+        Err(e) => {
+            return unavailable(&addr, &e)
+                .or_else(|| java_unconfigured(&addr, &e))
+                .map(Json)
+                .ok_or_else(|| e.into())
+        }
     };
     users.sort_by(|a, b| a.username.cmp(&b.username));
     let users: Vec<Value> = users
@@ -44,6 +51,29 @@ pub async fn v2(State(app): State<Arc<App>>, q: Result<Query<BrokerQuery>, Query
     Ok(Json(json!({
         "broker": addr, "state": "enabled", "users": users, "acls": acls,
     })))
+}
+
+/// What Apache RocketMQ 5.x answers to the AUTH_* codes when no `authenticationMetadataProvider`
+/// is configured (an IllegalStateException, logged; this remark is all the client gets).
+const JAVA_SYSTEM_ERROR: &str = "An system error occurred";
+
+/// A 5.x broker without ACL 2.0 configured, told apart by its remark: `disabled`.
+fn java_unconfigured(addr: &str, e: &ClientError) -> Option<Value> {
+    match e {
+        ClientError::Broker { code, remark }
+            if *code == response_code::SYSTEM_ERROR && remark.contains(JAVA_SYSTEM_ERROR) =>
+        {
+            Some(json!({
+                "broker": addr, "state": "disabled",
+                "reason": format!(
+                    "ACL 2.0 is not configured on this broker (no authenticationMetadataProvider; \
+                     it answered: {})",
+                    remark.trim()
+                ),
+            }))
+        }
+        _ => None,
+    }
 }
 
 /// `POST /api/acl/v2/users`'s body.
@@ -266,4 +296,31 @@ pub async fn delete_acl(
         done.push(addr);
     }
     done_on(done)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn broker(code: i32, remark: &str) -> ClientError {
+        ClientError::Broker {
+            code,
+            remark: remark.into(),
+        }
+    }
+
+    #[test]
+    fn java_without_acl_2_is_disabled() {
+        // Apache RocketMQ 5.3.1's answer to AUTH_LIST_USER without an authenticationMetadataProvider
+        let e = broker(
+            response_code::SYSTEM_ERROR,
+            "An system error occurred, please try again later.",
+        );
+        let v = java_unconfigured("127.0.0.1:10911", &e).unwrap();
+        assert_eq!(v["state"], "disabled");
+        assert!(v["reason"].as_str().unwrap().contains("please try again later"));
+        // any other failure stays an error
+        assert!(java_unconfigured("b", &broker(response_code::SYSTEM_ERROR, "disk full")).is_none());
+        assert!(java_unconfigured("b", &broker(response_code::NO_PERMISSION, JAVA_SYSTEM_ERROR)).is_none());
+    }
 }

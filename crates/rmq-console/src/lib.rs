@@ -1,6 +1,7 @@
 //! The built-in web console (docs/console.md): an HTTP API over the admin protocol and the
-//! embedded pages that use it. It talks to the cluster only as an admin client does (so it should
-//! work against Apache RocketMQ clusters too; not yet tried).
+//! embedded pages that use it. It talks to the cluster only as an admin client does, so it works
+//! against Apache RocketMQ 4.9 and 5.x clusters too (docs/console.md "Against Apache RocketMQ";
+//! scripts/console-java-test).
 //!
 //! # Layout
 //! - this file: [`Console`] (bind, serve, stop), the router and the static assets.
