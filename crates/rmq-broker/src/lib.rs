@@ -17,6 +17,7 @@
 //! - [`runtime_config`]: the configuration at run time (GET/UPDATE_BROKER_CONFIG) and the keys
 //!   that take effect without a restart.
 //! - [`slave`]: a slave's master addresses (HA and remoting) and its metadata sync.
+//! - [`cold_read`]: 5.x per-group cold-read thresholds (kept and shown; no throttling).
 //! - [`replicas`]: controller mode — broker id, registration, heartbeats and role changes
 //!   driven by the controller (automatic failover).
 //! - [`transaction`]: half/op messages, END_TRANSACTION, the check-back service.
@@ -39,6 +40,7 @@
 
 pub mod acl;
 pub mod clients;
+pub mod cold_read;
 pub mod config;
 pub use rmq_filter as filter;
 pub mod grpc;
@@ -160,6 +162,8 @@ pub struct BrokerState {
     pub metrics: metrics::Metrics,
     /// A slave's master (HA address followed by the store's HA client, remoting address).
     pub master: slave::MasterLinks,
+    /// 5.x cold-read thresholds per group (`mqadmin updateColdDataFlowCtrGroupConfig`).
+    pub cold_read: cold_read::ColdReadGroups,
     /// Where every part of the broker reads time (`config.store.clock`, the system clock unless
     /// a test set a manual one).
     pub clock: Clock,
@@ -491,6 +495,7 @@ pub(crate) fn load_state(
         daily: stats::DailyTotals::new(clock.now_ms()),
         metrics: metrics::Metrics::default(),
         master,
+        cold_read: cold_read::ColdReadGroups::default(),
         replicas: replicas::Replicas::default(),
         runtime: runtime_config::RuntimeConfig::new(&config, clock.now_ms()),
         config,

@@ -77,6 +77,17 @@ impl RuntimeConfig {
         (properties::format(c.config.export()), c.version)
     }
 
+    /// The current value of `key` as GET_BROKER_CONFIG shows it (keys rmq does not read: as
+    /// given), if any.
+    pub fn value(&self, key: &str) -> Option<String> {
+        let c = self.current.lock();
+        c.config
+            .export()
+            .into_iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v)
+    }
+
     /// UPDATE_BROKER_CONFIG: applies `props` (nothing if a key is black-listed), bumps the
     /// version and writes the keys into the config file, when the broker has one (in place:
     /// comments and other lines kept; Java rewrites the whole file).

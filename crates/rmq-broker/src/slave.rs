@@ -4,6 +4,7 @@
 //! offsets, delay offsets and subscription groups from it every 10 s (first after 3 s).
 
 use parking_lot::Mutex;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -26,6 +27,9 @@ pub struct MasterLinks {
     /// `haMasterAddress` was configured: never replaced by the name server's answer.
     ha_addr_fixed: bool,
     master_addr: Mutex<Option<String>>,
+    /// The master's flushed commitlog offset as last told by RESET_MASTER_FLUSH_OFFSET
+    /// (`mqadmin resetMasterFlushOffset`); 0 until then (a classic master does not send it).
+    master_flush_offset: AtomicI64,
 }
 
 impl MasterLinks {
@@ -39,7 +43,18 @@ impl MasterLinks {
             ha_addr_fixed: fixed.is_some(),
             ha_addr: watch::channel(fixed).0,
             master_addr: Mutex::new(None),
+            master_flush_offset: AtomicI64::new(0),
         }
+    }
+
+    /// The master's flushed offset as last told (`haStatus`'s `masterFlushOffset`).
+    pub fn master_flush_offset(&self) -> i64 {
+        self.master_flush_offset.load(Ordering::Relaxed)
+    }
+
+    /// RESET_MASTER_FLUSH_OFFSET on a slave.
+    pub fn set_master_flush_offset(&self, offset: i64) {
+        self.master_flush_offset.store(offset, Ordering::Relaxed);
     }
 
     /// What the store's HA client connects to.

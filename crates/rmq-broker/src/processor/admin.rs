@@ -297,14 +297,31 @@ pub(super) fn ha_status(s: &BrokerState, req: &RemotingCommand) -> RemotingComma
                 max_offset: max,
                 last_read_timestamp: link.last_read_ms,
                 last_write_timestamp: link.last_write_ms,
-                // a classic slave is not told the master's flushed offset
-                master_flush_offset: 0,
+                // what RESET_MASTER_FLUSH_OFFSET last set (a classic master never sends it)
+                master_flush_offset: s.master.master_flush_offset(),
                 activated: link.connected,
             },
             ..HaRuntimeInfo::default()
         }
     };
     ok(req).with_body(body::to_json(&info))
+}
+
+/// RESET_MASTER_FLUSH_OFFSET (908, 5.x `mqadmin resetMasterFlushOffset`): on a slave (brokerId
+/// not 0) the `masterFlushOffset` header becomes the master's flushed offset `haStatus` shows;
+/// on a master it does nothing. SUCCESS either way, a missing or unreadable offset included
+/// (Java's `AdminBrokerProcessor.resetMasterFlushOffset`).
+pub(super) fn reset_master_flush_offset(s: &BrokerState, req: &RemotingCommand) -> RemotingCommand {
+    if s.broker_id() != 0 {
+        if let Some(offset) = req
+            .ext("masterFlushOffset")
+            .and_then(|v| v.trim().parse::<i64>().ok())
+        {
+            tracing::info!(offset, "master flush offset reset");
+            s.master.set_master_flush_offset(offset);
+        }
+    }
+    ok(req)
 }
 
 /// GET_BROKER_RUNTIME_INFO (28, `mqadmin brokerStatus`, `clusterList`): Java's key set

@@ -5,6 +5,7 @@
 mod acl;
 mod admin;
 mod client_config;
+mod cold_read;
 mod consumer;
 mod end_transaction;
 mod group;
@@ -270,6 +271,10 @@ impl Processor {
                 return None;
             }
             rc::SET_COMMITLOG_READ_MODE => admin::set_commit_log_read_mode(s, req),
+            rc::RESET_MASTER_FLUSH_OFFSET => admin::reset_master_flush_offset(s, req),
+            rc::UPDATE_COLD_DATA_FLOW_CTR_CONFIG => cold_read::update(s, req),
+            rc::REMOVE_COLD_DATA_FLOW_CTR_CONFIG => cold_read::remove(s, req),
+            rc::GET_COLD_DATA_FLOW_CTR_INFO => cold_read::info(s, req),
             rc::GET_BROKER_CONFIG => admin::broker_config(s, req),
             rc::UPDATE_BROKER_CONFIG => admin::update_broker_config(s, req).await,
             rc::GET_ALL_DELAY_OFFSET => retry::all_delay_offset(s, req),
