@@ -5,7 +5,9 @@
 // inside scripts/java-oracle-cluster (which sets NAMESRV and BROKER).
 //
 // env: NAMESRV, BROKER (the Java cluster), LINE (4: Apache RocketMQ 4.9.7 with aclEnable; 5:
-// name server 5.1.4 + broker 5.3.1 with aclEnable, ACL 2.0 not configured), RMQ_BIN.
+// name server 5.1.4 + broker 5.3.1 with aclEnable, ACL 2.0 not configured), RMQ_BIN, and PART:
+// `all` (default: every page) or `acl2` (only the ACL page, against a 5.x broker without
+// aclEnable and with ACL 2.0's metadata providers configured: java-oracle-cluster --acl2).
 'use strict';
 const { execFileSync, spawn } = require('child_process');
 
@@ -13,7 +15,8 @@ const NS = process.env.NAMESRV;
 const BROKER = process.env.BROKER;
 const LINE = process.env.LINE;
 const RMQ = process.env.RMQ_BIN;
-const TAG = `[java ${LINE}]`;
+const PART = process.env.PART || 'all';
+const TAG = `[java ${LINE}${PART === 'all' ? '' : ' ' + PART}]`;
 const TOPIC = 'JcTopic';
 const GROUP = 'JcGroup';
 const DLQ_GROUP = 'JcDlqGroup';
@@ -235,11 +238,52 @@ async function aclPage() {
   check(v2.status === 200 && v2.body.state === want && v2.body.reason, `ACL 2.0 section: ${want} (${show(v2)})`);
 }
 
+/** ACL 2.0 on a 5.x broker with its local metadata providers (and ACL 1.0 off). */
+async function acl2Page() {
+  const v1 = await api(`/api/acl/v1?broker=${BROKER}`);
+  check(v1.status === 200 && v1.body.state === 'disabled' && /aclEnable=false/.test(v1.body.reason),
+    `ACL 1.0 section: disabled, at once (${show(v1)})`);
+  const empty = await api(`/api/acl/v2?broker=${BROKER}`);
+  check(empty.status === 200 && empty.body.state === 'enabled' && empty.body.users.length === 0,
+    `ACL 2.0 section: enabled, no users (${show(empty)})`);
+  const target = { broker: BROKER };
+  const user = await post('/api/acl/v2/users', Object.assign({ username: 'jcalice', password: 'jc-alice-pass',
+    userType: 'Normal' }, target));
+  check(user.status === 200, `create a user (${show(user)})`);
+  // 5.3.1 acknowledges AUTH_UPDATE_USER and stores the old user again: the console reads it back
+  // and says the update was not applied instead of reporting success
+  const upd = await post('/api/acl/v2/users', Object.assign({ username: 'jcalice', userStatus: 'disable' }, target));
+  check(upd.status === 502 && /did not apply/.test(upd.body.error), `an update 5.3.1 ignores is reported (${show(upd)})`);
+  const pol = await post('/api/acl/v2/acls', Object.assign({ subject: 'User:jcalice', resources: [`Topic:${TOPIC}`, 'Group:jc*'],
+    actions: ['Pub', 'Sub'], sourceIps: ['127.0.0.1'], decision: 'Allow' }, target));
+  check(pol.status === 200, `add policy entries (${show(pol)})`);
+  const listed = await api(`/api/acl/v2?broker=${BROKER}`);
+  const u = listed.body.users.find((x) => x.username === 'jcalice');
+  check(u && u.password === '******' && u.userType === 'Normal' && !JSON.stringify(listed.body).includes('jc-alice-pass'),
+    `the user is listed, password masked (${show(listed)})`);
+  const acl = listed.body.acls.find((a) => a.subject === 'User:jcalice');
+  const entries = acl ? acl.policies.flatMap((p) => p.entries) : [];
+  check(entries.length === 2 && entries.some((e) => e.resource === `Topic:${TOPIC}` && e.decision === 'Allow'
+    && e.actions.includes('Pub')), `its ACL has both entries (${JSON.stringify(acl)})`);
+  const one = await del(`/api/acl/v2/acls/User:jcalice?broker=${BROKER}&resource=Topic:${TOPIC}`);
+  check(one.status === 200, `delete one entry (${show(one)})`);
+  const left = (await api(`/api/acl/v2?broker=${BROKER}`)).body.acls.find((a) => a.subject === 'User:jcalice');
+  check(left && left.policies.flatMap((p) => p.entries).length === 1, 'one entry is left');
+  const gone = await del(`/api/acl/v2/users/jcalice?broker=${BROKER}`);
+  check(gone.status === 200, `delete the user (${show(gone)})`);
+  const after = (await api(`/api/acl/v2?broker=${BROKER}`)).body;
+  check(!after.users.some((x) => x.username === 'jcalice'), 'the user is gone');
+}
+
 (async () => {
   const console_ = await startConsole();
   try {
-    await pages();
-    await aclPage();
+    if (PART === 'acl2') {
+      await acl2Page();
+    } else {
+      await pages();
+      await aclPage();
+    }
     check(!/panicked/.test(console_.log()), 'the console did not panic');
   } catch (e) {
     console.error(e.message || e);

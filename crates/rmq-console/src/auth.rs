@@ -131,7 +131,10 @@ pub async fn put_user(
     let mut done = Vec::new();
     for addr in form.target.addrs(&app, Members::All).await? {
         let r = match app.admin.get_user(&addr, &username).await {
-            Ok(Some(_)) => app.admin.update_user(&addr, &user).await.map_err(ApiError::from),
+            Ok(Some(_)) => match app.admin.update_user(&addr, &user).await {
+                Ok(()) => applied(&app, &addr, &user).await,
+                Err(e) => Err(e.into()),
+            },
             Ok(None) if user.password.is_none() => Err(ApiError::bad_request(format!(
                 "password is required: {username} is a new user"
             ))),
@@ -145,6 +148,31 @@ pub async fn put_user(
         done.push(addr);
     }
     done_on(done)
+}
+
+/// Whether `addr` holds `user`'s fields after an AUTH_UPDATE_USER it acknowledged: Apache
+/// RocketMQ 5.3.1 answers success and keeps the user as it was (it stores the old one again), so
+/// the console reads the user back and says so rather than report an edit that did not happen.
+async fn applied(app: &App, addr: &str, user: &UserInfo) -> Result<(), ApiError> {
+    let name = user.username.as_deref().unwrap_or_default();
+    let now = app.admin.get_user(addr, name).await?.unwrap_or_default();
+    let same = |want: &Option<String>, have: &Option<String>| match want {
+        Some(w) => have.as_deref().is_some_and(|h| h.eq_ignore_ascii_case(w)),
+        None => true,
+    };
+    if same(&user.password, &now.password)
+        && same(&user.user_type, &now.user_type)
+        && same(&user.user_status, &now.user_status)
+    {
+        return Ok(());
+    }
+    Err(ApiError {
+        status: axum::http::StatusCode::BAD_GATEWAY,
+        message: format!(
+            "the broker acknowledged the update of {name} but did not apply it (Apache RocketMQ \
+             5.3.1 ignores AUTH_UPDATE_USER); delete the user and create it again"
+        ),
+    })
 }
 
 /// `DELETE /api/acl/v2/users/<username>?broker=|cluster=` (AUTH_DELETE_USER; drops its ACL too).
