@@ -106,12 +106,14 @@ pub(super) fn version_info(s: &BrokerState, req: &RemotingCommand) -> RemotingCo
         .unwrap_or_default();
     let mut resp = ok(req);
     let f = &mut resp.ext_fields;
+    // the default file's DataVersion as JSON (Java's `dataVersion.toJson()`; the 5.x tools parse it)
     f.insert(
         "version".into(),
-        format!(
-            "DataVersion [timestamp={}, counter={}]",
-            version.timestamp, version.counter
-        ),
+        serde_json::to_string(&VersionJson {
+            timestamp: version.timestamp,
+            counter: version.counter,
+        })
+        .unwrap_or_else(|_| "{}".into()),
     );
     f.insert(
         "allAclFileVersion".into(),
