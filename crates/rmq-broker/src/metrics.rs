@@ -6,6 +6,13 @@
 //!
 //! Counting is two atomic adds under a read lock per request (a write lock only the first time a
 //! topic or group is seen); the lag is computed when scraped, never on the message path.
+//!
+//! # Layout
+//!
+//! - this module: the counters of the message path, the admin histograms, the scrape's text.
+//! - [`timer`]: the timer store's metrics, counted by the timer task.
+
+mod timer;
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -24,6 +31,38 @@ const SIZE_BUCKETS: &[u64] = &[1 << 10, 4 << 10, 512 << 10, 1 << 20, 2 << 20, 4 
 /// `rocketmq_finish_message_latency`'s buckets: Java records the time from a half message's birth
 /// to its commit in whole *seconds* (5 s, 1 min, 10 min, 1 h, 12 h, 24 h).
 const FINISH_LATENCY_BUCKETS: &[u64] = &[5, 60, 600, 3600, 43_200, 86_400];
+
+/// `rocketmq_topic_create_execution_time` and `rocketmq_consumer_group_create_execution_time`'s
+/// buckets, in ms (Java 5's `BrokerMetricsManager`: 10 ms, 100 ms, 1 s, 3 s, 5 s).
+const CREATE_TIME_BUCKETS: &[u64] = &[10, 100, 1000, 3000, 5000];
+
+/// The Prometheus text being written: every sample gets the common labels.
+pub(crate) struct Text {
+    out: String,
+    /// `cluster`, `node_type` and `node_id`.
+    common: String,
+}
+
+impl Text {
+    fn family(&mut self, name: &str, kind: &str, help: &str, rows: Vec<(String, u64)>) {
+        let _ = writeln!(self.out, "# HELP {name} {help}");
+        let _ = writeln!(self.out, "# TYPE {name} {kind}");
+        for (labels, value) in rows {
+            let sep = if labels.is_empty() { "" } else { "," };
+            let _ = writeln!(self.out, "{name}{{{}{sep}{labels}}} {value}", self.common);
+        }
+    }
+
+    /// Rows from [`Histogram::rows`].
+    fn histogram(&mut self, name: &str, help: &str, rows: Vec<(String, &str, u64)>) {
+        let _ = writeln!(self.out, "# HELP {name} {help}");
+        let _ = writeln!(self.out, "# TYPE {name} histogram");
+        for (labels, suffix, value) in rows {
+            let sep = if labels.is_empty() { "" } else { "," };
+            let _ = writeln!(self.out, "{name}{suffix}{{{}{sep}{labels}}} {value}", self.common);
+        }
+    }
+}
 
 /// Messages and bytes, and for stored messages the size histogram.
 #[derive(Debug)]
@@ -152,6 +191,12 @@ pub struct Metrics {
     tx_ends: PairTable,
     /// Seconds from a committed half message's birth to its commit, by real topic.
     tx_finish: HistogramTable<String>,
+    /// Topic create/update requests: ms by (success, is_system).
+    topic_create: HistogramTable<(bool, bool)>,
+    /// Subscription group create/update requests: ms by success.
+    group_create: HistogramTable<bool>,
+    /// The timer store's counts, kept by the timer task.
+    pub timer: timer::TimerMetrics,
 }
 
 impl Default for Metrics {
@@ -163,6 +208,9 @@ impl Default for Metrics {
             rpc: RpcLatency::default(),
             tx_ends: PairTable::default(),
             tx_finish: HistogramTable::new(FINISH_LATENCY_BUCKETS),
+            topic_create: HistogramTable::new(CREATE_TIME_BUCKETS),
+            group_create: HistogramTable::new(CREATE_TIME_BUCKETS),
+            timer: timer::TimerMetrics::default(),
         }
     }
 }
@@ -207,6 +255,19 @@ impl Metrics {
         }
     }
 
+    /// One UPDATE_AND_CREATE_TOPIC or UPDATE_AND_CREATE_TOPIC_LIST answered (Java's
+    /// `topicCreateExecuteTime`): `is_system` is Java's `TopicValidator.isSystemTopic` of the
+    /// topic (for a list, of the names joined with `;`).
+    pub fn topic_create(&self, elapsed: std::time::Duration, success: bool, is_system: bool) {
+        self.topic_create.record(&(success, is_system), millis(elapsed));
+    }
+
+    /// One UPDATE_AND_CREATE_SUBSCRIPTIONGROUP or UPDATE_AND_CREATE_SUBSCRIPTIONGROUP_LIST
+    /// answered (Java's `consumerGroupCreateExecuteTime`).
+    pub fn group_create(&self, elapsed: std::time::Duration, success: bool) {
+        self.group_create.record(&success, millis(elapsed));
+    }
+
     /// The Prometheus text exposition of everything, with the gauges read now.
     pub fn render(&self, s: &BrokerState) -> String {
         let common = format!(
@@ -226,25 +287,20 @@ impl Metrics {
                 system(t)
             )
         };
-        let mut out = String::new();
-        let mut family = |name: &str, kind: &str, help: &str, rows: Vec<(String, u64)>| {
-            let _ = writeln!(out, "# HELP {name} {help}");
-            let _ = writeln!(out, "# TYPE {name} {kind}");
-            for (labels, value) in rows {
-                let sep = if labels.is_empty() { "" } else { "," };
-                let _ = writeln!(out, "{name}{{{common}{sep}{labels}}} {value}");
-            }
+        let mut t = Text {
+            out: String::new(),
+            common,
         };
         let incoming = self.incoming.rows();
         let in_labels = |(t, kind): &(String, String)| format!("{},message_type=\"{kind}\"", topic_labels(t));
         let outgoing = self.outgoing.rows();
-        family(
+        t.family(
             "rocketmq_messages_in_total",
             "counter",
             "Messages stored by sends.",
             incoming.iter().map(|(k, n, _)| (in_labels(k), *n)).collect(),
         );
-        family(
+        t.family(
             "rocketmq_throughput_in_total",
             "counter",
             "Bytes stored by sends (whole records, as Java's wrote bytes).",
@@ -254,7 +310,7 @@ impl Metrics {
         for (k, flow) in self.incoming.flows() {
             flow.sizes.rows(&in_labels(&k), &mut sizes);
         }
-        family(
+        t.family(
             "rocketmq_messages_out_total",
             "counter",
             "Messages delivered by pulls and pops.",
@@ -263,7 +319,7 @@ impl Metrics {
                 .map(|((t, g), n, _)| (group_labels(t, g), *n))
                 .collect(),
         );
-        family(
+        t.family(
             "rocketmq_throughput_out_total",
             "counter",
             "Bytes delivered (whole stored records).",
@@ -272,7 +328,7 @@ impl Metrics {
                 .map(|((t, g), _, b)| (group_labels(t, g), *b))
                 .collect(),
         );
-        family(
+        t.family(
             "rocketmq_send_to_dlq_messages_total",
             "counter",
             "Messages moved to a dead-letter queue.",
@@ -288,7 +344,7 @@ impl Metrics {
                 .collect(),
         );
         let lags = lags(s);
-        family(
+        t.family(
             "rocketmq_consumer_lag_messages",
             "gauge",
             "Messages stored but not yet committed by the group.",
@@ -296,7 +352,7 @@ impl Metrics {
                 .map(|l| (group_labels(&l.topic, &l.group), l.lag))
                 .collect(),
         );
-        family(
+        t.family(
             "rocketmq_consumer_inflight_messages",
             "gauge",
             "Messages handed to the group and not yet committed.",
@@ -304,7 +360,7 @@ impl Metrics {
                 .map(|l| (group_labels(&l.topic, &l.group), l.inflight))
                 .collect(),
         );
-        family(
+        t.family(
             "rocketmq_consumer_ready_messages",
             "gauge",
             "Messages stored and not yet handed to the group.",
@@ -312,7 +368,7 @@ impl Metrics {
                 .map(|l| (group_labels(&l.topic, &l.group), l.ready))
                 .collect(),
         );
-        family(
+        t.family(
             "rocketmq_consumer_lag_latency",
             "gauge",
             "Milliseconds since the oldest message the group has not committed was stored (0 without lag).",
@@ -322,7 +378,7 @@ impl Metrics {
         );
         let crate::clients::ConnectionCounts { consumers, producers } = s.clients.connection_counts();
         let version = |v: i32| rmq_protocol::version::version_desc(v).to_lowercase();
-        family(
+        t.family(
             "rocketmq_producer_connections",
             "gauge",
             "Producer connections by client language and version.",
@@ -340,7 +396,7 @@ impl Metrics {
                 })
                 .collect(),
         );
-        family(
+        t.family(
             "rocketmq_consumer_connections",
             "gauge",
             "Consumer connections by group, client language and version, and consume mode.",
@@ -361,25 +417,25 @@ impl Metrics {
                 })
                 .collect(),
         );
-        family(
+        t.family(
             "rocketmq_processor_watermark",
             "gauge",
             "Requests waiting in a processor's queue (rmq queues sends only).",
             vec![("processor=\"send\"".to_string(), s.send_queue.len() as u64)],
         );
-        family(
+        t.family(
             "rocketmq_broker_permission",
             "gauge",
             "brokerPermission (6 read-write, 4 read-only, 2 write-only).",
             vec![(String::new(), u64::try_from(s.runtime.permission()).unwrap_or(0))],
         );
-        family(
+        t.family(
             "rocketmq_topic_number",
             "gauge",
             "Topics in the broker's topic table.",
             vec![(String::new(), s.topics.names().len() as u64)],
         );
-        family(
+        t.family(
             "rocketmq_consumer_group_number",
             "gauge",
             "Subscription groups in the broker's table.",
@@ -390,34 +446,45 @@ impl Metrics {
             s.store.min_phy_offset(),
             s.store.flushed_phy_offset(),
         );
-        family(
+        t.family(
             "rocketmq_storage_size",
             "gauge",
             "Bytes of the commit log in use.",
-            vec![(String::new(), u64::try_from(max - min).unwrap_or(0))],
+            vec![(
+                timer::STORE_LABELS.to_string(),
+                u64::try_from(max - min).unwrap_or(0),
+            )],
         );
-        family(
+        t.family(
             "rocketmq_storage_flush_behind_bytes",
             "gauge",
             "Bytes written to the commit log and not yet flushed.",
-            vec![(String::new(), u64::try_from(max - flushed).unwrap_or(0))],
+            vec![(
+                timer::STORE_LABELS.to_string(),
+                u64::try_from(max - flushed).unwrap_or(0),
+            )],
         );
-        family(
+        t.family(
             "rocketmq_storage_dispatch_behind_bytes",
             "gauge",
             "Bytes of the commit log not yet in the consume queues (in controller mode: not yet confirmed by the SyncStateSet).",
             vec![(
-                String::new(),
+                timer::STORE_LABELS.to_string(),
                 u64::try_from(max - s.store.dispatched_offset()).unwrap_or(0),
             )],
         );
-        family(
+        t.family(
             "rocketmq_storage_message_reserve_time",
             "gauge",
             "Milliseconds since the oldest message kept was stored.",
             s.store
                 .earliest_store_time()
-                .map(|t| (String::new(), u64::try_from(s.clock.now_ms() - t).unwrap_or(0)))
+                .map(|t| {
+                    (
+                        timer::STORE_LABELS.to_string(),
+                        u64::try_from(s.clock.now_ms() - t).unwrap_or(0),
+                    )
+                })
                 .into_iter()
                 .collect(),
         );
@@ -428,19 +495,19 @@ impl Metrics {
                 .map(|((t, _), n, _)| (format!("topic=\"{}\"", escape(t)), *n))
                 .collect()
         };
-        family(
+        t.family(
             "rocketmq_commit_messages_total",
             "counter",
             "Total number of commit messages.",
             ended("commit"),
         );
-        family(
+        t.family(
             "rocketmq_rollback_messages_total",
             "counter",
             "Total number of rollback messages.",
             ended("rollback"),
         );
-        family(
+        t.family(
             "rocketmq_half_messages",
             "gauge",
             "Half messages of all topics (not yet committed, rolled back or discarded), by real topic.",
@@ -450,7 +517,7 @@ impl Metrics {
                 .map(|(t, n)| (format!("topic=\"{}\"", escape(&t)), u64::try_from(n).unwrap_or(0)))
                 .collect(),
         );
-        family(
+        t.family(
             "rocketmq_consumer_queueing_latency",
             "gauge",
             "Milliseconds since the oldest message not yet handed to the group was stored (0 when none waits).",
@@ -464,27 +531,46 @@ impl Metrics {
         for (topic, h) in self.tx_finish.sorted() {
             h.rows(&format!("topic=\"{}\"", escape(&topic)), &mut finish);
         }
-        let mut histogram = |name: &str, help: &str, rows: Vec<(String, &str, u64)>| {
-            let _ = writeln!(out, "# HELP {name} {help}");
-            let _ = writeln!(out, "# TYPE {name} histogram");
-            for (labels, suffix, value) in rows {
-                let sep = if labels.is_empty() { "" } else { "," };
-                let _ = writeln!(out, "{name}{suffix}{{{common}{sep}{labels}}} {value}");
-            }
-        };
-        histogram("rocketmq_message_size", "Incoming messages size (bytes).", sizes);
-        histogram(
+        t.histogram("rocketmq_message_size", "Incoming messages size (bytes).", sizes);
+        t.histogram(
             "rocketmq_rpc_latency",
             "Rpc latency (milliseconds, from a request's arrival to its answer).",
             rpc,
         );
-        histogram(
+        t.histogram(
             "rocketmq_finish_message_latency",
             "Transaction finish latency (seconds from a half message's birth to its commit, as Java records it).",
             finish,
         );
-        out
+        let status = |ok: bool| if ok { "success" } else { "failure" };
+        let mut created = Vec::new();
+        for ((ok, system), h) in self.topic_create.sorted() {
+            h.rows(
+                &format!("invocation_status=\"{}\",is_system=\"{system}\"", status(ok)),
+                &mut created,
+            );
+        }
+        t.histogram(
+            "rocketmq_topic_create_execution_time",
+            "The distribution of create topic time (milliseconds).",
+            created,
+        );
+        let mut created = Vec::new();
+        for (ok, h) in self.group_create.sorted() {
+            h.rows(&format!("invocation_status=\"{}\"", status(ok)), &mut created);
+        }
+        t.histogram(
+            "rocketmq_consumer_group_create_execution_time",
+            "The distribution of create subscription time (milliseconds).",
+            created,
+        );
+        self.timer.render(s, &mut t);
+        t.out
     }
+}
+
+fn millis(d: std::time::Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
 /// One (group, topic) with committed offsets here, over its queues.

@@ -347,3 +347,216 @@ async fn transactions_and_request_latency_are_counted() {
     );
     b.shutdown().await.unwrap();
 }
+
+/// The timer store's metrics and the topic and group creation histograms: timers to the
+/// millisecond (three short, one far out that stays pending) and a delay-level message (which
+/// goes through the schedule topic, not the timer, as in Java); topics and groups created, one of
+/// each refused. The scrape is polled until the short timers are delivered.
+#[tokio::test]
+async fn timers_and_creations_are_counted() {
+    use rmq_protocol::body::{self, CreateTopicListRequestBody};
+    use rmq_protocol::header::CreateTopicRequestHeader;
+    use rmq_protocol::time::now_ms;
+
+    const TT: &str = "TimerMetricsTopic";
+    const SHORT_MS: [i64; 3] = [150, 237, 301];
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = common::config(dir.path());
+    config.metrics_exporter_type = "PROM".into();
+    config.metrics_prom_exporter_host = "127.0.0.1".into();
+    config.metrics_prom_exporter_port = 0;
+    let b = Broker::start(config.clone()).await.unwrap();
+    let metrics = b.metrics_addr().unwrap();
+    let addr = common::addr(&b);
+    let client = RemotingClient::new();
+
+    let before = scrape(metrics).await;
+    let topics_before = sample(&before, "rocketmq_topic_number", &[]).unwrap();
+    let groups_before = sample(&before, "rocketmq_consumer_group_number", &[]).unwrap();
+    assert_eq!(
+        sample(&before, "rocketmq_timer_enqueue_lag", &[]),
+        Some(0.0),
+        "{before}"
+    );
+
+    // Topics: one created alone, two in a list, one refused (a system topic's name).
+    let create = |topic: &str| {
+        let h = CreateTopicRequestHeader {
+            topic: topic.into(),
+            default_topic: "TBW102".into(),
+            read_queue_nums: 4,
+            write_queue_nums: 4,
+            perm: 6,
+            topic_filter_type: "SINGLE_TAG".into(),
+            topic_sys_flag: None,
+            order: false,
+            attributes: None,
+        };
+        RemotingCommand::request(rc::UPDATE_AND_CREATE_TOPIC).with_header(&h)
+    };
+    assert_eq!(call(&client, &addr, create(TT)).await.code, code::SUCCESS);
+    assert_eq!(
+        call(&client, &addr, create("rmq_sys_refused")).await.code,
+        code::SYSTEM_ERROR
+    );
+    let list = CreateTopicListRequestBody {
+        topic_config_list: ["ListedA", "ListedB"]
+            .iter()
+            .map(|t| rmq_broker::topic::topic_config(t, 4, 6))
+            .collect(),
+    };
+    let req = RemotingCommand::request(rc::UPDATE_AND_CREATE_TOPIC_LIST).with_body(body::to_json(&list));
+    let resp = call(&client, &addr, req).await;
+    assert_eq!(resp.code, code::SUCCESS, "{:?}", resp.remark);
+    // Groups: two created, one refused (an illegal name).
+    for (group, want) in [
+        ("CreatedGroupA", code::SUCCESS),
+        ("CreatedGroupB", code::SUCCESS),
+        ("bad group", code::SYSTEM_ERROR),
+    ] {
+        let req = RemotingCommand::request(rc::UPDATE_AND_CREATE_SUBSCRIPTIONGROUP)
+            .with_body(format!("{{\"groupName\":\"{group}\"}}").into_bytes());
+        assert_eq!(call(&client, &addr, req).await.code, want, "{group}");
+    }
+    let created = scrape(metrics).await;
+    assert_eq!(
+        sample(&created, "rocketmq_topic_number", &[]),
+        Some(topics_before + 3.0)
+    );
+    assert_eq!(
+        sample(&created, "rocketmq_consumer_group_number", &[]),
+        Some(groups_before + 2.0)
+    );
+
+    // Timers: one due in 90 s (stays pending), three due in a few hundred ms; a delay level 1.
+    let send = |props: Vec<(&'static str, String)>| {
+        let h = SendMessageRequestHeader {
+            producer_group: "PG".into(),
+            topic: TT.into(),
+            default_topic: "TBW102".into(),
+            default_topic_queue_nums: 4,
+            queue_id: 0,
+            born_timestamp: now_ms(),
+            properties: Some(message::encode_properties(&props)),
+            ..Default::default()
+        };
+        RemotingCommand::request(rc::SEND_MESSAGE)
+            .with_header(&h)
+            .with_body(b"timer".to_vec())
+    };
+    let far = vec![("TIMER_DELIVER_MS", (now_ms() + 90_000).to_string())];
+    let mut sends = vec![far];
+    sends.extend(SHORT_MS.map(|ms| vec![("TIMER_DELAY_MS", ms.to_string())]));
+    sends.push(vec![("DELAY", "1".to_string())]);
+    for props in sends {
+        let resp = call(&client, &addr, send(props)).await;
+        assert_eq!(resp.code, code::SUCCESS, "{:?}", resp.remark);
+    }
+
+    let topic = format!("topic=\"{TT}\"");
+    let short = SHORT_MS.len() as f64;
+    let state = b.state().clone();
+    let text = common::wait::wait_for(
+        "the short timers and the delay-level message delivered",
+        Duration::from_secs(30),
+        || {
+            let (topic, state) = (topic.clone(), state.clone());
+            async move {
+                let text = scrape(metrics).await;
+                let delivered = sample(&text, "rocketmq_timer_dequeue_total", &[&topic]);
+                let stored = state.store.max_offset_in_queue(TT, 0);
+                if delivered == Some(short) && stored == 4 {
+                    Ok(text)
+                } else {
+                    Err(format!(
+                        "{delivered:?} timers delivered, {stored} messages in {TT}"
+                    ))
+                }
+            }
+        },
+    )
+    .await;
+    let store = "storage_type=\"local\",storage_medium=\"disk\"";
+    assert_eq!(
+        sample(&text, "rocketmq_timer_enqueue_total", &[&topic, store]),
+        Some(short + 1.0),
+        "the delay-level message is no timer: {text}"
+    );
+    assert_eq!(sample(&text, "rocketmq_timing_messages", &[&topic]), Some(1.0));
+    assert_eq!(sample(&text, "rocketmq_timer_dequeue_lag", &[store]), Some(1.0));
+    assert_eq!(sample(&text, "rocketmq_timer_enqueue_lag", &[]), Some(0.0));
+    assert_eq!(sample(&text, "rocketmq_timer_enqueue_latency", &[]), Some(0.0));
+    assert!(sample(&text, "rocketmq_timer_dequeue_latency", &[]).unwrap() <= 5.0);
+    // Delays in whole seconds: the short ones under 1 min, the far one under 10 min.
+    let delay = |le: &str| {
+        sample(
+            &text,
+            "rocketmq_delay_message_latency_bucket",
+            &[&topic, &format!("le=\"{le}\"")],
+        )
+    };
+    assert_eq!(delay("60.0"), Some(short));
+    assert_eq!(delay("600.0"), Some(short + 1.0));
+    assert_eq!(
+        sample(&text, "rocketmq_delay_message_latency_count", &[&topic]),
+        Some(short + 1.0)
+    );
+    assert!(text.contains("# TYPE rocketmq_delay_message_latency histogram"));
+    assert!(text.contains("# TYPE rocketmq_timer_enqueue_total counter"));
+
+    let timed = |name: &str, labels: &[&str]| sample(&text, &format!("{name}_count"), labels);
+    let topic_created = "rocketmq_topic_create_execution_time";
+    assert_eq!(
+        timed(
+            topic_created,
+            &["invocation_status=\"success\"", "is_system=\"false\""]
+        ),
+        Some(2.0),
+        "{text}"
+    );
+    assert_eq!(
+        timed(
+            topic_created,
+            &["invocation_status=\"failure\"", "is_system=\"true\""]
+        ),
+        Some(1.0)
+    );
+    let group_created = "rocketmq_consumer_group_create_execution_time";
+    assert_eq!(
+        timed(group_created, &["invocation_status=\"success\""]),
+        Some(2.0)
+    );
+    assert_eq!(
+        timed(group_created, &["invocation_status=\"failure\""]),
+        Some(1.0)
+    );
+    assert!(sample(
+        &text,
+        "rocketmq_topic_create_execution_time_bucket",
+        &["le=\"5000.0\""]
+    )
+    .is_some());
+
+    // After a restart the far timer is found pending again: timing, not enqueued anew.
+    b.shutdown().await.unwrap();
+    drop(state); // it holds the store (and its lock)
+    let b = Broker::start(config).await.unwrap();
+    let metrics = b.metrics_addr().unwrap();
+    let text = common::wait::wait_for("the pending timer found again", Duration::from_secs(30), || {
+        let topic = topic.clone();
+        async move {
+            let text = scrape(metrics).await;
+            match sample(&text, "rocketmq_timing_messages", &[&topic]) {
+                Some(n) if n == 1.0 => Ok(text),
+                n => Err(format!("timing {n:?}")),
+            }
+        }
+    })
+    .await;
+    assert_eq!(
+        sample(&text, "rocketmq_timer_enqueue_total", &[&topic]),
+        Some(0.0)
+    );
+    assert_eq!(sample(&text, "rocketmq_timer_dequeue_lag", &[]), Some(1.0));
+    b.shutdown().await.unwrap();
+}

@@ -10,7 +10,27 @@ use rmq_protocol::RemotingCommand;
 use super::{error, header, ok, SLAVE_REFUSES_ADMIN};
 use crate::BrokerState;
 
+/// UPDATE_AND_CREATE_SUBSCRIPTIONGROUP (200), timed for
+/// `rocketmq_consumer_group_create_execution_time` (as is the list below).
 pub(super) fn update(s: &BrokerState, req: &RemotingCommand) -> RemotingCommand {
+    timed(s, || update_one(s, req))
+}
+
+/// UPDATE_AND_CREATE_SUBSCRIPTIONGROUP_LIST (225, 5.x): `{"groupConfigList":[...]}`; every name is
+/// checked before any group is written.
+pub(super) fn update_list(s: &BrokerState, req: &RemotingCommand) -> RemotingCommand {
+    timed(s, || update_many(s, req))
+}
+
+fn timed(s: &BrokerState, f: impl FnOnce() -> RemotingCommand) -> RemotingCommand {
+    let started = std::time::Instant::now();
+    let resp = f();
+    s.metrics
+        .group_create(started.elapsed(), resp.code == code::SUCCESS);
+    resp
+}
+
+fn update_one(s: &BrokerState, req: &RemotingCommand) -> RemotingCommand {
     if !s.is_master() {
         return error(req, code::SYSTEM_ERROR, SLAVE_REFUSES_ADMIN);
     }
@@ -27,9 +47,7 @@ pub(super) fn update(s: &BrokerState, req: &RemotingCommand) -> RemotingCommand 
     upsert_all(s, req, vec![config])
 }
 
-/// UPDATE_AND_CREATE_SUBSCRIPTIONGROUP_LIST (225, 5.x): `{"groupConfigList":[...]}`; every name is
-/// checked before any group is written.
-pub(super) fn update_list(s: &BrokerState, req: &RemotingCommand) -> RemotingCommand {
+fn update_many(s: &BrokerState, req: &RemotingCommand) -> RemotingCommand {
     if !s.is_master() {
         return error(req, code::SYSTEM_ERROR, SLAVE_REFUSES_ADMIN);
     }

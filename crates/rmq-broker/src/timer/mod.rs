@@ -444,6 +444,7 @@ async fn run(state: Arc<BrokerState>, mut stop: watch::Receiver<bool>) {
                 };
                 let due = due_ms(e.tags_code, p);
                 if due >= c.read_time_ms {
+                    count_entry(&state, &e, false);
                     r.add(Timer {
                         deliver_ms: due,
                         cq_offset: offset,
@@ -481,6 +482,7 @@ async fn run(state: Arc<BrokerState>, mut stop: watch::Receiver<bool>) {
                 let Some(e) = store.consume_queue_entry(TIMER_TOPIC, 0, offset) else {
                     break;
                 };
+                count_entry(&state, &e, true);
                 r.add(Timer {
                     deliver_ms: due_ms(e.tags_code, p),
                     cq_offset: offset,
@@ -592,6 +594,31 @@ async fn write_progress(state: &Arc<BrokerState>, r: &mut Runner) {
     }
 }
 
+/// Counts a timer-queue entry in the metrics (`crate::metrics::timer`) from its record, read as
+/// Java's enqueue reads it: the real topic, whether it is a cancel marker, the born time.
+/// `enqueued`: read into the wheel now; else found pending again as the task starts.
+fn count_entry(state: &BrokerState, e: &rmq_store::consume_queue::CqEntry, enqueued: bool) {
+    let Some(record) = state.store.read_record(e.phy_offset) else {
+        return;
+    };
+    let Ok(message::Record::Message(r)) = message::parse_record(&record, false) else {
+        return;
+    };
+    let Some(topic) =
+        message::find_property(r.properties, property::REAL_TOPIC).and_then(|v| std::str::from_utf8(v).ok())
+    else {
+        return;
+    };
+    let is_timer = message::find_property(r.properties, property::TIMER_DEL_UNIQKEY).is_none();
+    let m = &state.metrics.timer;
+    if enqueued {
+        // `tags_code` is TIMER_OUT_MS, the deliver time asked (Java's delayedTime).
+        m.enqueued(topic, is_timer, (e.tags_code - r.born_timestamp) / 1000);
+    } else if is_timer {
+        m.recovered(topic);
+    }
+}
+
 /// A delivered message's topic and queue.
 type RealQueue = (String, i32);
 
@@ -650,6 +677,7 @@ async fn deliver(state: &BrokerState, batch: Vec<Timer>, now: i64) -> Vec<Timer>
             let is_cancelled = !cancels.is_empty() && uniq.is_some_and(|u| cancels.contains(&(tick, u)));
             if is_cancelled {
                 cancelled += 1;
+                state.metrics.timer.dropped(&msg.topic, 1);
                 continue;
             }
             groups
@@ -682,6 +710,7 @@ async fn deliver(state: &BrokerState, batch: Vec<Timer>, now: i64) -> Vec<Timer>
             let r = store.append_messages(msgs).appended();
             if r.is_stored() {
                 delivered += timers.len() as u64;
+                state.metrics.timer.dequeued(&topic, timers.len() as u64);
                 continue;
             }
             match r.status {
@@ -689,6 +718,7 @@ async fn deliver(state: &BrokerState, batch: Vec<Timer>, now: i64) -> Vec<Timer>
                     if timers.len() == 1 =>
                 {
                     tracing::warn!(cq_offset = timers[0].cq_offset, topic = %topic, status = ?r.status, "timer: the delivered message is refused by the store; dropped");
+                    state.metrics.timer.dropped(&topic, 1);
                 }
                 rmq_store::PutStatus::MessageIllegal | rmq_store::PutStatus::PropertiesSizeExceeded => {
                     // One of the batch is refused: retried one by one, to find it.
