@@ -54,8 +54,8 @@ async fn get(host: &str, path: &str) -> anyhow::Result<(u16, usize)> {
     Ok((status, body))
 }
 
-async fn populate(args: &ConsoleArgs) -> anyhow::Result<()> {
-    let admin = Admin::new(ClientConfig::with_namesrv(&args.namesrv));
+/// The masters the name server knows (at least one).
+async fn masters(admin: &Admin) -> anyhow::Result<Vec<String>> {
     let info = admin.cluster_info().await?;
     let masters: Vec<String> = info
         .broker_addr_table
@@ -65,6 +65,12 @@ async fn populate(args: &ConsoleArgs) -> anyhow::Result<()> {
     if masters.is_empty() {
         bail!("the name server knows no master");
     }
+    Ok(masters)
+}
+
+async fn populate(args: &ConsoleArgs) -> anyhow::Result<()> {
+    let admin = Admin::new(ClientConfig::with_namesrv(&args.namesrv));
+    let masters = masters(&admin).await?;
     let remoting = RemotingClient::new();
     let send = |addr: String, req: RemotingCommand| {
         let remoting = &remoting;
@@ -149,6 +155,9 @@ pub async fn run(args: ConsoleArgs) -> anyhow::Result<()> {
     if args.topics > 0 || args.groups > 0 {
         populate(&args).await?;
     }
+    let broker = masters(&Admin::new(ClientConfig::with_namesrv(&args.namesrv)))
+        .await?
+        .remove(0);
     let last_topic = format!("bench-topic-{:05}", args.topics.saturating_sub(1));
     let last_group = format!("bench-group-{:05}", args.groups.saturating_sub(1));
     let pages = [
@@ -181,6 +190,9 @@ pub async fn run(args: ConsoleArgs) -> anyhow::Result<()> {
             format!("/api/messages?topic={last_topic}&key=k1"),
         ),
         ("producers", "/api/producers".to_string()),
+        ("acl, brokers", "/api/acl/brokers".to_string()),
+        ("acl 1.0", format!("/api/acl/v1?broker={broker}")),
+        ("acl 2.0", format!("/api/acl/v2?broker={broker}")),
     ];
     println!(
         "{:<22} {:>9} {:>9} {:>9} {:>9} {:>9}",
