@@ -106,3 +106,17 @@ async fn cold_read_thresholds_update_show_and_remove() {
     let left = json_of(&client, &a, info()).await;
     assert_eq!(left["configTable"], json!({"g3": 7}));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fresh_broker_has_no_consumer_of_the_revive_log() {
+    // Java commits CID_RMQ_SYS_REVIVE_GROUP's offset only once the revive log moves (a POP): before
+    // that, `mqadmin topicList -c` shows no group for rmq_sys_REVIVE_LOG_<cluster>
+    let dir = tempfile::tempdir().unwrap();
+    let broker = Broker::start(config(dir.path())).await.unwrap();
+    let client = RemotingClient::new();
+    let topic = format!("rmq_sys_REVIVE_LOG_{}", broker.state().config.broker_cluster_name);
+    let req = RemotingCommand::request(rc::QUERY_TOPIC_CONSUME_BY_WHO)
+        .with_header(&rmq_protocol::header::QueryTopicConsumeByWhoRequestHeader { topic });
+    let groups = json_of(&client, &addr(&broker), req).await;
+    assert_eq!(groups["groupList"], json!([]), "{groups}");
+}

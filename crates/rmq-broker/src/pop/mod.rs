@@ -416,10 +416,17 @@ impl PopService {
     }
 
     /// Commits the revive log offset of `revive_qid`: its oldest open checkpoint, else its end.
+    /// Only a move is committed, as Java's `PopReviveService` does: an empty revive log leaves the
+    /// revive group out of the offset table (so `mqadmin topicList -c` / `consumerProgress` do not
+    /// show it before the first POP).
     fn commit_revive_offset(&self, s: &BrokerState, f: &Inflight, revive_qid: i32) {
         let offset = f
             .oldest_unresolved(revive_qid)
             .unwrap_or_else(|| s.store.max_offset_in_queue(&self.revive_topic, revive_qid));
+        let committed = s.offsets.query(REVIVE_GROUP, &self.revive_topic, revive_qid);
+        if committed.unwrap_or(0) == offset {
+            return;
+        }
         s.offsets
             .commit(REVIVE_GROUP, &self.revive_topic, revive_qid, offset);
     }
