@@ -547,7 +547,7 @@ async fn timers_and_creations_are_counted() {
         async move {
             let text = scrape(metrics).await;
             match sample(&text, "rocketmq_timing_messages", &[&topic]) {
-                Some(n) if n == 1.0 => Ok(text),
+                Some(1.0) => Ok(text),
                 n => Err(format!("timing {n:?}")),
             }
         }
