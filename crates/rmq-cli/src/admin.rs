@@ -161,6 +161,8 @@ pub enum AdminCommand {
     Ops(crate::admin_ops::OpsCommand),
     #[command(flatten)]
     Controller(crate::admin_controller::ControllerCommand),
+    #[command(flatten)]
+    More(crate::admin_more::MoreCommand),
 }
 
 /// `-b brokerAddr` or `-c clusterName`, as the ACL verbs and `setConsumeMode` take them.
@@ -389,6 +391,7 @@ pub async fn run(cmd: AdminCommand) -> anyhow::Result<()> {
         AdminCommand::Auth(cmd) => crate::admin_auth::run(cmd).await?,
         AdminCommand::Ops(cmd) => crate::admin_ops::run(cmd).await?,
         AdminCommand::Controller(cmd) => crate::admin_controller::run(cmd).await?,
+        AdminCommand::More(cmd) => crate::admin_more::run(cmd).await?,
     }
     Ok(())
 }

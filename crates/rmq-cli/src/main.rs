@@ -18,6 +18,7 @@ mod admin;
 mod admin_acl;
 mod admin_auth;
 mod admin_controller;
+mod admin_more;
 mod admin_ops;
 mod bench;
 mod chaos;

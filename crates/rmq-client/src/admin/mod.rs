@@ -23,6 +23,7 @@ use rmq_protocol::CommandHeader;
 mod acl;
 mod auth;
 mod controller;
+mod more;
 mod ops;
 mod query;
 

@@ -4,15 +4,15 @@
 
 use rmq_protocol::body::{
     self, properties, ConsumeMessageDirectlyResult, ConsumeStatsList, ConsumerConnection, GroupList,
-    HaRuntimeInfo, ProducerTableInfo, QueryConsumeQueueResponseBody, SubscriptionGroupConfig,
-    SubscriptionGroupWrapper,
+    HaRuntimeInfo, ProducerConnection, ProducerTableInfo, QueryConsumeQueueResponseBody,
+    SubscriptionGroupConfig, SubscriptionGroupWrapper,
 };
 use rmq_protocol::codes::request_code;
 use rmq_protocol::header::{
     ConsumeMessageDirectlyResultRequestHeader, DeleteSubscriptionGroupRequestHeader,
     DeleteTopicFromNamesrvRequestHeader, DeleteTopicRequestHeader, GetConsumeStatsInBrokerHeader,
-    GetConsumerConnectionListRequestHeader, QueryConsumeQueueRequestHeader,
-    QueryTopicConsumeByWhoRequestHeader,
+    GetConsumerConnectionListRequestHeader, GetProducerConnectionListRequestHeader,
+    QueryConsumeQueueRequestHeader, QueryTopicConsumeByWhoRequestHeader,
 };
 
 use super::Admin;
@@ -157,11 +157,45 @@ impl Admin {
             .await?;
         let mut last = None;
         for addr in route.broker_datas.iter().filter_map(|bd| bd.master_addr()) {
+            match self.consumer_connections_at(group, addr).await {
+                Ok(cc) => return Ok(cc),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.unwrap_or(ClientError::NoNameServer))
+    }
+
+    /// GET_CONSUMER_CONNECTION_LIST from one broker (`mqadmin consumerConnection -b`).
+    pub async fn consumer_connections_at(
+        &self,
+        group: &str,
+        broker_addr: &str,
+    ) -> Result<ConsumerConnection, ClientError> {
+        let cmd = self
+            .client
+            .request(request_code::GET_CONSUMER_CONNECTION_LIST)
+            .with_header(&GetConsumerConnectionListRequestHeader {
+                consumer_group: group.to_owned(),
+            });
+        let resp = self.client.invoke_ok(broker_addr, cmd, self.timeout()).await?;
+        Ok(body::from_fastjson(&resp.body)?)
+    }
+
+    /// GET_PRODUCER_CONNECTION_LIST from the first master of the topic's route that answers
+    /// (`mqadmin producerConnection`, as Java's `examineProducerConnectionInfo`).
+    pub async fn producer_connections(
+        &self,
+        group: &str,
+        topic: &str,
+    ) -> Result<ProducerConnection, ClientError> {
+        let route = self.topic_route(topic).await?;
+        let mut last = None;
+        for addr in route.broker_datas.iter().filter_map(|bd| bd.master_addr()) {
             let cmd = self
                 .client
-                .request(request_code::GET_CONSUMER_CONNECTION_LIST)
-                .with_header(&GetConsumerConnectionListRequestHeader {
-                    consumer_group: group.to_owned(),
+                .request(request_code::GET_PRODUCER_CONNECTION_LIST)
+                .with_header(&GetProducerConnectionListRequestHeader {
+                    producer_group: group.to_owned(),
                 });
             match self.client.invoke_ok(addr, cmd, self.timeout()).await {
                 Ok(resp) => return Ok(body::from_fastjson(&resp.body)?),

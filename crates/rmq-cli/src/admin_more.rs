@@ -1,0 +1,307 @@
+//! More `mqadmin` verbs, same names and flags as the Java 5.3.1 tools: `consumerConnection`,
+//! `producerConnection`, `getConsumerConfig`, `addWritePerm`, `wipeWritePerm`,
+//! `updateTopicPerm`, `topicClusterList`, `updateKvConfig`, `deleteKvConfig`
+//! (docs/broker/admin.md). Output as mqadmin prints it.
+
+use std::collections::BTreeSet;
+
+use anyhow::{bail, Context};
+use clap::Subcommand;
+use rmq_protocol::body::TopicConfig;
+use rmq_protocol::version::version_desc;
+
+use crate::admin::{admin, NamesrvOpt};
+
+#[derive(Subcommand)]
+#[command(rename_all = "camelCase")]
+pub enum MoreCommand {
+    /// Query a consumer group's connections, client versions and subscriptions.
+    ConsumerConnection {
+        #[command(flatten)]
+        ns: NamesrvOpt,
+        #[arg(short = 'g', long = "consumerGroup")]
+        group: String,
+        /// Ask this broker instead of a master of the group's retry topic.
+        #[arg(short = 'b', long = "brokerAddr")]
+        broker_addr: Option<String>,
+    },
+    /// Query a producer group's connections on the brokers of a topic.
+    ProducerConnection {
+        #[command(flatten)]
+        ns: NamesrvOpt,
+        #[arg(short = 'g', long = "producerGroup")]
+        group: String,
+        #[arg(short = 't', long = "topic")]
+        topic: String,
+    },
+    /// Print a subscription group's configuration on every broker that has it.
+    GetConsumerConfig {
+        #[command(flatten)]
+        ns: NamesrvOpt,
+        #[arg(short = 'g', long = "groupName")]
+        group: String,
+    },
+    /// Give a broker's topics back their write permission on every name server.
+    AddWritePerm {
+        #[command(flatten)]
+        ns: NamesrvOpt,
+        #[arg(short = 'b', long = "brokerName")]
+        broker_name: String,
+    },
+    /// Take the write permission off a broker's topics on every name server.
+    WipeWritePerm {
+        #[command(flatten)]
+        ns: NamesrvOpt,
+        #[arg(short = 'b', long = "brokerName")]
+        broker_name: String,
+    },
+    /// Change a topic's permission (2 W, 4 R, 6 RW) on a master (-b) or every master of a
+    /// cluster (-c).
+    UpdateTopicPerm {
+        #[command(flatten)]
+        ns: NamesrvOpt,
+        #[arg(short = 'b', long = "brokerAddr")]
+        broker_addr: Option<String>,
+        #[arg(short = 'c', long = "clusterName")]
+        cluster: Option<String>,
+        #[arg(short = 't', long = "topic")]
+        topic: String,
+        #[arg(short = 'p', long = "perm")]
+        perm: i32,
+    },
+    /// Print the clusters a topic is on.
+    TopicClusterList {
+        #[command(flatten)]
+        ns: NamesrvOpt,
+        #[arg(short = 't', long = "topic")]
+        topic: String,
+    },
+    /// Create or update a KV config on every name server.
+    UpdateKvConfig {
+        #[command(flatten)]
+        ns: NamesrvOpt,
+        #[arg(short = 's', long = "namespace")]
+        namespace: String,
+        #[arg(short = 'k', long = "key")]
+        key: String,
+        #[arg(short = 'v', long = "value")]
+        value: String,
+    },
+    /// Delete a KV config from every name server.
+    DeleteKvConfig {
+        #[command(flatten)]
+        ns: NamesrvOpt,
+        #[arg(short = 's', long = "namespace")]
+        namespace: String,
+        #[arg(short = 'k', long = "key")]
+        key: String,
+    },
+}
+
+pub async fn run(cmd: MoreCommand) -> anyhow::Result<()> {
+    match cmd {
+        MoreCommand::ConsumerConnection {
+            ns,
+            group,
+            broker_addr,
+        } => {
+            let admin = admin(&ns)?;
+            let group = group.trim();
+            let cc = match broker_addr {
+                Some(addr) => admin.consumer_connections_at(group, addr.trim()).await?,
+                None => admin.consumer_connections(group).await?,
+            };
+            println!(
+                "{:<36} {:<22} {:<10} #Version",
+                "#ClientId", "#ClientAddr", "#Language"
+            );
+            for c in &cc.connection_set {
+                println!(
+                    "{:<36} {:<22} {:<10} {}",
+                    c.client_id,
+                    c.client_addr,
+                    c.language,
+                    version_desc(c.version)
+                );
+            }
+            println!("\nBelow is subscription:");
+            println!("{:<20} #SubExpression", "#Topic");
+            let mut subs: Vec<_> = cc.subscription_table.values().collect();
+            subs.sort_by(|a, b| a.topic.cmp(&b.topic));
+            for sd in subs {
+                println!("{:<20} {}", sd.topic, sd.sub_string);
+            }
+            println!();
+            println!("ConsumeType: {}", cc.consume_type);
+            println!("MessageModel: {}", cc.message_model);
+            println!("ConsumeFromWhere: {}", cc.consume_from_where);
+        }
+        MoreCommand::ProducerConnection { ns, group, topic } => {
+            let pc = admin(&ns)?
+                .producer_connections(group.trim(), topic.trim())
+                .await?;
+            for (i, c) in pc.connection_set.iter().enumerate() {
+                println!(
+                    "{:04}  {:<32} {:<22} {:<8} {}",
+                    i + 1,
+                    c.client_id,
+                    c.client_addr,
+                    c.language,
+                    version_desc(c.version)
+                );
+            }
+        }
+        MoreCommand::GetConsumerConfig { ns, group } => {
+            let admin = admin(&ns)?;
+            let group = group.trim();
+            let info = admin.cluster_info().await?;
+            let mut brokers: Vec<_> = info.broker_addr_table.iter().collect();
+            brokers.sort_by(|a, b| a.0.cmp(b.0));
+            for (name, bd) in brokers {
+                let cluster = info
+                    .cluster_addr_table
+                    .iter()
+                    .find(|(_, names)| names.contains(name))
+                    .map_or("null", |(c, _)| c.as_str());
+                let Some(addr) = bd
+                    .master_addr()
+                    .or_else(|| bd.broker_addrs.values().next().map(String::as_str))
+                else {
+                    continue;
+                };
+                let groups = admin.subscription_groups(addr).await?;
+                let Some(config) = groups.subscription_group_table.get(group) else {
+                    continue;
+                };
+                println!("============================={cluster}:{name}=============================");
+                if let serde_json::Value::Object(fields) = serde_json::to_value(config)? {
+                    for (field, value) in fields {
+                        let value = match value {
+                            serde_json::Value::String(s) => s,
+                            serde_json::Value::Null => String::new(),
+                            v => v.to_string(),
+                        };
+                        println!("{field:<40}=  {value}");
+                    }
+                }
+            }
+        }
+        MoreCommand::AddWritePerm { ns, broker_name } => {
+            let admin = admin(&ns)?;
+            let broker_name = broker_name.trim();
+            for addr in admin.namesrv_addrs() {
+                match admin.add_write_perm(&addr, broker_name).await {
+                    Ok(n) => {
+                        println!("add write perm of broker[{broker_name}] in name server[{addr}] OK, {n}")
+                    }
+                    Err(e) => {
+                        println!("add write perm of broker[{broker_name}] in name server[{addr}] Failed");
+                        eprintln!("{e}");
+                    }
+                }
+            }
+        }
+        MoreCommand::WipeWritePerm { ns, broker_name } => {
+            let admin = admin(&ns)?;
+            let broker_name = broker_name.trim();
+            for addr in admin.namesrv_addrs() {
+                match admin.wipe_write_perm(&addr, broker_name).await {
+                    Ok(n) => {
+                        println!("wipe write perm of broker[{broker_name}] in name server[{addr}] OK, {n}")
+                    }
+                    Err(e) => {
+                        println!("wipe write perm of broker[{broker_name}] in name server[{addr}] Failed");
+                        eprintln!("{e}");
+                    }
+                }
+            }
+        }
+        MoreCommand::UpdateTopicPerm {
+            ns,
+            broker_addr,
+            cluster,
+            topic,
+            perm,
+        } => {
+            let admin = admin(&ns)?;
+            let topic = topic.trim();
+            let route = admin.topic_route(topic).await?;
+            let qd = route.queue_datas.first().context("the topic has no queues")?;
+            let tc = TopicConfig {
+                topic_name: topic.to_owned(),
+                read_queue_nums: qd.read_queue_nums,
+                write_queue_nums: qd.write_queue_nums,
+                perm,
+                topic_filter_type: "SINGLE_TAG".into(),
+                topic_sys_flag: qd.topic_sys_flag,
+                order: false,
+                attributes: Default::default(),
+            };
+            match (broker_addr, cluster) {
+                (Some(addr), _) => {
+                    let addr = addr.trim();
+                    let Some(name) = route
+                        .broker_datas
+                        .iter()
+                        .find(|bd| bd.broker_addrs.get(&0).map(String::as_str) == Some(addr))
+                        .map(|bd| bd.broker_name.clone())
+                    else {
+                        println!("updateTopicPerm error broker not exit or broker is not master!.");
+                        return Ok(());
+                    };
+                    let old = route
+                        .queue_datas
+                        .iter()
+                        .find(|q| q.broker_name == name)
+                        .map_or(0, |q| q.perm);
+                    if old == perm {
+                        println!("new perm equals to the old one!");
+                        return Ok(());
+                    }
+                    admin.create_topic(addr, &tc).await?;
+                    println!("update topic perm from {old} to {perm} in {addr} success.");
+                    println!("{}.", serde_json::to_string(&tc)?);
+                }
+                (None, Some(cluster)) => {
+                    for addr in admin.cluster_masters(cluster.trim()).await? {
+                        admin.create_topic(&addr, &tc).await?;
+                        println!("update topic perm from {} to {perm} in {addr} success.", qd.perm);
+                    }
+                }
+                (None, None) => bail!("updateTopicPerm needs -b brokerAddr or -c clusterName"),
+            }
+        }
+        MoreCommand::TopicClusterList { ns, topic } => {
+            let admin = admin(&ns)?;
+            let route = admin.topic_route(topic.trim()).await?;
+            let info = admin.cluster_info().await?;
+            let mut clusters = BTreeSet::new();
+            for bd in &route.broker_datas {
+                for (cluster, names) in &info.cluster_addr_table {
+                    if names.contains(&bd.broker_name) {
+                        clusters.insert(cluster.clone());
+                    }
+                }
+            }
+            for c in clusters {
+                println!("{c}");
+            }
+        }
+        MoreCommand::UpdateKvConfig {
+            ns,
+            namespace,
+            key,
+            value,
+        } => {
+            admin(&ns)?
+                .put_kv_config(namespace.trim(), key.trim(), value.trim())
+                .await?;
+            println!("create or update kv config to namespace success.");
+        }
+        MoreCommand::DeleteKvConfig { ns, namespace, key } => {
+            admin(&ns)?.delete_kv_config(namespace.trim(), key.trim()).await?;
+            println!("delete kv config from namespace success.");
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,262 @@
+//! The `rmq admin` verbs of `admin_more` (mqadmin's names and flags) against `rmq namesrv` /
+//! `rmq broker` processes, with a live producer and push consumer: `consumerConnection`,
+//! `producerConnection`, `getConsumerConfig`, `addWritePerm`, `wipeWritePerm`,
+//! `updateTopicPerm`, `topicClusterList`, `updateKvConfig`, `deleteKvConfig`.
+#![allow(clippy::unwrap_used, reason = "test code: a failed unwrap is a failed test")]
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use rmq_client::{
+    Admin, ClientConfig, ConsumeFromWhere, ConsumeStatus, ConsumerConfig, Message, Producer, PushConsumer,
+};
+
+const TOPIC: &str = "AdminMoreTopic";
+const GROUP: &str = "AdminMoreGroup";
+const PRODUCER_GROUP: &str = "AdminMoreProducer";
+const DEADLINE: Duration = Duration::from_secs(40);
+
+fn client_config(namesrv: &str, instance: &str) -> ClientConfig {
+    ClientConfig {
+        namesrv_addr: vec![namesrv.to_owned()],
+        client_ip: "127.0.0.1".into(),
+        instance_name: instance.into(),
+        ..Default::default()
+    }
+}
+
+/// `rmq <args>`, which must succeed; its stdout and stderr.
+fn ok(args: &[&str]) -> String {
+    tokio::task::block_in_place(|| common::ok(args))
+}
+
+/// Runs `rmq <args>` until its output satisfies `cond`; that output.
+async fn until(what: &str, args: &[&str], cond: impl Fn(&str) -> bool) -> String {
+    let start = Instant::now();
+    loop {
+        let out = tokio::task::block_in_place(|| common::text(&common::rmq(args)));
+        if cond(&out) {
+            return out;
+        }
+        assert!(start.elapsed() < DEADLINE, "timed out waiting for {what}: {out}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// The perm of the topic's queue data in `rmq admin topicRoute` (pretty JSON).
+fn route_perm(route: &str) -> Option<i32> {
+    let v: serde_json::Value = serde_json::from_str(route.trim()).ok()?;
+    v["queueDatas"][0]["perm"].as_i64().map(|p| p as i32)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn more_admin_verbs() {
+    let dir = common::temp_dir();
+    let (_ns, ns) = common::namesrv(dir.path());
+    let (_broker, broker) = common::broker(dir.path(), &ns, "");
+    ok(&[
+        "admin",
+        "updateTopic",
+        "-n",
+        &ns,
+        "-b",
+        &broker,
+        "-t",
+        TOPIC,
+        "-r",
+        "4",
+        "-w",
+        "4",
+    ]);
+
+    // a live producer, known to the broker after its first send
+    let producer = Producer::new(PRODUCER_GROUP, client_config(&ns, "p"));
+    producer.start().await.unwrap();
+    producer.send(Message::new(TOPIC, "hello")).await.unwrap();
+    let out = until(
+        "producerConnection to list the producer",
+        &[
+            "admin",
+            "producerConnection",
+            "-n",
+            &ns,
+            "-g",
+            PRODUCER_GROUP,
+            "-t",
+            TOPIC,
+        ],
+        |o| o.contains(producer.client_id()),
+    )
+    .await;
+    assert!(out.starts_with("0001  "), "{out}");
+    assert!(out.contains("RUST") || out.contains("JAVA"), "{out}");
+
+    // a live push consumer
+    let consumer = PushConsumer::new(
+        GROUP,
+        client_config(&ns, "c"),
+        ConsumerConfig {
+            consume_from_where: ConsumeFromWhere::FirstOffset,
+            ..Default::default()
+        },
+    );
+    consumer.subscribe(TOPIC, "TagA || TagB").unwrap();
+    consumer.register_listener(|_| ConsumeStatus::ConsumeSuccess);
+    consumer.start().await.unwrap();
+    let out = until(
+        "consumerConnection to list the consumer",
+        &["admin", "consumerConnection", "-n", &ns, "-g", GROUP],
+        |o| o.contains(consumer.client_id()),
+    )
+    .await;
+    assert!(out.contains("#ClientId"), "{out}");
+    assert!(out.contains("Below is subscription:"), "{out}");
+    assert!(out.contains(TOPIC) && out.contains("TagA || TagB"), "{out}");
+    assert!(out.contains("ConsumeType: CONSUME_PASSIVELY"), "{out}");
+    assert!(out.contains("MessageModel: CLUSTERING"), "{out}");
+    assert!(
+        out.contains("ConsumeFromWhere: CONSUME_FROM_FIRST_OFFSET"),
+        "{out}"
+    );
+    let at = ok(&[
+        "admin",
+        "consumerConnection",
+        "-n",
+        &ns,
+        "-g",
+        GROUP,
+        "-b",
+        &broker,
+    ]);
+    assert!(at.contains(consumer.client_id()), "{at}");
+
+    // the group was auto-created by the consumer's heartbeat
+    let out = ok(&["admin", "getConsumerConfig", "-n", &ns, "-g", GROUP]);
+    assert!(
+        out.contains("=============================DefaultCluster:broker-a="),
+        "{out}"
+    );
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("groupName") && l.ends_with(GROUP)),
+        "{out}"
+    );
+    let none = ok(&["admin", "getConsumerConfig", "-n", &ns, "-g", "NoSuchGroup"]);
+    assert!(none.trim().is_empty(), "{none}");
+
+    let out = ok(&["admin", "topicClusterList", "-n", &ns, "-t", TOPIC]);
+    assert_eq!(out.trim(), "DefaultCluster", "{out}");
+
+    // updateTopicPerm: the broker registers the new perm with the name server
+    let out = ok(&[
+        "admin",
+        "updateTopicPerm",
+        "-n",
+        &ns,
+        "-b",
+        &broker,
+        "-t",
+        TOPIC,
+        "-p",
+        "4",
+    ]);
+    assert!(
+        out.contains(&format!("update topic perm from 6 to 4 in {broker} success.")),
+        "{out}"
+    );
+    let route = ["admin", "topicRoute", "-n", &ns, "-t", TOPIC];
+    until("perm 4 in the route", &route, |o| route_perm(o) == Some(4)).await;
+    let same = ok(&[
+        "admin",
+        "updateTopicPerm",
+        "-n",
+        &ns,
+        "-b",
+        &broker,
+        "-t",
+        TOPIC,
+        "-p",
+        "4",
+    ]);
+    assert!(same.contains("new perm equals to the old one!"), "{same}");
+    let out = ok(&[
+        "admin",
+        "updateTopicPerm",
+        "-n",
+        &ns,
+        "-c",
+        "DefaultCluster",
+        "-t",
+        TOPIC,
+        "-p",
+        "6",
+    ]);
+    assert!(
+        out.contains(&format!("update topic perm from 4 to 6 in {broker} success.")),
+        "{out}"
+    );
+    until("perm 6 in the route", &route, |o| route_perm(o) == Some(6)).await;
+
+    // wipeWritePerm / addWritePerm act on the name server's routes at once
+    let out = ok(&["admin", "wipeWritePerm", "-n", &ns, "-b", "broker-a"]);
+    assert!(
+        out.contains(&format!(
+            "wipe write perm of broker[broker-a] in name server[{ns}] OK, "
+        )),
+        "{out}"
+    );
+    let r = ok(&route);
+    assert_eq!(route_perm(&r), Some(4), "{r}");
+    let out = ok(&["admin", "addWritePerm", "-n", &ns, "-b", "broker-a"]);
+    assert!(
+        out.contains(&format!(
+            "add write perm of broker[broker-a] in name server[{ns}] OK, "
+        )),
+        "{out}"
+    );
+    let r = ok(&route);
+    assert_eq!(route_perm(&r), Some(6), "{r}");
+
+    // KV config on the name server
+    let admin = Admin::new(client_config(&ns, "admin"));
+    let out = ok(&[
+        "admin",
+        "updateKvConfig",
+        "-n",
+        &ns,
+        "-s",
+        "ORDER_TOPIC_CONFIG",
+        "-k",
+        TOPIC,
+        "-v",
+        "broker-a:4",
+    ]);
+    assert!(
+        out.contains("create or update kv config to namespace success."),
+        "{out}"
+    );
+    assert_eq!(
+        admin
+            .kv_config("ORDER_TOPIC_CONFIG", TOPIC)
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("broker-a:4")
+    );
+    let out = ok(&[
+        "admin",
+        "deleteKvConfig",
+        "-n",
+        &ns,
+        "-s",
+        "ORDER_TOPIC_CONFIG",
+        "-k",
+        TOPIC,
+    ]);
+    assert!(out.contains("delete kv config from namespace success."), "{out}");
+    assert_eq!(admin.kv_config("ORDER_TOPIC_CONFIG", TOPIC).await.unwrap(), None);
+
+    consumer.shutdown().await;
+    producer.shutdown().await;
+}

@@ -1,0 +1,87 @@
+//! Name server requests of `mqadmin addWritePerm`, `wipeWritePerm`, `updateKvConfig` and
+//! `deleteKvConfig` (docs/broker/admin.md).
+
+use rmq_protocol::codes::request_code;
+use rmq_protocol::header::{
+    AddWritePermOfBrokerRequestHeader, AddWritePermOfBrokerResponseHeader, DeleteKvConfigRequestHeader,
+    GetKvConfigRequestHeader, GetKvConfigResponseHeader, PutKvConfigRequestHeader,
+    WipeWritePermOfBrokerRequestHeader, WipeWritePermOfBrokerResponseHeader,
+};
+
+use super::Admin;
+use crate::ClientError;
+
+impl Admin {
+    /// WIPE_WRITE_PERM_OF_BROKER to one name server: the number of topics whose route lost
+    /// the write permission on `broker_name`.
+    pub async fn wipe_write_perm(&self, namesrv_addr: &str, broker_name: &str) -> Result<i32, ClientError> {
+        let header = WipeWritePermOfBrokerRequestHeader {
+            broker_name: broker_name.to_owned(),
+        };
+        let resp: WipeWritePermOfBrokerResponseHeader = self
+            .invoke_for_header(namesrv_addr, request_code::WIPE_WRITE_PERM_OF_BROKER, &header)
+            .await?;
+        Ok(resp.wipe_topic_count)
+    }
+
+    /// ADD_WRITE_PERM_OF_BROKER to one name server: the number of topics given the write
+    /// permission back.
+    pub async fn add_write_perm(&self, namesrv_addr: &str, broker_name: &str) -> Result<i32, ClientError> {
+        let header = AddWritePermOfBrokerRequestHeader {
+            broker_name: broker_name.to_owned(),
+        };
+        let resp: AddWritePermOfBrokerResponseHeader = self
+            .invoke_for_header(namesrv_addr, request_code::ADD_WRITE_PERM_OF_BROKER, &header)
+            .await?;
+        Ok(resp.add_topic_count)
+    }
+
+    /// PUT_KV_CONFIG to every name server (Java's `createAndUpdateKvConfig`).
+    pub async fn put_kv_config(&self, namespace: &str, key: &str, value: &str) -> Result<(), ClientError> {
+        for addr in self.namesrv_addrs() {
+            let cmd =
+                self.client
+                    .request(request_code::PUT_KV_CONFIG)
+                    .with_header(&PutKvConfigRequestHeader {
+                        namespace: namespace.to_owned(),
+                        key: key.to_owned(),
+                        value: value.to_owned(),
+                    });
+            self.client.invoke_ok(&addr, cmd, self.timeout()).await?;
+        }
+        Ok(())
+    }
+
+    /// DELETE_KV_CONFIG to every name server (Java's `deleteKvConfig`).
+    pub async fn delete_kv_config(&self, namespace: &str, key: &str) -> Result<(), ClientError> {
+        for addr in self.namesrv_addrs() {
+            let cmd = self.client.request(request_code::DELETE_KV_CONFIG).with_header(
+                &DeleteKvConfigRequestHeader {
+                    namespace: namespace.to_owned(),
+                    key: key.to_owned(),
+                },
+            );
+            self.client.invoke_ok(&addr, cmd, self.timeout()).await?;
+        }
+        Ok(())
+    }
+
+    /// GET_KV_CONFIG from the name servers: the first value found, `None` when none has it.
+    pub async fn kv_config(&self, namespace: &str, key: &str) -> Result<Option<String>, ClientError> {
+        for addr in self.namesrv_addrs() {
+            let header = GetKvConfigRequestHeader {
+                namespace: namespace.to_owned(),
+                key: key.to_owned(),
+            };
+            let cmd = self
+                .client
+                .request(request_code::GET_KV_CONFIG)
+                .with_header(&header);
+            let resp = self.client.invoke(&addr, cmd, self.timeout()).await?;
+            if resp.code == rmq_protocol::codes::response_code::SUCCESS {
+                return Ok(resp.header::<GetKvConfigResponseHeader>()?.value);
+            }
+        }
+        Ok(None)
+    }
+}
