@@ -6,43 +6,15 @@
 
 #![allow(clippy::unwrap_used, reason = "test code: a failed unwrap is a failed test")]
 
+mod common;
+
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::path::Path;
 
-use rmq_broker::{Broker, BrokerConfig};
-use rmq_client::{Admin, ClientConfig, Credentials};
+use common::{http, ok, Cluster};
+use rmq_client::{ClientConfig, Credentials};
 use rmq_console::{Console, ConsoleConfig};
-use rmq_namesrv::{NameServer, NamesrvConfig};
 use serde_json::{json, Value};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-/// One HTTP/1.1 request; the status, the JSON body and the raw body text.
-async fn http(addr: SocketAddr, method: &str, path: &str, body: Option<&str>) -> (u16, Value, String) {
-    let mut conn = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let body = body.unwrap_or_default();
-    let req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    );
-    conn.write_all(req.as_bytes()).await.unwrap();
-    let mut raw = String::new();
-    conn.read_to_string(&mut raw).await.unwrap();
-    let (head, text) = raw.split_once("\r\n\r\n").unwrap();
-    let status: u16 = head.split(' ').nth(1).unwrap().parse().unwrap();
-    (
-        status,
-        serde_json::from_str(text).unwrap_or(Value::Null),
-        text.to_string(),
-    )
-}
-
-async fn ok(addr: SocketAddr, method: &str, path: &str, body: Option<Value>) -> Value {
-    let body = body.map(|b| b.to_string());
-    let (status, v, _) = http(addr, method, path, body.as_deref()).await;
-    assert_eq!(status, 200, "{method} {path}: {v}");
-    v
-}
 
 /// A request the console must refuse with `status` and a JSON `error` containing `says`.
 async fn refused(addr: SocketAddr, method: &str, path: &str, body: &str, status: u16, says: &str) {
@@ -55,74 +27,6 @@ async fn refused(addr: SocketAddr, method: &str, path: &str, body: &str, status:
         error.contains(says),
         "{method} {path} {body}: `{error}` lacks `{says}`"
     );
-}
-
-/// A name server, one broker (configured by `setup`) and a console signing as `credentials`.
-struct Cluster {
-    _dir: tempfile::TempDir,
-    ns: NameServer,
-    broker: Broker,
-    broker_addr: String,
-    /// The admin client the checks go through (same credentials as the console).
-    admin: Admin,
-    client_config: ClientConfig,
-    console: Console,
-}
-
-impl Cluster {
-    async fn start(credentials: Credentials, setup: impl FnOnce(&Path, &mut BrokerConfig)) -> Cluster {
-        let dir = tempfile::tempdir().unwrap();
-        let ns = NameServer::start(NamesrvConfig {
-            listen_port: 0,
-            listen_addr: "127.0.0.1".into(),
-            kv_config_path: None,
-            ..NamesrvConfig::default()
-        })
-        .await
-        .unwrap();
-        let ns_addr = format!("127.0.0.1:{}", ns.local_addr().port());
-        let mut bc = BrokerConfig {
-            broker_name: "broker-acl".into(),
-            listen_port: 0,
-            namesrv_addr: vec![ns_addr.clone()],
-            broker_ip1: "127.0.0.1".into(),
-            broker_ip2: "127.0.0.1".into(),
-            enable_grpc_server: false,
-            ..BrokerConfig::default()
-        };
-        bc.store.store_path_root_dir = dir.path().join("store");
-        bc.store.mapped_file_size_commit_log = 1 << 20;
-        setup(dir.path(), &mut bc);
-        // registered with the name server once start returns
-        let broker = Broker::start(bc).await.unwrap();
-        let broker_addr = format!("127.0.0.1:{}", broker.local_addr().port());
-        let client_config = ClientConfig {
-            namesrv_addr: vec![ns_addr],
-            credentials: Some(credentials),
-            ..ClientConfig::default()
-        };
-        let console = Console::start(ConsoleConfig {
-            listen: "127.0.0.1:0".parse().unwrap(),
-            client: client_config.clone(),
-        })
-        .await
-        .unwrap();
-        Cluster {
-            _dir: dir,
-            ns,
-            broker,
-            broker_addr,
-            admin: Admin::new(client_config.clone()),
-            client_config,
-            console,
-        }
-    }
-
-    async fn stop(self) {
-        drop(self.console);
-        self.broker.shutdown().await.unwrap();
-        self.ns.shutdown().await;
-    }
 }
 
 const PLAIN_ACL: &str = r#"
@@ -143,7 +47,8 @@ accounts:
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acl_1_accounts_and_white_addresses() {
     let cluster = Cluster::start(
-        Credentials::new("consoleAdmin", "console-admin-secret"),
+        "broker-acl",
+        Some(Credentials::new("consoleAdmin", "console-admin-secret")),
         |dir, bc| {
             let home = dir.join("home");
             std::fs::create_dir_all(home.join("conf")).unwrap();
@@ -353,20 +258,24 @@ async fn acl_1_accounts_and_white_addresses() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acl_2_users_and_policies() {
-    let cluster = Cluster::start(Credentials::new("root", "root-pass"), |_, bc| {
-        let props: HashMap<String, String> = [
-            ("authenticationEnabled", "true"),
-            ("authorizationEnabled", "true"),
-            (
-                "initAuthenticationUser",
-                r#"{"username":"root","password":"root-pass"}"#,
-            ),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-        assert!(bc.apply(&props).is_empty());
-    })
+    let cluster = Cluster::start(
+        "broker-acl",
+        Some(Credentials::new("root", "root-pass")),
+        |_, bc| {
+            let props: HashMap<String, String> = [
+                ("authenticationEnabled", "true"),
+                ("authorizationEnabled", "true"),
+                (
+                    "initAuthenticationUser",
+                    r#"{"username":"root","password":"root-pass"}"#,
+                ),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+            assert!(bc.apply(&props).is_empty());
+        },
+    )
     .await;
     let c = cluster.console.local_addr();
     let b = cluster.broker_addr.clone();

@@ -4,39 +4,28 @@
 
 #![allow(clippy::unwrap_used, reason = "test code: a failed unwrap is a failed test")]
 
+mod common;
+
 use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use rmq_broker::{Broker, BrokerConfig};
-use std::sync::{Arc, Mutex};
-
-use rmq_client::{ClientConfig, ConsumeStatus, ConsumerConfig, PullConsumer, PushConsumer};
-use rmq_console::{Console, ConsoleConfig};
-use rmq_namesrv::{NameServer, NamesrvConfig};
+use common::{ok, Cluster};
+use rmq_client::{ConsumeStatus, ConsumerConfig, PullConsumer, PushConsumer};
 use rmq_protocol::codes::{request_code as rc, response_code as code};
 use rmq_protocol::header::ConsumerSendMsgBackRequestHeader;
 use rmq_protocol::RemotingCommand;
 use rmq_remoting::RemotingClient;
 use serde_json::{json, Value};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const TOPIC: &str = "ConsoleTopic";
 const GROUP: &str = "ConsoleGroup";
 
 /// One HTTP/1.1 request; the status and the JSON body.
 async fn http(addr: SocketAddr, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
-    let mut conn = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let body = body.map(|b| b.to_string()).unwrap_or_default();
-    let req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    );
-    conn.write_all(req.as_bytes()).await.unwrap();
-    let mut raw = String::new();
-    conn.read_to_string(&mut raw).await.unwrap();
-    let (head, body) = raw.split_once("\r\n\r\n").unwrap();
-    let status: u16 = head.split(' ').nth(1).unwrap().parse().unwrap();
-    (status, serde_json::from_str(body).unwrap_or(Value::Null))
+    let body = body.map(|b| b.to_string());
+    let (status, v, _) = common::http(addr, method, path, body.as_deref()).await;
+    (status, v)
 }
 
 /// Messages stored in `topic`, over its queues (GET /api/topics/<topic>).
@@ -52,86 +41,13 @@ async fn stored(addr: SocketAddr, topic: &str) -> i64 {
 
 /// A GET answered with any body: the status and the text.
 async fn raw(addr: SocketAddr, path: &str) -> (u16, String) {
-    let mut conn = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let req = format!("GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n");
-    conn.write_all(req.as_bytes()).await.unwrap();
-    let mut text = String::new();
-    conn.read_to_string(&mut text).await.unwrap();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap();
-    (head.split(' ').nth(1).unwrap().parse().unwrap(), body.to_string())
-}
-
-async fn ok(addr: SocketAddr, method: &str, path: &str, body: Option<Value>) -> Value {
-    let (status, v) = http(addr, method, path, body).await;
-    assert_eq!(status, 200, "{method} {path}: {v}");
-    v
-}
-
-/// A name server, a broker and a console over them, on ephemeral ports in a temp dir.
-struct Cluster {
-    _dir: tempfile::TempDir,
-    ns: NameServer,
-    broker: Broker,
-    broker_addr: String,
-    client_config: ClientConfig,
-    console: Console,
-}
-
-impl Cluster {
-    async fn start() -> Cluster {
-        let dir = tempfile::tempdir().unwrap();
-        let ns = NameServer::start(NamesrvConfig {
-            listen_port: 0,
-            listen_addr: "127.0.0.1".into(),
-            kv_config_path: None,
-            ..NamesrvConfig::default()
-        })
-        .await
-        .unwrap();
-        let ns_addr = format!("127.0.0.1:{}", ns.local_addr().port());
-        let mut bc = BrokerConfig {
-            broker_name: "broker-c".into(),
-            listen_port: 0,
-            namesrv_addr: vec![ns_addr.clone()],
-            broker_ip1: "127.0.0.1".into(),
-            broker_ip2: "127.0.0.1".into(),
-            enable_grpc_server: false,
-            ..BrokerConfig::default()
-        };
-        bc.store.store_path_root_dir = dir.path().to_path_buf();
-        bc.store.mapped_file_size_commit_log = 1 << 20;
-        let broker = Broker::start(bc).await.unwrap();
-        let broker_addr = format!("127.0.0.1:{}", broker.local_addr().port());
-        let client_config = ClientConfig {
-            namesrv_addr: vec![ns_addr.clone()],
-            ..ClientConfig::default()
-        };
-        let console = Console::start(ConsoleConfig {
-            listen: "127.0.0.1:0".parse().unwrap(),
-            client: client_config.clone(),
-        })
-        .await
-        .unwrap();
-        Cluster {
-            _dir: dir,
-            ns,
-            broker,
-            broker_addr,
-            client_config,
-            console,
-        }
-    }
-
-    async fn stop(self) {
-        drop(self.console);
-        self.broker.shutdown().await.unwrap();
-        self.ns.shutdown().await;
-    }
+    let (status, _, text) = common::http(addr, "GET", path, None).await;
+    (status, text)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn console_api_end_to_end() {
-    let cluster = Cluster::start().await;
+    let cluster = Cluster::start("broker-c", None, |_, _| {}).await;
     let c = cluster.console.local_addr();
     let broker_addr = cluster.broker_addr.clone();
     let client_config = cluster.client_config.clone();
@@ -317,7 +233,7 @@ async fn console_api_end_to_end() {
 /// consumer of a group; the producers; a topic's route; deleting a group and a topic.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn console_message_pages() {
-    let cluster = Cluster::start().await;
+    let cluster = Cluster::start("broker-c", None, |_, _| {}).await;
     let c = cluster.console.local_addr();
     ok(
         c,
