@@ -104,25 +104,26 @@ struct PairTable {
 }
 
 impl PairTable {
-    fn flow(&self, topic: &str, group: &str) -> Arc<Flow> {
+    /// Calls `each` with the row of (`topic`, `group`), made on first use. The common case runs
+    /// under the read lock, without taking a reference count (two atomic writes per call less on
+    /// the send path).
+    fn with(&self, topic: &str, group: &str, each: impl FnOnce(&Flow)) {
         if let Some(f) = self.rows.read().get(topic).and_then(|g| g.get(group)) {
-            return f.clone();
+            return each(f);
         }
-        self.rows
+        let flow = self
+            .rows
             .write()
             .entry(topic.to_string())
             .or_default()
             .entry(group.to_string())
             .or_default()
-            .clone()
+            .clone();
+        each(&flow);
     }
 
     fn add(&self, topic: &str, group: &str, messages: u64, bytes: u64) {
-        if let Some(f) = self.rows.read().get(topic).and_then(|g| g.get(group)) {
-            f.add(messages, bytes);
-            return;
-        }
-        self.flow(topic, group).add(messages, bytes);
+        self.with(topic, group, |f| f.add(messages, bytes));
     }
 
     /// Rows in (topic, group) order.
@@ -220,11 +221,12 @@ impl Metrics {
     /// `message_type` ([`message_type`]). The size histogram gets one observation per send, the
     /// average record size, as Java records it.
     pub fn messages_in(&self, topic: &str, message_type: &str, messages: u64, bytes: u64) {
-        let flow = self.incoming.flow(topic, message_type);
-        flow.add(messages, bytes);
-        if let Some(average) = bytes.checked_div(messages) {
-            flow.sizes.record(average);
-        }
+        self.incoming.with(topic, message_type, |flow| {
+            flow.add(messages, bytes);
+            if let Some(average) = bytes.checked_div(messages) {
+                flow.sizes.record(average);
+            }
+        });
     }
 
     /// Messages handed to `group` from `topic` (a pull or a pop).
