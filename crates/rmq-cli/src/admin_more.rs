@@ -1,5 +1,5 @@
 //! More `mqadmin` verbs, same names and flags as the Java 5.3.1 tools: `consumerConnection`,
-//! `producerConnection`, `getConsumerConfig`, `addWritePerm`, `wipeWritePerm`,
+//! `producerConnection`, `consumerStatus`, `getConsumerConfig`, `addWritePerm`, `wipeWritePerm`,
 //! `updateTopicPerm`, `topicClusterList`, `updateKvConfig`, `deleteKvConfig`
 //! (docs/broker/admin.md). Output as mqadmin prints it.
 
@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 
 use anyhow::{bail, Context};
 use clap::Subcommand;
-use rmq_protocol::body::TopicConfig;
+use rmq_protocol::body::{ConsumerRunningInfo, TopicConfig};
 use rmq_protocol::version::version_desc;
 
 use crate::admin::{admin, NamesrvOpt};
@@ -33,6 +33,23 @@ pub enum MoreCommand {
         group: String,
         #[arg(short = 't', long = "topic")]
         topic: String,
+    },
+    /// Query a consumer's internal state (GET_CONSUMER_RUNNING_INFO): of one client (-i), or of
+    /// every client of the group, each written to the file `<now>/<clientId>`.
+    ConsumerStatus {
+        #[command(flatten)]
+        ns: NamesrvOpt,
+        #[arg(short = 'g', long = "consumerGroup")]
+        group: String,
+        /// The consumer's client id.
+        #[arg(short = 'i', long = "clientId")]
+        client_id: Option<String>,
+        /// Ask this broker for the group's connections.
+        #[arg(short = 'b', long = "brokerAddr")]
+        broker_addr: Option<String>,
+        /// Ask for the consumer's thread stacks too.
+        #[arg(short = 's', long = "jstack", default_value_t = false)]
+        jstack: bool,
     },
     /// Print a subscription group's configuration on every broker that has it.
     GetConsumerConfig {
@@ -149,6 +166,69 @@ pub async fn run(cmd: MoreCommand) -> anyhow::Result<()> {
                     c.language,
                     version_desc(c.version)
                 );
+            }
+        }
+        MoreCommand::ConsumerStatus {
+            ns,
+            group,
+            client_id,
+            broker_addr,
+            jstack,
+        } => {
+            let admin = admin(&ns)?;
+            let group = group.trim();
+            if let Some(id) = client_id {
+                let info = admin.consumer_running_info(group, id.trim(), jstack).await?;
+                print!("{}", format_running_info(&info));
+                return Ok(());
+            }
+            let cc = match broker_addr {
+                Some(addr) => admin.consumer_connections_at(group, addr.trim()).await?,
+                None => admin.consumer_connections(group).await?,
+            };
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis());
+            println!(
+                "{:<10} {:<40} {:<20} #ConsumerRunningInfoFile",
+                "#Index", "#ClientId", "#Version"
+            );
+            let mut infos = Vec::new();
+            for c in &cc.connection_set {
+                match admin.consumer_running_info(group, &c.client_id, jstack).await {
+                    Ok(info) => {
+                        let path = format!("{now}/{}", c.client_id);
+                        std::fs::create_dir_all(now.to_string())?;
+                        std::fs::write(&path, format_running_info(&info))?;
+                        infos.push(info);
+                        println!(
+                            "{:<10} {:<40} {:<20} {path}",
+                            infos.len(),
+                            c.client_id,
+                            version_desc(c.version)
+                        );
+                    }
+                    Err(e) => eprintln!("{e}"),
+                }
+            }
+            if let Some(first) = infos.first() {
+                let subs = |i: &ConsumerRunningInfo| {
+                    i.subscription_set
+                        .iter()
+                        .map(|s| (s.topic.clone(), s.sub_string.clone()))
+                        .collect::<BTreeSet<_>>()
+                };
+                if infos.iter().all(|i| subs(i) == subs(first)) {
+                    let mut held = BTreeSet::new();
+                    let balanced = infos
+                        .iter()
+                        .flat_map(|i| i.mq_table.keys())
+                        .all(|mq| held.insert((&mq.topic, &mq.broker_name, mq.queue_id)));
+                    print!("\n\nSame subscription in the same group of consumer");
+                    println!("\n\nRebalance {}", if balanced { "OK" } else { "Failed" });
+                } else {
+                    print!("\n\nWARN: Different subscription in the same group of consumer!!!");
+                }
             }
         }
         MoreCommand::GetConsumerConfig { ns, group } => {
@@ -304,4 +384,107 @@ pub async fn run(cmd: MoreCommand) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Java's `ConsumerRunningInfo.formatString()` (queues, topics and properties sorted).
+fn format_running_info(info: &ConsumerRunningInfo) -> String {
+    use std::fmt::Write as _;
+    let mut sb = String::from("#Consumer Properties#\n");
+    let props: std::collections::BTreeMap<_, _> = info.properties.iter().collect();
+    for (k, v) in props {
+        let _ = writeln!(sb, "{k:<40}: {v}");
+    }
+    sb.push_str("\n\n#Consumer Subscription#\n");
+    for (i, sd) in info.subscription_set.iter().enumerate() {
+        let _ = writeln!(
+            sb,
+            "{:03} Topic: {:<40} ClassFilter: {:<8} SubExpression: {}",
+            i + 1,
+            sd.topic,
+            sd.class_filter_mode,
+            sd.sub_string
+        );
+    }
+    let mut mqs: Vec<_> = info.mq_table.iter().collect();
+    mqs.sort_by(|a, b| {
+        (&a.0.topic, &a.0.broker_name, a.0.queue_id).cmp(&(&b.0.topic, &b.0.broker_name, b.0.queue_id))
+    });
+    sb.push_str("\n\n#Consumer Offset#\n");
+    let _ = writeln!(
+        sb,
+        "{:<64}  {:<32}  {:<4}  {:<20}",
+        "#Topic", "#Broker Name", "#QID", "#Consumer Offset"
+    );
+    for (mq, pq) in &mqs {
+        let _ = writeln!(
+            sb,
+            "{:<32}  {:<32}  {:<4}  {:<20}",
+            mq.topic, mq.broker_name, mq.queue_id, pq.commit_offset
+        );
+    }
+    sb.push_str("\n\n#Consumer MQ Detail#\n");
+    let _ = writeln!(
+        sb,
+        "{:<64}  {:<32}  {:<4}  {:<20}",
+        "#Topic", "#Broker Name", "#QID", "#ProcessQueueInfo"
+    );
+    for (mq, pq) in &mqs {
+        let _ = writeln!(
+            sb,
+            "{:<64}  {:<32}  {:<4}  ProcessQueueInfo [commitOffset={}, cachedMsgMinOffset={}, cachedMsgMaxOffset={}, cachedMsgCount={}, cachedMsgSizeInMiB={}, transactionMsgMinOffset={}, transactionMsgMaxOffset={}, transactionMsgCount={}, locked={}, tryUnlockTimes={}, lastLockTimestamp={}, droped={}, lastPullTimestamp={}, lastConsumeTimestamp={}]",
+            mq.topic,
+            mq.broker_name,
+            mq.queue_id,
+            pq.commit_offset,
+            pq.cached_msg_min_offset,
+            pq.cached_msg_max_offset,
+            pq.cached_msg_count,
+            pq.cached_msg_size_in_mib,
+            pq.transaction_msg_min_offset,
+            pq.transaction_msg_max_offset,
+            pq.transaction_msg_count,
+            pq.locked,
+            pq.try_unlock_times,
+            pq.last_lock_timestamp,
+            pq.droped,
+            pq.last_pull_timestamp,
+            pq.last_consume_timestamp
+        );
+    }
+    sb.push_str("\n\n#Consumer Pop Detail#\n");
+    let _ = writeln!(
+        sb,
+        "{:<32}  {:<32}  {:<4}  {:<20}",
+        "#Topic", "#Broker Name", "#QID", "#ProcessQueueInfo"
+    );
+    sb.push_str("\n\n#Consumer RT&TPS#\n");
+    let _ = writeln!(
+        sb,
+        "{:<64}  {:>14} {:>14} {:>14} {:>14} {:>18} {:>25}",
+        "#Topic",
+        "#Pull RT",
+        "#Pull TPS",
+        "#Consume RT",
+        "#ConsumeOK TPS",
+        "#ConsumeFailed TPS",
+        "#ConsumeFailedMsgsInHour"
+    );
+    let status: std::collections::BTreeMap<_, _> = info.status_table.iter().collect();
+    for (topic, cs) in status {
+        let _ = writeln!(
+            sb,
+            "{topic:<32}  {:>14.2} {:>14.2} {:>14.2} {:>14.2} {:>18.2} {:>25}",
+            cs.pull_rt,
+            cs.pull_tps,
+            cs.consume_rt,
+            cs.consume_ok_tps,
+            cs.consume_failed_tps,
+            cs.consume_failed_msgs
+        );
+    }
+    if let Some(jstack) = &info.jstack {
+        sb.push_str("\n\n#Consumer jstack#\n");
+        sb.push_str(jstack);
+    }
+    sb
 }

@@ -1,6 +1,6 @@
 //! The `rmq admin` verbs of `admin_more` (mqadmin's names and flags) against `rmq namesrv` /
 //! `rmq broker` processes, with a live producer and push consumer: `consumerConnection`,
-//! `producerConnection`, `getConsumerConfig`, `addWritePerm`, `wipeWritePerm`,
+//! `producerConnection`, `consumerStatus -i`, `getConsumerConfig`, `addWritePerm`, `wipeWritePerm`,
 //! `updateTopicPerm`, `topicClusterList`, `updateKvConfig`, `deleteKvConfig`.
 #![allow(clippy::unwrap_used, reason = "test code: a failed unwrap is a failed test")]
 
@@ -98,6 +98,7 @@ async fn more_admin_verbs() {
         client_config(&ns, "c"),
         ConsumerConfig {
             consume_from_where: ConsumeFromWhere::FirstOffset,
+            rebalance_interval_ms: 1000,
             ..Default::default()
         },
     );
@@ -130,6 +131,34 @@ async fn more_admin_verbs() {
         &broker,
     ]);
     assert!(at.contains(consumer.client_id()), "{at}");
+
+    let out = until(
+        "consumerStatus -i to show the consumer's queues",
+        &[
+            "admin",
+            "consumerStatus",
+            "-n",
+            &ns,
+            "-g",
+            GROUP,
+            "-i",
+            consumer.client_id(),
+        ],
+        |o| o.contains(&format!("{TOPIC:<32}  broker-a")),
+    )
+    .await;
+    assert!(out.starts_with("#Consumer Properties#"), "{out}");
+    assert!(out.contains("#Consumer Subscription#"), "{out}");
+    assert!(
+        out.contains(&format!(
+            " Topic: {TOPIC:<40} ClassFilter: false    SubExpression: TagA || TagB"
+        )),
+        "{out}"
+    );
+    assert!(
+        out.contains("#Consumer Offset#") && out.contains("#Consumer RT&TPS#"),
+        "{out}"
+    );
 
     // the group was auto-created by the consumer's heartbeat
     let out = ok(&["admin", "getConsumerConfig", "-n", &ns, "-g", GROUP]);

@@ -1,11 +1,12 @@
-//! Name server requests of `mqadmin addWritePerm`, `wipeWritePerm`, `updateKvConfig` and
-//! `deleteKvConfig` (docs/broker/admin.md).
+//! Requests of `mqadmin addWritePerm`, `wipeWritePerm`, `updateKvConfig`, `deleteKvConfig`
+//! (name server) and `consumerStatus` (broker, answered by the client) (docs/broker/admin.md).
 
+use rmq_protocol::body::{self, ConsumerRunningInfo};
 use rmq_protocol::codes::request_code;
 use rmq_protocol::header::{
     AddWritePermOfBrokerRequestHeader, AddWritePermOfBrokerResponseHeader, DeleteKvConfigRequestHeader,
-    GetKvConfigRequestHeader, GetKvConfigResponseHeader, PutKvConfigRequestHeader,
-    WipeWritePermOfBrokerRequestHeader, WipeWritePermOfBrokerResponseHeader,
+    GetConsumerRunningInfoRequestHeader, GetKvConfigRequestHeader, GetKvConfigResponseHeader,
+    PutKvConfigRequestHeader, WipeWritePermOfBrokerRequestHeader, WipeWritePermOfBrokerResponseHeader,
 };
 
 use super::Admin;
@@ -83,5 +84,36 @@ impl Admin {
             }
         }
         Ok(None)
+    }
+
+    /// GET_CONSUMER_RUNNING_INFO through a broker of the group's retry topic (the master if it
+    /// has one), which asks the client `client_id` (Java's `getConsumerRunningInfo`).
+    pub async fn consumer_running_info(
+        &self,
+        group: &str,
+        client_id: &str,
+        jstack: bool,
+    ) -> Result<ConsumerRunningInfo, ClientError> {
+        let retry = crate::consumer::pull::retry_topic(group);
+        let route = self.topic_route(&retry).await?;
+        let addr = route
+            .broker_datas
+            .iter()
+            .find_map(|bd| {
+                bd.master_addr()
+                    .or_else(|| bd.broker_addrs.values().next().map(String::as_str))
+            })
+            .ok_or(ClientError::NoRoute(retry.clone()))?
+            .to_owned();
+        let cmd = self
+            .client
+            .request(request_code::GET_CONSUMER_RUNNING_INFO)
+            .with_header(&GetConsumerRunningInfoRequestHeader {
+                consumer_group: group.to_owned(),
+                client_id: client_id.to_owned(),
+                jstack_enable: jstack,
+            });
+        let resp = self.client.invoke_ok(&addr, cmd, self.timeout()).await?;
+        Ok(body::from_fastjson(&resp.body)?)
     }
 }
