@@ -1,6 +1,6 @@
 //! More `mqadmin` verbs, same names and flags as the Java 5.3.1 tools: `consumerConnection`,
 //! `producerConnection`, `consumerStatus`, `getConsumerConfig`, `addWritePerm`, `wipeWritePerm`,
-//! `updateTopicPerm`, `topicClusterList`, `updateKvConfig`, `deleteKvConfig`
+//! `updateTopicPerm`, `topicClusterList`, `updateKvConfig`, `deleteKvConfig`, `updateOrderConf`
 //! (docs/broker/admin.md). Output as mqadmin prints it.
 
 use std::collections::BTreeSet;
@@ -103,6 +103,19 @@ pub enum MoreCommand {
         key: String,
         #[arg(short = 'v', long = "value")]
         value: String,
+    },
+    /// Get, put or delete a topic's order conf (`brokerName:queueNums;...`, the name servers'
+    /// ORDER_TOPIC_CONFIG namespace).
+    UpdateOrderConf {
+        #[command(flatten)]
+        ns: NamesrvOpt,
+        #[arg(short = 't', long = "topic")]
+        topic: String,
+        /// `brokerName1:num;brokerName2:num` (put).
+        #[arg(short = 'v', long = "orderConf")]
+        order_conf: Option<String>,
+        #[arg(short = 'm', long = "method", value_parser = ["put", "get", "delete"])]
+        method: String,
     },
     /// Delete a KV config from every name server.
     DeleteKvConfig {
@@ -377,6 +390,37 @@ pub async fn run(cmd: MoreCommand) -> anyhow::Result<()> {
                 .put_kv_config(namespace.trim(), key.trim(), value.trim())
                 .await?;
             println!("create or update kv config to namespace success.");
+        }
+        MoreCommand::UpdateOrderConf {
+            ns,
+            topic,
+            order_conf,
+            method,
+        } => {
+            const NS: &str = "ORDER_TOPIC_CONFIG";
+            let admin = admin(&ns)?;
+            let topic = topic.trim();
+            match method.as_str() {
+                "get" => {
+                    let conf = admin.kv_config(NS, topic).await?;
+                    print!(
+                        "get orderConf success. topic=[{topic}], orderConf=[{}] ",
+                        conf.as_deref().unwrap_or("null")
+                    );
+                }
+                "put" => {
+                    let conf = order_conf.as_deref().map(str::trim).unwrap_or_default();
+                    if conf.is_empty() {
+                        bail!("please set orderConf with option -v.");
+                    }
+                    admin.put_kv_config(NS, topic, conf).await?;
+                    print!("update orderConf success. topic=[{topic}], orderConf=[{conf}]");
+                }
+                _ => {
+                    admin.delete_kv_config(NS, topic).await?;
+                    print!("delete orderConf success. topic=[{topic}]");
+                }
+            }
         }
         MoreCommand::DeleteKvConfig { ns, namespace, key } => {
             admin(&ns)?.delete_kv_config(namespace.trim(), key.trim()).await?;

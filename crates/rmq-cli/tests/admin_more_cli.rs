@@ -1,7 +1,7 @@
 //! The `rmq admin` verbs of `admin_more` (mqadmin's names and flags) against `rmq namesrv` /
 //! `rmq broker` processes, with a live producer and push consumer: `consumerConnection`,
 //! `producerConnection`, `consumerStatus -i`, `getConsumerConfig`, `addWritePerm`, `wipeWritePerm`,
-//! `updateTopicPerm`, `topicClusterList`, `updateKvConfig`, `deleteKvConfig`.
+//! `updateTopicPerm`, `topicClusterList`, `updateKvConfig`, `deleteKvConfig`, `updateOrderConf`.
 #![allow(clippy::unwrap_used, reason = "test code: a failed unwrap is a failed test")]
 
 mod common;
@@ -285,6 +285,43 @@ async fn more_admin_verbs() {
     ]);
     assert!(out.contains("delete kv config from namespace success."), "{out}");
     assert_eq!(admin.kv_config("ORDER_TOPIC_CONFIG", TOPIC).await.unwrap(), None);
+
+    // updateOrderConf: the ORDER_TOPIC_CONFIG namespace
+    let out = ok(&[
+        "admin",
+        "updateOrderConf",
+        "-n",
+        &ns,
+        "-t",
+        TOPIC,
+        "-m",
+        "put",
+        "-v",
+        "broker-a:2",
+    ]);
+    assert!(
+        out.contains(&format!(
+            "update orderConf success. topic=[{TOPIC}], orderConf=[broker-a:2]"
+        )),
+        "{out}"
+    );
+    let out = ok(&["admin", "updateOrderConf", "-n", &ns, "-t", TOPIC, "-m", "get"]);
+    assert!(
+        out.contains(&format!(
+            "get orderConf success. topic=[{TOPIC}], orderConf=[broker-a:2]"
+        )),
+        "{out}"
+    );
+    let out = ok(&["admin", "updateOrderConf", "-n", &ns, "-t", TOPIC, "-m", "delete"]);
+    assert!(
+        out.contains(&format!("delete orderConf success. topic=[{TOPIC}]")),
+        "{out}"
+    );
+    assert_eq!(admin.kv_config("ORDER_TOPIC_CONFIG", TOPIC).await.unwrap(), None);
+    let bad = tokio::task::block_in_place(|| {
+        common::rmq(&["admin", "updateOrderConf", "-n", &ns, "-t", TOPIC, "-m", "put"])
+    });
+    assert!(!bad.status.success(), "put without -v: {}", common::text(&bad));
 
     consumer.shutdown().await;
     producer.shutdown().await;
