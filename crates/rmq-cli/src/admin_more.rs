@@ -1,6 +1,6 @@
 //! More `mqadmin` verbs, same names and flags as the Java 5.3.1 tools: `consumerConnection`,
 //! `producerConnection`, `consumerStatus`, `getConsumerConfig`, `addWritePerm`, `wipeWritePerm`,
-//! `updateTopicPerm`, `topicClusterList`, `updateKvConfig`, `deleteKvConfig`, `updateOrderConf`
+//! `updateTopicPerm`, `topicClusterList`, `updateKvConfig`, `deleteKvConfig`, `updateOrderConf`, `skipAccumulatedMessage`
 //! (docs/broker/admin.md). Output as mqadmin prints it.
 
 use std::collections::BTreeSet;
@@ -8,6 +8,7 @@ use std::collections::BTreeSet;
 use anyhow::{bail, Context};
 use clap::Subcommand;
 use rmq_protocol::body::{ConsumerRunningInfo, TopicConfig};
+use rmq_protocol::codes::response_code;
 use rmq_protocol::version::version_desc;
 
 use crate::admin::{admin, NamesrvOpt};
@@ -116,6 +117,21 @@ pub enum MoreCommand {
         order_conf: Option<String>,
         #[arg(short = 'm', long = "method", value_parser = ["put", "get", "delete"])]
         method: String,
+    },
+    /// Move a group's offsets on a topic to the end of each queue (resetOffsetByTime to -1).
+    SkipAccumulatedMessage {
+        #[command(flatten)]
+        ns: NamesrvOpt,
+        #[arg(short = 'g', long = "group")]
+        group: String,
+        #[arg(short = 't', long = "topic")]
+        topic: String,
+        /// Also move offsets forward (default true, as mqadmin).
+        #[arg(short = 'f', long = "force", default_value_t = true, action = clap::ArgAction::Set)]
+        force: bool,
+        /// Cluster name (accepted as mqadmin's; the topic's route is used).
+        #[arg(short = 'c', long = "cluster")]
+        cluster: Option<String>,
     },
     /// Delete a KV config from every name server.
     DeleteKvConfig {
@@ -420,6 +436,29 @@ pub async fn run(cmd: MoreCommand) -> anyhow::Result<()> {
                     admin.delete_kv_config(NS, topic).await?;
                     print!("delete orderConf success. topic=[{topic}]");
                 }
+            }
+        }
+        MoreCommand::SkipAccumulatedMessage {
+            ns,
+            group,
+            topic,
+            force,
+            cluster: _,
+        } => {
+            let admin = admin(&ns)?;
+            let (group, topic) = (group.trim(), topic.trim());
+            let offsets = match admin.reset_offset_by_time(group, topic, -1, force).await {
+                Err(e) if e.broker_code() == Some(response_code::CONSUMER_NOT_ONLINE) => {
+                    println!("the consumer group is not online; resetting the stored offsets directly");
+                    admin.reset_offset_offline(group, topic, -1, force).await?
+                }
+                other => other?,
+            };
+            println!("{:<40}  {:<40}  {:<40}", "#brokerName", "#queueId", "#offset");
+            let mut rows: Vec<_> = offsets.into_iter().collect();
+            rows.sort();
+            for (mq, offset) in rows {
+                println!("{:<40}  {:<40}  {:<40}", mq.broker_name, mq.queue_id, offset);
             }
         }
         MoreCommand::DeleteKvConfig { ns, namespace, key } => {

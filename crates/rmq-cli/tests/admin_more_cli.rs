@@ -1,7 +1,8 @@
 //! The `rmq admin` verbs of `admin_more` (mqadmin's names and flags) against `rmq namesrv` /
 //! `rmq broker` processes, with a live producer and push consumer: `consumerConnection`,
 //! `producerConnection`, `consumerStatus -i`, `getConsumerConfig`, `addWritePerm`, `wipeWritePerm`,
-//! `updateTopicPerm`, `topicClusterList`, `updateKvConfig`, `deleteKvConfig`, `updateOrderConf`.
+//! `updateTopicPerm`, `topicClusterList`, `updateKvConfig`, `deleteKvConfig`, `updateOrderConf`,
+//! `skipAccumulatedMessage`.
 #![allow(clippy::unwrap_used, reason = "test code: a failed unwrap is a failed test")]
 
 mod common;
@@ -15,7 +16,7 @@ use rmq_client::{
 const TOPIC: &str = "AdminMoreTopic";
 const GROUP: &str = "AdminMoreGroup";
 const PRODUCER_GROUP: &str = "AdminMoreProducer";
-const DEADLINE: Duration = Duration::from_secs(40);
+const DEADLINE: Duration = Duration::from_secs(60);
 
 fn client_config(namesrv: &str, instance: &str) -> ClientConfig {
     ClientConfig {
@@ -157,6 +158,36 @@ async fn more_admin_verbs() {
     );
     assert!(
         out.contains("#Consumer Offset#") && out.contains("#Consumer RT&TPS#"),
+        "{out}"
+    );
+
+    // skipAccumulatedMessage: the online group's offsets move to each queue's end (1 message sent)
+    // (the broker refuses until the consumer has committed an offset for every queue, as Java's)
+    let out = until(
+        "skipAccumulatedMessage to reset the group's offsets",
+        &[
+            "admin",
+            "skipAccumulatedMessage",
+            "-n",
+            &ns,
+            "-g",
+            GROUP,
+            "-t",
+            TOPIC,
+        ],
+        |o| o.contains("#offset"),
+    )
+    .await;
+    assert!(out.contains("#brokerName") && out.contains("#offset"), "{out}");
+    let rows: Vec<Vec<&str>> = out
+        .lines()
+        .filter(|l| l.starts_with("broker-a"))
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(rows.len(), 4, "{out}");
+    assert_eq!(
+        rows.iter().map(|r| r[2].parse::<i64>().unwrap()).sum::<i64>(),
+        1,
         "{out}"
     );
 
