@@ -1,6 +1,7 @@
 //! More `mqadmin` verbs, same names and flags as the Java 5.3.1 tools: `consumerConnection`,
 //! `producerConnection`, `consumerStatus`, `getConsumerConfig`, `addWritePerm`, `wipeWritePerm`,
-//! `updateTopicPerm`, `topicClusterList`, `updateKvConfig`, `deleteKvConfig`, `updateOrderConf`, `skipAccumulatedMessage`
+//! `updateTopicPerm`, `topicClusterList`, `updateKvConfig`, `deleteKvConfig`, `updateOrderConf`, `skipAccumulatedMessage`,
+//! `cloneGroupOffset`
 //! (docs/broker/admin.md). Output as mqadmin prints it.
 
 use std::collections::BTreeSet;
@@ -132,6 +133,20 @@ pub enum MoreCommand {
         /// Cluster name (accepted as mqadmin's; the topic's route is used).
         #[arg(short = 'c', long = "cluster")]
         cluster: Option<String>,
+    },
+    /// Copy a group's committed offsets to another group.
+    CloneGroupOffset {
+        #[command(flatten)]
+        ns: NamesrvOpt,
+        #[arg(short = 's', long = "srcGroup")]
+        src_group: String,
+        #[arg(short = 'd', long = "destGroup")]
+        dest_group: String,
+        #[arg(short = 't', long = "topic")]
+        topic: String,
+        /// Accepted as mqadmin's; not used (nor by mqadmin).
+        #[arg(short = 'o', long = "offline")]
+        offline: Option<String>,
     },
     /// Delete a KV config from every name server.
     DeleteKvConfig {
@@ -460,6 +475,39 @@ pub async fn run(cmd: MoreCommand) -> anyhow::Result<()> {
             for (mq, offset) in rows {
                 println!("{:<40}  {:<40}  {:<40}", mq.broker_name, mq.queue_id, offset);
             }
+        }
+        MoreCommand::CloneGroupOffset {
+            ns,
+            src_group,
+            dest_group,
+            topic,
+            offline: _,
+        } => {
+            let admin = admin(&ns)?;
+            let (src, dest, topic) = (src_group.trim(), dest_group.trim(), topic.trim());
+            let stats = admin.consume_stats(src, None).await?;
+            if !stats.offset_table.is_empty() {
+                let route = admin.topic_route(topic).await?;
+                for (mq, wrapper) in &stats.offset_table {
+                    let Some(addr) = route
+                        .broker_datas
+                        .iter()
+                        .find(|bd| bd.broker_name == mq.broker_name)
+                        .and_then(|bd| {
+                            bd.master_addr()
+                                .or_else(|| bd.broker_addrs.values().next().map(String::as_str))
+                        })
+                    else {
+                        bail!("no broker {} in the route of {topic}", mq.broker_name);
+                    };
+                    if wrapper.consumer_offset >= 0 {
+                        admin
+                            .update_consumer_offset(addr, dest, mq, wrapper.consumer_offset)
+                            .await?;
+                    }
+                }
+            }
+            print!("clone group offset success. srcGroup[{src}], destGroup=[{dest}], topic[{topic}]");
         }
         MoreCommand::DeleteKvConfig { ns, namespace, key } => {
             admin(&ns)?.delete_kv_config(namespace.trim(), key.trim()).await?;

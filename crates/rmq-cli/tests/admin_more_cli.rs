@@ -2,7 +2,7 @@
 //! `rmq broker` processes, with a live producer and push consumer: `consumerConnection`,
 //! `producerConnection`, `consumerStatus -i`, `getConsumerConfig`, `addWritePerm`, `wipeWritePerm`,
 //! `updateTopicPerm`, `topicClusterList`, `updateKvConfig`, `deleteKvConfig`, `updateOrderConf`,
-//! `skipAccumulatedMessage`.
+//! `skipAccumulatedMessage`, `cloneGroupOffset`.
 #![allow(clippy::unwrap_used, reason = "test code: a failed unwrap is a failed test")]
 
 mod common;
@@ -190,6 +190,44 @@ async fn more_admin_verbs() {
         1,
         "{out}"
     );
+
+    // cloneGroupOffset: the destination group gets the source group's offsets
+    let out = ok(&[
+        "admin",
+        "cloneGroupOffset",
+        "-n",
+        &ns,
+        "-s",
+        GROUP,
+        "-d",
+        "AdminMoreClone",
+        "-t",
+        TOPIC,
+    ]);
+    assert!(
+        out.contains(&format!(
+            "clone group offset success. srcGroup[{GROUP}], destGroup=[AdminMoreClone], topic[{TOPIC}]"
+        )),
+        "{out}"
+    );
+    let stats_admin = Admin::new(client_config(&ns, "stats"));
+    let offsets = |stats: rmq_protocol::body::ConsumeStats| {
+        stats
+            .offset_table
+            .into_iter()
+            .filter(|(mq, _)| mq.topic == TOPIC)
+            .map(|(mq, w)| (mq.queue_id, w.consumer_offset))
+            .collect::<std::collections::BTreeMap<_, _>>()
+    };
+    let src = offsets(stats_admin.consume_stats(GROUP, Some(TOPIC)).await.unwrap());
+    let dest = offsets(
+        stats_admin
+            .consume_stats("AdminMoreClone", Some(TOPIC))
+            .await
+            .unwrap(),
+    );
+    assert_eq!(src.len(), 4, "{src:?}");
+    assert_eq!(src, dest);
 
     // the group was auto-created by the consumer's heartbeat
     let out = ok(&["admin", "getConsumerConfig", "-n", &ns, "-g", GROUP]);

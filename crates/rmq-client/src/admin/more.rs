@@ -1,12 +1,14 @@
 //! Requests of `mqadmin addWritePerm`, `wipeWritePerm`, `updateKvConfig`, `deleteKvConfig`
-//! (name server) and `consumerStatus` (broker, answered by the client) (docs/broker/admin.md).
+//! (name server), `consumerStatus` (broker, answered by the client) and `cloneGroupOffset`
+//! (docs/broker/admin.md).
 
-use rmq_protocol::body::{self, ConsumerRunningInfo};
+use rmq_protocol::body::{self, ConsumerRunningInfo, MessageQueue};
 use rmq_protocol::codes::request_code;
 use rmq_protocol::header::{
     AddWritePermOfBrokerRequestHeader, AddWritePermOfBrokerResponseHeader, DeleteKvConfigRequestHeader,
     GetConsumerRunningInfoRequestHeader, GetKvConfigRequestHeader, GetKvConfigResponseHeader,
-    PutKvConfigRequestHeader, WipeWritePermOfBrokerRequestHeader, WipeWritePermOfBrokerResponseHeader,
+    PutKvConfigRequestHeader, UpdateConsumerOffsetRequestHeader, WipeWritePermOfBrokerRequestHeader,
+    WipeWritePermOfBrokerResponseHeader,
 };
 
 use super::Admin;
@@ -115,5 +117,28 @@ impl Admin {
             });
         let resp = self.client.invoke_ok(&addr, cmd, self.timeout()).await?;
         Ok(body::from_fastjson(&resp.body)?)
+    }
+
+    /// UPDATE_CONSUMER_OFFSET of one queue on one broker (Java's `updateConsumeOffset`).
+    pub async fn update_consumer_offset(
+        &self,
+        broker_addr: &str,
+        group: &str,
+        mq: &MessageQueue,
+        offset: i64,
+    ) -> Result<(), ClientError> {
+        let header = UpdateConsumerOffsetRequestHeader {
+            consumer_group: group.to_owned(),
+            topic: mq.topic.clone(),
+            queue_id: mq.queue_id,
+            commit_offset: offset,
+            bname: Some(mq.broker_name.clone()),
+        };
+        let cmd = self
+            .client
+            .request(request_code::UPDATE_CONSUMER_OFFSET)
+            .with_header(&header);
+        self.client.invoke_ok(broker_addr, cmd, self.timeout()).await?;
+        Ok(())
     }
 }
