@@ -200,6 +200,11 @@ impl BrokerTarget {
 }
 
 pub(crate) fn admin(ns: &NamesrvOpt) -> anyhow::Result<Admin> {
+    Ok(Admin::new(client_config(ns)?))
+}
+
+/// The client configuration of `-n` and the ACL / TLS flags.
+pub(crate) fn client_config(ns: &NamesrvOpt) -> anyhow::Result<ClientConfig> {
     let addr = ns
         .namesrv
         .clone()
@@ -215,7 +220,7 @@ pub(crate) fn admin(ns: &NamesrvOpt) -> anyhow::Result<Admin> {
         tls: ns.tls.client_tls()?,
         ..ClientConfig::default()
     };
-    Ok(Admin::new(config))
+    Ok(config)
 }
 
 pub async fn run(cmd: AdminCommand) -> anyhow::Result<()> {

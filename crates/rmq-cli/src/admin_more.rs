@@ -1,7 +1,7 @@
 //! More `mqadmin` verbs, same names and flags as the Java 5.3.1 tools: `consumerConnection`,
 //! `producerConnection`, `consumerStatus`, `getConsumerConfig`, `addWritePerm`, `wipeWritePerm`,
 //! `updateTopicPerm`, `topicClusterList`, `updateKvConfig`, `deleteKvConfig`, `updateOrderConf`, `skipAccumulatedMessage`,
-//! `cloneGroupOffset`
+//! `cloneGroupOffset`, `sendMessage`
 //! (docs/broker/admin.md). Output as mqadmin prints it.
 
 use std::collections::BTreeSet;
@@ -12,7 +12,7 @@ use rmq_protocol::body::{ConsumerRunningInfo, TopicConfig};
 use rmq_protocol::codes::response_code;
 use rmq_protocol::version::version_desc;
 
-use crate::admin::{admin, NamesrvOpt};
+use crate::admin::{admin, client_config, NamesrvOpt};
 
 #[derive(Subcommand)]
 #[command(rename_all = "camelCase")]
@@ -147,6 +147,29 @@ pub enum MoreCommand {
         /// Accepted as mqadmin's; not used (nor by mqadmin).
         #[arg(short = 'o', long = "offline")]
         offline: Option<String>,
+    },
+    /// Send one message (to a queue with -b and -i) and print where it went.
+    SendMessage {
+        #[command(flatten)]
+        ns: NamesrvOpt,
+        #[arg(short = 't', long = "topic")]
+        topic: String,
+        /// The body, as UTF-8.
+        #[arg(short = 'p', long = "body")]
+        body: String,
+        #[arg(short = 'k', long = "key")]
+        key: Option<String>,
+        #[arg(short = 'c', long = "tags")]
+        tags: Option<String>,
+        /// Broker name (with -i).
+        #[arg(short = 'b', long = "broker")]
+        broker: Option<String>,
+        /// Queue id (needs -b).
+        #[arg(short = 'i', long = "qid")]
+        qid: Option<i32>,
+        /// Accepted as mqadmin's; rmq's producer sends no trace.
+        #[arg(short = 'm', long = "msgTraceEnable")]
+        msg_trace_enable: Option<String>,
     },
     /// Delete a KV config from every name server.
     DeleteKvConfig {
@@ -508,6 +531,55 @@ pub async fn run(cmd: MoreCommand) -> anyhow::Result<()> {
                 }
             }
             print!("clone group offset success. srcGroup[{src}], destGroup=[{dest}], topic[{topic}]");
+        }
+        MoreCommand::SendMessage {
+            ns,
+            topic,
+            body,
+            key,
+            tags,
+            broker,
+            qid,
+            msg_trace_enable: _,
+        } => {
+            let topic = topic.trim();
+            if qid.is_some() && broker.is_none() {
+                print!("Broker name must be set if the queue is chosen!");
+                return Ok(());
+            }
+            let mut msg = rmq_client::Message::new(topic, body.trim().as_bytes().to_vec());
+            if let Some(t) = tags {
+                msg = msg.with_tags(t.trim());
+            }
+            if let Some(k) = key {
+                msg = msg.with_keys(k.trim());
+            }
+            let group = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis())
+                .to_string();
+            let producer = rmq_client::Producer::new(group, client_config(&ns)?);
+            producer.start().await?;
+            let result = match (broker, qid) {
+                (Some(b), Some(q)) if q > -1 => {
+                    let mq = rmq_client::MessageQueue::new(topic, b.trim(), q);
+                    producer.send_to_queue(msg, &mq).await
+                }
+                _ => producer.send(msg).await,
+            };
+            producer.shutdown().await;
+            let result = result?;
+            println!(
+                "{:<32}  {:<4}  {:<20}    #MsgId",
+                "#Broker Name", "#QID", "#Send Result"
+            );
+            println!(
+                "{:<32}  {:<4}  {:<20}    {}",
+                result.message_queue.broker_name,
+                result.message_queue.queue_id,
+                result.send_status.name(),
+                result.msg_id
+            );
         }
         MoreCommand::DeleteKvConfig { ns, namespace, key } => {
             admin(&ns)?.delete_kv_config(namespace.trim(), key.trim()).await?;

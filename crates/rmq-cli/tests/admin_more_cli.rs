@@ -2,7 +2,7 @@
 //! `rmq broker` processes, with a live producer and push consumer: `consumerConnection`,
 //! `producerConnection`, `consumerStatus -i`, `getConsumerConfig`, `addWritePerm`, `wipeWritePerm`,
 //! `updateTopicPerm`, `topicClusterList`, `updateKvConfig`, `deleteKvConfig`, `updateOrderConf`,
-//! `skipAccumulatedMessage`, `cloneGroupOffset`.
+//! `skipAccumulatedMessage`, `cloneGroupOffset`, `sendMessage`.
 #![allow(clippy::unwrap_used, reason = "test code: a failed unwrap is a failed test")]
 
 mod common;
@@ -391,6 +391,60 @@ async fn more_admin_verbs() {
         common::rmq(&["admin", "updateOrderConf", "-n", &ns, "-t", TOPIC, "-m", "put"])
     });
     assert!(!bad.status.success(), "put without -v: {}", common::text(&bad));
+
+    // sendMessage to queue 2 of broker-a, then the message is found by its id
+    let out = ok(&[
+        "admin",
+        "sendMessage",
+        "-n",
+        &ns,
+        "-t",
+        TOPIC,
+        "-p",
+        "sent-by-admin",
+        "-k",
+        "K1",
+        "-c",
+        "TagA",
+        "-b",
+        "broker-a",
+        "-i",
+        "2",
+    ]);
+    let row: Vec<&str> = out
+        .lines()
+        .find(|l| l.starts_with("broker-a"))
+        .unwrap_or_else(|| panic!("{out}"))
+        .split_whitespace()
+        .collect();
+    assert!(out.contains("#Send Result"), "{out}");
+    assert_eq!(&row[1..3], ["2", "SEND_OK"], "{out}");
+    let found = ok(&[
+        "admin",
+        "queryMsgByUniqueKey",
+        "-n",
+        &ns,
+        "-t",
+        TOPIC,
+        "-i",
+        row[3],
+    ]);
+    assert!(found.contains("sent-by-admin"), "{found}");
+    let bad = tokio::task::block_in_place(|| {
+        common::rmq(&[
+            "admin",
+            "sendMessage",
+            "-n",
+            &ns,
+            "-t",
+            TOPIC,
+            "-p",
+            "x",
+            "-i",
+            "1",
+        ])
+    });
+    assert!(common::text(&bad).contains("Broker name must be set if the queue is chosen!"));
 
     consumer.shutdown().await;
     producer.shutdown().await;
