@@ -1,7 +1,8 @@
 //! More `mqadmin` verbs, same names and flags as the Java 5.3.1 tools: `consumerConnection`,
 //! `producerConnection`, `consumerStatus`, `getConsumerConfig`, `addWritePerm`, `wipeWritePerm`,
 //! `updateTopicPerm`, `topicClusterList`, `updateKvConfig`, `deleteKvConfig`, `updateOrderConf`, `skipAccumulatedMessage`,
-//! `cloneGroupOffset`, `sendMessage`
+//! `cloneGroupOffset`, `sendMessage`, `printMsg`, `printMsgByQueue`, `queryMsgByOffset`,
+//! `consumeMessage`
 //! (docs/broker/admin.md). Output as mqadmin prints it.
 
 use std::collections::BTreeSet;
@@ -12,7 +13,7 @@ use rmq_protocol::body::{ConsumerRunningInfo, TopicConfig};
 use rmq_protocol::codes::response_code;
 use rmq_protocol::version::version_desc;
 
-use crate::admin::{admin, client_config, NamesrvOpt};
+use crate::admin::{admin, client_config, format_ms, parse_timestamp, NamesrvOpt};
 
 #[derive(Subcommand)]
 #[command(rename_all = "camelCase")]
@@ -170,6 +171,93 @@ pub enum MoreCommand {
         /// Accepted as mqadmin's; rmq's producer sends no trace.
         #[arg(short = 'm', long = "msgTraceEnable")]
         msg_trace_enable: Option<String>,
+    },
+    /// Print every message of a topic between two times (mqadmin `printMsg`).
+    PrintMsg {
+        #[command(flatten)]
+        ns: NamesrvOpt,
+        #[arg(short = 't', long = "topic")]
+        topic: String,
+        /// Accepted as mqadmin's; bodies are printed as (lossy) UTF-8.
+        #[arg(short = 'c', long = "charsetName")]
+        charset_name: Option<String>,
+        #[arg(short = 's', long = "subExpression", default_value = "*")]
+        sub_expression: String,
+        /// Epoch ms or `yyyy-MM-dd#HH:mm:ss:SSS`.
+        #[arg(short = 'b', long = "beginTimestamp")]
+        begin: Option<String>,
+        #[arg(short = 'e', long = "endTimestamp")]
+        end: Option<String>,
+        /// Print the body (default true).
+        #[arg(short = 'd', long = "printBody", default_value_t = true, action = clap::ArgAction::Set)]
+        print_body: bool,
+    },
+    /// Print (or count by tag) the messages of one queue (mqadmin `printMsgByQueue`).
+    PrintMsgByQueue {
+        #[command(flatten)]
+        ns: NamesrvOpt,
+        #[arg(short = 't', long = "topic")]
+        topic: String,
+        #[arg(short = 'a', long = "brokerName")]
+        broker_name: String,
+        #[arg(short = 'i', long = "queueId")]
+        queue_id: i32,
+        /// Accepted as mqadmin's; bodies are printed as (lossy) UTF-8.
+        #[arg(short = 'c', long = "charsetName")]
+        charset_name: Option<String>,
+        #[arg(short = 's', long = "subExpression", default_value = "*")]
+        sub_expression: String,
+        #[arg(short = 'b', long = "beginTimestamp")]
+        begin: Option<String>,
+        #[arg(short = 'e', long = "endTimestamp")]
+        end: Option<String>,
+        /// Print the messages (default false).
+        #[arg(short = 'p', long = "print", default_value_t = false, action = clap::ArgAction::Set)]
+        print_msg: bool,
+        /// Print the bodies (default false).
+        #[arg(short = 'd', long = "printBody", default_value_t = false, action = clap::ArgAction::Set)]
+        print_body: bool,
+        /// Count the messages by tag (default false).
+        #[arg(short = 'f', long = "calculate", default_value_t = false, action = clap::ArgAction::Set)]
+        calculate: bool,
+    },
+    /// Print the message at one offset of a queue.
+    QueryMsgByOffset {
+        #[command(flatten)]
+        ns: NamesrvOpt,
+        #[arg(short = 't', long = "topic")]
+        topic: String,
+        #[arg(short = 'b', long = "brokerName")]
+        broker_name: String,
+        #[arg(short = 'i', long = "queueId")]
+        queue_id: i32,
+        #[arg(short = 'o', long = "offset")]
+        offset: i64,
+        /// Accepted as mqadmin's; the body is printed as (lossy) UTF-8.
+        #[arg(short = 'f', long = "bodyFormat")]
+        body_format: Option<String>,
+    },
+    /// Pull and print up to -c messages of a topic, a queue (-b -i) or from an offset (-o).
+    ConsumeMessage {
+        #[command(flatten)]
+        ns: NamesrvOpt,
+        #[arg(short = 't', long = "topic")]
+        topic: String,
+        #[arg(short = 'b', long = "brokerName")]
+        broker_name: Option<String>,
+        #[arg(short = 'i', long = "queueId")]
+        queue_id: Option<i32>,
+        #[arg(short = 'o', long = "offset")]
+        offset: Option<i64>,
+        /// The consumer group (default TOOLS_CONSUMER).
+        #[arg(short = 'g', long = "consumerGroup")]
+        group: Option<String>,
+        #[arg(short = 's', long = "beginTimestamp")]
+        begin: Option<String>,
+        #[arg(short = 'e', long = "endTimestamp")]
+        end: Option<String>,
+        #[arg(short = 'c', long = "MessageNumber", default_value_t = 128)]
+        count: i64,
     },
     /// Delete a KV config from every name server.
     DeleteKvConfig {
@@ -581,12 +669,387 @@ pub async fn run(cmd: MoreCommand) -> anyhow::Result<()> {
                 result.msg_id
             );
         }
+        MoreCommand::PrintMsg {
+            ns,
+            topic,
+            charset_name: _,
+            sub_expression,
+            begin,
+            end,
+            print_body,
+        } => {
+            let consumer = rmq_client::PullConsumer::new(TOOLS_CONSUMER_GROUP, client_config(&ns)?);
+            let result = print_msg(
+                &consumer,
+                topic.trim(),
+                sub_expression.trim(),
+                begin,
+                end,
+                print_body,
+            )
+            .await;
+            consumer.shutdown().await;
+            result?;
+        }
+        MoreCommand::PrintMsgByQueue {
+            ns,
+            topic,
+            broker_name,
+            queue_id,
+            charset_name: _,
+            sub_expression,
+            begin,
+            end,
+            print_msg,
+            print_body,
+            calculate,
+        } => {
+            let consumer = rmq_client::PullConsumer::new(TOOLS_CONSUMER_GROUP, client_config(&ns)?);
+            let mq = rmq_client::MessageQueue::new(topic.trim(), broker_name.trim(), queue_id);
+            let result = print_msg_by_queue(
+                &consumer,
+                &mq,
+                sub_expression.trim(),
+                (begin, end),
+                (print_msg, print_body, calculate),
+            )
+            .await;
+            consumer.shutdown().await;
+            result?;
+        }
+        MoreCommand::QueryMsgByOffset {
+            ns,
+            topic,
+            broker_name,
+            queue_id,
+            offset,
+            body_format: _,
+        } => {
+            let consumer = rmq_client::PullConsumer::new(TOOLS_CONSUMER_GROUP, client_config(&ns)?);
+            let mq = rmq_client::MessageQueue::new(topic.trim(), broker_name.trim(), queue_id);
+            let result = consumer.pull(&mq, "*", offset, 1).await;
+            consumer.shutdown().await;
+            let result = result?;
+            if result.status == rmq_client::PullStatus::Found {
+                if let Some(m) = result.messages.first() {
+                    print_message_detail(m);
+                }
+            }
+        }
+        MoreCommand::ConsumeMessage {
+            ns,
+            topic,
+            broker_name,
+            queue_id,
+            offset,
+            group,
+            begin,
+            end,
+            count,
+        } => {
+            if count <= 0 {
+                print!("Please input a positive messageNumber!");
+                return Ok(());
+            }
+            if queue_id.is_some() && broker_name.is_none() {
+                print!("Please set the brokerName before queueId!");
+                return Ok(());
+            }
+            if offset.is_some() && queue_id.is_none() {
+                print!("Please set queueId before offset!");
+                return Ok(());
+            }
+            let now = crate::admin::now_ms();
+            let begin = begin.as_deref().map(parse_timestamp).transpose()?.unwrap_or(0);
+            let end = end.as_deref().map(parse_timestamp).transpose()?.unwrap_or(0);
+            if begin > now {
+                print!("Please set the beginTimestamp before now!");
+                return Ok(());
+            }
+            if end > now {
+                print!("Please set the endTimestamp before now!");
+                return Ok(());
+            }
+            if end != 0 && begin > end {
+                print!("Please make sure that the beginTimestamp is less than or equal to the endTimestamp");
+                return Ok(());
+            }
+            let group = group.map_or_else(|| TOOLS_CONSUMER_GROUP.to_owned(), |g| g.trim().to_owned());
+            let consumer = rmq_client::PullConsumer::new(group, client_config(&ns)?);
+            let topic = topic.trim();
+            let result = match (broker_name, queue_id) {
+                (Some(b), Some(q)) => {
+                    let mq = rmq_client::MessageQueue::new(topic, b.trim(), q);
+                    consume_by_queue(&consumer, &mq, offset.unwrap_or(0), (begin, end), count).await
+                }
+                _ => consume_default(&consumer, topic, (begin, end), count).await,
+            };
+            consumer.shutdown().await;
+            result?;
+        }
         MoreCommand::DeleteKvConfig { ns, namespace, key } => {
             admin(&ns)?.delete_kv_config(namespace.trim(), key.trim()).await?;
             println!("delete kv config from namespace success.");
         }
     }
     Ok(())
+}
+
+/// `MixAll.TOOLS_CONSUMER_GROUP`, the group mqadmin's pull consumers use.
+const TOOLS_CONSUMER_GROUP: &str = "TOOLS_CONSUMER";
+
+/// The queue's `[min, max)` offsets, narrowed by the begin / end timestamps (SEARCH_OFFSET).
+async fn offset_range(
+    consumer: &rmq_client::PullConsumer,
+    mq: &rmq_client::MessageQueue,
+    begin: Option<i64>,
+    end: Option<i64>,
+) -> anyhow::Result<(i64, i64)> {
+    let mut min = consumer.min_offset(mq).await?;
+    let mut max = consumer.max_offset(mq).await?;
+    if let Some(b) = begin {
+        min = consumer.search_offset(mq, b).await?;
+    }
+    if let Some(e) = end {
+        max = consumer.search_offset(mq, e).await?;
+    }
+    Ok((min, max))
+}
+
+/// `MSGID: <id> <MessageExt> BODY: <body>` per message, as mqadmin's `printMessage`.
+fn print_msgs(msgs: &[rmq_client::MessageExt], print_body: bool) {
+    for m in msgs {
+        let body = if print_body {
+            String::from_utf8_lossy(&m.body).into_owned()
+        } else {
+            "NOT PRINT BODY".to_owned()
+        };
+        println!(
+            "MSGID: {} {} BODY: {body}",
+            m.client_msg_id(),
+            rmq_client::MessageExtDisplay(m)
+        );
+    }
+}
+
+/// mqadmin `printMsg`: every readable queue of the topic, 32 messages a pull.
+async fn print_msg(
+    consumer: &rmq_client::PullConsumer,
+    topic: &str,
+    sub_expression: &str,
+    begin: Option<String>,
+    end: Option<String>,
+    print_body: bool,
+) -> anyhow::Result<()> {
+    use rmq_client::PullStatus;
+    let begin = begin.as_deref().map(parse_timestamp).transpose()?;
+    let end = end.as_deref().map(parse_timestamp).transpose()?;
+    for mq in consumer.fetch_subscribe_queues(topic).await? {
+        let (min, max) = offset_range(consumer, &mq, begin, end).await?;
+        println!("minOffset={min}, maxOffset={max}, {mq}");
+        let mut offset = min;
+        while offset < max {
+            let result = match consumer.pull(&mq, sub_expression, offset, 32).await {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!("{e}");
+                    break;
+                }
+            };
+            offset = result.next_begin_offset;
+            match result.status {
+                PullStatus::Found => print_msgs(&result.messages, print_body),
+                PullStatus::NoMatchedMsg => {
+                    println!("{mq} no matched msg. status={}, offset={offset}", result.status)
+                }
+                PullStatus::NoNewMsg | PullStatus::OffsetIllegal => {
+                    println!(
+                        "{mq} print msg finished. status={}, offset={offset}",
+                        result.status
+                    );
+                    break;
+                }
+            }
+        }
+        println!("--------------------------------------------------------");
+    }
+    Ok(())
+}
+
+/// mqadmin `printMsgByQueue`: the messages of one queue, printed (-p) and / or counted by tag
+/// (-f, most frequent first).
+async fn print_msg_by_queue(
+    consumer: &rmq_client::PullConsumer,
+    mq: &rmq_client::MessageQueue,
+    sub_expression: &str,
+    (begin, end): (Option<String>, Option<String>),
+    (print_msg, print_body, calculate): (bool, bool, bool),
+) -> anyhow::Result<()> {
+    let begin = begin.as_deref().map(parse_timestamp).transpose()?;
+    let end = end.as_deref().map(parse_timestamp).transpose()?;
+    let (min, max) = offset_range(consumer, mq, begin, end).await?;
+    let mut tags = std::collections::BTreeMap::<String, u64>::new();
+    let mut offset = min;
+    while offset < max {
+        let result = match consumer.pull(mq, sub_expression, offset, 32).await {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("{e}");
+                break;
+            }
+        };
+        offset = result.next_begin_offset;
+        if result.status != rmq_client::PullStatus::Found {
+            break;
+        }
+        if calculate {
+            for m in &result.messages {
+                if let Some(tag) = m.tags().filter(|t| !t.trim().is_empty()) {
+                    *tags.entry(tag.to_owned()).or_default() += 1;
+                }
+            }
+        }
+        if print_msg {
+            print_msgs(&result.messages, print_body);
+        }
+    }
+    if calculate {
+        let mut counts: Vec<_> = tags.into_iter().collect();
+        counts.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        for (tag, n) in counts {
+            println!("Tag: {tag:<30} Count: {n}");
+        }
+    }
+    Ok(())
+}
+
+/// ConsumeMessageCommand's `pullMessageByQueue`: `[min, max]` of one queue, printed.
+async fn consume_range(
+    consumer: &rmq_client::PullConsumer,
+    mq: &rmq_client::MessageQueue,
+    min: i64,
+    max: i64,
+) -> anyhow::Result<()> {
+    use rmq_client::PullStatus;
+    let mut offset = min;
+    while offset <= max {
+        let n = i32::try_from(max - offset + 1).unwrap_or(i32::MAX);
+        let result = match consumer.pull(mq, "*", offset, n).await {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("{e}");
+                return Ok(());
+            }
+        };
+        offset = result.next_begin_offset;
+        match result.status {
+            PullStatus::Found => {
+                println!("Consume ok");
+                print_msgs(&result.messages, true);
+            }
+            PullStatus::NoMatchedMsg => {
+                println!("{mq} no matched msg. status={}, offset={offset}", result.status)
+            }
+            PullStatus::NoNewMsg | PullStatus::OffsetIllegal => {
+                println!(
+                    "{mq} print msg finished. status={}, offset={offset}",
+                    result.status
+                );
+                break;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `consumeMessage -t` (no queue): up to `count` messages over the topic's queues in order.
+async fn consume_default(
+    consumer: &rmq_client::PullConsumer,
+    topic: &str,
+    (begin, end): (i64, i64),
+    count: i64,
+) -> anyhow::Result<()> {
+    let mut left = count;
+    for mq in consumer.fetch_subscribe_queues(topic).await? {
+        if left == 0 {
+            break;
+        }
+        let (min, mut max) = offset_range(
+            consumer,
+            &mq,
+            (begin > 0).then_some(begin),
+            (end > 0).then_some(end),
+        )
+        .await?;
+        if max - min > left {
+            println!(
+                "The older {left} message of the {} queue will be provided",
+                mq.queue_id
+            );
+            max = min + left - 1;
+            left = 0;
+        } else {
+            left = left - (max - min) - 1;
+        }
+        consume_range(consumer, &mq, min, max).await?;
+    }
+    Ok(())
+}
+
+/// `consumeMessage -t -b -i [-o]`: up to `count` messages of one queue from `offset`.
+async fn consume_by_queue(
+    consumer: &rmq_client::PullConsumer,
+    mq: &rmq_client::MessageQueue,
+    offset: i64,
+    (begin, end): (i64, i64),
+    count: i64,
+) -> anyhow::Result<()> {
+    let (min, mut max) = offset_range(
+        consumer,
+        mq,
+        (begin > 0).then_some(begin),
+        (end > 0).then_some(end),
+    )
+    .await?;
+    if offset > max {
+        println!("{mq} no matched msg, offset={offset}");
+        return Ok(());
+    }
+    let min = min.max(offset);
+    if max - min > count {
+        println!("The oldler {count} message will be provided");
+        max = min + count - 1;
+    }
+    consume_range(consumer, mq, min, max).await
+}
+
+/// The message detail `rmq admin queryMsgById` prints (mqadmin's `printMsg` of
+/// QueryMsgByIdSubCommand), body as lossy UTF-8, times in UTC.
+fn print_message_detail(m: &rmq_client::MessageExt) {
+    let mut props: Vec<_> = m.properties.iter().collect();
+    props.sort();
+    let props: Vec<String> = props.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let keys: Vec<&str> = m.keys().collect();
+    let rows = [
+        ("OffsetID:", m.msg_id.clone()),
+        ("Topic:", m.topic.clone()),
+        ("Tags:", format!("[{}]", m.tags().unwrap_or_default())),
+        ("Keys:", format!("[{}]", keys.join(" "))),
+        ("Queue ID:", m.queue_id.to_string()),
+        ("Queue Offset:", m.queue_offset.to_string()),
+        ("CommitLog Offset:", m.commit_log_offset.to_string()),
+        ("Reconsume Times:", m.reconsume_times.to_string()),
+        ("Born Timestamp:", format_ms(m.born_timestamp)),
+        ("Store Timestamp:", format_ms(m.store_timestamp)),
+        ("Born Host:", m.born_host.to_string()),
+        ("Store Host:", m.store_host.to_string()),
+        ("System Flag:", m.sys_flag.to_string()),
+        ("Properties:", format!("{{{}}}", props.join(", "))),
+        ("Message Body:", String::from_utf8_lossy(&m.body).into_owned()),
+    ];
+    for (name, value) in rows {
+        println!("{name:<20} {value}");
+    }
 }
 
 /// Java's `ConsumerRunningInfo.formatString()` (queues, topics and properties sorted).

@@ -1,0 +1,246 @@
+//! The message-reading verbs of `admin_more` (mqadmin's names and flags) against `rmq namesrv` /
+//! `rmq broker` processes: `printMsg`, `printMsgByQueue`, `queryMsgByOffset`, `consumeMessage`.
+#![allow(clippy::unwrap_used, reason = "test code: a failed unwrap is a failed test")]
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use rmq_client::{ClientConfig, Message, MessageQueue, Producer};
+
+const TOPIC: &str = "AdminMsgTopic";
+const DEADLINE: Duration = Duration::from_secs(60);
+
+fn client_config(namesrv: &str, instance: &str) -> ClientConfig {
+    ClientConfig {
+        namesrv_addr: vec![namesrv.to_owned()],
+        client_ip: "127.0.0.1".into(),
+        instance_name: instance.into(),
+        ..Default::default()
+    }
+}
+
+/// Runs `rmq <args>` until it succeeds with output satisfying `cond`; that output.
+async fn until(what: &str, args: &[&str], cond: impl Fn(&str) -> bool) -> String {
+    let start = Instant::now();
+    loop {
+        let out = tokio::task::block_in_place(|| common::rmq(args));
+        let text = common::text(&out);
+        if out.status.success() && cond(&text) {
+            return text;
+        }
+        assert!(start.elapsed() < DEADLINE, "timed out waiting for {what}: {text}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn message_reading_verbs() {
+    let dir = common::temp_dir();
+    let (_ns, ns) = common::namesrv(dir.path());
+    let (_broker, broker) = common::broker(dir.path(), &ns, "");
+    tokio::task::block_in_place(|| {
+        common::ok(&[
+            "admin",
+            "updateTopic",
+            "-n",
+            &ns,
+            "-b",
+            &broker,
+            "-t",
+            TOPIC,
+            "-r",
+            "2",
+            "-w",
+            "2",
+        ])
+    });
+
+    // three messages in queue 0 (TagA, TagA, TagB), offsets 0..3
+    let producer = Producer::new("AdminMsgProducer", client_config(&ns, "p"));
+    producer.start().await.unwrap();
+    let q0 = MessageQueue::new(TOPIC, "broker-a", 0);
+    for (i, tag) in ["TagA", "TagA", "TagB"].iter().enumerate() {
+        let msg = Message::new(TOPIC, format!("body-{i}").into_bytes())
+            .with_tags(*tag)
+            .with_keys(format!("key-{i}"));
+        producer.send_to_queue(msg, &q0).await.unwrap();
+    }
+    producer.shutdown().await;
+
+    // printMsg: every queue, its offset range, each message with its body
+    let out = until(
+        "printMsg to print the three messages",
+        &["admin", "printMsg", "-n", &ns, "-t", TOPIC],
+        |o| o.contains("BODY: body-2"),
+    )
+    .await;
+    assert!(
+        out.contains(&format!(
+            "minOffset=0, maxOffset=3, MessageQueue [topic={TOPIC}, brokerName=broker-a, queueId=0]"
+        )),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!(
+            "minOffset=0, maxOffset=0, MessageQueue [topic={TOPIC}, brokerName=broker-a, queueId=1]"
+        )),
+        "{out}"
+    );
+    assert_eq!(
+        out.lines().filter(|l| l.starts_with("MSGID: ")).count(),
+        3,
+        "{out}"
+    );
+    assert!(
+        out.contains("BODY: body-0") && out.contains("BODY: body-1"),
+        "{out}"
+    );
+    assert_eq!(
+        out.lines()
+            .filter(|l| *l == "--------------------------------------------------------")
+            .count(),
+        2,
+        "{out}"
+    );
+    let no_body = common::ok(&[
+        "admin", "printMsg", "-n", &ns, "-t", TOPIC, "-d", "false", "-s", "TagB",
+    ]);
+    let msgs: Vec<&str> = no_body.lines().filter(|l| l.starts_with("MSGID: ")).collect();
+    assert_eq!(msgs.len(), 1, "{no_body}");
+    assert!(msgs[0].ends_with("BODY: NOT PRINT BODY"), "{no_body}");
+
+    // printMsgByQueue: the messages of queue 0 and their count by tag
+    let out = common::ok(&[
+        "admin",
+        "printMsgByQueue",
+        "-n",
+        &ns,
+        "-t",
+        TOPIC,
+        "-a",
+        "broker-a",
+        "-i",
+        "0",
+        "-p",
+        "true",
+        "-d",
+        "true",
+        "-f",
+        "true",
+    ]);
+    assert_eq!(
+        out.lines().filter(|l| l.starts_with("MSGID: ")).count(),
+        3,
+        "{out}"
+    );
+    assert!(out.contains("BODY: body-1"), "{out}");
+    let tags: Vec<&str> = out.lines().filter(|l| l.starts_with("Tag: ")).collect();
+    assert_eq!(
+        tags,
+        [
+            format!("Tag: {:<30} Count: 2", "TagA"),
+            format!("Tag: {:<30} Count: 1", "TagB")
+        ],
+        "{out}"
+    );
+    let counted_only = common::ok(&[
+        "admin",
+        "printMsgByQueue",
+        "-n",
+        &ns,
+        "-t",
+        TOPIC,
+        "-a",
+        "broker-a",
+        "-i",
+        "0",
+        "-f",
+        "true",
+    ]);
+    assert!(!counted_only.contains("MSGID: "), "{counted_only}");
+    assert!(counted_only.contains("Count: 2"), "{counted_only}");
+
+    // queryMsgByOffset: the message at offset 1 of queue 0
+    let out = common::ok(&[
+        "admin",
+        "queryMsgByOffset",
+        "-n",
+        &ns,
+        "-t",
+        TOPIC,
+        "-b",
+        "broker-a",
+        "-i",
+        "0",
+        "-o",
+        "1",
+    ]);
+    for field in [
+        "OffsetID:",
+        "Topic:",
+        "Tags:",
+        "Keys:",
+        "Queue ID:",
+        "Queue Offset:",
+        "CommitLog Offset:",
+        "Born Timestamp:",
+        "Store Host:",
+        "Properties:",
+    ] {
+        assert!(out.contains(field), "{field} missing: {out}");
+    }
+    assert!(out.contains(&format!("{:<20} {TOPIC}", "Topic:")), "{out}");
+    assert!(out.contains(&format!("{:<20} [key-1]", "Keys:")), "{out}");
+    assert!(out.contains(&format!("{:<20} 1", "Queue Offset:")), "{out}");
+    assert!(out.contains(&format!("{:<20} body-1", "Message Body:")), "{out}");
+    let past_end = common::ok(&[
+        "admin",
+        "queryMsgByOffset",
+        "-n",
+        &ns,
+        "-t",
+        TOPIC,
+        "-b",
+        "broker-a",
+        "-i",
+        "0",
+        "-o",
+        "3",
+    ]);
+    assert!(past_end.trim().is_empty(), "{past_end}");
+
+    // consumeMessage: one message from offset 1 of queue 0, then the whole topic
+    let out = common::ok(&[
+        "admin",
+        "consumeMessage",
+        "-n",
+        &ns,
+        "-t",
+        TOPIC,
+        "-b",
+        "broker-a",
+        "-i",
+        "0",
+        "-o",
+        "1",
+        "-c",
+        "1",
+    ]);
+    assert!(out.contains("Consume ok"), "{out}");
+    assert!(out.contains("The oldler 1 message will be provided"), "{out}");
+    let msgs: Vec<&str> = out.lines().filter(|l| l.starts_with("MSGID: ")).collect();
+    assert_eq!(msgs.len(), 1, "{out}");
+    assert!(msgs[0].ends_with("BODY: body-1"), "{out}");
+    let out = common::ok(&["admin", "consumeMessage", "-n", &ns, "-t", TOPIC]);
+    assert!(out.contains("Consume ok"), "{out}");
+    assert_eq!(
+        out.lines().filter(|l| l.starts_with("MSGID: ")).count(),
+        3,
+        "{out}"
+    );
+    let bad = common::ok(&["admin", "consumeMessage", "-n", &ns, "-t", TOPIC, "-i", "0"]);
+    assert!(bad.contains("Please set the brokerName before queueId!"), "{bad}");
+    let bad = common::ok(&["admin", "consumeMessage", "-n", &ns, "-t", TOPIC, "-c", "0"]);
+    assert!(bad.contains("Please input a positive messageNumber!"), "{bad}");
+}
