@@ -2,7 +2,7 @@
 //! `producerConnection`, `consumerStatus`, `getConsumerConfig`, `addWritePerm`, `wipeWritePerm`,
 //! `updateTopicPerm`, `topicClusterList`, `updateKvConfig`, `deleteKvConfig`, `updateOrderConf`, `skipAccumulatedMessage`,
 //! `cloneGroupOffset`, `sendMessage`, `printMsg`, `printMsgByQueue`, `queryMsgByOffset`,
-//! `consumeMessage`
+//! `consumeMessage`, `statsAll`, `exportConfigs`
 //! (docs/broker/admin.md). Output as mqadmin prints it.
 
 use std::collections::BTreeSet;
@@ -258,6 +258,25 @@ pub enum MoreCommand {
         end: Option<String>,
         #[arg(short = 'c', long = "MessageNumber", default_value_t = 128)]
         count: i64,
+    },
+    /// Every topic's (or -t's) groups with their accumulation, TPS and 24-hour message counts.
+    StatsAll {
+        #[command(flatten)]
+        ns: NamesrvOpt,
+        /// Print active topics only.
+        #[arg(short = 'a', long = "activeTopic", default_value_t = false)]
+        active_topic: bool,
+        #[arg(short = 't', long = "topic")]
+        topic: Option<String>,
+    },
+    /// Write a cluster's brokers' main configs and its scale to `<filePath>/configs.json`.
+    ExportConfigs {
+        #[command(flatten)]
+        ns: NamesrvOpt,
+        #[arg(short = 'c', long = "clusterName")]
+        cluster: String,
+        #[arg(short = 'f', long = "filePath", default_value = "/tmp/rocketmq/export")]
+        file_path: String,
     },
     /// Delete a KV config from every name server.
     DeleteKvConfig {
@@ -787,6 +806,84 @@ pub async fn run(cmd: MoreCommand) -> anyhow::Result<()> {
             consumer.shutdown().await;
             result?;
         }
+        MoreCommand::StatsAll {
+            ns,
+            active_topic,
+            topic,
+        } => {
+            let admin = admin(&ns)?;
+            println!(
+                "{:<64}  {:<64} {:>12} {:>11} {:>11} {:>14} {:>14}",
+                "#Topic",
+                "#Consumer Group",
+                "#Accumulation",
+                "#InTPS",
+                "#OutTPS",
+                "#InMsg24Hour",
+                "#OutMsg24Hour"
+            );
+            let select = topic.as_deref().map(str::trim).filter(|t| !t.is_empty());
+            for t in admin.topic_list().await? {
+                if t.starts_with("%RETRY%") || t.starts_with("%DLQ%") {
+                    continue;
+                }
+                if select.is_some_and(|s| s != t) {
+                    continue;
+                }
+                // as Java, a topic that fails is left out
+                let _ = print_topic_stats(&admin, &t, active_topic).await;
+            }
+        }
+        MoreCommand::ExportConfigs {
+            ns,
+            cluster,
+            file_path,
+        } => {
+            let admin = admin(&ns)?;
+            let cluster = cluster.trim();
+            let info = admin.cluster_info().await?;
+            let mut names: Vec<_> = info
+                .cluster_addr_table
+                .get(cluster)
+                .map(|n| n.iter().cloned().collect())
+                .unwrap_or_default();
+            names.sort();
+            let (mut masters, mut slaves) = (0, 0);
+            let mut broker_configs = serde_json::Map::new();
+            for name in names {
+                let Some(bd) = info.broker_addr_table.get(&name) else {
+                    continue;
+                };
+                let Some(master) = bd.broker_addrs.get(&0) else {
+                    continue;
+                };
+                let config = admin.broker_config(master).await?;
+                masters += 1;
+                slaves += bd.broker_addrs.len() - 1;
+                let mut props = serde_json::Map::new();
+                for key in EXPORTED_BROKER_CONFIGS {
+                    if let Some((_, v)) = config.iter().find(|(k, _)| k == key) {
+                        props.insert((*key).to_owned(), v.clone().into());
+                    }
+                }
+                let broker_name = config
+                    .iter()
+                    .find(|(k, _)| k == "brokerName")
+                    .map_or(name.clone(), |(_, v)| v.clone());
+                broker_configs.insert(broker_name, props.into());
+            }
+            let result = serde_json::json!({
+                "brokerConfigs": broker_configs,
+                "clusterScale": {
+                    "namesrvSize": admin.namesrv_addrs().len(),
+                    "masterBrokerSize": masters,
+                    "slaveBrokerSize": slaves,
+                },
+            });
+            let path = format!("{}/configs.json", file_path.trim());
+            write_export(&path, &result)?;
+            print!("export {path} success");
+        }
         MoreCommand::DeleteKvConfig { ns, namespace, key } => {
             admin(&ns)?.delete_kv_config(namespace.trim(), key.trim()).await?;
             println!("delete kv config from namespace success.");
@@ -1050,6 +1147,111 @@ fn print_message_detail(m: &rmq_client::MessageExt) {
     for (name, value) in rows {
         println!("{name:<20} {value}");
     }
+}
+
+/// The broker configs `exportConfigs` keeps (Java's `needBrokerProprties`).
+const EXPORTED_BROKER_CONFIGS: &[&str] = &[
+    "brokerClusterName",
+    "brokerId",
+    "brokerName",
+    "brokerRole",
+    "fileReservedTime",
+    "filterServerNums",
+    "flushDiskType",
+    "maxMessageSize",
+    "messageDelayLevel",
+    "msgTraceTopicName",
+    "slaveReadEnable",
+    "traceOn",
+    "traceTopicEnable",
+    "useTLS",
+    "autoCreateTopicEnable",
+    "autoCreateSubscriptionGroup",
+];
+
+/// Pretty JSON to `path`, its directories created (Java's `MixAll.string2FileNotSafe`).
+fn write_export(path: &str, value: &serde_json::Value) -> anyhow::Result<()> {
+    if let Some(dir) = std::path::Path::new(path).parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(path, serde_json::to_string_pretty(value)?).with_context(|| format!("writing {path}"))
+}
+
+/// The first 64 characters (Java's `UtilAll.frontStringAtLeast(s, 64)`).
+fn front64(s: &str) -> String {
+    s.chars().take(64).collect()
+}
+
+/// `(statsMinute.tps, the day's sum, else the hour's, else the minute's)` of one
+/// VIEW_BROKER_STATS_DATA item on every master of the route; an item a broker does not answer
+/// counts 0, as in Java's `StatsAllSubCommand`.
+async fn broker_stats(
+    admin: &rmq_client::Admin,
+    route: &rmq_client::TopicRouteData,
+    stats_name: &str,
+    stats_key: &str,
+) -> (f64, i64) {
+    let (mut tps, mut sum) = (0.0, 0);
+    for addr in route.broker_datas.iter().filter_map(|bd| bd.broker_addrs.get(&0)) {
+        let Ok(bsd) = admin.view_broker_stats_data(addr, stats_name, stats_key).await else {
+            continue;
+        };
+        tps += bsd["statsMinute"]["tps"].as_f64().unwrap_or(0.0);
+        sum += ["statsDay", "statsHour", "statsMinute"]
+            .iter()
+            .map(|k| bsd[*k]["sum"].as_i64().unwrap_or(0))
+            .find(|s| *s != 0)
+            .unwrap_or(0);
+    }
+    (tps, sum)
+}
+
+/// StatsAllSubCommand's `printTopicDetail`: a line per consuming group, or a NO_CONSUMER line.
+async fn print_topic_stats(admin: &rmq_client::Admin, topic: &str, active_only: bool) -> anyhow::Result<()> {
+    let route = admin.topic_route(topic).await?;
+    let groups = admin.consumed_by(topic).await.unwrap_or_default();
+    let (in_tps, in_today) = broker_stats(admin, &route, "TOPIC_PUT_NUMS", topic).await;
+    if groups.is_empty() {
+        if !active_only || in_today > 0 {
+            println!(
+                "{:<64}  {:<64} {:>12} {:>11.2} {:>11} {:>14} {:>14}",
+                front64(topic),
+                "",
+                0,
+                in_tps,
+                "",
+                in_today,
+                "NO_CONSUMER"
+            );
+        }
+        return Ok(());
+    }
+    for group in groups {
+        let (out_tps, out_today) =
+            broker_stats(admin, &route, "GROUP_GET_NUMS", &format!("{topic}@{group}")).await;
+        let accumulate = match admin.consume_stats(&group, Some(topic)).await {
+            Ok(stats) => stats
+                .offset_table
+                .values()
+                .map(|w| w.broker_offset - w.consumer_offset)
+                .sum::<i64>()
+                .max(0),
+            Err(_) => 0,
+        };
+        if !active_only || in_today > 0 || out_today > 0 {
+            println!(
+                "{:<64}  {:<64} {:>12} {:>11.2} {:>11.2} {:>14} {:>14}",
+                front64(topic),
+                front64(&group),
+                accumulate,
+                in_tps,
+                out_tps,
+                in_today,
+                out_today
+            );
+        }
+    }
+    Ok(())
 }
 
 /// Java's `ConsumerRunningInfo.formatString()` (queues, topics and properties sorted).

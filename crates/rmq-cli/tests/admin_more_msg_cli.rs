@@ -1,5 +1,6 @@
 //! The message-reading verbs of `admin_more` (mqadmin's names and flags) against `rmq namesrv` /
-//! `rmq broker` processes: `printMsg`, `printMsgByQueue`, `queryMsgByOffset`, `consumeMessage`.
+//! `rmq broker` processes: `printMsg`, `printMsgByQueue`, `queryMsgByOffset`, `consumeMessage`,
+//! `statsAll`, `exportConfigs`.
 #![allow(clippy::unwrap_used, reason = "test code: a failed unwrap is a failed test")]
 
 mod common;
@@ -243,4 +244,54 @@ async fn message_reading_verbs() {
     assert!(bad.contains("Please set the brokerName before queueId!"), "{bad}");
     let bad = common::ok(&["admin", "consumeMessage", "-n", &ns, "-t", TOPIC, "-c", "0"]);
     assert!(bad.contains("Please input a positive messageNumber!"), "{bad}");
+
+    // statsAll -t: the header and the topic's line (no group consumes it)
+    let out = common::ok(&["admin", "statsAll", "-n", &ns, "-t", TOPIC]);
+    let lines: Vec<&str> = out.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    assert!(
+        lines[0].starts_with(&format!(
+            "{:<64}  {:<64} {:>12}",
+            "#Topic", "#Consumer Group", "#Accumulation"
+        )),
+        "{out}"
+    );
+    assert!(lines[0].ends_with("#InMsg24Hour  #OutMsg24Hour"), "{out}");
+    assert!(lines[1].starts_with(&format!("{TOPIC:<64}  ")), "{out}");
+    assert!(lines[1].ends_with("NO_CONSUMER"), "{out}");
+    let all = common::ok(&["admin", "statsAll", "-n", &ns]);
+    assert!(all.lines().any(|l| l.starts_with(TOPIC)), "{all}");
+    assert!(!all.lines().any(|l| l.starts_with("%RETRY%")), "{all}");
+
+    // exportConfigs: the cluster's master's configs and the cluster's scale
+    let export_dir = dir.path().join("export");
+    let export = export_dir.to_str().unwrap();
+    let out = common::ok(&[
+        "admin",
+        "exportConfigs",
+        "-n",
+        &ns,
+        "-c",
+        "DefaultCluster",
+        "-f",
+        export,
+    ]);
+    assert_eq!(
+        out.trim(),
+        format!("export {export}/configs.json success"),
+        "{out}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(export_dir.join("configs.json")).unwrap()).unwrap();
+    assert_eq!(
+        json["brokerConfigs"]["broker-a"]["brokerName"], "broker-a",
+        "{json}"
+    );
+    assert_eq!(
+        json["brokerConfigs"]["broker-a"]["brokerClusterName"], "DefaultCluster",
+        "{json}"
+    );
+    assert_eq!(json["clusterScale"]["namesrvSize"], 1, "{json}");
+    assert_eq!(json["clusterScale"]["masterBrokerSize"], 1, "{json}");
+    assert_eq!(json["clusterScale"]["slaveBrokerSize"], 0, "{json}");
 }

@@ -1,14 +1,14 @@
 //! Requests of `mqadmin addWritePerm`, `wipeWritePerm`, `updateKvConfig`, `deleteKvConfig`
 //! (name server), `consumerStatus` (broker, answered by the client) and `cloneGroupOffset`
-//! (docs/broker/admin.md).
+//! and `statsAll` (VIEW_BROKER_STATS_DATA) (docs/broker/admin.md).
 
 use rmq_protocol::body::{self, ConsumerRunningInfo, MessageQueue};
 use rmq_protocol::codes::request_code;
 use rmq_protocol::header::{
     AddWritePermOfBrokerRequestHeader, AddWritePermOfBrokerResponseHeader, DeleteKvConfigRequestHeader,
     GetConsumerRunningInfoRequestHeader, GetKvConfigRequestHeader, GetKvConfigResponseHeader,
-    PutKvConfigRequestHeader, UpdateConsumerOffsetRequestHeader, WipeWritePermOfBrokerRequestHeader,
-    WipeWritePermOfBrokerResponseHeader,
+    PutKvConfigRequestHeader, UpdateConsumerOffsetRequestHeader, ViewBrokerStatsDataRequestHeader,
+    WipeWritePermOfBrokerRequestHeader, WipeWritePermOfBrokerResponseHeader,
 };
 
 use super::Admin;
@@ -140,5 +140,24 @@ impl Admin {
             .with_header(&header);
         self.client.invoke_ok(broker_addr, cmd, self.timeout()).await?;
         Ok(())
+    }
+    /// VIEW_BROKER_STATS_DATA of one stats item on one broker (Java's `viewBrokerStatsData`): the
+    /// `BrokerStatsData` body as JSON (`statsMinute` / `statsHour` / `statsDay`, each with `sum`,
+    /// `tps`, `avgpt`).
+    pub async fn view_broker_stats_data(
+        &self,
+        broker_addr: &str,
+        stats_name: &str,
+        stats_key: &str,
+    ) -> Result<serde_json::Value, ClientError> {
+        let cmd = self
+            .client
+            .request(request_code::VIEW_BROKER_STATS_DATA)
+            .with_header(&ViewBrokerStatsDataRequestHeader {
+                stats_name: stats_name.to_owned(),
+                stats_key: stats_key.to_owned(),
+            });
+        let resp = self.client.invoke_ok(broker_addr, cmd, self.timeout()).await?;
+        Ok(body::from_fastjson(&resp.body)?)
     }
 }
