@@ -2,7 +2,7 @@
 //! `producerConnection`, `consumerStatus`, `getConsumerConfig`, `addWritePerm`, `wipeWritePerm`,
 //! `updateTopicPerm`, `topicClusterList`, `updateKvConfig`, `deleteKvConfig`, `updateOrderConf`, `skipAccumulatedMessage`,
 //! `cloneGroupOffset`, `sendMessage`, `printMsg`, `printMsgByQueue`, `queryMsgByOffset`,
-//! `consumeMessage`, `statsAll`, `exportConfigs`
+//! `consumeMessage`, `statsAll`, `exportConfigs`, `exportMetadata`
 //! (docs/broker/admin.md). Output as mqadmin prints it.
 
 use std::collections::BTreeSet;
@@ -277,6 +277,27 @@ pub enum MoreCommand {
         cluster: String,
         #[arg(short = 'f', long = "filePath", default_value = "/tmp/rocketmq/export")]
         file_path: String,
+    },
+    /// Write the user topics and subscription groups of a cluster's masters (-c) or of one broker
+    /// (-b with -t or -g) to `<filePath>/metadata.json`, `topic.json` or `subscriptionGroup.json`.
+    ExportMetadata {
+        #[command(flatten)]
+        ns: NamesrvOpt,
+        #[arg(short = 'c', long = "clusterName")]
+        cluster: Option<String>,
+        #[arg(short = 'b', long = "brokerAddr")]
+        broker_addr: Option<String>,
+        #[arg(short = 'f', long = "filePath", default_value = "/tmp/rocketmq/export")]
+        file_path: String,
+        /// Only the topics.
+        #[arg(short = 't', long = "topic", default_value_t = false)]
+        topic: bool,
+        /// Only the subscription groups.
+        #[arg(short = 'g', long = "subscriptionGroup", default_value_t = false)]
+        subscription_group: bool,
+        /// With the retry and DLQ topics.
+        #[arg(short = 's', long = "specialTopic", default_value_t = false)]
+        special_topic: bool,
     },
     /// Delete a KV config from every name server.
     DeleteKvConfig {
@@ -883,6 +904,75 @@ pub async fn run(cmd: MoreCommand) -> anyhow::Result<()> {
             let path = format!("{}/configs.json", file_path.trim());
             write_export(&path, &result)?;
             print!("export {path} success");
+        }
+        MoreCommand::ExportMetadata {
+            ns,
+            cluster,
+            broker_addr,
+            file_path,
+            topic,
+            subscription_group,
+            special_topic,
+        } => {
+            let admin = admin(&ns)?;
+            let file_path = file_path.trim();
+            if let Some(addr) = broker_addr {
+                let addr = addr.trim();
+                if topic {
+                    let path = format!("{file_path}/topic.json");
+                    let wrapper = admin.user_topic_config(addr, special_topic).await?;
+                    write_export(&path, &serde_json::to_value(&wrapper)?)?;
+                    print!("export {path} success");
+                } else if subscription_group {
+                    let path = format!("{file_path}/subscriptionGroup.json");
+                    let wrapper = admin.user_subscription_groups(addr).await?;
+                    write_export(&path, &serde_json::to_value(&wrapper)?)?;
+                    print!("export {path} success");
+                }
+            } else if let Some(cluster) = cluster {
+                let mut topics = serde_json::Map::new();
+                let mut groups = serde_json::Map::new();
+                for addr in admin.cluster_masters(cluster.trim()).await? {
+                    let wrapper = admin.user_topic_config(&addr, special_topic).await?;
+                    for (name, tc) in wrapper.topic_config_table {
+                        let mut tc = serde_json::to_value(&tc)?;
+                        if let Some(old) = topics.get(&name) {
+                            for key in ["writeQueueNums", "readQueueNums"] {
+                                let sum = old[key].as_i64().unwrap_or(0) + tc[key].as_i64().unwrap_or(0);
+                                tc[key] = sum.into();
+                            }
+                        }
+                        topics.insert(name, tc);
+                    }
+                    let wrapper = admin.user_subscription_groups(&addr).await?;
+                    for (name, sg) in wrapper.subscription_group_table {
+                        let mut sg = serde_json::to_value(&sg)?;
+                        if let Some(old) = groups.get(&name) {
+                            let key = "retryQueueNums";
+                            let sum = old[key].as_i64().unwrap_or(0) + sg[key].as_i64().unwrap_or(0);
+                            sg[key] = sum.into();
+                        }
+                        groups.insert(name, sg);
+                    }
+                }
+                let mut result = serde_json::Map::new();
+                let path = if topic {
+                    result.insert("topicConfigTable".into(), topics.into());
+                    format!("{file_path}/topic.json")
+                } else if subscription_group {
+                    result.insert("subscriptionGroupTable".into(), groups.into());
+                    format!("{file_path}/subscriptionGroup.json")
+                } else {
+                    result.insert("topicConfigTable".into(), topics.into());
+                    result.insert("subscriptionGroupTable".into(), groups.into());
+                    format!("{file_path}/metadata.json")
+                };
+                result.insert("exportTime".into(), crate::admin::now_ms().into());
+                write_export(&path, &result.into())?;
+                println!("export {path} success");
+            } else {
+                bail!("exportMetadata needs -c clusterName or -b brokerAddr");
+            }
         }
         MoreCommand::DeleteKvConfig { ns, namespace, key } => {
             admin(&ns)?.delete_kv_config(namespace.trim(), key.trim()).await?;

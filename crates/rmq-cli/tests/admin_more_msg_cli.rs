@@ -1,6 +1,6 @@
 //! The message-reading verbs of `admin_more` (mqadmin's names and flags) against `rmq namesrv` /
 //! `rmq broker` processes: `printMsg`, `printMsgByQueue`, `queryMsgByOffset`, `consumeMessage`,
-//! `statsAll`, `exportConfigs`.
+//! `statsAll`, `exportConfigs`, `exportMetadata`.
 #![allow(clippy::unwrap_used, reason = "test code: a failed unwrap is a failed test")]
 
 mod common;
@@ -294,4 +294,46 @@ async fn message_reading_verbs() {
     assert_eq!(json["clusterScale"]["namesrvSize"], 1, "{json}");
     assert_eq!(json["clusterScale"]["masterBrokerSize"], 1, "{json}");
     assert_eq!(json["clusterScale"]["slaveBrokerSize"], 0, "{json}");
+
+    // exportMetadata -c: the user topics and groups of the cluster's masters
+    let out = common::ok(&[
+        "admin",
+        "exportMetadata",
+        "-n",
+        &ns,
+        "-c",
+        "DefaultCluster",
+        "-f",
+        export,
+    ]);
+    assert_eq!(
+        out.trim(),
+        format!("export {export}/metadata.json success"),
+        "{out}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(export_dir.join("metadata.json")).unwrap()).unwrap();
+    assert_eq!(json["topicConfigTable"][TOPIC]["readQueueNums"], 2, "{json}");
+    assert!(json["topicConfigTable"].get("TBW102").is_none(), "{json}");
+    assert!(
+        json["subscriptionGroupTable"].get("TOOLS_CONSUMER").is_none(),
+        "{json}"
+    );
+    assert!(json["exportTime"].as_i64().unwrap() > 0, "{json}");
+    // -b -t: one broker's topics
+    let out = common::ok(&[
+        "admin",
+        "exportMetadata",
+        "-n",
+        &ns,
+        "-b",
+        &broker,
+        "-t",
+        "-f",
+        export,
+    ]);
+    assert_eq!(out.trim(), format!("export {export}/topic.json success"), "{out}");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(export_dir.join("topic.json")).unwrap()).unwrap();
+    assert_eq!(json["topicConfigTable"][TOPIC]["topicName"], TOPIC, "{json}");
 }

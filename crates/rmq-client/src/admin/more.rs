@@ -1,6 +1,6 @@
 //! Requests of `mqadmin addWritePerm`, `wipeWritePerm`, `updateKvConfig`, `deleteKvConfig`
 //! (name server), `consumerStatus` (broker, answered by the client) and `cloneGroupOffset`
-//! and `statsAll` (VIEW_BROKER_STATS_DATA) (docs/broker/admin.md).
+//! `statsAll` (VIEW_BROKER_STATS_DATA) and `exportMetadata` (docs/broker/admin.md).
 
 use rmq_protocol::body::{self, ConsumerRunningInfo, MessageQueue};
 use rmq_protocol::codes::request_code;
@@ -159,5 +159,62 @@ impl Admin {
             });
         let resp = self.client.invoke_ok(broker_addr, cmd, self.timeout()).await?;
         Ok(body::from_fastjson(&resp.body)?)
+    }
+    /// Java's `getUserTopicConfig`: GET_ALL_TOPIC_CONFIG of one broker without the topics of its
+    /// GET_SYSTEM_TOPIC_LIST_FROM_BROKER, the system topics, those with an invalid perm and
+    /// (unless `special_topic`) the retry and DLQ topics.
+    pub async fn user_topic_config(
+        &self,
+        broker_addr: &str,
+        special_topic: bool,
+    ) -> Result<body::TopicConfigSerializeWrapper, ClientError> {
+        let cmd = self.client.request(request_code::GET_ALL_TOPIC_CONFIG);
+        let resp = self.client.invoke_ok(broker_addr, cmd, self.timeout()).await?;
+        let mut wrapper: body::TopicConfigSerializeWrapper = body::from_fastjson(&resp.body)?;
+        let cmd = self
+            .client
+            .request(request_code::GET_SYSTEM_TOPIC_LIST_FROM_BROKER);
+        let resp = self.client.invoke_ok(broker_addr, cmd, self.timeout()).await?;
+        let system: serde_json::Value = body::from_fastjson(&resp.body)?;
+        let system: Vec<&str> = system["topicList"]
+            .as_array()
+            .map(|a| a.iter().filter_map(serde_json::Value::as_str).collect())
+            .unwrap_or_default();
+        wrapper.topic_config_table.retain(|name, tc| {
+            !(system.contains(&name.as_str())
+                || rmq_protocol::topic::is_system_topic(name)
+                || (!special_topic && (name.starts_with("%RETRY%") || name.starts_with("%DLQ%")))
+                || !(0..8).contains(&tc.perm))
+        });
+        Ok(wrapper)
+    }
+
+    /// Java's `getUserSubscriptionGroup`: GET_ALL_SUBSCRIPTIONGROUP_CONFIG of one broker without
+    /// the `CID_RMQ_SYS_` groups and mqadmin's `SYSTEM_GROUP_SET`.
+    pub async fn user_subscription_groups(
+        &self,
+        broker_addr: &str,
+    ) -> Result<body::SubscriptionGroupWrapper, ClientError> {
+        const SYSTEM_GROUPS: &[&str] = &[
+            "DEFAULT_CONSUMER",
+            "DEFAULT_PRODUCER",
+            "TOOLS_CONSUMER",
+            "SCHEDULE_CONSUMER",
+            "FILTERSRV_CONSUMER",
+            "__MONITOR_CONSUMER",
+            "CLIENT_INNER_PRODUCER",
+            "SELF_TEST_P_GROUP",
+            "SELF_TEST_C_GROUP",
+            "CID_ONS-HTTP-PROXY",
+            "CID_ONSAPI_PERMISSION",
+            "CID_ONSAPI_OWNER",
+            "CID_ONSAPI_PULL",
+            "CID_RMQ_SYS_TRANS",
+        ];
+        let mut wrapper = self.subscription_groups(broker_addr).await?;
+        wrapper
+            .subscription_group_table
+            .retain(|name, _| !name.starts_with("CID_RMQ_SYS_") && !SYSTEM_GROUPS.contains(&name.as_str()));
+        Ok(wrapper)
     }
 }
