@@ -2,7 +2,7 @@
 //! `producerConnection`, `consumerStatus`, `getConsumerConfig`, `addWritePerm`, `wipeWritePerm`,
 //! `updateTopicPerm`, `topicClusterList`, `updateKvConfig`, `deleteKvConfig`, `updateOrderConf`, `skipAccumulatedMessage`,
 //! `cloneGroupOffset`, `sendMessage`, `printMsg`, `printMsgByQueue`, `queryMsgByOffset`,
-//! `consumeMessage`, `statsAll`, `exportConfigs`, `exportMetadata`
+//! `consumeMessage`, `statsAll`, `exportConfigs`, `exportMetadata`, `exportMetrics`
 //! (docs/broker/admin.md). Output as mqadmin prints it.
 
 use std::collections::BTreeSet;
@@ -298,6 +298,15 @@ pub enum MoreCommand {
         /// With the retry and DLQ topics.
         #[arg(short = 's', long = "specialTopic", default_value_t = false)]
         special_topic: bool,
+    },
+    /// Write a cluster's brokers' runtime metrics to `<filePath>/metrics.json`.
+    ExportMetrics {
+        #[command(flatten)]
+        ns: NamesrvOpt,
+        #[arg(short = 'c', long = "clusterName")]
+        cluster: String,
+        #[arg(short = 'f', long = "filePath", default_value = "/tmp/rocketmq/export")]
+        file_path: String,
     },
     /// Delete a KV config from every name server.
     DeleteKvConfig {
@@ -974,6 +983,60 @@ pub async fn run(cmd: MoreCommand) -> anyhow::Result<()> {
                 bail!("exportMetadata needs -c clusterName or -b brokerAddr");
             }
         }
+        MoreCommand::ExportMetrics {
+            ns,
+            cluster,
+            file_path,
+        } => {
+            let admin = admin(&ns)?;
+            let info = admin.cluster_info().await?;
+            let mut names: Vec<_> = info
+                .cluster_addr_table
+                .get(cluster.trim())
+                .context("no such cluster")?
+                .iter()
+                .cloned()
+                .collect();
+            names.sort();
+            let mut total_tps = [0.0f64; 4];
+            let mut total_day = [0i64; 4];
+            let mut report = serde_json::Map::new();
+            for name in names {
+                let Some(addr) = info
+                    .broker_addr_table
+                    .get(&name)
+                    .and_then(|bd| bd.broker_addrs.get(&0))
+                else {
+                    continue;
+                };
+                let (broker_info, tps, day) = broker_metrics(&admin, addr).await?;
+                for i in 0..4 {
+                    total_tps[i] += tps[i];
+                    total_day[i] += day[i];
+                }
+                report.insert(name, broker_info);
+            }
+            let result = serde_json::json!({
+                "evaluateReport": report,
+                "totalData": {
+                    "totalTps": {
+                        "totalNormalInTps": total_tps[0],
+                        "totalNormalOutTps": total_tps[1],
+                        "totalTransInTps": total_tps[2],
+                        "totalScheduleInTps": total_tps[3],
+                    },
+                    "totalOneDayNum": {
+                        "normalOneDayInNum": total_day[0],
+                        "normalOneDayOutNum": total_day[1],
+                        "transOneDayInNum": total_day[2],
+                        "scheduleOneDayInNum": total_day[3],
+                    },
+                },
+            });
+            let path = format!("{}/metrics.json", file_path.trim());
+            write_export(&path, &result)?;
+            print!("export {path} success");
+        }
         MoreCommand::DeleteKvConfig { ns, namespace, key } => {
             admin(&ns)?.delete_kv_config(namespace.trim(), key.trim()).await?;
             println!("delete kv config from namespace success.");
@@ -1342,6 +1405,96 @@ async fn print_topic_stats(admin: &rmq_client::Admin, topic: &str, active_only: 
         }
     }
     Ok(())
+}
+
+/// One master's entry of `exportMetrics` (Java's `runtimeEnv`, `runtimeQuota`, `runtimeVersion`),
+/// with its `[normalIn, normalOut, transIn, scheduleIn]` TPS and one-day counts.
+async fn broker_metrics(
+    admin: &rmq_client::Admin,
+    addr: &str,
+) -> anyhow::Result<(serde_json::Value, [f64; 4], [i64; 4])> {
+    let kv = admin.broker_runtime_info(addr).await?;
+    let config = admin.broker_config(addr).await?;
+    let groups = admin.user_subscription_groups(addr).await?;
+    let topics = admin.user_topic_config(addr, false).await?;
+    let get = |k: &str| kv.get(k).cloned();
+    let num = |k: &str| kv.get(k).and_then(|v| v.trim().parse::<i64>().ok()).unwrap_or(0);
+    let first_f64 = |k: &str| {
+        kv.get(k)
+            .and_then(|v| v.split(' ').next().and_then(|f| f.parse::<f64>().ok()))
+            .unwrap_or(0.0)
+    };
+    let stats = |key: &'static str| async move {
+        match admin.view_broker_stats_data(addr, "TOPIC_PUT_NUMS", key).await {
+            Ok(bsd) => (
+                bsd["statsMinute"]["tps"].as_f64().unwrap_or(0.0),
+                ["statsDay", "statsHour", "statsMinute"]
+                    .iter()
+                    .map(|k| bsd[*k]["sum"].as_i64().unwrap_or(0))
+                    .find(|s| *s != 0)
+                    .unwrap_or(0),
+            ),
+            Err(_) => (0.0, 0),
+        }
+    };
+    let (trans_tps, trans_day) = stats(rmq_protocol::topic::TRANS_HALF_TOPIC).await;
+    let (schedule_tps, schedule_day) = stats(rmq_protocol::topic::SCHEDULE_TOPIC).await;
+    let tps = [
+        first_f64("putTps"),
+        first_f64("getTransferredTps"),
+        trans_tps,
+        schedule_tps,
+    ];
+    let day = [
+        num("msgPutTotalTodayMorning") - num("msgPutTotalYesterdayMorning"),
+        num("msgGetTotalTodayMorning") - num("msgGetTotalYesterdayMorning"),
+        trans_day,
+        schedule_day,
+    ];
+    let mut clients = BTreeSet::new();
+    for group in groups.subscription_group_table.keys() {
+        if let Ok(cc) = admin.consumer_connections(group).await {
+            for c in &cc.connection_set {
+                clients.insert(format!("{}%{}", c.language, version_desc(c.version)));
+            }
+        }
+    }
+    let cpu_num = config
+        .iter()
+        .find(|(k, _)| k == "clientCallbackExecutorThreads")
+        .map(|(_, v)| v.clone());
+    let entry = serde_json::json!({
+        "runtimeEnv": {
+            "cpuNum": cpu_num,
+            "totalMemKBytes": get("totalMemKBytes"),
+        },
+        "runtimeQuota": {
+            "diskRatio": {
+                "commitLogDiskRatio": get("commitLogDiskRatio"),
+                "consumeQueueDiskRatio": get("consumeQueueDiskRatio"),
+            },
+            "tps": {
+                "normalInTps": tps[0],
+                "normalOutTps": tps[1],
+                "transInTps": tps[2],
+                "scheduleInTps": tps[3],
+            },
+            "oneDayNum": {
+                "normalOneDayInNum": day[0],
+                "normalOneDayOutNum": day[1],
+                "transOneDayInNum": day[2],
+                "scheduleOneDayInNum": day[3],
+            },
+            "messageAverageSize": get("putMessageAverageSize"),
+            "topicSize": topics.topic_config_table.len(),
+            "groupSize": groups.subscription_group_table.len(),
+        },
+        "runtimeVersion": {
+            "rocketmqVersion": "V5_3_1",
+            "clientInfo": clients,
+        },
+    });
+    Ok((entry, tps, day))
 }
 
 /// Java's `ConsumerRunningInfo.formatString()` (queues, topics and properties sorted).

@@ -1,6 +1,6 @@
 //! The message-reading verbs of `admin_more` (mqadmin's names and flags) against `rmq namesrv` /
 //! `rmq broker` processes: `printMsg`, `printMsgByQueue`, `queryMsgByOffset`, `consumeMessage`,
-//! `statsAll`, `exportConfigs`, `exportMetadata`.
+//! `statsAll`, `exportConfigs`, `exportMetadata`, `exportMetrics`.
 #![allow(clippy::unwrap_used, reason = "test code: a failed unwrap is a failed test")]
 
 mod common;
@@ -336,4 +336,48 @@ async fn message_reading_verbs() {
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(export_dir.join("topic.json")).unwrap()).unwrap();
     assert_eq!(json["topicConfigTable"][TOPIC]["topicName"], TOPIC, "{json}");
+
+    // exportMetrics: each master's runtime report and the cluster's totals
+    let out = common::ok(&[
+        "admin",
+        "exportMetrics",
+        "-n",
+        &ns,
+        "-c",
+        "DefaultCluster",
+        "-f",
+        export,
+    ]);
+    assert_eq!(
+        out.trim(),
+        format!("export {export}/metrics.json success"),
+        "{out}"
+    );
+    let text = std::fs::read_to_string(export_dir.join("metrics.json")).unwrap();
+    let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let broker_a = &json["evaluateReport"]["broker-a"];
+    for key in ["runtimeEnv", "runtimeQuota", "runtimeVersion"] {
+        assert!(broker_a.get(key).is_some(), "{key} missing: {text}");
+    }
+    assert!(
+        broker_a["runtimeQuota"]["diskRatio"]
+            .get("commitLogDiskRatio")
+            .is_some(),
+        "{text}"
+    );
+    assert!(
+        broker_a["runtimeQuota"]["topicSize"].as_u64().unwrap() >= 1,
+        "{text}"
+    );
+    assert!(broker_a["runtimeEnv"].get("cpuNum").is_some(), "{text}");
+    assert!(
+        json["totalData"]["totalTps"].get("totalNormalInTps").is_some(),
+        "{text}"
+    );
+    assert!(
+        json["totalData"]["totalOneDayNum"]
+            .get("normalOneDayInNum")
+            .is_some(),
+        "{text}"
+    );
 }
