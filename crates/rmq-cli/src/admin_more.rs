@@ -2,7 +2,8 @@
 //! `producerConnection`, `consumerStatus`, `getConsumerConfig`, `addWritePerm`, `wipeWritePerm`,
 //! `updateTopicPerm`, `topicClusterList`, `updateKvConfig`, `deleteKvConfig`, `updateOrderConf`, `skipAccumulatedMessage`,
 //! `cloneGroupOffset`, `sendMessage`, `printMsg`, `printMsgByQueue`, `queryMsgByOffset`,
-//! `consumeMessage`, `statsAll`, `exportConfigs`, `exportMetadata`, `exportMetrics`
+//! `consumeMessage`, `statsAll`, `exportConfigs`, `exportMetadata`, `exportMetrics`,
+//! `deleteExpiredCommitLog`, `resetMasterFlushOffset`, `updateTopicList`, `updateSubGroupList`
 //! (docs/broker/admin.md). Output as mqadmin prints it.
 
 use std::collections::BTreeSet;
@@ -307,6 +308,57 @@ pub enum MoreCommand {
         cluster: String,
         #[arg(short = 'f', long = "filePath", default_value = "/tmp/rocketmq/export")]
         file_path: String,
+    },
+    /// Delete the expired commit log files of a broker (-b), a cluster (-c) or every cluster.
+    DeleteExpiredCommitLog {
+        #[command(flatten)]
+        ns: NamesrvOpt,
+        #[arg(short = 'b', long = "brokerAddr")]
+        broker_addr: Option<String>,
+        #[arg(short = 'c', long = "cluster")]
+        cluster: Option<String>,
+    },
+    /// Set the master flush offset a slave reports (a master ignores it).
+    ResetMasterFlushOffset {
+        #[command(flatten)]
+        ns: NamesrvOpt,
+        #[arg(short = 'b', long = "brokerAddr")]
+        broker_addr: String,
+        #[arg(short = 'o', long = "offset")]
+        offset: i64,
+    },
+    /// Create or update the topics of a JSON file (a list of TopicConfig) on a broker or cluster.
+    UpdateTopicList {
+        #[command(flatten)]
+        ns: NamesrvOpt,
+        #[arg(
+            short = 'b',
+            long = "brokerAddr",
+            required_unless_present = "cluster",
+            conflicts_with = "cluster"
+        )]
+        broker_addr: Option<String>,
+        #[arg(short = 'c', long = "clusterName")]
+        cluster: Option<String>,
+        #[arg(short = 'f', long = "filename")]
+        filename: String,
+    },
+    /// Create or update the groups of a JSON file (a list of SubscriptionGroupConfig) on a
+    /// broker or cluster.
+    UpdateSubGroupList {
+        #[command(flatten)]
+        ns: NamesrvOpt,
+        #[arg(
+            short = 'b',
+            long = "brokerAddr",
+            required_unless_present = "cluster",
+            conflicts_with = "cluster"
+        )]
+        broker_addr: Option<String>,
+        #[arg(short = 'c', long = "clusterName")]
+        cluster: Option<String>,
+        #[arg(short = 'f', long = "filename")]
+        filename: String,
     },
     /// Delete a KV config from every name server.
     DeleteKvConfig {
@@ -1037,6 +1089,106 @@ pub async fn run(cmd: MoreCommand) -> anyhow::Result<()> {
             write_export(&path, &result)?;
             print!("export {path} success");
         }
+        MoreCommand::DeleteExpiredCommitLog {
+            ns,
+            broker_addr,
+            cluster,
+        } => {
+            let admin = admin(&ns)?;
+            let mut result = false;
+            if let Some(addr) = broker_addr {
+                admin.delete_expired_commit_log(addr.trim()).await?;
+                result = true;
+            } else {
+                let info = admin.cluster_info().await?;
+                let mut clusters: Vec<_> = match cluster.as_deref().map(str::trim).filter(|c| !c.is_empty()) {
+                    Some(c) => vec![c.to_owned()],
+                    None => info.cluster_addr_table.keys().cloned().collect(),
+                };
+                clusters.sort();
+                for c in clusters {
+                    let mut names: Vec<_> = info.cluster_addr_table.get(&c).into_iter().flatten().collect();
+                    names.sort();
+                    for name in names {
+                        let Some(bd) = info.broker_addr_table.get(name) else {
+                            continue;
+                        };
+                        for addr in bd.broker_addrs.values() {
+                            admin.delete_expired_commit_log(addr).await?;
+                            result = true;
+                        }
+                    }
+                }
+            }
+            print!("{}", if result { "success" } else { "false" });
+        }
+        MoreCommand::ResetMasterFlushOffset {
+            ns,
+            broker_addr,
+            offset,
+        } => {
+            admin(&ns)?
+                .reset_master_flush_offset(broker_addr.trim(), offset)
+                .await?;
+            println!("reset master flush offset to {offset} success");
+        }
+        MoreCommand::UpdateTopicList {
+            ns,
+            broker_addr,
+            cluster,
+            filename,
+        } => {
+            let filename = filename.trim();
+            let Some(bytes) = read_list_file(filename)? else {
+                return Ok(());
+            };
+            let configs: Vec<TopicConfig> = rmq_protocol::body::from_fastjson(&bytes)?;
+            if configs.is_empty() {
+                return Ok(());
+            }
+            let admin = admin(&ns)?;
+            if let Some(addr) = broker_addr {
+                let addr = addr.trim();
+                admin.create_topic_list(addr, &configs).await?;
+                println!("submit batch of topic config to {addr} success, please check the result later.");
+            } else if let Some(cluster) = cluster {
+                for addr in admin.cluster_masters(cluster.trim()).await? {
+                    admin.create_topic_list(&addr, &configs).await?;
+                    println!(
+                        "submit batch of topic config to {addr} success, please check the result later."
+                    );
+                }
+            }
+        }
+        MoreCommand::UpdateSubGroupList {
+            ns,
+            broker_addr,
+            cluster,
+            filename,
+        } => {
+            let filename = filename.trim();
+            let Some(bytes) = read_list_file(filename)? else {
+                return Ok(());
+            };
+            let configs: Vec<rmq_protocol::body::SubscriptionGroupConfig> =
+                rmq_protocol::body::from_fastjson(&bytes)?;
+            if configs.is_empty() {
+                return Ok(());
+            }
+            let admin = admin(&ns)?;
+            if let Some(addr) = broker_addr {
+                let addr = addr.trim();
+                admin.create_subscription_group_list(addr, &configs).await?;
+                println!("submit batch of group config to {addr} success, please check the result later.");
+            } else if let Some(cluster) = cluster {
+                for addr in admin.cluster_masters(cluster.trim()).await? {
+                    admin.create_subscription_group_list(&addr, &configs).await?;
+                    println!(
+                        "submit batch of subscription group config to {addr} success, please check the result later."
+                    );
+                }
+            }
+        }
         MoreCommand::DeleteKvConfig { ns, namespace, key } => {
             admin(&ns)?.delete_kv_config(namespace.trim(), key.trim()).await?;
             println!("delete kv config from namespace success.");
@@ -1495,6 +1647,18 @@ async fn broker_metrics(
         },
     });
     Ok((entry, tps, day))
+}
+
+/// The bytes of an `updateTopicList` / `updateSubGroupList` file; `None`, after mqadmin's
+/// message, when it does not exist.
+fn read_list_file(filename: &str) -> anyhow::Result<Option<Vec<u8>>> {
+    if !std::path::Path::new(filename).exists() {
+        println!("the file path {filename} does not exists");
+        return Ok(None);
+    }
+    Ok(Some(
+        std::fs::read(filename).with_context(|| format!("reading {filename}"))?,
+    ))
 }
 
 /// Java's `ConsumerRunningInfo.formatString()` (queues, topics and properties sorted).

@@ -1,6 +1,7 @@
 //! The message-reading verbs of `admin_more` (mqadmin's names and flags) against `rmq namesrv` /
 //! `rmq broker` processes: `printMsg`, `printMsgByQueue`, `queryMsgByOffset`, `consumeMessage`,
-//! `statsAll`, `exportConfigs`, `exportMetadata`, `exportMetrics`.
+//! `statsAll`, `exportConfigs`, `exportMetadata`, `exportMetrics`, `deleteExpiredCommitLog`,
+//! `resetMasterFlushOffset`, `updateTopicList`, `updateSubGroupList`.
 #![allow(clippy::unwrap_used, reason = "test code: a failed unwrap is a failed test")]
 
 mod common;
@@ -380,4 +381,108 @@ async fn message_reading_verbs() {
             .is_some(),
         "{text}"
     );
+
+    // deleteExpiredCommitLog: a cluster's brokers, one broker, every cluster
+    for args in [["-c", "DefaultCluster"], ["-b", broker.as_str()]] {
+        let out = common::ok(&["admin", "deleteExpiredCommitLog", "-n", &ns, args[0], args[1]]);
+        assert_eq!(out.trim(), "success", "{out}");
+    }
+    let out = common::ok(&["admin", "deleteExpiredCommitLog", "-n", &ns]);
+    assert_eq!(out.trim(), "success", "{out}");
+
+    // resetMasterFlushOffset: a master takes it and ignores it
+    let out = common::ok(&[
+        "admin",
+        "resetMasterFlushOffset",
+        "-n",
+        &ns,
+        "-b",
+        &broker,
+        "-o",
+        "0",
+    ]);
+    assert_eq!(out.trim(), "reset master flush offset to 0 success", "{out}");
+
+    // updateTopicList -c: both topics get a route
+    let topics = dir.path().join("topics.json");
+    std::fs::write(
+        &topics,
+        r#"[{"topicName":"AdminListTopicA","readQueueNums":2,"writeQueueNums":2,"perm":6},
+            {"topicName":"AdminListTopicB","readQueueNums":1,"writeQueueNums":1,"perm":6}]"#,
+    )
+    .unwrap();
+    let out = common::ok(&[
+        "admin",
+        "updateTopicList",
+        "-n",
+        &ns,
+        "-c",
+        "DefaultCluster",
+        "-f",
+        topics.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        out.trim(),
+        format!("submit batch of topic config to {broker} success, please check the result later."),
+        "{out}"
+    );
+    for t in ["AdminListTopicA", "AdminListTopicB"] {
+        until(
+            "the listed topic's route",
+            &["admin", "topicRoute", "-n", &ns, "-t", t],
+            |o| o.contains("queueDatas"),
+        )
+        .await;
+    }
+    let missing = common::ok(&[
+        "admin",
+        "updateTopicList",
+        "-n",
+        &ns,
+        "-b",
+        &broker,
+        "-f",
+        "/no/such/file.json",
+    ]);
+    assert_eq!(
+        missing.trim(),
+        "the file path /no/such/file.json does not exists",
+        "{missing}"
+    );
+
+    // updateSubGroupList -b: the groups exist with the file's values and the defaults
+    let groups = dir.path().join("groups.json");
+    std::fs::write(
+        &groups,
+        r#"[{"groupName":"AdminListGroupA"},{"groupName":"AdminListGroupB","retryMaxTimes":3}]"#,
+    )
+    .unwrap();
+    let out = common::ok(&[
+        "admin",
+        "updateSubGroupList",
+        "-n",
+        &ns,
+        "-b",
+        &broker,
+        "-f",
+        groups.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        out.trim(),
+        format!("submit batch of group config to {broker} success, please check the result later."),
+        "{out}"
+    );
+    let conf = until(
+        "the listed group's config",
+        &["admin", "getConsumerConfig", "-n", &ns, "-g", "AdminListGroupB"],
+        |o| o.contains("retryMaxTimes"),
+    )
+    .await;
+    let field = |name: &str| {
+        conf.lines()
+            .find(|l| l.split_whitespace().next() == Some(name))
+            .map(|l| l.split("=  ").nth(1).unwrap_or("").trim().to_owned())
+    };
+    assert_eq!(field("retryMaxTimes").as_deref(), Some("3"), "{conf}");
+    assert_eq!(field("consumeBroadcastEnable").as_deref(), Some("true"), "{conf}");
 }

@@ -1,6 +1,7 @@
 //! Requests of `mqadmin addWritePerm`, `wipeWritePerm`, `updateKvConfig`, `deleteKvConfig`
 //! (name server), `consumerStatus` (broker, answered by the client) and `cloneGroupOffset`
-//! `statsAll` (VIEW_BROKER_STATS_DATA) and `exportMetadata` (docs/broker/admin.md).
+//! `statsAll` (VIEW_BROKER_STATS_DATA), `exportMetadata`, `deleteExpiredCommitLog`,
+//! `resetMasterFlushOffset`, `updateTopicList` and `updateSubGroupList` (docs/broker/admin.md).
 
 use rmq_protocol::body::{self, ConsumerRunningInfo, MessageQueue};
 use rmq_protocol::codes::request_code;
@@ -216,5 +217,56 @@ impl Admin {
             .subscription_group_table
             .retain(|name, _| !name.starts_with("CID_RMQ_SYS_") && !SYSTEM_GROUPS.contains(&name.as_str()));
         Ok(wrapper)
+    }
+    /// DELETE_EXPIRED_COMMITLOG to one broker (Java's `deleteExpiredCommitLogByAddr`).
+    pub async fn delete_expired_commit_log(&self, broker_addr: &str) -> Result<(), ClientError> {
+        let cmd = self.client.request(request_code::DELETE_EXPIRED_COMMITLOG);
+        self.client.invoke_ok(broker_addr, cmd, self.timeout()).await?;
+        Ok(())
+    }
+
+    /// RESET_MASTER_FLUSH_OFFSET to one broker (header `masterFlushOffset`).
+    pub async fn reset_master_flush_offset(&self, broker_addr: &str, offset: i64) -> Result<(), ClientError> {
+        let cmd = self
+            .client
+            .request(request_code::RESET_MASTER_FLUSH_OFFSET)
+            .with_ext("masterFlushOffset", offset.to_string());
+        self.client.invoke_ok(broker_addr, cmd, self.timeout()).await?;
+        Ok(())
+    }
+
+    /// UPDATE_AND_CREATE_TOPIC_LIST to one broker (Java's `createAndUpdateTopicConfigList`).
+    pub async fn create_topic_list(
+        &self,
+        broker_addr: &str,
+        configs: &[body::TopicConfig],
+    ) -> Result<(), ClientError> {
+        let list = body::CreateTopicListRequestBody {
+            topic_config_list: configs.to_vec(),
+        };
+        let cmd = self
+            .client
+            .request(request_code::UPDATE_AND_CREATE_TOPIC_LIST)
+            .with_body(body::to_json(&list));
+        self.client.invoke_ok(broker_addr, cmd, self.timeout()).await?;
+        Ok(())
+    }
+
+    /// UPDATE_AND_CREATE_SUBSCRIPTIONGROUP_LIST to one broker (Java's
+    /// `createAndUpdateSubscriptionGroupConfigList`).
+    pub async fn create_subscription_group_list(
+        &self,
+        broker_addr: &str,
+        configs: &[body::SubscriptionGroupConfig],
+    ) -> Result<(), ClientError> {
+        let list = body::SubscriptionGroupList {
+            group_config_list: configs.to_vec(),
+        };
+        let cmd = self
+            .client
+            .request(request_code::UPDATE_AND_CREATE_SUBSCRIPTIONGROUP_LIST)
+            .with_body(body::to_json(&list));
+        self.client.invoke_ok(broker_addr, cmd, self.timeout()).await?;
+        Ok(())
     }
 }
