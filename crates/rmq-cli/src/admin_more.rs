@@ -3,7 +3,8 @@
 //! `updateTopicPerm`, `topicClusterList`, `updateKvConfig`, `deleteKvConfig`, `updateOrderConf`, `skipAccumulatedMessage`,
 //! `cloneGroupOffset`, `sendMessage`, `printMsg`, `printMsgByQueue`, `queryMsgByOffset`,
 //! `consumeMessage`, `statsAll`, `exportConfigs`, `exportMetadata`, `exportMetrics`,
-//! `deleteExpiredCommitLog`, `resetMasterFlushOffset`, `updateTopicList`, `updateSubGroupList`
+//! `deleteExpiredCommitLog`, `resetMasterFlushOffset`, `updateTopicList`, `updateSubGroupList`,
+//! `getColdDataFlowCtrInfo`, `updateColdDataFlowCtrGroupConfig`, `removeColdDataFlowCtrGroupConfig`
 //! (docs/broker/admin.md). Output as mqadmin prints it.
 
 use std::collections::BTreeSet;
@@ -359,6 +360,39 @@ pub enum MoreCommand {
         cluster: Option<String>,
         #[arg(short = 'f', long = "filename")]
         filename: String,
+    },
+    /// Print the cold-read flow control tables of a broker (-b) or of a cluster's brokers (-c).
+    GetColdDataFlowCtrInfo {
+        #[command(flatten)]
+        ns: NamesrvOpt,
+        #[arg(short = 'b', long = "brokerAddr")]
+        broker_addr: Option<String>,
+        #[arg(short = 'c', long = "clusterName")]
+        cluster: Option<String>,
+    },
+    /// Set a group's cold-read threshold on a broker (-b) or every master of a cluster (-c).
+    UpdateColdDataFlowCtrGroupConfig {
+        #[command(flatten)]
+        ns: NamesrvOpt,
+        #[arg(short = 'b', long = "brokerAddr")]
+        broker_addr: Option<String>,
+        #[arg(short = 'c', long = "clusterName")]
+        cluster: Option<String>,
+        #[arg(short = 'g', long = "consumerGroup")]
+        group: String,
+        #[arg(short = 'v', long = "threshold")]
+        threshold: String,
+    },
+    /// Remove a group's cold-read threshold from a broker (-b) or every master of a cluster (-c).
+    RemoveColdDataFlowCtrGroupConfig {
+        #[command(flatten)]
+        ns: NamesrvOpt,
+        #[arg(short = 'b', long = "brokerAddr")]
+        broker_addr: Option<String>,
+        #[arg(short = 'c', long = "clusterName")]
+        cluster: Option<String>,
+        #[arg(short = 'g', long = "consumerGroup")]
+        group: String,
     },
     /// Delete a KV config from every name server.
     DeleteKvConfig {
@@ -1189,6 +1223,97 @@ pub async fn run(cmd: MoreCommand) -> anyhow::Result<()> {
                 }
             }
         }
+        MoreCommand::GetColdDataFlowCtrInfo {
+            ns,
+            broker_addr,
+            cluster,
+        } => {
+            let admin = admin(&ns)?;
+            if let Some(addr) = broker_addr {
+                let addr = addr.trim();
+                print_cold_ctr_info(&admin, &format!("============{addr}============\n"), addr).await?;
+            } else if let Some(cluster) = cluster {
+                let info = admin.cluster_info().await?;
+                let mut names: Vec<_> = info
+                    .cluster_addr_table
+                    .get(cluster.trim())
+                    .into_iter()
+                    .flatten()
+                    .collect();
+                names.sort();
+                for name in names {
+                    let Some(bd) = info.broker_addr_table.get(name) else {
+                        continue;
+                    };
+                    let Some(master) = bd.broker_addrs.get(&0) else {
+                        continue;
+                    };
+                    print_cold_ctr_info(
+                        &admin,
+                        &format!("============Master: {master}============\n"),
+                        master,
+                    )
+                    .await?;
+                    for (_, slave) in bd.broker_addrs.iter().filter(|(id, _)| **id != 0) {
+                        let prefix =
+                            format!("============My Master: {master}=====Slave: {slave}============\n");
+                        print_cold_ctr_info(&admin, &prefix, slave).await?;
+                    }
+                }
+            }
+        }
+        MoreCommand::UpdateColdDataFlowCtrGroupConfig {
+            ns,
+            broker_addr,
+            cluster,
+            group,
+            threshold,
+        } => {
+            let admin = admin(&ns)?;
+            let (group, threshold) = (group.trim(), threshold.trim());
+            if let Some(addr) = broker_addr {
+                let addr = addr.trim();
+                admin
+                    .update_cold_data_flow_ctr_group_config(addr, group, threshold)
+                    .await?;
+                println!("updateColdDataFlowCtrGroupConfig success, {addr}");
+            } else if let Some(cluster) = cluster {
+                for addr in admin.cluster_masters(cluster.trim()).await? {
+                    match admin
+                        .update_cold_data_flow_ctr_group_config(&addr, group, threshold)
+                        .await
+                    {
+                        Ok(()) => println!("updateColdDataFlowCtrGroupConfig success, {addr}"),
+                        Err(e) => eprintln!("{e}"),
+                    }
+                }
+            } else {
+                bail!("updateColdDataFlowCtrGroupConfig needs -b brokerAddr or -c clusterName");
+            }
+        }
+        MoreCommand::RemoveColdDataFlowCtrGroupConfig {
+            ns,
+            broker_addr,
+            cluster,
+            group,
+        } => {
+            let admin = admin(&ns)?;
+            let group = group.trim();
+            if let Some(addr) = broker_addr {
+                let addr = addr.trim();
+                admin.remove_cold_data_flow_ctr_group_config(addr, group).await?;
+                println!("remove broker cold read threshold success, {addr}");
+            } else if let Some(cluster) = cluster {
+                for addr in admin.cluster_masters(cluster.trim()).await? {
+                    match admin.remove_cold_data_flow_ctr_group_config(&addr, group).await {
+                        Ok(()) => println!("remove broker cold read threshold success, {addr}"),
+                        Err(e) => eprintln!("{e}"),
+                    }
+                }
+            } else {
+                bail!("removeColdDataFlowCtrGroupConfig needs -b brokerAddr or -c clusterName");
+            }
+        }
         MoreCommand::DeleteKvConfig { ns, namespace, key } => {
             admin(&ns)?.delete_kv_config(namespace.trim(), key.trim()).await?;
             println!("delete kv config from namespace success.");
@@ -1659,6 +1784,65 @@ fn read_list_file(filename: &str) -> anyhow::Result<Option<Vec<u8>>> {
     Ok(Some(
         std::fs::read(filename).with_context(|| format!("reading {filename}"))?,
     ))
+}
+
+/// GetColdDataFlowCtrInfoSubCommand's `getAndPrint`: ` <prefix>`, then the broker's table as
+/// fastjson's pretty JSON, the runtime entries' times formatted.
+async fn print_cold_ctr_info(admin: &rmq_client::Admin, prefix: &str, addr: &str) -> anyhow::Result<()> {
+    print!(" {prefix}");
+    let Some(text) = admin.cold_data_flow_ctr_info(addr).await? else {
+        println!("Broker[{addr}] has no cold ctr table !");
+        return Ok(());
+    };
+    let mut json: serde_json::Value = serde_json::from_str(&text)?;
+    if let Some(runtime) = json.get_mut("runtimeTable").and_then(|t| t.as_object_mut()) {
+        for entry in runtime.values_mut().filter_map(|v| v.as_object_mut()) {
+            for (from, to) in [
+                ("lastColdReadTimeMills", "lastColdReadTimeFormat"),
+                ("createTimeMills", "createTimeFormat"),
+            ] {
+                if let Some(ms) = entry.remove(from) {
+                    let ms = ms.as_i64().or_else(|| ms.as_str().and_then(|s| s.parse().ok()));
+                    entry.insert(to.into(), format_ms(ms.unwrap_or(0)).into());
+                }
+            }
+        }
+    }
+    let mut out = String::new();
+    fastjson_pretty(&json, 0, &mut out);
+    println!("{out}");
+    Ok(())
+}
+
+/// `JSON.toJSONString(v, true)`'s layout: tab indents, `"key":value`.
+fn fastjson_pretty(v: &serde_json::Value, depth: usize, out: &mut String) {
+    use serde_json::Value;
+    let indent = |out: &mut String, d: usize| out.extend(std::iter::repeat_n('\t', d));
+    match v {
+        Value::Object(map) if !map.is_empty() => {
+            out.push_str("{\n");
+            for (i, (k, val)) in map.iter().enumerate() {
+                indent(out, depth + 1);
+                out.push_str(&Value::String(k.clone()).to_string());
+                out.push(':');
+                fastjson_pretty(val, depth + 1, out);
+                out.push_str(if i + 1 < map.len() { ",\n" } else { "\n" });
+            }
+            indent(out, depth);
+            out.push('}');
+        }
+        Value::Array(items) if !items.is_empty() => {
+            out.push_str("[\n");
+            for (i, val) in items.iter().enumerate() {
+                indent(out, depth + 1);
+                fastjson_pretty(val, depth + 1, out);
+                out.push_str(if i + 1 < items.len() { ",\n" } else { "\n" });
+            }
+            indent(out, depth);
+            out.push(']');
+        }
+        other => out.push_str(&other.to_string()),
+    }
 }
 
 /// Java's `ConsumerRunningInfo.formatString()` (queues, topics and properties sorted).

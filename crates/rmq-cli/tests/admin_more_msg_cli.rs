@@ -1,7 +1,8 @@
 //! The message-reading verbs of `admin_more` (mqadmin's names and flags) against `rmq namesrv` /
 //! `rmq broker` processes: `printMsg`, `printMsgByQueue`, `queryMsgByOffset`, `consumeMessage`,
 //! `statsAll`, `exportConfigs`, `exportMetadata`, `exportMetrics`, `deleteExpiredCommitLog`,
-//! `resetMasterFlushOffset`, `updateTopicList`, `updateSubGroupList`.
+//! `resetMasterFlushOffset`, `updateTopicList`, `updateSubGroupList`, `getColdDataFlowCtrInfo`,
+//! `updateColdDataFlowCtrGroupConfig`, `removeColdDataFlowCtrGroupConfig`.
 #![allow(clippy::unwrap_used, reason = "test code: a failed unwrap is a failed test")]
 
 mod common;
@@ -485,4 +486,71 @@ async fn message_reading_verbs() {
     };
     assert_eq!(field("retryMaxTimes").as_deref(), Some("3"), "{conf}");
     assert_eq!(field("consumeBroadcastEnable").as_deref(), Some("true"), "{conf}");
+
+    // cold-read flow control: the per-group thresholds, shown with the broker's defaults
+    let cold = common::ok(&[
+        "admin",
+        "getColdDataFlowCtrInfo",
+        "-n",
+        &ns,
+        "-c",
+        "DefaultCluster",
+    ]);
+    assert!(
+        cold.contains(&format!(" ============Master: {broker}============")),
+        "{cold}"
+    );
+    for key in [
+        "\"configTable\":{}",
+        "\"runtimeTable\"",
+        "\"globalAcc\"",
+        "\"cgColdReadThreshold\":3145728",
+        "\"globalColdReadThreshold\":104857600",
+    ] {
+        assert!(cold.contains(key), "{key} missing: {cold}");
+    }
+    let up = common::ok(&[
+        "admin",
+        "updateColdDataFlowCtrGroupConfig",
+        "-n",
+        &ns,
+        "-c",
+        "DefaultCluster",
+        "-g",
+        "AdminColdGroup",
+        "-v",
+        "1000",
+    ]);
+    assert_eq!(
+        up.trim(),
+        format!("updateColdDataFlowCtrGroupConfig success, {broker}"),
+        "{up}"
+    );
+    let set = common::ok(&["admin", "getColdDataFlowCtrInfo", "-n", &ns, "-b", &broker]);
+    assert!(
+        set.contains(&format!(" ============{broker}============")),
+        "{set}"
+    );
+    let compact: String = set.chars().filter(|c| !c.is_whitespace()).collect();
+    assert!(
+        compact.contains("\"configTable\":{\"AdminColdGroup\":1000}"),
+        "{set}"
+    );
+    let rm = common::ok(&[
+        "admin",
+        "removeColdDataFlowCtrGroupConfig",
+        "-n",
+        &ns,
+        "-b",
+        &broker,
+        "-g",
+        "AdminColdGroup",
+    ]);
+    assert_eq!(
+        rm.trim(),
+        format!("remove broker cold read threshold success, {broker}"),
+        "{rm}"
+    );
+    let after = common::ok(&["admin", "getColdDataFlowCtrInfo", "-n", &ns, "-b", &broker]);
+    assert!(after.contains("\"configTable\":{}"), "{after}");
 }

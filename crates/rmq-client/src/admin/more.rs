@@ -1,7 +1,8 @@
 //! Requests of `mqadmin addWritePerm`, `wipeWritePerm`, `updateKvConfig`, `deleteKvConfig`
 //! (name server), `consumerStatus` (broker, answered by the client) and `cloneGroupOffset`
 //! `statsAll` (VIEW_BROKER_STATS_DATA), `exportMetadata`, `deleteExpiredCommitLog`,
-//! `resetMasterFlushOffset`, `updateTopicList` and `updateSubGroupList` (docs/broker/admin.md).
+//! `resetMasterFlushOffset`, `updateTopicList`, `updateSubGroupList` and the cold-read flow control
+//! verbs (docs/broker/admin.md).
 
 use rmq_protocol::body::{self, ConsumerRunningInfo, MessageQueue};
 use rmq_protocol::codes::request_code;
@@ -268,5 +269,44 @@ impl Admin {
             .with_body(body::to_json(&list));
         self.client.invoke_ok(broker_addr, cmd, self.timeout()).await?;
         Ok(())
+    }
+    /// UPDATE_COLD_DATA_FLOW_CTR_CONFIG to one broker: the body is `group=threshold` properties.
+    pub async fn update_cold_data_flow_ctr_group_config(
+        &self,
+        broker_addr: &str,
+        group: &str,
+        threshold: &str,
+    ) -> Result<(), ClientError> {
+        let text = body::properties::format([(group, threshold)]);
+        let cmd = self
+            .client
+            .request(request_code::UPDATE_COLD_DATA_FLOW_CTR_CONFIG)
+            .with_body(text.into_bytes());
+        self.client.invoke_ok(broker_addr, cmd, self.timeout()).await?;
+        Ok(())
+    }
+
+    /// REMOVE_COLD_DATA_FLOW_CTR_CONFIG to one broker: the body is the group's name.
+    pub async fn remove_cold_data_flow_ctr_group_config(
+        &self,
+        broker_addr: &str,
+        group: &str,
+    ) -> Result<(), ClientError> {
+        let cmd = self
+            .client
+            .request(request_code::REMOVE_COLD_DATA_FLOW_CTR_CONFIG)
+            .with_body(group.as_bytes().to_vec());
+        self.client.invoke_ok(broker_addr, cmd, self.timeout()).await?;
+        Ok(())
+    }
+
+    /// GET_COLD_DATA_FLOW_CTR_INFO of one broker: its JSON text, `None` for an empty body.
+    pub async fn cold_data_flow_ctr_info(&self, broker_addr: &str) -> Result<Option<String>, ClientError> {
+        let cmd = self.client.request(request_code::GET_COLD_DATA_FLOW_CTR_INFO);
+        let resp = self.client.invoke_ok(broker_addr, cmd, self.timeout()).await?;
+        if resp.body.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(String::from_utf8_lossy(&resp.body).into_owned()))
     }
 }
