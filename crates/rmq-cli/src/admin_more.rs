@@ -4,7 +4,8 @@
 //! `cloneGroupOffset`, `sendMessage`, `printMsg`, `printMsgByQueue`, `queryMsgByOffset`,
 //! `consumeMessage`, `statsAll`, `exportConfigs`, `exportMetadata`, `exportMetrics`,
 //! `deleteExpiredCommitLog`, `resetMasterFlushOffset`, `updateTopicList`, `updateSubGroupList`,
-//! `getColdDataFlowCtrInfo`, `updateColdDataFlowCtrGroupConfig`, `removeColdDataFlowCtrGroupConfig`
+//! `getColdDataFlowCtrInfo`, `updateColdDataFlowCtrGroupConfig`, `removeColdDataFlowCtrGroupConfig`,
+//! `allocateMQ`, `checkMsgSendRT`, `sendMsgStatus`
 //! (docs/broker/admin.md). Output as mqadmin prints it.
 
 use std::collections::BTreeSet;
@@ -393,6 +394,40 @@ pub enum MoreCommand {
         cluster: Option<String>,
         #[arg(short = 'g', long = "consumerGroup")]
         group: String,
+    },
+    /// Print how AllocateMessageQueueAveragely shares a topic's queues among the clients -i.
+    #[command(name = "allocateMQ")]
+    AllocateMq {
+        #[command(flatten)]
+        ns: NamesrvOpt,
+        #[arg(short = 't', long = "topic")]
+        topic: String,
+        /// Comma-separated client ids (IPs).
+        #[arg(short = 'i', long = "ipList")]
+        ip_list: String,
+    },
+    /// Send -a messages of -s bytes round the topic's queues and print each send's RT.
+    #[command(name = "checkMsgSendRT")]
+    CheckMsgSendRt {
+        #[command(flatten)]
+        ns: NamesrvOpt,
+        #[arg(short = 't', long = "topic")]
+        topic: String,
+        #[arg(short = 'a', long = "amount", default_value_t = 100)]
+        amount: i64,
+        #[arg(short = 's', long = "size", default_value_t = 128)]
+        size: usize,
+    },
+    /// Send -c messages to the topic named after a broker and print each RT and SendResult.
+    SendMsgStatus {
+        #[command(flatten)]
+        ns: NamesrvOpt,
+        #[arg(short = 'b', long = "brokerName")]
+        broker_name: String,
+        #[arg(short = 's', long = "messageSize", default_value_t = 128)]
+        message_size: usize,
+        #[arg(short = 'c', long = "count", default_value_t = 50)]
+        count: i64,
     },
     /// Delete a KV config from every name server.
     DeleteKvConfig {
@@ -1314,6 +1349,61 @@ pub async fn run(cmd: MoreCommand) -> anyhow::Result<()> {
                 bail!("removeColdDataFlowCtrGroupConfig needs -b brokerAddr or -c clusterName");
             }
         }
+        MoreCommand::AllocateMq { ns, topic, ip_list } => {
+            let topic = topic.trim();
+            let ips: Vec<String> = ip_list.trim().split(',').map(str::to_owned).collect();
+            let consumer = rmq_client::PullConsumer::new(TOOLS_CONSUMER_GROUP, client_config(&ns)?);
+            let mqs = consumer.fetch_subscribe_queues(topic).await;
+            consumer.shutdown().await;
+            let mqs = mqs?;
+            let mut entries = Vec::new();
+            for ip in &ips {
+                let queues: Vec<String> = rmq_client::consumer::allocate_averagely(ip, &mqs, &ips)
+                    .iter()
+                    .map(|mq| {
+                        format!(
+                            "{{\"brokerName\":{},\"queueId\":{},\"topic\":{}}}",
+                            serde_json::Value::from(mq.broker_name.as_str()),
+                            mq.queue_id,
+                            serde_json::Value::from(mq.topic.as_str())
+                        )
+                    })
+                    .collect();
+                entries.push(format!(
+                    "{}:[{}]",
+                    serde_json::Value::from(ip.as_str()),
+                    queues.join(",")
+                ));
+            }
+            println!("{{\"result\":{{{}}}}}", entries.join(","));
+        }
+        MoreCommand::CheckMsgSendRt {
+            ns,
+            topic,
+            amount,
+            size,
+        } => {
+            let topic = topic.trim();
+            let group = crate::admin::now_ms().to_string();
+            let producer = rmq_client::Producer::new(group, client_config(&ns)?);
+            producer.start().await?;
+            let result = check_msg_send_rt(&producer, topic, amount, size).await;
+            producer.shutdown().await;
+            result?;
+        }
+        MoreCommand::SendMsgStatus {
+            ns,
+            broker_name,
+            message_size,
+            count,
+        } => {
+            let broker_name = broker_name.trim();
+            let producer = rmq_client::Producer::new("PID_SMSC", client_config(&ns)?);
+            producer.start().await?;
+            let result = send_msg_status(&producer, broker_name, message_size, count).await;
+            producer.shutdown().await;
+            result?;
+        }
         MoreCommand::DeleteKvConfig { ns, namespace, key } => {
             admin(&ns)?.delete_kv_config(namespace.trim(), key.trim()).await?;
             println!("delete kv config from namespace success.");
@@ -1843,6 +1933,64 @@ fn fastjson_pretty(v: &serde_json::Value, depth: usize, out: &mut String) {
         }
         other => out.push_str(&other.to_string()),
     }
+}
+
+/// CheckMsgSendRTCommand: message `i` to queue `i % n`, a line per send, the average RT
+/// without the first send.
+async fn check_msg_send_rt(
+    producer: &rmq_client::Producer,
+    topic: &str,
+    amount: i64,
+    size: usize,
+) -> anyhow::Result<()> {
+    let queues = producer.fetch_publish_queues(topic).await?;
+    if queues.is_empty() {
+        bail!("no route for topic {topic}");
+    }
+    let body = "a".repeat(size).into_bytes();
+    println!(
+        "{:<32}  {:<4}  {:<20}    #RT",
+        "#Broker Name", "#QID", "#Send Result"
+    );
+    let mut elapsed = 0u128;
+    for i in 0..amount {
+        let mq = &queues[usize::try_from(i).unwrap_or(0) % queues.len()];
+        let start = std::time::Instant::now();
+        let ok = producer
+            .send_to_queue(rmq_client::Message::new(topic, body.clone()), mq)
+            .await
+            .is_ok();
+        let rt = start.elapsed().as_millis();
+        if i != 0 {
+            elapsed += rt;
+        }
+        println!("{:<32}  {:<4}  {:<20}    {rt}", mq.broker_name, mq.queue_id, ok);
+    }
+    let avg = elapsed as f64 / (amount - 1) as f64;
+    println!("Avg RT: {avg:.2}");
+    Ok(())
+}
+
+/// SendMsgStatusCommand: one warm-up message, then `count` of `size` bytes ("hello jodie"
+/// repeated) to the topic named after the broker.
+async fn send_msg_status(
+    producer: &rmq_client::Producer,
+    broker_name: &str,
+    size: usize,
+    count: i64,
+) -> anyhow::Result<()> {
+    let body = |size: usize| "hello jodie".repeat(size.div_ceil(11)).into_bytes();
+    producer
+        .send(rmq_client::Message::new(broker_name, body(16)))
+        .await?;
+    for _ in 0..count {
+        let start = std::time::Instant::now();
+        let result = producer
+            .send(rmq_client::Message::new(broker_name, body(size)))
+            .await?;
+        println!("rt={}ms, SendResult={result}", start.elapsed().as_millis());
+    }
+    Ok(())
 }
 
 /// Java's `ConsumerRunningInfo.formatString()` (queues, topics and properties sorted).

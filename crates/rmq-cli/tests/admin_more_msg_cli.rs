@@ -2,7 +2,8 @@
 //! `rmq broker` processes: `printMsg`, `printMsgByQueue`, `queryMsgByOffset`, `consumeMessage`,
 //! `statsAll`, `exportConfigs`, `exportMetadata`, `exportMetrics`, `deleteExpiredCommitLog`,
 //! `resetMasterFlushOffset`, `updateTopicList`, `updateSubGroupList`, `getColdDataFlowCtrInfo`,
-//! `updateColdDataFlowCtrGroupConfig`, `removeColdDataFlowCtrGroupConfig`.
+//! `updateColdDataFlowCtrGroupConfig`, `removeColdDataFlowCtrGroupConfig`, `allocateMQ`,
+//! `checkMsgSendRT`, `sendMsgStatus`.
 #![allow(clippy::unwrap_used, reason = "test code: a failed unwrap is a failed test")]
 
 mod common;
@@ -553,4 +554,74 @@ async fn message_reading_verbs() {
     );
     let after = common::ok(&["admin", "getColdDataFlowCtrInfo", "-n", &ns, "-b", &broker]);
     assert!(after.contains("\"configTable\":{}"), "{after}");
+
+    // allocateMQ: queue 0 to the first client, queue 1 to the second
+    let out = common::ok(&[
+        "admin",
+        "allocateMQ",
+        "-n",
+        &ns,
+        "-t",
+        TOPIC,
+        "-i",
+        "10.0.0.1,10.0.0.2",
+    ]);
+    let json: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    for (ip, qid) in [("10.0.0.1", 0), ("10.0.0.2", 1)] {
+        let queues = json["result"][ip].as_array().unwrap_or_else(|| panic!("{out}"));
+        assert_eq!(queues.len(), 1, "{out}");
+        assert_eq!(queues[0]["queueId"], qid, "{out}");
+        assert_eq!(queues[0]["brokerName"], "broker-a", "{out}");
+        assert_eq!(queues[0]["topic"], TOPIC, "{out}");
+    }
+
+    // checkMsgSendRT: a line per send, round the two queues, and the average
+    let out = common::ok(&[
+        "admin",
+        "checkMsgSendRT",
+        "-n",
+        &ns,
+        "-t",
+        TOPIC,
+        "-a",
+        "3",
+        "-s",
+        "16",
+    ]);
+    assert!(
+        out.contains("#Broker Name") && out.contains("#Send Result") && out.contains("#RT"),
+        "{out}"
+    );
+    let rows: Vec<Vec<&str>> = out
+        .lines()
+        .filter(|l| l.starts_with("broker-a"))
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(rows.len(), 3, "{out}");
+    for (i, row) in rows.iter().enumerate() {
+        assert_eq!(row[1], (i % 2).to_string(), "{out}");
+        assert_eq!(row[2], "true", "{out}");
+    }
+    assert!(out.lines().any(|l| l.starts_with("Avg RT: ")), "{out}");
+
+    // sendMsgStatus: the topic named after the broker
+    let out = common::ok(&[
+        "admin",
+        "sendMsgStatus",
+        "-n",
+        &ns,
+        "-b",
+        "broker-a",
+        "-s",
+        "16",
+        "-c",
+        "2",
+    ]);
+    let sent: Vec<&str> = out.lines().filter(|l| l.starts_with("rt=")).collect();
+    assert_eq!(sent.len(), 2, "{out}");
+    assert!(
+        sent.iter()
+            .all(|l| l.contains("SendResult=") && l.contains("SEND_OK")),
+        "{out}"
+    );
 }
