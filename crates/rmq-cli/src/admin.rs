@@ -403,7 +403,7 @@ pub async fn run(cmd: AdminCommand) -> anyhow::Result<()> {
 
 /// mqadmin's `printMsg`, with the body printed (lossy UTF-8) instead of saved to a file, and
 /// times in UTC.
-fn print_message(m: &MessageExt) {
+pub(crate) fn print_message(m: &MessageExt) {
     let mut props: Vec<_> = m.properties.iter().collect();
     props.sort();
     let props: Vec<String> = props.iter().map(|(k, v)| format!("{k}={v}")).collect();

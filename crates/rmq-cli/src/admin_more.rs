@@ -902,7 +902,7 @@ pub async fn run(cmd: MoreCommand) -> anyhow::Result<()> {
             let result = result?;
             if result.status == rmq_client::PullStatus::Found {
                 if let Some(m) = result.messages.first() {
-                    print_message_detail(m);
+                    crate::admin::print_message(m);
                 }
             }
         }
@@ -1638,35 +1638,6 @@ async fn consume_by_queue(
         max = min + count - 1;
     }
     consume_range(consumer, mq, min, max).await
-}
-
-/// The message detail `rmq admin queryMsgById` prints (mqadmin's `printMsg` of
-/// QueryMsgByIdSubCommand), body as lossy UTF-8, times in UTC.
-fn print_message_detail(m: &rmq_client::MessageExt) {
-    let mut props: Vec<_> = m.properties.iter().collect();
-    props.sort();
-    let props: Vec<String> = props.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    let keys: Vec<&str> = m.keys().collect();
-    let rows = [
-        ("OffsetID:", m.msg_id.clone()),
-        ("Topic:", m.topic.clone()),
-        ("Tags:", format!("[{}]", m.tags().unwrap_or_default())),
-        ("Keys:", format!("[{}]", keys.join(" "))),
-        ("Queue ID:", m.queue_id.to_string()),
-        ("Queue Offset:", m.queue_offset.to_string()),
-        ("CommitLog Offset:", m.commit_log_offset.to_string()),
-        ("Reconsume Times:", m.reconsume_times.to_string()),
-        ("Born Timestamp:", format_ms(m.born_timestamp)),
-        ("Store Timestamp:", format_ms(m.store_timestamp)),
-        ("Born Host:", m.born_host.to_string()),
-        ("Store Host:", m.store_host.to_string()),
-        ("System Flag:", m.sys_flag.to_string()),
-        ("Properties:", format!("{{{}}}", props.join(", "))),
-        ("Message Body:", String::from_utf8_lossy(&m.body).into_owned()),
-    ];
-    for (name, value) in rows {
-        println!("{name:<20} {value}");
-    }
 }
 
 /// The broker configs `exportConfigs` keeps (Java's `needBrokerProprties`).
