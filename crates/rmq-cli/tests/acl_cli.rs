@@ -67,7 +67,7 @@ fn admin_verbs_edit_the_rules_and_signed_clients_follow_them() {
     assert!(out.contains("success"), "{out}");
     let out = with_admin(&["clusterAclConfigVersion", "-c", "DefaultCluster"]);
     assert!(
-        out.contains("counter=1") && out.contains("plain_acl.yml"),
+        out.contains("\"counter\":1") && out.contains("plain_acl.yml"),
         "{out}"
     );
     let out = with_admin(&["getAclConfig", "-b", &broker]);
