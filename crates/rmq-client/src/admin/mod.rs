@@ -15,7 +15,7 @@ use rmq_protocol::header::{
     CreateTopicRequestHeader, GetConsumeStatsRequestHeader, GetMaxOffsetRequestHeader,
     GetMaxOffsetResponseHeader, GetMinOffsetRequestHeader, GetMinOffsetResponseHeader,
     GetTopicStatsInfoRequestHeader, ResetOffsetRequestHeader, SearchOffsetRequestHeader,
-    SearchOffsetResponseHeader, UpdateConsumerOffsetRequestHeader, ViewMessageRequestHeader,
+    SearchOffsetResponseHeader, ViewMessageRequestHeader,
 };
 use rmq_protocol::message::{self, MessageExt};
 use rmq_protocol::CommandHeader;
@@ -359,18 +359,7 @@ impl Admin {
                 } else {
                     wrapper.consumer_offset
                 };
-                let header = UpdateConsumerOffsetRequestHeader {
-                    consumer_group: group.to_owned(),
-                    topic: mq.topic.clone(),
-                    queue_id: mq.queue_id,
-                    commit_offset: offset,
-                    bname: Some(mq.broker_name.clone()),
-                };
-                let cmd = self
-                    .client
-                    .request(request_code::UPDATE_CONSUMER_OFFSET)
-                    .with_header(&header);
-                self.client.invoke_ok(addr, cmd, self.timeout()).await?;
+                self.update_consumer_offset(addr, group, &mq, offset).await?;
                 offsets.insert(mq.into(), offset);
             }
         }
