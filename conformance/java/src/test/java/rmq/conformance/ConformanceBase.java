@@ -27,6 +27,8 @@ public abstract class ConformanceBase {
     static final ServersExtension SERVERS = new ServersExtension();
 
     private static final AtomicInteger INSTANCE_SEQ = new AtomicInteger();
+    /** The current test's push consumers from {@link #newPushConsumer} (test classes run one at a time). */
+    private static final List<DefaultMQPushConsumer> PUSH_CONSUMERS = new java.util.concurrent.CopyOnWriteArrayList<>();
     private final List<Runnable> cleanups = new ArrayList<>();
 
     protected static Servers servers() {
@@ -64,7 +66,11 @@ public abstract class ConformanceBase {
         consumer.setNamesrvAddr(servers().namesrvAddr());
         consumer.setInstanceName(uniqueInstance());
         consumer.setConsumeFromWhere(ConsumeFromWhere.CONSUME_FROM_FIRST_OFFSET);
-        cleanups.add(consumer::shutdown);
+        PUSH_CONSUMERS.add(consumer);
+        cleanups.add(() -> {
+            PUSH_CONSUMERS.remove(consumer);
+            consumer.shutdown();
+        });
         return consumer;
     }
 
@@ -112,6 +118,18 @@ public abstract class ConformanceBase {
             }
         }
         return ids;
+    }
+
+    /**
+     * Has the current test's running push consumers commit their offsets now (UPDATE_CONSUMER_OFFSET from
+     * each), as the client's own timer does every persistConsumerOffsetInterval, first 10 s after it starts:
+     * a test waiting for committed offsets then waits for the broker, not for that timer. A consumer shut
+     * down already logs that it is not running and commits nothing.
+     */
+    static void persistOffsetsNow() {
+        for (DefaultMQPushConsumer c : PUSH_CONSUMERS) {
+            c.getDefaultMQPushConsumerImpl().persistConsumerOffset();
+        }
     }
 
     /** Runs {@code cleanup} after the current test (clients a test builds itself). */

@@ -43,12 +43,14 @@ final class ConsumeSupport {
     /**
      * GET_CONSUME_STATS (via the %RETRY%group route, as mqadmin consumerProgress does) until every queue of
      * {@code topic} has consumerOffset == brokerOffset and the broker offsets add up to {@code totalMessages}:
-     * the group has pulled, consumed and committed everything. Returns {queue -> {brokerOffset, consumerOffset}}
+     * the group has pulled, consumed and committed everything (the test's push consumers are asked to commit
+     * before each look: {@link ConformanceBase#persistOffsetsNow}). Returns {queue -> {brokerOffset, consumerOffset}}
      * of the topic (ConsumeStats / OffsetWrapper live in different packages in 4.9 and 5.x).
      */
     static Map<MessageQueue, long[]> awaitCaughtUp(DefaultMQAdminExt admin, String group, String topic,
         long totalMessages) throws Exception {
         return ConformanceBase.eventually(60_000, () -> {
+            ConformanceBase.persistOffsetsNow();
             var cs = admin.examineConsumeStats(group);
             Map<MessageQueue, long[]> mine = new TreeMap<>();
             cs.getOffsetTable().forEach((mq, ow) -> {
