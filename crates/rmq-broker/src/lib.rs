@@ -22,7 +22,8 @@
 //!   driven by the controller (automatic failover).
 //! - [`transaction`]: half/op messages, END_TRANSACTION, the check-back service.
 //! - [`send_queue`]: flow control of sends (bounded queue, SYSTEM_BUSY after 200 ms waiting).
-//! - [`stats`]: per-minute rates (messages pulled per group and topic: `consumeTps`).
+//! - [`stats`]: Java's `BrokerStatsManager` items (puts per topic, gets per group and topic, over
+//!   the last minute, hour and day: VIEW_BROKER_STATS_DATA, `consumeTps`).
 //! - [`schedule`]: delay levels — the put-time rewrite into `SCHEDULE_TOPIC_XXXX` and the task
 //!   that re-puts due messages (`delayOffset.json`).
 //! - [`timer`]: 5.x timer messages (any deliver time) — the rewrite into `rmq_sys_wheel_timer`,
@@ -154,8 +155,8 @@ pub struct BrokerState {
     /// POP consumption: open checkpoints, orderly holds, held pops, request modes.
     pub pop: pop::PopService,
     pub send_queue: send_queue::SendQueue,
-    /// Messages pulled per `topic@group` (consumeTps).
-    pub pulled: stats::MinuteRates,
+    /// Puts, gets and send-backs over the last minute, hour and day.
+    pub stats: stats::BrokerStats,
     /// The put and get totals at the last two midnights (`msgPutTotalTodayMorning`, ...).
     pub daily: stats::DailyTotals,
     /// The Prometheus counters (`metricsExporterType=PROM`; counted either way).
@@ -491,7 +492,7 @@ pub(crate) fn load_state(
         timer: timer::TimerService::load(&config)?,
         pop: pop::PopService::load(&config, clock.now_ms())?,
         send_queue: send_queue::SendQueue::new(&config),
-        pulled: stats::MinuteRates::default(),
+        stats: stats::BrokerStats::new(&config.broker_cluster_name),
         daily: stats::DailyTotals::new(clock.now_ms()),
         metrics: metrics::Metrics::default(),
         master,

@@ -10,7 +10,8 @@ use rmq_broker::Broker;
 use rmq_protocol::body::{self, ConsumeStatsList, QueryConsumeQueueResponseBody};
 use rmq_protocol::codes::{request_code as rc, response_code as code};
 use rmq_protocol::header::{
-    GetConsumeStatsInBrokerHeader, QueryConsumeQueueRequestHeader, UpdateConsumerOffsetRequestHeader,
+    GetConsumeStatsInBrokerHeader, PullMessageRequestHeader, QueryConsumeQueueRequestHeader,
+    UpdateConsumerOffsetRequestHeader, ViewBrokerStatsDataRequestHeader,
 };
 use rmq_protocol::RemotingCommand;
 use rmq_remoting::RemotingClient;
@@ -199,6 +200,77 @@ async fn broker_consume_stats_and_query_cq() {
         "{}",
         t["runtime"]
     );
+
+    // VIEW_BROKER_STATS_DATA (`mqadmin statsAll`): the five sends and a pull of them, over the
+    // last minute, hour and day; Java's SYSTEM_ERROR for an item never counted
+    let pull = RemotingCommand::request(rc::PULL_MESSAGE).with_header(&PullMessageRequestHeader {
+        consumer_group: GROUP.into(),
+        topic: TOPIC_Q.into(),
+        queue_id: 0,
+        queue_offset: 0,
+        max_msg_nums: 32,
+        // the subscription is this request's (no consumer heartbeat)
+        sys_flag: rmq_broker::processor::pull_sys_flag::SUBSCRIPTION,
+        commit_offset: 0,
+        suspend_timeout_millis: 0,
+        subscription: Some("*".into()),
+        sub_version: 0,
+        expression_type: Some("TAG".into()),
+        bname: None,
+    });
+    assert_eq!(call(pull).await.code, code::SUCCESS);
+    let stats = |name: &str, key: &str| {
+        RemotingCommand::request(rc::VIEW_BROKER_STATS_DATA).with_header(&ViewBrokerStatsDataRequestHeader {
+            stats_name: name.into(),
+            stats_key: key.into(),
+        })
+    };
+    let window = |r: &RemotingCommand, w: &str| {
+        let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+        let item = &v[w];
+        (
+            item["sum"].as_i64().unwrap(),
+            item["tps"].as_f64().unwrap(),
+            item["avgpt"].as_f64().unwrap(),
+        )
+    };
+    let r = call(stats("TOPIC_PUT_NUMS", TOPIC_Q)).await;
+    assert_eq!(r.code, code::SUCCESS, "{:?}", r.remark);
+    // fastjson's field order, Java's field names
+    let text = String::from_utf8(r.body.to_vec()).unwrap();
+    assert!(text.starts_with("{\"statsDay\":{\"avgpt\":"), "{text}");
+    for w in ["statsMinute", "statsHour", "statsDay"] {
+        let (sum, tps, avgpt) = window(&r, w);
+        assert_eq!(sum, 5, "{w}: {text}");
+        assert!(tps > 0.0, "{w}: {text}");
+        assert_eq!(avgpt, 1.0, "one message per send: {text}");
+    }
+    let r = call(stats("TOPIC_PUT_SIZE", TOPIC_Q)).await;
+    assert!(window(&r, "statsMinute").0 > 5 * 100, "five stored records");
+    let r = call(stats("GROUP_GET_NUMS", &format!("{TOPIC_Q}@{GROUP}"))).await;
+    assert_eq!(r.code, code::SUCCESS, "{:?}", r.remark);
+    assert_eq!(
+        window(&r, "statsMinute"),
+        (5, window(&r, "statsMinute").1, 5.0),
+        "one pull of five"
+    );
+    let r = call(stats("BROKER_PUT_NUMS", "DefaultCluster")).await;
+    assert_eq!(window(&r, "statsDay").0, 5);
+    assert_eq!(
+        window(&r, "statsDay").2,
+        0.0,
+        "Java counts no times for the broker's items"
+    );
+    let r = call(stats("BROKER_GET_NUMS", "DefaultCluster")).await;
+    assert_eq!(window(&r, "statsDay").0, 5);
+    let r = call(stats("TOPIC_PUT_NUMS", "NoSuchTopic")).await;
+    assert_eq!(r.code, code::SYSTEM_ERROR);
+    assert_eq!(
+        r.remark.as_deref(),
+        Some("The stats <TOPIC_PUT_NUMS> <NoSuchTopic> not exist")
+    );
+    let r = call(stats("NO_SUCH_STATS", TOPIC_Q)).await;
+    assert_eq!(r.code, code::SYSTEM_ERROR);
 
     // the cleaning verbs leave live queues alone
     for code_ in [rc::CLEAN_EXPIRED_CONSUMEQUEUE, rc::CLEAN_UNUSED_TOPIC] {

@@ -8,7 +8,7 @@
 //! `allocateMQ`, `checkMsgSendRT`, `sendMsgStatus`
 //! (docs/broker/admin.md). Output as mqadmin prints it.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::{bail, Context};
 use clap::Subcommand;
@@ -224,6 +224,23 @@ pub enum MoreCommand {
         #[arg(short = 'f', long = "calculate", default_value_t = false, action = clap::ArgAction::Set)]
         calculate: bool,
     },
+    /// Print a message's trace: the trace topic's records keyed by the message id (Pub, then Sub
+    /// per consumer group).
+    #[command(name = "queryMsgTraceById", alias = "QueryMsgTraceById")]
+    QueryMsgTraceById {
+        #[command(flatten)]
+        ns: NamesrvOpt,
+        #[arg(short = 'i', long = "msgId")]
+        msg_id: String,
+        #[arg(short = 't', long = "traceTopic", default_value = "RMQ_SYS_TRACE_TOPIC")]
+        trace_topic: String,
+        #[arg(short = 'b', long = "beginTimestamp", default_value_t = 0)]
+        begin: i64,
+        #[arg(short = 'e', long = "endTimestamp", default_value_t = i64::MAX)]
+        end: i64,
+        #[arg(short = 'c', long = "maxNum", default_value_t = 64)]
+        max_num: i32,
+    },
     /// Print the message at one offset of a queue.
     QueryMsgByOffset {
         #[command(flatten)]
@@ -417,6 +434,31 @@ pub enum MoreCommand {
         amount: i64,
         #[arg(short = 's', long = "size", default_value_t = 128)]
         size: usize,
+    },
+    /// Send -a messages of -s bytes to the topic named after each broker of the clusters, print
+    /// each broker's average RT, and again every -i seconds (until stopped, or --rounds).
+    #[command(name = "clusterRT")]
+    ClusterRt {
+        #[command(flatten)]
+        ns: NamesrvOpt,
+        #[arg(short = 'a', long = "amount", default_value_t = 100)]
+        amount: i64,
+        #[arg(short = 's', long = "size", default_value_t = 128)]
+        size: usize,
+        /// One cluster (default: every cluster).
+        #[arg(short = 'c', long = "cluster")]
+        cluster: Option<String>,
+        /// `true`: print `time|room|cluster|broker|rt` lines (Java's tlog form, time in GMT+8).
+        #[arg(short = 'p', long = "printLog", default_value = "false")]
+        print_log: String,
+        #[arg(short = 'm', long = "machineRoom", default_value = "noname")]
+        machine_room: String,
+        /// Seconds between rounds.
+        #[arg(short = 'i', long = "interval", default_value_t = 10)]
+        interval: u64,
+        /// Stop after this many rounds (rmq's addition; Java's runs until stopped).
+        #[arg(long = "rounds")]
+        rounds: Option<u64>,
     },
     /// Send -c messages to the topic named after a broker and print each RT and SendResult.
     SendMsgStatus {
@@ -886,6 +928,21 @@ pub async fn run(cmd: MoreCommand) -> anyhow::Result<()> {
             .await;
             consumer.shutdown().await;
             result?;
+        }
+        MoreCommand::QueryMsgTraceById {
+            ns,
+            msg_id,
+            trace_topic,
+            begin,
+            end,
+            max_num,
+        } => {
+            let msg_id = msg_id.trim();
+            let found = admin(&ns)?
+                .query_message_by_key(trace_topic.trim(), msg_id, max_num, begin, end)
+                .await?;
+            let views: Vec<TraceView> = found.iter().flat_map(|m| trace_views(msg_id, m)).collect();
+            print_trace(&views);
         }
         MoreCommand::QueryMsgByOffset {
             ns,
@@ -1388,6 +1445,33 @@ pub async fn run(cmd: MoreCommand) -> anyhow::Result<()> {
             let producer = rmq_client::Producer::new(group, client_config(&ns)?);
             producer.start().await?;
             let result = check_msg_send_rt(&producer, topic, amount, size).await;
+            producer.shutdown().await;
+            result?;
+        }
+        MoreCommand::ClusterRt {
+            ns,
+            amount,
+            size,
+            cluster,
+            print_log,
+            machine_room,
+            interval,
+            rounds,
+        } => {
+            let admin = admin(&ns)?;
+            let group = crate::admin::now_ms().to_string();
+            let producer = rmq_client::Producer::new(group, client_config(&ns)?);
+            producer.start().await?;
+            let rt = ClusterRt {
+                amount,
+                size,
+                cluster: cluster.as_deref().map(str::trim),
+                tlog: print_log.trim().eq_ignore_ascii_case("true"),
+                machine_room: machine_room.trim(),
+                interval: std::time::Duration::from_secs(interval),
+                rounds,
+            };
+            let result = cluster_rt(&admin, &producer, &rt).await;
             producer.shutdown().await;
             result?;
         }
@@ -1940,6 +2024,194 @@ async fn check_msg_send_rt(
     let avg = elapsed as f64 / (amount - 1) as f64;
     println!("Avg RT: {avg:.2}");
     Ok(())
+}
+
+/// One trace record of a message (Java's `TraceView`, the fields `queryMsgTraceById` prints).
+#[derive(Debug)]
+struct TraceView {
+    /// `Pub`, `SubBefore`, `SubAfter` or `EndTransaction`.
+    kind: String,
+    group: String,
+    client_host: String,
+    timestamp: i64,
+    cost_ms: i64,
+    success: bool,
+}
+
+/// Java's `TraceView.decodeFromTraceTransData`: the trace records (`TraceDataEncoder`'s, fields
+/// split by \u0001, records by \u0002) of the trace message `m` that are about `msg_id`; the
+/// client host is the trace message's born host.
+fn trace_views(msg_id: &str, m: &rmq_protocol::message::MessageExt) -> Vec<TraceView> {
+    let body = String::from_utf8_lossy(&m.body);
+    let mut views = Vec::new();
+    for record in body.split('\u{2}').filter(|r| !r.is_empty()) {
+        let f: Vec<&str> = record.split('\u{1}').collect();
+        let num = |i: usize| f.get(i).and_then(|v| v.trim().parse::<i64>().ok()).unwrap_or(0);
+        let text = |i: usize| f.get(i).copied().unwrap_or("").to_owned();
+        let truth = |i: usize| f.get(i).is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
+        // (type, group, the traced message id, timestamp, cost, success)
+        let (group, id, timestamp, cost_ms, success) = match f[0] {
+            // Pub: the success flag is field 12 (13 fields) or 13 (14 or more)
+            "Pub" => (
+                text(3),
+                text(5),
+                num(1),
+                num(10),
+                truth(if f.len() == 13 { 12 } else { 13 }),
+            ),
+            "SubBefore" => (text(3), text(5), num(1), 0, false),
+            // SubAfter: timestamp and group only from 9 fields on (older clients send 6 or 7)
+            "SubAfter" => (text(8), text(2), num(7), num(3), truth(4)),
+            "EndTransaction" => (text(3), text(5), num(1), 0, false),
+            _ => continue,
+        };
+        if id != msg_id {
+            continue;
+        }
+        views.push(TraceView {
+            kind: f[0].to_owned(),
+            group,
+            client_host: m.born_host.ip().to_string(),
+            timestamp,
+            cost_ms,
+            success,
+        });
+    }
+    views
+}
+
+/// QueryMsgTraceByIdSubCommand's `printMessageTrace`: each Pub with its header, then per consumer
+/// group (sorted; Java's order is a HashMap's) its SubAfter records.
+fn print_trace(views: &[TraceView]) {
+    let line = |a: &str, b: &str, c: &str, d: &str, e: &str, f: &str| {
+        println!("{a:<10} {b:<20} {c:<20} {d:<20} {e:<10} {f:<10}");
+    };
+    let status = |v: &TraceView| if v.success { "success" } else { "failed" };
+    let mut subs: BTreeMap<&str, Vec<&TraceView>> = BTreeMap::new();
+    for v in views {
+        match v.kind.as_str() {
+            "Pub" => {
+                line(
+                    "#Type",
+                    "#ProducerGroup",
+                    "#ClientHost",
+                    "#SendTime",
+                    "#CostTimes",
+                    "#Status",
+                );
+                line(
+                    "Pub",
+                    &v.group,
+                    &v.client_host,
+                    &crate::admin::format_ms(v.timestamp),
+                    &format!("{}ms", v.cost_ms),
+                    status(v),
+                );
+                println!();
+            }
+            "SubAfter" => subs.entry(&v.group).or_default().push(v),
+            _ => {}
+        }
+    }
+    for traces in subs.values() {
+        line(
+            "#Type",
+            "#ConsumerGroup",
+            "#ClientHost",
+            "#ConsumerTime",
+            "#CostTimes",
+            "#Status",
+        );
+        for v in traces {
+            line(
+                "Sub",
+                &v.group,
+                &v.client_host,
+                &crate::admin::format_ms(v.timestamp),
+                &format!("{}ms", v.cost_ms),
+                status(v),
+            );
+        }
+        println!();
+    }
+}
+
+/// The options of `clusterRT`.
+struct ClusterRt<'a> {
+    amount: i64,
+    size: usize,
+    cluster: Option<&'a str>,
+    tlog: bool,
+    machine_room: &'a str,
+    interval: std::time::Duration,
+    rounds: Option<u64>,
+}
+
+/// CLusterSendMsgRTCommand: per broker of the clusters, `amount` sends of `size` bytes to the
+/// topic named after the broker, and the average RT of all but the first; a round every
+/// `interval`.
+async fn cluster_rt(
+    admin: &rmq_client::Admin,
+    producer: &rmq_client::Producer,
+    o: &ClusterRt<'_>,
+) -> anyhow::Result<()> {
+    let info = admin.cluster_info().await?;
+    let clusters: Vec<String> = match o.cluster {
+        Some(c) => vec![c.to_owned()],
+        None => {
+            let mut all: Vec<String> = info.cluster_addr_table.keys().cloned().collect();
+            all.sort();
+            all
+        }
+    };
+    if !o.tlog {
+        println!(
+            "{:<24}  {:<24}  {:<4}  {:<8}  {:<8}",
+            "#Cluster Name", "#Broker Name", "#RT", "#successCount", "#failCount"
+        );
+    }
+    let body = "a".repeat(o.size).into_bytes();
+    let mut round = 0;
+    loop {
+        for cluster in &clusters {
+            let Some(brokers) = info.cluster_addr_table.get(cluster) else {
+                print!("cluster [{cluster}] not exist");
+                break;
+            };
+            for broker in brokers {
+                let (mut elapsed, mut ok, mut failed) = (0u128, 0, 0);
+                for i in 0..o.amount {
+                    let start = std::time::Instant::now();
+                    match producer
+                        .send(rmq_client::Message::new(broker, body.clone()))
+                        .await
+                    {
+                        Ok(_) => ok += 1,
+                        Err(_) => failed += 1,
+                    }
+                    if i != 0 {
+                        elapsed += start.elapsed().as_millis();
+                    }
+                }
+                let rt = elapsed as f64 / (o.amount - 1) as f64;
+                if o.tlog {
+                    // Java's getCurTime(): yyyy-MM-dd HH:mm:ss in GMT+8
+                    let now = crate::admin::format_ms(crate::admin::now_ms() + 8 * 3_600_000);
+                    println!("{now}|{}|{cluster}|{broker}|{:.0}", o.machine_room, rt);
+                } else {
+                    println!(
+                        "{cluster:<24}  {broker:<24}  {:<8}  {ok:<16}  {failed:<16}",
+                        format!("{rt:.2}")
+                    );
+                }
+            }
+        }
+        round += 1;
+        if o.rounds.is_some_and(|n| round >= n) {
+            return Ok(());
+        }
+        tokio::time::sleep(o.interval).await;
+    }
 }
 
 /// SendMsgStatusCommand: one warm-up message, then `count` of `size` bytes ("hello jodie"

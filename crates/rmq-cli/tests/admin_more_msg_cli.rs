@@ -3,7 +3,7 @@
 //! `statsAll`, `exportConfigs`, `exportMetadata`, `exportMetrics`, `deleteExpiredCommitLog`,
 //! `resetMasterFlushOffset`, `updateTopicList`, `updateSubGroupList`, `getColdDataFlowCtrInfo`,
 //! `updateColdDataFlowCtrGroupConfig`, `removeColdDataFlowCtrGroupConfig`, `allocateMQ`,
-//! `checkMsgSendRT`, `sendMsgStatus`.
+//! `checkMsgSendRT`, `sendMsgStatus`, `clusterRT`, `queryMsgTraceById`.
 #![allow(clippy::unwrap_used, reason = "test code: a failed unwrap is a failed test")]
 
 mod common;
@@ -262,6 +262,13 @@ async fn message_reading_verbs() {
     assert!(lines[0].ends_with("#InMsg24Hour  #OutMsg24Hour"), "{out}");
     assert!(lines[1].starts_with(&format!("{TOPIC:<64}  ")), "{out}");
     assert!(lines[1].ends_with("NO_CONSUMER"), "{out}");
+    // the broker's TOPIC_PUT_NUMS (VIEW_BROKER_STATS_DATA): the three sends, a rate over the minute
+    let cols: Vec<&str> = lines[1].split_whitespace().collect();
+    assert_eq!(cols.len(), 5, "{out}");
+    let in_tps: f64 = cols[2].parse().unwrap();
+    let in_today: i64 = cols[3].parse().unwrap();
+    assert!(in_tps > 0.0, "{out}");
+    assert!(in_today >= 3, "{out}");
     let all = common::ok(&["admin", "statsAll", "-n", &ns]);
     assert!(all.lines().any(|l| l.starts_with(TOPIC)), "{all}");
     assert!(!all.lines().any(|l| l.starts_with("%RETRY%")), "{all}");
@@ -624,4 +631,131 @@ async fn message_reading_verbs() {
             .all(|l| l.contains("SendResult=") && l.contains("SEND_OK")),
         "{out}"
     );
+
+    // queryMsgTraceById: a trace message as a traced client writes it (TraceDataEncoder's
+    // records, keyed by the message ids), with one Pub and one SubAfter record of MID1 and a Pub
+    // of another message
+    const TRACE_TOPIC: &str = "CliTraceTopic";
+    common::ok(&[
+        "admin",
+        "updateTopic",
+        "-n",
+        &ns,
+        "-b",
+        &broker,
+        "-t",
+        TRACE_TOPIC,
+        "-r",
+        "1",
+        "-w",
+        "1",
+    ]);
+    let pub1 = "Pub\u{1}1700000000000\u{1}DefaultRegion\u{1}TracedProducer\u{1}T\u{1}MID1\u{1}TagA\u{1}k1\u{1}127.0.0.1:10911\u{1}5\u{1}3\u{1}0\u{1}OFF1\u{1}true\u{1}10.0.0.9";
+    let sub1 = "SubAfter\u{1}req1\u{1}MID1\u{1}7\u{1}false\u{1}k1\u{1}0\u{1}1700000001000\u{1}TracedConsumer";
+    let pub2 = "Pub\u{1}1700000000000\u{1}DefaultRegion\u{1}OtherProducer\u{1}T\u{1}MID2\u{1}TagA\u{1}k2\u{1}127.0.0.1:10911\u{1}5\u{1}3\u{1}0\u{1}OFF2\u{1}true";
+    let producer = Producer::new("TraceWriter", client_config(&ns, "trace"));
+    producer.start().await.unwrap();
+    for (body, keys) in [
+        (format!("{pub1}\u{2}{sub1}\u{2}"), "MID1 OFF1"),
+        (format!("{pub2}\u{2}"), "MID2 OFF2"),
+    ] {
+        let msg = Message::new(TRACE_TOPIC, body.into_bytes()).with_keys(keys);
+        producer.send(msg).await.unwrap();
+    }
+    producer.shutdown().await;
+    let trace = |id: &'static str| {
+        let ns = ns.clone();
+        async move {
+            until(
+                "the trace's index entries",
+                &[
+                    "admin",
+                    "queryMsgTraceById",
+                    "-n",
+                    &ns,
+                    "-i",
+                    id,
+                    "-t",
+                    TRACE_TOPIC,
+                ],
+                |o| o.contains("#Type"),
+            )
+            .await
+        }
+    };
+    let out = trace("MID1").await;
+    let lines: Vec<&str> = out.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 4, "{out}");
+    assert!(
+        lines[0].starts_with("#Type      #ProducerGroup       #ClientHost"),
+        "{out}"
+    );
+    let pub_cols: Vec<&str> = lines[1].split_whitespace().collect();
+    assert_eq!(pub_cols[..2], ["Pub", "TracedProducer"], "{out}");
+    assert_eq!(
+        pub_cols[3..],
+        ["2023-11-14", "22:13:20", "3ms", "success"],
+        "{out}"
+    );
+    assert!(lines[2].starts_with("#Type      #ConsumerGroup"), "{out}");
+    let sub_cols: Vec<&str> = lines[3].split_whitespace().collect();
+    assert_eq!(sub_cols[..2], ["Sub", "TracedConsumer"], "{out}");
+    assert_eq!(
+        sub_cols[3..],
+        ["2023-11-14", "22:13:21", "7ms", "failed"],
+        "{out}"
+    );
+    let out = trace("MID2").await;
+    assert!(
+        out.contains("OtherProducer") && !out.contains("TracedProducer"),
+        "{out}"
+    );
+    // no trace of a message no record names
+    let out = common::text(&common::rmq(&[
+        "admin",
+        "queryMsgTraceById",
+        "-n",
+        &ns,
+        "-i",
+        "MID3",
+        "-t",
+        TRACE_TOPIC,
+    ]));
+    assert!(!out.contains("#Type"), "{out}");
+
+    // clusterRT: a line per broker of the cluster, every send acknowledged; then the tlog form
+    let rt = |extra: &[&str]| {
+        let mut args = vec!["admin", "clusterRT", "-n", &ns, "-a", "3", "-s", "16", "-i", "0"];
+        args.extend_from_slice(extra);
+        common::ok(&args)
+    };
+    let out = rt(&["--rounds", "2"]);
+    assert!(out.starts_with("#Cluster Name"), "{out}");
+    let rows: Vec<Vec<&str>> = out
+        .lines()
+        .filter(|l| l.starts_with("DefaultCluster"))
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(rows.len(), 2, "one line per round: {out}");
+    for row in &rows {
+        assert_eq!(row[1], "broker-a", "{out}");
+        assert!(row[2].parse::<f64>().is_ok(), "{out}");
+        assert_eq!((row[3], row[4]), ("3", "0"), "{out}");
+    }
+    let out = rt(&[
+        "-c",
+        "DefaultCluster",
+        "-p",
+        "true",
+        "-m",
+        "room1",
+        "--rounds",
+        "1",
+    ]);
+    let fields: Vec<&str> = out.trim().split('|').collect();
+    assert_eq!(fields.len(), 5, "{out}");
+    assert_eq!(&fields[1..4], ["room1", "DefaultCluster", "broker-a"], "{out}");
+    assert!(fields[4].parse::<u64>().is_ok(), "{out}");
+    let out = rt(&["-c", "NoSuchCluster", "--rounds", "1"]);
+    assert!(out.contains("cluster [NoSuchCluster] not exist"), "{out}");
 }

@@ -166,6 +166,7 @@ pub(super) fn delete_topic(s: &BrokerState, req: &RemotingCommand) -> RemotingCo
     match s.topics.delete(&h.topic) {
         Ok(_) => {
             s.store.delete_topics(std::slice::from_ref(&h.topic));
+            s.stats.forget_topic(&h.topic);
             ok(req)
         }
         Err(e) => error(req, code::SYSTEM_ERROR, format!("delete topic failed: {e}")),
@@ -367,6 +368,29 @@ pub(super) fn reset_master_flush_offset(s: &BrokerState, req: &RemotingCommand) 
 /// figures, plus the 5.x keys (`getTransferredTps`, `brokerActive`, `litePullThreadPool*`,
 /// the timer keys). rmq's send queue stands for Java's send thread pool queue;
 /// pulls and queries run without a queue (size 0, capacity as configured in Java).
+/// VIEW_BROKER_STATS_DATA: one item of [`crate::stats`] over the last minute, hour and day, or
+/// Java's SYSTEM_ERROR for an item never counted.
+pub(super) fn broker_stats_data(s: &BrokerState, req: &RemotingCommand) -> RemotingCommand {
+    let h = header!(req, ViewBrokerStatsDataRequestHeader);
+    let Some(w) = s.stats.windows(&h.stats_name, &h.stats_key) else {
+        return error(
+            req,
+            code::SYSTEM_ERROR,
+            format!("The stats <{}> <{}> not exist", h.stats_name, h.stats_key),
+        );
+    };
+    let item = |w: crate::stats::Snapshot| body::BrokerStatsItem {
+        avgpt: w.avgpt,
+        sum: i64::try_from(w.sum).unwrap_or(i64::MAX),
+        tps: w.tps,
+    };
+    ok(req).with_body(body::to_json(&body::BrokerStatsData {
+        stats_day: item(w.day),
+        stats_hour: item(w.hour),
+        stats_minute: item(w.minute),
+    }))
+}
+
 pub(super) fn runtime_info(s: &BrokerState, req: &RemotingCommand) -> RemotingCommand {
     use rmq_store::stats::java_double;
     let now = s.clock.now_ms();

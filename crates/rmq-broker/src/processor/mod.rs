@@ -263,6 +263,7 @@ impl Processor {
             rc::VIEW_MESSAGE_BY_ID => admin::view_message(s, req),
             rc::GET_TOPIC_STATS_INFO => admin::topic_stats(s, req),
             rc::GET_BROKER_RUNTIME_INFO => admin::runtime_info(s, req),
+            rc::VIEW_BROKER_STATS_DATA => admin::broker_stats_data(s, req),
             rc::GET_BROKER_HA_STATUS => admin::ha_status(s, req),
             rc::GET_BROKER_EPOCH_CACHE => crate::replicas::serve::epoch_cache(s, req),
             rc::EXCHANGE_BROKER_HA_INFO => crate::replicas::serve::exchange_ha_info(s, req),

@@ -117,7 +117,7 @@ fn topic_stats(s: &BrokerState, group: &str, topic: &str, only_order: bool) -> O
         }
     }
     let mut stats = ConsumeStats {
-        consume_tps: s.pulled.per_second(&crate::stats::group_key(topic, group)),
+        consume_tps: s.stats.get_tps(topic, group),
         ..ConsumeStats::default()
     };
     for queue_id in 0..tc.read_queue_nums {

@@ -482,6 +482,7 @@ async fn pop_queue(
     }
     got.info.add(topic, queue_id, offset, &offsets);
     let rewrite = kind != TopicKind::Normal && !s.pop.settings.return_actual_retry_topic;
+    let bytes_before = got.bytes;
     for (raw, o) in r.messages.into_iter().zip(&offsets) {
         let raw = if rewrite {
             let handle = ReceiptHandle {
@@ -501,8 +502,8 @@ async fn pop_queue(
         got.bytes += raw.len();
         got.records.push(raw);
     }
-    s.pulled
-        .add(&crate::stats::group_key(topic, &q.group), offsets.len() as u64);
+    let bytes = (got.bytes - bytes_before) as u64;
+    s.stats.get(topic, &q.group, offsets.len() as u64, bytes);
 }
 
 /// A retried message as the 5.x broker hands it out: under the original topic, with its

@@ -402,10 +402,8 @@ async fn respond(
         .with_header(&header)
         .with_remark(remark);
     if c == code::SUCCESS {
-        s.pulled.add(
-            &crate::stats::group_key(&q.topic, &q.group),
-            r.messages.len() as u64,
-        );
+        s.stats
+            .get(&q.topic, &q.group, r.messages.len() as u64, r.total_bytes as u64);
         s.metrics
             .messages_out(&q.topic, &q.group, r.messages.len() as u64, r.total_bytes as u64);
         resp.with_body(concat(r.messages, r.total_bytes))

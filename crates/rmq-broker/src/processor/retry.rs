@@ -152,6 +152,10 @@ pub(super) async fn send_back(
         props = set_property(&props, property::RETRY_TOPIC, &orig.topic);
     }
     props = set_property(&props, property::WAIT, "false");
+    // Java's `incSendBackNums` key: the topic the message was first sent to
+    let back_topic = property_value(&props, property::RETRY_TOPIC)
+        .map(|t| t.to_string())
+        .unwrap_or_else(|| orig.topic.clone());
 
     let max_times = max_reconsume_times(req, &group, h.max_reconsume_times);
     let mut topic = retry_topic;
@@ -196,6 +200,7 @@ pub(super) async fn send_back(
         PutStatus::PutOk => {
             s.metrics
                 .messages_in(&target, "normal", 1, u64::try_from(r.wrote_bytes).unwrap_or(0));
+            s.stats.send_back(&back_topic, &h.group);
             if target.starts_with(DLQ_GROUP_TOPIC_PREFIX) {
                 s.metrics.sent_to_dlq(&orig.topic, &h.group);
             }

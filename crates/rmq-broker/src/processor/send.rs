@@ -82,12 +82,9 @@ pub(super) async fn send(
     }
     if result.status == PutStatus::PutOk {
         let kind = crate::metrics::message_type(h.properties.as_deref().unwrap_or("").as_bytes());
-        s.metrics.messages_in(
-            &topic,
-            kind,
-            count,
-            u64::try_from(result.wrote_bytes).unwrap_or(0),
-        );
+        let bytes = u64::try_from(result.wrote_bytes).unwrap_or(0);
+        s.metrics.messages_in(&topic, kind, count, bytes);
+        s.stats.put(&topic, count, bytes);
         if let Some(group) = topic.strip_prefix(crate::topic::DLQ_GROUP_TOPIC_PREFIX) {
             let origin = h
                 .topic

@@ -51,6 +51,25 @@ pub struct ProducerInfo {
 }
 
 /// `ConsumeStatsList` (GET_BROKER_CONSUME_STATS body): per subscription group, one
+/// `BrokerStatsData` (VIEW_BROKER_STATS_DATA body): one statistics item over the last minute,
+/// hour and day. Fields in fastjson's (alphabetical) order.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct BrokerStatsData {
+    pub stats_day: BrokerStatsItem,
+    pub stats_hour: BrokerStatsItem,
+    pub stats_minute: BrokerStatsItem,
+}
+
+/// One window of [`BrokerStatsData`]: the value added, per second, and per addition.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct BrokerStatsItem {
+    pub avgpt: f64,
+    pub sum: i64,
+    pub tps: f64,
+}
+
 /// [`ConsumeStats`] per topic it has offsets for.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]

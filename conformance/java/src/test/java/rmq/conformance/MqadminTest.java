@@ -222,6 +222,17 @@ class MqadminTest extends ConformanceBase {
             .contains("success"));
         assertTrue(Files.readString(dir.resolve("conf/configs.json")).contains("brokerConfigs"));
         ok("statsAll", "-n", ns());
+        // VIEW_BROKER_STATS_DATA TOPIC_PUT_NUMS: the topic's line counts the four sends of order 1 (a
+        // Java broker samples its statistics every 10 s and shows them a minute later; rmq at once)
+        String line = ok("statsAll", "-n", ns(), "-t", TOPIC).lines()
+            .filter(l -> l.startsWith(TOPIC)).findFirst().orElseThrow();
+        String[] cols = line.trim().split("\\s+");
+        if (Servers.target().equals("rmq")) {
+            assertEquals("4", cols[cols.length - 2], "#InMsg24Hour of " + line);
+            // #Topic [#Consumer Group] #Accumulation #InTPS [#OutTPS] #InMsg24Hour #OutMsg24Hour|NO_CONSUMER
+            int inTps = cols.length == 7 ? 3 : 2;
+            assertTrue(Double.parseDouble(cols[inTps]) > 0, "#InTPS of " + line);
+        }
     }
 
     @Test
