@@ -1,7 +1,8 @@
 //! The ACL 2.0 verbs of the 5.x `mqadmin`, same names and flags: `createUser`, `updateUser`,
 //! `deleteUser`, `getUser`, `listUser`, `createAcl`, `updateAcl`, `deleteAcl`, `getAcl`,
-//! `listAcl` (docs/broker/acl.md#acl-20). Each goes to one broker (-b) or every broker, masters
-//! and slaves, of a cluster (-c), as Java's do.
+//! `listAcl`, `copyUser`, `copyAcl` (docs/broker/acl.md#acl-20). The edits go to one broker (-b)
+//! or every broker, masters and slaves, of a cluster (-c), the reads to one broker or the
+//! cluster's masters, as Java's do; the output is Java's.
 
 use clap::{Args, Subcommand};
 use rmq_acl::v2::model::UserInfo;
@@ -94,6 +95,29 @@ pub enum AuthCommand {
         #[arg(short = 'r', long = "resource")]
         resource: Option<String>,
     },
+    /// Copy users (all, or -u's comma-separated list) from one broker to another: created there,
+    /// or updated where they exist.
+    CopyUser {
+        #[command(flatten)]
+        ns: crate::admin::NamesrvOpt,
+        #[arg(short = 'f', long = "fromBroker")]
+        from: String,
+        #[arg(short = 't', long = "toBroker")]
+        to: String,
+        #[arg(short = 'u', long = "usernames")]
+        usernames: Option<String>,
+    },
+    /// Copy ACLs (all, or -s's comma-separated subjects) from one broker to another.
+    CopyAcl {
+        #[command(flatten)]
+        ns: crate::admin::NamesrvOpt,
+        #[arg(short = 'f', long = "fromBroker")]
+        from: String,
+        #[arg(short = 't', long = "toBroker")]
+        to: String,
+        #[arg(short = 's', long = "subjects")]
+        subjects: Option<String>,
+    },
 }
 
 #[derive(Args, Clone)]
@@ -185,30 +209,31 @@ pub async fn run(cmd: AuthCommand) -> anyhow::Result<()> {
             let admin = admin(&target.ns)?;
             for addr in target.brokers(&admin, "deleteUser").await? {
                 admin.delete_user(&addr, &username).await?;
-                println!("delete user from {addr} success.");
+                println!("delete user to {addr} success.");
             }
         }
         AuthCommand::GetUser { target, username } => {
+            // the first master that has the user
             let admin = admin(&target.ns)?;
-            println!(
-                "{:<16} {:<16} {:<16} {:<8}",
-                "#UserName", "#Password", "#UserType", "#UserStatus"
-            );
-            for addr in target.brokers(&admin, "getUser").await? {
+            for addr in target.masters(&admin, "getUser").await? {
                 if let Some(u) = admin.get_user(&addr, &username).await? {
-                    print_user(&u);
+                    print_users(&[u]);
+                    break;
                 }
             }
         }
         AuthCommand::ListUser { target, filter } => {
+            // -c: the first master with users, and which one it was
             let admin = admin(&target.ns)?;
-            println!(
-                "{:<16} {:<16} {:<16} {:<8}",
-                "#UserName", "#Password", "#UserType", "#UserStatus"
-            );
-            for addr in target.brokers(&admin, "listUser").await? {
-                for u in admin.list_users(&addr, filter.as_deref().unwrap_or("")).await? {
-                    print_user(&u);
+            let filter = filter.as_deref().unwrap_or("");
+            for addr in target.masters(&admin, "listUser").await? {
+                let users = admin.list_users(&addr, filter).await?;
+                if !users.is_empty() {
+                    print_users(&users);
+                    if target.cluster.is_some() && target.broker_addr.is_none() {
+                        println!("get user from {addr} success.");
+                    }
+                    break;
                 }
             }
         }
@@ -227,9 +252,9 @@ pub async fn run(cmd: AuthCommand) -> anyhow::Result<()> {
         }
         AuthCommand::GetAcl { target, subject } => {
             let admin = admin(&target.ns)?;
-            for addr in target.brokers(&admin, "getAcl").await? {
+            for addr in target.masters(&admin, "getAcl").await? {
                 if let Some(acl) = admin.get_acl(&addr, &subject).await? {
-                    println!("{}", serde_json::to_string_pretty(&acl)?);
+                    print_acls(&[acl]);
                 }
             }
         }
@@ -239,7 +264,7 @@ pub async fn run(cmd: AuthCommand) -> anyhow::Result<()> {
             resource,
         } => {
             let admin = admin(&target.ns)?;
-            for addr in target.brokers(&admin, "listAcl").await? {
+            for addr in target.masters(&admin, "listAcl").await? {
                 let acls = admin
                     .list_acls(
                         &addr,
@@ -247,20 +272,125 @@ pub async fn run(cmd: AuthCommand) -> anyhow::Result<()> {
                         resource.as_deref().unwrap_or(""),
                     )
                     .await?;
-                println!("{}", serde_json::to_string_pretty(&acls)?);
+                if !acls.is_empty() {
+                    print_acls(&acls);
+                }
+            }
+        }
+        AuthCommand::CopyUser {
+            ns,
+            from,
+            to,
+            usernames,
+        } => {
+            let admin = admin(&ns)?;
+            let (from, to) = (from.trim(), to.trim());
+            let users = match usernames.as_deref().map(str::trim).filter(|u| !u.is_empty()) {
+                Some(names) => {
+                    let mut found = Vec::new();
+                    for name in names.split(',').filter(|n| !n.is_empty()) {
+                        found.extend(admin.get_user(from, name).await?);
+                    }
+                    found
+                }
+                None => admin.list_users(from, "").await?,
+            };
+            for u in users {
+                let name = u.username.clone().unwrap_or_default();
+                if admin.get_user(to, &name).await?.is_none() {
+                    admin.create_user(to, &u).await?;
+                } else {
+                    admin.update_user(to, &u).await?;
+                }
+                println!("copy user of {name} from {from} to {to} success.");
+            }
+        }
+        AuthCommand::CopyAcl {
+            ns,
+            from,
+            to,
+            subjects,
+        } => {
+            let admin = admin(&ns)?;
+            let (from, to) = (from.trim(), to.trim());
+            let acls = match subjects.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+                Some(subjects) => {
+                    let mut found = Vec::new();
+                    for subject in subjects.split(',').filter(|s| !s.is_empty()) {
+                        found.extend(admin.get_acl(from, subject).await?);
+                    }
+                    found
+                }
+                None => admin.list_acls(from, "", "").await?,
+            };
+            for acl in acls {
+                let subject = acl.subject.clone().unwrap_or_default();
+                let exists = admin.get_acl(to, &subject).await?.is_some();
+                admin.put_acl(to, &acl, exists).await?;
+                println!("copy acl of {subject} from {from} to {to} success.");
             }
         }
     }
     Ok(())
 }
 
-fn print_user(u: &UserInfo) {
-    let s = |v: &Option<String>| v.clone().unwrap_or_default();
-    println!(
-        "{:<16} {:<16} {:<16} {:<8}",
-        s(&u.username),
-        s(&u.password),
-        s(&u.user_type),
-        s(&u.user_status)
+/// Java's `String.valueOf` of an optional field: `null` when absent.
+fn java(v: &Option<String>) -> &str {
+    v.as_deref().unwrap_or("null")
+}
+
+/// Java's `List.toString`, or `null` for a list the broker left out.
+fn java_list(v: &[String], absent_is_null: bool) -> String {
+    if v.is_empty() && absent_is_null {
+        "null".into()
+    } else {
+        format!("[{}]", v.join(", "))
+    }
+}
+
+/// Get/ListUserSubCommand's table.
+fn print_users(users: &[UserInfo]) {
+    let row = |a: &str, b: &str, c: &str, d: &str| println!("{a:<16}  {b:<22}  {c:<22}  {d:<22}");
+    row("#UserName", "#Password", "#UserType", "#UserStatus");
+    for u in users {
+        row(
+            java(&u.username),
+            java(&u.password),
+            java(&u.user_type),
+            java(&u.user_status),
+        );
+    }
+}
+
+/// Get/ListAclSubCommand's table: a row per policy entry, or the subject alone without policies.
+fn print_acls(acls: &[rmq_acl::v2::model::AclInfo]) {
+    let row = |a: &str, b: &str, c: &str, d: &str, e: &str, f: &str| {
+        println!("{a:<16}  {b:<10}  {c:<22}  {d:<20}  {e:<24}  {f:<10}");
+    };
+    row(
+        "#Subject",
+        "#PolicyType",
+        "#Resource",
+        "#Actions",
+        "#SourceIp",
+        "#Decision",
     );
+    for acl in acls {
+        let subject = java(&acl.subject);
+        if acl.policies.is_empty() {
+            row(subject, "", "", "", "", "");
+        }
+        for policy in &acl.policies {
+            for e in &policy.entries {
+                row(
+                    subject,
+                    java(&policy.policy_type),
+                    java(&e.resource),
+                    &java_list(&e.actions, false),
+                    &java_list(&e.source_ips, true),
+                    java(&e.decision),
+                );
+            }
+        }
+    }
 }

@@ -165,8 +165,62 @@ fn acl2_verbs_create_users_and_policies_that_signed_clients_follow() {
     ]);
     let out = as_root(&["listUser", "-b", &broker]);
     assert!(out.contains("writer") && out.contains("Normal"), "{out}");
+    // Java's tables (Get/ListUserSubCommand, Get/ListAclSubCommand)
+    let out = as_root(&["getUser", "-c", "DefaultCluster", "-u", "writer"]);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    assert!(
+        lines[0].starts_with(&format!("{:<16}  #Password", "#UserName")),
+        "{out}"
+    );
+    assert_eq!(
+        lines[1].split_whitespace().collect::<Vec<_>>(),
+        ["writer", "writer-pass", "Normal", "enable"],
+        "{out}"
+    );
     let out = as_root(&["getAcl", "-b", &broker, "-s", "User:writer"]);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    assert!(
+        lines[0].starts_with("#Subject          #PolicyType  #Resource"),
+        "{out}"
+    );
+    assert_eq!(
+        lines[1].split_whitespace().collect::<Vec<_>>(),
+        [
+            "User:writer",
+            "Custom",
+            "Topic:Acl2Topic",
+            "[Pub]",
+            "null",
+            "Allow"
+        ],
+        "{out}"
+    );
+
+    // copyUser / copyAcl to a second broker (its own name server; the verbs name brokers)
+    let dir2 = common::temp_dir();
+    let (_ns2, ns2) = common::namesrv(dir2.path());
+    let (_broker2, broker2) = common::broker(dir2.path(), &ns2, extra);
+    let out = as_root(&["copyUser", "-f", &broker, "-t", &broker2, "-u", "writer"]);
+    assert_eq!(
+        out.trim(),
+        format!("copy user of writer from {broker} to {broker2} success.")
+    );
+    let out = as_root(&["getUser", "-b", &broker2, "-u", "writer"]);
+    assert!(out.contains("writer-pass"), "{out}");
+    let out = as_root(&["copyAcl", "-f", &broker, "-t", &broker2]);
+    assert!(
+        out.contains(&format!(
+            "copy acl of User:writer from {broker} to {broker2} success."
+        )),
+        "{out}"
+    );
+    let out = as_root(&["listAcl", "-b", &broker2, "-s", "User:writer"]);
     assert!(out.contains("Topic:Acl2Topic") && out.contains("Allow"), "{out}");
+    // again: the user and ACL exist there now, so they are updated
+    let out = as_root(&["copyUser", "-f", &broker, "-t", &broker2]);
+    assert!(out.contains("copy user of writer from"), "{out}");
 
     let produce = |topic: &str, pass: &str| {
         rmq(&[
