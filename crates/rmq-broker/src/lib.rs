@@ -58,6 +58,7 @@ pub mod runtime_config;
 pub mod schedule;
 pub mod send_queue;
 pub mod slave;
+pub mod static_topic;
 pub mod stats;
 pub mod subscription;
 pub mod timer;
@@ -143,6 +144,8 @@ pub struct BrokerState {
     pub addr: String,
     pub store: MessageStore,
     pub topics: topic::TopicTable,
+    /// 5.x static topics' queue mappings (`topicQueueMapping.json`).
+    pub static_topics: static_topic::StaticTopics,
     pub groups: subscription::SubscriptionGroupTable,
     pub offsets: offsets::ConsumerOffsetTable,
     pub clients: clients::ClientRegistry,
@@ -481,6 +484,7 @@ pub(crate) fn load_state(
         addr: config.advertised_addr(config.listen_port),
         store,
         topics: topic::TopicTable::load(&config)?,
+        static_topics: static_topic::StaticTopics::load(&config)?,
         groups: subscription::SubscriptionGroupTable::load(&config)?,
         offsets: offsets::ConsumerOffsetTable::load(&config.store.store_path_root_dir)?,
         clients: clients::ClientRegistry::new(clock.clone()),

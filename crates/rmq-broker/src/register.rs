@@ -17,6 +17,11 @@ fn register_request(state: &BrokerState) -> RemotingCommand {
         // that registers brokerId 0 again.
         wrapper.data_version.state_version = i64::from(state.replicas.master_epoch().max(0));
     }
+    // 5.x: the static topics' mappings (always present, maybe empty, as Java sends them)
+    let (infos, details, mapping_version) = state.static_topics.registration();
+    wrapper.topic_queue_mapping_info_map = Some(infos);
+    wrapper.topic_queue_mapping_detail_map = Some(details);
+    wrapper.mapping_data_version = Some(mapping_version);
     let body = RegisterBrokerBody {
         topic_config_serialize_wrapper: wrapper,
         filter_server_list: Vec::new(),

@@ -159,6 +159,7 @@ impl TopicTable {
         let w = TopicConfigSerializeWrapper {
             topic_config_table: state.table.clone(),
             data_version: state.data_version,
+            ..TopicConfigSerializeWrapper::default()
         };
         crate::write_json(&self.path, "topics.json", &w)
     }
@@ -202,6 +203,7 @@ impl TopicTable {
         Ok(TopicConfigSerializeWrapper {
             topic_config_table: HashMap::from([(tc.topic_name.clone(), tc)]),
             data_version: s.data_version,
+            ..TopicConfigSerializeWrapper::default()
         })
     }
 
@@ -289,6 +291,7 @@ impl TopicTable {
         TopicConfigSerializeWrapper {
             topic_config_table: table,
             data_version: s.data_version,
+            ..TopicConfigSerializeWrapper::default()
         }
     }
 

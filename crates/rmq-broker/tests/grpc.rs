@@ -59,6 +59,7 @@ async fn create_topic(b: &Broker, topic: &str, attributes: Option<&str>) {
         topic_sys_flag: None,
         order: false,
         attributes: attributes.map(str::to_string),
+        force: None,
     };
     let req = RemotingCommand::request(rc::UPDATE_AND_CREATE_TOPIC).with_header(&h);
     let resp = RemotingClient::new()

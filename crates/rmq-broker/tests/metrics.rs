@@ -391,6 +391,7 @@ async fn timers_and_creations_are_counted() {
             topic_sys_flag: None,
             order: false,
             attributes: None,
+            force: None,
         };
         RemotingCommand::request(rc::UPDATE_AND_CREATE_TOPIC).with_header(&h)
     };

@@ -59,6 +59,7 @@ async fn create_topic(client: &RemotingClient, addr: &str, queues: i32) {
         topic_sys_flag: None,
         order: false,
         attributes: None,
+        force: None,
     };
     let req = RemotingCommand::request(rc::UPDATE_AND_CREATE_TOPIC).with_header(&h);
     let resp = client.invoke(addr, req, RPC).await.unwrap();

@@ -24,6 +24,7 @@ fn create(topic: &str, attributes: Option<&str>) -> RemotingCommand {
         topic_sys_flag: Some(0),
         order: false,
         attributes: attributes.map(str::to_owned),
+        force: None,
     };
     RemotingCommand::request(rc::UPDATE_AND_CREATE_TOPIC).with_header(&h)
 }

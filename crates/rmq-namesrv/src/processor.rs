@@ -194,6 +194,7 @@ impl Processor {
             broker_id: h.broker_id,
             ha_server_addr: h.ha_server_addr,
             data_version: wrapper.data_version,
+            queue_mappings: wrapper.topic_queue_mapping_info_map.unwrap_or_default(),
             topics: wrapper.topic_config_table.into_values().collect(),
             filter_servers,
             channel_id: Some(channel.id()),

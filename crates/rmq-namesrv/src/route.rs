@@ -8,6 +8,7 @@ use parking_lot::Mutex;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::{Duration, Instant};
 
+use rmq_protocol::body::static_topic::TopicQueueMappingInfo;
 use rmq_protocol::body::{BrokerData, ClusterInfo, DataVersion, QueueData, TopicConfig, TopicRouteData};
 
 /// `PermName.PERM_WRITE`.
@@ -34,6 +35,8 @@ pub struct Registration {
     pub zone_name: Option<String>,
     /// 5.x `heartbeatTimeoutMillis`: this broker's own expiry instead of the default 120 s.
     pub heartbeat_timeout: Option<Duration>,
+    /// 5.x static topics this broker leads queues of (`topicQueueMappingInfoMap`), by topic.
+    pub queue_mappings: HashMap<String, TopicQueueMappingInfo>,
 }
 
 /// Answer to a registration: for a slave, where its master is.
@@ -59,6 +62,8 @@ struct Tables {
     clusters: HashMap<String, BTreeSet<String>>,
     live: HashMap<String, LiveBroker>,
     filter_servers: HashMap<String, Vec<String>>,
+    /// Static topics: topic → broker name → its mapping (`topicQueueMappingInfoTable`).
+    queue_mappings: HashMap<String, BTreeMap<String, TopicQueueMappingInfo>>,
 }
 
 /// The name server's routing state.
@@ -141,6 +146,19 @@ impl RouteTable {
                         .or_default()
                         .insert(reg.broker_name.clone(), qd);
                 }
+                // As 5.x, keyed by the mapping's own broker name; a broker's mappings are
+                // replaced as a whole, so a topic it no longer maps loses it.
+                t.queue_mappings.retain(|_, per_broker| {
+                    per_broker.remove(&reg.broker_name);
+                    !per_broker.is_empty()
+                });
+                for (topic, info) in &reg.queue_mappings {
+                    let bname = info.bname.clone().unwrap_or_else(|| reg.broker_name.clone());
+                    t.queue_mappings
+                        .entry(topic.clone())
+                        .or_default()
+                        .insert(bname, info.clone());
+                }
             }
         }
 
@@ -217,6 +235,10 @@ impl RouteTable {
                 }
             }
             t.topic_queues.retain(|_, per_broker| {
+                per_broker.remove(broker_name);
+                !per_broker.is_empty()
+            });
+            t.queue_mappings.retain(|_, per_broker| {
                 per_broker.remove(broker_name);
                 !per_broker.is_empty()
             });
@@ -307,7 +329,7 @@ impl RouteTable {
             queue_datas,
             broker_datas,
             filter_server_table,
-            topic_queue_mapping_by_broker: None,
+            topic_queue_mapping_by_broker: t.queue_mappings.get(topic).cloned(),
         })
     }
 
@@ -438,7 +460,35 @@ mod tests {
             enable_acting_master: false,
             zone_name: None,
             heartbeat_timeout: None,
+            queue_mappings: HashMap::new(),
         }
+    }
+
+    #[test]
+    fn static_topic_mappings_reach_routes_and_go_with_their_broker() {
+        let rt = RouteTable::new();
+        let info = TopicQueueMappingInfo {
+            topic: Some("S".into()),
+            bname: Some("broker-a".into()),
+            total_queues: 2,
+            epoch: 7,
+            curr_id_map: BTreeMap::from([(0, 0), (1, 1)]),
+            ..TopicQueueMappingInfo::default()
+        };
+        rt.register(Registration {
+            queue_mappings: HashMap::from([("S".to_owned(), info.clone())]),
+            ..reg("broker-a", "a:1", 0, &["S", "T"], 1)
+        });
+        rt.register(reg("broker-b", "b:1", 0, &["T"], 1));
+        let route = rt.topic_route("S").unwrap();
+        assert_eq!(
+            route.topic_queue_mapping_by_broker,
+            Some(BTreeMap::from([("broker-a".to_owned(), info)]))
+        );
+        assert_eq!(rt.topic_route("T").unwrap().topic_queue_mapping_by_broker, None);
+        // a newer registration without the mapping drops it
+        rt.register(reg("broker-a", "a:1", 0, &["S", "T"], 2));
+        assert_eq!(rt.topic_route("S").unwrap().topic_queue_mapping_by_broker, None);
     }
 
     #[test]

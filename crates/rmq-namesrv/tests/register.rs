@@ -84,6 +84,7 @@ async fn a_compressed_registration_is_routed() {
                 state_version: 0,
             },
             topic_config_table: topics,
+            ..TopicConfigSerializeWrapper::default()
         },
     };
     let resp = client
@@ -140,6 +141,7 @@ async fn metrics_count_requests_and_routes() {
         topic_config_serialize_wrapper: TopicConfigSerializeWrapper {
             data_version: DataVersion::default(),
             topic_config_table: [("MetricsTopic".to_owned(), TopicConfig::new("MetricsTopic"))].into(),
+            ..TopicConfigSerializeWrapper::default()
         },
     };
     let resp = client

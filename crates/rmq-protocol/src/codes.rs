@@ -372,6 +372,8 @@ pub mod response_code {
     pub const POLLING_TIMEOUT: i32 = 210;
     pub const UPDATE_GLOBAL_WHITE_ADDRS_CONFIG_FAILED: i32 = 211;
     pub const FLOW_CONTROL: i32 = 215;
+    /// 5.x static topics: the logic queue's leader is not on this broker.
+    pub const NOT_LEADER_FOR_QUEUE: i32 = 501;
 
     /// The Java constant name of a code, if it is known.
     pub fn name(code: i32) -> Option<&'static str> {

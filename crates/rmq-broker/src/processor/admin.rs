@@ -93,6 +93,62 @@ async fn update_topic_with(
     }
 }
 
+/// UPDATE_AND_CREATE_STATIC_TOPIC (513, 5.x `updateStaticTopic` / `remappingStaticTopic`): the
+/// topic's config from the header (checked as UPDATE_AND_CREATE_TOPIC checks it), then its
+/// mapping from the body (a `TopicQueueMappingDetail`, see [`crate::static_topic`]), then a
+/// registration so that routes carry the mapping.
+pub(super) async fn update_static_topic(s: &BrokerState, req: &RemotingCommand) -> RemotingCommand {
+    let h = header!(req, CreateTopicRequestHeader);
+    if !s.is_master() {
+        return error(req, code::SYSTEM_ERROR, SLAVE_REFUSES_TOPIC_ADMIN);
+    }
+    let detail: body::static_topic::TopicQueueMappingDetail = match body::from_fastjson(&req.body) {
+        Ok(d) => d,
+        Err(e) => {
+            return error(
+                req,
+                code::SYSTEM_ERROR,
+                format!("bad TopicQueueMappingDetail: {e}"),
+            )
+        }
+    };
+    if detail.topic.as_deref() != Some(h.topic.as_str()) {
+        return error(
+            req,
+            code::SYSTEM_ERROR,
+            format!(
+                "The mapping is of topic {}, not {}",
+                detail.topic.as_deref().unwrap_or("null"),
+                h.topic
+            ),
+        );
+    }
+    let tc = TopicConfig {
+        topic_filter_type: h.topic_filter_type.clone(),
+        topic_sys_flag: h.topic_sys_flag.unwrap_or(0),
+        read_queue_nums: h.read_queue_nums,
+        write_queue_nums: h.write_queue_nums,
+        order: h.order,
+        ..topic_config(&h.topic, 0, h.perm)
+    };
+    let (tc, existing) = match checked_topic(s, tc, &[]) {
+        Ok(c) => c,
+        Err(remark) => return error(req, code::SYSTEM_ERROR, remark),
+    };
+    if existing.as_ref() != Some(&tc) {
+        if let Err(e) = s.topics.upsert(tc) {
+            return error(req, code::SYSTEM_ERROR, format!("update topic failed: {e}"));
+        }
+    }
+    if let Err(remark) = s.static_topics.update(detail, h.force == Some(true)) {
+        return error(req, code::SYSTEM_ERROR, remark);
+    }
+    // the name servers take a registration's topics (and mappings) when the version moved
+    s.topics.next_version();
+    register::register_all(s, false).await;
+    ok(req)
+}
+
 /// UPDATE_AND_CREATE_TOPIC_LIST (18, 5.x): every topic checked (name, system topic, attributes)
 /// before any is written; one registration afterwards. Each config's `attributes` are the
 /// modifications (`"+message.type": "FIFO"`). Timed as [`update_topic`] once the body is decoded;
@@ -142,10 +198,19 @@ async fn update_topic_list_with(
 
 /// GET_TOPIC_CONFIG (351, 5.x): one topic's config (`TopicConfigAndQueueMapping`; rmq has no
 /// static topics, so no `mappingDetail`).
+/// GET_TOPIC_CONFIG: the topic's config (a `TopicConfigAndQueueMapping`), with its static-topic
+/// mapping when the request says `lo=true` and there is one.
 pub(super) fn topic_config_of(s: &BrokerState, req: &RemotingCommand) -> RemotingCommand {
     let h = header!(req, GetTopicConfigRequestHeader);
     match s.topics.get(&h.topic) {
-        Some(tc) => ok(req).with_body(body::to_json(&tc)),
+        Some(tc) => ok(req).with_body(body::to_json(&body::static_topic::TopicConfigAndQueueMapping {
+            topic_config: tc,
+            mapping_detail: if h.lo == Some(true) {
+                s.static_topics.get(&h.topic)
+            } else {
+                None
+            },
+        })),
         None => error(
             req,
             code::TOPIC_NOT_EXIST,
@@ -167,6 +232,9 @@ pub(super) fn delete_topic(s: &BrokerState, req: &RemotingCommand) -> RemotingCo
         Ok(_) => {
             s.store.delete_topics(std::slice::from_ref(&h.topic));
             s.stats.forget_topic(&h.topic);
+            if let Err(e) = s.static_topics.delete(&h.topic) {
+                tracing::warn!(topic = %h.topic, error = %e, "static topic mapping not deleted");
+            }
             ok(req)
         }
         Err(e) => error(req, code::SYSTEM_ERROR, format!("delete topic failed: {e}")),

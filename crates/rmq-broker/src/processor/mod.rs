@@ -254,6 +254,7 @@ impl Processor {
             rc::UPDATE_AND_CREATE_TOPIC_LIST => admin::update_topic_list(s, req).await,
             rc::CHECK_CLIENT_CONFIG => client_config::check_client_config(s, req),
             rc::UPDATE_AND_CREATE_TOPIC => admin::update_topic(s, req).await,
+            rc::UPDATE_AND_CREATE_STATIC_TOPIC => admin::update_static_topic(s, req).await,
             rc::DELETE_TOPIC_IN_BROKER => admin::delete_topic(s, req),
             rc::GET_ALL_TOPIC_CONFIG => admin::all_topic_config(s, req),
             rc::GET_MAX_OFFSET => admin::max_offset(s, req),

@@ -108,6 +108,9 @@ pub(super) async fn pull_until(
         Ok(q) => q,
         Err(resp) => return *resp,
     };
+    if let Err(refused) = s.static_topics.check_queue(&q.topic, q.queue_id) {
+        return error(req, refused.code, refused.remark);
+    }
     let first = q.read(s, h.queue_offset);
     // Step 8: commit on the first processing, whatever the result, also when the pull is held.
     if h.sys_flag & sys_flag::COMMIT_OFFSET != 0 && s.is_master() {

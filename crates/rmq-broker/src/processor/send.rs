@@ -156,6 +156,11 @@ async fn check(
             ),
         ));
     }
+    if h.queue_id >= 0 {
+        if let Err(refused) = s.static_topics.check_queue(&h.topic, h.queue_id) {
+            return Err(error(req, refused.code, refused.remark));
+        }
+    }
     Ok((h, tc))
 }
 

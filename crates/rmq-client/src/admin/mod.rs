@@ -98,6 +98,7 @@ impl Admin {
                     .collect::<Vec<_>>()
                     .join(",")
             }),
+            force: None,
         };
         let cmd = self
             .client

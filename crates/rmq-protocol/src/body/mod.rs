@@ -20,6 +20,7 @@ pub mod fastjson;
 pub mod pop;
 pub mod properties;
 mod route;
+pub mod static_topic;
 
 pub use admin::*;
 pub use client::*;

@@ -175,6 +175,16 @@ impl TopicConfig {
 pub struct TopicConfigSerializeWrapper {
     pub data_version: DataVersion,
     pub topic_config_table: HashMap<String, TopicConfig>,
+    /// 5.x (`TopicConfigAndMappingSerializeWrapper`): the static topics' mappings this broker
+    /// leads, by topic, as the name servers put them in routes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub topic_queue_mapping_info_map: Option<HashMap<String, super::static_topic::TopicQueueMappingInfo>>,
+    /// 5.x: the static topics' whole mappings on this broker, by topic.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub topic_queue_mapping_detail_map: Option<HashMap<String, super::static_topic::TopicQueueMappingDetail>>,
+    /// 5.x: the version of the mappings.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mapping_data_version: Option<DataVersion>,
 }
 
 /// `RegisterBrokerBody` (REGISTER_BROKER body, docs/protocol/name-server.md#register-broker).
@@ -224,6 +234,12 @@ impl RegisterBrokerBody {
             put(&mut raw, t.encode_text().as_bytes());
         }
         put(&mut raw, &super::to_json(&self.filter_server_list));
+        if let Some(mappings) = &w.topic_queue_mapping_info_map {
+            raw.put_i32(mappings.len() as i32);
+            for info in mappings.values() {
+                put(&mut raw, &super::to_json(info));
+            }
+        }
         zlib_compress(&raw, 9)
     }
 
@@ -245,11 +261,26 @@ impl RegisterBrokerBody {
         }
         let len = c.i32("filter server list length")?;
         let filter_server_list = from_fastjson(c.sized(len.into(), "filter server list")?)?;
+        // 5.x brokers append their static topics' mappings (a count, then each as JSON)
+        let mut mappings = None;
+        if c.remaining() >= 4 {
+            let count = c.i32("topic queue mapping count")?;
+            let mut map = HashMap::new();
+            for _ in 0..count.max(0) {
+                let len = c.i32("topic queue mapping length")?;
+                let info: super::static_topic::TopicQueueMappingInfo =
+                    from_fastjson(c.sized(len.into(), "topic queue mapping")?)?;
+                map.insert(info.topic.clone().unwrap_or_default(), info);
+            }
+            mappings = Some(map);
+        }
         Ok(Self {
             filter_server_list,
             topic_config_serialize_wrapper: TopicConfigSerializeWrapper {
                 data_version,
                 topic_config_table: table,
+                topic_queue_mapping_info_map: mappings,
+                ..TopicConfigSerializeWrapper::default()
             },
         })
     }
@@ -302,9 +333,9 @@ pub struct TopicRouteData {
     pub order_topic_conf: Option<String>,
     pub queue_datas: Vec<QueueData>,
     /// 5.x static topics: broker name → `TopicQueueMappingInfo`. Absent (as from Java) for
-    /// ordinary topics; kept as raw JSON because rmq has no static topics.
+    /// ordinary topics.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub topic_queue_mapping_by_broker: Option<BTreeMap<String, serde_json::Value>>,
+    pub topic_queue_mapping_by_broker: Option<BTreeMap<String, super::static_topic::TopicQueueMappingInfo>>,
 }
 
 /// `ClusterInfo` (GET_BROKER_CLUSTER_INFO body, docs/protocol/name-server.md#cluster-info).

@@ -16,6 +16,8 @@ command_header! {
         req order: bool => "order",
         /// 5.x: `+message.type=FIFO,-key,...` (`AttributeParser`).
         opt attributes: String => "attributes",
+        /// 5.x UPDATE_AND_CREATE_STATIC_TOPIC: take the mapping whatever its epoch.
+        opt force: bool => "force",
     }
 }
 

@@ -313,6 +313,7 @@ fn every_header_round_trips() {
         topic_sys_flag: Some(0),
         order: false,
         attributes: Some(s("+message.type=FIFO")),
+        force: None,
     });
     round_trip(DeleteTopicRequestHeader { topic: s("T") });
     round_trip(GetTopicStatsInfoRequestHeader { topic: s("T") });
