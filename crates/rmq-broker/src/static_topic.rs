@@ -6,9 +6,10 @@
 //! with the name servers, which put them in routes; 5.x clients then address the topic's logic
 //! queues. A logic queue whose only generation is this broker's physical queue of the same id
 //! from offset 0 (what `updateStaticTopic` creates) is that physical queue, offsets included,
-//! and is served as it. A logic queue remapped to another broker (`remappingStaticTopic` across
-//! brokers: several generations, translated offsets) is refused with a clear error: rmq does
-//! not translate offsets between generations or forward to the leader.
+//! and is served as it. Any other (a static topic spread over several brokers, whose logic ids
+//! differ from the physical ones, or remapped across brokers: several generations, translated
+//! offsets) is refused with a clear error: rmq does not translate queue ids or offsets, nor
+//! forward to the leader.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
@@ -219,10 +220,11 @@ impl StaticTopics {
             return Err(NotServed {
                 code: rmq_protocol::codes::response_code::SYSTEM_ERROR,
                 remark: format!(
-                    "The logic queue {queue_id} of static topic {topic} was remapped (generation {}, \
-                     physical queue {}, logic offset {}): rmq serves static topics as created, not \
-                     remapped across brokers",
-                    leader.gen, leader.queue_id, leader.logic_offset
+                    "The logic queue {queue_id} of static topic {topic} is physical queue {} from \
+                     logic offset {} (generation {}): rmq serves a logic queue only as the physical \
+                     queue of the same id from offset 0 (a static topic on one broker, not remapped \
+                     across brokers)",
+                    leader.queue_id, leader.logic_offset, leader.gen
                 ),
             });
         }
