@@ -436,6 +436,14 @@ pub(super) fn reset_master_flush_offset(s: &BrokerState, req: &RemotingCommand) 
 /// figures, plus the 5.x keys (`getTransferredTps`, `brokerActive`, `litePullThreadPool*`,
 /// the timer keys). rmq's send queue stands for Java's send thread pool queue;
 /// pulls and queries run without a queue (size 0, capacity as configured in Java).
+/// CHECK_ROCKSDB_CQ_WRITE_PROGRESS (354, 5.x `checkRocksdbCqWriteProgress`): what a Java broker
+/// without `rocksdbCQDoubleWriteEnable` answers; rmq's consume queues are never written to RocksDB.
+pub(super) fn check_rocksdb_cq_write_progress(req: &RemotingCommand) -> RemotingCommand {
+    const NOT_ROCKSDB: &[u8] =
+        br#"{"diffResult":"rocksdbCQWriteEnable is false, checkRocksdbCqWriteProgressCommand is invalid"}"#;
+    ok(req).with_body(NOT_ROCKSDB)
+}
+
 /// VIEW_BROKER_STATS_DATA: one item of [`crate::stats`] over the last minute, hour and day, or
 /// Java's SYSTEM_ERROR for an item never counted.
 pub(super) fn broker_stats_data(s: &BrokerState, req: &RemotingCommand) -> RemotingCommand {

@@ -277,6 +277,7 @@ impl Processor {
             rc::UPDATE_COLD_DATA_FLOW_CTR_CONFIG => cold_read::update(s, req),
             rc::REMOVE_COLD_DATA_FLOW_CTR_CONFIG => cold_read::remove(s, req),
             rc::GET_COLD_DATA_FLOW_CTR_INFO => cold_read::info(s, req),
+            rc::CHECK_ROCKSDB_CQ_WRITE_PROGRESS => admin::check_rocksdb_cq_write_progress(req),
             rc::GET_BROKER_CONFIG => admin::broker_config(s, req),
             rc::UPDATE_BROKER_CONFIG => admin::update_broker_config(s, req).await,
             rc::GET_ALL_DELAY_OFFSET => retry::all_delay_offset(s, req),

@@ -411,5 +411,11 @@ class MqadminSweepTest extends ConformanceBase {
         String rm = ok("removeColdDataFlowCtrGroupConfig", "-n", ns(), "-c", Servers.CLUSTER, "-g", GROUP);
         assertTrue(rm.contains("remove broker cold read threshold success, " + broker()), rm);
         assertTrue(ok("getColdDataFlowCtrInfo", "-n", ns(), "-b", broker()).contains("\"configTable\":{}"));
+
+        // CHECK_ROCKSDB_CQ_WRITE_PROGRESS: a store without RocksDB consume-queue double writes (Java's default,
+        // rmq's only mode) says the check does not apply
+        String rocks = ok("checkRocksdbCqWriteProgress", "-n", ns(), "-c", Servers.CLUSTER, "-t", TOPIC);
+        assertTrue(rocks.contains("rocksdbCQWriteEnable is false, checkRocksdbCqWriteProgressCommand is invalid"),
+            rocks);
     }
 }
