@@ -285,10 +285,10 @@ pub async fn run(cmd: AuthCommand) -> anyhow::Result<()> {
         } => {
             let admin = admin(&ns)?;
             let (from, to) = (from.trim(), to.trim());
-            let users = match usernames.as_deref().map(str::trim).filter(|u| !u.is_empty()) {
+            let users = match names(&usernames) {
                 Some(names) => {
                     let mut found = Vec::new();
-                    for name in names.split(',').filter(|n| !n.is_empty()) {
+                    for name in names {
                         found.extend(admin.get_user(from, name).await?);
                     }
                     found
@@ -313,10 +313,10 @@ pub async fn run(cmd: AuthCommand) -> anyhow::Result<()> {
         } => {
             let admin = admin(&ns)?;
             let (from, to) = (from.trim(), to.trim());
-            let acls = match subjects.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+            let acls = match names(&subjects) {
                 Some(subjects) => {
                     let mut found = Vec::new();
-                    for subject in subjects.split(',').filter(|s| !s.is_empty()) {
+                    for subject in subjects {
                         found.extend(admin.get_acl(from, subject).await?);
                     }
                     found
@@ -332,6 +332,13 @@ pub async fn run(cmd: AuthCommand) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// The copy verbs' comma-separated names (`StringUtils.split`: empty parts dropped); None when
+/// absent or blank (then every user / ACL is copied).
+fn names(list: &Option<String>) -> Option<Vec<&str>> {
+    let list = list.as_deref().map(str::trim).filter(|l| !l.is_empty())?;
+    Some(list.split(',').filter(|n| !n.is_empty()).collect())
 }
 
 /// Java's `String.valueOf` of an optional field: `null` when absent.

@@ -57,6 +57,18 @@ pub(super) async fn update_topic(s: &BrokerState, req: &RemotingCommand) -> Remo
     resp
 }
 
+/// The topic config a CreateTopicRequestHeader describes (attributes aside).
+fn header_topic_config(h: &CreateTopicRequestHeader) -> TopicConfig {
+    TopicConfig {
+        topic_filter_type: h.topic_filter_type.clone(),
+        topic_sys_flag: h.topic_sys_flag.unwrap_or(0),
+        read_queue_nums: h.read_queue_nums,
+        write_queue_nums: h.write_queue_nums,
+        order: h.order,
+        ..topic_config(&h.topic, 0, h.perm)
+    }
+}
+
 async fn update_topic_with(
     s: &BrokerState,
     req: &RemotingCommand,
@@ -65,17 +77,8 @@ async fn update_topic_with(
     if !s.is_master() {
         return error(req, code::SYSTEM_ERROR, SLAVE_REFUSES_TOPIC_ADMIN);
     }
-    let checked = topic_attributes::parse(h.attributes.as_deref().unwrap_or("")).and_then(|m| {
-        let tc = TopicConfig {
-            topic_filter_type: h.topic_filter_type.clone(),
-            topic_sys_flag: h.topic_sys_flag.unwrap_or(0),
-            read_queue_nums: h.read_queue_nums,
-            write_queue_nums: h.write_queue_nums,
-            order: h.order,
-            ..topic_config(&h.topic, 0, h.perm)
-        };
-        checked_topic(s, tc, &m)
-    });
+    let checked = topic_attributes::parse(h.attributes.as_deref().unwrap_or(""))
+        .and_then(|m| checked_topic(s, header_topic_config(h), &m));
     let (tc, existing) = match checked {
         Ok(c) => c,
         Err(remark) => return error(req, code::SYSTEM_ERROR, remark),
@@ -123,15 +126,7 @@ pub(super) async fn update_static_topic(s: &BrokerState, req: &RemotingCommand) 
             ),
         );
     }
-    let tc = TopicConfig {
-        topic_filter_type: h.topic_filter_type.clone(),
-        topic_sys_flag: h.topic_sys_flag.unwrap_or(0),
-        read_queue_nums: h.read_queue_nums,
-        write_queue_nums: h.write_queue_nums,
-        order: h.order,
-        ..topic_config(&h.topic, 0, h.perm)
-    };
-    let (tc, existing) = match checked_topic(s, tc, &[]) {
+    let (tc, existing) = match checked_topic(s, header_topic_config(&h), &[]) {
         Ok(c) => c,
         Err(remark) => return error(req, code::SYSTEM_ERROR, remark),
     };
