@@ -2086,7 +2086,18 @@ fn print_trace(views: &[TraceView]) {
     let line = |a: &str, b: &str, c: &str, d: &str, e: &str, f: &str| {
         println!("{a:<10} {b:<20} {c:<20} {d:<20} {e:<10} {f:<10}");
     };
-    let status = |v: &TraceView| if v.success { "success" } else { "failed" };
+    let row = |kind: &str, v: &TraceView| {
+        let status = if v.success { "success" } else { "failed" };
+        let time = crate::admin::format_ms(v.timestamp);
+        line(
+            kind,
+            &v.group,
+            &v.client_host,
+            &time,
+            &format!("{}ms", v.cost_ms),
+            status,
+        );
+    };
     let mut subs: BTreeMap<&str, Vec<&TraceView>> = BTreeMap::new();
     for v in views {
         match v.kind.as_str() {
@@ -2099,14 +2110,7 @@ fn print_trace(views: &[TraceView]) {
                     "#CostTimes",
                     "#Status",
                 );
-                line(
-                    "Pub",
-                    &v.group,
-                    &v.client_host,
-                    &crate::admin::format_ms(v.timestamp),
-                    &format!("{}ms", v.cost_ms),
-                    status(v),
-                );
+                row("Pub", v);
                 println!();
             }
             "SubAfter" => subs.entry(&v.group).or_default().push(v),
@@ -2123,14 +2127,7 @@ fn print_trace(views: &[TraceView]) {
             "#Status",
         );
         for v in traces {
-            line(
-                "Sub",
-                &v.group,
-                &v.client_host,
-                &crate::admin::format_ms(v.timestamp),
-                &format!("{}ms", v.cost_ms),
-                status(v),
-            );
+            row("Sub", v);
         }
         println!();
     }
