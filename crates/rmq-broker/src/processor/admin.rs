@@ -8,9 +8,11 @@ use rmq_protocol::header::*;
 use rmq_protocol::RemotingCommand;
 
 use super::{error, header, ok};
+use crate::static_topic::{self, LogicQueue, NotServed};
 use crate::topic::{self, topic_config};
 use crate::topic_attributes;
 use crate::{register, BrokerState};
+use rmq_protocol::body::static_topic::LogicQueueMappingItem;
 
 const SLAVE_REFUSES_TOPIC_ADMIN: &str =
     "Can't modify topic or subscription group from slave broker, please execute it from master broker.";
@@ -240,28 +242,132 @@ pub(super) fn all_topic_config(s: &BrokerState, req: &RemotingCommand) -> Remoti
     ok(req).with_body(body::to_json(&s.topics.wrapper(6)))
 }
 
-pub(super) fn max_offset(s: &BrokerState, req: &RemotingCommand) -> RemotingCommand {
+/// The logic queue a static topic's request addresses (`None`: an ordinary queue).
+fn logic_queue(
+    s: &BrokerState,
+    req: &RemotingCommand,
+    topic: &str,
+    queue_id: i32,
+) -> Result<Option<LogicQueue>, NotServed> {
+    s.static_topics.logic_queue(req, topic, queue_id, false)
+}
+
+/// An offset-like ext field (`key`) of generation `item`: read here by `local`, else asked of
+/// the item's broker with `changes` (a forwarded request).
+async fn of_item(
+    s: &BrokerState,
+    req: &RemotingCommand,
+    item: &LogicQueueMappingItem,
+    lq: &LogicQueue,
+    key: &str,
+    changes: &[(&str, String)],
+    local: impl FnOnce(i32) -> i64,
+) -> Result<i64, NotServed> {
+    if lq.is_local(item) {
+        return Ok(local(item.queue_id));
+    }
+    let resp = static_topic::forward(s, &lq.topic, item, req, changes).await?;
+    let failed = |remark: String| NotServed {
+        code: code::SYSTEM_ERROR,
+        remark,
+    };
+    if resp.code != code::SUCCESS {
+        return Err(failed(resp.remark.unwrap_or_default()));
+    }
+    resp.ext(key)
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| failed(format!("no {key} in the answer of broker {:?}", item.bname)))
+}
+
+/// GET_MAX_OFFSET; of a static topic's logic queue, its newest decided generation's, made logic.
+pub(super) async fn max_offset(s: &BrokerState, req: &RemotingCommand) -> RemotingCommand {
     let h = header!(req, GetMaxOffsetRequestHeader);
-    let offset = s.store.max_offset_in_queue(&h.topic, h.queue_id);
-    ok(req).with_ext("offset", offset.to_string())
+    let offset = match logic_queue(s, req, &h.topic, h.queue_id) {
+        Ok(None) => Ok(s.store.max_offset_in_queue(&h.topic, h.queue_id)),
+        Ok(Some(lq)) => match lq.newest() {
+            Ok(item) => of_item(s, req, item, &lq, "offset", &[], |q| {
+                s.store.max_offset_in_queue(&h.topic, q)
+            })
+            .await
+            .map(|physical| item.logic_offset_strictly(physical)),
+            Err(refused) => Err(refused),
+        },
+        Err(refused) => Err(refused),
+    };
+    match offset {
+        Ok(offset) => ok(req).with_ext("offset", offset.to_string()),
+        Err(refused) => error(req, refused.code, refused.remark),
+    }
 }
 
-pub(super) fn min_offset(s: &BrokerState, req: &RemotingCommand) -> RemotingCommand {
+/// GET_MIN_OFFSET; of a static topic's logic queue, its earliest generation's, made logic.
+pub(super) async fn min_offset(s: &BrokerState, req: &RemotingCommand) -> RemotingCommand {
     let h = header!(req, GetMinOffsetRequestHeader);
-    let offset = s.store.min_offset_in_queue(&h.topic, h.queue_id);
-    ok(req).with_ext("offset", offset.to_string())
+    let offset = match logic_queue(s, req, &h.topic, h.queue_id) {
+        Ok(None) => Ok(s.store.min_offset_in_queue(&h.topic, h.queue_id)),
+        Ok(Some(lq)) => match lq.earliest() {
+            Ok(item) => of_item(s, req, item, &lq, "offset", &[], |q| {
+                s.store.min_offset_in_queue(&h.topic, q)
+            })
+            .await
+            .map(|physical| item.logic_offset_loosely(physical)),
+            Err(refused) => Err(refused),
+        },
+        Err(refused) => Err(refused),
+    };
+    match offset {
+        Ok(offset) => ok(req).with_ext("offset", offset.to_string()),
+        Err(refused) => error(req, refused.code, refused.remark),
+    }
 }
 
-pub(super) fn search_offset(s: &BrokerState, req: &RemotingCommand) -> RemotingCommand {
+/// SEARCH_OFFSET_BY_TIMESTAMP; of a static topic's logic queue, the oldest decided generation
+/// whose answer falls before its end (the newest has none), made logic.
+pub(super) async fn search_offset(s: &BrokerState, req: &RemotingCommand) -> RemotingCommand {
     let h = header!(req, SearchOffsetRequestHeader);
-    let offset = s.store.offset_by_timestamp(&h.topic, h.queue_id, h.timestamp);
+    let lq = match logic_queue(s, req, &h.topic, h.queue_id) {
+        Ok(None) => {
+            let offset = s.store.offset_by_timestamp(&h.topic, h.queue_id, h.timestamp);
+            return ok(req).with_ext("offset", offset.to_string());
+        }
+        Ok(Some(lq)) => lq,
+        Err(refused) => return error(req, refused.code, refused.remark),
+    };
+    let mut offset = -1;
+    for item in lq.items().iter().filter(|i| i.logic_offset_decided()) {
+        let physical = match of_item(s, req, item, &lq, "offset", &[], |q| {
+            s.store.offset_by_timestamp(&h.topic, q, h.timestamp)
+        })
+        .await
+        {
+            Ok(physical) => physical,
+            Err(refused) => return error(req, refused.code, refused.remark),
+        };
+        if physical < 0 || (item.end_offset_decided() && physical >= item.end_offset) {
+            continue;
+        }
+        offset = item.logic_offset_strictly(physical);
+        break;
+    }
     ok(req).with_ext("offset", offset.to_string())
 }
 
-pub(super) fn earliest_time(s: &BrokerState, req: &RemotingCommand) -> RemotingCommand {
+/// GET_EARLIEST_MSG_STORETIME; of a static topic's logic queue, its earliest generation's.
+pub(super) async fn earliest_time(s: &BrokerState, req: &RemotingCommand) -> RemotingCommand {
     let h = header!(req, GetEarliestMsgStoretimeRequestHeader);
-    let ts = s.store.earliest_message_time(&h.topic, h.queue_id).unwrap_or(-1);
-    ok(req).with_ext("timestamp", ts.to_string())
+    let local = |q: i32| s.store.earliest_message_time(&h.topic, q).unwrap_or(-1);
+    let ts = match logic_queue(s, req, &h.topic, h.queue_id) {
+        Ok(None) => Ok(local(h.queue_id)),
+        Ok(Some(lq)) => match lq.earliest() {
+            Ok(item) => of_item(s, req, item, &lq, "timestamp", &[], local).await,
+            Err(refused) => Err(refused),
+        },
+        Err(refused) => Err(refused),
+    };
+    match ts {
+        Ok(ts) => ok(req).with_ext("timestamp", ts.to_string()),
+        Err(refused) => error(req, refused.code, refused.remark),
+    }
 }
 
 pub(super) fn view_message(s: &BrokerState, req: &RemotingCommand) -> RemotingCommand {

@@ -13,6 +13,7 @@ use rmq_protocol::header::*;
 use rmq_protocol::RemotingCommand;
 
 use super::{error, header, ok};
+use crate::static_topic::{self, LogicQueue};
 use crate::BrokerState;
 
 /// Oldest client version that understands RESET_CONSUMER_CLIENT_OFFSET (V3_0_7_SNAPSHOT).
@@ -22,8 +23,19 @@ const RESET_SEND_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// QUERY_CONSUMER_OFFSET (docs/protocol/headers.md#offsets): the committed offset; else 0 for a young queue
 /// (min offset ≤ 0 and its first message still in memory); else QUERY_NOT_FOUND.
-pub(super) fn query(s: &BrokerState, req: &RemotingCommand) -> RemotingCommand {
-    let h = header!(req, QueryConsumerOffsetRequestHeader);
+pub(super) async fn query(s: &BrokerState, req: &RemotingCommand) -> RemotingCommand {
+    let mut h = header!(req, QueryConsumerOffsetRequestHeader);
+    let logic = match s.static_topics.logic_queue(req, &h.topic, h.queue_id, false) {
+        Ok(logic) => logic,
+        Err(refused) => return error(req, refused.code, refused.remark),
+    };
+    if let Some(lq) = logic {
+        let items = lq.items();
+        if !(items.len() == 1 && items[0].logic_offset == 0) {
+            return query_logic(s, req, &h, &lq).await;
+        }
+        h.queue_id = items[0].queue_id;
+    }
     let committed = s
         .offsets
         .query(&h.consumer_group, &h.topic, h.queue_id)
@@ -43,9 +55,77 @@ pub(super) fn query(s: &BrokerState, req: &RemotingCommand) -> RemotingCommand {
     }
 }
 
-/// UPDATE_CONSUMER_OFFSET: stored as is, no validation (usually oneway).
-pub(super) fn update(s: &BrokerState, req: &RemotingCommand) -> RemotingCommand {
-    let h = header!(req, UpdateConsumerOffsetRequestHeader);
+/// QUERY_CONSUMER_OFFSET of a static topic's logic queue with several generations (Java's
+/// rewriteRequestForStaticTopic): the offset of the newest generation that has one, here or
+/// asked of its broker, made logic.
+async fn query_logic(
+    s: &BrokerState,
+    req: &RemotingCommand,
+    h: &QueryConsumerOffsetRequestHeader,
+    lq: &LogicQueue,
+) -> RemotingCommand {
+    for item in lq.items().iter().rev() {
+        let physical = if lq.is_local(item) {
+            s.offsets
+                .query(&h.consumer_group, &h.topic, item.queue_id)
+                .filter(|o| *o >= 0)
+        } else {
+            let changes = [("setZeroIfNotFound", "false".to_string())];
+            let resp = match static_topic::forward(s, &h.topic, item, req, &changes).await {
+                Ok(resp) => resp,
+                Err(refused) => return error(req, refused.code, refused.remark),
+            };
+            match resp.code {
+                code::SUCCESS => resp
+                    .header::<QueryConsumerOffsetResponseHeader>()
+                    .ok()
+                    .map(|r| r.offset),
+                code::QUERY_NOT_FOUND => None,
+                other => {
+                    return error(
+                        req,
+                        code::SYSTEM_ERROR,
+                        format!("Unknown response code {other} from broker {:?}", item.bname),
+                    )
+                }
+            }
+        };
+        if let Some(offset) = physical {
+            let offset = item.logic_offset_strictly(offset);
+            return ok(req).with_header(&QueryConsumerOffsetResponseHeader { offset });
+        }
+    }
+    error(
+        req,
+        code::QUERY_NOT_FOUND,
+        "Not found, maybe this group consumer boot first",
+    )
+}
+
+/// UPDATE_CONSUMER_OFFSET: stored as is, no validation (usually oneway); a static topic's logic
+/// offset as the physical one of its generation.
+pub(super) async fn update(s: &BrokerState, req: &RemotingCommand) -> RemotingCommand {
+    let mut h = header!(req, UpdateConsumerOffsetRequestHeader);
+    let logic = match s.static_topics.logic_queue(req, &h.topic, h.queue_id, false) {
+        Ok(logic) => logic,
+        Err(refused) => return error(req, refused.code, refused.remark),
+    };
+    if let Some(lq) = logic {
+        // Stored as the physical offset of the generation holding it, on its broker.
+        let item = match lq.item_for(h.commit_offset) {
+            Ok(item) => item,
+            Err(refused) => return error(req, refused.code, refused.remark),
+        };
+        h.queue_id = item.queue_id;
+        h.commit_offset = item.physical_offset(h.commit_offset);
+        if !lq.is_local(item) {
+            let changes = [("commitOffset", h.commit_offset.to_string())];
+            return match static_topic::forward(s, &h.topic, item, req, &changes).await {
+                Ok(resp) => resp,
+                Err(refused) => error(req, refused.code, refused.remark),
+            };
+        }
+    }
     s.offsets
         .commit(&h.consumer_group, &h.topic, h.queue_id, h.commit_offset);
     ok(req)

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
+use rmq_protocol::body::static_topic::{find_item, LogicQueueMappingItem};
 use rmq_protocol::body::{MessageQueue, SubscriptionData, SubscriptionGroupConfig};
 use rmq_protocol::codes::response_code as code;
 use rmq_protocol::header::{PullMessageRequestHeader, PullMessageResponseHeader};
@@ -19,6 +20,7 @@ use rmq_store::{GetResult, GetStatus, PutMessage};
 
 use super::{error, header, FAQ};
 use crate::filter::{compile, matches_sql, Expr, TagFilter};
+use crate::static_topic::LogicQueue;
 use crate::topic::{self, PERM_READ};
 use crate::BrokerState;
 
@@ -103,14 +105,118 @@ pub(super) async fn pull_until(
     closed: impl std::future::Future<Output = ()>,
     req: &RemotingCommand,
 ) -> RemotingCommand {
-    let h = header!(req, PullMessageRequestHeader);
-    let q = match validate(s, peer, req, &h) {
+    let mut h = header!(req, PullMessageRequestHeader);
+    let logic = match s.static_topics.logic_queue(req, &h.topic, h.queue_id, false) {
+        Ok(None) => return pull_physical(s, peer, closed, req, &h).await,
+        Ok(Some(lq)) => lq,
+        Err(refused) => return error(req, refused.code, refused.remark),
+    };
+    // A static topic's logic queue (Java's rewriteRequestForStaticTopic): the generation holding
+    // the requested offset, read as its physical queue; the answer's offsets made logic again.
+    let item = match logic.item_for(h.queue_offset) {
+        Ok(item) => item.clone(),
+        Err(refused) => return error(req, refused.code, refused.remark),
+    };
+    h.queue_id = item.queue_id;
+    h.queue_offset = item.physical_offset(h.queue_offset);
+    if item.end_offset_decided() {
+        let left = item.end_offset - item.start_offset;
+        h.max_msg_nums = h.max_msg_nums.min(i32::try_from(left).unwrap_or(i32::MAX));
+    }
+    if !logic.is_local(&item) {
+        // An older generation on another broker: read there, without holding or committing.
+        let flags = h.sys_flag & !(sys_flag::SUSPEND | sys_flag::COMMIT_OFFSET);
+        let changes = [
+            ("queueOffset", h.queue_offset.to_string()),
+            ("maxMsgNums", h.max_msg_nums.to_string()),
+            ("sysFlag", flags.to_string()),
+        ];
+        return match crate::static_topic::forward(s, &h.topic, &item, req, &changes).await {
+            Ok(resp) => logic_pull_response(resp, &logic, &item, h.queue_offset),
+            Err(refused) => error(req, refused.code, refused.remark),
+        };
+    }
+    if h.commit_offset >= item.logic_offset {
+        h.commit_offset = item.physical_offset(h.commit_offset);
+    } else {
+        h.sys_flag &= !sys_flag::COMMIT_OFFSET;
+    }
+    let resp = pull_physical(s, peer, closed, req, &h).await;
+    logic_pull_response(resp, &logic, &item, h.queue_offset)
+}
+
+/// Java's `PullMessageProcessor.rewriteResponseForStaticTopic`: a pull of `item` (a generation
+/// of `logic`) at physical offset `requested`, its answer's offsets turned logic, and at the
+/// ends of a generation the consumer sent on to the next one or told where the queue starts.
+fn logic_pull_response(
+    mut resp: RemotingCommand,
+    logic: &LogicQueue,
+    item: &LogicQueueMappingItem,
+    requested: i64,
+) -> RemotingCommand {
+    let Ok(mut header) = resp.header::<PullMessageResponseHeader>() else {
+        return resp; // an error answered before the read
+    };
+    let leader = logic.leader();
+    let earliest = find_item(logic.items(), 0).unwrap_or(leader);
+    let mut current = item;
+    let (mut next, mut min, mut max) = (header.next_begin_offset, header.min_offset, header.max_offset);
+    let mut c = resp.code;
+    if resp.code != code::SUCCESS {
+        if leader.gen == current.gen {
+            if requested > max {
+                if resp.code == code::PULL_OFFSET_MOVED {
+                    next = max;
+                }
+            } else if requested < min {
+                next = min;
+                c = code::PULL_RETRY_IMMEDIATELY;
+            }
+        }
+        let middle = leader.gen != current.gen && earliest.gen != current.gen;
+        if earliest.gen == current.gen || middle {
+            if requested < min {
+                next = min;
+                c = if middle {
+                    code::PULL_RETRY_IMMEDIATELY
+                } else {
+                    code::PULL_OFFSET_MOVED
+                };
+            } else if requested >= max {
+                match logic.next(current) {
+                    Some(following) => {
+                        current = following;
+                        (next, min, max) = (current.start_offset, current.start_offset, current.start_offset);
+                        c = code::PULL_RETRY_IMMEDIATELY;
+                    }
+                    None => c = code::PULL_NOT_FOUND,
+                }
+            }
+        }
+    }
+    if current.end_offset_decided() && next >= current.end_offset {
+        next = current.end_offset;
+    }
+    header.next_begin_offset = current.logic_offset_strictly(next);
+    header.min_offset = current.logic_offset_strictly(min.max(current.start_offset));
+    header.max_offset = current.logic_offset_strictly(max).max(leader.max_logic_offset());
+    header.offset_delta = Some(current.offset_delta());
+    resp.code = c;
+    resp.with_header(&header)
+}
+
+/// A pull of a physical queue: ordinary topics, and static ones once translated.
+async fn pull_physical(
+    s: &BrokerState,
+    peer: std::net::SocketAddr,
+    closed: impl std::future::Future<Output = ()>,
+    req: &RemotingCommand,
+    h: &PullMessageRequestHeader,
+) -> RemotingCommand {
+    let q = match validate(s, peer, req, h) {
         Ok(q) => q,
         Err(resp) => return *resp,
     };
-    if let Err(refused) = s.static_topics.check_queue(&q.topic, q.queue_id) {
-        return error(req, refused.code, refused.remark);
-    }
     let first = q.read(s, h.queue_offset);
     // Step 8: commit on the first processing, whatever the result, also when the pull is held.
     if h.sys_flag & sys_flag::COMMIT_OFFSET != 0 && s.is_master() {
@@ -400,6 +506,7 @@ async fn respond(
         next_begin_offset: r.next_begin_offset,
         min_offset: r.min_offset,
         max_offset: r.max_offset,
+        offset_delta: None,
     };
     let resp = RemotingCommand::response_to(req, c)
         .with_header(&header)

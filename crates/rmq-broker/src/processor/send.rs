@@ -13,6 +13,7 @@ use rmq_protocol::{RemotingCommand, WireError};
 use rmq_store::{PutMessage, PutResult, PutStatus};
 
 use super::error;
+use crate::static_topic::LogicQueue;
 use crate::topic::{self, PERM_WRITE};
 use crate::{register, transaction, BrokerState};
 
@@ -40,7 +41,7 @@ pub(super) async fn send(
     req: &RemotingCommand,
     permit: tokio::sync::SemaphorePermit<'_>,
 ) -> RemotingCommand {
-    let (h, tc) = match check(s, peer, req).await {
+    let (h, tc, logic) = match check(s, peer, req).await {
         Ok(checked) => checked,
         Err(refused) => return refused,
     };
@@ -100,18 +101,27 @@ pub(super) async fn send(
         .as_deref()
         .and_then(|p| message::find_property_str(p, property::UNIQ_KEY))
         .map(str::to_owned);
-    respond(s, req, queue_id, result, transaction_id)
+    respond(s, req, queue_id, result, transaction_id, logic.as_ref())
 }
 
 /// Java's `msgCheck`: the header parses, this broker and the topic take writes, the topic name is
-/// valid and sendable, the topic exists or may be auto-created, the queue id is in range.
+/// valid and sendable, the topic exists or may be auto-created, the queue id is in range. A
+/// static topic's logic queue is first replaced by its leader's physical queue, as Java's
+/// `rewriteRequestForStaticTopic` does before these checks.
 async fn check(
     s: &BrokerState,
     peer: std::net::SocketAddr,
     req: &RemotingCommand,
-) -> Result<(SendMessageRequestHeader, TopicConfig), Refused> {
-    let h = parse_header(req)
+) -> Result<(SendMessageRequestHeader, TopicConfig, Option<LogicQueue>), Refused> {
+    let mut h = parse_header(req)
         .map_err(|e| error(req, code::SYSTEM_ERROR, format!("bad send request header: {e}")))?;
+    let logic = s
+        .static_topics
+        .logic_queue(req, &h.topic, h.queue_id, true)
+        .map_err(|refused| error(req, refused.code, refused.remark))?;
+    if let Some(lq) = &logic {
+        h.queue_id = lq.leader().queue_id;
+    }
     if !s.is_master() {
         return Err(error(
             req,
@@ -156,12 +166,7 @@ async fn check(
             ),
         ));
     }
-    if h.queue_id >= 0 {
-        if let Err(refused) = s.static_topics.check_queue(&h.topic, h.queue_id) {
-            return Err(error(req, refused.code, refused.remark));
-        }
-    }
-    Ok((h, tc))
+    Ok((h, tc, logic))
 }
 
 /// An unknown topic: auto-create it from the default topic if allowed (registering the new
@@ -310,6 +315,7 @@ fn respond(
     queue_id: i32,
     r: PutResult,
     transaction_id: Option<String>,
+    logic: Option<&LogicQueue>,
 ) -> RemotingCommand {
     let c = match r.status {
         PutStatus::PutOk => code::SUCCESS,
@@ -339,12 +345,17 @@ fn respond(
         }
         _ => return error(req, code::SYSTEM_ERROR, "UNKNOWN_ERROR"),
     };
-    let header = SendMessageResponseHeader {
+    let mut header = SendMessageResponseHeader {
         msg_id: r.msg_ids.join(","),
         queue_id,
         queue_offset: r.queue_offset,
         transaction_id,
     };
+    if let Some(lq) = logic {
+        // Java's rewriteResponseForStaticTopic: the logic queue and its offset.
+        header.queue_id = lq.global_id;
+        header.queue_offset = lq.leader().logic_offset_loosely(r.queue_offset);
+    }
     let mut resp = RemotingCommand::response_to(req, c)
         .with_header(&header)
         .with_ext("MSG_REGION", s.config.region_id.clone())

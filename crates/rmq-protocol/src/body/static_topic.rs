@@ -50,6 +50,86 @@ impl Default for LogicQueueMappingItem {
     }
 }
 
+impl LogicQueueMappingItem {
+    /// Whether the generation's first logic offset is known (a freshly remapped generation has
+    /// -1 until its broker decides it).
+    pub fn logic_offset_decided(&self) -> bool {
+        self.logic_offset >= 0
+    }
+
+    /// Whether the generation is closed (`endOffset` set past its start).
+    pub fn end_offset_decided(&self) -> bool {
+        self.end_offset > self.start_offset
+    }
+
+    /// The physical offset of logic offset `logic` (Java's `computePhysicalQueueOffset`).
+    pub fn physical_offset(&self, logic: i64) -> i64 {
+        logic - self.logic_offset + self.start_offset
+    }
+
+    /// The logic offset of physical offset `physical`, offsets before the generation mapped to
+    /// its first (`computeStaticQueueOffsetStrictly`).
+    pub fn logic_offset_strictly(&self, physical: i64) -> i64 {
+        if physical < self.start_offset {
+            self.logic_offset
+        } else {
+            self.logic_offset + (physical - self.start_offset)
+        }
+    }
+
+    /// As [`Self::logic_offset_strictly`], but -1 while the logic offset is undecided and capped at
+    /// a closed generation's end (`computeStaticQueueOffsetLoosely`: sends and min offsets).
+    pub fn logic_offset_loosely(&self, physical: i64) -> i64 {
+        if self.logic_offset < 0 {
+            return -1;
+        }
+        if physical < self.start_offset {
+            return self.logic_offset;
+        }
+        if self.end_offset >= self.start_offset && self.end_offset < physical {
+            return self.logic_offset + (self.end_offset - self.start_offset);
+        }
+        self.logic_offset + (physical - self.start_offset)
+    }
+
+    /// The highest logic offset the generation can hold (`computeMaxStaticQueueOffset`).
+    pub fn max_logic_offset(&self) -> i64 {
+        if self.end_offset >= self.start_offset {
+            self.logic_offset + self.end_offset - self.start_offset
+        } else {
+            self.logic_offset
+        }
+    }
+
+    /// What a pull adds to a physical message offset to get its logic one (`offsetDelta`).
+    pub fn offset_delta(&self) -> i64 {
+        self.logic_offset - self.start_offset
+    }
+}
+
+/// The generation of `items` (oldest first) that holds logic offset `logic` (Java's
+/// `TopicQueueMappingUtils.findLogicQueueMappingItem` with `ignoreNegative`): the newest whose
+/// logic offset is decided and not above it, else the oldest decided one.
+pub fn find_item(items: &[LogicQueueMappingItem], logic: i64) -> Option<&LogicQueueMappingItem> {
+    let decided = || items.iter().filter(|i| i.logic_offset_decided());
+    decided()
+        .rev()
+        .find(|i| logic >= i.logic_offset)
+        .or_else(|| decided().next())
+}
+
+/// The generation after `current` in `items` (Java's `findNext` with `ignoreNegative`): none if
+/// `current` is the last or the next one's logic offset is undecided.
+pub fn next_item<'a>(
+    items: &'a [LogicQueueMappingItem],
+    current: &LogicQueueMappingItem,
+) -> Option<&'a LogicQueueMappingItem> {
+    let at = items
+        .iter()
+        .position(|i| i.logic_offset_decided() && i.gen == current.gen)?;
+    items.get(at + 1).filter(|i| i.logic_offset_decided())
+}
+
 /// `TopicQueueMappingInfo`: what a broker registers with the name servers for a static topic
 /// and what routes carry (`topicQueueMappingByBroker`): the logic queues it leads
 /// (`currIdMap`, logic id to physical id).
@@ -148,6 +228,27 @@ pub struct TopicConfigAndQueueMapping {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mapping_detail: Option<TopicQueueMappingDetail>,
 }
+
+/// `TopicRemappingDetailWrapper`: what `updateStaticTopic` / `remappingStaticTopic` write to
+/// `<tmp>/<topic>-<epoch>.before|.after` and read back with `-mf`: every broker's topic config
+/// and mapping, and (remapping) the brokers queues move into and out of.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct TopicRemappingDetailWrapper {
+    pub broker_config_map: BTreeMap<String, TopicConfigAndQueueMapping>,
+    pub broker_to_map_in: std::collections::BTreeSet<String>,
+    pub broker_to_map_out: std::collections::BTreeSet<String>,
+    pub epoch: i64,
+    pub topic: String,
+    /// `CREATE_OR_UPDATE` or `REMAPPING`.
+    #[serde(rename = "type")]
+    pub kind: String,
+}
+
+/// [`TopicRemappingDetailWrapper::kind`] of a creation or expansion.
+pub const TYPE_CREATE_OR_UPDATE: &str = "CREATE_OR_UPDATE";
+/// [`TopicRemappingDetailWrapper::kind`] of a remapping.
+pub const TYPE_REMAPPING: &str = "REMAPPING";
 
 #[cfg(test)]
 mod tests {

@@ -196,5 +196,7 @@ command_header! {
         req next_begin_offset: i64 => "nextBeginOffset",
         req min_offset: i64 => "minOffset",
         req max_offset: i64 => "maxOffset",
+        /// 5.x static topics: what the client adds to each message's (physical) queue offset.
+        opt offset_delta: i64 => "offsetDelta",
     }
 }

@@ -163,6 +163,7 @@ fn every_header_round_trips() {
         next_begin_offset: 5,
         min_offset: 0,
         max_offset: 9,
+        offset_delta: Some(-3),
     });
     round_trip(QueryConsumerOffsetRequestHeader {
         consumer_group: s("CG"),
