@@ -2,7 +2,8 @@
 //! `consumerProgress`, `resetOffsetByTime`, `queryMsgById`, `queryMsgByKey`, `queryMsgByUniqueKey`,
 //! `resendDlqMessage` (the console's DLQ resend) and `setConsumeMode` (PULL or POP); the ACL
 //! verbs (`admin_acl`, `admin_auth`) and the operating verbs (`admin_ops`: broker and name server
-//! config, `brokerStatus`, `brokerConsumeStats`, `queryCq`, cleaning, `producer`).
+//! config, `brokerStatus`, `brokerConsumeStats`, `queryCq`, cleaning, `producer`) and the
+//! static-topic verbs (`admin_static`).
 
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
@@ -163,6 +164,8 @@ pub enum AdminCommand {
     Controller(crate::admin_controller::ControllerCommand),
     #[command(flatten)]
     More(crate::admin_more::MoreCommand),
+    #[command(flatten)]
+    Static(crate::admin_static::StaticCommand),
 }
 
 /// `-b brokerAddr` or `-c clusterName`, as the ACL verbs and `setConsumeMode` take them.
@@ -397,6 +400,7 @@ pub async fn run(cmd: AdminCommand) -> anyhow::Result<()> {
         AdminCommand::Ops(cmd) => crate::admin_ops::run(cmd).await?,
         AdminCommand::Controller(cmd) => crate::admin_controller::run(cmd).await?,
         AdminCommand::More(cmd) => crate::admin_more::run(cmd).await?,
+        AdminCommand::Static(cmd) => crate::admin_static::run(cmd).await?,
     }
     Ok(())
 }

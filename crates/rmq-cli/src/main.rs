@@ -20,6 +20,7 @@ mod admin_auth;
 mod admin_controller;
 mod admin_more;
 mod admin_ops;
+mod admin_static;
 mod bench;
 mod chaos;
 mod consume;
@@ -81,10 +82,15 @@ enum Command {
     Chaos(chaos::ChaosArgs),
 }
 
-/// mqadmin's two-letter short options (`-bn broker-a`), which clap cannot declare, become their
-/// long form (`--bn`).
+/// mqadmin's two-letter short options (`-bn broker-a`, `-qn 8`), which clap cannot declare,
+/// become their long form (`--bn`).
 fn java_style_args(args: impl Iterator<Item = std::ffi::OsString>) -> Vec<std::ffi::OsString> {
-    args.map(|a| if a == "-bn" { "--bn".into() } else { a }).collect()
+    const TWO_LETTER: [&str; 4] = ["-bn", "-qn", "-mf", "-fr"];
+    args.map(|a| match TWO_LETTER.iter().find(|s| a == **s) {
+        Some(short) => format!("-{short}").into(),
+        None => a,
+    })
+    .collect()
 }
 
 fn main() -> std::process::ExitCode {

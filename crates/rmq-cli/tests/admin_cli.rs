@@ -1,7 +1,8 @@
 //! `rmq admin` verbs that change a cluster's topics and groups, against `rmq namesrv` /
 //! `rmq broker` processes, printing what mqadmin prints: `updateSubGroup`, `deleteSubGroup` (with
 //! `-c`, the group's retry and dead-letter topics too) and `deleteTopic`; and
-//! `setCommitLogReadAheadMode`, checked in the broker's own mappings (`/proc/<pid>/smaps`).
+//! `setCommitLogReadAheadMode`, checked in the broker's own mappings (`/proc/<pid>/smaps`); and
+//! the static-topic verbs (`updateStaticTopic`, `remappingStaticTopic`) over two brokers.
 #![allow(clippy::unwrap_used, reason = "test code")]
 
 mod common;
@@ -235,4 +236,181 @@ async fn commit_log_read_ahead_mode() {
         resp.remark.as_deref(),
         Some("set commitlog readahead mode param value error")
     );
+}
+
+/// The logic queues broker-a hosts in the new mapping file an `updateStaticTopic` printed.
+fn hosted_on_a(out: &str) -> Vec<i32> {
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    assert!(
+        lines[0].starts_with("The old mapping data is written to file "),
+        "{out}"
+    );
+    let after = lines[1]
+        .strip_prefix("The new mapping data is written to file ")
+        .unwrap();
+    assert!(after.ends_with(".after"), "{out}");
+    let plan: rmq_protocol::body::static_topic::TopicRemappingDetailWrapper =
+        body::from_fastjson(&std::fs::read(after).unwrap()).unwrap();
+    assert_eq!(plan.broker_config_map.len(), 2, "{plan:?}");
+    let detail = plan.broker_config_map["broker-a"]
+        .mapping_detail
+        .as_ref()
+        .unwrap();
+    detail.hosted_queues.keys().copied().collect()
+}
+
+/// The logic queue id and offset a send to logic queue `queue` of a static topic is answered with.
+async fn send_logic(client: &RemotingClient, broker: &str, topic: &str, queue: i32) -> (i32, i64) {
+    let resp = common::invoke(client, broker, common::send_request(topic, queue, b"s", "")).await;
+    assert_eq!(
+        resp.code,
+        response_code::SUCCESS,
+        "logic queue {queue}: {:?}",
+        resp.remark
+    );
+    let h: rmq_protocol::header::SendMessageResponseHeader = resp.header().unwrap();
+    (h.queue_id, h.queue_offset)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn static_topic_created_grown_and_remapped() {
+    const STATIC: &str = "StaticCliTopic";
+    let dir = common::temp_dir();
+    let (_ns, ns) = common::namesrv(dir.path());
+    let (_a, broker_a) = common::broker(dir.path(), &ns, "");
+    let dir_b = common::temp_dir();
+    let conf_b = dir_b.path().join("broker.conf");
+    std::fs::write(
+        &conf_b,
+        format!(
+            "brokerClusterName=DefaultCluster\nbrokerName=broker-b\nbrokerId=0\nlistenPort=0\n\
+             brokerIP1=127.0.0.1\nstorePathRootDir={}\nmappedFileSizeCommitLog=1048576\n",
+            dir_b.path().join("store").display()
+        ),
+    )
+    .unwrap();
+    let (_b, _broker_b) = common::spawn_broker(dir_b.path(), &ns, &conf_b);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !ok(&["admin", "clusterList", "-n", &ns]).contains("broker-b") {
+        assert!(std::time::Instant::now() < deadline, "broker-b never registered");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let client = RemotingClient::new();
+
+    let out = ok(&[
+        "admin",
+        "updateStaticTopic",
+        "-n",
+        &ns,
+        "-c",
+        "DefaultCluster",
+        "-t",
+        STATIC,
+        "-qn",
+        "8",
+    ]);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    assert!(
+        lines[0].starts_with("The old mapping data is written to file "),
+        "{out}"
+    );
+    let after = lines[1]
+        .strip_prefix("The new mapping data is written to file ")
+        .unwrap();
+    assert!(after.ends_with(".after"), "{out}");
+    let plan: rmq_protocol::body::static_topic::TopicRemappingDetailWrapper =
+        body::from_fastjson(&std::fs::read(after).unwrap()).unwrap();
+    assert_eq!(plan.broker_config_map.len(), 2, "{plan:?}");
+    let on_a: Vec<i32> = plan.broker_config_map["broker-a"]
+        .mapping_detail
+        .as_ref()
+        .unwrap()
+        .hosted_queues
+        .keys()
+        .copied()
+        .collect();
+    assert_eq!(on_a.len(), 4, "{plan:?}");
+    // broker-a leads its four logic queues: sends answer the logic id from offset 0
+    for queue in &on_a {
+        assert_eq!(send_logic(&client, &broker_a, STATIC, *queue).await, (*queue, 0));
+    }
+    let out = rmq(&[
+        "admin",
+        "updateStaticTopic",
+        "-n",
+        &ns,
+        "-c",
+        "DefaultCluster",
+        "-t",
+        STATIC,
+        "-qn",
+        "8",
+    ]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out).contains("The topic queue num is equal the existed queue num, do nothing"),
+        "{}",
+        text(&out)
+    );
+    let out = ok(&[
+        "admin",
+        "updateStaticTopic",
+        "-n",
+        &ns,
+        "-c",
+        "DefaultCluster",
+        "-t",
+        STATIC,
+        "-qn",
+        "10",
+    ]);
+    let grown = hosted_on_a(&out);
+    assert_eq!(grown.len(), 5, "{out}");
+    assert!(
+        on_a.iter().all(|q| grown.contains(q)),
+        "queues stay where they are: {out}"
+    );
+
+    // every logic queue onto broker-a: broker-b's five get second generations from logic 10000
+    let out = ok(&[
+        "admin",
+        "remappingStaticTopic",
+        "-n",
+        &ns,
+        "-b",
+        "broker-a",
+        "-t",
+        STATIC,
+    ]);
+    assert_eq!(out.lines().count(), 2, "{out}");
+    for queue in 0..10 {
+        let (id, offset) = send_logic(&client, &broker_a, STATIC, queue).await;
+        assert_eq!(id, queue);
+        // sent to once before, new on broker-a with the growth, or moved from broker-b
+        let expected = match (on_a.contains(&queue), grown.contains(&queue)) {
+            (true, _) => 1,
+            (false, true) => 0,
+            (false, false) => 10_000,
+        };
+        assert_eq!(offset, expected, "logic queue {queue}");
+    }
+    // the same targets again: nothing to move, the mapping rewritten as it is
+    ok(&[
+        "admin",
+        "remappingStaticTopic",
+        "-n",
+        &ns,
+        "-b",
+        "broker-a",
+        "-t",
+        STATIC,
+    ]);
+    let expected = match (on_a.contains(&9), grown.contains(&9)) {
+        (true, _) => 2,
+        (false, true) => 1,
+        (false, false) => 10_001,
+    };
+    assert_eq!(send_logic(&client, &broker_a, STATIC, 9).await.1, expected);
 }

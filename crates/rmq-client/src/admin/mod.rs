@@ -26,6 +26,7 @@ mod controller;
 mod more;
 mod ops;
 mod query;
+pub mod static_topic;
 
 pub use acl::ClusterAclConfig;
 pub use auth::acl_info;
