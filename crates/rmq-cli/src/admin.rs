@@ -3,7 +3,8 @@
 //! `resendDlqMessage` (the console's DLQ resend) and `setConsumeMode` (PULL or POP); the ACL
 //! verbs (`admin_acl`, `admin_auth`) and the operating verbs (`admin_ops`: broker and name server
 //! config, `brokerStatus`, `brokerConsumeStats`, `queryCq`, cleaning, `producer`) and the
-//! static-topic verbs (`admin_static`).
+//! static-topic verbs (`admin_static`), and the last few (`admin_tools`: containers, monitoring,
+//! the compaction log dump, the RocksDB CQ check).
 
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
@@ -166,6 +167,8 @@ pub enum AdminCommand {
     More(crate::admin_more::MoreCommand),
     #[command(flatten)]
     Static(crate::admin_static::StaticCommand),
+    #[command(flatten)]
+    Tools(crate::admin_tools::ToolsCommand),
 }
 
 /// `-b brokerAddr` or `-c clusterName`, as the ACL verbs and `setConsumeMode` take them.
@@ -204,6 +207,18 @@ impl BrokerTarget {
 
 pub(crate) fn admin(ns: &NamesrvOpt) -> anyhow::Result<Admin> {
     Ok(Admin::new(client_config(ns)?))
+}
+
+/// An admin for verbs that talk to one given address only: `-n` may be left out.
+pub(crate) fn direct_admin(ns: &NamesrvOpt) -> anyhow::Result<Admin> {
+    if ns.namesrv.is_some() || std::env::var("NAMESRV_ADDR").is_ok() {
+        return admin(ns);
+    }
+    Ok(Admin::new(ClientConfig {
+        credentials: ns.acl.credentials(),
+        tls: ns.tls.client_tls()?,
+        ..ClientConfig::default()
+    }))
 }
 
 /// The client configuration of `-n` and the ACL / TLS flags.
@@ -401,6 +416,7 @@ pub async fn run(cmd: AdminCommand) -> anyhow::Result<()> {
         AdminCommand::Controller(cmd) => crate::admin_controller::run(cmd).await?,
         AdminCommand::More(cmd) => crate::admin_more::run(cmd).await?,
         AdminCommand::Static(cmd) => crate::admin_static::run(cmd).await?,
+        AdminCommand::Tools(cmd) => crate::admin_tools::run(cmd).await?,
     }
     Ok(())
 }

@@ -21,6 +21,7 @@ mod admin_controller;
 mod admin_more;
 mod admin_ops;
 mod admin_static;
+mod admin_tools;
 mod bench;
 mod chaos;
 mod consume;

@@ -2,7 +2,9 @@
 //! `rmq broker` processes, with a live producer and push consumer: `consumerConnection`,
 //! `producerConnection`, `consumerStatus -i`, `getConsumerConfig`, `addWritePerm`, `wipeWritePerm`,
 //! `updateTopicPerm`, `topicClusterList`, `updateKvConfig`, `deleteKvConfig`, `updateOrderConf`,
-//! `skipAccumulatedMessage`, `cloneGroupOffset`, `sendMessage`.
+//! `skipAccumulatedMessage`, `cloneGroupOffset`, `sendMessage`; and `admin_tools`'
+//! `startMonitoring`, `checkRocksdbCqWriteProgress`, `addBroker` / `removeBroker` (refused: not a
+//! container) and `dumpCompactionLog`.
 #![allow(clippy::unwrap_used, reason = "test code: a failed unwrap is a failed test")]
 
 mod common;
@@ -445,6 +447,97 @@ async fn more_admin_verbs() {
         ])
     });
     assert!(common::text(&bad).contains("Broker name must be set if the queue is chosen!"));
+
+    // startMonitoring: one round reports the live group's undone messages
+    let out = until(
+        "startMonitoring to report the group",
+        &[
+            "admin",
+            "startMonitoring",
+            "-n",
+            &ns,
+            "--rounds",
+            "1",
+            "--interval",
+            "0",
+        ],
+        |o| {
+            o.contains(&format!(
+                "reportUndoneMsgs: UndoneMsgs [consumerGroup={GROUP}, topic={TOPIC}, undoneMsgsTotal="
+            ))
+        },
+    )
+    .await;
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        lines[0], "[MONITOR] =========================================beginRound",
+        "{out}"
+    );
+    assert!(
+        out.contains("[MONITOR] =========================================endRound"),
+        "{out}"
+    );
+    assert!(
+        out.contains("undoneMsgsSingleMQ=") && out.contains("undoneMsgsDelayTimeMills="),
+        "{out}"
+    );
+
+    // the RocksDB CQ check answers as a broker without RocksDB consume queues
+    let out = ok(&[
+        "admin",
+        "checkRocksdbCqWriteProgress",
+        "-n",
+        &ns,
+        "-c",
+        "DefaultCluster",
+    ]);
+    assert_eq!(
+        out,
+        format!("broker-a | {broker} | \nrocksdbCQWriteEnable is false, checkRocksdbCqWriteProgressCommand is invalid")
+    );
+    let out = ok(&[
+        "admin",
+        "checkRocksdbCqWriteProgress",
+        "-n",
+        &ns,
+        "-c",
+        "NoSuchCluster",
+    ]);
+    assert_eq!(out, "clusterAddrTable is empty");
+
+    // a broker is no broker container: ADD_BROKER / REMOVE_BROKER refused as a Java broker does
+    for args in [
+        ["addBroker", "-c", broker.as_str(), "-b", "/tmp/broker-x.conf"],
+        [
+            "removeBroker",
+            "-c",
+            broker.as_str(),
+            "-b",
+            "DefaultCluster:broker-x:0",
+        ],
+    ] {
+        let mut all = vec!["admin"];
+        all.extend(args);
+        let out = tokio::task::block_in_place(|| common::rmq(&all));
+        assert!(!out.status.success());
+        let text = common::text(&out);
+        assert!(
+            text.contains("command failed") && text.contains("not supported"),
+            "{text}"
+        );
+    }
+
+    // dumpCompactionLog reads stored records from a file: the broker's first commitlog segment
+    let segment = dir.path().join("store/commitlog/00000000000000000000");
+    let out = ok(&["admin", "dumpCompactionLog", "-f", segment.to_str().unwrap()]);
+    assert!(out.lines().count() >= 2, "{out}");
+    assert!(
+        out.contains("body=hello") && out.contains("body=sent-by-admin"),
+        "{out}"
+    );
+    assert!(out.lines().all(|l| l.starts_with("MessageExt [")), "{out}");
+    assert!(out.contains(&format!("topic='{TOPIC}'")), "{out}");
+    assert_eq!(ok(&["admin", "dumpCompactionLog"]), "miss dump log file name\n");
 
     consumer.shutdown().await;
     producer.shutdown().await;

@@ -9,10 +9,11 @@ use rmq_protocol::body::{
 };
 use rmq_protocol::codes::request_code;
 use rmq_protocol::header::{
+    AddBrokerRequestHeader, CheckRocksdbCqWriteProgressRequestHeader,
     ConsumeMessageDirectlyResultRequestHeader, DeleteSubscriptionGroupRequestHeader,
     DeleteTopicFromNamesrvRequestHeader, DeleteTopicRequestHeader, GetConsumeStatsInBrokerHeader,
     GetConsumerConnectionListRequestHeader, GetProducerConnectionListRequestHeader,
-    QueryConsumeQueueRequestHeader, QueryTopicConsumeByWhoRequestHeader,
+    QueryConsumeQueueRequestHeader, QueryTopicConsumeByWhoRequestHeader, RemoveBrokerRequestHeader,
 };
 
 use super::Admin;
@@ -340,5 +341,60 @@ impl Admin {
             });
         let resp = self.client.invoke_ok(broker_addr, cmd, self.timeout()).await?;
         Ok(body::from_fastjson(&resp.body)?)
+    }
+}
+
+impl Admin {
+    /// ADD_BROKER to a 5.x broker container: start the broker of `config_path` there.
+    pub async fn add_broker_to_container(
+        &self,
+        container_addr: &str,
+        config_path: &str,
+    ) -> Result<(), ClientError> {
+        let cmd = self
+            .client
+            .request(request_code::ADD_BROKER)
+            .with_header(&AddBrokerRequestHeader {
+                config_path: config_path.to_owned(),
+            });
+        self.client.invoke_ok(container_addr, cmd, self.timeout()).await?;
+        Ok(())
+    }
+
+    /// REMOVE_BROKER from a 5.x broker container.
+    pub async fn remove_broker_from_container(
+        &self,
+        container_addr: &str,
+        cluster: &str,
+        broker_name: &str,
+        broker_id: i64,
+    ) -> Result<(), ClientError> {
+        let cmd = self
+            .client
+            .request(request_code::REMOVE_BROKER)
+            .with_header(&RemoveBrokerRequestHeader {
+                broker_cluster_name: cluster.to_owned(),
+                broker_name: broker_name.to_owned(),
+                broker_id,
+            });
+        self.client.invoke_ok(container_addr, cmd, self.timeout()).await?;
+        Ok(())
+    }
+
+    /// CHECK_ROCKSDB_CQ_WRITE_PROGRESS: the broker's `diffResult` text.
+    pub async fn check_rocksdb_cq_write_progress(
+        &self,
+        broker_addr: &str,
+        topic: &str,
+    ) -> Result<String, ClientError> {
+        let cmd = self
+            .client
+            .request(request_code::CHECK_ROCKSDB_CQ_WRITE_PROGRESS)
+            .with_header(&CheckRocksdbCqWriteProgressRequestHeader {
+                topic: topic.to_owned(),
+            });
+        let resp = self.client.invoke_ok(broker_addr, cmd, self.timeout()).await?;
+        let body: serde_json::Value = serde_json::from_slice(&resp.body).unwrap_or_default();
+        Ok(body["diffResult"].as_str().unwrap_or_default().to_owned())
     }
 }

@@ -211,3 +211,26 @@ command_header! {
         req topic: String => "topic",
     }
 }
+
+command_header! {
+    /// ADD_BROKER (902, 5.x broker containers): start a broker from a config file there.
+    pub struct AddBrokerRequestHeader {
+        req config_path: String => "configPath",
+    }
+}
+
+command_header! {
+    /// REMOVE_BROKER (903, 5.x broker containers).
+    pub struct RemoveBrokerRequestHeader {
+        req broker_cluster_name: String => "brokerClusterName",
+        req broker_name: String => "brokerName",
+        req broker_id: i64 => "brokerId",
+    }
+}
+
+command_header! {
+    /// CHECK_ROCKSDB_CQ_WRITE_PROGRESS (354, 5.x).
+    pub struct CheckRocksdbCqWriteProgressRequestHeader {
+        req topic: String => "topic",
+    }
+}

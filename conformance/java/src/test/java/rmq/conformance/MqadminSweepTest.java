@@ -417,5 +417,33 @@ class MqadminSweepTest extends ConformanceBase {
         String rocks = ok("checkRocksdbCqWriteProgress", "-n", ns(), "-c", Servers.CLUSTER, "-t", TOPIC);
         assertTrue(rocks.contains("rocksdbCQWriteEnable is false, checkRocksdbCqWriteProgressCommand is invalid"),
             rocks);
+
+        // A broker is not a broker container: ADD_BROKER / REMOVE_BROKER refused alike
+        String add = mqadmin("addBroker", "-c", broker(), "-b", "/nonexistent/broker.conf");
+        assertTrue(add.contains("AddBrokerSubCommand command failed") && add.contains("902 not supported"), add);
+        String remove = mqadmin("removeBroker", "-c", broker(), "-b", Servers.CLUSTER + ":broker-x:0");
+        assertTrue(remove.contains("RemoveBrokerSubCommand command failed") && remove.contains("903 not supported"),
+            remove);
+    }
+
+    @Test
+    @Order(13)
+    void dumpCompactionLog5(@TempDir Path tmp) throws Exception {
+        assumeTrue(Servers.clientLine() == 5, "dumpCompactionLog is a verb of the 5.x tools");
+        // The official tool decodes the broker's own commitlog: its written part (the tool would loop on the
+        // zeros of a preallocated segment), copied out of the first segment.
+        long written = Long.parseLong(startAdmin().fetchBrokerRuntimeStats(broker()).getTable()
+            .get("commitLogMaxOffset"));
+        assertTrue(written > 0, "something stored");
+        Path segment = servers().brokerStoreDir().resolve("commitlog/00000000000000000000");
+        byte[] bytes;
+        try (java.io.RandomAccessFile file = new java.io.RandomAccessFile(segment.toFile(), "r")) {
+            bytes = new byte[(int) Math.min(written, file.length())];
+            file.readFully(bytes);
+        }
+        Path part = tmp.resolve("written.log");
+        Files.write(part, bytes);
+        String dump = ok("dumpCompactionLog", "-f", part.toString());
+        assertTrue(dump.contains("MessageExt [") && dump.contains("topic='" + TOPIC + "'"), dump);
     }
 }
