@@ -92,6 +92,15 @@ class MqadminSweepTest extends ConformanceBase {
 
         String rt = ok("checkMsgSendRT", "-n", ns(), "-t", TOPIC, "-a", "3", "-s", "16");
         assertTrue(rt.contains("#Broker Name") && rt.contains("#Send Result") && rt.contains("Avg RT"), rt);
+        // clusterRT loops until killed: the official tool in a child JVM, its first round read, then killed
+        String round = firstClusterRtRound();
+        assertTrue(round.contains("#Cluster Name") && round.contains("#successCount"), round);
+        String row = round.lines().filter(l -> l.startsWith(Servers.CLUSTER)).findFirst().orElseThrow(() ->
+            new AssertionError("no broker row:\n" + round));
+        String[] cols = row.trim().split("\\s+");
+        assertEquals(List.of(Servers.CLUSTER, Servers.BROKER_NAME, "3", "0"),
+            List.of(cols[0], cols[1], cols[3], cols[4]), row);
+
         // sendMsgStatus sends to the topic named after the broker (brokerTopicEnable)
         String status = ok("sendMsgStatus", "-n", ns(), "-b", Servers.BROKER_NAME, "-s", "16", "-c", "2");
         assertTrue(status.contains("SEND_OK"), status);
@@ -206,6 +215,37 @@ class MqadminSweepTest extends ConformanceBase {
     }
 
     /** The fields queryMsgById / queryMsgByUniqueKey / queryMsgByOffset print for a message. */
+    /** The official {@code clusterRT -a 3 -i 60} in a child JVM, up to its first broker row; then killed. */
+    static String firstClusterRtRound() throws Exception {
+        Path javaBin = Path.of(System.getProperty("java.home"), "bin", "java");
+        Process p = new ProcessBuilder(javaBin.toString(), "-cp", System.getProperty("java.class.path"),
+            "-Drocketmq.home.dir=" + System.getProperty("rocketmq.home.dir"),
+            "org.apache.rocketmq.tools.command.MQAdminStartup", "clusterRT", "-n", ns(), "-a", "3", "-s", "16",
+            "-i", "60")
+            .redirectErrorStream(true)
+            .start();
+        StringBuilder out = new StringBuilder();
+        try (java.io.BufferedReader r = new java.io.BufferedReader(
+            new java.io.InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
+            java.util.concurrent.Future<?> reading = java.util.concurrent.Executors.newSingleThreadExecutor().submit(
+                () -> {
+                    String line;
+                    while ((line = r.readLine()) != null) {
+                        out.append(line).append('\n');
+                        if (line.startsWith(Servers.CLUSTER)) {
+                            return null;
+                        }
+                    }
+                    return null;
+                });
+            reading.get(60, java.util.concurrent.TimeUnit.SECONDS);
+        } finally {
+            p.destroyForcibly();
+        }
+        System.out.println("[mqadmin clusterRT, first round]\n" + out);
+        return out.toString();
+    }
+
     static void assertMessageFields(String out) {
         for (String key : List.of("Topic:", "Tags:", "Keys:", "Queue ID:", "Queue Offset:",
             "CommitLog Offset:", "Reconsume Times:", "Born Timestamp:", "Store Timestamp:", "Born Host:",
