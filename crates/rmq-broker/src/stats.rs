@@ -53,24 +53,24 @@ pub struct Windows {
 }
 
 #[derive(Debug, Clone, Copy)]
-struct Sample {
+struct Sample<const N: usize> {
     at: Instant,
-    value: u64,
+    values: [u64; N],
     times: u64,
 }
 
 /// Samples `step` apart, reaching a bit more than `span` back.
 #[derive(Debug)]
-struct Window {
+struct Window<const N: usize> {
     step: Duration,
     span: Duration,
     /// Oldest first. A sample is taken at the first touch `step` after the newest, so what was
     /// added between two samples was added within `step` of the older one.
-    samples: VecDeque<Sample>,
+    samples: VecDeque<Sample<N>>,
 }
 
-impl Window {
-    fn new(step: Duration, span: Duration, first: Sample) -> Window {
+impl<const N: usize> Window<N> {
+    fn new(step: Duration, span: Duration, first: Sample<N>) -> Window<N> {
         Window {
             step,
             span,
@@ -78,7 +78,7 @@ impl Window {
         }
     }
 
-    fn sample(&mut self, now: Sample) {
+    fn sample(&mut self, now: Sample<N>) {
         if self
             .samples
             .back()
@@ -92,9 +92,10 @@ impl Window {
         }
     }
 
-    fn snapshot(&self, now: Sample) -> Snapshot {
+    /// The growth of value `i`.
+    fn snapshot(&self, now: Sample<N>, i: usize) -> Snapshot {
         let base = self.samples[0];
-        let sum = now.value - base.value;
+        let sum = now.values[i] - base.values[i];
         let times = now.times - base.times;
         let secs = now.at.duration_since(base.at).as_secs_f64().max(1.0);
         Snapshot {
@@ -105,24 +106,26 @@ impl Window {
     }
 }
 
-/// One item: a value, how many times it was added to, and its three windows.
+/// `N` values counted together (Java's `*_NUMS` and `*_SIZE` items of one key), how many times
+/// they were added to, and one set of three windows for all of them: one sample check per
+/// addition whatever `N`.
 #[derive(Debug)]
-struct Counter {
-    value: u64,
+struct Counter<const N: usize> {
+    values: [u64; N],
     times: u64,
-    windows: [Window; 3],
+    windows: [Window<N>; 3],
 }
 
-impl Counter {
-    fn new(now: Instant) -> Counter {
+impl<const N: usize> Counter<N> {
+    fn new(now: Instant) -> Counter<N> {
         let first = Sample {
             at: now,
-            value: 0,
+            values: [0; N],
             times: 0,
         };
         let (minute, hour) = (Duration::from_secs(60), Duration::from_secs(3600));
         Counter {
-            value: 0,
+            values: [0; N],
             times: 0,
             windows: [
                 Window::new(Duration::from_secs(10), minute, first),
@@ -132,73 +135,63 @@ impl Counter {
         }
     }
 
-    fn now(&self, at: Instant) -> Sample {
+    fn now(&self, at: Instant) -> Sample<N> {
         Sample {
             at,
-            value: self.value,
+            values: self.values,
             times: self.times,
         }
     }
 
-    fn add(&mut self, value: u64, times: u64, at: Instant) {
+    fn add(&mut self, values: [u64; N], times: u64, at: Instant) {
         let now = self.now(at);
         self.windows.iter_mut().for_each(|w| w.sample(now));
-        self.value += value;
+        for (v, add) in self.values.iter_mut().zip(values) {
+            *v += add;
+        }
         self.times += times;
     }
 
-    fn windows(&mut self, at: Instant) -> Windows {
+    /// The windows of value `i`.
+    fn windows(&mut self, at: Instant, i: usize) -> Windows {
         let now = self.now(at);
         self.windows.iter_mut().for_each(|w| w.sample(now));
         let [minute, hour, day] = &self.windows;
         Windows {
-            minute: minute.snapshot(now),
-            hour: hour.snapshot(now),
-            day: day.snapshot(now),
+            minute: minute.snapshot(now, i),
+            hour: hour.snapshot(now, i),
+            day: day.snapshot(now, i),
         }
     }
 }
 
 /// A count and a size per key, as Java's `*_NUMS` / `*_SIZE` pairs.
-#[derive(Debug)]
-struct Pair {
-    nums: Counter,
-    size: Counter,
-}
+type Pair = Counter<2>;
+const NUMS: usize = 0;
+const SIZE: usize = 1;
 
 /// Pairs by key. Lookups share a read lock; only a new key takes the write lock.
 #[derive(Debug, Default)]
 struct Table {
-    items: RwLock<HashMap<String, Mutex<Pair>>>,
+    items: RwLock<HashMap<String, Mutex<Pair>, foldhash::fast::RandomState>>,
 }
 
 impl Table {
     fn add(&self, key: &str, nums: u64, size: u64, at: Instant) {
-        let add = |p: &mut Pair| {
-            p.nums.add(nums, 1, at);
-            p.size.add(size, 1, at);
-        };
         if let Some(p) = self.items.read().get(key) {
-            return add(&mut p.lock());
+            return p.lock().add([nums, size], 1, at);
         }
         let mut items = self.items.write();
-        let p = items.entry(key.to_owned()).or_insert_with(|| {
-            Mutex::new(Pair {
-                nums: Counter::new(at),
-                size: Counter::new(at),
-            })
-        });
-        add(p.get_mut());
+        let p = items
+            .entry(key.to_owned())
+            .or_insert_with(|| Mutex::new(Pair::new(at)));
+        p.get_mut().add([nums, size], 1, at);
     }
 
     fn windows(&self, key: &str, size: bool, at: Instant) -> Option<Windows> {
         let items = self.items.read();
         let mut p = items.get(key)?.lock();
-        Some(if size {
-            p.size.windows(at)
-        } else {
-            p.nums.windows(at)
-        })
+        Some(p.windows(at, if size { SIZE } else { NUMS }))
     }
 
     fn forget(&self, keep: impl Fn(&str) -> bool) {
@@ -214,8 +207,8 @@ pub struct BrokerStats {
     group_get: Table,
     /// `SNDBCK_PUT_NUMS`; the size side is unused.
     send_back: Table,
-    broker_put: Mutex<Counter>,
-    broker_get: Mutex<Counter>,
+    broker_put: Mutex<Counter<1>>,
+    broker_get: Mutex<Counter<1>>,
 }
 
 impl BrokerStats {
@@ -236,14 +229,14 @@ impl BrokerStats {
     pub fn put(&self, topic: &str, messages: u64, bytes: u64) {
         let now = Instant::now();
         self.topic_put.add(topic, messages, bytes, now);
-        self.broker_put.lock().add(messages, 0, now);
+        self.broker_put.lock().add([messages], 0, now);
     }
 
     /// One pull or pop handed `messages` messages of `bytes` bytes of `topic` to `group`.
     pub fn get(&self, topic: &str, group: &str, messages: u64, bytes: u64) {
         let now = Instant::now();
         self.group_get.add(&group_key(topic, group), messages, bytes, now);
-        self.broker_get.lock().add(messages, 0, now);
+        self.broker_get.lock().add([messages], 0, now);
     }
 
     /// `group` sent a message of `topic` back for a later retry.
@@ -272,8 +265,8 @@ impl BrokerStats {
             GROUP_GET_NUMS => self.group_get.windows(key, false, at),
             GROUP_GET_SIZE => self.group_get.windows(key, true, at),
             SNDBCK_PUT_NUMS => self.send_back.windows(key, false, at),
-            BROKER_PUT_NUMS if key == self.cluster => Some(self.broker_put.lock().windows(at)),
-            BROKER_GET_NUMS if key == self.cluster => Some(self.broker_get.lock().windows(at)),
+            BROKER_PUT_NUMS if key == self.cluster => Some(self.broker_put.lock().windows(at, 0)),
+            BROKER_GET_NUMS if key == self.cluster => Some(self.broker_get.lock().windows(at, 0)),
             _ => None,
         }
     }
@@ -305,12 +298,12 @@ mod tests {
     fn minute_hour_and_day_of_a_steady_stream() {
         let t0 = Instant::now();
         let at = |s: u64| t0 + Duration::from_secs(s);
-        let mut c = Counter::new(t0);
+        let mut c = Counter::<1>::new(t0);
         // 100 messages a second in sends of 10, for two hours, in 1-s steps.
         for s in 1..=7200 {
-            c.add(100, 10, at(s));
+            c.add([100], 10, at(s));
         }
-        let w = c.windows(at(7200));
+        let w = c.windows(at(7200), 0);
         // The minute: about 60 s of growth (up to one 10-s step more), 100 a second, 10 per send.
         assert!((6000..=7000).contains(&w.minute.sum), "{w:?}");
         assert!(close(w.minute.tps, 100.0), "{w:?}");
@@ -322,12 +315,12 @@ mod tests {
         assert_eq!(w.day.sum, 720_000);
         assert!(close(w.day.tps, 100.0), "{w:?}");
         // Two idle minutes: the minute is empty, the hour still counts.
-        let w = c.windows(at(7200 + 130));
+        let w = c.windows(at(7200 + 130), 0);
         assert_eq!(w.minute, Snapshot::default());
         assert!(w.hour.sum >= 360_000, "{w:?}");
         // A burst after a long pause counts in the minute only what it added.
-        c.add(50, 1, at(7200 + 4000));
-        let w = c.windows(at(7200 + 4001));
+        c.add([50], 1, at(7200 + 4000));
+        let w = c.windows(at(7200 + 4001), 0);
         assert_eq!(w.minute.sum, 50);
         assert_eq!(w.minute.avgpt, 50.0);
         // The hour's oldest sample is kept while what followed it may fall in the hour: the
