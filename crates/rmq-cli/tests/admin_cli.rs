@@ -290,7 +290,7 @@ async fn static_topic_created_grown_and_remapped() {
         ),
     )
     .unwrap();
-    let (_b, _broker_b) = common::spawn_broker(dir_b.path(), &ns, &conf_b);
+    let (_b, broker_b) = common::spawn_broker(dir_b.path(), &ns, &conf_b);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     while !ok(&["admin", "clusterList", "-n", &ns]).contains("broker-b") {
         assert!(std::time::Instant::now() < deadline, "broker-b never registered");
@@ -371,6 +371,25 @@ async fn static_topic_created_grown_and_remapped() {
     assert!(
         on_a.iter().all(|q| grown.contains(q)),
         "queues stay where they are: {out}"
+    );
+
+    // broker-b does not lead broker-a's logic queues: NOT_LEADER_FOR_QUEUE with Java's remark
+    let resp = common::invoke(
+        &client,
+        &broker_b,
+        common::send_request(STATIC, on_a[0], b"s", ""),
+    )
+    .await;
+    assert_eq!(resp.code, response_code::NOT_LEADER_FOR_QUEUE);
+    assert_eq!(
+        resp.remark.as_deref(),
+        Some(
+            format!(
+                "{STATIC}-{} does not exit in request process of current broker broker-b",
+                on_a[0]
+            )
+            .as_str()
+        )
     );
 
     // every logic queue onto broker-a: broker-b's five get second generations from logic 10000
