@@ -310,28 +310,8 @@ async fn static_topic_created_grown_and_remapped() {
         "-qn",
         "8",
     ]);
-    let lines: Vec<&str> = out.lines().collect();
-    assert_eq!(lines.len(), 2, "{out}");
-    assert!(
-        lines[0].starts_with("The old mapping data is written to file "),
-        "{out}"
-    );
-    let after = lines[1]
-        .strip_prefix("The new mapping data is written to file ")
-        .unwrap();
-    assert!(after.ends_with(".after"), "{out}");
-    let plan: rmq_protocol::body::static_topic::TopicRemappingDetailWrapper =
-        body::from_fastjson(&std::fs::read(after).unwrap()).unwrap();
-    assert_eq!(plan.broker_config_map.len(), 2, "{plan:?}");
-    let on_a: Vec<i32> = plan.broker_config_map["broker-a"]
-        .mapping_detail
-        .as_ref()
-        .unwrap()
-        .hosted_queues
-        .keys()
-        .copied()
-        .collect();
-    assert_eq!(on_a.len(), 4, "{plan:?}");
+    let on_a = hosted_on_a(&out);
+    assert_eq!(on_a.len(), 4, "{out}");
     // broker-a leads its four logic queues: sends answer the logic id from offset 0
     for queue in &on_a {
         assert_eq!(send_logic(&client, &broker_a, STATIC, *queue).await, (*queue, 0));

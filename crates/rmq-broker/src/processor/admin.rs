@@ -282,35 +282,55 @@ async fn of_item(
 /// GET_MAX_OFFSET; of a static topic's logic queue, its newest decided generation's, made logic.
 pub(super) async fn max_offset(s: &BrokerState, req: &RemotingCommand) -> RemotingCommand {
     let h = header!(req, GetMaxOffsetRequestHeader);
-    let offset = match logic_queue(s, req, &h.topic, h.queue_id) {
-        Ok(None) => Ok(s.store.max_offset_in_queue(&h.topic, h.queue_id)),
-        Ok(Some(lq)) => match lq.newest() {
-            Ok(item) => of_item(s, req, item, &lq, "offset", &[], |q| {
-                s.store.max_offset_in_queue(&h.topic, q)
-            })
-            .await
-            .map(|physical| item.logic_offset_strictly(physical)),
-            Err(refused) => Err(refused),
-        },
-        Err(refused) => Err(refused),
-    };
-    match offset {
-        Ok(offset) => ok(req).with_ext("offset", offset.to_string()),
-        Err(refused) => error(req, refused.code, refused.remark),
-    }
+    let read = |q| s.store.max_offset_in_queue(&h.topic, q);
+    let pick = |lq: &LogicQueue| lq.newest().cloned();
+    queue_offset(
+        s,
+        req,
+        &h.topic,
+        h.queue_id,
+        read,
+        pick,
+        LogicQueueMappingItem::logic_offset_strictly,
+    )
+    .await
 }
 
 /// GET_MIN_OFFSET; of a static topic's logic queue, its earliest generation's, made logic.
 pub(super) async fn min_offset(s: &BrokerState, req: &RemotingCommand) -> RemotingCommand {
     let h = header!(req, GetMinOffsetRequestHeader);
-    let offset = match logic_queue(s, req, &h.topic, h.queue_id) {
-        Ok(None) => Ok(s.store.min_offset_in_queue(&h.topic, h.queue_id)),
-        Ok(Some(lq)) => match lq.earliest() {
-            Ok(item) => of_item(s, req, item, &lq, "offset", &[], |q| {
-                s.store.min_offset_in_queue(&h.topic, q)
-            })
-            .await
-            .map(|physical| item.logic_offset_loosely(physical)),
+    let read = |q| s.store.min_offset_in_queue(&h.topic, q);
+    let pick = |lq: &LogicQueue| lq.earliest().cloned();
+    queue_offset(
+        s,
+        req,
+        &h.topic,
+        h.queue_id,
+        read,
+        pick,
+        LogicQueueMappingItem::logic_offset_loosely,
+    )
+    .await
+}
+
+/// The `offset` answer of GET_MAX_OFFSET / GET_MIN_OFFSET: `read` of the queue; of a static
+/// topic's logic queue, `read` of the generation `pick` chooses (here or asked of its broker),
+/// made logic by `logic`.
+async fn queue_offset(
+    s: &BrokerState,
+    req: &RemotingCommand,
+    topic: &str,
+    queue_id: i32,
+    read: impl FnOnce(i32) -> i64,
+    pick: impl FnOnce(&LogicQueue) -> Result<LogicQueueMappingItem, NotServed>,
+    logic: fn(&LogicQueueMappingItem, i64) -> i64,
+) -> RemotingCommand {
+    let offset = match logic_queue(s, req, topic, queue_id) {
+        Ok(None) => Ok(read(queue_id)),
+        Ok(Some(lq)) => match pick(&lq) {
+            Ok(item) => of_item(s, req, &item, &lq, "offset", &[], read)
+                .await
+                .map(|physical| logic(&item, physical)),
             Err(refused) => Err(refused),
         },
         Err(refused) => Err(refused),
