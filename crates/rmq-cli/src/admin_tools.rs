@@ -1,7 +1,9 @@
 //! The last `mqadmin` verbs, same names and flags: `checkRocksdbCqWriteProgress`, the broker
-//! container's `addBroker` / `removeBroker`, `dumpCompactionLog` (a local file) and
-//! `startMonitoring` (docs/broker/admin.md#mqadmin-verbs). Output as mqadmin prints it;
-//! `startMonitoring` prints to stdout what Java's `DefaultMonitorListener` logs.
+//! container's `addBroker` / `removeBroker`, `dumpCompactionLog` (a local file),
+//! `rocksDBConfigToJson` / `exportMetadataInRocksDB` (local metadata: rmq's JSON config files
+//! where Java reads its RocksDB store) and `startMonitoring` (docs/broker/admin.md#mqadmin-verbs).
+//! Output as mqadmin prints it; `startMonitoring` prints to stdout what Java's
+//! `DefaultMonitorListener` logs.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -48,6 +50,28 @@ pub enum ToolsCommand {
     DumpCompactionLog {
         #[arg(short = 'f', long = "file")]
         file: Option<PathBuf>,
+    },
+    /// Print a broker's topics, subscription groups or consumer offsets as JSON. Java reads its
+    /// RocksDB config store; rmq keeps these in JSON files, read from the config directory `-p`.
+    #[command(name = "rocksDBConfigToJson")]
+    RocksDbConfigToJson {
+        #[arg(short = 'p', long = "configPath")]
+        path: PathBuf,
+        /// `topics`, `subscriptionGroups` or `consumerOffsets`.
+        #[arg(short = 't', long = "configType")]
+        kind: String,
+    },
+    /// Print a broker's topics or subscription groups, a line each or as JSON (`-j true`), from
+    /// the config directory `-p` (Java: its RocksDB config store).
+    #[command(name = "exportMetadataInRocksDB")]
+    ExportMetadataInRocksDb {
+        #[arg(short = 'p', long = "path")]
+        path: PathBuf,
+        /// `topics` or `subscriptionGroups`.
+        #[arg(short = 't', long = "configType")]
+        kind: String,
+        #[arg(short = 'j', long = "jsonEnable", default_value = "false")]
+        json: String,
     },
     /// Report every consumer group's undone messages each round (Java's MonitorService).
     StartMonitoring {
@@ -124,6 +148,47 @@ pub async fn run(cmd: ToolsCommand) -> anyhow::Result<()> {
             };
             dump_compaction_log(&file)?;
         }
+        ToolsCommand::RocksDbConfigToJson { path, kind } => {
+            if !path.exists() {
+                println!("Rocksdb path is invalid.");
+                return Ok(());
+            }
+            let kind = kind.trim();
+            let v = metadata(&path, kind)?;
+            let out = match Metadata::of(kind) {
+                Some(Metadata::Offsets) => serde_json::json!({ "offsetTable": v["offsetTable"] }),
+                Some(m) => serde_json::json!({ "dataVersion": v["dataVersion"], m.table(): v[m.table()] }),
+                None => bail!("unknown configType {kind}: topics, subscriptionGroups or consumerOffsets"),
+            };
+            println!("{}", serde_json::to_string_pretty(&out)?);
+        }
+        ToolsCommand::ExportMetadataInRocksDb { path, kind, json } => {
+            if !path.exists() {
+                println!("RocksDB path is invalid.");
+                return Ok(());
+            }
+            let kind = kind.trim();
+            let m = match Metadata::of(kind) {
+                Some(m @ (Metadata::Topics | Metadata::Groups)) => m,
+                _ => {
+                    println!(
+                        "Invalid config type={}, Options: topics,subscriptionGroups",
+                        kind.to_lowercase()
+                    );
+                    return Ok(());
+                }
+            };
+            let v = metadata(&path, kind)?;
+            let table = &v[m.table()];
+            if json.trim().eq_ignore_ascii_case("true") {
+                let out = serde_json::json!({ m.table(): table });
+                println!("{}", serde_json::to_string_pretty(&out)?);
+            } else if let Some(entries) = table.as_object() {
+                for (i, (key, value)) in entries.iter().enumerate() {
+                    println!("{}, Key: {key}, Value: {value}", i + 1);
+                }
+            }
+        }
         ToolsCommand::StartMonitoring {
             ns,
             rounds,
@@ -142,6 +207,60 @@ pub async fn run(cmd: ToolsCommand) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// The metadata kinds Java keeps in RocksDB and rmq in JSON files.
+#[derive(Clone, Copy)]
+enum Metadata {
+    Topics,
+    Groups,
+    Offsets,
+}
+
+impl Metadata {
+    fn of(kind: &str) -> Option<Metadata> {
+        match kind.to_ascii_lowercase().as_str() {
+            "topics" => Some(Metadata::Topics),
+            "subscriptiongroups" => Some(Metadata::Groups),
+            "consumeroffsets" => Some(Metadata::Offsets),
+            _ => None,
+        }
+    }
+
+    /// rmq's (and a Java file store's) file of this kind.
+    fn file(self) -> &'static str {
+        match self {
+            Metadata::Topics => "topics.json",
+            Metadata::Groups => "subscriptionGroup.json",
+            Metadata::Offsets => "consumerOffset.json",
+        }
+    }
+
+    /// The table the JSON holds.
+    fn table(self) -> &'static str {
+        match self {
+            Metadata::Topics => "topicConfigTable",
+            Metadata::Groups => "subscriptionGroupTable",
+            Metadata::Offsets => "offsetTable",
+        }
+    }
+}
+
+/// The metadata file of `kind` in the config directory `dir`. A RocksDB store there (Java's
+/// `<dir>/<kind>` with a `CURRENT` file) is named, not read.
+fn metadata(dir: &std::path::Path, kind: &str) -> anyhow::Result<serde_json::Value> {
+    let m = Metadata::of(kind).with_context(|| format!("unknown configType {kind}"))?;
+    let rocks = dir.join(kind);
+    if rocks.join("CURRENT").is_file() {
+        bail!(
+            "{} is a RocksDB store (a Java broker's); rmq keeps its metadata in JSON files and \
+             does not read RocksDB",
+            rocks.display()
+        );
+    }
+    let file = dir.join(m.file());
+    let text = std::fs::read(&file).with_context(|| format!("read {}", file.display()))?;
+    serde_json::from_slice(&text).with_context(|| format!("{} is not JSON", file.display()))
 }
 
 /// Java's `DumpCompactionLogCommand`: stored records one after another, each printed as

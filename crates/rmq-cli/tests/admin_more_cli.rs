@@ -4,7 +4,7 @@
 //! `updateTopicPerm`, `topicClusterList`, `updateKvConfig`, `deleteKvConfig`, `updateOrderConf`,
 //! `skipAccumulatedMessage`, `cloneGroupOffset`, `sendMessage`; and `admin_tools`'
 //! `startMonitoring`, `checkRocksdbCqWriteProgress`, `addBroker` / `removeBroker` (refused: not a
-//! container) and `dumpCompactionLog`.
+//! container), `dumpCompactionLog`, `rocksDBConfigToJson` and `exportMetadataInRocksDB`.
 #![allow(clippy::unwrap_used, reason = "test code: a failed unwrap is a failed test")]
 
 mod common;
@@ -538,6 +538,59 @@ async fn more_admin_verbs() {
     assert!(out.lines().all(|l| l.starts_with("MessageExt [")), "{out}");
     assert!(out.contains(&format!("topic='{TOPIC}'")), "{out}");
     assert_eq!(ok(&["admin", "dumpCompactionLog"]), "miss dump log file name\n");
+
+    // the metadata verbs read rmq's JSON config files (where Java reads its RocksDB store)
+    let config = dir.path().join("store/config");
+    let config = config.to_str().unwrap();
+    let out = ok(&["admin", "rocksDBConfigToJson", "-p", config, "-t", "topics"]);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert!(
+        v["topicConfigTable"][TOPIC].is_object() && v["dataVersion"].is_object(),
+        "{out}"
+    );
+    let out = ok(&[
+        "admin",
+        "rocksDBConfigToJson",
+        "-p",
+        config,
+        "-t",
+        "consumerOffsets",
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert!(v["offsetTable"].is_object(), "{out}");
+    let out = ok(&[
+        "admin",
+        "exportMetadataInRocksDB",
+        "-p",
+        config,
+        "-t",
+        "subscriptionGroups",
+    ]);
+    assert!(out.contains(&format!(", Key: {GROUP}, Value: {{")), "{out}");
+    let out = ok(&[
+        "admin",
+        "exportMetadataInRocksDB",
+        "-p",
+        config,
+        "-t",
+        "topics",
+        "-j",
+        "true",
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert!(v["topicConfigTable"][TOPIC]["topicName"] == TOPIC, "{out}");
+    let out = ok(&[
+        "admin",
+        "exportMetadataInRocksDB",
+        "-p",
+        config,
+        "-t",
+        "consumerOffsets",
+    ]);
+    assert_eq!(
+        out,
+        "Invalid config type=consumeroffsets, Options: topics,subscriptionGroups\n"
+    );
 
     consumer.shutdown().await;
     producer.shutdown().await;
