@@ -12,7 +12,7 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use clap::Subcommand;
 use rmq_client::{Admin, MessageExtDisplay};
-use rmq_protocol::body::TopicStatsTable;
+use rmq_protocol::body::{ConsumerConnection, TopicStatsTable};
 
 use crate::admin::{admin, direct_admin, NamesrvOpt};
 
@@ -304,8 +304,12 @@ async fn monitor_round(admin: &Admin) {
         let Some(group) = topic.strip_prefix("%RETRY%") else {
             continue;
         };
+        // Java asks for the connections in both reports; once serves both here.
+        let Ok(cc) = admin.consumer_connections(group).await else {
+            continue;
+        };
         report_undone(admin, group).await;
-        report_running_info(admin, group).await;
+        report_running_info(admin, group, &cc).await;
     }
     println!("{MONITOR}=========================================endRound");
     println!(
@@ -318,9 +322,6 @@ async fn report_undone(admin: &Admin, group: &str) {
     let Ok(stats) = admin.consume_stats(group, None).await else {
         return;
     };
-    if admin.consumer_connections(group).await.is_err() {
-        return;
-    }
     let mut by_topic: BTreeMap<&str, Vec<_>> = BTreeMap::new();
     for (mq, ow) in &stats.offset_table {
         by_topic.entry(mq.topic.as_str()).or_default().push((mq, ow));
@@ -348,10 +349,7 @@ async fn report_undone(admin: &Admin, group: &str) {
 
 /// Java's `analyzeSubscription` part of `reportConsumerRunningInfo`: the group's online clients
 /// must subscribe alike.
-async fn report_running_info(admin: &Admin, group: &str) {
-    let Ok(cc) = admin.consumer_connections(group).await else {
-        return;
-    };
+async fn report_running_info(admin: &Admin, group: &str, cc: &ConsumerConnection) {
     let mut subscriptions = Vec::new();
     for c in &cc.connection_set {
         if let Ok(info) = admin.consumer_running_info(group, &c.client_id, false).await {

@@ -297,55 +297,36 @@ async fn static_topic_created_grown_and_remapped() {
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
     let client = RemotingClient::new();
+    let update_static = |qn| {
+        [
+            "admin",
+            "updateStaticTopic",
+            "-n",
+            ns.as_str(),
+            "-c",
+            "DefaultCluster",
+            "-t",
+            STATIC,
+            "-qn",
+            qn,
+        ]
+    };
 
-    let out = ok(&[
-        "admin",
-        "updateStaticTopic",
-        "-n",
-        &ns,
-        "-c",
-        "DefaultCluster",
-        "-t",
-        STATIC,
-        "-qn",
-        "8",
-    ]);
+    let out = ok(&update_static("8"));
     let on_a = hosted_on_a(&out);
     assert_eq!(on_a.len(), 4, "{out}");
     // broker-a leads its four logic queues: sends answer the logic id from offset 0
     for queue in &on_a {
         assert_eq!(send_logic(&client, &broker_a, STATIC, *queue).await, (*queue, 0));
     }
-    let out = rmq(&[
-        "admin",
-        "updateStaticTopic",
-        "-n",
-        &ns,
-        "-c",
-        "DefaultCluster",
-        "-t",
-        STATIC,
-        "-qn",
-        "8",
-    ]);
+    let out = rmq(&update_static("8"));
     assert!(!out.status.success());
     assert!(
         text(&out).contains("The topic queue num is equal the existed queue num, do nothing"),
         "{}",
         text(&out)
     );
-    let out = ok(&[
-        "admin",
-        "updateStaticTopic",
-        "-n",
-        &ns,
-        "-c",
-        "DefaultCluster",
-        "-t",
-        STATIC,
-        "-qn",
-        "10",
-    ]);
+    let out = ok(&update_static("10"));
     let grown = hosted_on_a(&out);
     assert_eq!(grown.len(), 5, "{out}");
     assert!(

@@ -253,20 +253,19 @@ fn logic_queue(
 }
 
 /// An offset-like ext field (`key`) of generation `item`: read here by `local`, else asked of
-/// the item's broker with `changes` (a forwarded request).
+/// the item's broker (the request forwarded to its physical queue).
 async fn of_item(
     s: &BrokerState,
     req: &RemotingCommand,
     item: &LogicQueueMappingItem,
     lq: &LogicQueue,
     key: &str,
-    changes: &[(&str, String)],
     local: impl FnOnce(i32) -> i64,
 ) -> Result<i64, NotServed> {
     if lq.is_local(item) {
         return Ok(local(item.queue_id));
     }
-    let resp = static_topic::forward(s, &lq.topic, item, req, changes).await?;
+    let resp = static_topic::forward(s, &lq.topic, item, req, &[]).await?;
     let failed = |remark: String| NotServed {
         code: code::SYSTEM_ERROR,
         remark,
@@ -328,7 +327,7 @@ async fn queue_offset(
     let offset = match logic_queue(s, req, topic, queue_id) {
         Ok(None) => Ok(read(queue_id)),
         Ok(Some(lq)) => match pick(&lq) {
-            Ok(item) => of_item(s, req, &item, &lq, "offset", &[], read)
+            Ok(item) => of_item(s, req, &item, &lq, "offset", read)
                 .await
                 .map(|physical| logic(&item, physical)),
             Err(refused) => Err(refused),
@@ -355,7 +354,7 @@ pub(super) async fn search_offset(s: &BrokerState, req: &RemotingCommand) -> Rem
     };
     let mut offset = -1;
     for item in lq.items().iter().filter(|i| i.logic_offset_decided()) {
-        let physical = match of_item(s, req, item, &lq, "offset", &[], |q| {
+        let physical = match of_item(s, req, item, &lq, "offset", |q| {
             s.store.offset_by_timestamp(&h.topic, q, h.timestamp)
         })
         .await
@@ -379,7 +378,7 @@ pub(super) async fn earliest_time(s: &BrokerState, req: &RemotingCommand) -> Rem
     let ts = match logic_queue(s, req, &h.topic, h.queue_id) {
         Ok(None) => Ok(local(h.queue_id)),
         Ok(Some(lq)) => match lq.earliest() {
-            Ok(item) => of_item(s, req, item, &lq, "timestamp", &[], local).await,
+            Ok(item) => of_item(s, req, item, &lq, "timestamp", local).await,
             Err(refused) => Err(refused),
         },
         Err(refused) => Err(refused),

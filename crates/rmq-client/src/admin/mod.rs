@@ -201,18 +201,22 @@ impl Admin {
             else {
                 continue;
             };
-            let header = GetTopicStatsInfoRequestHeader {
-                topic: topic.to_owned(),
-            };
-            let cmd = self
-                .client
-                .request(request_code::GET_TOPIC_STATS_INFO)
-                .with_header(&header);
-            let resp = self.client.invoke_ok(addr, cmd, self.timeout()).await?;
-            let table: TopicStatsTable = body::from_fastjson(&resp.body)?;
+            let table = self.topic_stats_at(addr, topic).await?;
             merged.offset_table.extend(table.offset_table);
         }
         Ok(merged)
+    }
+
+    /// GET_TOPIC_STATS_INFO of one broker (its physical queues).
+    async fn topic_stats_at(&self, addr: &str, topic: &str) -> Result<TopicStatsTable, ClientError> {
+        let cmd = self
+            .client
+            .request(request_code::GET_TOPIC_STATS_INFO)
+            .with_header(&GetTopicStatsInfoRequestHeader {
+                topic: topic.to_owned(),
+            });
+        let resp = self.client.invoke_ok(addr, cmd, self.timeout()).await?;
+        Ok(body::from_fastjson(&resp.body)?)
     }
 
     /// GET_BROKER_RUNTIME_INFO.

@@ -13,11 +13,9 @@ use rmq_protocol::body::static_topic::{
     LogicQueueMappingItem, TopicConfigAndQueueMapping, TopicQueueMappingDetail, TopicRemappingDetailWrapper,
     TYPE_CREATE_OR_UPDATE, TYPE_REMAPPING,
 };
-use rmq_protocol::body::{self, ClusterInfo, TopicConfig, TopicStatsTable};
+use rmq_protocol::body::{self, ClusterInfo, TopicConfig};
 use rmq_protocol::codes::{request_code, response_code};
-use rmq_protocol::header::{
-    CreateTopicRequestHeader, GetTopicConfigRequestHeader, GetTopicStatsInfoRequestHeader,
-};
+use rmq_protocol::header::{CreateTopicRequestHeader, GetTopicConfigRequestHeader};
 
 use super::Admin;
 use crate::send::AUTO_CREATE_TOPIC;
@@ -199,18 +197,6 @@ impl Admin {
         }
         Ok(())
     }
-
-    /// GET_TOPIC_STATS_INFO of one broker (its physical queues).
-    async fn topic_stats_at(&self, addr: &str, topic: &str) -> Result<TopicStatsTable, ClientError> {
-        let cmd = self
-            .client
-            .request(request_code::GET_TOPIC_STATS_INFO)
-            .with_header(&GetTopicStatsInfoRequestHeader {
-                topic: topic.to_owned(),
-            });
-        let resp = self.client.invoke_ok(addr, cmd, self.timeout()).await?;
-        Ok(body::from_fastjson(&resp.body)?)
-    }
 }
 
 /// The master address of broker `name`.
@@ -284,6 +270,13 @@ fn empty_config(topic: &str, broker: &str, total: i32, epoch: i64) -> TopicConfi
             ..TopicQueueMappingDetail::default()
         }),
     }
+}
+
+/// One more physical queue of a broker's topic config (read and write); its id.
+fn add_physical_queue(config: &mut TopicConfigAndQueueMapping) -> i32 {
+    config.topic_config.write_queue_nums += 1;
+    config.topic_config.read_queue_nums += 1;
+    config.topic_config.write_queue_nums - 1
 }
 
 /// Java's `checkNameEpochNumConsistence`: every broker's mapping present, its own, clean, of
@@ -472,11 +465,9 @@ pub fn plan_update(
         let config = configs
             .entry(broker.clone())
             .or_insert_with(|| empty_config(topic, broker, 0, now_ms));
-        config.topic_config.write_queue_nums += 1;
-        config.topic_config.read_queue_nums += 1;
         let item = LogicQueueMappingItem {
             bname: Some(broker.clone()),
-            queue_id: config.topic_config.write_queue_nums - 1,
+            queue_id: add_physical_queue(config),
             ..LogicQueueMappingItem::default()
         };
         if let Some(d) = config.mapping_detail.as_mut() {
@@ -545,13 +536,12 @@ pub fn plan_remapping(
         let config = configs
             .entry(broker.clone())
             .or_insert_with(|| empty_config(topic, broker, num, epoch));
-        config.topic_config.write_queue_nums += 1;
-        config.topic_config.read_queue_nums += 1;
+        let queue_id = add_physical_queue(config);
         let mut items = leader.items.clone();
         let last_gen = items.last().map(|i| i.gen).unwrap_or(0);
         items.push(LogicQueueMappingItem {
             gen: last_gen + 1,
-            queue_id: config.topic_config.write_queue_nums - 1,
+            queue_id,
             bname: Some(broker.clone()),
             logic_offset: -1,
             ..LogicQueueMappingItem::default()

@@ -105,11 +105,7 @@ class StaticTopicSpreadTest extends ConformanceBase {
         assertEquals(SENDS, total);
 
         Received got = new Received();
-        DefaultMQPushConsumer consumer = newPushConsumer(GROUP);
-        consumer.setConsumeFromWhere(ConsumeFromWhere.CONSUME_FROM_FIRST_OFFSET);
-        consumer.subscribe(TOPIC, "*");
-        consumer.registerMessageListener(got.listener());
-        consumer.start();
+        DefaultMQPushConsumer consumer = consumeFromFirst(GROUP, got);
         ConsumeSupport.assertTrueWithin(60_000, "the " + SENDS + " bodies", () -> got.distinctBodies().containsAll(bodies));
         assertEquals(sentPerQueue.keySet(), got.queueIds(), "messages carry their logic queue ids");
         Map<Integer, Set<Long>> offsets = new TreeMap<>();
@@ -126,11 +122,7 @@ class StaticTopicSpreadTest extends ConformanceBase {
         // The group's offsets were stored through the logic queues: a new consumer of the group, from the first
         // offset where none is stored, gets only what is sent now.
         Received again = new Received();
-        DefaultMQPushConsumer second = newPushConsumer(GROUP);
-        second.setConsumeFromWhere(ConsumeFromWhere.CONSUME_FROM_FIRST_OFFSET);
-        second.subscribe(TOPIC, "*");
-        second.registerMessageListener(again.listener());
-        second.start();
+        DefaultMQPushConsumer second = consumeFromFirst(GROUP, again);
         List<String> later = new ArrayList<>();
         for (int i = 0; i < 8; i++) {
             String body = "spread later " + i;
@@ -195,24 +187,26 @@ class StaticTopicSpreadTest extends ConformanceBase {
         // The group's offsets, committed on broker-b's generations, are found through broker-a: only the newer
         // messages come, the consumer moving from the old generations' ends to the new ones.
         Received third = new Received();
-        DefaultMQPushConsumer resumed = newPushConsumer(GROUP);
-        resumed.setConsumeFromWhere(ConsumeFromWhere.CONSUME_FROM_FIRST_OFFSET);
-        resumed.subscribe(TOPIC, "*");
-        resumed.registerMessageListener(third.listener());
-        resumed.start();
+        DefaultMQPushConsumer resumed = consumeFromFirst(GROUP, third);
         ConsumeSupport.assertTrueWithin(60_000, "the 16 newer bodies", () -> third.distinctBodies().containsAll(newer));
         assertEquals(new TreeSet<>(newer), new TreeSet<>(third.distinctBodies()), "no earlier message after remapping");
 
         // A new group from the first offset reads broker-b's generations through broker-a, then broker-a's.
         bodies.addAll(newer);
         Received everything = new Received();
-        DefaultMQPushConsumer fresh = newPushConsumer("static_spread_all");
-        fresh.setConsumeFromWhere(ConsumeFromWhere.CONSUME_FROM_FIRST_OFFSET);
-        fresh.subscribe(TOPIC, "*");
-        fresh.registerMessageListener(everything.listener());
-        fresh.start();
+        DefaultMQPushConsumer fresh = consumeFromFirst("static_spread_all", everything);
         ConsumeSupport.assertTrueWithin(60_000, "all " + bodies.size() + " bodies",
             () -> everything.distinctBodies().containsAll(bodies));
         assertEquals(new TreeSet<>(bodies), new TreeSet<>(everything.distinctBodies()));
+    }
+
+    /** A started push consumer of {@code group} on the topic, from the first offset where none is stored. */
+    private DefaultMQPushConsumer consumeFromFirst(String group, Received got) throws Exception {
+        DefaultMQPushConsumer consumer = newPushConsumer(group);
+        consumer.setConsumeFromWhere(ConsumeFromWhere.CONSUME_FROM_FIRST_OFFSET);
+        consumer.subscribe(TOPIC, "*");
+        consumer.registerMessageListener(got.listener());
+        consumer.start();
+        return consumer;
     }
 }
